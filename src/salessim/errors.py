@@ -1,0 +1,65 @@
+"""One error family for salessim.
+
+Every user-facing error says where (file and line), what (the field path), which rule
+was broken and the value that broke it, so a user can fix a scenario without reading
+our source. The command line prints these messages and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class SalessimError(Exception):
+    """Base class of every error salessim raises on purpose."""
+
+
+@dataclass
+class Problem:
+    """One broken rule in an input document.
+
+    Attributes:
+        field: dotted path of the field (``stages.close.next``), empty for the whole document.
+        rule: the rule in words (``probabilities must sum to 1``).
+        value: the offending value, as given.
+        file: the file it came from, or a pseudo-file such as ``--set``.
+        line: 1-based line in that file, when known.
+    """
+
+    field: str
+    rule: str
+    value: object = None
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<scenario>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        subject = self.field or "(document)"
+        return f"{where}: {subject}: {self.rule} (got {self.value!r})"
+
+
+@dataclass
+class ScenarioError(SalessimError):
+    """A scenario, redesign or experiment file that cannot be used as written."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return str(self.problems[0])
+        lines = [f"{len(self.problems)} problems:"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class UsageError(SalessimError):
+    """A command-line argument that cannot be used (bad --set, bad option value)."""
+
+
+class OutputError(SalessimError):
+    """An output that cannot be written where it was asked for."""

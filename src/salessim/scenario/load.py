@@ -1,0 +1,306 @@
+"""From YAML files to a validated :class:`Scenario`.
+
+A file may ``extends:`` another (a path relative to itself); the chain is merged from the
+root down. Merge rules, chosen so a redesign states only what changes:
+
+- maps merge key by key, recursively;
+- lists and plain values replace;
+- ``null`` deletes the key (``stages: {approval: null}`` removes a stage);
+- a stage's ``next`` is replaced whole: a routing is one decision whose odds sum to 1;
+- a distribution that names another ``dist`` replaces the old one instead of merging.
+
+``--set key.path=value`` overrides come last. Every error names the file and line where
+the offending field was written (the most derived file that writes it), the field path,
+the rule and the value.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from salessim.errors import Problem, ScenarioError
+from salessim.scenario.schema import Scenario, process_problems
+
+SET_SOURCE = "--set"
+_REPLACED_WHOLE = {"next"}
+
+Path_ = tuple[str, ...]
+
+
+@dataclass
+class Document:
+    """A merged scenario document and where each of its keys was written."""
+
+    data: dict[str, Any]
+    #: path -> (file, line), most derived file winning.
+    origins: dict[Path_, tuple[str, int]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def locate(self, path: Path_) -> tuple[str | None, int | None]:
+        """File and line of the longest prefix of ``path`` that some file writes."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.origins:
+                return self.origins[path[:end]]
+        return (self.files[-1] if self.files else None), None
+
+
+def _yaml_lines(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML and record the line of every mapping key and list item."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        rule = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        raise ScenarioError([Problem("", rule, None, filename, line)]) from None
+    lines: dict[Path_, int] = {}
+
+    def walk(n: yaml.Node | None, path: Path_) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                sub = (*path, str(key.value))
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                sub = (*path, str(i))
+                lines[sub] = item.start_mark.line + 1
+                walk(item, sub)
+
+    walk(node, ())
+    return data, lines
+
+
+def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
+    if not (isinstance(base, dict) and isinstance(change, dict)):
+        return copy.deepcopy(change)
+    if path and path[-1] in _REPLACED_WHOLE:
+        return copy.deepcopy(change)
+    if "dist" in change and change.get("dist") != base.get("dist"):
+        return copy.deepcopy(change)
+    merged = dict(base)
+    for key, value in change.items():
+        if value is None:
+            merged.pop(key, None)
+        elif key in merged:
+            merged[key] = _merge(merged[key], value, (*path, str(key)))
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
+    """Read a scenario file and the files it ``extends``, merged, with key origins."""
+    path = Path(path)
+    name = str(path)
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+        raise ScenarioError([Problem("extends", "extends must not form a cycle", cycle, name)])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror}", name, name)]) from None
+    data, lines = _yaml_lines(text, name)
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", "a scenario must be a YAML mapping of keys to values",
+                                     type(data).__name__, name, 1)])
+    origins = {p: (name, line) for p, line in lines.items()}
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return Document(data, origins, [name])
+    if not isinstance(parent_ref, str):
+        raise ScenarioError([Problem("extends", "must be a file path", parent_ref, name,
+                                     lines.get(("extends",)))])
+    parent_path = path.parent / parent_ref
+    if not parent_path.is_file():
+        raise ScenarioError([Problem("extends", "no such file (paths are relative to this file)",
+                                     parent_ref, name, lines.get(("extends",)))])
+    parent = read_document(parent_path, (*_chain, resolved))
+    merged = _merge(parent.data, data)
+    merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
+    merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
+    return Document(merged, merged_origins, [*parent.files, name])
+
+
+def _exists(data: Any, path: Path_) -> bool:
+    """Whether ``path`` still names a key after merging (replaced subtrees drop theirs)."""
+    node = data
+    for key in path:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return False
+    return True
+
+
+def apply_sets(doc: Document, assignments: list[str]) -> Document:
+    """Apply ``key.path=value`` overrides; the value is read as YAML (``2``, ``"3 days"``)."""
+    data = copy.deepcopy(doc.data)
+    origins = dict(doc.origins)
+    for i, text in enumerate(assignments, start=1):
+        key, sep, raw = text.partition("=")
+        keys = key.strip().split(".")
+        if not sep or not all(keys):
+            raise ScenarioError([Problem("", "an override is key.path=value, like "
+                                         "stages.close.delay.mean=2", text, SET_SOURCE, i)])
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        for k in keys[:-1]:
+            child = node.get(k) if isinstance(node, dict) else None
+            if not isinstance(child, dict):
+                child = {}
+                node[k] = child
+            node = child
+        if value is None:
+            node.pop(keys[-1], None)
+        else:
+            node[keys[-1]] = value
+        origins[tuple(keys)] = (SET_SOURCE, i)
+    return Document(data, origins, [*doc.files])
+
+
+def validate_document(doc: Document) -> Scenario:
+    """Validate a merged document into a Scenario, or raise one error with every problem."""
+    data = dict(doc.data)
+    unit = data.get("time_unit", "day")
+    context = {"time_unit": unit if unit in ("minute", "hour", "day", "week") else "day"}
+    try:
+        scenario = Scenario.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ScenarioError([_problem(doc, err) for err in exc.errors()]) from None
+    problems = process_problems(scenario)
+    for p in problems:
+        p.file, p.line = doc.locate(tuple(p.field.split(".")))
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:
+    """Read, merge, override and validate a scenario file.
+
+    Raises:
+        ScenarioError: the file cannot be read or breaks a rule; the message names file,
+            line, field, rule and value.
+    """
+    doc = read_document(path)
+    if sets:
+        doc = apply_sets(doc, sets)
+    return validate_document(doc)
+
+
+def resolved(scenario: Scenario) -> dict[str, Any]:
+    """The fully resolved scenario as plain JSON data (every default filled in)."""
+    return scenario.model_dump(mode="json", by_alias=True)
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the canonical JSON of the resolved scenario."""
+    canonical = json.dumps(resolved(scenario), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a scenario file, for editors (``extends`` included)."""
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["properties"]["extends"] = {"type": "string", "description": "a base scenario file"}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+# --- turning pydantic's errors into problems that name file, line, field, rule, value ---
+
+
+def _problem(doc: Document, err: dict[str, Any]) -> Problem:
+    path = _data_path(doc.data, err["loc"])
+    file, line = doc.locate(path)
+    rule = err["msg"]
+    if rule.startswith("Value error, "):
+        rule = rule[len("Value error, "):]
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(path[:-1])
+        close = difflib.get_close_matches(path[-1], allowed, n=1)
+        rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+        if allowed:
+            rule += f"; allowed here: {', '.join(allowed)}"
+        value = path[-1]
+    elif err["type"] == "missing":
+        rule = "required field is missing"
+        value = None
+    elif err["type"] == "union_tag_invalid":
+        rule = "unknown distribution; use one of " + err["ctx"]["expected_tags"].replace("'", "")
+        value = err["ctx"]["tag"]
+    return Problem(".".join(path), rule, _short(value), file, line)
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= 120 else text[:117] + "..."
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
+    """The error's location as keys of the document (dropping union tags pydantic adds)."""
+    path: list[str] = []
+    node = data
+    for seg in loc:
+        key = str(seg)
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            node = node[seg]
+        elif isinstance(node, dict) and node.get("dist") == key:
+            continue  # the discriminator's tag, not a key of the document
+        else:
+            node = None
+        path.append(key)
+    return tuple(path)
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The concrete types behind Annotated / Optional / Union."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [t for arg in get_args(tp) for t in _unwrap(arg)]
+    return [tp]
+
+
+def _allowed_keys(path: Path_) -> list[str]:
+    candidates: list[Any] = [Scenario]
+    for key in path:
+        nxt: list[Any] = []
+        for tp in candidates:
+            for t in _unwrap(tp):
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    for fname, finfo in t.model_fields.items():
+                        if key in (fname, finfo.alias):
+                            nxt.append(finfo.annotation)
+                elif get_origin(t) in (dict, list):
+                    nxt.append(get_args(t)[-1])
+        candidates = nxt
+    keys: list[str] = []
+    for tp in candidates:
+        for t in _unwrap(tp):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                keys += [f.alias or name for name, f in t.model_fields.items()]
+    return list(dict.fromkeys(keys))

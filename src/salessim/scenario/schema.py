@@ -1,0 +1,238 @@
+"""The scenario: frozen pydantic models of a sales process.
+
+A scenario names its staff (``roles``), where leads come from (``sources``) and the
+stages a deal passes through. Field-level rules live on the models; rules that look at
+the whole process (unknown references, unreachable stages, loops with no way out) are in
+:func:`process_problems`, so each can name the exact field that breaks it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from salessim.errors import Problem
+from salessim.scenario.dists import Dist
+from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
+
+#: Where a deal can end. They may appear in ``next`` but are never stage ids.
+TERMINALS = ("won", "lost")
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
+
+#: Probabilities in ``next`` must sum to 1 within this tolerance (decimal input).
+PROBABILITY_TOLERANCE = 1e-6
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Calendar(_Frozen):
+    """Staff working time. Time 0 of a run is a Monday at 00:00."""
+
+    workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
+    )
+    hours: tuple[float, float] = (9.0, 17.0)
+
+    @field_validator("workdays")
+    @classmethod
+    def _unique(cls, days: list[str]) -> list[str]:
+        if len(set(days)) != len(days):
+            raise ValueError(f"workdays must not repeat a day, got {days}")
+        return days
+
+    @field_validator("hours")
+    @classmethod
+    def _day(cls, hours: tuple[float, float]) -> tuple[float, float]:
+        start, end = hours
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"hours must be [start, end] with 0 <= start < end <= 24, got {list(hours)}")
+        return hours
+
+    @property
+    def hours_per_week(self) -> float:
+        return len(self.workdays) * (self.hours[1] - self.hours[0])
+
+
+class Role(_Frozen):
+    """A pool of staff who do the same kind of work."""
+
+    headcount: int = Field(ge=1)
+    cost_per_hour: float = Field(default=0.0, ge=0)
+    description: str = ""
+
+
+class Source(_Frozen):
+    """A channel leads arrive from, as a Poisson process."""
+
+    rate: float = Field(gt=0, description="leads per time unit")
+    cost_per_lead: float = Field(default=0.0, ge=0)
+    deal_value: Dist = Field(default=0.0, description="money a won deal brings")
+    description: str = ""
+
+    @field_validator("deal_value", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Any:
+        # Money, not time: a unit such as "3 days" would be converted silently.
+        items = value.items() if isinstance(value, dict) else [("value", value)]
+        for key, item in items:
+            if isinstance(item, str) and key != "dist":
+                raise ValueError(f"deal_value is an amount of money: give a number, not {item!r}")
+        return value
+
+
+class OnlyIf(_Frozen):
+    """A stage only some deals go through; the others skip it."""
+
+    deal_value_above: float = Field(ge=0)
+    otherwise: str | None = Field(
+        default=None,
+        description="where skipping deals go; by default they follow the stage's next",
+    )
+
+
+class Stage(_Frozen):
+    """One step of the sale."""
+
+    description: str = ""
+    role: Id | None = None
+    roles: list[Id] | None = Field(default=None, min_length=1)
+    work: Dist | None = Field(default=None, description="staff time: the roles are busy")
+    delay: Dist | None = Field(default=None, description="customer-side time: no staff busy")
+    patience: Dist | None = Field(
+        default=None, description="a lead waiting longer than this for staff goes cold"
+    )
+    only_if: OnlyIf | None = None
+    next: dict[str, float] = Field(min_length=1)
+
+    @field_validator("next")
+    @classmethod
+    def _probabilities(cls, routes: dict[str, float]) -> dict[str, float]:
+        for target, p in routes.items():
+            if not 0 <= p <= 1:
+                raise ValueError(f"probability of {target!r} must be in [0, 1], got {p}")
+        total = math.fsum(routes.values())
+        if abs(total - 1) > PROBABILITY_TOLERANCE:
+            raise ValueError(f"probabilities must sum to 1, got {total:g} from {routes}")
+        return routes
+
+    @model_validator(mode="after")
+    def _staffing(self) -> Stage:
+        if self.role is not None and self.roles is not None:
+            raise ValueError("give either role or roles, not both")
+        if self.roles is not None and len(set(self.roles)) != len(self.roles):
+            raise ValueError(f"roles must not repeat a role, got {self.roles}")
+        if self.work is not None and not self.staff:
+            raise ValueError("work is staff time: the stage needs a role")
+        if self.patience is not None and self.work is None:
+            raise ValueError("patience is how long a lead waits for staff: the stage needs work")
+        for name in ("work", "delay", "patience"):
+            dist = getattr(self, name)
+            if dist is not None and not dist.mean > 0:
+                raise ValueError(f"{name} must be a positive duration, got mean {dist.mean}")
+        return self
+
+    @property
+    def staff(self) -> tuple[str, ...]:
+        """The roles the stage holds while it works."""
+        if self.roles is not None:
+            return tuple(self.roles)
+        return (self.role,) if self.role is not None else ()
+
+
+class Scenario(_Frozen):
+    """A whole sales process and how to run it."""
+
+    name: str
+    description: str = ""
+    time_unit: TimeUnit = "day"
+    horizon: Duration = Field(gt=0, description="simulated length of one replication")
+    warmup: Duration = Field(default=0.0, ge=0, description="leads created before this are not counted")
+    replications: int = Field(default=10, ge=1)
+    seed: int = Field(default=0, ge=0)
+    calendar: Calendar | None = None
+    roles: dict[Id, Role] = Field(default_factory=dict)
+    sources: dict[Id, Source] = Field(min_length=1)
+    entry: Id
+    stages: dict[Id, Stage] = Field(min_length=1)
+    targets: dict[str, str | float] = Field(
+        default_factory=dict, description="goals a redesign should reach, checked by compare"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Scenario:
+        if self.warmup >= self.horizon:
+            raise ValueError(f"warmup ({self.warmup}) must be shorter than horizon ({self.horizon})")
+        return self
+
+    @property
+    def hours_per_unit(self) -> float:
+        return UNIT_HOURS[self.time_unit]
+
+
+def process_problems(scenario: Scenario) -> list[Problem]:
+    """Rules on the process as a whole, each with the field that breaks it."""
+    problems: list[Problem] = []
+    stages = scenario.stages
+    for sid in stages:
+        if sid in TERMINALS:
+            problems.append(Problem(f"stages.{sid}", "a stage id must not be a terminal state "
+                                    f"({', '.join(TERMINALS)})", sid))
+    if scenario.entry not in stages:
+        problems.append(Problem("entry", f"must name a stage ({', '.join(stages)})", scenario.entry))
+    targets = set(stages) | set(TERMINALS)
+    for sid, stage in stages.items():
+        for i, role in enumerate(stage.staff):
+            if role not in scenario.roles:
+                field = f"stages.{sid}.role" if stage.role else f"stages.{sid}.roles.{i}"
+                problems.append(Problem(field, f"unknown role (roles: {', '.join(scenario.roles)})", role))
+        for target in stage.next:
+            if target not in targets:
+                problems.append(Problem(f"stages.{sid}.next.{target}",
+                                        "unknown stage or terminal state", target))
+        if stage.only_if and stage.only_if.otherwise not in (None, *targets):
+            problems.append(Problem(f"stages.{sid}.only_if.otherwise",
+                                    "unknown stage or terminal state", stage.only_if.otherwise))
+    if problems:
+        return problems
+
+    edges = {sid: _successors(stage) for sid, stage in stages.items()}
+    reachable = _closure([scenario.entry], edges)
+    for sid in stages:
+        if sid not in reachable:
+            problems.append(Problem(f"stages.{sid}", f"unreachable from entry {scenario.entry!r}", sid))
+    # A stage can end only if some path leads from it to a terminal state.
+    reverse: dict[str, set[str]] = {sid: set() for sid in (*stages, *TERMINALS)}
+    for sid, succ in edges.items():
+        for target in succ:
+            reverse[target].add(sid)
+    can_end = _closure(list(TERMINALS), reverse)
+    for sid in stages:
+        if sid in reachable and sid not in can_end:
+            problems.append(Problem(f"stages.{sid}.next",
+                                    "a loop with no way out: no terminal state (won, lost) can be "
+                                    "reached from this stage", dict(stages[sid].next)))
+    return problems
+
+
+def _successors(stage: Stage) -> set[str]:
+    succ = {target for target, p in stage.next.items() if p > 0}
+    if stage.only_if and stage.only_if.otherwise:
+        succ.add(stage.only_if.otherwise)
+    return succ
+
+
+def _closure(start: list[str], edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
