@@ -8,13 +8,11 @@ Replications are the unit of independence throughout: every interval here treats
 replication as one i.i.d. observation, never the within-run observations.
 """
 
-from __future__ import annotations
-
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats as st
 
@@ -68,30 +66,30 @@ class Estimate:
         return (self.ci_high - self.ci_low) / 2.0
 
 
-def _as_1d(values: Iterable[float] | np.ndarray, name: str = "values") -> np.ndarray:
+def _as_1d(values: npt.ArrayLike, name: str = "values") -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     return arr
 
 
-def _t_quantile(level: float, df: int) -> float:
+def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+
+
+def _t_quantile(level: float, df: int) -> float:
+    _check_level(level)
     return float(st.t.ppf(0.5 + level / 2.0, df))
 
 
 def _interval(mean: float, std: float, n: int, level: float) -> Estimate:
-    """Student-t interval mean +/- t * std / sqrt(n), exact when std == 0."""
-    t = _t_quantile(level, n - 1)
-    if std == 0.0:
-        # Zero spread: report the point exactly rather than mean +/- 0.0 * t (same, but explicit).
-        return Estimate(mean, mean, mean, n, 0.0, level)
-    half = t * std / math.sqrt(n)
+    """Student-t interval mean +/- t * std / sqrt(n); std == 0 gives exactly [mean, mean]."""
+    half = _t_quantile(level, n - 1) * std / math.sqrt(n)
     return Estimate(mean, mean - half, mean + half, n, std, level)
 
 
-def t_interval(values: Iterable[float] | np.ndarray, level: float = 0.95) -> Estimate:
+def t_interval(values: npt.ArrayLike, level: float = 0.95) -> Estimate:
     """Student-t confidence interval on the mean across replications.
 
     Non-finite values (nan, and inf which would make the interval meaningless) are dropped, so
@@ -106,7 +104,7 @@ def t_interval(values: Iterable[float] | np.ndarray, level: float = 0.95) -> Est
         is that value and the interval and std are nan. When all values are equal the interval
         collapses to the mean exactly.
     """
-    _t_quantile(level, 1)  # validate level even on the degenerate paths below
+    _check_level(level)  # also on the degenerate paths that never need a quantile
     x = _as_1d(values)
     x = x[np.isfinite(x)]
     n = int(x.size)
@@ -139,14 +137,14 @@ def summarise(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     if missing:
         raise KeyError(f"summarise needs columns {sorted(missing)} in the frame")
     rows = []
-    for kpi, group in frame.groupby("kpi", sort=False):
+    for kpi, group in frame.groupby("kpi", sort=False, observed=True):
         est = t_interval(group["value"].to_numpy(dtype=float), level)
         rows.append((kpi, est.mean, est.ci_low, est.ci_high, est.n, est.std, est.half_width))
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     return out.astype({"n": "int64"})
 
 
-def _paired(base, other) -> tuple[np.ndarray, np.ndarray]:
+def _paired(base: npt.ArrayLike, other: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Aligned finite pairs; a pair is dropped if either side is missing."""
     b, o = _as_1d(base, "base"), _as_1d(other, "other")
     if b.shape != o.shape:
@@ -157,7 +155,7 @@ def _paired(base, other) -> tuple[np.ndarray, np.ndarray]:
     return b[keep], o[keep]
 
 
-def paired_difference(base, other, level: float = 0.95) -> Estimate:
+def paired_difference(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.95) -> Estimate:
     """Student-t interval on the mean of ``other - base`` across paired replications.
 
     Pairing (replication i of each scenario shares its random numbers) removes the common noise,
@@ -175,7 +173,7 @@ def paired_difference(base, other, level: float = 0.95) -> Estimate:
     return t_interval(o - b, level)
 
 
-def paired_t_pvalue(base, other) -> float:
+def paired_t_pvalue(base: npt.ArrayLike, other: npt.ArrayLike) -> float:
     """Two-sided p-value of the paired t test of mean(other - base) == 0.
 
     Degenerate cases are decided directly instead of producing 0/0: all differences exactly zero
@@ -192,7 +190,7 @@ def paired_t_pvalue(base, other) -> float:
     return float(2.0 * st.t.sf(abs(tstat), n - 1))
 
 
-def relative_change(base, other, level: float = 0.95) -> Estimate:
+def relative_change(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.95) -> Estimate:
     """Relative change of the mean, (mean(other) - mean(base)) / mean(base), with a CI.
 
     This is the handbook's improvement formula: a cycle time going from 30 to 25 is -1/6.
@@ -217,7 +215,7 @@ def relative_change(base, other, level: float = 0.95) -> Estimate:
         Estimate of the relative change. Pairs with a nan are dropped. mean(base) == 0 (or no
         pairs) gives a nan estimate; a single pair gives the point estimate with a nan interval.
     """
-    _t_quantile(level, 1)
+    _check_level(level)
     b, o = _paired(base, other)
     n = int(b.size)
     if n == 0:
@@ -235,7 +233,7 @@ def relative_change(base, other, level: float = 0.95) -> Estimate:
     return _interval(rel, sz, n, level)
 
 
-def holm(pvalues) -> np.ndarray:
+def holm(pvalues: npt.ArrayLike) -> np.ndarray:
     """Holm step-down adjusted p-values.
 
     With the m non-nan p-values sorted ascending, p_(i) is adjusted to
@@ -269,7 +267,7 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def _planning_estimate(values, level: float) -> Estimate:
+def _planning_estimate(values: npt.ArrayLike, level: float) -> Estimate:
     est = t_interval(values, level)
     if est.n < 2:
         raise ValueError(f"need a pilot of at least 2 finite replications to plan, got {est.n}")
@@ -282,7 +280,7 @@ def _scaled_n(n: int, half_width: float, target: float) -> int:
     return max(n, needed)
 
 
-def replications_needed(values, rel_precision: float, level: float = 0.95) -> int:
+def replications_needed(values: npt.ArrayLike, rel_precision: float, level: float = 0.95) -> int:
     """Replications needed for a CI half-width within ``rel_precision * |mean|``.
 
     Uses the usual pilot-scaling rule n* = ceil(n * (h / (rel_precision * |mean|))^2), where n and
@@ -312,7 +310,7 @@ def replications_needed(values, rel_precision: float, level: float = 0.95) -> in
     return _scaled_n(est.n, est.half_width, target)
 
 
-def target_replications(values_diff, threshold: float, level: float = 0.95) -> float:
+def target_replications(values_diff: npt.ArrayLike, threshold: float, level: float = 0.95) -> float:
     """Replications for the CI of a mean difference to exclude ``threshold``.
 
     Answers "how many paired replications until this difference is resolved, if the mean stays
@@ -339,7 +337,7 @@ def target_replications(values_diff, threshold: float, level: float = 0.95) -> f
     return float(_scaled_n(est.n, est.half_width, gap))
 
 
-def mser5(series) -> int:
+def mser5(series: npt.ArrayLike) -> int:
     """MSER-5 warm-up truncation point.
 
     The series is cut into k non-overlapping batches of 5 (an incomplete tail batch is dropped).
@@ -369,7 +367,7 @@ def mser5(series) -> int:
     return 5 * int(np.argmin(scores))
 
 
-def welch_moving_average(series, window: int) -> np.ndarray:
+def welch_moving_average(series: npt.ArrayLike, window: int) -> np.ndarray:
     """Welch's moving average, the smoothed curve of a Welch warm-up plot.
 
     For a series Y_0..Y_{m-1} (usually the average over replications of each period) and

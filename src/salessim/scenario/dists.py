@@ -22,7 +22,8 @@ from salessim.scenario.units import Duration
 BLOCK = 1024
 
 
-def _blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
+def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
+    """Endless values from ``draw(n)``, called for blocks of :data:`BLOCK` values."""
     while True:
         yield from draw(BLOCK).tolist()
 
@@ -84,7 +85,7 @@ class Exponential(_Spec):
         return self.mean_**2
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
-        return _blocks(lambda n: rng.exponential(self.mean_, n))
+        return blocks(lambda n: rng.exponential(self.mean_, n))
 
 
 
@@ -110,7 +111,7 @@ class Uniform(_Spec):
         return (self.high - self.low) ** 2 / 12
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
-        return _blocks(lambda n: rng.uniform(self.low, self.high, n))
+        return blocks(lambda n: rng.uniform(self.low, self.high, n))
 
 
 
@@ -145,7 +146,7 @@ class Triangular(_ThreePoint):
         return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
-        return _blocks(lambda n: rng.triangular(self.low, self.mode, self.high, n))
+        return blocks(lambda n: rng.triangular(self.low, self.mode, self.high, n))
 
 
 class Pert(_ThreePoint):
@@ -169,7 +170,7 @@ class Pert(_ThreePoint):
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
         a, b = self._shape
         span = self.high - self.low
-        return _blocks(lambda n: self.low + span * rng.beta(a, b, n))
+        return blocks(lambda n: self.low + span * rng.beta(a, b, n))
 
 
 class Normal(_Spec):
@@ -209,7 +210,7 @@ class Normal(_Spec):
             x = rng.normal(self.mu, self.sd, n)
             return x[x >= 0]
 
-        return _blocks(draw)
+        return blocks(draw)
 
 
 
@@ -241,7 +242,7 @@ class Lognormal(_MeanCv):
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
         sigma2 = math.log1p(self.cv_**2)
         mu, sigma = math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
-        return _blocks(lambda n: rng.lognormal(mu, sigma, n))
+        return blocks(lambda n: rng.lognormal(mu, sigma, n))
 
 
 class Gamma(_MeanCv):
@@ -252,7 +253,7 @@ class Gamma(_MeanCv):
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
         shape = 1 / self.cv_**2
         scale = self.mean_ / shape
-        return _blocks(lambda n: rng.gamma(shape, scale, n))
+        return blocks(lambda n: rng.gamma(shape, scale, n))
 
 
 class Weibull(_Spec):
@@ -272,7 +273,7 @@ class Weibull(_Spec):
         return self.scale**2 * (g2 - g1 * g1)
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
-        return _blocks(lambda n: self.scale * rng.weibull(self.shape, n))
+        return blocks(lambda n: self.scale * rng.weibull(self.shape, n))
 
 
 
@@ -312,7 +313,7 @@ class Empirical(_Spec):
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
         values, p = np.asarray(self.values, float), self._p
-        return _blocks(lambda n: rng.choice(values, n, p=p))
+        return blocks(lambda n: rng.choice(values, n, p=p))
 
 
 

@@ -1,0 +1,114 @@
+"""Running replications of a scenario. No I/O: results are returned, never written.
+
+``run_replication`` is a pure, top-level, picklable function of (scenario, replication,
+seed), so any executor (a loop, a process pool, Dask) can map it and get bit-identical
+results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from salessim import metrics, stats
+from salessim.model.process import SalesModel
+from salessim.records import EventLog, Tally, concat_logs
+from salessim.rng import RandomStreams
+from salessim.scenario.schema import Scenario
+
+
+@dataclass
+class Replication:
+    """The outcome of one replication."""
+
+    replication: int
+    kpis: dict[str, float]
+    tally: Tally
+    log: EventLog | None = None
+    seconds: float = 0.0
+
+
+def run_replication(
+    scenario: Scenario, replication: int, seed: int | None = None, event_log: bool = False
+) -> Replication:
+    """Simulate one replication of ``scenario``.
+
+    Args:
+        scenario: the validated scenario.
+        replication: 0-based replication number; with the seed it fixes every random stream.
+        seed: root seed; defaults to the scenario's.
+        event_log: keep one record per event (memory grows with the run) or only totals.
+    """
+    started = time.perf_counter()
+    root = scenario.seed if seed is None else seed
+    log = EventLog(replication, scenario.time_unit) if event_log else None
+    model = SalesModel(scenario, RandomStreams(root, replication), log)
+    tally = model.run()
+    return Replication(
+        replication, metrics.kpis(tally, scenario), tally, log, time.perf_counter() - started
+    )
+
+
+@dataclass
+class RunResult:
+    """The replications of one scenario and their summary."""
+
+    scenario: Scenario
+    seed: int
+    replications: list[Replication] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        """Tidy table: one row per replication and KPI (columns replication, kpi, value)."""
+        rows = [
+            (r.replication, name, value) for r in self.replications for name, value in r.kpis.items()
+        ]
+        return pd.DataFrame(rows, columns=["replication", "kpi", "value"])
+
+    def wide(self) -> pd.DataFrame:
+        """One row per replication, one column per KPI."""
+        return pd.DataFrame([r.kpis for r in self.replications],
+                            index=pd.Index([r.replication for r in self.replications],
+                                           name="replication"))
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Mean and Student-t confidence interval per KPI."""
+        return stats.summarise(self.frame(), level)
+
+    def event_log(self) -> pd.DataFrame:
+        """The event logs of all replications (run with ``event_log=True``)."""
+        return concat_logs([r.log for r in self.replications if r.log is not None])
+
+
+def _one(args: tuple[Scenario, int, int, bool]) -> Replication:
+    return run_replication(*args)
+
+
+def run(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    event_log: bool = False,
+    mapper: Callable[[Callable, Iterable], Iterable[Replication]] = map,
+    progress: Callable[[Replication], None] | None = None,
+) -> RunResult:
+    """Run replications 0..n-1 of a scenario.
+
+    Args:
+        scenario: the validated scenario.
+        replications: how many; defaults to the scenario's ``replications``.
+        seed: root seed; defaults to the scenario's ``seed``.
+        event_log: keep the event log of every replication.
+        mapper: a ``map``-like function (the built-in map, or an executor's).
+        progress: called with each finished replication, in order.
+    """
+    n = scenario.replications if replications is None else replications
+    root = scenario.seed if seed is None else seed
+    result = RunResult(scenario, root)
+    for rep in mapper(_one, [(scenario, r, root, event_log) for r in range(n)]):
+        result.replications.append(rep)
+        if progress is not None:
+            progress(rep)
+    return result

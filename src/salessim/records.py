@@ -1,0 +1,121 @@
+"""What one replication records: running totals always, the event log on request.
+
+The running totals (:class:`Tally`) are what KPIs are computed from; they take the same
+memory whatever the number of leads (the cycle times of won deals aside, which quantiles
+need). The event log (:class:`EventLog`) keeps one flat record per event and exports to
+pandas, CSV and Parquet with the column names process-mining tools expect.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from salessim.output import atomic_path
+from salessim.scenario.units import UNIT_HOURS
+
+#: Events of a lead's life, in the ``event`` column of the log.
+CREATED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED, WON, LOST = (
+    "created", "queued", "started", "finished", "went_cold", "skipped", "won", "lost",
+)
+
+#: XES lifecycle transition of each event (process-mining standard vocabulary).
+LIFECYCLE = {
+    CREATED: "complete", QUEUED: "schedule", STARTED: "start", FINISHED: "complete",
+    WENT_COLD: "withdraw", SKIPPED: "complete", WON: "complete", LOST: "complete",
+}
+
+#: Calendar date of simulation time 0 in exported logs (a Monday, as the calendar assumes).
+LOG_EPOCH = datetime(2026, 1, 5)
+
+
+@dataclass
+class StageTally:
+    """Running totals of one stage over the leads that count (created after warm-up)."""
+
+    entered: int = 0  # visits that entered the stage (loops count again)
+    moved_on: int = 0  # visits that left for a stage or won
+    lost: int = 0  # visits that left for lost (went cold included)
+    went_cold: int = 0
+    skipped: int = 0  # deals that skipped the stage (only_if)
+    served: int = 0  # visits that got their staff
+    wait: float = 0.0  # time queued for staff, served visits
+    work: float = 0.0  # staff working time
+    work_clock: float = 0.0  # clock time from start of work to its end (nights included)
+    delayed: int = 0
+    delay: float = 0.0  # customer-side time
+
+
+@dataclass
+class Tally:
+    """Running totals of one replication."""
+
+    stages: dict[str, StageTally]
+    busy: dict[str, float]  # staff working time inside the measurement window, per role
+    leads: int = 0
+    won: int = 0
+    lost: int = 0
+    went_cold: int = 0
+    revenue: float = 0.0
+    lead_cost: float = 0.0
+    closed_time: float = 0.0  # sum of creation-to-end times of closed leads
+    won_times: array = field(default_factory=lambda: array("d"))
+    wip_area: float = 0.0  # integral of open leads over the window
+    leads_by_source: dict[str, int] = field(default_factory=dict)
+    won_by_source: dict[str, int] = field(default_factory=dict)
+
+
+class EventLog:
+    """One flat record per event of one replication.
+
+    Columns: ``replication``, ``lead`` (``<source>-<n>``), ``event`` (created, queued,
+    started, finished, went_cold, skipped, won, lost), ``stage``, ``time`` (in the
+    scenario's time unit), ``resource`` (roles held, joined by ``+``).
+    """
+
+    COLUMNS = ("lead", "event", "stage", "time", "resource")
+
+    def __init__(self, replication: int = 0, time_unit: str = "day") -> None:
+        self.replication = replication
+        self.time_unit = time_unit
+        self.rows: list[tuple[str, str, str, float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The log as a DataFrame, with the process-mining columns added.
+
+        ``case:concept:name`` is the lead, ``concept:name`` the stage (or the event for
+        created / won / lost), ``time:timestamp`` a datetime counted from
+        :data:`LOG_EPOCH`, ``org:resource`` the roles and ``lifecycle:transition`` the
+        XES transition of the event.
+        """
+        frame = pd.DataFrame(self.rows, columns=list(self.COLUMNS))
+        frame.insert(0, "replication", self.replication)
+        hours = frame["time"] * UNIT_HOURS[self.time_unit]
+        frame["case:concept:name"] = frame["lead"]
+        frame["concept:name"] = frame["stage"].where(frame["stage"] != "", frame["event"])
+        frame["time:timestamp"] = pd.Timestamp(LOG_EPOCH) + pd.to_timedelta(hours, unit="h")
+        frame["org:resource"] = frame["resource"]
+        frame["lifecycle:transition"] = frame["event"].map(LIFECYCLE)
+        return frame
+
+
+def concat_logs(logs: list[EventLog]) -> pd.DataFrame:
+    """The logs of several replications as one DataFrame."""
+    frames = [log.to_frame() for log in logs]
+    return pd.concat(frames, ignore_index=True) if frames else EventLog().to_frame()
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame as CSV or Parquet (by the file's suffix), whole or not at all."""
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
