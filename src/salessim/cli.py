@@ -8,70 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
-
 from salessim import __version__, engine
+from salessim.console import kpi_table, progress_bar
 from salessim.errors import SalessimError, UsageError
-from salessim.output import write_json
+from salessim.output import versions, write_json
 from salessim.records import write_frame
 from salessim.rng import STREAM_SCHEME
 from salessim.scenario import json_schema, load_scenario, resolved, scenario_hash
 
 EXIT_BAD_INPUT = 2
-
-
-def versions() -> dict[str, str]:
-    """Versions of salessim, Python and the libraries a result depends on."""
-    import numpy
-    import scipy
-    import simpy
-
-    return {
-        "salessim": __version__,
-        "python": sys.version.split()[0],
-        "simpy": simpy.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-    }
-
-
-def format_number(value: float) -> str:
-    """A KPI value for a table: NaN as n/a, large numbers with separators, 4 significant digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if abs(value) >= 1e4:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def kpi_table(summary: pd.DataFrame, level: float = 0.95) -> str:
-    """A plain-text table of KPI means and confidence intervals."""
-    rows = [("KPI", "mean", f"{level:.0%} CI", "n")]
-    for r in summary.itertuples(index=False):
-        ci = "n/a" if math.isnan(r.ci_low) else f"[{format_number(r.ci_low)}, {format_number(r.ci_high)}]"
-        rows.append((r.kpi, format_number(r.mean), ci, str(r.n)))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = []
-    for j, row in enumerate(rows):
-        lines.append("  ".join(
-            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
-        ).rstrip())
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _progress(total: int, label: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="rep", file=sys.stderr, disable=None, leave=False)
 
 
 # --- commands --------------------------------------------------------------------------
@@ -106,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    with _progress(n, scenario.name) as bar:
+    with progress_bar(n, scenario.name) as bar:
         result = engine.run(scenario, n, seed, event_log=args.event_log,
                             progress=lambda _: bar.update())
     seconds = time.perf_counter() - clock

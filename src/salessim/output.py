@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,3 +54,22 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, data: Any) -> None:
     """Write JSON (indented, keys in order given) whole or not at all."""
     write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def versions() -> dict[str, str]:
+    """Versions of salessim, Python and the libraries a result depends on."""
+    import numpy
+    import pandas
+    import scipy
+    import simpy
+
+    from salessim import __version__
+
+    return {
+        "salessim": __version__,
+        "python": sys.version.split()[0],
+        "simpy": simpy.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pandas.__version__,
+    }

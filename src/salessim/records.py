@@ -65,6 +65,7 @@ class Tally:
     closed_time: float = 0.0  # sum of creation-to-end times of closed leads
     won_times: array = field(default_factory=lambda: array("d"))
     wip_area: float = 0.0  # integral of open leads over the window
+    wip_series: array = field(default_factory=lambda: array("d"))  # open leads on a time grid
     leads_by_source: dict[str, int] = field(default_factory=dict)
     won_by_source: dict[str, int] = field(default_factory=dict)
 

@@ -36,6 +36,8 @@ from salessim.scenario.dists import blocks
 from salessim.scenario.schema import Scenario
 
 WON_END, LOST_END = -1, -2
+#: Open leads are sampled this many times over a run (for WIP-over-time plots, warm-up).
+WIP_SAMPLES = 100
 _TERMINAL = {"won": WON_END, "lost": LOST_END}
 
 
@@ -104,6 +106,7 @@ class SalesModel:
             ))
         if self.warmup > 0:
             self.env.process(self._mark_warmup())
+        self.env.process(self._sample_wip())
 
     def _compile(self, streams: RandomStreams) -> dict[str, StagePlan]:
         sc = self.scenario
@@ -150,6 +153,15 @@ class SalesModel:
         yield self.env.timeout(self.warmup)
         self._wip(0)
         self._area_at_warmup = self.tally.wip_area
+
+    def _sample_wip(self) -> Generator[simpy.Event, Any, None]:
+        """Open leads at times 0, h/N, 2h/N, ... (h the horizon, N = WIP_SAMPLES)."""
+        step = self.horizon / WIP_SAMPLES
+        series = self.tally.wip_series
+        for k in range(WIP_SAMPLES):
+            if k:
+                yield self.env.timeout(step)
+            series.append(self._open)
 
     def finish(self) -> Tally:
         """Close the running totals at the horizon (call after the run)."""

@@ -11,7 +11,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from salessim.errors import Problem
 from salessim.scenario.dists import Dist
@@ -110,6 +117,9 @@ class Stage(_Frozen):
     )
     only_if: OnlyIf | None = None
     next: dict[str, float] = Field(min_length=1)
+    target: float | None = Field(
+        default=None, ge=0, le=1, description="the conversion this stage should reach (a goal)"
+    )
 
     @field_validator("next")
     @classmethod
