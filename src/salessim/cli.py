@@ -7,6 +7,7 @@ value) and exits with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -22,6 +23,9 @@ from salessim.rng import STREAM_SCHEME
 from salessim.scenario import json_schema, load_scenario, resolved, scenario_hash
 
 EXIT_BAD_INPUT = 2
+
+#: Modules that add their own subcommands through a ``register(subparsers)`` function.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 # --- commands --------------------------------------------------------------------------
@@ -114,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-log", action="store_true",
                    help="also write event_log.csv and event_log.parquet (needs --out)")
     p.set_defaults(func=cmd_run)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

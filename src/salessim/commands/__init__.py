@@ -1,0 +1,1 @@
+"""Subcommands of ``salessim`` that live beside the library modules they drive."""
