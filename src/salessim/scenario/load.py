@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from salessim.errors import Problem, ScenarioError
+from salessim.scenario.dists import DIST_NAMES
 from salessim.scenario.schema import Scenario, process_problems
 
 SET_SOURCE = "--set"
@@ -106,9 +107,6 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     path = Path(path)
     name = str(path)
     resolved = path.resolve()
-    if resolved in _chain:
-        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
-        raise ScenarioError([Problem("extends", "extends must not form a cycle", cycle, name)])
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -128,7 +126,13 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     if not parent_path.is_file():
         raise ScenarioError([Problem("extends", "no such file (paths are relative to this file)",
                                      parent_ref, name, lines.get(("extends",)))])
-    parent = read_document(parent_path, (*_chain, resolved))
+    chain = (*_chain, resolved)
+    if parent_path.resolve() in chain:
+        # Reported where the cycle closes: the extends line that points back up the chain.
+        cycle = " -> ".join(str(p) for p in (*chain, parent_path.resolve()))
+        raise ScenarioError([Problem("extends", "extends must not form a cycle", cycle, name,
+                                     lines.get(("extends",)))])
+    parent = read_document(parent_path, chain)
     merged = _merge(parent.data, data)
     merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
     merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
@@ -166,14 +170,20 @@ def apply_sets(doc: Document, assignments: list[str]) -> Document:
         for k in keys[:-1]:
             child = node.get(k) if isinstance(node, dict) else None
             if not isinstance(child, dict):
+                if value is None:  # deleting what is not there: nothing to create
+                    break
                 child = {}
                 node[k] = child
             node = child
-        if value is None:
-            node.pop(keys[-1], None)
         else:
-            node[keys[-1]] = value
-        origins[tuple(keys)] = (SET_SOURCE, i)
+            if value is None:
+                node.pop(keys[-1], None)
+            else:
+                node[keys[-1]] = value
+        # Lines of the replaced subtree no longer describe the document.
+        prefix = tuple(keys)
+        origins = {p: o for p, o in origins.items() if p[: len(prefix)] != prefix}
+        origins[prefix] = (SET_SOURCE, i)
     return Document(data, origins, [*doc.files])
 
 
@@ -237,7 +247,7 @@ def _problem(doc: Document, err: dict[str, Any]) -> Problem:
         rule = rule[len("Value error, "):]
     value = err.get("input")
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1])
+        allowed = _allowed_keys(tuple(str(seg) for seg in err["loc"][:-1]))
         close = difflib.get_close_matches(path[-1], allowed, n=1)
         rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
         if allowed:
@@ -246,6 +256,8 @@ def _problem(doc: Document, err: dict[str, Any]) -> Problem:
     elif err["type"] == "missing":
         rule = "required field is missing"
         value = None
+    elif err["type"] == "union_tag_not_found":
+        rule = "a distribution needs dist: one of " + ", ".join(DIST_NAMES)
     elif err["type"] == "union_tag_invalid":
         rule = "unknown distribution; use one of " + err["ctx"]["expected_tags"].replace("'", "")
         value = err["ctx"]["tag"]
@@ -261,8 +273,11 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
     """The error's location as keys of the document (dropping union tags pydantic adds)."""
     path: list[str] = []
     node = data
+    missing = object()
     for seg in loc:
         key = str(seg)
+        if not isinstance(node, dict | list) and node is not missing:
+            break  # a scalar as written (a shorthand like "3 days"): the error is on it
         if isinstance(node, dict) and key in node:
             node = node[key]
         elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
@@ -270,7 +285,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
         elif isinstance(node, dict) and node.get("dist") == key:
             continue  # the discriminator's tag, not a key of the document
         else:
-            node = None
+            node = missing
         path.append(key)
     return tuple(path)
 
@@ -286,8 +301,16 @@ def _unwrap(tp: Any) -> list[Any]:
 
 
 def _allowed_keys(path: Path_) -> list[str]:
+    """Keys allowed under ``path``, a pydantic location (union tags such as ``lognormal`` in it)."""
     candidates: list[Any] = [Scenario]
     for key in path:
+        models = [t for tp in candidates for t in _unwrap(tp)
+                  if isinstance(t, type) and issubclass(t, BaseModel)]
+        tagged = [t for t in models if "dist" in t.model_fields
+                  and get_args(t.model_fields["dist"].annotation) == (key,)]
+        if tagged:  # a discriminated union's tag: keep only the distribution it names
+            candidates = tagged
+            continue
         nxt: list[Any] = []
         for tp in candidates:
             for t in _unwrap(tp):
