@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from salessim.errors import Problem
-from salessim.scenario.dists import Dist
+from salessim.scenario.dists import Constant, Dist
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
 
 #: Where a deal can end. They may appear in ``next`` but are never stage ids.
@@ -80,7 +80,9 @@ class Source(_Frozen):
 
     rate: float = Field(gt=0, description="leads per time unit")
     cost_per_lead: float = Field(default=0.0, ge=0)
-    deal_value: Dist = Field(default=0.0, description="money a won deal brings")
+    deal_value: Dist = Field(
+        default_factory=lambda: Constant(value=0.0), description="money a won deal brings"
+    )
     description: str = ""
 
     @field_validator("deal_value", mode="before")
