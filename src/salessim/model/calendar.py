@@ -12,7 +12,9 @@ ends at the first clock time where ``W`` reaches ``W(t) + w``.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
+from salessim.records import LOG_EPOCH
 from salessim.scenario.schema import WEEKDAYS, Calendar
 from salessim.scenario.units import UNIT_HOURS
 
@@ -34,9 +36,29 @@ class WorkCalendar:
             cum.append(cum[-1] + e - s)
         self._cum = cum  # working hours before interval i
         self.week_hours = cum[-1]
+        # Holidays: day numbers since time 0 that fall on a workday, with their hours.
+        epoch = LOG_EPOCH.date()
+        self._holidays = sorted(
+            n for n in {(d - epoch).days for d in calendar.holidays}
+            if n >= 0 and WEEKDAYS[n % 7] in calendar.workdays
+        )
+        self._holiday_hours = end - start
+        self._holiday_set = set(self._holidays)
 
     def _worked(self, hours: float) -> float:
-        """Working hours between 0 and clock ``hours``."""
+        """Working hours between 0 and clock ``hours``, holidays excepted."""
+        worked = self._weekly_worked(hours)
+        if not self._holidays:
+            return worked
+        # Whole holidays before this day, then any part of today's if today is one.
+        day = int(hours // 24)
+        before = bisect.bisect_left(self._holidays, day)
+        worked -= before * self._holiday_hours
+        if day in self._holiday_set:
+            worked -= self._weekly_worked(hours) - self._weekly_worked(24.0 * day)
+        return worked
+
+    def _weekly_worked(self, hours: float) -> float:
         weeks, rest = divmod(hours, _WEEK_HOURS)
         i = bisect.bisect_right(self._starts, rest) - 1
         within = 0.0 if i < 0 else self._cum[i] + min(rest, self._ends[i]) - self._starts[i]
@@ -44,6 +66,17 @@ class WorkCalendar:
 
     def _clock(self, worked: float) -> float:
         """First clock hour at which ``worked`` working hours have elapsed (worked > 0)."""
+        hours = self._weekly_clock(worked)
+        if not self._holidays:
+            return hours
+        # Each pass moves past the holidays the previous guess ran into.
+        while True:
+            missing = worked - self._worked(hours)
+            if missing <= 1e-9 * max(1.0, worked):
+                return hours
+            hours = self._weekly_clock(self._weekly_worked(hours) + missing)
+
+    def _weekly_clock(self, worked: float) -> float:
         weeks, rest = divmod(worked, self.week_hours)
         if rest == 0:  # exactly at the end of a week's last interval
             weeks -= 1
@@ -59,13 +92,17 @@ class WorkCalendar:
     def next_working(self, t: float) -> float:
         """The first working instant at or after ``t``."""
         h = self.hours_per_unit
-        weeks, rest = divmod(t * h, _WEEK_HOURS)
+        hours = self._weekly_next(t * h)
+        while int(hours // 24) in self._holiday_set:
+            hours = self._weekly_next(24.0 * (int(hours // 24) + 1))
+        return hours / h
+
+    def _weekly_next(self, hours: float) -> float:
+        weeks, rest = divmod(hours, _WEEK_HOURS)
         i = bisect.bisect_right(self._ends, rest)
-        if i < len(self._starts) and rest < self._ends[i] and rest >= self._starts[i]:
-            return t
         if i < len(self._starts):
-            return (weeks * _WEEK_HOURS + max(rest, self._starts[i])) / h
-        return ((weeks + 1) * _WEEK_HOURS + self._starts[0]) / h
+            return weeks * _WEEK_HOURS + max(rest, self._starts[i])
+        return (weeks + 1) * _WEEK_HOURS + self._starts[0]
 
     def finish(self, start: float, work: float) -> float:
         """Clock time at which ``work`` units of working time started at ``start`` end."""
@@ -93,6 +130,23 @@ class AroundTheClock:
 def working_calendar(calendar: Calendar | None, time_unit: str) -> WorkCalendar | AroundTheClock:
     """The calendar staff follow in a scenario."""
     return AroundTheClock() if calendar is None else WorkCalendar(calendar, time_unit)
+
+
+def shared_calendar(calendars: Sequence[Calendar | None]) -> Calendar | None:
+    """When all of several staff calendars are working: the days and hours they share.
+
+    ``None`` (around the clock) shares everything. Raises ValueError when they never overlap.
+    """
+    given = [c for c in calendars if c is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+    days = [d for d in WEEKDAYS if all(d in c.workdays for c in given)]
+    start = max(c.hours[0] for c in given)
+    end = min(c.hours[1] for c in given)
+    if not days or start >= end:
+        raise ValueError("these roles' calendars have no working time in common")
+    holidays = sorted({d for c in given for d in c.holidays})
+    return Calendar(workdays=days, hours=(start, end), holidays=holidays)
 
 
 __all__ = ["AroundTheClock", "WorkCalendar", "working_calendar"]

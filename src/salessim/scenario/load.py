@@ -139,8 +139,11 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     return Document(merged, merged_origins, [*parent.files, name])
 
 
-def _exists(data: Any, path: Path_) -> bool:
-    """Whether ``path`` still names a key after merging (replaced subtrees drop theirs)."""
+_ABSENT = object()
+
+
+def _lookup(data: Any, path: Path_, default: Any = _ABSENT) -> Any:
+    """The value at ``path`` in the document, or ``default`` when no key is there."""
     node = data
     for key in path:
         if isinstance(node, dict) and key in node:
@@ -148,8 +151,13 @@ def _exists(data: Any, path: Path_) -> bool:
         elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
             node = node[int(key)]
         else:
-            return False
-    return True
+            return default
+    return node
+
+
+def _exists(data: Any, path: Path_) -> bool:
+    """Whether ``path`` still names a key after merging (replaced subtrees drop theirs)."""
+    return _lookup(data, path) is not _ABSENT
 
 
 def apply_sets(doc: Document, assignments: list[str]) -> Document:
@@ -245,7 +253,8 @@ def _problem(doc: Document, err: dict[str, Any]) -> Problem:
     rule = err["msg"]
     if rule.startswith("Value error, "):
         rule = rule[len("Value error, "):]
-    value = err.get("input")
+    # The value as the user wrote it ("-3 hours"), not as converted for validation.
+    value = _lookup(doc.data, path, err.get("input"))
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(tuple(str(seg) for seg in err["loc"][:-1]))
         close = difflib.get_close_matches(path[-1], allowed, n=1)

@@ -9,6 +9,7 @@ the whole process (unknown references, unreachable stages, loops with no way out
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,10 +23,25 @@ from pydantic import (
 
 from salessim.errors import Problem
 from salessim.scenario.dists import Constant, Dist
+from salessim.scenario.mechanics import (
+    ApprovalLevel,
+    ArrivalProfile,
+    Collection,
+    Decay,
+    Handoff,
+    Learning,
+    Needs,
+    NeedsWeights,
+    Renewal,
+    ScoreFactor,
+    ScoreOdds,
+    Task,
+)
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
 
 #: Where a deal can end. They may appear in ``next`` but are never stage ids.
-TERMINALS = ("won", "lost")
+#: ``no_decision``: the buyer does nothing (reported apart from lost).
+TERMINALS = ("won", "lost", "no_decision")
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -46,6 +62,9 @@ class Calendar(_Frozen):
         default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
     )
     hours: tuple[float, float] = (9.0, 17.0)
+    holidays: list[date] = Field(
+        default_factory=list, description="dates with no work; time 0 is Monday 2026-01-05"
+    )
 
     @field_validator("workdays")
     @classmethod
@@ -73,6 +92,19 @@ class Role(_Frozen):
     headcount: int = Field(ge=1)
     cost_per_hour: float = Field(default=0.0, ge=0)
     description: str = ""
+    assignment: Literal["pool", "owner"] = Field(
+        default="pool",
+        description="pool: any free member takes the next task; owner: a deal keeps one member",
+    )
+    owner_choice: Literal["least_loaded", "round_robin"] = "least_loaded"
+    max_open_deals: int | None = Field(default=None, ge=1, description="cap per owner")
+    calendar: Calendar | None = Field(default=None, description="overrides the scenario's")
+
+    @model_validator(mode="after")
+    def _owner(self) -> Role:
+        if self.max_open_deals is not None and self.assignment != "owner":
+            raise ValueError("max_open_deals caps deals per owner: needs assignment: owner")
+        return self
 
 
 class Source(_Frozen):
@@ -84,6 +116,25 @@ class Source(_Frozen):
         default_factory=lambda: Constant(value=0.0), description="money a won deal brings"
     )
     description: str = ""
+    score: Dist | None = Field(default=None, description="lead score on 0..1 (clipped)")
+    score_factors: dict[Id, ScoreFactor] | None = Field(
+        default=None, min_length=1,
+        description="score as the weighted mean of factors on 0..1 (behaviour, firmographics)",
+    )
+    needs: Needs | None = None
+    profile: ArrivalProfile | None = None
+
+    @model_validator(mode="after")
+    def _one_score(self) -> Source:
+        if self.score is not None and self.score_factors is not None:
+            raise ValueError("give either score or score_factors, not both")
+        if self.score_factors is not None and sum(f.weight for f in self.score_factors.values()) <= 0:
+            raise ValueError("score_factors weights must have a positive sum")
+        return self
+
+    @property
+    def scored(self) -> bool:
+        return self.score is not None or self.score_factors is not None
 
     @field_validator("deal_value", mode="before")
     @classmethod
@@ -122,6 +173,13 @@ class Stage(_Frozen):
     target: float | None = Field(
         default=None, ge=0, le=1, description="the conversion this stage should reach (a goal)"
     )
+    queue: Literal["fifo", "score", "deal_value", "needs"] = Field(
+        default="fifo", description="order in which waiting leads get staff"
+    )
+    decay: Decay | None = None
+    score_odds: ScoreOdds | None = None
+    parallel: dict[Id, Task] | None = Field(default=None, min_length=2)
+    approvals: list[ApprovalLevel] | None = Field(default=None, min_length=1)
 
     @field_validator("next")
     @classmethod
@@ -144,6 +202,17 @@ class Stage(_Frozen):
             raise ValueError("work is staff time: the stage needs a role")
         if self.patience is not None and self.work is None:
             raise ValueError("patience is how long a lead waits for staff: the stage needs work")
+        kinds = [k for k in ("work", "parallel", "approvals") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"a stage has one kind of staff work, got {' and '.join(kinds)}")
+        if (self.parallel is not None or self.approvals is not None) and self.staff:
+            raise ValueError("parallel tasks and approval levels name their own roles: "
+                             "drop the stage's role")
+        if self.queue != "fifo" and not self.staff:
+            raise ValueError(f"queue: {self.queue} orders a staff queue: the stage needs work")
+        if self.decay is not None and self.work is None:
+            raise ValueError("decay is measured when staff first work on the lead: "
+                             "the stage needs work")
         for name in ("work", "delay", "patience"):
             dist = getattr(self, name)
             if dist is not None and not dist.mean > 0:
@@ -176,6 +245,17 @@ class Scenario(_Frozen):
     targets: dict[str, str | float] = Field(
         default_factory=dict, description="goals a redesign should reach, checked by compare"
     )
+    needs_weights: NeedsWeights = Field(default_factory=NeedsWeights)
+    handoff: Handoff | None = None
+    learning: Learning | None = None
+    response_target: Duration | None = Field(
+        default=None, gt=0, description="KPI: share of leads contacted within this time"
+    )
+    periods: Duration | None = Field(
+        default=None, gt=0, description="length of a reporting period for per-period KPIs"
+    )
+    collection: Collection | None = None
+    renewal: Renewal | None = None
 
     @model_validator(mode="after")
     def _window(self) -> Scenario:
@@ -199,11 +279,17 @@ def process_problems(scenario: Scenario) -> list[Problem]:
     if scenario.entry not in stages:
         problems.append(Problem("entry", f"must name a stage ({', '.join(stages)})", scenario.entry))
     targets = set(stages) | set(TERMINALS)
+    for field, role in _role_references(scenario):
+        if role not in scenario.roles:
+            problems.append(Problem(field, f"unknown role (roles: {', '.join(scenario.roles)})", role))
     for sid, stage in stages.items():
-        for i, role in enumerate(stage.staff):
-            if role not in scenario.roles:
-                field = f"stages.{sid}.role" if stage.role else f"stages.{sid}.roles.{i}"
-                problems.append(Problem(field, f"unknown role (roles: {', '.join(scenario.roles)})", role))
+        needs_score = stage.queue == "score" or stage.score_odds is not None
+        if needs_score and not all(src.scored for src in scenario.sources.values()):
+            field = f"stages.{sid}.queue" if stage.queue == "score" else f"stages.{sid}.score_odds"
+            unscored = [k for k, src in scenario.sources.items() if not src.scored]
+            problems.append(Problem(field, "uses lead scores: every source needs score or "
+                                    f"score_factors (missing: {', '.join(unscored)})",
+                                    stage.queue if stage.queue == "score" else "score_odds"))
         for target in stage.next:
             if target not in targets:
                 problems.append(Problem(f"stages.{sid}.next.{target}",
@@ -228,9 +314,37 @@ def process_problems(scenario: Scenario) -> list[Problem]:
     for sid in stages:
         if sid in reachable and sid not in can_end:
             problems.append(Problem(f"stages.{sid}.next",
-                                    "a loop with no way out: no terminal state (won, lost) can be "
+                                    "a loop with no way out: no terminal state (won, lost, "
+                                    "no_decision) can be "
                                     "reached from this stage", dict(stages[sid].next)))
     return problems
+
+
+def _staffed_refs(prefix: str, item) -> list[tuple[str, str]]:
+    if getattr(item, "roles", None) is not None:
+        return [(f"{prefix}.roles.{i}", r) for i, r in enumerate(item.roles)]
+    return [(f"{prefix}.role", item.role)] if getattr(item, "role", None) is not None else []
+
+
+def _role_references(scenario: Scenario) -> list[tuple[str, str]]:
+    """Every place a scenario names a role, as (field path, role id)."""
+    refs: list[tuple[str, str]] = []
+    for sid, stage in scenario.stages.items():
+        refs += _staffed_refs(f"stages.{sid}", stage)
+        for tid, task in (stage.parallel or {}).items():
+            refs += _staffed_refs(f"stages.{sid}.parallel.{tid}", task)
+        for i, level in enumerate(stage.approvals or []):
+            refs += _staffed_refs(f"stages.{sid}.approvals.{i}", level)
+    if scenario.handoff is not None:
+        for key in scenario.handoff.pairs:
+            refs += [(f"handoff.pairs.{key}", r) for r in key.split(">")]
+    if scenario.learning is not None and scenario.learning.roles:
+        refs += [(f"learning.roles.{i}", r) for i, r in enumerate(scenario.learning.roles)]
+    if scenario.collection is not None:
+        refs.append(("collection.role", scenario.collection.role))
+    if scenario.renewal is not None and scenario.renewal.role is not None:
+        refs.append(("renewal.role", scenario.renewal.role))
+    return refs
 
 
 def _successors(stage: Stage) -> set[str]:
