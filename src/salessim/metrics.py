@@ -17,6 +17,7 @@ import numpy as np
 
 from salessim.model.calendar import working_calendar
 from salessim.records import Tally
+from salessim.scenario.mechanics import AGING_BUCKETS
 from salessim.scenario.schema import Scenario
 
 #: name (``<stage>`` / ``<role>`` stand for ids) -> (unit, definition).
@@ -25,13 +26,23 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
     "won": ("count", "cohort leads won by the horizon"),
     "lost": ("count", "cohort leads lost by the horizon, those gone cold included"),
     "went_cold": ("count", "cohort leads lost because they waited longer than their patience"),
-    "open": ("count", "cohort leads still in the process at the horizon: leads - won - lost"),
-    "win_rate": ("share", "won / (won + lost)"),
+    "no_decision": ("count", "cohort leads that ended with no decision by the buyer"),
+    "open": (
+        "count", "cohort leads still in the process at the horizon: leads - won - lost - no_decision"
+    ),
+    "win_rate": ("share", "won / (won + lost + no_decision)"),
     "close_rate": ("share", "won / leads"),
     "cycle_time_won_mean": ("time", "mean time from lead creation to won"),
     "cycle_time_won_median": ("time", "median time from lead creation to won"),
     "cycle_time_won_p90": ("time", "90th percentile of the time from lead creation to won"),
-    "time_in_process_mean": ("time", "mean time from creation to won or lost, closed leads"),
+    "time_in_process_mean": ("time", "mean time from creation to the end, closed leads"),
+    "response_time_mean": ("time", "mean time from lead creation to the first staff contact"),
+    "response_time_p90": ("time", "90th percentile of the time to the first staff contact"),
+    "contacted_within_share": (
+        "share", "leads first contacted within response_target / leads (with response_target)"
+    ),
+    "handoffs_mean": ("count", "hand-offs between roles per won deal"),
+    "handoff_time": ("time", "total hand-off delay of cohort leads"),
     "conversion.<stage>": (
         "share", "visits that leave the stage forward (to a stage or won) / visits that leave it"
     ),
@@ -41,6 +52,9 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
     "visits.<stage>": ("count", "visits to the stage by cohort leads (loops count again)"),
     "utilisation.<role>": (
         "share", "staff working time in the window / (headcount x working time in the window)"
+    ),
+    "utilisation.<role>.<member>": (
+        "share", "the same for one member (1, 2, ...) of a role with assignment: owner"
     ),
     "wip_mean": ("leads", "time-average number of open leads over the window"),
     "throughput": ("leads per time", "won / window length (horizon - warmup)"),
@@ -55,6 +69,29 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
     "pipeline_velocity": (
         "money per time", "wip_mean x win_rate x mean won deal value / cycle_time_won_mean"
     ),
+    "cac.<source>": (
+        "money", "(lead cost of the source + staff cost attributed by the staff cost of work on its "
+        "leads) / its won deals"
+    ),
+    "clv.<source>": (
+        "money", "mean won deal value x 1 / (1 - net_revenue_retention x discount per term); the "
+        "mean won value without renewals"
+    ),
+    "ltv_to_cac.<source>": ("ratio", "clv / cac"),
+    "won_by_period.<k>": ("count", "deals won in period k (1, 2, ...; with periods), all leads"),
+    "cycle_time_won_mean_by_period.<k>": ("time", "mean cycle time of the deals won in period k"),
+    "invoiced": ("money", "invoices issued in the window (with collection)"),
+    "cash_collected": ("money", "payments received in the window"),
+    "bad_debt": ("money", "invoices written off in the window"),
+    "receivables": ("money", "unpaid invoices at the horizon"),
+    "receivables.<bucket>": (
+        "money", "unpaid at the horizon by days past due: current, days_1_30, days_31_60, days_61_90, over_90"
+    ),
+    "bad_debt_provision": ("money", "sum over buckets of receivables x provision rate"),
+    "dso": ("days", "receivables / (invoiced / days in the window)"),
+    "renewal_rate": ("share", "renewals / renewal decisions (with renewal)"),
+    "net_revenue_retention": ("share", "value renewed (upsell included) / value up for renewal"),
+    "renewal_revenue": ("money", "value of the contracts renewed"),
 }
 
 
@@ -65,17 +102,20 @@ def _ratio(a: float, b: float) -> float:
 def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
     """The KPIs of one replication, in a stable order (see :data:`KPI_DEFINITIONS`)."""
     window = scenario.horizon - scenario.warmup
-    calendar = working_calendar(scenario.calendar, scenario.time_unit)
-    working = calendar.working_time(scenario.warmup, scenario.horizon)
+
+    def calendar_of(calendar):
+        return working_calendar(calendar, scenario.time_unit)
     won_times = np.frombuffer(tally.won_times, dtype=float) if tally.won_times else None
 
+    closed = tally.won + tally.lost + tally.no_decision
     out: dict[str, float] = {
         "leads": tally.leads,
         "won": tally.won,
         "lost": tally.lost,
         "went_cold": tally.went_cold,
-        "open": tally.leads - tally.won - tally.lost,
-        "win_rate": _ratio(tally.won, tally.won + tally.lost),
+        "no_decision": tally.no_decision,
+        "open": tally.leads - closed,
+        "win_rate": _ratio(tally.won, closed),
         "close_rate": _ratio(tally.won, tally.leads),
         "cycle_time_won_mean": float(won_times.mean()) if won_times is not None else math.nan,
         "cycle_time_won_median": (
@@ -84,8 +124,18 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
         "cycle_time_won_p90": (
             float(np.quantile(won_times, 0.9)) if won_times is not None else math.nan
         ),
-        "time_in_process_mean": _ratio(tally.closed_time, tally.won + tally.lost),
+        "time_in_process_mean": _ratio(tally.closed_time, closed),
     }
+    response = np.frombuffer(tally.response_times, dtype=float) if tally.response_times else None
+    out["response_time_mean"] = float(response.mean()) if response is not None else math.nan
+    out["response_time_p90"] = (
+        float(np.quantile(response, 0.9)) if response is not None else math.nan
+    )
+    if scenario.response_target is not None:
+        within = int((response <= scenario.response_target).sum()) if response is not None else 0
+        out["contacted_within_share"] = _ratio(within, tally.leads)
+    out["handoffs_mean"] = _ratio(tally.won_handoffs, tally.won)
+    out["handoff_time"] = tally.handoff_time
     for sid, st in tally.stages.items():
         out[f"conversion.{sid}"] = _ratio(st.moved_on, st.moved_on + st.lost)
     for sid, st in tally.stages.items():
@@ -96,11 +146,20 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
         out[f"delay_mean.{sid}"] = _ratio(st.delay, st.delayed)
     for sid, st in tally.stages.items():
         out[f"visits.{sid}"] = st.entered
+    role_working = {
+        rid: calendar_of(role.calendar or scenario.calendar).working_time(
+            scenario.warmup, scenario.horizon)
+        for rid, role in scenario.roles.items()
+    }
     for rid, role in scenario.roles.items():
-        out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], role.headcount * working)
+        out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], role.headcount * role_working[rid])
+        for m, busy in enumerate(tally.member_busy.get(rid, ()), start=1):
+            out[f"utilisation.{rid}.{m}"] = _ratio(busy, role_working[rid])
 
-    paid_hours = working * scenario.hours_per_unit
-    staff_cost = sum(r.headcount * r.cost_per_hour * paid_hours for r in scenario.roles.values())
+    staff_cost = sum(
+        r.headcount * r.cost_per_hour * role_working[rid] * scenario.hours_per_unit
+        for rid, r in scenario.roles.items()
+    )
     selling_cost = staff_cost + tally.lead_cost
     wip_mean = tally.wip_area / window
     mean_value = _ratio(tally.revenue, tally.won)
@@ -116,15 +175,89 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
             wip_mean * out["win_rate"] * mean_value, out["cycle_time_won_mean"]
         ),
     })
+    out.update(_by_source(tally, scenario, staff_cost))
+    out.update(_by_period(tally, scenario))
+    if scenario.collection is not None:
+        out.update(_collection(tally, scenario, window))
+    if scenario.renewal is not None:
+        out.update(_renewal(tally))
     return {k: float(v) for k, v in out.items()}
+
+
+def _nrr(tally: Tally) -> float:
+    return _ratio(tally.renewal_value, tally.renewal_base)
+
+
+def _by_source(tally: Tally, scenario: Scenario, staff_cost: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    total_work = sum(tally.work_cost_by_source.values())
+    growth = 0.0
+    if scenario.renewal is not None:
+        years = scenario.renewal.term * scenario.hours_per_unit / (24 * 365.25)
+        discount = (1 + scenario.renewal.discount_rate) ** -years
+        growth = _nrr(tally) * discount
+    for sid in scenario.sources:
+        won = tally.won_by_source[sid]
+        attributed = staff_cost * _ratio(tally.work_cost_by_source[sid], total_work) \
+            if total_work else 0.0
+        cac = _ratio(tally.lead_cost_by_source[sid] + attributed, won)
+        mean_value = _ratio(tally.revenue_by_source[sid], won)
+        clv = mean_value / (1 - growth) if growth < 1 else math.nan
+        out[f"cac.{sid}"] = cac
+        out[f"clv.{sid}"] = clv
+        out[f"ltv_to_cac.{sid}"] = _ratio(clv, cac)
+    return out
+
+
+def _by_period(tally: Tally, scenario: Scenario) -> dict[str, float]:
+    if scenario.periods is None:
+        return {}
+    count = math.ceil(scenario.horizon / scenario.periods - 1e-9)
+    out: dict[str, float] = {}
+    for k in range(count):
+        out[f"won_by_period.{k + 1}"] = tally.period_won.get(k, 0)
+    for k in range(count):
+        out[f"cycle_time_won_mean_by_period.{k + 1}"] = _ratio(
+            tally.period_cycle.get(k, 0.0), tally.period_won.get(k, 0))
+    return out
+
+
+def _collection(tally: Tally, scenario: Scenario, window: float) -> dict[str, float]:
+    receivables = sum(tally.receivables.values())
+    rates = scenario.collection.provision_rates
+    days = window * scenario.hours_per_unit / 24
+    out = {
+        "invoiced": tally.invoiced,
+        "cash_collected": tally.cash_collected,
+        "bad_debt": tally.bad_debt,
+        "receivables": receivables,
+    }
+    for bucket in AGING_BUCKETS:
+        out[f"receivables.{bucket}"] = tally.receivables.get(bucket, 0.0)
+    out["bad_debt_provision"] = sum(
+        tally.receivables.get(b, 0.0) * rates.get(b, 0.0) for b in AGING_BUCKETS
+    )
+    out["dso"] = _ratio(receivables, tally.invoiced / days)
+    return out
+
+
+def _renewal(tally: Tally) -> dict[str, float]:
+    return {
+        "renewal_rate": _ratio(tally.renewals, tally.renewal_decisions),
+        "net_revenue_retention": _nrr(tally),
+        "renewal_revenue": tally.renewal_value,
+    }
 
 
 def kpi_pattern(name: str) -> str:
     """The definition key of a KPI name: ``conversion.qualify`` -> ``conversion.<stage>``."""
     if name in KPI_DEFINITIONS:
         return name
-    head = name.split(".", 1)[0]
+    parts = name.split(".")
     for key in KPI_DEFINITIONS:
-        if key.startswith(head + ".<"):
+        pattern = key.split(".")
+        if pattern[0] == parts[0] and len(pattern) == len(parts) and len(parts) > 1 and all(
+            p.startswith("<") for p in pattern[1:]
+        ):
             return key
     raise KeyError(name)

@@ -19,14 +19,21 @@ from salessim.output import atomic_path
 from salessim.scenario.units import UNIT_HOURS
 
 #: Events of a lead's life, in the ``event`` column of the log.
-CREATED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED, WON, LOST = (
+CREATED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED, WON, LOST, NO_DECISION = (
     "created", "queued", "started", "finished", "went_cold", "skipped", "won", "lost",
+    "no_decision",
+)
+HANDOFF = "handoff"
+INVOICED, PAID, WRITTEN_OFF, RENEWED, CHURNED = (
+    "invoiced", "paid", "written_off", "renewed", "churned",
 )
 
 #: XES lifecycle transition of each event (process-mining standard vocabulary).
 LIFECYCLE = {
     CREATED: "complete", QUEUED: "schedule", STARTED: "start", FINISHED: "complete",
     WENT_COLD: "withdraw", SKIPPED: "complete", WON: "complete", LOST: "complete",
+    NO_DECISION: "complete", HANDOFF: "complete", INVOICED: "complete", PAID: "complete",
+    WRITTEN_OFF: "complete", RENEWED: "complete", CHURNED: "complete",
 }
 
 #: Calendar date of simulation time 0 in exported logs (a Monday, as the calendar assumes).
@@ -68,14 +75,35 @@ class Tally:
     wip_series: array = field(default_factory=lambda: array("d"))  # open leads on a time grid
     leads_by_source: dict[str, int] = field(default_factory=dict)
     won_by_source: dict[str, int] = field(default_factory=dict)
+    revenue_by_source: dict[str, float] = field(default_factory=dict)
+    lead_cost_by_source: dict[str, float] = field(default_factory=dict)
+    work_cost_by_source: dict[str, float] = field(default_factory=dict)  # staff cost of work done
+    no_decision: int = 0
+    response_times: array = field(default_factory=lambda: array("d"))  # creation to first contact
+    won_handoffs: int = 0  # hand-offs of won deals
+    handoff_time: float = 0.0
+    member_busy: dict[str, list[float]] = field(default_factory=dict)  # owner roles, per member
+    period_won: dict[int, int] = field(default_factory=dict)  # deals won per period (all leads)
+    period_cycle: dict[int, float] = field(default_factory=dict)
+    # After the sale (collection and renewal), over the window.
+    invoiced: float = 0.0
+    cash_collected: float = 0.0
+    bad_debt: float = 0.0
+    receivables: dict[str, float] = field(default_factory=dict)  # aging bucket -> open amount
+    renewal_decisions: int = 0
+    renewals: int = 0
+    renewal_base: float = 0.0  # contract value up for renewal
+    renewal_value: float = 0.0  # value renewed, upsell included
 
 
 class EventLog:
     """One flat record per event of one replication.
 
     Columns: ``replication``, ``lead`` (``<source>-<n>``), ``event`` (created, queued,
-    started, finished, went_cold, skipped, won, lost), ``stage``, ``time`` (in the
-    scenario's time unit), ``resource`` (roles held, joined by ``+``).
+    started, finished, went_cold, skipped, handoff, won, lost, no_decision, and after the
+    sale invoiced, paid, written_off, renewed, churned), ``stage``, ``time`` (in the
+    scenario's time unit), ``resource`` (roles held, joined by ``+``; for a hand-off
+    ``from>to``).
     """
 
     COLUMNS = ("lead", "event", "stage", "time", "resource")

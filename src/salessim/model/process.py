@@ -1,12 +1,13 @@
 """The sales process as SimPy processes: lead sources and the journey of a deal.
 
 :class:`SalesModel` is built from a :class:`Scenario` and the random streams of one
-replication. Each role is a ``simpy.Resource`` with its headcount as capacity; each
-source is a process that creates leads; each lead is a process that walks the stages.
+replication. Each role is a SimPy resource with its headcount as capacity (or, for roles
+that own their deals, one resource per member); each source is a process that creates
+leads; each lead is a process that walks the stages.
 
-The journey is the hot loop. It touches only precompiled plans (:class:`StagePlan`),
-iterators of buffered draws and plain counters; it builds no dicts and calls no numpy
-per event, and it writes event records only when a log was asked for.
+The journey is the hot loop. It touches only compiled plans (``model/build.py``),
+iterators of buffered draws and plain counters; it calls no numpy per event, and it
+writes event records only when a log was asked for.
 """
 
 from __future__ import annotations
@@ -17,11 +18,23 @@ from typing import Any
 
 import simpy
 
-from salessim.model.calendar import AroundTheClock, working_calendar
+from salessim.model import aftersale
+from salessim.model.build import (
+    LOST_END,
+    NO_DECISION_END,
+    WON_END,
+    Builder,
+    OwnerPool,
+    StaffPlan,
+    StagePlan,
+)
+from salessim.model.demand import arrival_gaps
 from salessim.records import (
     CREATED,
     FINISHED,
+    HANDOFF,
     LOST,
+    NO_DECISION,
     QUEUED,
     SKIPPED,
     STARTED,
@@ -32,37 +45,36 @@ from salessim.records import (
     Tally,
 )
 from salessim.rng import RandomStreams
-from salessim.scenario.dists import blocks
+from salessim.scenario.mechanics import clip01
 from salessim.scenario.schema import Scenario
 
-WON_END, LOST_END = -1, -2
 #: Open leads are sampled this many times over a run (for WIP-over-time plots, warm-up).
 WIP_SAMPLES = 100
-_TERMINAL = {"won": WON_END, "lost": LOST_END}
+_END_EVENT = {WON_END: WON, LOST_END: LOST, NO_DECISION_END: NO_DECISION}
 
 
-class StagePlan:
-    """A stage compiled for the journey loop."""
+class Deal:
+    """A lead on its way through the sale: what it is and what has happened to it."""
 
     __slots__ = (
-        "id", "resources", "roles", "label", "work", "delay", "patience", "route", "cum",
-        "targets", "threshold", "otherwise", "tally",
+        "lead", "source", "value", "score", "needs", "created", "counted", "owners",
+        "last_role", "last_contact", "first_contact", "handoffs", "started",
     )
 
-    def __init__(self, sid: str, tally: StageTally) -> None:
-        self.id = sid
-        self.tally = tally
-        self.resources: tuple[simpy.Resource, ...] = ()
-        self.roles: tuple[str, ...] = ()
-        self.label = ""
-        self.work: Iterator[float] | None = None
-        self.delay: Iterator[float] | None = None
-        self.patience: Iterator[float] | None = None
-        self.route: Iterator[float] | None = None
-        self.cum: list[float] = []
-        self.targets: list[Any] = []  # StagePlan, or WON_END / LOST_END
-        self.threshold: float | None = None
-        self.otherwise: Any = None  # StagePlan, WON_END, LOST_END, or None (follow next)
+    def __init__(self, lead: str, source: str, value: float, created: float, counted: bool):
+        self.lead = lead
+        self.source = source
+        self.value = value
+        self.score = 0.5
+        self.needs = 0.0
+        self.created = created
+        self.counted = counted
+        self.owners: dict[str, int] | None = None  # role -> member, for owner-assigned roles
+        self.last_role: str | None = None
+        self.last_contact: float | None = None  # end of the last staff work
+        self.first_contact: float | None = None
+        self.handoffs = 0
+        self.started = 0.0  # start of the current staff work
 
 
 class SalesModel:
@@ -77,69 +89,47 @@ class SalesModel:
     def __init__(self, scenario: Scenario, streams: RandomStreams, log: EventLog | None = None):
         self.scenario = scenario
         self.env = simpy.Environment()
+        self.streams = streams
         self.log = log
         self.warmup = float(scenario.warmup)
         self.horizon = float(scenario.horizon)
-        self.calendar = working_calendar(scenario.calendar, scenario.time_unit)
-        self.resources = {
-            rid: simpy.Resource(self.env, capacity=role.headcount)
-            for rid, role in scenario.roles.items()
-        }
         self.tally = Tally(
             stages={sid: StageTally() for sid in scenario.stages},
             busy=dict.fromkeys(scenario.roles, 0.0),
             leads_by_source=dict.fromkeys(scenario.sources, 0),
             won_by_source=dict.fromkeys(scenario.sources, 0),
         )
-        self.plans = self._compile(streams)
+        self.tally.work_cost_by_source = dict.fromkeys(scenario.sources, 0.0)
+        self.tally.revenue_by_source = dict.fromkeys(scenario.sources, 0.0)
+        self.tally.lead_cost_by_source = dict.fromkeys(scenario.sources, 0.0)
+        builder = Builder(scenario, self.env, streams)
+        self.builder = builder
+        self.resources = builder.resources
+        self.owner_pools = {r: p for r, p in self.resources.items() if isinstance(p, OwnerPool)}
+        self.plans = builder.stages(self.tally.stages)
         self.entry = self.plans[scenario.entry]
+        self._handoff = self._handoff_draws(scenario)
+        self.uses_needs = any(s.queue == "needs" for s in scenario.stages.values())
+        self._period = scenario.periods
         self._open = 0
         self._last = 0.0
         self._area_at_warmup = 0.0
-        for sid, source in scenario.sources.items():
-            arrivals = streams.generator(f"arrivals:{sid}")
-            self.env.process(self._source(
-                sid,
-                blocks(lambda n, g=arrivals, mean=1 / source.rate: g.exponential(mean, n)),
-                source.deal_value.draws(streams.generator(f"lead:{sid}")),
-                source.cost_per_lead,
-            ))
+        self.after_sale = aftersale.AfterSale(self) if (scenario.collection or scenario.renewal) \
+            else None
+        for sid in scenario.sources:
+            self.env.process(self._source(sid))
         if self.warmup > 0:
             self.env.process(self._mark_warmup())
         self.env.process(self._sample_wip())
 
-    def _compile(self, streams: RandomStreams) -> dict[str, StagePlan]:
-        sc = self.scenario
-        plans = {sid: StagePlan(sid, self.tally.stages[sid]) for sid in sc.stages}
-
-        def target(name: str) -> Any:
-            return _TERMINAL[name] if name in _TERMINAL else plans[name]
-
-        for sid, stage in sc.stages.items():
-            plan = plans[sid]
-            # Acquire roles in one global order (the scenario's role order): no deadlock.
-            order = list(sc.roles)
-            plan.roles = tuple(sorted(stage.staff, key=order.index))
-            plan.label = "+".join(plan.roles)
-            if stage.work is not None:  # a role without work owns the stage, holds no staff
-                plan.resources = tuple(self.resources[r] for r in plan.roles)
-                plan.work = stage.work.draws(streams.generator(f"work:{sid}"))
-            if stage.delay is not None:
-                plan.delay = stage.delay.draws(streams.generator(f"delay:{sid}"))
-            if stage.patience is not None:
-                plan.patience = stage.patience.draws(streams.generator(f"patience:{sid}"))
-            names = list(stage.next)
-            plan.targets = [target(n) for n in names]
-            probs = [stage.next[n] for n in names]
-            plan.cum = [sum(probs[: i + 1]) for i in range(len(probs) - 1)]
-            if len(names) > 1:
-                gen = streams.generator(f"route:{sid}")
-                plan.route = blocks(gen.random)
-            if stage.only_if is not None:
-                plan.threshold = stage.only_if.deal_value_above
-                if stage.only_if.otherwise is not None:
-                    plan.otherwise = target(stage.only_if.otherwise)
-        return plans
+    def _handoff_draws(self, scenario: Scenario) -> dict[str, Iterator[float]] | None:
+        spec = scenario.handoff
+        if spec is None:
+            return None
+        draws = {key: self.builder.draws(d, f"handoff:{key}") for key, d in spec.pairs.items()}
+        if spec.delay is not None:
+            draws["*"] = self.builder.draws(spec.delay, "handoff")
+        return draws
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -167,6 +157,10 @@ class SalesModel:
         """Close the running totals at the horizon (call after the run)."""
         self._wip(0)
         self.tally.wip_area -= self._area_at_warmup
+        for rid, pool in self.owner_pools.items():
+            self.tally.member_busy[rid] = list(pool.busy)
+        if self.after_sale is not None:
+            self.after_sale.finish()
         return self.tally
 
     def run(self) -> Tally:
@@ -174,144 +168,288 @@ class SalesModel:
         self.env.run(until=self.horizon)
         return self.finish()
 
-    # --- processes ---------------------------------------------------------------------
+    # --- lead sources --------------------------------------------------------------------
 
-    def _source(self, sid, gaps, values, cost_per_lead):
-        env, tally, warmup = self.env, self.tally, self.warmup
+    def _source(self, sid: str) -> Generator[simpy.Event, Any, None]:
+        sc, streams, env, tally, warmup = self.scenario, self.streams, self.env, self.tally, \
+            self.warmup
+        source = sc.sources[sid]
+        gaps = arrival_gaps(source, sc.time_unit, streams, sid)
+        values = source.deal_value.draws(streams.generator(f"lead:{sid}"))
+        scores = self._score_draws(sid)
+        needs = self._needs_draws(sid) if self.uses_needs else None
+        cost = source.cost_per_lead
         k = 0
-        while True:
-            yield env.timeout(next(gaps))
+        for gap in gaps:
+            yield env.timeout(gap)
             k += 1
-            value = next(values)
             counted = env.now >= warmup
+            deal = Deal(f"{sid}-{k}", sid, next(values), env.now, counted)
+            if scores is not None:
+                deal.score = next(scores)
+            if needs is not None:
+                deal.needs = next(needs)
             if counted:
                 tally.leads += 1
                 tally.leads_by_source[sid] += 1
-                tally.lead_cost += cost_per_lead
-            env.process(self._journey(sid, f"{sid}-{k}", value, counted))
+                tally.lead_cost += cost
+                tally.lead_cost_by_source[sid] += cost
+            env.process(self._journey(deal))
 
-    def _journey(self, sid: str, lead: str, value: float, counted: bool):
-        env, log, cal = self.env, self.log, self.calendar
-        clock = isinstance(cal, AroundTheClock)
-        warmup, horizon, busy = self.warmup, self.horizon, self.tally.busy
-        created = env.now
+    def _score_draws(self, sid: str) -> Iterator[float] | None:
+        source = self.scenario.sources[sid]
+        if source.score is not None:
+            return map(clip01, self.builder.draws(source.score, f"score:{sid}"))
+        if source.score_factors is None:
+            return None
+        factors = source.score_factors
+        total = sum(f.weight for f in factors.values())
+        weights = [f.weight / total for f in factors.values()]
+        draws = [self.builder.draws(f.value, f"score:{sid}:{name}") for name, f in factors.items()]
+        return (clip01(sum(w * clip01(x) for w, x in zip(weights, xs, strict=True)))
+                for xs in zip(*draws, strict=False))
+
+    def _needs_draws(self, sid: str) -> Iterator[float]:
+        needs = self.scenario.sources[sid].needs
+        if needs is None:
+            from salessim.scenario.mechanics import Needs
+
+            needs = Needs()
+        w = self.scenario.needs_weights
+        parts = [self.builder.draws(getattr(needs, k), f"needs:{sid}:{k}")
+                 for k in ("impact", "difficulty", "urgency")]
+        return (w.impact * a + w.difficulty * b + w.urgency * c for a, b, c in zip(*parts,
+                                                                                   strict=False))
+
+    # --- the journey of a deal -------------------------------------------------------------
+
+    def _journey(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
+        env, log = self.env, self.log
+        counted = deal.counted
         self._wip(1)
         if log is not None:
-            log.rows.append((lead, CREATED, "", created, ""))
+            log.rows.append((deal.lead, CREATED, "", deal.created, ""))
         stage = self.entry
         while True:
             st = stage.tally
-            if stage.threshold is not None and value <= stage.threshold:
+            if stage.threshold is not None and deal.value <= stage.threshold:
                 if counted:
                     st.skipped += 1
                 if log is not None:
-                    log.rows.append((lead, SKIPPED, stage.id, env.now, ""))
-                if stage.otherwise is not None:
-                    nxt = stage.otherwise
-                    if nxt.__class__ is int:
-                        return self._end(lead, sid, nxt, created, value, counted, "")
-                    stage = nxt
-                    continue
-                nxt = self._route(stage)
+                    log.rows.append((deal.lead, SKIPPED, stage.id, env.now, ""))
+                nxt = stage.otherwise if stage.otherwise is not None else self._route(stage, 1.0)
                 if nxt.__class__ is int:
-                    return self._end(lead, sid, nxt, created, value, counted, "")
+                    return self._end(deal, nxt)
                 stage = nxt
                 continue
             if counted:
                 st.entered += 1
-            if stage.resources:
-                queued = env.now
-                if log is not None:
-                    log.rows.append((lead, QUEUED, stage.id, queued, stage.label))
-                held = []
-                if stage.patience is None:
-                    for res in stage.resources:
-                        req = res.request()
-                        yield req
-                        held.append((res, req))
-                else:
-                    deadline = queued + next(stage.patience)
-                    for res in stage.resources:
-                        req = res.request()
-                        yield req | env.timeout(max(deadline - env.now, 0.0))
-                        if not req.triggered:
-                            req.cancel()
-                            for r, q in held:
-                                r.release(q)
-                            held = None
-                            break
-                        held.append((res, req))
-                    if held is None:
-                        if counted:
-                            st.went_cold += 1
-                            st.lost += 1
-                        if log is not None:
-                            log.rows.append((lead, WENT_COLD, stage.id, env.now, stage.label))
-                        return self._end(lead, sid, LOST_END, created, value, counted, stage.id,
-                                         cold=True)
-                now = env.now
-                work = next(stage.work)
-                if clock:
-                    start, end = now, now + work
-                else:
-                    start = cal.next_working(now)
-                    end = cal.finish(start, work)
-                lo = start if start > warmup else warmup
-                hi = end if end < horizon else horizon
-                if hi > lo:
-                    spent = hi - lo if clock else cal.working_time(lo, hi)
-                    for role in stage.roles:
-                        busy[role] += spent
-                if log is not None:
-                    log.rows.append((lead, STARTED, stage.id, start, stage.label))
-                yield env.timeout(end - now)
-                for res, req in held:
-                    res.release(req)
-                if counted:
-                    st.served += 1
-                    st.wait += start - queued
-                    st.work += work
-                    st.work_clock += end - start
-                if log is not None:
-                    log.rows.append((lead, FINISHED, stage.id, end, stage.label))
+            staff = stage.staff
+            if staff is not None:
+                ref = deal.last_contact if deal.last_contact is not None else deal.created
+                served = yield from self._work(deal, staff, st, stage.id, stage.patience)
+                if not served:
+                    if counted:
+                        st.went_cold += 1
+                        st.lost += 1
+                    return self._end(deal, LOST_END, cold=True)
+            elif stage.parallel is not None:
+                yield env.all_of([env.process(self._branch(deal, branch, st, stage.id))
+                                  for branch in stage.parallel])
+            elif stage.approvals is not None:
+                for level in stage.approvals:
+                    if deal.value > level.above:
+                        yield from self._branch(deal, level, st, stage.id)
             if stage.delay is not None:
                 d = next(stage.delay)
                 yield env.timeout(d)
                 if counted:
                     st.delayed += 1
                     st.delay += d
-            nxt = self._route(stage)
+            odds = 1.0
+            if stage.decay is not None:
+                odds = stage.decay.multiplier(
+                    deal.started - (ref if stage.decay.since == "last_contact" else deal.created))
+            if stage.score_odds is not None:
+                odds *= stage.score_odds.multiplier(deal.score)
+            nxt = self._route(stage, odds)
             if counted:
-                if nxt == LOST_END:
+                if nxt.__class__ is int and nxt != WON_END:
                     st.lost += 1
                 else:
                     st.moved_on += 1
             if nxt.__class__ is int:
-                return self._end(lead, sid, nxt, created, value, counted, stage.id)
+                return self._end(deal, nxt)
             stage = nxt
 
+    def _branch(self, deal: Deal, plan: StaffPlan, st: StageTally, stage_id: str):
+        """Staff work and then its own customer-side delay (a parallel task, an approval)."""
+        if plan.work is not None:
+            yield from self._work(deal, plan, st, stage_id, None)
+        if plan.delay is not None:
+            d = next(plan.delay)
+            yield self.env.timeout(d)
+            if deal.counted:
+                st.delayed += 1
+                st.delay += d
+
+    def _work(self, deal: Deal, plan: StaffPlan, st: StageTally | None, stage_id: str,
+              patience: Iterator[float] | None, handoffs: bool = True):
+        """Queue for the plan's roles, work, release. Returns False if the lead went cold."""
+        env, log = self.env, self.log
+        if handoffs and deal.last_role is not None and deal.last_role != plan.primary:
+            yield from self._hand_off(deal, plan.primary)
+        queued = env.now
+        if log is not None:
+            log.rows.append((deal.lead, QUEUED, stage_id, queued, plan.label))
+        priority = None
+        if plan.policy != "fifo":
+            priority = -(deal.score if plan.policy == "score" else
+                         deal.value if plan.policy == "deal_value" else deal.needs)
+        held = []
+        members: list[tuple[OwnerPool, int]] | None = [] if plan.owners else None
+        deadline = None if patience is None else queued + next(patience)
+        for pool in plan.pools:
+            if members is not None and pool.__class__ is OwnerPool:
+                owners = deal.owners if deal.owners is not None else {}
+                deal.owners = owners
+                member = owners.get(pool.rid)
+                if member is None:
+                    member = yield pool.assign()
+                    owners[pool.rid] = member
+                members.append((pool, member))
+                res = pool.members[member]
+            else:
+                res = pool
+            req = res.request() if priority is None else res.request(priority=priority)
+            if deadline is None:
+                if not req.triggered:  # granted at once when staff is free: no need to wait
+                    yield req
+            else:
+                yield req | env.timeout(max(deadline - env.now, 0.0))
+                if not req.triggered:
+                    req.cancel()
+                    for r, q in held:
+                        r.release(q)
+                    if log is not None:
+                        log.rows.append((deal.lead, WENT_COLD, stage_id, env.now, plan.label))
+                    return False
+            held.append((res, req))
+        now = env.now
+        work = next(plan.work)
+        if plan.learning is not None:
+            work *= plan.learning.factor(now)
+        cal = plan.cal
+        if plan.clock:
+            start, end = now, now + work
+        else:
+            start = cal.next_working(now)
+            end = cal.finish(start, work)
+        deal.started = start
+        if deal.first_contact is None:
+            deal.first_contact = start
+            if deal.counted:
+                self.tally.response_times.append(start - deal.created)
+        lo = start if start > self.warmup else self.warmup
+        hi = end if end < self.horizon else self.horizon
+        if hi > lo:
+            spent = hi - lo if plan.clock else cal.working_time(lo, hi)
+            busy = self.tally.busy
+            for role in plan.roles:
+                busy[role] += spent
+            if members is not None:
+                for pool, member in members:
+                    pool.busy[member] += spent
+            self.tally.work_cost_by_source[deal.source] += spent * plan.cost_rate
+        if log is not None:
+            log.rows.append((deal.lead, STARTED, stage_id, start, plan.label))
+        yield env.timeout(end - now)
+        for res, req in held:
+            res.release(req)
+        if st is not None and deal.counted:
+            st.served += 1
+            st.wait += start - queued
+            st.work += work
+            st.work_clock += end - start
+        deal.last_contact = end
+        deal.last_role = plan.primary
+        if log is not None:
+            log.rows.append((deal.lead, FINISHED, stage_id, end, plan.label))
+        return True
+
+    def _hand_off(self, deal: Deal, to_role: str):
+        deal.handoffs += 1
+        draws = self._handoff
+        if draws is None:
+            return
+        source = draws.get(f"{deal.last_role}>{to_role}") or draws.get("*")
+        if source is None:
+            return
+        d = next(source)
+        if self.log is not None:
+            self.log.rows.append((deal.lead, HANDOFF, "", self.env.now, f"{deal.last_role}>{to_role}"))
+        yield self.env.timeout(d)
+        if deal.counted:
+            self.tally.handoff_time += d
+
     @staticmethod
-    def _route(stage: StagePlan) -> Any:
+    def _route(stage: StagePlan, odds: float) -> Any:
         if stage.route is None:
             return stage.targets[0]
-        return stage.targets[bisect.bisect_right(stage.cum, next(stage.route))]
+        u = next(stage.route)
+        if odds == 1.0 or stage.lost_index is None:
+            return stage.targets[bisect.bisect_right(stage.cum, u)]
+        return _route_with_odds(stage, u, odds)
 
-    def _end(self, lead, sid, end, created, value, counted, at, cold=False) -> None:
+    def _end(self, deal: Deal, end: int, cold: bool = False) -> None:
         now = self.env.now
         self._wip(-1)
         if self.log is not None:
-            self.log.rows.append((lead, WON if end == WON_END else LOST, "", now, ""))
-        if not counted:
+            self.log.rows.append((deal.lead, _END_EVENT[end], "", now, ""))
+        if deal.owners:
+            for rid, member in deal.owners.items():
+                self.owner_pools[rid].release(member)
+        if self._period is not None and end == WON_END:
+            k = int(now // self._period)
+            self.tally.period_won[k] = self.tally.period_won.get(k, 0) + 1
+            self.tally.period_cycle[k] = self.tally.period_cycle.get(k, 0.0) + now - deal.created
+        if end == WON_END and self.after_sale is not None:
+            self.after_sale.start(deal)
+        if not deal.counted:
             return
         tally = self.tally
-        tally.closed_time += now - created
+        tally.closed_time += now - deal.created
         if end == WON_END:
             tally.won += 1
-            tally.won_by_source[sid] += 1
-            tally.revenue += value
-            tally.won_times.append(now - created)
+            tally.won_by_source[deal.source] += 1
+            tally.revenue += deal.value
+            tally.revenue_by_source[deal.source] += deal.value
+            tally.won_times.append(now - deal.created)
+            tally.won_handoffs += deal.handoffs
+        elif end == NO_DECISION_END:
+            tally.no_decision += 1
         else:
             tally.lost += 1
             if cold:
                 tally.went_cold += 1
 
+
+def _route_with_odds(stage: StagePlan, u: float, odds: float) -> Any:
+    """Route with the odds of moving on (versus lost) multiplied by ``odds``.
+
+    The forward targets keep their shares among themselves; only the split between
+    moving on and lost changes: p' = odds * p / (1 - p + odds * p).
+    """
+    probs = [b - a for a, b in zip([0.0, *stage.cum], [*stage.cum, 1.0], strict=True)]
+    p_lost = probs[stage.lost_index]
+    p_on = 1.0 - p_lost
+    if p_on <= 0.0 or p_lost <= 0.0:
+        return stage.targets[bisect.bisect_right(stage.cum, u)]
+    p_on_new = odds * p_on / (p_lost + odds * p_on)
+    scale = p_on_new / p_on
+    acc = 0.0
+    for i, p in enumerate(probs):
+        acc += (1.0 - p_on_new) if i == stage.lost_index else p * scale
+        if u < acc:
+            return stage.targets[i]
+    return stage.targets[-1]

@@ -232,7 +232,7 @@ class Learning(Frozen):
 # --- after the sale ------------------------------------------------------------------------
 
 #: Receivables aging buckets, by days past due.
-AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+AGING_BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
 
 
 class Dunning(Frozen):
@@ -266,7 +266,7 @@ class Collection(Frozen):
     reminders: list[Reminder] = Field(default_factory=list)
     dunning: list[Dunning] = Field(default_factory=list)
     bad_debt: BadDebt | None = None
-    provision_rates: dict[Literal["current", "1_30", "31_60", "61_90", "over_90"], float] = Field(
+    provision_rates: dict[Literal["current", "days_1_30", "days_31_60", "days_61_90", "over_90"], float] = Field(
         default_factory=dict, description="bad-debt provision rate per aging bucket"
     )
 

@@ -1,0 +1,152 @@
+"""After the sale: payment collection (order to cash) and renewals.
+
+A won deal is invoiced (after an optional delivery delay) with payment terms; the
+customer pays some time after the due date; finance staff send reminders before it and
+dunning steps after it while the invoice is unpaid; past a stated age an unpaid invoice
+may be written off as bad debt. After each contract term a renewal decision is made
+(with staff work and an optional upsell); a renewed contract is invoiced again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from salessim.records import CHURNED, INVOICED, PAID, RENEWED, WRITTEN_OFF
+from salessim.scenario.mechanics import AGING_BUCKETS
+
+if TYPE_CHECKING:
+    from salessim.model.process import Deal, SalesModel
+
+_BAD_DEBT = object()
+
+
+def aging_bucket(days_past_due: float) -> str:
+    """The receivables aging bucket of an invoice ``days_past_due`` days past its due date."""
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "days_1_30"
+    if days_past_due <= 60:
+        return "days_31_60"
+    if days_past_due <= 90:
+        return "days_61_90"
+    return "over_90"
+
+
+class AfterSale:
+    """The processes that follow a won deal in one replication."""
+
+    def __init__(self, model: SalesModel) -> None:
+        self.model = model
+        self.env = model.env
+        sc = model.scenario
+        builder = model.builder
+        self.collection = sc.collection
+        self.renewal = sc.renewal
+        self._open: dict[int, tuple[float, float]] = {}  # invoice -> (due, amount)
+        self._invoices = 0
+        if self.collection is not None:
+            c = self.collection
+            self.delivery = builder.draws(c.delivery, "delivery")
+            self.lateness = builder.draws(c.lateness, "payment")
+            self.bad_u = builder.uniforms("bad_debt")
+            self.steps: list[tuple[float, Any]] = []  # (offset from due date, plan)
+            for i, r in enumerate(c.reminders):
+                self.steps.append((-r.before, builder.staff((c.role,), r.work, f"reminder:{i}")))
+            for i, d in enumerate(c.dunning):
+                self.steps.append((d.after, builder.staff((c.role,), d.work, f"dunning:{i}")))
+            if c.bad_debt is not None:
+                self.steps.append((c.bad_debt.after, _BAD_DEBT))
+            self.steps.sort(key=lambda step: step[0])
+        if self.renewal is not None:
+            r = self.renewal
+            self.renew_u = builder.uniforms("renewal")
+            self.renew_plan = (builder.staff((r.role,), r.work, "work:renewal")
+                               if r.work is not None else None)
+            if r.upsell is not None:
+                self.upsell_u = builder.uniforms("upsell")
+                self.upsell_values = builder.draws(r.upsell.value, "upsell:value")
+
+    def start(self, deal: Deal) -> None:
+        """A deal was just won."""
+        if self.collection is not None:
+            self.env.process(self._invoice(deal, deal.value, self.delivery))
+        if self.renewal is not None:
+            self.env.process(self._renewals(deal))
+
+    def _log(self, deal: Deal, event: str) -> None:
+        if self.model.log is not None:
+            self.model.log.rows.append((deal.lead, event, "", self.env.now, ""))
+
+    def _invoice(self, deal: Deal, amount: float, delivery) -> Generator[simpy.Event, Any, None]:
+        env, tally, model = self.env, self.model.tally, self.model
+        c = self.collection
+        if delivery is not None:
+            yield env.timeout(next(delivery))
+        issued = env.now
+        due = issued + c.terms
+        paid_at = due + (next(self.lateness) if self.lateness is not None else 0.0)
+        self._invoices += 1
+        invoice = self._invoices
+        self._open[invoice] = (due, amount)
+        if issued >= model.warmup:
+            tally.invoiced += amount
+        self._log(deal, INVOICED)
+        for offset, step in self.steps:
+            at = due + offset
+            if at >= paid_at:
+                break
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            if step is _BAD_DEBT:
+                if next(self.bad_u) < c.bad_debt.probability:
+                    del self._open[invoice]
+                    if env.now >= model.warmup:
+                        tally.bad_debt += amount
+                    self._log(deal, WRITTEN_OFF)
+                    return
+            else:
+                yield from model._work(deal, step, None, "collection", None, handoffs=False)
+        if paid_at > env.now:
+            yield env.timeout(paid_at - env.now)
+        del self._open[invoice]
+        if env.now >= model.warmup:
+            tally.cash_collected += amount
+        self._log(deal, PAID)
+
+    def _renewals(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
+        env, tally, r = self.env, self.model.tally, self.renewal
+        value = deal.value
+        while True:
+            yield env.timeout(r.term)
+            if self.renew_plan is not None:
+                yield from self.model._work(deal, self.renew_plan, None, "renewal", None,
+                                            handoffs=False)
+            renews = next(self.renew_u) < r.probability
+            upsell = r.upsell is not None and next(self.upsell_u) < r.upsell.probability
+            if deal.counted:
+                tally.renewal_decisions += 1
+                tally.renewal_base += value
+            if not renews:
+                self._log(deal, CHURNED)
+                return
+            if upsell:
+                value += next(self.upsell_values)
+            if deal.counted:
+                tally.renewals += 1
+                tally.renewal_value += value
+            self._log(deal, RENEWED)
+            if self.collection is not None:
+                env.process(self._invoice(deal, value, None))
+
+    def finish(self) -> None:
+        """Receivables at the horizon, by aging bucket."""
+        model = self.model
+        days_per_unit = model.scenario.hours_per_unit / 24
+        receivables = dict.fromkeys(AGING_BUCKETS, 0.0)
+        for due, amount in self._open.values():
+            receivables[aging_bucket((model.horizon - due) * days_per_unit)] += amount
+        model.tally.receivables = receivables

@@ -1,0 +1,64 @@
+"""Lead arrivals: a Poisson process per source, homogeneous or varying over time.
+
+A varying rate (weekly or monthly profile, or a table of rates by period) is simulated
+by thinning (Lewis and Shedler): candidates arrive at the highest rate and each is kept
+with probability rate(t) / highest rate, using a stream of its own so the candidates are
+the same whatever the profile.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from datetime import timedelta
+
+from salessim.records import LOG_EPOCH
+from salessim.rng import RandomStreams
+from salessim.scenario.dists import blocks
+from salessim.scenario.schema import Source
+from salessim.scenario.units import UNIT_HOURS
+
+
+def rate_function(source: Source, time_unit: str):
+    """rate(t) in leads per time unit, and its maximum, for a source with a profile."""
+    profile = source.profile
+    hours_per_unit = UNIT_HOURS[time_unit]
+    starts = [t for t, _ in profile.table] if profile.table else None
+    rates = [r for _, r in profile.table] if profile.table else None
+    weekly, monthly = profile.weekly, profile.monthly
+
+    def rate(t: float) -> float:
+        r = rates[bisect.bisect_right(starts, t) - 1] if starts else source.rate
+        if weekly is not None or monthly is not None:
+            hours = t * hours_per_unit
+            if weekly is not None:
+                r *= weekly[int(hours // 24) % 7]
+            if monthly is not None:
+                r *= monthly[(LOG_EPOCH + timedelta(hours=hours)).month - 1]
+        return r
+
+    peak = max(rates) if rates else source.rate
+    peak *= max(weekly) if weekly is not None else 1.0
+    peak *= max(monthly) if monthly is not None else 1.0
+    return rate, peak
+
+
+def arrival_gaps(source: Source, time_unit: str, streams: RandomStreams, sid: str) -> Iterator[float]:
+    """Endless gaps between a source's successive leads."""
+    arrivals = streams.generator(f"arrivals:{sid}")
+    if source.profile is None:
+        mean = 1 / source.rate
+        return blocks(lambda n: arrivals.exponential(mean, n))
+    rate, peak = rate_function(source, time_unit)
+    candidates = blocks(lambda n: arrivals.exponential(1 / peak, n))
+    keep = blocks(streams.generator(f"thinning:{sid}").random)
+    return _thinned(candidates, keep, rate, peak)
+
+
+def _thinned(candidates: Iterator[float], keep: Iterator[float], rate, peak: float):
+    t = last = 0.0
+    for gap in candidates:
+        t += gap
+        if next(keep) * peak < rate(t):
+            yield t - last
+            last = t
