@@ -49,9 +49,9 @@ class StageTally:
     lost: int = 0  # visits that left for lost (went cold included)
     went_cold: int = 0
     skipped: int = 0  # deals that skipped the stage (only_if)
-    served: int = 0  # visits that got their staff
+    served: int = 0  # visits that got their staff (counted when the work starts)
     wait: float = 0.0  # time queued for staff, served visits
-    work: float = 0.0  # staff working time
+    work: float = 0.0  # staff working time of those visits
     work_clock: float = 0.0  # clock time from start of work to its end (nights included)
     delayed: int = 0
     delay: float = 0.0  # customer-side time

@@ -81,7 +81,7 @@ class StaffPlan:
 
     __slots__ = (
         "roles", "primary", "label", "pools", "owners", "policy", "work", "delay", "cal",
-        "learning", "cost_rate", "above", "clock",
+        "learning", "cost_rate", "above", "clock", "simple",
     )
 
     def __init__(self) -> None:
@@ -95,6 +95,7 @@ class StaffPlan:
         self.delay: Iterator[float] | None = None
         self.cal: WorkCalendar | AroundTheClock = AroundTheClock()
         self.clock = True  # staff work around the clock (no calendar arithmetic needed)
+        self.simple = False  # one pooled role served first come, first served
         self.learning = None  # a Learning, when this work is in a transition period
         self.cost_rate = 0.0  # money per time unit while this work is done
         self.above = 0.0  # approval levels: deals above this need it
@@ -162,6 +163,7 @@ class Builder:
         plan.pools = tuple(self.resources[r] for r in plan.roles)
         plan.owners = any(isinstance(p, OwnerPool) for p in plan.pools)
         plan.policy = policy
+        plan.simple = len(plan.pools) == 1 and not plan.owners and policy == "fifo"
         plan.work = self.draws(work, stream)
         calendar = shared_calendar([sc.roles[r].calendar or sc.calendar for r in roles])
         plan.cal = working_calendar(calendar, sc.time_unit)

@@ -19,6 +19,7 @@ from salessim.scenario.schema import WEEKDAYS, Calendar
 from salessim.scenario.units import UNIT_HOURS
 
 _WEEK_HOURS = 168.0
+_SNAP = 1e-9  # hours: totals this close to an interval's end are taken as its end
 
 
 class WorkCalendar:
@@ -81,7 +82,9 @@ class WorkCalendar:
         if rest == 0:  # exactly at the end of a week's last interval
             weeks -= 1
             rest = self.week_hours
-        i = bisect.bisect_left(self._cum, rest) - 1
+        # Rounding can put a total that should end an interval a hair past its end; the
+        # tolerance keeps such work ending at closing time, not the next morning.
+        i = max(bisect.bisect_left(self._cum, rest - _SNAP) - 1, 0)
         return weeks * _WEEK_HOURS + self._starts[i] + (rest - self._cum[i])
 
     def working_time(self, a: float, b: float) -> float:
@@ -95,7 +98,8 @@ class WorkCalendar:
         hours = self._weekly_next(t * h)
         while int(hours // 24) in self._holiday_set:
             hours = self._weekly_next(24.0 * (int(hours // 24) + 1))
-        return hours / h
+        # Inside working time: t itself (a round trip through hours could move it back).
+        return t if hours == t * h else max(hours / h, t)
 
     def _weekly_next(self, hours: float) -> float:
         weeks, rest = divmod(hours, _WEEK_HOURS)
@@ -109,7 +113,7 @@ class WorkCalendar:
         if work <= 0:
             return start
         h = self.hours_per_unit
-        return self._clock(self._worked(start * h) + work * h) / h
+        return max(self._clock(self._worked(start * h) + work * h) / h, start)
 
 
 class AroundTheClock:

@@ -12,7 +12,7 @@ writes event records only when a log was asked for.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -100,6 +100,7 @@ class SalesModel:
             won_by_source=dict.fromkeys(scenario.sources, 0),
         )
         self.tally.work_cost_by_source = dict.fromkeys(scenario.sources, 0.0)
+        self._work_cost = self.tally.work_cost_by_source
         self.tally.revenue_by_source = dict.fromkeys(scenario.sources, 0.0)
         self.tally.lead_cost_by_source = dict.fromkeys(scenario.sources, 0.0)
         builder = Builder(scenario, self.env, streams)
@@ -237,7 +238,7 @@ class SalesModel:
                     st.skipped += 1
                 if log is not None:
                     log.rows.append((deal.lead, SKIPPED, stage.id, env.now, ""))
-                nxt = stage.otherwise if stage.otherwise is not None else self._route(stage, 1.0)
+                nxt = stage.otherwise if stage.otherwise is not None else self._route(stage)
                 if nxt.__class__ is int:
                     return self._end(deal, nxt)
                 stage = nxt
@@ -246,7 +247,7 @@ class SalesModel:
                 st.entered += 1
             staff = stage.staff
             if staff is not None:
-                ref = deal.last_contact if deal.last_contact is not None else deal.created
+                contact = deal.last_contact  # before this work: decay may count from it
                 served = yield from self._work(deal, staff, st, stage.id, stage.patience)
                 if not served:
                     if counted:
@@ -266,13 +267,13 @@ class SalesModel:
                 if counted:
                     st.delayed += 1
                     st.delay += d
-            odds = 1.0
-            if stage.decay is not None:
-                odds = stage.decay.multiplier(
-                    deal.started - (ref if stage.decay.since == "last_contact" else deal.created))
-            if stage.score_odds is not None:
-                odds *= stage.score_odds.multiplier(deal.score)
-            nxt = self._route(stage, odds)
+            route = stage.route
+            if route is None:
+                nxt = stage.targets[0]
+            elif stage.decay is None and stage.score_odds is None:
+                nxt = stage.targets[bisect_right(stage.cum, next(route))]
+            else:
+                nxt = _route_with_odds(stage, next(route), self._odds(deal, stage, contact))
             if counted:
                 if nxt.__class__ is int and nxt != WON_END:
                     st.lost += 1
@@ -302,39 +303,17 @@ class SalesModel:
         queued = env.now
         if log is not None:
             log.rows.append((deal.lead, QUEUED, stage_id, queued, plan.label))
-        priority = None
-        if plan.policy != "fifo":
-            priority = -(deal.score if plan.policy == "score" else
-                         deal.value if plan.policy == "deal_value" else deal.needs)
-        held = []
-        members: list[tuple[OwnerPool, int]] | None = [] if plan.owners else None
-        deadline = None if patience is None else queued + next(patience)
-        for pool in plan.pools:
-            if members is not None and pool.__class__ is OwnerPool:
-                owners = deal.owners if deal.owners is not None else {}
-                deal.owners = owners
-                member = owners.get(pool.rid)
-                if member is None:
-                    member = yield pool.assign()
-                    owners[pool.rid] = member
-                members.append((pool, member))
-                res = pool.members[member]
-            else:
-                res = pool
-            req = res.request() if priority is None else res.request(priority=priority)
-            if deadline is None:
-                if not req.triggered:  # granted at once when staff is free: no need to wait
-                    yield req
-            else:
-                yield req | env.timeout(max(deadline - env.now, 0.0))
-                if not req.triggered:
-                    req.cancel()
-                    for r, q in held:
-                        r.release(q)
-                    if log is not None:
-                        log.rows.append((deal.lead, WENT_COLD, stage_id, env.now, plan.label))
-                    return False
-            held.append((res, req))
+        if plan.simple and patience is None:  # the common case, kept lean
+            held = members = None
+            res = plan.pools[0]
+            req = res.request()
+            if not req.triggered:  # granted at once when staff is free: no need to wait
+                yield req
+        else:
+            acquired = yield from self._acquire(deal, plan, stage_id, queued, patience)
+            if acquired is None:
+                return False
+            held, members = acquired
         now = env.now
         work = next(plan.work)
         if plan.learning is not None:
@@ -360,22 +339,68 @@ class SalesModel:
             if members is not None:
                 for pool, member in members:
                     pool.busy[member] += spent
-            self.tally.work_cost_by_source[deal.source] += spent * plan.cost_rate
-        if log is not None:
-            log.rows.append((deal.lead, STARTED, stage_id, start, plan.label))
-        yield env.timeout(end - now)
-        for res, req in held:
-            res.release(req)
+            self._work_cost[deal.source] += spent * plan.cost_rate
         if st is not None and deal.counted:
             st.served += 1
             st.wait += start - queued
             st.work += work
             st.work_clock += end - start
+        if log is not None:
+            log.rows.append((deal.lead, STARTED, stage_id, start, plan.label))
+        yield env.timeout(end - now)
+        if held is None:
+            res.release(req)
+        else:
+            for r, q in held:
+                r.release(q)
         deal.last_contact = end
         deal.last_role = plan.primary
         if log is not None:
             log.rows.append((deal.lead, FINISHED, stage_id, end, plan.label))
         return True
+
+    def _acquire(self, deal: Deal, plan: StaffPlan, stage_id: str, queued: float,
+                 patience: Iterator[float] | None):
+        """Get every role of the plan, in the global order; None if the lead went cold first.
+
+        Returns the (resource, request) pairs held and the (pool, member) pairs of owned
+        roles (or None when no role of the plan is owner-assigned).
+        """
+        env, log = self.env, self.log
+        priority = None
+        if plan.policy != "fifo":
+            priority = -(deal.score if plan.policy == "score" else
+                         deal.value if plan.policy == "deal_value" else deal.needs)
+        held: list[tuple[Any, Any]] = []
+        members: list[tuple[OwnerPool, int]] | None = [] if plan.owners else None
+        deadline = None if patience is None else queued + next(patience)
+        for pool in plan.pools:
+            if members is not None and pool.__class__ is OwnerPool:
+                if deal.owners is None:
+                    deal.owners = {}
+                member = deal.owners.get(pool.rid)
+                if member is None:
+                    member = yield pool.assign()
+                    deal.owners[pool.rid] = member
+                members.append((pool, member))
+                res = pool.members[member]
+            else:
+                res = pool
+            req = res.request() if priority is None else res.request(priority=priority)
+            if deadline is None:
+                if not req.triggered:
+                    yield req
+            else:
+                yield req | env.timeout(max(deadline - env.now, 0.0))
+                if not req.triggered:
+                    req.cancel()
+                    for r, q in held:
+                        r.release(q)
+                    if log is not None:
+                        log.rows.append((deal.lead, WENT_COLD, stage_id, env.now, plan.label))
+                    return None
+            held.append((res, req))
+        return held, members
 
     def _hand_off(self, deal: Deal, to_role: str):
         deal.handoffs += 1
@@ -393,13 +418,23 @@ class SalesModel:
             self.tally.handoff_time += d
 
     @staticmethod
-    def _route(stage: StagePlan, odds: float) -> Any:
+    def _route(stage: StagePlan) -> Any:
         if stage.route is None:
             return stage.targets[0]
-        u = next(stage.route)
-        if odds == 1.0 or stage.lost_index is None:
-            return stage.targets[bisect.bisect_right(stage.cum, u)]
-        return _route_with_odds(stage, u, odds)
+        return stage.targets[bisect_right(stage.cum, next(stage.route))]
+
+    @staticmethod
+    def _odds(deal: Deal, stage: StagePlan, contact: float | None) -> float:
+        """The factor on the odds of moving on: speed-to-lead decay and lead score."""
+        odds = 1.0
+        decay = stage.decay
+        if decay is not None:
+            since = contact if decay.since == "last_contact" and contact is not None \
+                else deal.created
+            odds = decay.multiplier(deal.started - since)
+        if stage.score_odds is not None:
+            odds *= stage.score_odds.multiplier(deal.score)
+        return odds
 
     def _end(self, deal: Deal, end: int, cold: bool = False) -> None:
         now = self.env.now
@@ -440,11 +475,13 @@ def _route_with_odds(stage: StagePlan, u: float, odds: float) -> Any:
     The forward targets keep their shares among themselves; only the split between
     moving on and lost changes: p' = odds * p / (1 - p + odds * p).
     """
+    if odds == 1.0 or stage.lost_index is None:
+        return stage.targets[bisect_right(stage.cum, u)]
     probs = [b - a for a, b in zip([0.0, *stage.cum], [*stage.cum, 1.0], strict=True)]
     p_lost = probs[stage.lost_index]
     p_on = 1.0 - p_lost
     if p_on <= 0.0 or p_lost <= 0.0:
-        return stage.targets[bisect.bisect_right(stage.cum, u)]
+        return stage.targets[bisect_right(stage.cum, u)]
     p_on_new = odds * p_on / (p_lost + odds * p_on)
     scale = p_on_new / p_on
     acc = 0.0

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -257,11 +258,13 @@ class Scenario(_Frozen):
     collection: Collection | None = None
     renewal: Renewal | None = None
 
-    @model_validator(mode="after")
-    def _window(self) -> Scenario:
-        if self.warmup >= self.horizon:
-            raise ValueError(f"warmup ({self.warmup}) must be shorter than horizon ({self.horizon})")
-        return self
+    @field_validator("warmup")
+    @classmethod
+    def _window(cls, warmup: float, info: ValidationInfo) -> float:
+        horizon = info.data.get("horizon")
+        if horizon is not None and warmup >= horizon:
+            raise ValueError(f"warmup ({warmup:g}) must be shorter than horizon ({horizon:g})")
+        return warmup
 
     @property
     def hours_per_unit(self) -> float:
