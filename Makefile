@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/salessim run scenarios/b2b_baseline.yaml --replications 10 --out out/demo
+	$(BIN)/salessim compare scenarios/b2b_baseline.yaml scenarios/redesigns/*.yaml --out out/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

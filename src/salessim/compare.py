@@ -1,0 +1,547 @@
+"""Baseline against redesigns on common random numbers: paired differences and targets.
+
+Every scenario of a comparison runs replications 0..n-1 on the baseline's root seed, so
+replication r of each design sees the same leads, with the same values and the same luck
+wherever the process is the same (common random numbers, see :mod:`salessim.rng`). The
+comparison of a KPI is then made on the paired per-replication values:
+
+- the difference ``redesign - baseline`` with a paired-t interval;
+- the relative change ``(after - before) / before`` (the handbook's improvement formula)
+  with its delta-method interval;
+- a paired t test; with several redesigns, the p-values of each KPI are Holm-adjusted over
+  the redesigns (the family is "every redesign against the baseline on this KPI").
+
+A target is a goal stated in a redesign file (``targets:``) or on the command line:
+
+- ``-20%``: the relative change must be at most -20% (a cut of at least a fifth);
+- ``+5%``: the relative change must be at least +5%;
+- ``<= -10%`` / ``>= 3%``: the same with the direction written out;
+- ``<= 0.85`` / ``>= 0.3``: a bound on the redesign's mean.
+
+Its verdict is ``met`` when the whole confidence interval satisfies it, ``missed`` when
+the whole interval fails it and ``unsure`` when the interval straddles it; an unsure
+target also gets the number of replications that would likely settle it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from salessim import engine, metrics, stats
+from salessim.engine import Replication, RunResult
+from salessim.errors import Problem, ScenarioError
+from salessim.model.process import SalesModel
+from salessim.rng import RandomStreams
+from salessim.scenario import Scenario, load_scenario, scenario_hash
+from salessim.scenario.load import read_document
+
+MET, MISSED, UNSURE, NOT_AVAILABLE = "met", "missed", "unsure", "n/a"
+
+#: Columns of :attr:`Comparison.table`, one row per redesign and KPI.
+COMPARISON_COLUMNS = [
+    "scenario", "kpi", "baseline_mean", "mean", "mean_ci_low", "mean_ci_high", "diff",
+    "diff_ci_low", "diff_ci_high", "rel_change", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted", "significant", "n",
+    "target", "verdict", "replications_to_settle",
+]
+
+#: KPIs shown on the terminal and in the report when none are chosen (with any KPI that has
+#: a target, and the utilisation of every role).
+HEADLINE_KPIS = (
+    "won", "win_rate", "went_cold", "cycle_time_won_median", "cycle_time_won_p90", "wip_mean",
+    "revenue", "selling_cost", "cost_per_win",
+)
+
+TARGET_FILE = "--target"
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_TARGET = re.compile(rf"^\s*(?P<op><=|>=|<|>|=)?\s*(?P<num>{_NUMBER})\s*(?P<pct>%)?\s*$")
+_SYNTAX = ("a target is a signed relative change like -20% or +5%, or a bound on the "
+           "redesign's mean like '<= 0.85' or '>= 0.3'")
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal on one KPI of a redesign.
+
+    Attributes:
+        kpi: KPI name, as in :data:`salessim.metrics.KPI_DEFINITIONS`.
+        op: ``"<="`` (at most) or ``">="`` (at least).
+        value: the bound: a share (-0.2 for -20%) when ``relative``, else in the KPI's unit.
+        relative: whether the bound is on the relative change or on the redesign's mean.
+        text: the target as written.
+    """
+
+    kpi: str
+    op: str
+    value: float
+    relative: bool
+    text: str
+
+    def describe(self) -> str:
+        """The target in words, e.g. ``change <= -20%`` or ``mean <= 0.85``."""
+        if self.relative:
+            return f"change {self.op} {100 * self.value:+.4g}%"
+        return f"mean {self.op} {self.value:.4g}"
+
+    def satisfied_by(self, value: float) -> bool:
+        """Whether one value (a relative change or a mean) satisfies the target."""
+        return value <= self.value if self.op == "<=" else value >= self.value
+
+    def verdict(self, estimate: stats.Estimate) -> str:
+        """met / missed / unsure from the interval of the quantity the target bounds."""
+        lo, hi = estimate.ci_low, estimate.ci_high
+        if math.isnan(lo) or math.isnan(hi):
+            return NOT_AVAILABLE
+        if self.satisfied_by(lo) and self.satisfied_by(hi):
+            return MET
+        if not self.satisfied_by(lo) and not self.satisfied_by(hi):
+            return MISSED
+        return UNSURE
+
+
+def kpi_names(scenario: Scenario) -> list[str]:
+    """The names of the KPIs a scenario produces, in their reporting order.
+
+    They come from :func:`salessim.metrics.kpis` itself, on the empty running totals of a
+    model built but not run, so they never drift from what a run reports.
+    """
+    model = SalesModel(scenario, RandomStreams(scenario.seed, 0))
+    with np.errstate(all="ignore"):
+        return list(metrics.kpis(model.tally, scenario))
+
+
+def parse_target(
+    kpi: str,
+    spec: object,
+    known_kpis: Iterable[str] | None = None,
+    file: str | None = None,
+    line: int | None = None,
+) -> Target:
+    """Read one target, e.g. ``parse_target("win_rate", "+5%")``.
+
+    Args:
+        kpi: the KPI the target is about.
+        spec: what was written: ``"-20%"``, ``"+5%"``, ``"<= -10%"``, ``"<= 0.85"``.
+        known_kpis: KPI names the scenario produces; an unknown ``kpi`` is an error.
+        file: where the target was written, for the error message.
+        line: the line in that file.
+
+    Raises:
+        ScenarioError: naming file, line, field ``targets.<kpi>``, the rule and the value.
+    """
+
+    def fail(rule: str, value: object = spec) -> ScenarioError:
+        return ScenarioError([Problem(f"targets.{kpi}", rule, value, file, line)])
+
+    if known_kpis is not None:
+        known = list(known_kpis)
+        if kpi not in known:
+            close = difflib.get_close_matches(kpi, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise fail(f"unknown KPI{hint}; KPIs of this scenario: {', '.join(known)}", kpi)
+    if not isinstance(spec, str):
+        # A bare YAML number is ambiguous: 0.85 could be a bound or a change of 85%.
+        raise fail(_SYNTAX)
+    match = _TARGET.match(spec)
+    if match is None:
+        raise fail(_SYNTAX)
+    op, number, pct = match.group("op"), float(match.group("num")), match.group("pct")
+    if op in ("<", ">", "="):
+        raise fail(f"use <= or >= (a confidence interval cannot meet {op!r} exactly); {_SYNTAX}")
+    if op is None:
+        if pct is None:
+            raise fail(_SYNTAX)
+        sign = match.group("num").lstrip()[0]
+        if sign not in "+-":
+            raise fail("a relative target needs its sign: -20% (at most -20%) or +20% "
+                       "(at least +20%)")
+        op = "<=" if sign == "-" else ">="
+    value = number / 100 if pct else number
+    if not math.isfinite(value):
+        raise fail("the bound must be a finite number")
+    return Target(kpi, op, value, pct is not None, spec.strip())
+
+
+def scenario_targets(scenario: Scenario, path: str | Path | None = None) -> dict[str, Target]:
+    """The targets a scenario file states, checked against the KPIs it produces.
+
+    Args:
+        scenario: the loaded scenario.
+        path: its file, to name the file and line of a bad target in the error.
+
+    Raises:
+        ScenarioError: a target names an unknown KPI or cannot be read.
+    """
+    if not scenario.targets:
+        return {}
+    known = kpi_names(scenario)
+    doc = read_document(path) if path is not None else None
+    targets = {}
+    for kpi, spec in scenario.targets.items():
+        file, line = doc.locate(("targets", kpi)) if doc is not None else (None, None)
+        targets[kpi] = parse_target(kpi, spec, known, file, line)
+    return targets
+
+
+def parse_target_options(options: Sequence[str], known_kpis: Iterable[str]) -> dict[str, Target]:
+    """Targets given as ``KPI=SPEC`` on the command line (``--target win_rate=+5%``).
+
+    Raises:
+        ScenarioError: naming ``--target``, its position, the field and the value.
+    """
+    known = list(known_kpis)
+    targets = {}
+    for i, text in enumerate(options, start=1):
+        kpi, sep, spec = text.partition("=")
+        kpi = kpi.strip()
+        if not sep or not kpi:
+            raise ScenarioError([Problem(
+                "targets", "a target option is KPI=SPEC, like cycle_time_won_median=-20% or "
+                "'utilisation.se=<= 0.85'", text, TARGET_FILE, i)])
+        targets[kpi] = parse_target(kpi, spec, known, TARGET_FILE, i)
+    return targets
+
+
+# --- running a comparison ------------------------------------------------------------------
+
+
+@dataclass
+class ScenarioRun:
+    """One scenario of a comparison: where it came from, its targets and its replications.
+
+    Attributes:
+        label: short unique name (the file's stem), used in tables and folder names.
+        scenario: the loaded scenario (with any overrides applied).
+        path: the scenario file, when it came from one.
+        targets: goals to check against the baseline (empty for the baseline).
+        result: the replications, once run.
+    """
+
+    label: str
+    scenario: Scenario
+    path: str | None = None
+    targets: dict[str, Target] = field(default_factory=dict)
+    result: RunResult | None = None
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the resolved scenario."""
+        return scenario_hash(self.scenario)
+
+
+def unique_labels(paths: Sequence[str | Path]) -> list[str]:
+    """File stems as labels, with ``-2``, ``-3`` added to repeats (a file compared with itself)."""
+    labels: list[str] = []
+    for path in paths:
+        stem = Path(path).stem
+        label, k = stem, 1
+        while label in labels:
+            k += 1
+            label = f"{stem}-{k}"
+        labels.append(label)
+    return labels
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing redesigns with a baseline.
+
+    Attributes:
+        baseline: the baseline run.
+        redesigns: the redesign runs, in the order given.
+        table: one row per redesign and KPI, columns :data:`COMPARISON_COLUMNS`.
+        seed: root seed every scenario ran on.
+        replications: replications per scenario.
+        level: confidence level of every interval.
+    """
+
+    baseline: ScenarioRun
+    redesigns: list[ScenarioRun]
+    table: pd.DataFrame
+    seed: int
+    replications: int
+    level: float = 0.95
+
+    @property
+    def holm_adjusted(self) -> bool:
+        """Whether p-values were adjusted for several redesigns."""
+        return len(self.redesigns) > 1
+
+    @property
+    def runs(self) -> list[ScenarioRun]:
+        """Baseline first, then the redesigns."""
+        return [self.baseline, *self.redesigns]
+
+    def verdicts(self) -> pd.DataFrame:
+        """The rows that carry a target."""
+        return self.table[self.table["target"] != ""].reset_index(drop=True)
+
+    def significance_note(self) -> str:
+        """How significance was decided, to print beside the table."""
+        alpha = 1 - self.level
+        if self.holm_adjusted:
+            return (f"significant: paired t test, p < {alpha:.2g} after Holm's adjustment over the "
+                    f"{len(self.redesigns)} redesigns for each KPI; intervals are unadjusted "
+                    f"{self.level:.0%} intervals")
+        return f"significant: paired t test, p < {alpha:.2g}; {self.level:.0%} intervals"
+
+
+def load_runs(
+    baseline: str | Path,
+    redesigns: Sequence[str | Path],
+    sets: Sequence[str] = (),
+    target_options: Sequence[str] = (),
+) -> tuple[ScenarioRun, list[ScenarioRun]]:
+    """Load a baseline and redesign files with their targets, ready for :func:`compare`.
+
+    Args:
+        baseline: the baseline scenario file.
+        redesigns: redesign files (usually ``extends:`` the baseline).
+        sets: ``key.path=value`` overrides applied to every scenario.
+        target_options: ``KPI=SPEC`` targets added to every redesign (they replace a
+            file's target on the same KPI).
+
+    Raises:
+        ScenarioError: a file or a target cannot be used as written.
+    """
+    labels = unique_labels([baseline, *redesigns])
+    base = ScenarioRun(labels[0], load_scenario(baseline, list(sets)), str(baseline))
+    runs = []
+    for label, path in zip(labels[1:], redesigns, strict=True):
+        scenario = load_scenario(path, list(sets))
+        targets = scenario_targets(scenario, path)
+        targets.update(parse_target_options(target_options, kpi_names(scenario)))
+        runs.append(ScenarioRun(label, scenario, str(path), targets))
+    return base, runs
+
+
+def compare_results(
+    baseline: ScenarioRun, redesigns: Sequence[ScenarioRun], level: float = 0.95
+) -> pd.DataFrame:
+    """Compare finished runs on their paired replications (see the module docstring).
+
+    Args:
+        baseline: the baseline, with its result.
+        redesigns: the redesigns, with results on the same seed and replication numbers.
+        level: confidence level.
+
+    Returns:
+        One row per redesign and KPI (KPIs in the baseline's order, then any a redesign adds),
+        columns :data:`COMPARISON_COLUMNS`.
+
+    Raises:
+        ValueError: if a run is missing or the replications are not aligned.
+    """
+    base = _wide(baseline)
+    rows = []
+    for run in redesigns:
+        other = _wide(run)
+        if list(other.index) != list(base.index) or run.result.seed != baseline.result.seed:
+            raise ValueError(
+                f"{run.label} must run the baseline's replications on its seed (common random "
+                f"numbers): got replications {list(other.index)[:5]}... seed {run.result.seed}")
+        kpis = list(dict.fromkeys([*base.columns, *other.columns]))
+        for kpi in kpis:
+            b = _column(base, kpi)
+            o = _column(other, kpi)
+            rows.append(_compare_kpi(run, kpi, b, o, level))
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    # Holm over the redesigns, one family per KPI: each KPI answers its own question.
+    table["p_adjusted"] = table["p_value"]
+    if len(redesigns) > 1:
+        for _, idx in table.groupby("kpi", sort=False).groups.items():
+            table.loc[idx, "p_adjusted"] = stats.holm(table.loc[idx, "p_value"].to_numpy())
+    table["significant"] = table["p_adjusted"] < 1 - level
+    return table.astype({"n": "int64", "significant": "bool"})
+
+
+def _wide(run: ScenarioRun) -> pd.DataFrame:
+    if run.result is None:
+        raise ValueError(f"{run.label} has not been run")
+    return run.result.wide().sort_index()
+
+
+def _column(frame: pd.DataFrame, kpi: str) -> np.ndarray:
+    if kpi in frame.columns:
+        return frame[kpi].to_numpy(dtype=float)
+    return np.full(len(frame), np.nan)
+
+
+def _compare_kpi(
+    run: ScenarioRun, kpi: str, b: np.ndarray, o: np.ndarray, level: float
+) -> list[object]:
+    diff = stats.paired_difference(b, o, level)
+    rel = stats.relative_change(b, o, level)
+    mean = stats.t_interval(o, level)
+    target = run.targets.get(kpi)
+    verdict, settle = "", math.nan
+    if target is not None:
+        est = rel if target.relative else mean
+        verdict = target.verdict(est)
+        if verdict == UNSURE:
+            settle = settling_replications(target, b, o, level)
+    return [
+        run.label, kpi, stats.t_interval(b, level).mean, mean.mean, mean.ci_low, mean.ci_high,
+        diff.mean, diff.ci_low,
+        diff.ci_high, rel.mean, rel.ci_low, rel.ci_high, stats.paired_t_pvalue(b, o), math.nan,
+        False, diff.n, target.text if target else "", verdict, settle,
+    ]
+
+
+def settling_replications(
+    target: Target, base: np.ndarray, other: np.ndarray, level: float = 0.95
+) -> float:
+    """Replications after which the target's interval would likely exclude its bound.
+
+    The pilot-scaling rule of :func:`salessim.stats.target_replications`, applied to the
+    quantity the verdict uses: the redesign's values for a bound on its mean; for a relative
+    target, the delta-method linearisation ``R + z_i`` of the relative change, whose mean and
+    standard deviation are those of :func:`salessim.stats.relative_change`, so the answer is
+    consistent with the interval the verdict was read from.
+
+    Returns:
+        A number of replications (``math.inf`` if the estimate sits exactly on the bound, nan
+        if it cannot be computed).
+    """
+    try:
+        if not target.relative:
+            return stats.target_replications(other, target.value, level)
+        keep = np.isfinite(base) & np.isfinite(other)
+        b, o = base[keep], other[keep]
+        mb = float(np.mean(b)) if b.size else 0.0
+        if mb == 0.0:
+            return math.nan
+        rel = (float(np.mean(o)) - mb) / mb
+        linearised = rel + ((o - b) - rel * b) / mb
+        return stats.target_replications(linearised, target.value, level)
+    except ValueError:  # fewer than two usable replications
+        return math.nan
+
+
+def _replicate(args: tuple[Scenario, int, int, bool]) -> Replication:
+    return engine.run_replication(*args)
+
+
+def run_scenarios(
+    runs: Sequence[ScenarioRun],
+    replications: int,
+    seed: int,
+    mapper: Callable = map,
+    progress: Callable[[Replication], None] | None = None,
+    logged: int = 0,
+) -> None:
+    """Run every scenario not yet run on replications 0..n-1 of the same root seed.
+
+    Args:
+        runs: the scenarios; those with a result are left as they are.
+        replications: replications per scenario.
+        seed: the root seed of every scenario.
+        mapper: a ``map``-like function to run replications with.
+        progress: called with each finished replication.
+        logged: the first ``logged`` replications keep their event log (for the flow view);
+            a replication's results do not depend on whether it keeps a log.
+    """
+    for run in runs:
+        if run.result is not None:
+            continue
+        result = RunResult(run.scenario, seed)
+        args = [(run.scenario, r, seed, r < logged) for r in range(replications)]
+        for rep in mapper(_replicate, args):
+            result.replications.append(rep)
+            if progress is not None:
+                progress(rep)
+        run.result = result
+
+
+def compare(
+    baseline: ScenarioRun,
+    redesigns: Sequence[ScenarioRun],
+    replications: int | None = None,
+    seed: int | None = None,
+    level: float = 0.95,
+    mapper: Callable = map,
+    progress: Callable[[Replication], None] | None = None,
+    logged: int = 0,
+) -> Comparison:
+    """Run the baseline and the redesigns on common random numbers and compare them.
+
+    Args:
+        baseline: the baseline scenario (its ``result`` is reused if already run).
+        redesigns: the redesigns; their own seed and replication count are ignored.
+        replications: replications per scenario; default: the baseline's.
+        seed: root seed; default: the baseline's.
+        level: confidence level.
+        mapper: a ``map``-like function to run replications with (an executor's map).
+        progress: called with each finished replication.
+        logged: how many of the first replications keep their event logs.
+
+    Returns:
+        The comparison. A redesign identical to the baseline differs by exactly zero.
+    """
+    n = replications or (
+        len(baseline.result.replications) if baseline.result else baseline.scenario.replications)
+    root = seed if seed is not None else (
+        baseline.result.seed if baseline.result else baseline.scenario.seed)
+    if baseline.result is not None and (
+            baseline.result.seed != root or len(baseline.result.replications) != n):
+        baseline.result = None
+    run_scenarios([baseline, *redesigns], n, root, mapper, progress, logged)
+    table = compare_results(baseline, redesigns, level)
+    return Comparison(baseline, list(redesigns), table, root, n, level)
+
+
+def crn_variance_reduction(
+    baseline: Scenario,
+    redesign: Scenario,
+    kpis: Sequence[str],
+    replications: int,
+    seed: int,
+    independent_seed: int,
+    level: float = 0.95,
+    mapper: Callable = map,
+) -> pd.DataFrame:
+    """How much common random numbers narrow the interval of a difference.
+
+    The redesign runs twice: on the baseline's seed (common random numbers) and on another
+    seed (independent streams). The independent interval is the paired-t interval of the
+    differences of unrelated runs, whose variance is the sum of both variances.
+
+    Returns:
+        One row per KPI: half_width_crn, half_width_independent and their ratio (how many
+        times narrower the CRN interval is), plus the variance ratio (its square).
+    """
+    base = engine.run(baseline, replications, seed, mapper=mapper).wide()
+    crn = engine.run(redesign, replications, seed, mapper=mapper).wide()
+    indep = engine.run(redesign, replications, independent_seed, mapper=mapper).wide()
+    rows = []
+    for kpi in kpis:
+        h_crn = stats.paired_difference(base[kpi], crn[kpi], level).half_width
+        h_ind = stats.paired_difference(base[kpi], indep[kpi], level).half_width
+        ratio = h_ind / h_crn if h_crn > 0 else math.inf
+        rows.append((kpi, h_crn, h_ind, ratio, ratio**2))
+    return pd.DataFrame(rows, columns=[
+        "kpi", "half_width_crn", "half_width_independent", "ratio", "variance_ratio"])
+
+
+def headline_kpis(comparison: Comparison, chosen: Sequence[str] | None = None) -> list[str]:
+    """KPIs to show: the chosen ones, or the headline set, every target and role utilisation."""
+    present = list(dict.fromkeys(comparison.table["kpi"]))
+    if chosen:
+        return [k for k in chosen if k in present]
+    wanted = [*HEADLINE_KPIS]
+    wanted += [f"utilisation.{rid}" for rid in comparison.baseline.scenario.roles]
+    for run in comparison.redesigns:
+        wanted += list(run.targets)
+    wanted = list(dict.fromkeys(wanted))
+    return [k for k in present if k in wanted]

@@ -1,0 +1,88 @@
+"""A self-contained HTML document: inline style, tables, figures embedded as base64 PNG.
+
+Nothing is loaded from elsewhere (no scripts, fonts or style sheets), so the file opens
+offline in any browser and can be mailed as one attachment.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.05em; margin-top: 1.4em; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.6em 0 1.2em; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
+th { background: #f2f4f7; } td:first-child, th:first-child { text-align: left; }
+tr.met td { background: #eaf7ea; } tr.missed td { background: #fbeaea; }
+tr.unsure td { background: #fdf6e3; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; } .note { font-size: 0.9em; color: #444; }
+code { background: #f4f4f4; padding: 0 3px; }
+"""
+
+
+@dataclass
+class HtmlDocument:
+    """An HTML page built part by part; :meth:`render` returns the whole text."""
+
+    title: str
+    parts: list[str] = field(default_factory=list)
+
+    def heading(self, text: str, level: int = 2, anchor: str | None = None) -> None:
+        """A section heading."""
+        ident = f' id="{html.escape(anchor)}"' if anchor else ""
+        self.parts.append(f"<h{level}{ident}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text: str, css: str | None = None) -> None:
+        """A paragraph of plain text (escaped)."""
+        cls = f' class="{css}"' if css else ""
+        self.parts.append(f"<p{cls}>{html.escape(text)}</p>")
+
+    def items(self, lines: list[str]) -> None:
+        """A bulleted list of plain text lines."""
+        body = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        self.parts.append(f"<ul>{body}</ul>")
+
+    def table(self, frame: pd.DataFrame, ident: str, caption: str,
+              row_class: str | None = None) -> None:
+        """A table with an id and a caption; ``row_class`` names a column whose value becomes
+        the row's CSS class (used to colour verdicts)."""
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+        rows = []
+        for _, row in frame.iterrows():
+            cls = f' class="{html.escape(str(row[row_class]))}"' if row_class else ""
+            cells = "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+            rows.append(f"<tr{cls}>{cells}</tr>")
+        self.parts.append(
+            f'<table id="{html.escape(ident)}"><caption>{html.escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+    def figure(self, ident: str, png: bytes, caption: str) -> None:
+        """A PNG figure embedded as a data URI."""
+        data = base64.b64encode(png).decode("ascii")
+        self.parts.append(
+            f'<figure id="{html.escape(ident)}"><img id="img-{html.escape(ident)}" '
+            f'alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def render(self) -> str:
+        """The whole page."""
+        return (
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+            f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self.parts) + "\n</body></html>\n")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

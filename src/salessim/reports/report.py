@@ -1,0 +1,201 @@
+"""The HTML report of a comparison or of one scenario, and its figures as PNG files.
+
+A report states what produced it (scenario files and their hashes, seed, replications,
+warm-up, salessim version), then tables and figures. It only presents results: the
+simulations are run by the caller (:mod:`salessim.compare`, :mod:`salessim.diagnose`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from salessim import __version__
+from salessim.compare import Comparison, ScenarioRun, headline_kpis
+from salessim.console import format_number
+from salessim.diagnose import (
+    WARMUP_SERIES,
+    PrecisionReport,
+    WarmupEstimate,
+    bottlenecks,
+    estimate_warmup,
+    funnel,
+)
+from salessim.output import atomic_path, write_text
+from salessim.reports import figures, tables
+from salessim.reports.html import HtmlDocument
+from salessim.rng import STREAM_SCHEME
+
+REPORT_FILE = "report.html"
+
+#: Figure file stem -> caption. Every report has these; a comparison adds ``forest``.
+FIGURE_CAPTIONS = {
+    "forest": "Relative change of each KPI per redesign with its confidence interval and targets",
+    "funnel": "Funnel per scenario: visits per stage and conversion",
+    "cycle_time": "Cycle time of won deals per scenario (empirical CDF, same axes)",
+    "utilisation": "Utilisation per role per scenario with confidence intervals",
+    "flow": "Flow of leads between stages, loops and losses included",
+    "wip": "Work in process over time: mean across replications with a confidence band",
+    "welch": "Welch plot of the warm-up with the MSER-5 truncation point",
+}
+
+
+@dataclass
+class Report:
+    """A rendered report: the HTML text and the PNG bytes of each figure."""
+
+    html: str
+    pngs: dict[str, bytes] = field(default_factory=dict)
+
+    def write(self, out: str | Path) -> Path:
+        """Write ``report.html`` and ``<figure>.png`` into ``out``; returns the HTML's path."""
+        out = Path(out)
+        for name, png in self.pngs.items():
+            with atomic_path(out / f"{name}.png") as tmp:
+                tmp.write_bytes(png)
+        path = out / REPORT_FILE
+        write_text(path, self.html)
+        return path
+
+
+def _scenario_table(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "label": r.label, "name": r.scenario.name, "file": r.path or "(built in code)",
+        "sha256 of resolved scenario": r.hash, "warm-up": format_number(float(r.scenario.warmup)),
+        "horizon": format_number(float(r.scenario.horizon)),
+    } for r in runs])
+
+
+def _provenance(doc: HtmlDocument, runs: Sequence[ScenarioRun], seed: int, n: int,
+                level: float, sets: Sequence[str], extra: Sequence[str]) -> None:
+    doc.heading("What was run", anchor="provenance")
+    lines = [
+        f"salessim version {__version__}",
+        f"root seed {seed}; {n} replications per scenario, numbered 0 to {n - 1}",
+        f"random streams: {STREAM_SCHEME}",
+        f"confidence level {level:.0%}; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+    ]
+    if sets:
+        lines.append("overrides applied to every scenario: " + ", ".join(sets))
+    doc.items([*lines, *extra])
+    doc.table(_scenario_table(runs), "scenarios", "Scenario files and their hashes")
+
+
+def _figure(doc: HtmlDocument, pngs: dict[str, bytes], name: str, fig) -> None:
+    png = figures.png_bytes(fig)
+    pngs[name] = png
+    doc.figure(f"fig-{name}", png, FIGURE_CAPTIONS[name])
+
+
+def _diagnosis(doc: HtmlDocument, run: ScenarioRun, level: float) -> None:
+    fun = funnel(run.result, level)
+    doc.heading(f"{run.label}: {run.scenario.name}", level=3)
+    doc.table(tables.funnel_display(fun), f"funnel-{run.label}",
+              f"Funnel of {run.label} (means per replication over the cohort)",
+              row_class="status" if fun["target"].notna().any() else None)
+    b = bottlenecks(run.result, level)
+    doc.table(tables.bottleneck_stage_display(b), f"bottleneck-stages-{run.label}",
+              f"Where the time goes in {run.label}")
+    doc.table(tables.bottleneck_role_display(b), f"bottleneck-roles-{run.label}",
+              f"Staff utilisation in {run.label}")
+    doc.paragraph(b.summary(), css="note")
+
+
+def _common_figures(doc: HtmlDocument, pngs: dict[str, bytes], runs: Sequence[ScenarioRun],
+                    flows: Sequence[tuple[ScenarioRun, pd.DataFrame]], warmup: WarmupEstimate,
+                    level: float) -> None:
+    _figure(doc, pngs, "funnel", figures.funnel_figure(runs))
+    _figure(doc, pngs, "cycle_time", figures.cycle_time_figure(runs))
+    _figure(doc, pngs, "utilisation", figures.utilisation_figure(runs, level))
+    if flows:
+        n_logs = flows[0][1].attrs.get("replications", "the first")
+        doc.paragraph(f"Flows are counted on the event logs of {n_logs} replication(s) per "
+                      "scenario, leads created after the warm-up.", css="note")
+        _figure(doc, pngs, "flow", figures.flow_figure(flows))
+    _figure(doc, pngs, "wip", figures.wip_figure(runs, level))
+    doc.paragraph(
+        f"Warm-up: MSER-5 on the mean over replications of {WARMUP_SERIES[warmup.series]} "
+        f"({runs[0].label}) suggests {warmup.warmup:.4g} {runs[0].scenario.time_unit}s; the "
+        f"runs used {float(runs[0].scenario.warmup):.4g}.", css="note")
+    _figure(doc, pngs, "welch", figures.welch_figure(warmup, float(runs[0].scenario.warmup)))
+
+
+def comparison_report(
+    comparison: Comparison,
+    flows: Sequence[tuple[ScenarioRun, pd.DataFrame]] = (),
+    warmup: WarmupEstimate | None = None,
+    kpis: Sequence[str] | None = None,
+    sets: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> Report:
+    """The report of a comparison.
+
+    Args:
+        comparison: the comparison (its runs carry their results).
+        flows: per scenario, the transitions frame of :func:`salessim.diagnose.transitions`.
+        warmup: the warm-up estimate to plot; default: MSER-5 on the baseline's open leads.
+        kpis: KPIs for the comparison table and forest plot; default: the headline set.
+        sets: overrides applied to every scenario, to state them.
+        notes: more provenance lines (how the warm-up or replications were chosen).
+    """
+    runs = comparison.runs
+    kpis = list(kpis) if kpis else headline_kpis(comparison)
+    warmup = warmup or estimate_warmup(comparison.baseline.result)
+    doc = HtmlDocument(f"Comparison: {comparison.baseline.scenario.name} and "
+                       f"{len(comparison.redesigns)} redesign(s)")
+    pngs: dict[str, bytes] = {}
+    _provenance(doc, runs, comparison.seed, comparison.replications, comparison.level, sets,
+                ["every scenario ran on the same random streams (common random numbers)",
+                 comparison.significance_note(), *notes])
+    doc.heading("Comparison with the baseline", anchor="comparison-section")
+    doc.table(tables.comparison_frame(comparison, kpis), "comparison",
+              f"Baseline {comparison.baseline.label} against each redesign; change is "
+              "(after - before) / before; comparison.csv has every KPI", row_class="verdict")
+    doc.heading("Targets", anchor="targets")
+    verdicts = tables.verdicts_frame(comparison)
+    doc.paragraph("met: the whole confidence interval satisfies the target; missed: the whole "
+                  "interval fails it; unsure: the interval straddles it, and more replications "
+                  "would settle it." if not verdicts.empty else "No redesign states targets.")
+    doc.table(verdicts, "verdicts", "Target verdicts", row_class="verdict")
+    doc.heading("Figures", anchor="figures")
+    _figure(doc, pngs, "forest", figures.forest_figure(comparison, kpis))
+    _common_figures(doc, pngs, runs, flows, warmup, comparison.level)
+    doc.heading("Diagnosis of each scenario", anchor="diagnosis")
+    for run in runs:
+        _diagnosis(doc, run, comparison.level)
+    return Report(doc.render(), pngs)
+
+
+def run_report(
+    run: ScenarioRun,
+    flows: pd.DataFrame | None = None,
+    warmup: WarmupEstimate | None = None,
+    precision: PrecisionReport | None = None,
+    level: float = 0.95,
+    sets: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> Report:
+    """The report of one scenario: KPIs, funnel, bottlenecks and the figures."""
+    result = run.result
+    warmup = warmup or estimate_warmup(result)
+    doc = HtmlDocument(f"Diagnosis: {run.scenario.name}")
+    pngs: dict[str, bytes] = {}
+    _provenance(doc, [run], result.seed, len(result.replications), level, sets, notes)
+    if precision is not None:
+        doc.paragraph(precision.summary(), css="note")
+        doc.table(tables.precision_display(precision), "precision", "Precision of key KPIs")
+    doc.heading("Diagnosis", anchor="diagnosis")
+    _diagnosis(doc, run, level)
+    doc.heading("Figures", anchor="figures")
+    _common_figures(doc, pngs, [run], [] if flows is None else [(run, flows)], warmup, level)
+    doc.heading("KPIs", anchor="kpis")
+    summary = result.summary(level)
+    doc.table(pd.DataFrame([{
+        "KPI": r.kpi, "mean": format_number(r.mean),
+        f"{level:.0%} CI": tables.ci_text(r.ci_low, r.ci_high), "n": str(r.n),
+    } for r in summary.itertuples(index=False)]), "kpis", "KPIs with confidence intervals")
+    return Report(doc.render(), pngs)
