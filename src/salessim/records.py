@@ -24,6 +24,7 @@ CREATED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED, WON, LOST, NO_DECISION =
     "no_decision",
 )
 HANDOFF = "handoff"
+DELAY_STARTED, DELAY_FINISHED = "delay_started", "delay_finished"  # customer-side time
 INVOICED, PAID, WRITTEN_OFF, RENEWED, CHURNED = (
     "invoiced", "paid", "written_off", "renewed", "churned",
 )
@@ -32,7 +33,8 @@ INVOICED, PAID, WRITTEN_OFF, RENEWED, CHURNED = (
 LIFECYCLE = {
     CREATED: "complete", QUEUED: "schedule", STARTED: "start", FINISHED: "complete",
     WENT_COLD: "withdraw", SKIPPED: "complete", WON: "complete", LOST: "complete",
-    NO_DECISION: "complete", HANDOFF: "complete", INVOICED: "complete", PAID: "complete",
+    NO_DECISION: "complete", HANDOFF: "complete", DELAY_STARTED: "suspend",
+    DELAY_FINISHED: "resume", INVOICED: "complete", PAID: "complete",
     WRITTEN_OFF: "complete", RENEWED: "complete", CHURNED: "complete",
 }
 
@@ -100,7 +102,8 @@ class EventLog:
     """One flat record per event of one replication.
 
     Columns: ``replication``, ``lead`` (``<source>-<n>``), ``event`` (created, queued,
-    started, finished, went_cold, skipped, handoff, won, lost, no_decision, and after the
+    started, finished, delay_started and delay_finished around customer-side time,
+    went_cold, skipped, handoff, won, lost, no_decision, and after the
     sale invoiced, paid, written_off, renewed, churned), ``stage``, ``time`` (in the
     scenario's time unit), ``resource`` (roles held, joined by ``+``; for a hand-off
     ``from>to``).

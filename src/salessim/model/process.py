@@ -31,6 +31,8 @@ from salessim.model.build import (
 from salessim.model.demand import arrival_gaps
 from salessim.records import (
     CREATED,
+    DELAY_FINISHED,
+    DELAY_STARTED,
     FINISHED,
     HANDOFF,
     LOST,
@@ -263,7 +265,11 @@ class SalesModel:
                         yield from self._branch(deal, level, st, stage.id)
             if stage.delay is not None:
                 d = next(stage.delay)
+                if log is not None:
+                    log.rows.append((deal.lead, DELAY_STARTED, stage.id, env.now, ""))
                 yield env.timeout(d)
+                if log is not None:
+                    log.rows.append((deal.lead, DELAY_FINISHED, stage.id, env.now, ""))
                 if counted:
                     st.delayed += 1
                     st.delay += d
@@ -289,7 +295,12 @@ class SalesModel:
             yield from self._work(deal, plan, st, stage_id, None)
         if plan.delay is not None:
             d = next(plan.delay)
+            log = self.log
+            if log is not None:
+                log.rows.append((deal.lead, DELAY_STARTED, stage_id, self.env.now, plan.label))
             yield self.env.timeout(d)
+            if log is not None:
+                log.rows.append((deal.lead, DELAY_FINISHED, stage_id, self.env.now, plan.label))
             if deal.counted:
                 st.delayed += 1
                 st.delay += d
