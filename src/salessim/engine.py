@@ -10,14 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from salessim import metrics, stats
+from salessim import metrics
 from salessim.model.process import SalesModel
 from salessim.records import EventLog, Tally, concat_logs
 from salessim.rng import RandomStreams
 from salessim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and scipy are imported where results are tabulated, not at import: a worker
+# process that only simulates then stays small.
 
 
 @dataclass
@@ -62,6 +67,8 @@ class RunResult:
 
     def frame(self) -> pd.DataFrame:
         """Tidy table: one row per replication and KPI (columns replication, kpi, value)."""
+        import pandas as pd
+
         rows = [
             (r.replication, name, value) for r in self.replications for name, value in r.kpis.items()
         ]
@@ -69,12 +76,16 @@ class RunResult:
 
     def wide(self) -> pd.DataFrame:
         """One row per replication, one column per KPI."""
+        import pandas as pd
+
         return pd.DataFrame([r.kpis for r in self.replications],
                             index=pd.Index([r.replication for r in self.replications],
                                            name="replication"))
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Mean and Student-t confidence interval per KPI."""
+        from salessim import stats
+
         return stats.summarise(self.frame(), level)
 
     def event_log(self) -> pd.DataFrame:

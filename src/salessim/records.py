@@ -12,11 +12,13 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from salessim.output import atomic_path
 from salessim.scenario.units import UNIT_HOURS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Events of a lead's life, in the ``event`` column of the log.
 CREATED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED, WON, LOST, NO_DECISION = (
@@ -127,6 +129,8 @@ class EventLog:
         :data:`LOG_EPOCH`, ``org:resource`` the roles and ``lifecycle:transition`` the
         XES transition of the event.
         """
+        import pandas as pd
+
         frame = pd.DataFrame(self.rows, columns=list(self.COLUMNS))
         frame.insert(0, "replication", self.replication)
         hours = frame["time"] * UNIT_HOURS[self.time_unit]
@@ -140,6 +144,8 @@ class EventLog:
 
 def concat_logs(logs: list[EventLog]) -> pd.DataFrame:
     """The logs of several replications as one DataFrame."""
+    import pandas as pd
+
     frames = [log.to_frame() for log in logs]
     return pd.concat(frames, ignore_index=True) if frames else EventLog().to_frame()
 

@@ -59,12 +59,12 @@ class Deal:
     """A lead on its way through the sale: what it is and what has happened to it."""
 
     __slots__ = (
-        "lead", "source", "value", "score", "needs", "created", "counted", "owners",
+        "number", "source", "value", "score", "needs", "created", "counted", "owners",
         "last_role", "last_contact", "first_contact", "handoffs", "started",
     )
 
-    def __init__(self, lead: str, source: str, value: float, created: float, counted: bool):
-        self.lead = lead
+    def __init__(self, source: str, number: int, value: float, created: float, counted: bool):
+        self.number = number  # the n-th lead of its source
         self.source = source
         self.value = value
         self.score = 0.5
@@ -77,6 +77,11 @@ class Deal:
         self.first_contact: float | None = None
         self.handoffs = 0
         self.started = 0.0  # start of the current staff work
+
+    @property
+    def lead(self) -> str:
+        """The lead's name in the event log: ``<source>-<n>``."""
+        return f"{self.source}-{self.number}"
 
 
 class SalesModel:
@@ -187,7 +192,7 @@ class SalesModel:
             yield env.timeout(gap)
             k += 1
             counted = env.now >= warmup
-            deal = Deal(f"{sid}-{k}", sid, next(values), env.now, counted)
+            deal = Deal(sid, k, next(values), env.now, counted)
             if scores is not None:
                 deal.score = next(scores)
             if needs is not None:
@@ -277,7 +282,11 @@ class SalesModel:
             if route is None:
                 nxt = stage.targets[0]
             elif stage.decay is None and stage.score_odds is None:
-                nxt = stage.targets[bisect_right(stage.cum, next(route))]
+                cum = stage.cum
+                if len(cum) == 1:  # two ways: one comparison does what bisect does
+                    nxt = stage.targets[0 if next(route) < cum[0] else 1]
+                else:
+                    nxt = stage.targets[bisect_right(cum, next(route))]
             else:
                 nxt = _route_with_odds(stage, next(route), self._odds(deal, stage, contact))
             if counted:
@@ -310,7 +319,10 @@ class SalesModel:
         """Queue for the plan's roles, work, release. Returns False if the lead went cold."""
         env, log = self.env, self.log
         if handoffs and deal.last_role is not None and deal.last_role != plan.primary:
-            yield from self._hand_off(deal, plan.primary)
+            if self._handoff is None:  # a hand-off that costs no time: count it only
+                deal.handoffs += 1
+            else:
+                yield from self._hand_off(deal, plan.primary)
         queued = env.now
         if log is not None:
             log.rows.append((deal.lead, QUEUED, stage_id, queued, plan.label))
@@ -416,8 +428,6 @@ class SalesModel:
     def _hand_off(self, deal: Deal, to_role: str):
         deal.handoffs += 1
         draws = self._handoff
-        if draws is None:
-            return
         source = draws.get(f"{deal.last_role}>{to_role}") or draws.get("*")
         if source is None:
             return

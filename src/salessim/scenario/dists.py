@@ -15,7 +15,6 @@ from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from scipy import stats
 
 from salessim.scenario.units import Duration
 
@@ -195,6 +194,8 @@ class Normal(_Spec):
 
     @property
     def _truncated(self):
+        from scipy import stats  # only this distribution needs scipy; keep imports light
+
         return stats.truncnorm((0 - self.mu) / self.sd, math.inf, loc=self.mu, scale=self.sd)
 
     @property
