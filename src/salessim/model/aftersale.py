@@ -109,7 +109,7 @@ class AfterSale:
                     self._log(deal, WRITTEN_OFF)
                     return
             else:
-                yield from model._work(deal, step, None, "collection", None, handoffs=False)
+                yield from model._work(deal, step, None, "collection", None, selling=False)
         if paid_at > env.now:
             yield env.timeout(paid_at - env.now)
         del self._open[invoice]
@@ -124,7 +124,7 @@ class AfterSale:
             yield env.timeout(r.term)
             if self.renew_plan is not None:
                 yield from self.model._work(deal, self.renew_plan, None, "renewal", None,
-                                            handoffs=False)
+                                            selling=False)
             renews = next(self.renew_u) < r.probability
             upsell = r.upsell is not None and next(self.upsell_u) < r.upsell.probability
             if deal.counted:

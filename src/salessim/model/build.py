@@ -65,6 +65,10 @@ class OwnerPool:
             event.succeed(member)
         return event
 
+    def withdraw(self, event: simpy.Event) -> None:
+        """A deal waiting for an owner went cold."""
+        self._waiting.remove(event)
+
     def release(self, member: int) -> None:
         """The deal owned by ``member`` has ended."""
         self.open[member] -= 1
@@ -81,7 +85,7 @@ class StaffPlan:
 
     __slots__ = (
         "roles", "primary", "label", "pools", "owners", "policy", "work", "delay", "cal",
-        "learning", "cost_rate", "above", "clock", "simple",
+        "learning", "cost_rate", "above", "clock", "simple", "wait_open",
     )
 
     def __init__(self) -> None:
@@ -96,6 +100,7 @@ class StaffPlan:
         self.cal: WorkCalendar | AroundTheClock = AroundTheClock()
         self.clock = True  # staff work around the clock (no calendar arithmetic needed)
         self.simple = False  # one pooled role served first come, first served
+        self.wait_open = False  # roles keep different hours: queue only when all work
         self.learning = None  # a Learning, when this work is in a transition period
         self.cost_rate = 0.0  # money per time unit while this work is done
         self.above = 0.0  # approval levels: deals above this need it
@@ -106,7 +111,8 @@ class StagePlan:
 
     __slots__ = (
         "id", "tally", "staff", "patience", "parallel", "approvals", "delay", "route", "cum",
-        "targets", "threshold", "otherwise", "decay", "score_odds", "lost_index",
+        "targets", "threshold", "otherwise", "decay", "score_odds", "probs", "forward",
+        "p_forward",
     )
 
     def __init__(self, sid: str, tally: StageTally) -> None:
@@ -124,7 +130,9 @@ class StagePlan:
         self.otherwise: Any = None  # StagePlan, terminal code, or None (follow next)
         self.decay = None
         self.score_odds = None
-        self.lost_index: int | None = None  # position of 'lost' in targets
+        self.probs: list[float] = []  # of each target
+        self.forward: list[bool] = []  # does the target move the deal on (a stage, won)?
+        self.p_forward = 1.0
 
 
 class Builder:
@@ -145,6 +153,24 @@ class Builder:
                 kind = simpy.PriorityResource if rid in prioritised else simpy.Resource
                 self.resources[rid] = kind(env, capacity=role.headcount)
         self._order = list(scenario.roles)
+        self._prioritised = prioritised
+
+    def closed_off_hours(self) -> list[tuple[list[Any], WorkCalendar]]:
+        """Prioritised roles with working hours: their resources and calendar.
+
+        Outside working hours their free staff are held, so that waiting leads are served
+        by priority at opening time rather than by who asked first.
+        """
+        sc = self.scenario
+        out = []
+        for rid in sorted(self._prioritised, key=self._order.index):
+            calendar = sc.roles[rid].calendar or sc.calendar
+            if calendar is None:
+                continue
+            pool = self.resources[rid]
+            members = pool.members if isinstance(pool, OwnerPool) else [pool]
+            out.append((members, WorkCalendar(calendar, sc.time_unit)))
+        return out
 
     def draws(self, dist: Dist | None, stream: str) -> Iterator[float] | None:
         return None if dist is None else dist.draws(self.streams.generator(stream))
@@ -165,9 +191,11 @@ class Builder:
         plan.policy = policy
         plan.simple = len(plan.pools) == 1 and not plan.owners and policy == "fifo"
         plan.work = self.draws(work, stream)
-        calendar = shared_calendar([sc.roles[r].calendar or sc.calendar for r in roles])
+        own = [sc.roles[r].calendar or sc.calendar for r in roles]
+        calendar = shared_calendar(own)
         plan.cal = working_calendar(calendar, sc.time_unit)
         plan.clock = calendar is None
+        plan.wait_open = any(c != calendar for c in own)
         learning = sc.learning
         if learning is not None and (learning.roles is None or set(roles) & set(learning.roles)):
             plan.learning = learning
@@ -204,8 +232,9 @@ class Builder:
             plan.targets = [target(n) for n in names]
             probs = [stage.next[n] for n in names]
             plan.cum = list(itertools.accumulate(probs))[:-1]
-            if "lost" in names:
-                plan.lost_index = names.index("lost")
+            plan.probs = probs
+            plan.forward = [n not in ("lost", "no_decision") for n in names]
+            plan.p_forward = sum(p for p, on in zip(probs, plan.forward, strict=True) if on)
             plan.decay = stage.decay
             plan.score_odds = stage.score_odds
             if len(names) > 1:

@@ -108,6 +108,13 @@ class WorkCalendar:
             return weeks * _WEEK_HOURS + max(rest, self._starts[i])
         return (weeks + 1) * _WEEK_HOURS + self._starts[0]
 
+    def closing(self, t: float) -> float:
+        """End of the working interval that working instant ``t`` lies in."""
+        h = self.hours_per_unit
+        weeks, rest = divmod(t * h, _WEEK_HOURS)
+        i = bisect.bisect_right(self._starts, rest) - 1
+        return (weeks * _WEEK_HOURS + self._ends[i]) / h
+
     def finish(self, start: float, work: float) -> float:
         """Clock time at which ``work`` units of working time started at ``start`` end."""
         if work <= 0:

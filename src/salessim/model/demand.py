@@ -9,6 +9,7 @@ the same whatever the profile.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -52,13 +53,27 @@ def arrival_gaps(source: Source, time_unit: str, streams: RandomStreams, sid: st
     rate, peak = rate_function(source, time_unit)
     candidates = blocks(lambda n: arrivals.exponential(1 / peak, n))
     keep = blocks(streams.generator(f"thinning:{sid}").random)
-    return _thinned(candidates, keep, rate, peak)
+    return _thinned(candidates, keep, rate, peak, _last_arrival(source))
 
 
-def _thinned(candidates: Iterator[float], keep: Iterator[float], rate, peak: float):
+def _last_arrival(source: Source) -> float:
+    """When a table of rates ends in zeros, no lead arrives after the zeros start."""
+    table = source.profile.table
+    if not table or table[-1][1] > 0:
+        return math.inf
+    end = len(table)
+    while end > 0 and table[end - 1][1] == 0:
+        end -= 1
+    return table[end][0]
+
+
+def _thinned(candidates: Iterator[float], keep: Iterator[float], rate, peak: float,
+             until: float):
     t = last = 0.0
     for gap in candidates:
         t += gap
+        if t >= until:
+            return
         if next(keep) * peak < rate(t):
             yield t - last
             last = t

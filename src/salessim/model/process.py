@@ -124,6 +124,8 @@ class SalesModel:
         self._area_at_warmup = 0.0
         self.after_sale = aftersale.AfterSale(self) if (scenario.collection or scenario.renewal) \
             else None
+        for resources, calendar in builder.closed_off_hours():
+            self.env.process(self._closed_off_hours(resources, calendar))
         for sid in scenario.sources:
             self.env.process(self._source(sid))
         if self.warmup > 0:
@@ -160,6 +162,29 @@ class SalesModel:
             if k:
                 yield self.env.timeout(step)
             series.append(self._open)
+
+    def _closed_off_hours(self, resources, calendar) -> Generator[simpy.Event, Any, None]:
+        """Hold a prioritised role's free staff outside working hours.
+
+        Leads that come at night then queue in priority order, and at opening time the
+        staff go to the most important of them instead of to whoever asked first. The
+        closing requests go ahead of every lead, so staff who finish at closing time are
+        held too; staff whose work runs on overnight keep it (it resumes the next working
+        day by the calendar) and are not waited for.
+        """
+        env = self.env
+        closed = -float("inf")  # ahead of every lead's priority
+        while True:
+            opening = calendar.next_working(env.now)
+            yield env.timeout(calendar.closing(opening) - env.now)
+            requests = [(res, res.request(priority=closed))
+                        for res in resources for _ in range(res.capacity)]
+            yield env.timeout(calendar.next_working(env.now) - env.now)
+            for res, req in requests:
+                if req.triggered:
+                    res.release(req)
+                else:
+                    req.cancel()
 
     def finish(self) -> Tally:
         """Close the running totals at the horizon (call after the run)."""
@@ -252,9 +277,9 @@ class SalesModel:
                 continue
             if counted:
                 st.entered += 1
+            contact = deal.last_contact  # before this stage's work: decay may count from it
             staff = stage.staff
             if staff is not None:
-                contact = deal.last_contact  # before this work: decay may count from it
                 served = yield from self._work(deal, staff, st, stage.id, stage.patience)
                 if not served:
                     if counted:
@@ -315,10 +340,14 @@ class SalesModel:
                 st.delay += d
 
     def _work(self, deal: Deal, plan: StaffPlan, st: StageTally | None, stage_id: str,
-              patience: Iterator[float] | None, handoffs: bool = True):
-        """Queue for the plan's roles, work, release. Returns False if the lead went cold."""
+              patience: Iterator[float] | None, selling: bool = True):
+        """Queue for the plan's roles, work, release. Returns False if the lead went cold.
+
+        ``selling`` is False for work after the sale (collection, renewal): it is neither a
+        hand-off nor a first contact.
+        """
         env, log = self.env, self.log
-        if handoffs and deal.last_role is not None and deal.last_role != plan.primary:
+        if selling and deal.last_role is not None and deal.last_role != plan.primary:
             if self._handoff is None:  # a hand-off that costs no time: count it only
                 deal.handoffs += 1
             else:
@@ -326,6 +355,12 @@ class SalesModel:
         queued = env.now
         if log is not None:
             log.rows.append((deal.lead, QUEUED, stage_id, queued, plan.label))
+        if plan.wait_open:
+            # Roles with different hours: ask for staff only when all of them work, so no
+            # one is held idle waiting for a colleague who is off.
+            opening = plan.cal.next_working(queued)
+            if opening > queued:
+                yield env.timeout(opening - queued)
         if plan.simple and patience is None:  # the common case, kept lean
             held = members = None
             res = plan.pools[0]
@@ -348,7 +383,7 @@ class SalesModel:
             start = cal.next_working(now)
             end = cal.finish(start, work)
         deal.started = start
-        if deal.first_contact is None:
+        if deal.first_contact is None and selling:
             deal.first_contact = start
             if deal.counted:
                 self.tally.response_times.append(start - deal.created)
@@ -374,10 +409,10 @@ class SalesModel:
         if held is None:
             res.release(req)
         else:
-            for r, q in held:
-                r.release(q)
-        deal.last_contact = end
-        deal.last_role = plan.primary
+            self._release_all(held)
+        if selling:
+            deal.last_contact = end
+            deal.last_role = plan.primary
         if log is not None:
             log.rows.append((deal.lead, FINISHED, stage_id, end, plan.label))
         return True
@@ -389,7 +424,7 @@ class SalesModel:
         Returns the (resource, request) pairs held and the (pool, member) pairs of owned
         roles (or None when no role of the plan is owner-assigned).
         """
-        env, log = self.env, self.log
+        env = self.env
         priority = None
         if plan.policy != "fifo":
             priority = -(deal.score if plan.policy == "score" else
@@ -403,7 +438,17 @@ class SalesModel:
                     deal.owners = {}
                 member = deal.owners.get(pool.rid)
                 if member is None:
-                    member = yield pool.assign()
+                    assigned = pool.assign()
+                    if deadline is None:
+                        member = yield assigned
+                    else:
+                        yield assigned | env.timeout(max(deadline - env.now, 0.0))
+                        if not assigned.triggered:
+                            pool.withdraw(assigned)
+                            self._release_all(held)
+                            self._log_cold(deal, plan, stage_id)
+                            return None
+                        member = assigned.value
                     deal.owners[pool.rid] = member
                 members.append((pool, member))
                 res = pool.members[member]
@@ -417,13 +462,20 @@ class SalesModel:
                 yield req | env.timeout(max(deadline - env.now, 0.0))
                 if not req.triggered:
                     req.cancel()
-                    for r, q in held:
-                        r.release(q)
-                    if log is not None:
-                        log.rows.append((deal.lead, WENT_COLD, stage_id, env.now, plan.label))
+                    self._release_all(held)
+                    self._log_cold(deal, plan, stage_id)
                     return None
             held.append((res, req))
         return held, members
+
+    @staticmethod
+    def _release_all(held: list[tuple[Any, Any]]) -> None:
+        for res, req in held:
+            res.release(req)
+
+    def _log_cold(self, deal: Deal, plan: StaffPlan, stage_id: str) -> None:
+        if self.log is not None:
+            self.log.rows.append((deal.lead, WENT_COLD, stage_id, self.env.now, plan.label))
 
     def _hand_off(self, deal: Deal, to_role: str):
         deal.handoffs += 1
@@ -493,21 +545,19 @@ class SalesModel:
 def _route_with_odds(stage: StagePlan, u: float, odds: float) -> Any:
     """Route with the odds of moving on (versus lost) multiplied by ``odds``.
 
-    The forward targets keep their shares among themselves; only the split between
-    moving on and lost changes: p' = odds * p / (1 - p + odds * p).
+    Moving on is going to a stage or to won; the rest is lost or no decision. Each side
+    keeps the shares of its targets; only the split between the sides changes:
+    p' = odds * p / (1 - p + odds * p), p the probability of moving on.
     """
-    if odds == 1.0 or stage.lost_index is None:
+    probs = stage.probs
+    p_on = stage.p_forward
+    if odds == 1.0 or p_on <= 0.0 or p_on >= 1.0:
         return stage.targets[bisect_right(stage.cum, u)]
-    probs = [b - a for a, b in zip([0.0, *stage.cum], [*stage.cum, 1.0], strict=True)]
-    p_lost = probs[stage.lost_index]
-    p_on = 1.0 - p_lost
-    if p_on <= 0.0 or p_lost <= 0.0:
-        return stage.targets[bisect_right(stage.cum, u)]
-    p_on_new = odds * p_on / (p_lost + odds * p_on)
-    scale = p_on_new / p_on
+    p_on_new = odds * p_on / (1.0 - p_on + odds * p_on)
+    scale_on, scale_off = p_on_new / p_on, (1.0 - p_on_new) / (1.0 - p_on)
     acc = 0.0
     for i, p in enumerate(probs):
-        acc += (1.0 - p_on_new) if i == stage.lost_index else p * scale
+        acc += p * (scale_on if stage.forward[i] else scale_off)
         if u < acc:
             return stage.targets[i]
     return stage.targets[-1]

@@ -214,6 +214,11 @@ class Stage(_Frozen):
         if self.decay is not None and self.work is None:
             raise ValueError("decay is measured when staff first work on the lead: "
                              "the stage needs work")
+        if self.decay is not None or self.score_odds is not None:
+            ends = [t for t in self.next if t in ("lost", "no_decision")]
+            if not ends or len(ends) == len(self.next):
+                raise ValueError("decay and score_odds change the odds of moving on against "
+                                 "lost / no_decision: next needs both kinds of target")
         for name in ("work", "delay", "patience"):
             dist = getattr(self, name)
             if dist is not None and not dist.mean > 0:
