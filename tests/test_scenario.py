@@ -199,7 +199,7 @@ RULES = [
     ),
     pytest.param(
         "    role: ae\n", "",
-        r"work is staff time: the stage needs a role", "stages.close", None, "  close:",
+        r"work is staff time: give a role", "stages.close", None, "  close:",
         id="work-without-role",
     ),
     pytest.param(

@@ -154,7 +154,9 @@ class ScoreOdds(Frozen):
         return self.at_0 ** (1 - score) * self.at_1**score
 
 
-class _Staffed(Frozen):
+class Staffed(Frozen):
+    """Something done by staff: the roles it holds, their work, then customer-side time."""
+
     role: Id | None = None
     roles: list[Id] | None = Field(default=None, min_length=1)
     work: Dist | None = None
@@ -176,18 +178,19 @@ class _Staffed(Frozen):
 
     @property
     def staff(self) -> tuple[str, ...]:
+        """The roles held while the work is done, in the order given."""
         if self.roles is not None:
             return tuple(self.roles)
         return (self.role,) if self.role is not None else ()
 
 
-class Task(_Staffed):
+class Task(Staffed):
     """One branch of parallel work inside a stage (a BPMN AND-split and join)."""
 
     description: str = ""
 
 
-class ApprovalLevel(_Staffed):
+class ApprovalLevel(Staffed):
     """One level of an approval chain: deals above ``above`` need it."""
 
     above: float = Field(default=0.0, ge=0)
@@ -308,5 +311,5 @@ def clip01(x: float) -> float:
 __all__ = [
     "AGING_BUCKETS", "ApprovalLevel", "ArrivalProfile", "BadDebt", "Collection", "Decay",
     "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay", "QUEUE_POLICIES",
-    "Reminder", "Renewal", "ScoreFactor", "ScoreOdds", "Task", "Upsell", "clip01",
+    "Reminder", "Renewal", "ScoreFactor", "ScoreOdds", "Staffed", "Task", "Upsell", "clip01",
 ]

@@ -36,6 +36,7 @@ from salessim.scenario.mechanics import (
     Renewal,
     ScoreFactor,
     ScoreOdds,
+    Staffed,
     Task,
 )
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
@@ -158,14 +159,11 @@ class OnlyIf(_Frozen):
     )
 
 
-class Stage(_Frozen):
-    """One step of the sale."""
+class Stage(Staffed):
+    """One step of the sale: staff work (``role`` / ``roles``, ``work``), then customer-side
+    time (``delay``), then routing (``next``)."""
 
     description: str = ""
-    role: Id | None = None
-    roles: list[Id] | None = Field(default=None, min_length=1)
-    work: Dist | None = Field(default=None, description="staff time: the roles are busy")
-    delay: Dist | None = Field(default=None, description="customer-side time: no staff busy")
     patience: Dist | None = Field(
         default=None, description="a lead waiting longer than this for staff goes cold"
     )
@@ -194,13 +192,7 @@ class Stage(_Frozen):
         return routes
 
     @model_validator(mode="after")
-    def _staffing(self) -> Stage:
-        if self.role is not None and self.roles is not None:
-            raise ValueError("give either role or roles, not both")
-        if self.roles is not None and len(set(self.roles)) != len(self.roles):
-            raise ValueError(f"roles must not repeat a role, got {self.roles}")
-        if self.work is not None and not self.staff:
-            raise ValueError("work is staff time: the stage needs a role")
+    def _stage_rules(self) -> Stage:
         if self.patience is not None and self.work is None:
             raise ValueError("patience is how long a lead waits for staff: the stage needs work")
         kinds = [k for k in ("work", "parallel", "approvals") if getattr(self, k) is not None]
@@ -219,18 +211,9 @@ class Stage(_Frozen):
             if not ends or len(ends) == len(self.next):
                 raise ValueError("decay and score_odds change the odds of moving on against "
                                  "lost / no_decision: next needs both kinds of target")
-        for name in ("work", "delay", "patience"):
-            dist = getattr(self, name)
-            if dist is not None and not dist.mean > 0:
-                raise ValueError(f"{name} must be a positive duration, got mean {dist.mean}")
+        if self.patience is not None and not self.patience.mean > 0:
+            raise ValueError(f"patience must be a positive duration, got mean {self.patience.mean}")
         return self
-
-    @property
-    def staff(self) -> tuple[str, ...]:
-        """The roles the stage holds while it works."""
-        if self.roles is not None:
-            return tuple(self.roles)
-        return (self.role,) if self.role is not None else ()
 
 
 class Scenario(_Frozen):
