@@ -334,3 +334,27 @@ def test_mutated_documents_fail_cleanly_or_run(tmp, document, kind, pick, seed):
     kpis = engine.run_replication(short, 0, seed).kpis
     assert kpis["leads"] >= 0
     assert all(isinstance(v, float) and not math.isinf(v) for v in kpis.values())
+
+
+def test_a_lead_has_the_same_luck_at_a_stage_whatever_the_staffing(tmp_path):
+    """Common random numbers per lead: the first routing at each stage is the lead's own.
+
+    With one SDR or three, leads reach ``close`` at other times and in another order, but
+    a lead that leaves ``close`` for the first time goes the same way in both (won, lost or
+    back to qualify), and a lead that leaves ``qualify`` for the first time likewise.
+    """
+    def first_exits(sets: list[str]) -> pd.Series:
+        scenario = funnel(tmp_path, ["stages.qualify.patience=null", *sets])
+        log = engine.run_replication(scenario, 0, event_log=True).log.to_frame()
+        log = log[log["event"].isin([QUEUED, *ENDS])].sort_values(["lead", "time"], kind="stable")
+        # Where each lead went after its first visit to each stage: the next row's stage
+        # (a queue) or end event.
+        nxt = log.groupby("lead")["concept:name"].shift(-1)
+        visits = log[log["event"] == QUEUED].assign(went=nxt)
+        first = visits.groupby(["lead", "stage"], sort=True).first()["went"]
+        return first.dropna()
+
+    one, three = first_exits([]), first_exits(["roles.sdr.headcount=3"])
+    both = one.index.intersection(three.index)
+    assert len(both) > 100
+    assert (one[both] == three[both]).all()

@@ -11,7 +11,10 @@ Stream names used by the model (``<x>`` is a source or stage id):
 - ``arrivals:<source>``: inter-arrival times of a source's leads;
 - ``lead:<source>``: a lead's own attributes (deal value), drawn once at creation;
 - ``work:<stage>``, ``delay:<stage>``, ``patience:<stage>``: times at a stage;
-- ``route:<stage>``: the uniform that picks where a deal goes after a stage.
+- ``route:<stage>:<source>``: the uniform that picks where a deal goes after its first
+  visit to a stage, drawn for every lead when it is created, so a lead's luck at a stage
+  does not depend on the order in which events happen;
+- ``route:<stage>``: the same for later visits (loops), in the order they happen.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ class StagePlan:
     __slots__ = (
         "id", "tally", "staff", "patience", "parallel", "approvals", "delay", "route", "cum",
         "targets", "threshold", "otherwise", "decay", "score_odds", "probs", "forward",
-        "p_forward",
+        "p_forward", "slot", "bit",
     )
 
     def __init__(self, sid: str, tally: StageTally) -> None:
@@ -133,6 +133,10 @@ class StagePlan:
         self.probs: list[float] = []  # of each target
         self.forward: list[bool] = []  # does the target move the deal on (a stage, won)?
         self.p_forward = 1.0
+        # A lead's first routing draw at this stage is its own (Deal.luck[slot]); later
+        # visits (loops) draw from the stage's stream. ``bit`` marks the first visit.
+        self.slot = -1
+        self.bit = 0
 
 
 class Builder:
@@ -154,6 +158,16 @@ class Builder:
                 self.resources[rid] = kind(env, capacity=role.headcount)
         self._order = list(scenario.roles)
         self._prioritised = prioritised
+        self.routed: list[str] = []  # stages with a routing draw, in slot order
+
+    def luck(self, source: str) -> list[Iterator[float]]:
+        """Per routed stage, the stream of first-visit routing draws of a source's leads.
+
+        Each lead takes one draw from each when it is created, so its luck at a stage does
+        not depend on the order events happen in: a redesign that changes who waits
+        where leaves every lead's first routing at every stage as it was.
+        """
+        return [self.uniforms(f"route:{sid}:{source}") for sid in self.routed]
 
     def closed_off_hours(self) -> list[tuple[list[Any], WorkCalendar]]:
         """Prioritised roles with working hours: their resources and calendar.
@@ -239,6 +253,9 @@ class Builder:
             plan.score_odds = stage.score_odds
             if len(names) > 1:
                 plan.route = self.uniforms(f"route:{sid}")
+                plan.slot = len(self.routed)
+                plan.bit = 1 << plan.slot
+                self.routed.append(sid)
             if stage.only_if is not None:
                 plan.threshold = stage.only_if.deal_value_above
                 if stage.only_if.otherwise is not None:

@@ -60,7 +60,7 @@ class Deal:
 
     __slots__ = (
         "number", "source", "value", "score", "needs", "created", "counted", "owners",
-        "last_role", "last_contact", "first_contact", "handoffs", "started",
+        "last_role", "last_contact", "first_contact", "handoffs", "started", "luck", "visited",
     )
 
     def __init__(self, source: str, number: int, value: float, created: float, counted: bool):
@@ -77,6 +77,8 @@ class Deal:
         self.first_contact: float | None = None
         self.handoffs = 0
         self.started = 0.0  # start of the current staff work
+        self.luck: list[float] = []  # first-visit routing draws, one per routed stage
+        self.visited = 0  # bit set of routed stages already left once
 
     @property
     def lead(self) -> str:
@@ -212,12 +214,14 @@ class SalesModel:
         scores = self._score_draws(sid)
         needs = self._needs_draws(sid) if self.uses_needs else None
         cost = source.cost_per_lead
+        luck = self.builder.luck(sid)
         k = 0
         for gap in gaps:
             yield env.timeout(gap)
             k += 1
             counted = env.now >= warmup
             deal = Deal(sid, k, next(values), env.now, counted)
+            deal.luck = [next(draws) for draws in luck]
             if scores is not None:
                 deal.score = next(scores)
             if needs is not None:
@@ -270,7 +274,8 @@ class SalesModel:
                     st.skipped += 1
                 if log is not None:
                     log.rows.append((deal.lead, SKIPPED, stage.id, env.now, ""))
-                nxt = stage.otherwise if stage.otherwise is not None else self._route(stage)
+                nxt = stage.otherwise if stage.otherwise is not None else \
+                    self._route(deal, stage)
                 if nxt.__class__ is int:
                     return self._end(deal, nxt)
                 stage = nxt
@@ -303,17 +308,22 @@ class SalesModel:
                 if counted:
                     st.delayed += 1
                     st.delay += d
-            route = stage.route
-            if route is None:
+            if stage.route is None:
                 nxt = stage.targets[0]
-            elif stage.decay is None and stage.score_odds is None:
-                cum = stage.cum
-                if len(cum) == 1:  # two ways: one comparison does what bisect does
-                    nxt = stage.targets[0 if next(route) < cum[0] else 1]
-                else:
-                    nxt = stage.targets[bisect_right(cum, next(route))]
             else:
-                nxt = _route_with_odds(stage, next(route), self._odds(deal, stage, contact))
+                if deal.visited & stage.bit:
+                    u = next(stage.route)
+                else:
+                    deal.visited |= stage.bit
+                    u = deal.luck[stage.slot]
+                if stage.decay is None and stage.score_odds is None:
+                    cum = stage.cum
+                    if len(cum) == 1:  # two ways: one comparison does what bisect does
+                        nxt = stage.targets[0 if u < cum[0] else 1]
+                    else:
+                        nxt = stage.targets[bisect_right(cum, u)]
+                else:
+                    nxt = _route_with_odds(stage, u, self._odds(deal, stage, contact))
             if counted:
                 if nxt.__class__ is int and nxt != WON_END:
                     st.lost += 1
@@ -491,10 +501,16 @@ class SalesModel:
             self.tally.handoff_time += d
 
     @staticmethod
-    def _route(stage: StagePlan) -> Any:
+    def _route(deal: Deal, stage: StagePlan) -> Any:
+        """Where a deal that skipped the stage goes: by ``next``, with the deal's luck."""
         if stage.route is None:
             return stage.targets[0]
-        return stage.targets[bisect_right(stage.cum, next(stage.route))]
+        if deal.visited & stage.bit:
+            u = next(stage.route)
+        else:
+            deal.visited |= stage.bit
+            u = deal.luck[stage.slot]
+        return stage.targets[bisect_right(stage.cum, u)]
 
     @staticmethod
     def _odds(deal: Deal, stage: StagePlan, contact: float | None) -> float:

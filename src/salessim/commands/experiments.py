@@ -1,0 +1,191 @@
+"""``salessim sweep``, ``salessim results`` and ``salessim optimise``: experiments at scale.
+
+A thin shell over :mod:`salessim.experiments` and :mod:`salessim.optimise`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from salessim.console import progress_bar
+from salessim.errors import UsageError
+from salessim.records import write_frame
+
+#: Exit status when every run was stored but some raised (their errors are in the results).
+EXIT_RUNS_FAILED = 1
+
+
+class _Bar:
+    """A progress bar (with ETA) whose total is known only once the work is planned."""
+
+    def __init__(self, label: str, unit: str = "run") -> None:
+        self.label, self.unit, self.bar = label, unit, None
+
+    def plan(self, total: int, skipped: int = 0) -> None:
+        self.close()
+        label = f"{self.label} ({skipped} stored)" if skipped else self.label
+        self.bar = progress_bar(total, label, self.unit)
+
+    def stage(self, name: str, total: int | None) -> None:
+        """Start a new bar for the next stage of the work."""
+        self.close()
+        self.bar = progress_bar(total, name, self.unit)  # type: ignore[arg-type]
+
+    def update(self, *_: Any) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per core; 1 runs serially in this process)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on Dask instead: 'local' starts a cluster on this machine, or give a "
+                        "scheduler address such as tcp://host:8786 (needs salessim[dask])")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from salessim.experiments import load_experiment, make_executor, parse_shard, sweep
+
+    shard = parse_shard(args.shard) if args.shard else None
+    if args.chunksize is not None and args.chunksize < 1:
+        raise UsageError(f"--chunksize must be at least 1, got {args.chunksize}")
+    experiment = load_experiment(args.experiment)
+    out = Path(args.out) if args.out else Path("results") / experiment.name
+    bar = _Bar(experiment.name)
+    with make_executor(args.workers, args.dask) as executor:
+        try:
+            report = sweep(experiment, out, executor, shard, progress=bar.update,
+                           retry_errors=args.retry_errors, chunksize=args.chunksize,
+                           on_plan=bar.plan)
+        finally:
+            bar.close()
+        name = executor.name
+    where = f"shard {args.shard}, " if shard else ""
+    print(f"{experiment.name}: {where}{report.total} runs ({len(experiment.designs)} designs x "
+          f"{experiment.replications} replications{' / shard' if shard else ''}), "
+          f"{report.skipped} already stored, {report.ran} run now, {report.failed} failed, "
+          f"{report.seconds:.1f} s on {name}")
+    print(f"wrote {out}/  (salessim results {out})")
+    if report.failed:
+        print(f"salessim: {report.failed} runs raised; their errors are stored "
+              f"(status 'error'): see salessim results {out}", file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from salessim.experiments import (
+        load_results,
+        plot_kpi_by_factor,
+        results_report,
+        summarise_results,
+    )
+    from salessim.experiments.results import factor_columns
+
+    if not 0 < args.level < 1:
+        raise UsageError(f"--level must be strictly between 0 and 1, got {args.level}")
+    print(results_report(args.dir, args.kpi or None, args.level))
+    if args.csv or args.plot:
+        frame = load_results(args.dir)
+        summary = summarise_results(frame, args.level)
+        if args.csv:
+            write_frame(summary, Path(args.csv))
+            print(f"wrote {args.csv}")
+        if args.plot:
+            factors = factor_columns(frame)
+            if not factors and not args.x:
+                raise UsageError("--plot draws a KPI against a factor, and these designs have none")
+            x = args.x or factors[0]
+            by = args.by or next((f for f in factors if f != x), None)
+            png = Path(args.png) if args.png else Path(args.dir) / f"plot-{args.plot}-by-{x}.png"
+            plot_kpi_by_factor(summary, args.plot, x, by, png, args.level)
+            print(f"wrote {png}")
+    return 0
+
+
+def cmd_optimise(args: argparse.Namespace) -> int:
+    from salessim.experiments import make_executor
+    from salessim.optimise import SimulationEvaluator, load_problem, optimise, write_outputs
+
+    overrides = {k: getattr(args, k) for k in (
+        "seed", "replications", "max_designs", "finalists", "indifference_zone", "confidence",
+        "holdout") if getattr(args, k) is not None}
+    problem = load_problem(args.spec, **overrides)
+    bar = _Bar(problem.name)
+    with make_executor(args.workers, args.dask) as executor:
+        evaluator = SimulationEvaluator(problem, executor, progress=bar.update)
+        try:
+            result = optimise(problem, evaluator,
+                              on_stage=lambda stage, n: bar.stage(f"{problem.name}: {stage}", n))
+        finally:
+            bar.close()
+    print(result.report())
+    if args.out:
+        for path in write_outputs(result, Path(args.out)):
+            print(f"wrote {path}")
+    return 0 if result.chosen is not None else EXIT_RUNS_FAILED
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sweep``, ``results`` and ``optimise`` to the ``salessim`` command."""
+    p = subparsers.add_parser(
+        "sweep", help="run every design and replication of an experiment file, resumably",
+        description="Run every (design, replication) of an experiment and store each run as "
+                    "a Parquet file. Rerunning into the same folder skips the stored runs.")
+    p.add_argument("experiment", metavar="EXPERIMENT", help="an experiment file (YAML)")
+    _add_executor_options(p)
+    p.add_argument("--shard", metavar="i/N",
+                   help="run only shard i of N (1 <= i <= N), e.g. one task of a job array")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/<name>)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="run again the runs stored with status 'error'")
+    p.add_argument("--chunksize", type=int, metavar="N",
+                   help="runs sent to a worker at a time (default: automatic)")
+    p.set_defaults(func=cmd_sweep)
+
+    p = subparsers.add_parser(
+        "results", help="summarise a sweep's results folder (means and CIs per design)")
+    p.add_argument("dir", metavar="DIR", help="a results folder written by salessim sweep")
+    p.add_argument("--kpi", action="append", metavar="KPI", help="show only this KPI (repeatable)")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--csv", metavar="FILE", help="write the summary per design and KPI as CSV")
+    p.add_argument("--plot", metavar="KPI", help="plot this KPI against a factor with CI bands")
+    p.add_argument("--x", metavar="FACTOR", help="factor on the x axis (default: the first)")
+    p.add_argument("--by", metavar="FACTOR", help="one line per level of this factor "
+                   "(default: the second factor, if any)")
+    p.add_argument("--png", metavar="FILE", help="where to write the plot "
+                   "(default: DIR/plot-<KPI>-by-<FACTOR>.png)")
+    p.set_defaults(func=cmd_results)
+
+    p = subparsers.add_parser(
+        "optimise", aliases=["optimize"],
+        help="find the best design under a budget: search, Kim-Nelson selection, holdout",
+        description="Search the decision variables of an optimisation spec (enumerating them "
+                    "when feasible designs are few), select the best few with Kim-Nelson on "
+                    "fresh common random numbers, and confirm them on a holdout seed against "
+                    "the baseline with paired, Holm-adjusted confidence intervals.")
+    p.add_argument("spec", metavar="SPEC", help="an optimisation spec file (YAML)")
+    _add_executor_options(p)
+    p.add_argument("--out", metavar="DIR",
+                   help="write leaderboard.csv, best.yaml and search.png there")
+    p.add_argument("--seed", type=int, help="root seed (default: the spec's)")
+    p.add_argument("--replications", type=int, metavar="N",
+                   help="replications per candidate in the search")
+    p.add_argument("--max-designs", type=int, metavar="N",
+                   help="most candidates the neighbourhood search evaluates")
+    p.add_argument("--finalists", type=int, metavar="K", help="designs sent to selection")
+    p.add_argument("--indifference-zone", metavar="DELTA",
+                   help="smallest difference worth finding: a number, or a percentage of the "
+                        "best search estimate such as 1%%")
+    p.add_argument("--confidence", type=float, help="probability of correct selection")
+    p.add_argument("--holdout", type=int, metavar="N", help="holdout replications")
+    p.set_defaults(func=cmd_optimise)

@@ -1,0 +1,205 @@
+"""Spec files (experiments, optimisation problems) and the scenarios they derive.
+
+A spec file is YAML read with the scenario loader's :func:`read_document`, so it gets the
+same line tracking (and may ``extends:`` another spec). Its problems are reported as a
+:class:`~salessim.errors.ScenarioError` naming file, line, field, rule and value, exactly
+like a scenario's. A design's scenario is its base scenario document with the design's
+values applied as ``--set`` overrides (:func:`apply_sets`), so ``roles.se.headcount: 3`` in a
+spec means what ``--set roles.se.headcount=3`` means on the command line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from salessim import metrics
+from salessim.errors import Problem, ScenarioError
+from salessim.scenario.load import Document, apply_sets, read_document, validate_document
+from salessim.scenario.schema import Scenario
+
+M = TypeVar("M", bound=BaseModel)
+
+#: A dotted scenario key: ``roles.se.headcount``, ``stages.close.delay.mean``.
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*$"
+
+
+def read_spec(path: str | Path, model: type[M]) -> tuple[M, Document]:
+    """Read a spec file into ``model``, with every problem located in the file.
+
+    Raises:
+        ScenarioError: the file cannot be read, is not YAML, or breaks a rule of ``model``.
+    """
+    doc = read_document(path)
+    try:
+        spec = model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ScenarioError([_problem(doc, err, model) for err in exc.errors()]) from None
+    return spec, doc
+
+
+def problem_at(doc: Document, field: str | tuple[str, ...], rule: str, value: Any) -> Problem:
+    """A problem located at a key of a spec document (``field`` dotted or as a key path)."""
+    path = tuple(field.split(".")) if isinstance(field, str) else field
+    file, line = doc.locate(path)
+    return Problem(".".join(path), rule, value, file, line)
+
+
+def relative_file(doc: Document, path: tuple[str, ...], ref: str) -> Path:
+    """A file named in a spec, relative to the spec file that wrote it."""
+    file, _ = doc.locate(path)
+    base = Path(file).parent if file else Path(".")
+    return base / ref
+
+
+def yaml_text(value: Any) -> str:
+    """``value`` as the YAML text of a ``--set`` override (reads back as the same value)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000, allow_unicode=True)
+    text = text.strip()
+    if text.endswith("\n..."):
+        text = text[: -len("\n...")].strip()
+    elif text.endswith("..."):
+        text = text[: -len("...")].strip()
+    return text
+
+
+def design_scenario(
+    base: Document,
+    values: dict[str, Any],
+    origins: dict[str, tuple[str | None, int | None]],
+    label: str,
+) -> Scenario:
+    """Validate ``base`` with ``values`` set at dotted keys.
+
+    Args:
+        base: the base scenario document (as :func:`read_document` returns it).
+        values: dotted key -> value, applied like ``--set`` (``None`` deletes the key).
+        origins: dotted key -> (file, line) of the spec line that set it, so a bad value is
+            reported at the spec line that wrote it.
+        label: names the design in error messages.
+
+    Raises:
+        ScenarioError: the resulting scenario breaks a rule.
+    """
+    doc = apply_sets(base, [f"{key}={yaml_text(value)}" for key, value in values.items()])
+    for key in values:
+        if key in origins:
+            doc.origins[tuple(key.split("."))] = origins[key]  # type: ignore[assignment]
+    try:
+        return validate_document(doc)
+    except ScenarioError as exc:
+        for p in exc.problems:
+            p.rule = f"{p.rule} [in {label}]"
+        raise ScenarioError(exc.problems) from None
+
+
+def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> str | None:
+    """Why ``name`` is not a KPI of ``scenario`` (None when it is one).
+
+    Args:
+        name: the KPI name as written.
+        scenario: the scenario whose stages and roles per-stage and per-role KPIs name.
+        also: other names that would be accepted (suggested when close).
+    """
+    try:
+        pattern = metrics.kpi_pattern(name)
+    except KeyError:
+        close = difflib.get_close_matches(name, [*metrics.KPI_DEFINITIONS, *also], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown KPI{hint}; see the KPI table in the README"
+    if "." in pattern and pattern != name:
+        placeholder = pattern.split(".", 1)[1]
+        ident = name.split(".", 1)[1]
+        ids = {"<stage>": scenario.stages, "<role>": scenario.roles,
+               "<source>": scenario.sources}.get(placeholder)
+        if ids is not None and ident not in ids:
+            return f"no {placeholder.strip('<>')} {ident!r} in the scenario ({', '.join(ids)})"
+    return None
+
+
+# --- pydantic errors as located problems ----------------------------------------------------
+
+
+def _problem(doc: Document, err: dict[str, Any], model: type[BaseModel]) -> Problem:
+    path = _data_path(doc.data, err["loc"], err["type"] == "missing")
+    file, line = doc.locate(path)
+    rule = err["msg"]
+    if rule.startswith("Value error, "):
+        rule = rule[len("Value error, "):]
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(model, path[:-1])
+        close = difflib.get_close_matches(path[-1], allowed, n=1)
+        rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+        if allowed:
+            rule += f"; allowed here: {', '.join(allowed)}"
+        value = path[-1]
+    elif err["type"] == "missing":
+        rule = "required field is missing"
+        value = None
+    elif err["type"] == "union_tag_invalid":
+        rule = "unknown type; use one of " + err["ctx"]["expected_tags"].replace("'", "")
+        value = err["ctx"]["tag"]
+    elif err["type"] == "union_tag_not_found":
+        rule = "needs a type: key (" + err["ctx"]["discriminator"].replace("'", "") + ")"
+        value = None
+    text = repr(value)
+    return Problem(".".join(path), rule, value if len(text) <= 120 else text[:117] + "...",
+                   file, line)
+
+
+def _data_path(data: Any, loc: tuple[Any, ...], missing: bool) -> tuple[str, ...]:
+    """The error location as keys of the document, without the union tags pydantic adds."""
+    path: list[str] = []
+    node = data
+    loc = tuple(seg for seg in loc if seg != "[key]")  # a dict key's own error: at the key
+    for i, seg in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and str(seg) in node:
+            node = node[str(seg)]
+            path.append(str(seg))
+        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            node = node[seg]
+            path.append(str(seg))
+        elif last and missing:
+            path.append(str(seg))
+        elif not isinstance(node, (dict, list)) or isinstance(seg, str) and not last:
+            continue  # a union member's name, or a key under a non-mapping value
+        else:
+            path.append(str(seg))
+    return tuple(path)
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [t for arg in get_args(tp) for t in _unwrap(arg)]
+    return [tp]
+
+
+def _allowed_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
+    candidates: list[Any] = [model]
+    for key in path:
+        nxt: list[Any] = []
+        for tp in candidates:
+            for t in _unwrap(tp):
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    nxt += [f.annotation for name, f in t.model_fields.items()
+                            if key in (name, f.alias)]
+                elif get_origin(t) in (dict, list):
+                    nxt.append(get_args(t)[-1])
+        candidates = nxt
+    keys: list[str] = []
+    for tp in candidates:
+        for t in _unwrap(tp):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                keys += [f.alias or name for name, f in t.model_fields.items()]
+    return list(dict.fromkeys(keys))

@@ -1,0 +1,268 @@
+"""The result store: a folder of Parquet files, one per run, and a manifest.
+
+Layout of a results folder::
+
+    manifest.json                    experiment hash, root seed, stream scheme, versions,
+                                     executor, start and end times, design table
+    design=d000/rep-000000.parquet   one file per (design, replication)
+    design=d000/rep-000001.parquet
+    design=d001/...
+
+Every file holds rows of one tidy long table: experiment, design, scenario, one column per
+factor, scenario_hash, replication, kpi, value, status, error. A failed run is one row with
+status ``error``, no KPI and the error message. Each file is written to a temporary name and
+renamed into place (:func:`salessim.output.atomic_path`), so a run is either stored whole or
+not at all, and a folder is resumable: a file that exists is a completed run. The manifest
+(less the end time) is also stored in every file's Parquet metadata, with the design's
+resolved scenario, so one file is enough to reproduce its values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from salessim.errors import OutputError, UsageError
+from salessim.experiments.runs import ERROR, RunOutcome
+from salessim.experiments.spec import Experiment
+from salessim.output import atomic_path, versions, write_json
+from salessim.rng import STREAM_SCHEME
+from salessim.scenario.load import resolved
+
+MANIFEST = "manifest.json"
+METADATA_KEY = b"salessim.manifest"
+_FILE = re.compile(r"^rep-(\d+)\.parquet$")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def all_versions() -> dict[str, str]:
+    """Versions of everything a stored result depends on."""
+    return {**versions(), "pyarrow": pa.__version__}
+
+
+def _factor_type(values: list[Any]) -> pa.DataType:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pa.bool_()
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pa.int64()
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pa.float64()
+    return pa.string()
+
+
+def _factor_cell(value: Any, kind: pa.DataType) -> Any:
+    if value is None:
+        return None
+    if kind == pa.string():
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if kind == pa.float64():
+        return float(value)
+    return value
+
+
+@dataclass
+class ResultStore:
+    """A results folder for one experiment.
+
+    Use :meth:`open`; it refuses a folder that holds another experiment's results.
+    """
+
+    root: Path
+    experiment: Experiment
+    manifest: dict[str, Any]
+    schema: pa.Schema = field(init=False)
+    _factor_types: dict[str, pa.DataType] = field(init=False)
+    _rows: dict[str, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        table = self.experiment.design_table()
+        self._factor_types = {
+            f: _factor_type([row.get(f) for row in table]) for f in self.experiment.factors
+        }
+        fields = [
+            pa.field("experiment", pa.string()),
+            pa.field("design", pa.string()),
+            pa.field("scenario", pa.string()),
+            *[pa.field(f, t) for f, t in self._factor_types.items()],
+            pa.field("scenario_hash", pa.string()),
+            pa.field("replication", pa.int64()),
+            pa.field("kpi", pa.string()),
+            pa.field("value", pa.float64()),
+            pa.field("status", pa.string()),
+            pa.field("error", pa.string()),
+        ]
+        self.schema = pa.schema(fields)
+        self._rows = {row["design"]: row for row in table}
+
+    @classmethod
+    def open(cls, root: str | Path, experiment: Experiment, executor: str,
+             shard: str | None = None) -> ResultStore:
+        """Open (or create) ``root`` for ``experiment`` and record this sweep in its manifest.
+
+        Raises:
+            UsageError: the folder holds results of a different experiment (or other files).
+        """
+        root = Path(root)
+        old = read_manifest(root) if (root / MANIFEST).is_file() else None
+        # Hidden names are temporary files of writes in progress (another shard starting).
+        if old is None and root.is_dir() and any(
+            not p.name.startswith(".") for p in root.iterdir()
+        ):
+            raise UsageError(f"{root} is not empty and holds no {MANIFEST}: not a results "
+                             "folder; give a new or empty --out folder")
+        if old is not None and old.get("experiment_hash") != experiment.hash:
+            raise UsageError(
+                f"{root} holds results of a different experiment "
+                f"({old.get('experiment')!r}, hash {str(old.get('experiment_hash'))[:12]}) than "
+                f"{experiment.path} (hash {experiment.hash[:12]}): its designs, scenarios, seed "
+                "or KPIs changed since. Give a new --out folder, or delete the old one to start "
+                "again."
+            )
+        manifest = {
+            "experiment": experiment.name,
+            "experiment_file": str(experiment.path),
+            "experiment_hash": experiment.hash,
+            "root_seed": experiment.seed,
+            "replications": experiment.replications,
+            "stream_scheme": STREAM_SCHEME,
+            "versions": all_versions(),
+            "executor": executor,
+            "shard": shard,
+            "started": now(),
+            "ended": None,
+            "kpis": list(experiment.kpis) if experiment.kpis else None,
+            "factors": list(experiment.factors),
+            "designs": experiment.design_table(),
+            "base_scenarios": experiment.bases,
+            "history": list(old.get("history", [])) if old else [],
+        }
+        store = cls(root, experiment, manifest)
+        write_json(root / MANIFEST, manifest)
+        return store
+
+    def path(self, design: str, replication: int) -> Path:
+        return self.root / f"design={design}" / f"rep-{replication:06d}.parquet"
+
+    def completed(self, with_errors: bool = True) -> set[tuple[str, int]]:
+        """The (design, replication) runs stored; ``with_errors=False`` leaves out failed ones."""
+        return completed_runs(self.root, with_errors)
+
+    def write(self, outcome: RunOutcome) -> Path:
+        """Store one run's outcome whole, or not at all."""
+        exp = self.experiment
+        row = self._rows[outcome.design]
+        head = {
+            "experiment": exp.name, "design": outcome.design, "scenario": row["scenario"],
+            **{f: _factor_cell(row.get(f), t) for f, t in self._factor_types.items()},
+            "scenario_hash": row["scenario_hash"], "replication": outcome.replication,
+        }
+        if outcome.kpis is not None:
+            items = list(outcome.kpis.items())
+            cols = {k: [v] * len(items) for k, v in head.items()}
+            cols.update(kpi=[k for k, _ in items], value=[float(v) for _, v in items],
+                        status=[outcome.status] * len(items), error=[None] * len(items))
+        else:
+            cols = {k: [v] for k, v in head.items()}
+            cols.update(kpi=[None], value=[math.nan], status=[ERROR], error=[outcome.error])
+        meta = {k: v for k, v in self.manifest.items()
+                if k not in ("ended", "history", "designs", "base_scenarios")}
+        meta["design"] = outcome.design
+        meta["resolved_scenario"] = resolved(exp.scenarios[outcome.design])
+        schema = self.schema.with_metadata({METADATA_KEY: json.dumps(meta, default=str)})
+        table = pa.Table.from_pydict(cols, schema=schema)
+        target = self.path(outcome.design, outcome.replication)
+        try:
+            with atomic_path(target) as tmp:
+                pq.write_table(table, tmp)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write: {exc}") from None
+        return target
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        """Record the end of this sweep (also when it was interrupted) in the manifest."""
+        self.manifest["ended"] = now()
+        self.manifest["history"].append({
+            "executor": self.manifest["executor"], "shard": self.manifest["shard"],
+            "started": self.manifest["started"], "ended": self.manifest["ended"], **summary,
+        })
+        write_json(self.root / MANIFEST, self.manifest)
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of a results folder.
+
+    Raises:
+        UsageError: no readable manifest there.
+    """
+    path = Path(root) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{root}: no {MANIFEST} here; not a salessim results folder") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the manifest: {exc}") from None
+
+
+def result_files(root: str | Path) -> list[Path]:
+    """The stored run files (temporary files of unfinished writes are never included)."""
+    return sorted(Path(root).glob("design=*/rep-*.parquet"))
+
+
+def _key(path: Path) -> tuple[str, int] | None:
+    match = _FILE.match(path.name)
+    if match is None:
+        return None
+    return (path.parent.name.split("=", 1)[1], int(match.group(1)))
+
+
+def completed_runs(root: str | Path, with_errors: bool = True) -> set[tuple[str, int]]:
+    """(design, replication) of every stored run of a results folder."""
+    keys: set[tuple[str, int]] = set()
+    for path in result_files(root):
+        key = _key(path)
+        if key is None:
+            continue
+        if not with_errors:
+            status = pq.read_table(path, columns=["status"]).column("status").to_pylist()
+            if ERROR in status:
+                continue
+        keys.add(key)
+    return keys
+
+
+def load_results(root: str | Path, files: Iterable[Path] | None = None) -> pd.DataFrame:
+    """The tidy table of a results folder (every run file, concatenated).
+
+    Raises:
+        UsageError: not a results folder.
+    """
+    root = Path(root)
+    read_manifest(root)
+    paths = list(files) if files is not None else result_files(root)
+    if not paths:
+        return pd.DataFrame(columns=["experiment", "design", "scenario", "scenario_hash",
+                                     "replication", "kpi", "value", "status", "error"])
+    tables = [pq.read_table(p) for p in paths]
+    table = pa.concat_tables(tables, promote_options="default")
+    frame = table.to_pandas()
+    return frame.sort_values(["design", "replication"], kind="stable").reset_index(drop=True)
+
+
+def file_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest stored in one run file's Parquet metadata."""
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta[METADATA_KEY])
