@@ -16,6 +16,7 @@ from salessim import compare as comparing
 from salessim import diagnose, engine
 from salessim.console import progress_bar
 from salessim.errors import UsageError
+from salessim.experiments.executors import make_executor, ordered_map
 from salessim.output import versions, write_json
 from salessim.records import write_frame
 from salessim.rng import STREAM_SCHEME
@@ -107,7 +108,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     notes: list[str] = []
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    with progress_bar(n * (1 + len(redesigns)), "compare") as bar:
+    with progress_bar(n * (1 + len(redesigns)), "compare") as bar, \
+            make_executor(args.workers) as executor:
         tick = lambda _: bar.update()  # noqa: E731 - a one-line callback
         estimate = None
         if args.warmup == "auto":
@@ -129,7 +131,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             n = len(base.result.replications)
             notes.append(report.summary() + " (on the baseline; every scenario ran as many)")
         logged = min(args.flow_replications, n) if args.out is not None else 0
-        comparison = comparing.compare(base, redesigns, n, seed, progress=tick, logged=logged)
+        comparison = comparing.compare(base, redesigns, n, seed, progress=tick, logged=logged,
+                                       mapper=ordered_map(executor))
     flows = []
     for run in comparison.runs if logged else ():
         reps = run.result.replications[:logged]
@@ -186,6 +189,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("redesigns", nargs="+", metavar="REDESIGN")
     p.add_argument("--replications", "-n", type=int, help="default: the baseline's")
     p.add_argument("--seed", type=int, help="root seed for every scenario; default: the baseline's")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process); "
+                        "results do not depend on it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a key in every scenario, e.g. horizon=180 (repeatable)")
     p.add_argument("--target", action="append", metavar="KPI=SPEC", default=[],

@@ -19,6 +19,7 @@ from salessim.commands.compare import (
 from salessim.compare import ScenarioRun
 from salessim.console import kpi_table, progress_bar
 from salessim.errors import UsageError
+from salessim.experiments.executors import make_executor, ordered_map
 from salessim.output import versions, write_json
 from salessim.records import write_frame
 from salessim.reports import run_report
@@ -55,7 +56,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress=tick, event_log=args.event_log)
             n = len(result.replications)
         elif result is None:
-            result = engine.run(scenario, n, seed, event_log=args.event_log, progress=tick)
+            with make_executor(args.workers) as executor:
+                result = engine.run(scenario, n, seed, event_log=args.event_log, progress=tick,
+                                    mapper=ordered_map(executor))
     seconds = time.perf_counter() - clock
     summary = result.summary()
     print(f"{scenario.name}: {n} replications, seed {seed}, {seconds:.1f} s")
@@ -118,6 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", metavar="SCENARIO")
     p.add_argument("--replications", "-n", type=int, help="default: the scenario's")
     p.add_argument("--seed", type=int, help="root seed; default: the scenario's")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process); "
+                        "results do not depend on it")
     add_set_option(p)
     p.add_argument("--out", metavar="DIR",
                    help="write summary.csv, replications.csv, funnel.csv, run.json")

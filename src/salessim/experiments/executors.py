@@ -263,6 +263,28 @@ class DaskExecutor(_Closing):
             self._cluster.close()
 
 
+def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]:
+    """A ``map``-like function on an executor: results in the order of the items.
+
+    For library functions that take a ``mapper`` (``engine.run``, ``compare.compare``).
+    A worker that died is an error here: such callers need every result.
+    """
+
+    def mapper(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        items = list(items)
+        done: dict[int, Any] = {}
+        following = 0
+        for i, result in executor.map_unordered(fn, items):
+            if isinstance(result, WorkerLost):
+                raise RuntimeError(f"a worker process died running item {i}: {result.message}")
+            done[i] = result
+            while following in done:
+                yield done.pop(following)
+                following += 1
+
+    return mapper
+
+
 def make_executor(workers: int | None = None, dask: str | None = None) -> Executor:
     """The executor the command line asks for.
 
