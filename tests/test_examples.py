@@ -44,3 +44,6 @@ def test_example_validates_and_runs(path):
             assert 0 <= value <= 1 + 1e-9, name
         if name.startswith(("conversion.", "visits.", "wait_mean.", "work_mean.")):
             assert math.isnan(value) or value >= 0, name
+    # The KPI names known before a run (used to check targets and sweep KPIs) are exactly
+    # the ones a run reports.
+    assert engine.kpi_names(short) == list(kpis)

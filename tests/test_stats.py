@@ -348,3 +348,16 @@ def test_welch_moving_average_rejects_bad_window():
     for window in (0, 10, 2.5):
         with pytest.raises(ValueError, match="window"):
             welch_moving_average(np.arange(10.0), window)
+
+
+def test_relative_change_of_a_negative_baseline_keeps_the_direction():
+    # A loss of 100 cut to a loss of 50 is an improvement: +50%, not -50%.
+    est = relative_change([-100.0, -100.0], [-50.0, -50.0])
+    assert est.mean == pytest.approx(0.5)
+    rng = np.random.default_rng(3)
+    b = rng.normal(-100, 5, 30)
+    o = b + rng.normal(20, 2, 30)
+    pos = relative_change(-b, -o)
+    neg = relative_change(b, o)
+    assert neg.mean == pytest.approx(-pos.mean)
+    assert neg.half_width == pytest.approx(pos.half_width)

@@ -35,11 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from salessim import engine, metrics, stats
+from salessim import engine, stats
 from salessim.engine import Replication, RunResult
 from salessim.errors import Problem, ScenarioError
-from salessim.model.process import SalesModel
-from salessim.rng import RandomStreams
 from salessim.scenario import Scenario, load_scenario, scenario_hash
 from salessim.scenario.load import read_document
 
@@ -110,15 +108,7 @@ class Target:
         return UNSURE
 
 
-def kpi_names(scenario: Scenario) -> list[str]:
-    """The names of the KPIs a scenario produces, in their reporting order.
-
-    They come from :func:`salessim.metrics.kpis` itself, on the empty running totals of a
-    model built but not run, so they never drift from what a run reports.
-    """
-    model = SalesModel(scenario, RandomStreams(scenario.seed, 0))
-    with np.errstate(all="ignore"):
-        return list(metrics.kpis(model.tally, scenario))
+kpi_names = engine.kpi_names
 
 
 def parse_target(

@@ -57,6 +57,19 @@ def run_replication(
     )
 
 
+def kpi_names(scenario: Scenario) -> list[str]:
+    """The names of the KPIs a run of ``scenario`` reports, in their reporting order.
+
+    They come from :func:`salessim.metrics.kpis` on the closed, empty running totals of a
+    model that was built but not run, so they never drift from what a run reports.
+    """
+    import numpy as np
+
+    model = SalesModel(scenario, RandomStreams(scenario.seed, 0))
+    with np.errstate(all="ignore"):
+        return list(metrics.kpis(model.finish(), scenario))
+
+
 @dataclass
 class RunResult:
     """The replications of one scenario and their summary."""

@@ -191,9 +191,11 @@ def paired_t_pvalue(base: npt.ArrayLike, other: npt.ArrayLike) -> float:
 
 
 def relative_change(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.95) -> Estimate:
-    """Relative change of the mean, (mean(other) - mean(base)) / mean(base), with a CI.
+    """Relative change of the mean, (mean(other) - mean(base)) / |mean(base)|, with a CI.
 
     This is the handbook's improvement formula: a cycle time going from 30 to 25 is -1/6.
+    Dividing by the absolute baseline keeps the sign of the difference when the baseline is
+    negative (a loss of 100 cut to 50 is +50%).
 
     The interval uses the delta method on the paired replications. Writing B and O for the
     sample means over n complete pairs and R = (O - B) / B, the estimator is linearised as
@@ -223,12 +225,14 @@ def relative_change(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.
     mb, mo = float(np.mean(b)), float(np.mean(o))
     if mb == 0.0:
         return Estimate(_NAN, _NAN, _NAN, n, _NAN, level)
-    rel = (mo - mb) / mb
+    # Divided by |mean(base)|: a loss (negative profit) shrinking from -100 to -50 is a
+    # change of +50%, the direction of the difference. The sign does not change the variance.
+    rel = (mo - mb) / abs(mb)
     if n == 1:
         return Estimate(rel, _NAN, _NAN, 1, _NAN, level)
     # The residuals have mean zero by construction, so their sample variance is exactly the
     # delta-method expression above, without the cancellation of expanding the covariance terms.
-    z = ((o - b) - rel * b) / mb
+    z = ((o - b) - (mo - mb) / mb * b) / mb
     sz = 0.0 if np.all(z == z[0]) else float(np.std(z, ddof=1))
     return _interval(rel, sz, n, level)
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from salessim import metrics
+from salessim import engine, metrics
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.load import Document, apply_sets, read_document, validate_document
 from salessim.scenario.schema import Scenario
@@ -114,12 +114,15 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown KPI{hint}; see the KPI table in the README"
     if "." in pattern and pattern != name:
-        placeholder = pattern.split(".", 1)[1]
-        ident = name.split(".", 1)[1]
+        placeholder = pattern.split(".")[1]
+        ident = name.split(".")[1]
         ids = {"<stage>": scenario.stages, "<role>": scenario.roles,
                "<source>": scenario.sources}.get(placeholder)
         if ids is not None and ident not in ids:
             return f"no {placeholder.strip('<>')} {ident!r} in the scenario ({', '.join(ids)})"
+    if name not in engine.kpi_names(scenario):
+        return (f"this scenario does not report {pattern} (it needs the feature the KPI "
+                "table names, e.g. collection, renewal, periods or an owner-assigned role)")
     return None
 
 

@@ -64,7 +64,7 @@ class AfterSale:
         if self.renewal is not None:
             r = self.renewal
             self.renew_u = builder.uniforms("renewal")
-            self.renew_plan = (builder.staff((r.role,), r.work, "work:renewal")
+            self.renew_plan = (builder.staff((r.role,), r.work, "renewal:work")
                                if r.work is not None else None)
             if r.upsell is not None:
                 self.upsell_u = builder.uniforms("upsell")

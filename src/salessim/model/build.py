@@ -9,6 +9,7 @@ draws, routing tables. The processes in ``model/process.py`` only read these pla
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,15 @@ from salessim.scenario.schema import Role, Scenario
 
 WON_END, LOST_END, NO_DECISION_END = -1, -2, -3
 TERMINAL_CODES = {"won": WON_END, "lost": LOST_END, "no_decision": NO_DECISION_END}
+
+
+#: Rank of a deal in a prioritised queue, per queue policy (SimPy serves the lowest first).
+_PRIORITY = {
+    "fifo": None,
+    "score": lambda deal: -deal.score,
+    "deal_value": lambda deal: -deal.value,
+    "needs": lambda deal: -deal.needs,
+}
 
 
 class OwnerPool:
@@ -42,7 +52,7 @@ class OwnerPool:
         self.cap = role.max_open_deals
         self.round_robin = role.owner_choice == "round_robin"
         self._turn = itertools.cycle(range(role.headcount))
-        self._waiting: list[simpy.Event] = []
+        self._waiting: deque[simpy.Event] = deque()
 
     def _choose(self) -> int | None:
         free = [m for m in range(len(self.members)) if self.cap is None or self.open[m] < self.cap]
@@ -77,7 +87,7 @@ class OwnerPool:
             if chosen is None:
                 return
             self.open[chosen] += 1
-            self._waiting.pop(0).succeed(chosen)
+            self._waiting.popleft().succeed(chosen)
 
 
 class StaffPlan:
@@ -85,7 +95,7 @@ class StaffPlan:
 
     __slots__ = (
         "roles", "primary", "label", "pools", "owners", "policy", "work", "delay", "cal",
-        "learning", "cost_rate", "above", "clock", "simple", "wait_open",
+        "learning", "cost_rate", "above", "clock", "simple", "wait_open", "priority",
     )
 
     def __init__(self) -> None:
@@ -101,6 +111,7 @@ class StaffPlan:
         self.clock = True  # staff work around the clock (no calendar arithmetic needed)
         self.simple = False  # one pooled role served first come, first served
         self.wait_open = False  # roles keep different hours: queue only when all work
+        self.priority = None  # deal -> its rank in a prioritised queue (lower goes first)
         self.learning = None  # a Learning, when this work is in a transition period
         self.cost_rate = 0.0  # money per time unit while this work is done
         self.above = 0.0  # approval levels: deals above this need it
@@ -204,6 +215,7 @@ class Builder:
         plan.owners = any(isinstance(p, OwnerPool) for p in plan.pools)
         plan.policy = policy
         plan.simple = len(plan.pools) == 1 and not plan.owners and policy == "fifo"
+        plan.priority = _PRIORITY[policy]
         plan.work = self.draws(work, stream)
         own = [sc.roles[r].calendar or sc.calendar for r in roles]
         calendar = shared_calendar(own)
@@ -231,13 +243,13 @@ class Builder:
             if stage.parallel is not None:
                 plan.parallel = []
                 for tid, task in stage.parallel.items():
-                    branch = self.staff(task.staff, task.work, f"work:{sid}.{tid}", stage.queue)
+                    branch = self.staff(task.staff, task.work, f"work:{sid}.{tid}")
                     branch.delay = self.draws(task.delay, f"delay:{sid}.{tid}")
                     plan.parallel.append(branch)
             if stage.approvals is not None:
                 plan.approvals = []
                 for i, level in enumerate(stage.approvals):
-                    step = self.staff(level.staff, level.work, f"work:{sid}.{i}", stage.queue)
+                    step = self.staff(level.staff, level.work, f"work:{sid}.{i}")
                     step.delay = self.draws(level.delay, f"delay:{sid}.{i}")
                     step.above = level.above
                     plan.approvals.append(step)

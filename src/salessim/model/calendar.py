@@ -12,10 +12,9 @@ ends at the first clock time where ``W`` reaches ``W(t) + w``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 
 from salessim.records import LOG_EPOCH
-from salessim.scenario.schema import WEEKDAYS, Calendar
+from salessim.scenario.schema import WEEKDAYS, Calendar, shared_calendar
 from salessim.scenario.units import UNIT_HOURS
 
 _WEEK_HOURS = 168.0
@@ -108,12 +107,23 @@ class WorkCalendar:
             return weeks * _WEEK_HOURS + max(rest, self._starts[i])
         return (weeks + 1) * _WEEK_HOURS + self._starts[0]
 
-    def closing(self, t: float) -> float:
-        """End of the working interval that working instant ``t`` lies in."""
+    def next_shift(self, t: float) -> tuple[float, float]:
+        """Start and end of the first working interval that ends after ``t``.
+
+        The start is ``t`` itself when ``t`` is inside that interval. An interval ending
+        within a rounding hair of ``t`` counts as ended.
+        """
         h = self.hours_per_unit
-        weeks, rest = divmod(t * h, _WEEK_HOURS)
-        i = bisect.bisect_right(self._starts, rest) - 1
-        return (weeks * _WEEK_HOURS + self._ends[i]) / h
+        hours = t * h
+        weeks, rest = divmod(hours, _WEEK_HOURS)
+        i = bisect.bisect_right(self._ends, rest + _SNAP)
+        while True:
+            if i == len(self._starts):
+                weeks, i = weeks + 1, 0
+            start = weeks * _WEEK_HOURS + self._starts[i]
+            if int(start // 24) not in self._holiday_set:
+                return max(start, hours) / h, (weeks * _WEEK_HOURS + self._ends[i]) / h
+            i += 1
 
     def finish(self, start: float, work: float) -> float:
         """Clock time at which ``work`` units of working time started at ``start`` end."""
@@ -143,21 +153,4 @@ def working_calendar(calendar: Calendar | None, time_unit: str) -> WorkCalendar 
     return AroundTheClock() if calendar is None else WorkCalendar(calendar, time_unit)
 
 
-def shared_calendar(calendars: Sequence[Calendar | None]) -> Calendar | None:
-    """When all of several staff calendars are working: the days and hours they share.
-
-    ``None`` (around the clock) shares everything. Raises ValueError when they never overlap.
-    """
-    given = [c for c in calendars if c is not None]
-    if len(given) <= 1:
-        return given[0] if given else None
-    days = [d for d in WEEKDAYS if all(d in c.workdays for c in given)]
-    start = max(c.hours[0] for c in given)
-    end = min(c.hours[1] for c in given)
-    if not days or start >= end:
-        raise ValueError("these roles' calendars have no working time in common")
-    holidays = sorted({d for c in given for d in c.holidays})
-    return Calendar(workdays=days, hours=(start, end), holidays=holidays)
-
-
-__all__ = ["AroundTheClock", "WorkCalendar", "working_calendar"]
+__all__ = ["AroundTheClock", "WorkCalendar", "shared_calendar", "working_calendar"]

@@ -177,11 +177,12 @@ class SalesModel:
         env = self.env
         closed = -float("inf")  # ahead of every lead's priority
         while True:
-            opening = calendar.next_working(env.now)
-            yield env.timeout(calendar.closing(opening) - env.now)
+            _, closing = calendar.next_shift(env.now)
+            yield env.timeout(max(closing - env.now, 0.0))
             requests = [(res, res.request(priority=closed))
                         for res in resources for _ in range(res.capacity)]
-            yield env.timeout(calendar.next_working(env.now) - env.now)
+            opening, _ = calendar.next_shift(env.now)
+            yield env.timeout(max(opening - env.now, 0.0))
             for res, req in requests:
                 if req.triggered:
                     res.release(req)
@@ -400,14 +401,17 @@ class SalesModel:
         lo = start if start > self.warmup else self.warmup
         hi = end if end < self.horizon else self.horizon
         if hi > lo:
-            spent = hi - lo if plan.clock else cal.working_time(lo, hi)
+            # Inside the window the time spent is the work itself (the common case).
+            spent = work if (lo == start and hi == end) else \
+                hi - lo if plan.clock else cal.working_time(lo, hi)
             busy = self.tally.busy
             for role in plan.roles:
                 busy[role] += spent
             if members is not None:
                 for pool, member in members:
                     pool.busy[member] += spent
-            self._work_cost[deal.source] += spent * plan.cost_rate
+            if selling:  # acquisition cost: the selling work on the source's leads
+                self._work_cost[deal.source] += spent * plan.cost_rate
         if st is not None and deal.counted:
             st.served += 1
             st.wait += start - queued
@@ -431,21 +435,21 @@ class SalesModel:
                  patience: Iterator[float] | None):
         """Get every role of the plan, in the global order; None if the lead went cold first.
 
-        Returns the (resource, request) pairs held and the (pool, member) pairs of owned
-        roles (or None when no role of the plan is owner-assigned).
+        Owners are assigned first, before any staff is requested, so a deal waiting for a
+        capped owner never holds other staff meanwhile. Returns the (resource, request)
+        pairs held and the (pool, member) pairs of owned roles (None when no role of the
+        plan is owner-assigned).
         """
         env = self.env
-        priority = None
-        if plan.policy != "fifo":
-            priority = -(deal.score if plan.policy == "score" else
-                         deal.value if plan.policy == "deal_value" else deal.needs)
-        held: list[tuple[Any, Any]] = []
-        members: list[tuple[OwnerPool, int]] | None = [] if plan.owners else None
         deadline = None if patience is None else queued + next(patience)
-        for pool in plan.pools:
-            if members is not None and pool.__class__ is OwnerPool:
-                if deal.owners is None:
-                    deal.owners = {}
+        members: list[tuple[OwnerPool, int]] | None = None
+        if plan.owners:
+            members = []
+            if deal.owners is None:
+                deal.owners = {}
+            for pool in plan.pools:
+                if pool.__class__ is not OwnerPool:
+                    continue
                 member = deal.owners.get(pool.rid)
                 if member is None:
                     assigned = pool.assign()
@@ -455,15 +459,16 @@ class SalesModel:
                         yield assigned | env.timeout(max(deadline - env.now, 0.0))
                         if not assigned.triggered:
                             pool.withdraw(assigned)
-                            self._release_all(held)
                             self._log_cold(deal, plan, stage_id)
                             return None
                         member = assigned.value
                     deal.owners[pool.rid] = member
                 members.append((pool, member))
-                res = pool.members[member]
-            else:
-                res = pool
+        owned = dict(members or ())
+        priority = plan.priority(deal) if plan.priority is not None else None
+        held: list[tuple[Any, Any]] = []
+        for pool in plan.pools:
+            res = pool.members[owned[pool]] if pool in owned else pool
             req = res.request() if priority is None else res.request(priority=priority)
             if deadline is None:
                 if not req.triggered:

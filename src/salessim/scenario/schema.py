@@ -9,6 +9,7 @@ the whole process (unknown references, unreachable stages, loops with no way out
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -86,6 +87,25 @@ class Calendar(_Frozen):
     @property
     def hours_per_week(self) -> float:
         return len(self.workdays) * (self.hours[1] - self.hours[0])
+
+
+def shared_calendar(calendars: Sequence[Calendar | None]) -> Calendar | None:
+    """When all of several staff calendars are working: the days and hours they share.
+
+    ``None`` (around the clock) shares everything. Raises ValueError when they never overlap.
+    """
+    given = [c for c in calendars if c is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+    days = [d for d in WEEKDAYS if all(d in c.workdays for c in given)]
+    start = max(c.hours[0] for c in given)
+    end = min(c.hours[1] for c in given)
+    if not days or start >= end:
+        raise ValueError("these roles' calendars have no working time in common")
+    holidays = sorted({d for c in given for d in c.holidays})
+    return Calendar(workdays=days, hours=(start, end), holidays=holidays)
+
+
 
 
 class Role(_Frozen):
@@ -201,7 +221,7 @@ class Stage(Staffed):
         if (self.parallel is not None or self.approvals is not None) and self.staff:
             raise ValueError("parallel tasks and approval levels name their own roles: "
                              "drop the stage's role")
-        if self.queue != "fifo" and not self.staff:
+        if self.queue != "fifo" and self.work is None:
             raise ValueError(f"queue: {self.queue} orders a staff queue: the stage needs work")
         if self.decay is not None and self.work is None:
             raise ValueError("decay is measured when staff first work on the lead: "
@@ -273,6 +293,9 @@ def process_problems(scenario: Scenario) -> list[Problem]:
     for field, role in _role_references(scenario):
         if role not in scenario.roles:
             problems.append(Problem(field, f"unknown role (roles: {', '.join(scenario.roles)})", role))
+    if problems:
+        return problems
+    problems += _staff_problems(scenario)
     for sid, stage in stages.items():
         needs_score = stage.queue == "score" or stage.score_odds is not None
         if needs_score and not all(src.scored for src in scenario.sources.values()):
@@ -311,6 +334,33 @@ def process_problems(scenario: Scenario) -> list[Problem]:
     return problems
 
 
+def _staff_problems(scenario: Scenario) -> list[Problem]:
+    """Staff that could never do their work: no common hours, owned work after the sale."""
+    problems: list[Problem] = []
+    for field, item in _staffed_items(scenario):
+        if len(item.staff) > 1:
+            try:
+                shared_calendar([scenario.roles[r].calendar or scenario.calendar
+                                 for r in item.staff])
+            except ValueError as exc:
+                problems.append(Problem(f"{field}.roles", str(exc), list(item.staff)))
+    for field, role in (("collection.role", scenario.collection and scenario.collection.role),
+                        ("renewal.role", scenario.renewal and scenario.renewal.role)):
+        if role is not None and scenario.roles[role].assignment == "owner":
+            problems.append(Problem(field, "work after the sale is done by a pool: this role "
+                                    "has assignment: owner", role))
+    return problems
+
+
+def _staffed_items(scenario: Scenario) -> list[tuple[str, Staffed]]:
+    items: list[tuple[str, Staffed]] = []
+    for sid, stage in scenario.stages.items():
+        items.append((f"stages.{sid}", stage))
+        items += [(f"stages.{sid}.parallel.{tid}", t) for tid, t in (stage.parallel or {}).items()]
+        items += [(f"stages.{sid}.approvals.{i}", a) for i, a in enumerate(stage.approvals or [])]
+    return items
+
+
 def _staffed_refs(prefix: str, item) -> list[tuple[str, str]]:
     if getattr(item, "roles", None) is not None:
         return [(f"{prefix}.roles.{i}", r) for i, r in enumerate(item.roles)]
@@ -320,12 +370,8 @@ def _staffed_refs(prefix: str, item) -> list[tuple[str, str]]:
 def _role_references(scenario: Scenario) -> list[tuple[str, str]]:
     """Every place a scenario names a role, as (field path, role id)."""
     refs: list[tuple[str, str]] = []
-    for sid, stage in scenario.stages.items():
-        refs += _staffed_refs(f"stages.{sid}", stage)
-        for tid, task in (stage.parallel or {}).items():
-            refs += _staffed_refs(f"stages.{sid}.parallel.{tid}", task)
-        for i, level in enumerate(stage.approvals or []):
-            refs += _staffed_refs(f"stages.{sid}.approvals.{i}", level)
+    for field, item in _staffed_items(scenario):
+        refs += _staffed_refs(field, item)
     if scenario.handoff is not None:
         for key in scenario.handoff.pairs:
             refs += [(f"handoff.pairs.{key}", r) for r in key.split(">")]
