@@ -601,3 +601,44 @@ def test_scenario_hash(tmp_path, base_file):
     changed = load_scenario(base_file, ["stages.close.delay.cv=0.6"])
     assert scenario_hash(changed) != scenario_hash(a)
     assert resolved(changed)["stages"]["close"]["delay"]["cv"] == 0.6
+
+
+# --- rules added with the sales mechanics ------------------------------------------------------
+
+
+def test_roles_without_common_hours_are_refused(tmp_path):
+    text = edit(BASE, "  ae: {headcount: 2, cost_per_hour: 60}",
+                "  ae: {headcount: 2, cost_per_hour: 60, calendar: {workdays: [sat, sun]}}")
+    text = edit(text, "    role: ae\n", "    roles: [sdr, ae]\n")
+    text = "calendar: {workdays: [mon, tue, wed, thu, fri]}\n" + text
+    path = write(tmp_path, "s.yaml", text)
+    with pytest.raises(ScenarioError, match="no working time in common") as info:
+        load_scenario(path)
+    check_located(info.value, file=str(path), line=line_of(text, "roles: [sdr, ae]"),
+                  field="stages.close.roles", value=["sdr", "ae"])
+
+
+def test_work_after_the_sale_is_not_owner_assigned(tmp_path):
+    text = edit(BASE, "  ae: {headcount: 2, cost_per_hour: 60}",
+                "  ae: {headcount: 2, cost_per_hour: 60, assignment: owner}")
+    text += "collection: {role: ae, terms: 30}\n"
+    path = write(tmp_path, "s.yaml", text)
+    with pytest.raises(ScenarioError, match="work after the sale is done by a pool") as info:
+        load_scenario(path)
+    check_located(info.value, file=str(path), line=line_of(text, "collection:"),
+                  field="collection.role", value="ae")
+
+
+def test_set_reaches_into_lists(tmp_path):
+    text = "calendar: {workdays: [mon, tue, wed, thu, fri], hours: [9, 17]}\n" + BASE
+    path = write(tmp_path, "s.yaml", text)
+    assert load_scenario(path, ["calendar.hours.1=18"]).calendar.hours == (9, 18)
+    with pytest.raises(ScenarioError, match=r"a list of 2 items: give an index from 0 to 1"):
+        load_scenario(path, ["calendar.hours.2=18"])
+
+
+def test_a_binary_file_is_refused_cleanly(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"name: x\n\xff\xfe\x00")
+    with pytest.raises(ScenarioError, match="not a text file in UTF-8"):
+        load_scenario(path)

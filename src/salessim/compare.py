@@ -1,12 +1,14 @@
 """Baseline against redesigns on common random numbers: paired differences and targets.
 
 Every scenario of a comparison runs replications 0..n-1 on the baseline's root seed, so
-replication r of each design sees the same leads, with the same values and the same luck
-wherever the process is the same (common random numbers, see :mod:`salessim.rng`). The
+replication r of each design sees the same leads, with the same arrival times, values and
+routing luck at each stage (common random numbers, see :mod:`salessim.rng`); work and delay
+times are drawn per stage in the order work starts, so a redesign that reorders a queue
+hands some of them to other leads. The
 comparison of a KPI is then made on the paired per-replication values:
 
 - the difference ``redesign - baseline`` with a paired-t interval;
-- the relative change ``(after - before) / before`` (the handbook's improvement formula)
+- the relative change ``(after - before) / |before|`` (the handbook's improvement formula)
   with its delta-method interval;
 - a paired t test; with several redesigns, the p-values of each KPI are Holm-adjusted over
   the redesigns (the family is "every redesign against the baseline on this KPI").

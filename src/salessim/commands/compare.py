@@ -49,6 +49,8 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
         raise UsageError(f"--replications must be at least {min_replications}"
                          f"{' for confidence intervals' if min_replications > 1 else ''}, got "
                          f"{args.replications}")
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {args.seed}")
     if args.max_replications < 2:
         raise UsageError(f"--max-replications must be at least 2, got {args.max_replications}")
     if args.precision is None:
@@ -57,6 +59,14 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
         return None
     try:
         return diagnose.parse_precision(args.precision)
+    except ValueError as exc:
+        raise UsageError(f"--precision: {exc}") from None
+
+
+def precision_run(*args, **kwargs):
+    """``diagnose.run_to_precision`` with its complaints about options as usage errors."""
+    try:
+        return diagnose.run_to_precision(*args, **kwargs)
     except ValueError as exc:
         raise UsageError(f"--precision: {exc}") from None
 
@@ -124,7 +134,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             notes.append(f"warm-up {estimate.warmup:g} estimated by MSER-5 on the baseline's "
                          f"{diagnose.WARMUP_SERIES[args.warmup_series]}, used by every scenario")
         if precision:
-            base.result, report = diagnose.run_to_precision(
+            base.result, report = precision_run(
                 base.scenario, precision, precision_kpis(args), n, args.max_replications, seed,
                 progress=tick)
             bar.total += (len(base.result.replications) - n) * (1 + len(redesigns))

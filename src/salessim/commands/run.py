@@ -14,6 +14,7 @@ from salessim.commands.compare import (
     check_diagnosis_options,
     pilot_warmup,
     precision_kpis,
+    precision_run,
     warmup_sets,
 )
 from salessim.compare import ScenarioRun
@@ -51,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             elif len(pilot.replications) == n and not (precision or args.event_log):
                 result = pilot
         if result is None and precision:
-            result, report = diagnose.run_to_precision(
+            result, report = precision_run(
                 scenario, precision, precision_kpis(args), n, args.max_replications, seed,
                 progress=tick, event_log=args.event_log)
             n = len(result.replications)

@@ -2,8 +2,9 @@
 
 A varying rate (weekly or monthly profile, or a table of rates by period) is simulated
 by thinning (Lewis and Shedler): candidates arrive at the highest rate and each is kept
-with probability rate(t) / highest rate, using a stream of its own so the candidates are
-the same whatever the profile.
+with probability rate(t) / highest rate, using a stream of its own. Two profiles with the
+same highest rate see the same candidates, so their arrivals differ only where their
+rates do.
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ class Constraints(_Strict):
     budget: Budget | None = None
     headcount: HeadcountCap | list[HeadcountCap] | None = None
     kpis: dict[str, Bound] = Field(default_factory=dict)
-    confidence: float = Field(default=0.95, gt=0, lt=1)
+    confidence: float = Field(default=0.95, ge=0.5, lt=1, description="one-sided, so >= 0.5")
 
     @property
     def caps(self) -> list[HeadcountCap]:

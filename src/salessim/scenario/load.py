@@ -111,6 +111,9 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror}", name, name)]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem("", "not a text file in UTF-8", f"byte {exc.start}",
+                                     name)]) from None
     data, lines = _yaml_lines(text, name)
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a YAML mapping of keys to values",
@@ -176,23 +179,39 @@ def apply_sets(doc: Document, assignments: list[str]) -> Document:
             value = raw
         node = data
         for k in keys[:-1]:
-            child = node.get(k) if isinstance(node, dict) else None
-            if not isinstance(child, dict):
-                if value is None:  # deleting what is not there: nothing to create
+            if isinstance(node, list) and _index(k, node) is not None:
+                child = node[_index(k, node)]  # a list item: calendar.hours.1
+            else:
+                child = node.get(k) if isinstance(node, dict) else None
+            if not isinstance(child, dict | list):
+                if value is None or not isinstance(node, dict):  # nothing to create
                     break
                 child = {}
                 node[k] = child
             node = child
         else:
-            if value is None:
-                node.pop(keys[-1], None)
+            last = keys[-1]
+            if isinstance(node, list):
+                at = _index(last, node)
+                if at is None:
+                    raise ScenarioError([Problem(key, f"a list of {len(node)} items: give an "
+                                                 f"index from 0 to {len(node) - 1}", last,
+                                                 SET_SOURCE, i)])
+                node[at] = value
+            elif value is None:
+                node.pop(last, None)
             else:
-                node[keys[-1]] = value
+                node[last] = value
         # Lines of the replaced subtree no longer describe the document.
         prefix = tuple(keys)
         origins = {p: o for p, o in origins.items() if p[: len(prefix)] != prefix}
         origins[prefix] = (SET_SOURCE, i)
     return Document(data, origins, [*doc.files])
+
+
+def _index(key: str, items: list[Any]) -> int | None:
+    """``key`` as a position in ``items``, or None."""
+    return int(key) if key.isdigit() and int(key) < len(items) else None
 
 
 def validate_document(doc: Document) -> Scenario:
