@@ -11,17 +11,21 @@ spec means what ``--set roles.se.headcount=3`` means on the command line.
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from salessim import engine, metrics
 from salessim.errors import Problem, ScenarioError
-from salessim.scenario.load import Document, apply_sets, read_document, validate_document
+from salessim.scenario.load import (
+    Document,
+    apply_sets,
+    located_problems,
+    read_document,
+    validate_document,
+)
 from salessim.scenario.schema import Scenario
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,7 +44,7 @@ def read_spec(path: str | Path, model: type[M]) -> tuple[M, Document]:
     try:
         spec = model.model_validate(doc.data)
     except ValidationError as exc:
-        raise ScenarioError([_problem(doc, err, model) for err in exc.errors()]) from None
+        raise ScenarioError(located_problems(doc, exc, model)) from None
     return spec, doc
 
 
@@ -124,85 +128,3 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
         return (f"this scenario does not report {pattern} (it needs the feature the KPI "
                 "table names, e.g. collection, renewal, periods or an owner-assigned role)")
     return None
-
-
-# --- pydantic errors as located problems ----------------------------------------------------
-
-
-def _problem(doc: Document, err: dict[str, Any], model: type[BaseModel]) -> Problem:
-    path = _data_path(doc.data, err["loc"], err["type"] == "missing")
-    file, line = doc.locate(path)
-    rule = err["msg"]
-    if rule.startswith("Value error, "):
-        rule = rule[len("Value error, "):]
-    value = err.get("input")
-    if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(model, path[:-1])
-        close = difflib.get_close_matches(path[-1], allowed, n=1)
-        rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-        if allowed:
-            rule += f"; allowed here: {', '.join(allowed)}"
-        value = path[-1]
-    elif err["type"] == "missing":
-        rule = "required field is missing"
-        value = None
-    elif err["type"] == "union_tag_invalid":
-        rule = "unknown type; use one of " + err["ctx"]["expected_tags"].replace("'", "")
-        value = err["ctx"]["tag"]
-    elif err["type"] == "union_tag_not_found":
-        rule = "needs a type: key (" + err["ctx"]["discriminator"].replace("'", "") + ")"
-        value = None
-    text = repr(value)
-    return Problem(".".join(path), rule, value if len(text) <= 120 else text[:117] + "...",
-                   file, line)
-
-
-def _data_path(data: Any, loc: tuple[Any, ...], missing: bool) -> tuple[str, ...]:
-    """The error location as keys of the document, without the union tags pydantic adds."""
-    path: list[str] = []
-    node = data
-    loc = tuple(seg for seg in loc if seg != "[key]")  # a dict key's own error: at the key
-    for i, seg in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(node, dict) and str(seg) in node:
-            node = node[str(seg)]
-            path.append(str(seg))
-        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
-            node = node[seg]
-            path.append(str(seg))
-        elif last and missing:
-            path.append(str(seg))
-        elif not isinstance(node, (dict, list)) or isinstance(seg, str) and not last:
-            continue  # a union member's name, or a key under a non-mapping value
-        else:
-            path.append(str(seg))
-    return tuple(path)
-
-
-def _unwrap(tp: Any) -> list[Any]:
-    origin = get_origin(tp)
-    if origin is typing.Annotated:
-        return _unwrap(get_args(tp)[0])
-    if origin in (Union, types.UnionType):
-        return [t for arg in get_args(tp) for t in _unwrap(arg)]
-    return [tp]
-
-
-def _allowed_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
-    candidates: list[Any] = [model]
-    for key in path:
-        nxt: list[Any] = []
-        for tp in candidates:
-            for t in _unwrap(tp):
-                if isinstance(t, type) and issubclass(t, BaseModel):
-                    nxt += [f.annotation for name, f in t.model_fields.items()
-                            if key in (name, f.alias)]
-                elif get_origin(t) in (dict, list):
-                    nxt.append(get_args(t)[-1])
-        candidates = nxt
-    keys: list[str] = []
-    for tp in candidates:
-        for t in _unwrap(tp):
-            if isinstance(t, type) and issubclass(t, BaseModel):
-                keys += [f.alias or name for name, f in t.model_fields.items()]
-    return list(dict.fromkeys(keys))

@@ -222,7 +222,7 @@ def validate_document(doc: Document) -> Scenario:
     try:
         scenario = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ScenarioError([_problem(doc, err) for err in exc.errors()]) from None
+        raise ScenarioError(located_problems(doc, exc)) from None
     problems = process_problems(scenario)
     for p in problems:
         p.file, p.line = doc.locate(tuple(p.field.split(".")))
@@ -266,7 +266,13 @@ def json_schema() -> dict[str, Any]:
 # --- turning pydantic's errors into problems that name file, line, field, rule, value ---
 
 
-def _problem(doc: Document, err: dict[str, Any]) -> Problem:
+def located_problems(doc: Document, exc: ValidationError,
+                     model: type[BaseModel] = Scenario) -> list[Problem]:
+    """pydantic's errors on ``doc`` (validated as ``model``) as problems with file and line."""
+    return [_problem(doc, err, model) for err in exc.errors()]
+
+
+def _problem(doc: Document, err: dict[str, Any], model: type[BaseModel]) -> Problem:
     path = _data_path(doc.data, err["loc"])
     file, line = doc.locate(path)
     rule = err["msg"]
@@ -274,8 +280,10 @@ def _problem(doc: Document, err: dict[str, Any]) -> Problem:
         rule = rule[len("Value error, "):]
     # The value as the user wrote it ("-3 hours"), not as converted for validation.
     value = _lookup(doc.data, path, err.get("input"))
+    ctx = err.get("ctx", {})
+    kind = ctx.get("discriminator", "").strip("'")
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(tuple(str(seg) for seg in err["loc"][:-1]))
+        allowed = _allowed_keys(model, tuple(str(seg) for seg in err["loc"][:-1]))
         close = difflib.get_close_matches(path[-1], allowed, n=1)
         rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
         if allowed:
@@ -285,10 +293,13 @@ def _problem(doc: Document, err: dict[str, Any]) -> Problem:
         rule = "required field is missing"
         value = None
     elif err["type"] == "union_tag_not_found":
-        rule = "a distribution needs dist: one of " + ", ".join(DIST_NAMES)
+        rule = ("a distribution needs dist: one of " + ", ".join(DIST_NAMES) if kind == "dist"
+                else f"needs a {kind}: key")
+        value = None if kind != "dist" else value
     elif err["type"] == "union_tag_invalid":
-        rule = "unknown distribution; use one of " + err["ctx"]["expected_tags"].replace("'", "")
-        value = err["ctx"]["tag"]
+        what = "distribution" if kind == "dist" else kind
+        rule = f"unknown {what}; use one of " + ctx["expected_tags"].replace("'", "")
+        value = ctx["tag"]
     return Problem(".".join(path), rule, _short(value), file, line)
 
 
@@ -304,14 +315,16 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
     missing = object()
     for seg in loc:
         key = str(seg)
+        if key == "[key]":
+            continue  # an error in a mapping's key: reported at the key itself
         if not isinstance(node, dict | list) and node is not missing:
             break  # a scalar as written (a shorthand like "3 days"): the error is on it
         if isinstance(node, dict) and key in node:
             node = node[key]
         elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
             node = node[seg]
-        elif isinstance(node, dict) and node.get("dist") == key:
-            continue  # the discriminator's tag, not a key of the document
+        elif isinstance(node, dict) and key in {v for v in node.values() if isinstance(v, str)}:
+            continue  # a discriminated union's tag (dist: lognormal), not a key
         else:
             node = missing
         path.append(key)
@@ -328,15 +341,23 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _allowed_keys(path: Path_) -> list[str]:
+def _tag_of(model: type[BaseModel]) -> tuple[str, ...]:
+    """The literal values of a union member's discriminator field (``dist`` or ``type``)."""
+    for name in ("dist", "type"):
+        field = model.model_fields.get(name)
+        if field is not None and get_origin(field.annotation) is typing.Literal:
+            return get_args(field.annotation)
+    return ()
+
+
+def _allowed_keys(model: type[BaseModel], path: Path_) -> list[str]:
     """Keys allowed under ``path``, a pydantic location (union tags such as ``lognormal`` in it)."""
-    candidates: list[Any] = [Scenario]
+    candidates: list[Any] = [model]
     for key in path:
         models = [t for tp in candidates for t in _unwrap(tp)
                   if isinstance(t, type) and issubclass(t, BaseModel)]
-        tagged = [t for t in models if "dist" in t.model_fields
-                  and get_args(t.model_fields["dist"].annotation) == (key,)]
-        if tagged:  # a discriminated union's tag: keep only the distribution it names
+        tagged = [t for t in models if key in _tag_of(t)]
+        if tagged:  # a discriminated union's tag: keep only the member it names
             candidates = tagged
             continue
         nxt: list[Any] = []
