@@ -421,10 +421,6 @@ def settling_replications(
         return math.nan
 
 
-def _replicate(args: tuple[Scenario, int, int, bool]) -> Replication:
-    return engine.run_replication(*args)
-
-
 def run_scenarios(
     runs: Sequence[ScenarioRun],
     replications: int,
@@ -445,15 +441,8 @@ def run_scenarios(
             a replication's results do not depend on whether it keeps a log.
     """
     for run in runs:
-        if run.result is not None:
-            continue
-        result = RunResult(run.scenario, seed)
-        args = [(run.scenario, r, seed, r < logged) for r in range(replications)]
-        for rep in mapper(_replicate, args):
-            result.replications.append(rep)
-            if progress is not None:
-                progress(rep)
-        run.result = result
+        if run.result is None:
+            run.result = engine.run(run.scenario, replications, seed, logged, mapper, progress)
 
 
 def compare(

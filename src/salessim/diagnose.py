@@ -307,10 +307,6 @@ class PrecisionReport:
                 f"{worst:.1%} (asked {self.rel_precision:.1%}) over {', '.join(self.kpis['kpi'])}")
 
 
-def _replicate(args: tuple[Scenario, int, int, bool]) -> Replication:
-    return engine.run_replication(*args)
-
-
 def precision_table(result: RunResult, kpis: Sequence[str], rel_precision: float,
                     level: float = 0.95) -> pd.DataFrame:
     """Mean, half-width and relative half-width of each KPI, and whether it is precise enough."""
@@ -382,11 +378,7 @@ def run_to_precision(
         target = min(needed, max_replications)
         if target <= n:
             break
-        args = [(scenario, r, root, event_log) for r in range(n, target)]
-        for rep in mapper(_replicate, args):
-            result.replications.append(rep)
-            if progress is not None:
-                progress(rep)
+        engine.run(scenario, target, root, event_log, mapper, progress, into=result)
         n = target
     table = precision_table(result, kpis, rel_precision, level)
     capped = not bool(table["reached"].all()) and n >= max_replications

@@ -114,24 +114,29 @@ def run(
     scenario: Scenario,
     replications: int | None = None,
     seed: int | None = None,
-    event_log: bool = False,
+    event_log: bool | int = False,
     mapper: Callable[[Callable, Iterable], Iterable[Replication]] = map,
     progress: Callable[[Replication], None] | None = None,
+    into: RunResult | None = None,
 ) -> RunResult:
-    """Run replications 0..n-1 of a scenario.
+    """Run replications of a scenario: 0..n-1, or, ``into`` a result, the next ones up to n.
 
     Args:
         scenario: the validated scenario.
-        replications: how many; defaults to the scenario's ``replications``.
+        replications: how many in all; defaults to the scenario's ``replications``.
         seed: root seed; defaults to the scenario's ``seed``.
-        event_log: keep the event log of every replication.
+        event_log: keep the event log of every replication (True), or of the first k (k).
         mapper: a ``map``-like function (the built-in map, or an executor's).
         progress: called with each finished replication, in order.
+        into: a result to extend (same scenario and seed) instead of a new one.
     """
     n = scenario.replications if replications is None else replications
     root = scenario.seed if seed is None else seed
-    result = RunResult(scenario, root)
-    for rep in mapper(_one, [(scenario, r, root, event_log) for r in range(n)]):
+    result = RunResult(scenario, root) if into is None else into
+    logged = n if event_log is True else int(event_log)
+    first = len(result.replications)
+    args = [(scenario, r, root, r < logged) for r in range(first, n)]
+    for rep in mapper(_one, args):
         result.replications.append(rep)
         if progress is not None:
             progress(rep)
