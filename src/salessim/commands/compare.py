@@ -129,7 +129,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 sets = [*sets, f"warmup={estimate.warmup:g}"]
                 base, redesigns = comparing.load_runs(args.baseline, args.redesigns, sets,
                                                       args.target)
-            elif pilot.seed == seed and len(pilot.replications) == n and not precision:
+            elif len(pilot.replications) == n and not precision:
                 base.result = pilot
             notes.append(f"warm-up {estimate.warmup:g} estimated by MSER-5 on the baseline's "
                          f"{diagnose.WARMUP_SERIES[args.warmup_series]}, used by every scenario")

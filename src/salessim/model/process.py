@@ -312,11 +312,7 @@ class SalesModel:
             if stage.route is None:
                 nxt = stage.targets[0]
             else:
-                if deal.visited & stage.bit:
-                    u = next(stage.route)
-                else:
-                    deal.visited |= stage.bit
-                    u = deal.luck[stage.slot]
+                u = _routing_draw(deal, stage)
                 if stage.decay is None and stage.score_odds is None:
                     cum = stage.cum
                     if len(cum) == 1:  # two ways: one comparison does what bisect does
@@ -510,12 +506,7 @@ class SalesModel:
         """Where a deal that skipped the stage goes: by ``next``, with the deal's luck."""
         if stage.route is None:
             return stage.targets[0]
-        if deal.visited & stage.bit:
-            u = next(stage.route)
-        else:
-            deal.visited |= stage.bit
-            u = deal.luck[stage.slot]
-        return stage.targets[bisect_right(stage.cum, u)]
+        return stage.targets[bisect_right(stage.cum, _routing_draw(deal, stage))]
 
     @staticmethod
     def _odds(deal: Deal, stage: StagePlan, contact: float | None) -> float:
@@ -561,6 +552,14 @@ class SalesModel:
             tally.lost += 1
             if cold:
                 tally.went_cold += 1
+
+
+def _routing_draw(deal: Deal, stage: StagePlan) -> float:
+    """The uniform that routes a deal out of a stage: its own on the first visit."""
+    if deal.visited & stage.bit:
+        return next(stage.route)
+    deal.visited |= stage.bit
+    return deal.luck[stage.slot]
 
 
 def _route_with_odds(stage: StagePlan, u: float, odds: float) -> Any:

@@ -24,10 +24,6 @@ from salessim.scenario.units import Duration
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
 
-#: Queue disciplines a stage may serve its staff queue by.
-QUEUE_POLICIES = ("fifo", "score", "deal_value", "needs")
-
-
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -310,6 +306,6 @@ def clip01(x: float) -> float:
 
 __all__ = [
     "AGING_BUCKETS", "ApprovalLevel", "ArrivalProfile", "BadDebt", "Collection", "Decay",
-    "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay", "QUEUE_POLICIES",
+    "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay",
     "Reminder", "Renewal", "ScoreFactor", "ScoreOdds", "Staffed", "Task", "Upsell", "clip01",
 ]
