@@ -95,7 +95,7 @@ class StaffPlan:
 
     __slots__ = (
         "roles", "primary", "label", "pools", "owners", "policy", "work", "delay", "cal",
-        "learning", "cost_rate", "above", "clock", "simple", "wait_open", "priority",
+        "learning", "cost_rate", "above", "clock", "simple", "wait_open", "priority", "fast",
     )
 
     def __init__(self) -> None:
@@ -112,6 +112,7 @@ class StaffPlan:
         self.simple = False  # one pooled role served first come, first served
         self.wait_open = False  # roles keep different hours: queue only when all work
         self.priority = None  # deal -> its rank in a prioritised queue (lower goes first)
+        self.fast = False  # simple, around the clock, no transition period
         self.learning = None  # a Learning, when this work is in a transition period
         self.cost_rate = 0.0  # money per time unit while this work is done
         self.above = 0.0  # approval levels: deals above this need it
@@ -225,6 +226,7 @@ class Builder:
         learning = sc.learning
         if learning is not None and (learning.roles is None or set(roles) & set(learning.roles)):
             plan.learning = learning
+        plan.fast = plan.simple and plan.clock and plan.learning is None and not plan.wait_open
         plan.cost_rate = sum(sc.roles[r].cost_per_hour for r in roles) * sc.hours_per_unit
         return plan
 

@@ -110,6 +110,7 @@ class SalesModel:
         )
         self.tally.work_cost_by_source = dict.fromkeys(scenario.sources, 0.0)
         self._work_cost = self.tally.work_cost_by_source
+        self._busy = self.tally.busy
         self.tally.revenue_by_source = dict.fromkeys(scenario.sources, 0.0)
         self.tally.lead_cost_by_source = dict.fromkeys(scenario.sources, 0.0)
         builder = Builder(scenario, self.env, streams)
@@ -354,41 +355,46 @@ class SalesModel:
         hand-off nor a first contact.
         """
         env, log = self.env, self.log
-        if selling and deal.last_role is not None and deal.last_role != plan.primary:
+        primary = plan.primary
+        if selling and deal.last_role is not None and deal.last_role != primary:
             if self._handoff is None:  # a hand-off that costs no time: count it only
                 deal.handoffs += 1
             else:
-                yield from self._hand_off(deal, plan.primary)
+                yield from self._hand_off(deal, primary)
         queued = env.now
         if log is not None:
             log.rows.append((deal.lead, QUEUED, stage_id, queued, plan.label))
-        if plan.wait_open:
-            # Roles with different hours: ask for staff only when all of them work, so no
-            # one is held idle waiting for a colleague who is off.
-            opening = plan.cal.next_working(queued)
-            if opening > queued:
-                yield env.timeout(opening - queued)
-        if plan.simple and patience is None:  # the common case, kept lean
+        work = 0.0
+        if plan.fast and patience is None:
+            # The common case, kept lean: one pooled role, first come first served, around
+            # the clock, no transition period.
             held = members = None
             res = plan.pools[0]
             req = res.request()
             if not req.triggered:  # granted at once when staff is free: no need to wait
                 yield req
+            start = env.now
+            work = next(plan.work)
+            end = start + work
         else:
-            acquired = yield from self._acquire(deal, plan, stage_id, queued, patience)
-            if acquired is None:
-                return False
-            held, members = acquired
-        now = env.now
-        work = next(plan.work)
-        if plan.learning is not None:
-            work *= plan.learning.factor(now)
-        cal = plan.cal
-        if plan.clock:
-            start, end = now, now + work
-        else:
-            start = cal.next_working(now)
-            end = cal.finish(start, work)
+            if plan.wait_open:
+                # Roles with different hours: ask for staff only when all of them work, so
+                # no one is held idle waiting for a colleague who is off.
+                opening = plan.cal.next_working(queued)
+                if opening > queued:
+                    yield env.timeout(opening - queued)
+            if plan.simple and patience is None:
+                held = members = None
+                res = plan.pools[0]
+                req = res.request()
+                if not req.triggered:
+                    yield req
+            else:
+                acquired = yield from self._acquire(deal, plan, stage_id, queued, patience)
+                if acquired is None:
+                    return False
+                held, members = acquired
+            start, end, work = self._timing(plan, env.now)
         deal.started = start
         if deal.first_contact is None and selling:
             deal.first_contact = start
@@ -399,8 +405,8 @@ class SalesModel:
         if hi > lo:
             # Inside the window the time spent is the work itself (the common case).
             spent = work if (lo == start and hi == end) else \
-                hi - lo if plan.clock else cal.working_time(lo, hi)
-            busy = self.tally.busy
+                hi - lo if plan.clock else plan.cal.working_time(lo, hi)
+            busy = self._busy
             for role in plan.roles:
                 busy[role] += spent
             if members is not None:
@@ -415,17 +421,32 @@ class SalesModel:
             st.work_clock += end - start
         if log is not None:
             log.rows.append((deal.lead, STARTED, stage_id, start, plan.label))
-        yield env.timeout(end - now)
+        yield env.timeout(end - env.now)
         if held is None:
             res.release(req)
         else:
             self._release_all(held)
         if selling:
             deal.last_contact = end
-            deal.last_role = plan.primary
+            deal.last_role = primary
         if log is not None:
             log.rows.append((deal.lead, FINISHED, stage_id, end, plan.label))
         return True
+
+    @staticmethod
+    def _timing(plan: StaffPlan, now: float) -> tuple[float, float, float]:
+        """Start, end and working time of work that gets its staff at ``now``.
+
+        The work is a draw, stretched in a transition period; under a calendar it starts
+        at the next working instant and stops outside working hours.
+        """
+        work = next(plan.work)
+        if plan.learning is not None:
+            work *= plan.learning.factor(now)
+        if plan.clock:
+            return now, now + work, work
+        start = plan.cal.next_working(now)
+        return start, plan.cal.finish(start, work), work
 
     def _acquire(self, deal: Deal, plan: StaffPlan, stage_id: str, queued: float,
                  patience: Iterator[float] | None):
