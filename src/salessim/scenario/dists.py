@@ -67,10 +67,9 @@ class Constant(_Spec):
 
 
 
-class Exponential(_Spec):
-    """Exponential with the given mean (memoryless; Poisson inter-arrival times)."""
+class _ByMean(_Spec):
+    """A distribution given by its mean (``mean`` in YAML; a property of the same name)."""
 
-    dist: Literal["exponential"]
     mean_: Duration = Field(gt=0, alias="mean")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -78,6 +77,12 @@ class Exponential(_Spec):
     @property
     def mean(self) -> float:
         return self.mean_
+
+
+class Exponential(_ByMean):
+    """Exponential with the given mean (memoryless; Poisson inter-arrival times)."""
+
+    dist: Literal["exponential"]
 
     @property
     def variance(self) -> float:
@@ -215,15 +220,8 @@ class Normal(_Spec):
 
 
 
-class _MeanCv(_Spec):
-    mean_: Duration = Field(gt=0, alias="mean")
+class _MeanCv(_ByMean):
     cv_: float = Field(gt=0, alias="cv")
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @property
-    def mean(self) -> float:
-        return self.mean_
 
     @property
     def variance(self) -> float:
