@@ -78,10 +78,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_frame(summary, out / "summary.csv")
         write_frame(result.frame(), out / "replications.csv")
         write_frame(fun, out / "funnel.csv")
+        written = ["summary.csv", "replications.csv", "funnel.csv"]
         if args.event_log:
             log = result.event_log()
             write_frame(log, out / "event_log.csv")
             write_frame(log, out / "event_log.parquet")
+            written += ["event_log.csv", "event_log.parquet"]
+        if args.report:
+            run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario),
+                              result=result)
+            flow_reps = min(2, n)
+            log = (result.event_log() if args.event_log
+                   else diagnose.flow_logs(scenario, flow_reps, seed))
+            log = log[log["replication"] < flow_reps]
+            flows = diagnose.transitions(log, float(scenario.warmup))
+            notes = [] if estimate is None else [
+                f"warm-up {estimate.warmup:g} estimated by MSER-5"]
+            page = run_report(run, flows, estimate, report, sets=sets, notes=notes)
+            path = page.write(out)
+            written += [path.name, *(f"{name}.png" for name in page.pngs)]
+            print(f"\nreport: {path}")
         write_json(out / "run.json", {
             "scenario": str(args.scenario),
             "sets": sets,
@@ -99,19 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             "started": started.isoformat(),
             "seconds": round(seconds, 3),
             "resolved_scenario": resolved(scenario),
+            # What this run wrote: an older run's files in the same folder are left as
+            # they were, and are not this run's.
+            "files": written,
         })
-        if args.report:
-            run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario),
-                              result=result)
-            flow_reps = min(2, n)
-            log = (result.event_log() if args.event_log
-                   else diagnose.flow_logs(scenario, flow_reps, seed))
-            log = log[log["replication"] < flow_reps]
-            flows = diagnose.transitions(log, float(scenario.warmup))
-            notes = [] if estimate is None else [
-                f"warm-up {estimate.warmup:g} estimated by MSER-5"]
-            path = run_report(run, flows, estimate, report, sets=sets, notes=notes).write(out)
-            print(f"\nreport: {path}")
         print(f"wrote {out}/")
     return 0
 
