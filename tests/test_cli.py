@@ -140,6 +140,9 @@ def test_run_out_writes_summary_replications_and_metadata(capsys, scenario, tmp_
     assert meta["resolved_scenario"]["name"] == "cli funnel"
     assert {"salessim", "python", "numpy", "simpy"} <= set(meta["versions"])
     assert "roles.ae.headcount=3" in meta["sets"]
+    # run.json names exactly what this run wrote (no event log was asked for).
+    assert meta["files"] == ["summary.csv", "replications.csv", "funnel.csv"]
+    assert all((out_dir / name).is_file() for name in meta["files"])
 
 
 def test_run_event_log(capsys, scenario, tmp_path):
