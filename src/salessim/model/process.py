@@ -135,13 +135,17 @@ class SalesModel:
             self.env.process(self._mark_warmup())
         self.env.process(self._sample_wip())
 
-    def _handoff_draws(self, scenario: Scenario) -> dict[str, Iterator[float]] | None:
+    def _handoff_draws(self, scenario: Scenario) -> dict[Any, Iterator[float]] | None:
+        """Hand-off delays by (from role, to role); the key None holds the default's."""
         spec = scenario.handoff
         if spec is None:
             return None
-        draws = {key: self.builder.draws(d, f"handoff:{key}") for key, d in spec.pairs.items()}
+        draws: dict[Any, Iterator[float]] = {
+            tuple(key.split(">")): self.builder.draws(d, f"handoff:{key}")
+            for key, d in spec.pairs.items()
+        }
         if spec.delay is not None:
-            draws["*"] = self.builder.draws(spec.delay, "handoff")
+            draws[None] = self.builder.draws(spec.delay, "handoff")
         return draws
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -512,12 +516,13 @@ class SalesModel:
     def _hand_off(self, deal: Deal, to_role: str):
         deal.handoffs += 1
         draws = self._handoff
-        source = draws.get(f"{deal.last_role}>{to_role}") or draws.get("*")
+        source = draws.get((deal.last_role, to_role)) or draws.get(None)
         if source is None:
             return
         d = next(source)
         if self.log is not None:
-            self.log.rows.append((deal.lead, HANDOFF, "", self.env.now, f"{deal.last_role}>{to_role}"))
+            self.log.rows.append(
+                (deal.lead, HANDOFF, "", self.env.now, f"{deal.last_role}>{to_role}"))
         yield self.env.timeout(d)
         if deal.counted:
             self.tally.handoff_time += d
