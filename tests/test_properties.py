@@ -303,6 +303,25 @@ def mutate(doc: dict, kind: str, pick: int, rnd: random.Random) -> dict:
                 probs[0] = round(probs[0] + 0.1, 3)
             nxt.clear()
             nxt.update(zip(keys, probs, strict=True))
+    elif kind == "mechanics":
+        # Switch on a mechanic somewhere: another time unit, owned deals with a cap, a
+        # role's own calendar, a prioritised queue, patience.
+        roles = [r for r, v in doc.get("roles", {}).items() if isinstance(v, dict)]
+        stages = [s for s, v in doc.get("stages", {}).items() if isinstance(v, dict)]
+        choice = pick % 5
+        if choice == 0:
+            doc["time_unit"] = rnd.choice(["minute", "hour", "week"])
+        elif choice == 1 and roles:
+            doc["roles"][rnd.choice(roles)].update(
+                {"assignment": "owner", "max_open_deals": rnd.choice([1, 3])})
+        elif choice == 2 and roles:
+            doc["roles"][rnd.choice(roles)]["calendar"] = {
+                "workdays": [rnd.choice(["mon", "sat"])], "hours": [rnd.choice([0, 9, 20]), 24]}
+        elif choice == 3 and stages:
+            doc["stages"][rnd.choice(stages)]["queue"] = rnd.choice(["score", "deal_value",
+                                                                     "needs"])
+        elif choice == 4 and stages:
+            doc["stages"][rnd.choice(stages)]["patience"] = rnd.choice([0.5, "2 hours"])
     return doc
 
 
@@ -314,7 +333,7 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 @given(
     document=hst.sampled_from(["funnel", *[p.name for p in EXAMPLES]]),
     kind=hst.sampled_from(["drop", "number", "rename_reference", "unknown_key",
-                           "shuffle_probabilities"]),
+                           "shuffle_probabilities", "mechanics"]),
     pick=hst.integers(0, 10**6),
     seed=hst.integers(0, 10**6),
 )
