@@ -28,8 +28,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
@@ -45,6 +43,7 @@ from salessim.experiments.documents import (
     read_spec,
     relative_file,
 )
+from salessim.scenario.base import Frozen
 from salessim.scenario.load import (
     Document,
     read_document,
@@ -61,8 +60,6 @@ RESERVED_COLUMNS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _check_key(key: str) -> str:
@@ -87,7 +84,7 @@ FactorKey = Annotated[str, AfterValidator(_check_key)]
 Levels = Annotated[Any, AfterValidator(_check_levels)]
 
 
-class DesignSpec(_Strict):
+class DesignSpec(Frozen):
     """How the factors' levels are combined into designs.
 
     Attributes:
@@ -117,7 +114,7 @@ class DesignSpec(_Strict):
         return self
 
 
-class ExperimentSpec(_Strict):
+class ExperimentSpec(Frozen):
     """An experiment file as written (see the module docstring)."""
 
     name: Id

@@ -31,20 +31,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from salessim.experiments.documents import KEY_PATTERN
+from salessim.scenario.base import Frozen
 from salessim.scenario.schema import Id
 
 #: The variable key that chooses the scenario file.
 SCENARIO_KEY = "scenario"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class IntegerVariable(_Strict):
+class IntegerVariable(Frozen):
     """Whole numbers from low to high (a headcount, a cap)."""
 
     type: Literal["integer"]
@@ -58,14 +57,14 @@ class IntegerVariable(_Strict):
         return self
 
 
-class ChoiceVariable(_Strict):
+class ChoiceVariable(Frozen):
     """One of named options: values written as in a scenario, or scenario files."""
 
     type: Literal["choice"]
     options: list[Any] | dict[str, Any] = Field(min_length=1)
 
 
-class ContinuousVariable(_Strict):
+class ContinuousVariable(Frozen):
     """A number from low to high, searched on a grid of ``step`` (default: 10 steps)."""
 
     type: Literal["continuous"]
@@ -86,7 +85,7 @@ Variable = Annotated[IntegerVariable | ChoiceVariable | ContinuousVariable,
                      Field(discriminator="type")]
 
 
-class Objective(_Strict):
+class Objective(Frozen):
     """The KPI (or derived quantity) to maximise or minimise: give exactly one."""
 
     maximise: str | None = None
@@ -110,7 +109,7 @@ class Objective(_Strict):
         return 1 if self.maximise is not None else -1
 
 
-class Budget(_Strict):
+class Budget(Frozen):
     """Staff cost known before any run: sum over roles of headcount x cost_per_hour x paid
     hours, where paid hours are the role's working hours (its calendar, else the scenario's;
     every hour without one) over ``over``: the horizon, the measurement window
@@ -121,14 +120,14 @@ class Budget(_Strict):
     roles: list[Id] | None = Field(default=None, min_length=1, description="default: all roles")
 
 
-class HeadcountCap(_Strict):
+class HeadcountCap(Frozen):
     """Total headcount of some roles (default all) must not exceed ``max``."""
 
     max: int = Field(ge=0)
     roles: list[Id] | None = Field(default=None, min_length=1)
 
 
-class Bound(_Strict):
+class Bound(Frozen):
     """A bound on a KPI's mean: min, max or both."""
 
     min: float | None = None
@@ -143,7 +142,7 @@ class Bound(_Strict):
         return self
 
 
-class Constraints(_Strict):
+class Constraints(Frozen):
     """Deterministic constraints (budget, headcount caps: never simulated when broken) and
     stochastic ones (bounds on KPI means, checked with ``confidence``)."""
 
@@ -159,7 +158,7 @@ class Constraints(_Strict):
         return self.headcount if isinstance(self.headcount, list) else [self.headcount]
 
 
-class Search(_Strict):
+class Search(Frozen):
     """How candidates are generated.
 
     ``auto`` enumerates every feasible design when there are at most ``enumerate_up_to``
@@ -174,7 +173,7 @@ class Search(_Strict):
     enumerate_up_to: int = Field(default=300, ge=1)
 
 
-class Selection(_Strict):
+class Selection(Frozen):
     """Kim-Nelson ranking and selection among the best few, on fresh random numbers.
 
     ``indifference_zone`` is the smallest difference in the objective worth telling apart:
@@ -207,13 +206,13 @@ class Selection(_Strict):
         return self
 
 
-class Holdout(_Strict):
+class Holdout(Frozen):
     """The final check: finalists and baseline on another root seed, paired."""
 
     replications: int = Field(default=20, ge=2)
 
 
-class OptimisationSpec(_Strict):
+class OptimisationSpec(Frozen):
     """An optimisation spec as written (see the module docstring)."""
 
     name: Id

@@ -8,24 +8,17 @@ reads them through ``model/``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
     model_validator,
 )
 
+from salessim.scenario.base import Frozen, Id
 from salessim.scenario.dists import Dist, Empirical
 from salessim.scenario.units import Duration
-
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _one_to_five() -> Empirical:

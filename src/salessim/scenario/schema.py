@@ -11,19 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from salessim.errors import Problem
+from salessim.scenario.base import Frozen, Id
 from salessim.scenario.dists import Constant, Dist
 from salessim.scenario.mechanics import (
     ApprovalLevel,
@@ -48,17 +46,12 @@ TERMINALS = ("won", "lost", "no_decision")
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
 
 #: Probabilities in ``next`` must sum to 1 within this tolerance (decimal input).
 PROBABILITY_TOLERANCE = 1e-6
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Calendar(_Frozen):
+class Calendar(Frozen):
     """Staff working time. Time 0 of a run is a Monday at 00:00."""
 
     workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
@@ -108,7 +101,7 @@ def shared_calendar(calendars: Sequence[Calendar | None]) -> Calendar | None:
 
 
 
-class Role(_Frozen):
+class Role(Frozen):
     """A pool of staff who do the same kind of work."""
 
     headcount: int = Field(ge=1)
@@ -129,7 +122,7 @@ class Role(_Frozen):
         return self
 
 
-class Source(_Frozen):
+class Source(Frozen):
     """A channel leads arrive from, as a Poisson process."""
 
     rate: float = Field(gt=0, description="leads per time unit")
@@ -169,7 +162,7 @@ class Source(_Frozen):
         return value
 
 
-class OnlyIf(_Frozen):
+class OnlyIf(Frozen):
     """A stage only some deals go through; the others skip it."""
 
     deal_value_above: float = Field(ge=0)
@@ -236,7 +229,7 @@ class Stage(Staffed):
         return self
 
 
-class Scenario(_Frozen):
+class Scenario(Frozen):
     """A whole sales process and how to run it."""
 
     name: str
