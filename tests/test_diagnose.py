@@ -206,7 +206,7 @@ def test_log_series_need_logs_and_count_what_the_log_says():
     times, won = series_matrix(result, "won")
     step = times[1] - times[0]
     for i, rep in enumerate(result.replications):
-        wins = sum(1 for row in rep.log.rows if row[1] == "won")
+        wins = sum(1 for row in rep.log.records() if row.event == "won")
         assert won[i].sum() * step == pytest.approx(wins)
     _, queue = series_matrix(result, "queue")
     assert (queue >= 0).all() and queue.max() > 0

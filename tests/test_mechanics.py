@@ -54,6 +54,7 @@ from salessim.rng import RandomStreams
 from salessim.scenario import Scenario, load_scenario
 from salessim.scenario.dists import Dist
 from salessim.scenario.mechanics import AGING_BUCKETS, Decay, Learning, ScoreOdds
+from salessim.sketch import RELATIVE_ERROR
 from salessim.stats import paired_difference, t_interval
 
 LEVEL = 0.999
@@ -377,7 +378,9 @@ def test_response_time_kpis_equal_the_log():
     assert 0 < len(first) < len(leads), "premise: some cohort leads are never contacted"
     k = rep.kpis
     assert k["response_time_mean"] == pytest.approx(response.mean(), rel=1e-12)
-    assert k["response_time_p90"] == pytest.approx(np.quantile(response, 0.9), rel=1e-12)
+    # Quantiles come from a bounded sketch, within its stated relative error.
+    assert k["response_time_p90"] == pytest.approx(np.quantile(response, 0.9),
+                                                   rel=RELATIVE_ERROR)
     assert k["contacted_within_share"] == pytest.approx((response <= 2).sum() / len(leads),
                                                         rel=1e-12)
 

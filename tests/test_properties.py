@@ -22,7 +22,6 @@ from hypothesis import strategies as hst
 
 from salessim import engine
 from salessim.errors import ScenarioError
-from salessim.model import process
 from salessim.records import CREATED, LOST, NO_DECISION, QUEUED, STARTED, WENT_COLD, WON
 from salessim.scenario import Scenario, load_scenario
 
@@ -188,25 +187,13 @@ def test_more_staff_never_raises_waiting_on_a_fifo_queue(tmp, seed, staff):
 # --- common random numbers: a change touches only its own streams ----------------------------
 
 
-def created_leads(scenario: Scenario, monkeypatch, seed: int = 3) -> list[tuple]:
+def created_leads(scenario: Scenario, monkeypatch=None, seed: int = 3) -> list[tuple]:
     """(lead, creation time, deal value) of every lead, in order of creation."""
-    seen: list[tuple] = []
-    journey = process.SalesModel._journey
-
-    def spy(self, *args):
-        deal = args[0]
-        if hasattr(deal, "value"):
-            seen.append((deal.lead, deal.created, deal.value))
-        else:  # (source, lead, value, counted)
-            seen.append((args[1], self.env.now, args[2]))
-        return journey(self, *args)
-
-    with monkeypatch.context() as m:
-        m.setattr(process.SalesModel, "_journey", spy)
-        log = log_of(scenario, seed)
-    created = log[log["event"] == CREATED][["lead", "time"]]
-    assert [(lead, t) for lead, t, _ in seen] == list(created.itertuples(index=False, name=None))
-    return seen
+    log = engine.run_replication(scenario, 0, seed, event_log=True).log
+    cases = log.cases().set_index("lead")["deal_value"]
+    frame = log.plain_frame()
+    created = frame[frame["event"] == CREATED][["lead", "time"]]
+    return [(lead, t, cases[lead]) for lead, t in created.itertuples(index=False, name=None)]
 
 
 def test_changing_a_stage_leaves_arrivals_and_deal_values_unchanged(tmp, monkeypatch):
@@ -377,3 +364,23 @@ def test_a_lead_has_the_same_luck_at_a_stage_whatever_the_staffing(tmp_path):
     both = one.index.intersection(three.index)
     assert len(both) > 100
     assert (one[both] == three[both]).all()
+
+
+# --- Little's law on the sample path ---------------------------------------------------------
+
+
+@FEW
+@given(seed=hst.integers(0, 2**32 - 1), calendar=hst.booleans())
+def test_littles_law_holds_exactly_on_every_sample_path_without_warmup(tmp, seed, calendar):
+    """With no warm-up, WIP area = sum over leads of time in process up to the horizon."""
+    sets = ["warmup=0"]
+    if calendar:
+        sets.append("calendar={workdays: [mon, tue, wed, thu, fri], hours: [9, 17]}")
+    scenario = funnel(tmp, sets)
+    k = engine.run_replication(scenario, 0, seed).kpis
+    window = scenario.horizon - scenario.warmup
+    assert k["open"] > 0, "premise: some leads are still open at the horizon"
+    assert k["wip_mean"] * window == pytest.approx(k["leads"] * k["time_in_process_all_mean"],
+                                                   rel=1e-9)
+    # The closed-leads mean leaves the slow open leads out: it is the lower one.
+    assert k["time_in_process_mean"] < k["time_in_process_all_mean"]

@@ -129,7 +129,7 @@ def agrees(what: str, values: Sequence[float], theory: float, max_share: float) 
 def log_frame(rep: Replication) -> pd.DataFrame:
     """The replication's event log as a plain frame (lead, event, stage, time, resource)."""
     assert rep.log is not None
-    return pd.DataFrame(rep.log.rows, columns=list(EventLog.COLUMNS))
+    return rep.log.plain_frame()
 
 
 def share_waited(log: EventLog, stage: str, since: float) -> float:
@@ -140,7 +140,7 @@ def share_waited(log: EventLog, stage: str, since: float) -> float:
     """
     queued: dict[str, float] = {}
     served = waited = 0
-    for lead, event, sid, time, _ in log.rows:
+    for lead, event, sid, time, _ in log.records():
         if sid != stage:
             continue
         if event == QUEUED:
@@ -166,7 +166,7 @@ def assert_first_come_first_served(log: EventLog, stage: str, c: int) -> None:
     Each visit must start at max(queued, the earliest time one of the c staff is free), the
     recursion that defines an M/M/c queue on a sample path: no statistics involved.
     """
-    frame = pd.DataFrame(log.rows, columns=list(EventLog.COLUMNS))
+    frame = log.plain_frame()
     visits = frame.loc[frame["stage"] == stage].pivot(index="lead", columns="event",
                                                         values="time")
     visits = visits.sort_values(QUEUED)

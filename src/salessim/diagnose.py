@@ -27,8 +27,8 @@ import pandas as pd
 
 from salessim import engine, stats
 from salessim.engine import Replication, RunResult
-from salessim.model.process import WIP_SAMPLES
-from salessim.records import CREATED, LOST, QUEUED, STARTED, WENT_COLD, WON
+from salessim.model.world import WIP_SAMPLES
+from salessim.records import CREATED, ENTERED, LOST, QUEUED, STARTED, WENT_COLD, WON
 from salessim.scenario import Scenario
 
 #: KPIs whose precision ``--precision`` checks when none are named.
@@ -249,7 +249,7 @@ def series_matrix(result: RunResult, series: str = "wip") -> tuple[np.ndarray, n
         raise ValueError(f"the {series!r} series needs event logs: run with event_log=True")
     rows = []
     for r in reps:
-        log = pd.DataFrame(r.log.rows, columns=list(r.log.COLUMNS))
+        log = r.log.plain_frame()
         if series == "queue":
             ins = np.sort(log.loc[log["event"] == QUEUED, "time"].to_numpy())
             outs = np.sort(log.loc[log["event"].isin([STARTED, WENT_COLD]), "time"].to_numpy())
@@ -392,11 +392,10 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
     """Moves between stages, per replication on average, from event logs.
 
     Each lead created at or after ``warmup`` is followed from ``new lead`` through the
-    stages it queued at (a stage it skipped is passed over) to ``won``, ``lost``, ``went
-    cold``, ``no decision`` or, if still in the process at the horizon, ``open``. A loop
-    back (negotiation to discovery) is a move like any other, so rework shows up. Consecutive queueing at the
-    same stage counts as one visit (parallel tasks of a stage queue separately), so a stage
-    routing straight back to itself is not shown as a move.
+    stages it entered (staffed or not; a stage it skipped is passed over) to ``won``,
+    ``lost``, ``went cold``, ``no decision`` or, if still in the process at the horizon,
+    ``open``. A loop back (negotiation to discovery) is a move like any other, so rework
+    shows up; a stage routing straight back to itself is not shown as a move.
 
     Args:
         log: event log rows with at least replication, lead, event, stage, time (as
@@ -420,9 +419,9 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
         here = current.get(key)
         if here is None:
             continue  # a lead of the warm-up, or one already closed
-        if event == QUEUED:
+        if event == ENTERED:
             if stage == here:
-                continue  # another task of the same visit (parallel work), not a new visit
+                continue  # a stage routing straight back to itself: not shown as a move
             nxt = stage
         elif event == WENT_COLD:
             nxt = WENT_COLD_NODE
@@ -431,7 +430,7 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
         else:
             continue
         counts[(here, nxt)] = counts.get((here, nxt), 0) + 1
-        if event == QUEUED:
+        if event == ENTERED:
             current[key] = nxt
         else:
             del current[key]  # the journey ended; a "lost" after "went cold" is not counted
@@ -455,9 +454,7 @@ def log_rows(replications: Sequence[Replication]) -> pd.DataFrame:
     for rep in replications:
         if rep.log is None:
             continue
-        frame = pd.DataFrame(rep.log.rows, columns=list(rep.log.COLUMNS))
-        frame.insert(0, "replication", rep.replication)
-        frames.append(frame)
+        frames.append(rep.log.plain_frame())
     if not frames:
         return pd.DataFrame(columns=["replication", "lead", "event", "stage", "time", "resource"])
     return pd.concat(frames, ignore_index=True)

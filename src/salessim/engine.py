@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from salessim import metrics
-from salessim.model.process import SalesModel
+from salessim.model.world import SalesModel, new_log
 from salessim.records import EventLog, Tally, concat_logs
 from salessim.rng import RandomStreams
 from salessim.scenario.schema import Scenario
@@ -49,7 +49,7 @@ def run_replication(
     """
     started = time.perf_counter()
     root = scenario.seed if seed is None else seed
-    log = EventLog(replication, scenario.time_unit) if event_log else None
+    log = new_log(scenario, replication) if event_log else None
     model = SalesModel(scenario, RandomStreams(root, replication), log)
     tally = model.run()
     return Replication(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from salessim.model.calendar import working_calendar
 from salessim.records import Tally
 from salessim.scenario.mechanics import AGING_BUCKETS
@@ -35,7 +33,14 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
     "cycle_time_won_mean": ("time", "mean time from lead creation to won"),
     "cycle_time_won_median": ("time", "median time from lead creation to won"),
     "cycle_time_won_p90": ("time", "90th percentile of the time from lead creation to won"),
-    "time_in_process_mean": ("time", "mean time from creation to the end, closed leads"),
+    "time_in_process_mean": (
+        "time", "mean time from creation to the end, closed leads (leads open at the horizon "
+        "are left out, so it runs below Little's law on a busy process)"
+    ),
+    "time_in_process_all_mean": (
+        "time", "mean time from creation to the end or to the horizon, all cohort leads "
+        "(open leads counted up to the horizon: the time Little's law relates to WIP)"
+    ),
     "response_time_mean": ("time", "mean time from lead creation to the first staff contact"),
     "response_time_p90": ("time", "90th percentile of the time to the first staff contact"),
     "contacted_within_share": (
@@ -50,6 +55,8 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
     "work_mean.<stage>": ("time", "mean staff working time, per served visit"),
     "delay_mean.<stage>": ("time", "mean customer-side time, per visit with a delay"),
     "visits.<stage>": ("count", "visits to the stage by cohort leads (loops count again)"),
+    "meetings.<stage>": ("count", "meetings held in the window (meeting stages)"),
+    "meeting_size_mean.<stage>": ("count", "deals handled per meeting held in the window"),
     "utilisation.<role>": (
         "share", "staff working time in the window / (headcount x working time in the window)"
     ),
@@ -105,8 +112,7 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
 
     def calendar_of(calendar):
         return working_calendar(calendar, scenario.time_unit)
-    won_times = np.frombuffer(tally.won_times, dtype=float) if tally.won_times else None
-
+    cycle = tally.cycle_won
     closed = tally.won + tally.lost + tally.no_decision
     out: dict[str, float] = {
         "leads": tally.leads,
@@ -117,23 +123,18 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
         "open": tally.leads - closed,
         "win_rate": _ratio(tally.won, closed),
         "close_rate": _ratio(tally.won, tally.leads),
-        "cycle_time_won_mean": float(won_times.mean()) if won_times is not None else math.nan,
-        "cycle_time_won_median": (
-            float(np.median(won_times)) if won_times is not None else math.nan
-        ),
-        "cycle_time_won_p90": (
-            float(np.quantile(won_times, 0.9)) if won_times is not None else math.nan
-        ),
+        "cycle_time_won_mean": cycle.mean,
+        "cycle_time_won_median": cycle.quantile(0.5),
+        "cycle_time_won_p90": cycle.quantile(0.9),
         "time_in_process_mean": _ratio(tally.closed_time, closed),
+        "time_in_process_all_mean": _ratio(
+            tally.closed_time + (tally.leads - closed) * scenario.horizon - tally.open_created,
+            tally.leads),
     }
-    response = np.frombuffer(tally.response_times, dtype=float) if tally.response_times else None
-    out["response_time_mean"] = float(response.mean()) if response is not None else math.nan
-    out["response_time_p90"] = (
-        float(np.quantile(response, 0.9)) if response is not None else math.nan
-    )
+    out["response_time_mean"] = tally.response.mean
+    out["response_time_p90"] = tally.response.quantile(0.9)
     if scenario.response_target is not None:
-        within = int((response <= scenario.response_target).sum()) if response is not None else 0
-        out["contacted_within_share"] = _ratio(within, tally.leads)
+        out["contacted_within_share"] = _ratio(tally.contacted_within, tally.leads)
     out["handoffs_mean"] = _ratio(tally.won_handoffs, tally.won)
     out["handoff_time"] = tally.handoff_time
     for sid, st in tally.stages.items():
@@ -146,6 +147,11 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
         out[f"delay_mean.{sid}"] = _ratio(st.delay, st.delayed)
     for sid, st in tally.stages.items():
         out[f"visits.{sid}"] = st.entered
+    for sid, stage in scenario.stages.items():
+        if stage.meeting is not None:
+            st = tally.stages[sid]
+            out[f"meetings.{sid}"] = st.meetings
+            out[f"meeting_size_mean.{sid}"] = _ratio(st.meeting_deals, st.meetings)
     role_working = {
         rid: calendar_of(role.calendar or scenario.calendar).working_time(
             scenario.warmup, scenario.horizon)

@@ -1,9 +1,10 @@
 """What one replication records: running totals always, the event log on request.
 
 The running totals (:class:`Tally`) are what KPIs are computed from; they take the same
-memory whatever the number of leads (the cycle times of won deals aside, which quantiles
-need). The event log (:class:`EventLog`) keeps one flat record per event and exports to
-pandas, CSV and Parquet with the column names process-mining tools expect.
+memory whatever the number of leads: the quantile KPIs come from bounded sketches
+(:mod:`salessim.sketch`). The event log (:class:`EventLog`) keeps one record per event as
+typed columns (an integer code and a time, 16 bytes an event), resolves names only when
+a frame is built, and exports to pandas, CSV, Parquet and XES in chunks.
 """
 
 from __future__ import annotations
@@ -12,36 +13,61 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from salessim.ends import ENDS
 from salessim.output import atomic_path
-from salessim.scenario.units import UNIT_HOURS
+from salessim.sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Events of a lead's life, in the ``event`` column of the log.
-CREATED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED, WON, LOST, NO_DECISION = (
-    "created", "queued", "started", "finished", "went_cold", "skipped", "won", "lost",
-    "no_decision",
+#: Events of a lead's life, in the ``event`` column of the log. The position of a name is
+#: its code in the log's packed records; new events go at the end.
+EVENTS: tuple[str, ...] = (
+    "created", "entered", "queued", "started", "finished", "went_cold", "skipped",
+    *(e.name for e in ENDS), "handoff", "delay_started", "delay_finished",
+    "invoiced", "paid", "written_off", "renewed", "churned",
 )
+CODE: dict[str, int] = {name: i for i, name in enumerate(EVENTS)}
+CREATED, ENTERED, QUEUED, STARTED, FINISHED, WENT_COLD, SKIPPED = EVENTS[:7]
+WON, LOST, NO_DECISION = (e.name for e in ENDS)
 HANDOFF = "handoff"
 DELAY_STARTED, DELAY_FINISHED = "delay_started", "delay_finished"  # customer-side time
 INVOICED, PAID, WRITTEN_OFF, RENEWED, CHURNED = (
     "invoiced", "paid", "written_off", "renewed", "churned",
 )
 
-#: XES lifecycle transition of each event (process-mining standard vocabulary).
+#: XES lifecycle transition of each event, in the standard transactional model's words:
+#: a stage visit is scheduled (entered), assigned to a role (queued), started, completed;
+#: a skipped stage is ``autoskip``, never ``complete``.
 LIFECYCLE = {
-    CREATED: "complete", QUEUED: "schedule", STARTED: "start", FINISHED: "complete",
-    WENT_COLD: "withdraw", SKIPPED: "complete", WON: "complete", LOST: "complete",
-    NO_DECISION: "complete", HANDOFF: "complete", DELAY_STARTED: "suspend",
+    CREATED: "complete", ENTERED: "schedule", QUEUED: "assign", STARTED: "start",
+    FINISHED: "complete", WENT_COLD: "withdraw", SKIPPED: "autoskip", WON: "complete",
+    LOST: "complete", NO_DECISION: "complete", HANDOFF: "complete", DELAY_STARTED: "suspend",
     DELAY_FINISHED: "resume", INVOICED: "complete", PAID: "complete",
     WRITTEN_OFF: "complete", RENEWED: "complete", CHURNED: "complete",
 }
 
 #: Calendar date of simulation time 0 in exported logs (a Monday, as the calendar assumes).
 LOG_EPOCH = datetime(2026, 1, 5)
+
+# A record's code packs (lead << 32) | (event << 24) | (stage << 12) | resource, so one
+# integer and one float hold an event. Stage and resource 0 mean "none".
+_LEAD_SHIFT, _EVENT_SHIFT, _STAGE_SHIFT = 32, 24, 12
+_FIELD_MASK = 0xFFF
+#: At most this many stages and resource labels can be told apart in a log.
+MAX_NAMES = _FIELD_MASK
+
+
+class Event(NamedTuple):
+    """One event of the log, with its names resolved (see :meth:`EventLog.records`)."""
+
+    lead: str
+    event: str
+    stage: str | None
+    time: float
+    resource: str | None
 
 
 @dataclass
@@ -50,7 +76,7 @@ class StageTally:
 
     entered: int = 0  # visits that entered the stage (loops count again)
     moved_on: int = 0  # visits that left for a stage or won
-    lost: int = 0  # visits that left for lost (went cold included)
+    lost: int = 0  # visits that left for lost (went cold included) or a non-progress stage
     went_cold: int = 0
     skipped: int = 0  # deals that skipped the stage (only_if)
     served: int = 0  # visits that got their staff (counted when the work starts)
@@ -59,6 +85,8 @@ class StageTally:
     work_clock: float = 0.0  # clock time from start of work to its end (nights included)
     delayed: int = 0
     delay: float = 0.0  # customer-side time
+    meetings: int = 0  # meetings held in the window (meeting stages)
+    meeting_deals: int = 0  # deals handled at those meetings
 
 
 @dataclass
@@ -74,7 +102,8 @@ class Tally:
     revenue: float = 0.0
     lead_cost: float = 0.0
     closed_time: float = 0.0  # sum of creation-to-end times of closed leads
-    won_times: array = field(default_factory=lambda: array("d"))
+    open_created: float = 0.0  # sum of creation times of cohort leads still open
+    cycle_won: QuantileSketch = field(default_factory=QuantileSketch)  # creation to won
     wip_area: float = 0.0  # integral of open leads over the window
     wip_series: array = field(default_factory=lambda: array("d"))  # open leads on a time grid
     leads_by_source: dict[str, int] = field(default_factory=dict)
@@ -83,7 +112,8 @@ class Tally:
     lead_cost_by_source: dict[str, float] = field(default_factory=dict)
     work_cost_by_source: dict[str, float] = field(default_factory=dict)  # staff cost of work done
     no_decision: int = 0
-    response_times: array = field(default_factory=lambda: array("d"))  # creation to first contact
+    response: QuantileSketch = field(default_factory=QuantileSketch)  # creation to 1st contact
+    contacted_within: int = 0  # first contacts within the scenario's response_target
     won_handoffs: int = 0  # hand-offs of won deals
     handoff_time: float = 0.0
     member_busy: dict[str, list[float]] = field(default_factory=dict)  # owner roles, per member
@@ -101,45 +131,161 @@ class Tally:
 
 
 class EventLog:
-    """One flat record per event of one replication.
+    """The events of one replication as typed columns, and the leads they belong to.
 
-    Columns: ``replication``, ``lead`` (``<source>-<n>``), ``event`` (created, queued,
-    started, finished, delay_started and delay_finished around customer-side time,
-    went_cold, skipped, handoff, won, lost, no_decision, and after the
-    sale invoiced, paid, written_off, renewed, churned), ``stage``, ``time`` (in the
-    scenario's time unit), ``resource`` (roles held, joined by ``+``; for a hand-off
-    ``from>to``).
+    The engine appends with :meth:`add` (a packed code from :meth:`code` and a time); names
+    are resolved only in :meth:`plain_frame` / :meth:`to_frame`. Columns of a frame:
+    ``replication``, ``lead`` (``<source>-<n>``), ``event`` (see :data:`EVENTS`),
+    ``stage``, ``time`` (in the scenario's time unit), ``resource`` (roles held, joined by
+    ``+``; for a hand-off ``from>to``); ``stage`` and ``resource`` are null when the event
+    has none.
+
+    Args:
+        replication: the replication number.
+        time_unit: the scenario's time unit (for timestamps).
+        stages: stage ids, whose positions (from 1) are their codes.
+        sources: source ids, likewise.
     """
 
     COLUMNS = ("lead", "event", "stage", "time", "resource")
 
-    def __init__(self, replication: int = 0, time_unit: str = "day") -> None:
+    def __init__(self, replication: int = 0, time_unit: str = "day",
+                 stages: tuple[str, ...] = (), sources: tuple[str, ...] = ()) -> None:
+        if len(stages) >= MAX_NAMES:
+            raise ValueError(f"an event log tells apart at most {MAX_NAMES - 1} stages")
         self.replication = replication
         self.time_unit = time_unit
-        self.rows: list[tuple[str, str, str, float, str]] = []
+        self.stages = ("", *stages)
+        self.sources = tuple(sources)
+        self.resources: list[str] = [""]
+        self._resource_codes: dict[str, int] = {"": 0}
+        self._stage_codes = {sid: i for i, sid in enumerate(self.stages)}
+        self.codes = array("q")
+        self.times = array("d")
+        # Per lead, by its index: source, number within the source, value, score, whether
+        # it is in the counted cohort, and its end (0 while open).
+        self.lead_source = array("h")
+        self.lead_number = array("q")
+        self.lead_value = array("d")
+        self.lead_score = array("d")
+        self.lead_counted = array("b")
+        self.lead_end = array("b")
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.times)
 
-    def to_frame(self) -> pd.DataFrame:
-        """The log as a DataFrame, with the process-mining columns added.
+    def code(self, event: str, stage: str | None = None, resource: str = "") -> int:
+        """The packed event code of (event, stage, resource), lead left out."""
+        res = self._resource_codes.get(resource)
+        if res is None:
+            if len(self.resources) >= MAX_NAMES:
+                raise ValueError(f"an event log tells apart at most {MAX_NAMES - 1} resources")
+            res = self._resource_codes[resource] = len(self.resources)
+            self.resources.append(resource)
+        stage_code = self._stage_codes[stage] if stage else 0
+        return (CODE[event] << _EVENT_SHIFT) | (stage_code << _STAGE_SHIFT) | res
 
-        ``case:concept:name`` is the lead, ``concept:name`` the stage (or the event for
-        created / won / lost), ``time:timestamp`` a datetime counted from
-        :data:`LOG_EPOCH`, ``org:resource`` the roles and ``lifecycle:transition`` the
-        XES transition of the event.
-        """
+    def new_lead(self, source: int, number: int, value: float, score: float,
+                 counted: bool) -> int:
+        """Register a lead; returns its index, to be shifted into its events' codes."""
+        self.lead_source.append(source)
+        self.lead_number.append(number)
+        self.lead_value.append(value)
+        self.lead_score.append(score)
+        self.lead_counted.append(counted)
+        self.lead_end.append(0)
+        return (len(self.lead_source) - 1) << _LEAD_SHIFT
+
+    def add(self, code: int, time: float) -> None:
+        """Append one event (``code`` already holds the lead)."""
+        self.codes.append(code)
+        self.times.append(time)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def lead_names(self) -> list[str]:
+        """``<source>-<n>`` of every lead, by index."""
+        sources = self.sources
+        return [f"{sources[s]}-{n}" for s, n in zip(self.lead_source, self.lead_number,
+                                                    strict=True)]
+
+    def records(self) -> list[Event]:
+        """Every event as an :class:`Event`, in the order they were logged."""
+        names = self.lead_names()
+        stages = [s or None for s in self.stages]
+        resources = [r or None for r in self.resources]
+        return [
+            Event(names[c >> _LEAD_SHIFT], EVENTS[(c >> _EVENT_SHIFT) & 0xFF],
+                  stages[(c >> _STAGE_SHIFT) & _FIELD_MASK], t, resources[c & _FIELD_MASK])
+            for c, t in zip(self.codes, self.times, strict=True)
+        ]
+
+    def plain_frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Rows ``start:stop`` with the plain columns (replication first)."""
+        import numpy as np
         import pandas as pd
 
-        frame = pd.DataFrame(self.rows, columns=list(self.COLUMNS))
-        frame.insert(0, "replication", self.replication)
-        hours = frame["time"] * UNIT_HOURS[self.time_unit]
-        frame["case:concept:name"] = frame["lead"]
-        frame["concept:name"] = frame["stage"].where(frame["stage"] != "", frame["event"])
-        frame["time:timestamp"] = pd.Timestamp(LOG_EPOCH) + pd.to_timedelta(hours, unit="h")
-        frame["org:resource"] = frame["resource"]
-        frame["lifecycle:transition"] = frame["event"].map(LIFECYCLE)
-        return frame
+        codes = np.frombuffer(self.codes, dtype=np.int64)[start:stop]
+        times = np.frombuffer(self.times, dtype=np.float64)[start:stop]
+        names = np.array(self.lead_names() or [""], dtype=object)
+        stages = np.array([s or None for s in self.stages], dtype=object)
+        resources = np.array([r or None for r in self.resources], dtype=object)
+        return pd.DataFrame({
+            "replication": np.full(len(codes), self.replication, dtype=np.int64),
+            "lead": names[codes >> _LEAD_SHIFT],
+            "event": np.array(EVENTS, dtype=object)[(codes >> _EVENT_SHIFT) & 0xFF],
+            "stage": stages[(codes >> _STAGE_SHIFT) & _FIELD_MASK],
+            "time": times,
+            "resource": resources[codes & _FIELD_MASK],
+        })
+
+    def to_frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """The log as a DataFrame, with the process-mining columns added.
+
+        ``case:concept:name`` is ``<replication>/<lead>``, unique across replications so a
+        log of several never merges two leads into one trace; ``concept:name`` the stage
+        (or the event for created / won / lost and the like), ``time:timestamp`` a datetime
+        counted from :data:`LOG_EPOCH`, ``org:resource`` the roles and
+        ``lifecycle:transition`` the XES transition of the event.
+        """
+        return add_process_mining_columns(self.plain_frame(start, stop), self.time_unit)
+
+    def cases(self) -> pd.DataFrame:
+        """One row per lead: its case id, source, deal value, score, cohort and end."""
+        import numpy as np
+        import pandas as pd
+
+        ends = np.array(["open", *(e.name for e in ENDS)], dtype=object)
+        names = self.lead_names()
+        return pd.DataFrame({
+            "case:concept:name": [f"{self.replication}/{n}" for n in names],
+            "replication": self.replication,
+            "lead": names,
+            "source": [self.sources[s] for s in self.lead_source],
+            "deal_value": np.frombuffer(self.lead_value, dtype=np.float64),
+            "score": np.frombuffer(self.lead_score, dtype=np.float64),
+            "counted": np.frombuffer(self.lead_counted, dtype=np.int8).astype(bool),
+            "end": ends[np.frombuffer(self.lead_end, dtype=np.int8)],
+        })
+
+    def set_end(self, lead: int, end_code: int) -> None:
+        """Record how the lead (its shifted index) ended: an :class:`~salessim.ends.End` code."""
+        self.lead_end[lead >> _LEAD_SHIFT] = -end_code
+
+
+def add_process_mining_columns(frame: pd.DataFrame, time_unit: str) -> pd.DataFrame:
+    """The process-mining columns, computed from a plain frame (in place; returned)."""
+    import pandas as pd
+
+    from salessim.scenario.units import UNIT_HOURS
+
+    hours = frame["time"] * UNIT_HOURS[time_unit]
+    frame["case:concept:name"] = frame["replication"].astype(str) + "/" + frame["lead"]
+    frame["concept:name"] = frame["stage"].where(frame["stage"].notna(), frame["event"])
+    frame["time:timestamp"] = pd.Timestamp(LOG_EPOCH) + pd.to_timedelta(hours, unit="h")
+    frame["org:resource"] = frame["resource"]
+    frame["lifecycle:transition"] = frame["event"].map(LIFECYCLE)
+    return frame
 
 
 def concat_logs(logs: list[EventLog]) -> pd.DataFrame:

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from salessim.records import CHURNED, INVOICED, PAID, RENEWED, WRITTEN_OFF
+from salessim.model.staff import Staff
+from salessim.records import CHURNED, INVOICED, PAID, RENEWED, WRITTEN_OFF, Tally
+from salessim.scenario.dists import blocks
 from salessim.scenario.mechanics import AGING_BUCKETS
+from salessim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
-    from salessim.model.process import Deal, SalesModel
+    from salessim.model.deal import Deal
 
 _BAD_DEBT = object()
 
@@ -37,38 +40,59 @@ def aging_bucket(days_past_due: float) -> str:
 
 
 class AfterSale:
-    """The processes that follow a won deal in one replication."""
+    """The processes that follow a won deal in one replication.
 
-    def __init__(self, model: SalesModel) -> None:
-        self.model = model
-        self.env = model.env
-        sc = model.scenario
-        builder = model.builder
+    Args:
+        scenario: the validated scenario (with collection, renewal or both).
+        staff: the staff service, which does the finance and renewal work.
+        tally: the running totals.
+    """
+
+    def __init__(self, scenario: Scenario, staff: Staff, tally: Tally) -> None:
+        self.staff = staff
+        self.env = staff.env
+        self.tally = tally
+        self.log = staff.log
+        self.warmup, self.horizon = staff.warmup, staff.horizon
+        self.days_per_unit = scenario.hours_per_unit / 24
+        sc = scenario
         self.collection = sc.collection
         self.renewal = sc.renewal
         self._open: dict[int, tuple[float, float]] = {}  # invoice -> (due, amount)
         self._invoices = 0
         if self.collection is not None:
             c = self.collection
-            self.delivery = builder.draws(c.delivery, "delivery")
-            self.lateness = builder.draws(c.lateness, "payment")
-            self.bad_u = builder.uniforms("bad_debt")
+            self.delivery = staff.draws(c.delivery, "delivery")
+            self.lateness = staff.draws(c.lateness, "payment")
+            self.bad_u = self._uniforms("bad_debt")
             self.steps: list[tuple[float, Any]] = []  # (offset from due date, plan)
             for i, r in enumerate(c.reminders):
-                self.steps.append((-r.before, builder.staff((c.role,), r.work, f"reminder:{i}")))
+                self.steps.append((-r.before, staff.plan((c.role,), r.work, f"reminder:{i}")))
             for i, d in enumerate(c.dunning):
-                self.steps.append((d.after, builder.staff((c.role,), d.work, f"dunning:{i}")))
+                self.steps.append((d.after, staff.plan((c.role,), d.work, f"dunning:{i}")))
             if c.bad_debt is not None:
                 self.steps.append((c.bad_debt.after, _BAD_DEBT))
             self.steps.sort(key=lambda step: step[0])
         if self.renewal is not None:
             r = self.renewal
-            self.renew_u = builder.uniforms("renewal")
-            self.renew_plan = (builder.staff((r.role,), r.work, "renewal:work")
+            self.renew_u = self._uniforms("renewal")
+            self.renew_plan = (staff.plan((r.role,), r.work, "renewal:work")
                                if r.work is not None else None)
             if r.upsell is not None:
-                self.upsell_u = builder.uniforms("upsell")
-                self.upsell_values = builder.draws(r.upsell.value, "upsell:value")
+                self.upsell_u = self._uniforms("upsell")
+                self.upsell_values = staff.draws(r.upsell.value, "upsell:value")
+        log = self.log
+        if log is not None:
+            for _, plan in self.steps if self.collection is not None else ():
+                if plan is not _BAD_DEBT:
+                    staff.label(plan, "collection")
+            if self.renewal is not None and self.renew_plan is not None:
+                staff.label(self.renew_plan, "renewal")
+            self._codes = {e: log.code(e) for e in (CHURNED, INVOICED, PAID, RENEWED,
+                                                    WRITTEN_OFF)}
+
+    def _uniforms(self, stream: str):
+        return blocks(self.staff.streams.generator(stream).random)
 
     def start(self, deal: Deal) -> None:
         """A deal was just won."""
@@ -78,11 +102,11 @@ class AfterSale:
             self.env.process(self._renewals(deal))
 
     def _log(self, deal: Deal, event: str) -> None:
-        if self.model.log is not None:
-            self.model.log.rows.append((deal.lead, event, "", self.env.now, ""))
+        if self.log is not None:
+            self.log.add(deal.lead | self._codes[event], self.env.now)
 
     def _invoice(self, deal: Deal, amount: float, delivery) -> Generator[simpy.Event, Any, None]:
-        env, tally, model = self.env, self.model.tally, self.model
+        env, tally = self.env, self.tally
         c = self.collection
         if delivery is not None:
             yield env.timeout(next(delivery))
@@ -92,7 +116,7 @@ class AfterSale:
         self._invoices += 1
         invoice = self._invoices
         self._open[invoice] = (due, amount)
-        if issued >= model.warmup:
+        if issued >= self.warmup:
             tally.invoiced += amount
         self._log(deal, INVOICED)
         for offset, step in self.steps:
@@ -104,27 +128,26 @@ class AfterSale:
             if step is _BAD_DEBT:
                 if next(self.bad_u) < c.bad_debt.probability:
                     del self._open[invoice]
-                    if env.now >= model.warmup:
+                    if env.now >= self.warmup:
                         tally.bad_debt += amount
                     self._log(deal, WRITTEN_OFF)
                     return
             else:
-                yield from model._work(deal, step, None, "collection", None, selling=False)
+                yield from self.staff.work(deal, step, None, selling=False)
         if paid_at > env.now:
             yield env.timeout(paid_at - env.now)
         del self._open[invoice]
-        if env.now >= model.warmup:
+        if env.now >= self.warmup:
             tally.cash_collected += amount
         self._log(deal, PAID)
 
     def _renewals(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
-        env, tally, r = self.env, self.model.tally, self.renewal
+        env, tally, r = self.env, self.tally, self.renewal
         value = deal.value
         while True:
             yield env.timeout(r.term)
             if self.renew_plan is not None:
-                yield from self.model._work(deal, self.renew_plan, None, "renewal", None,
-                                            selling=False)
+                yield from self.staff.work(deal, self.renew_plan, None, selling=False)
             renews = next(self.renew_u) < r.probability
             upsell = r.upsell is not None and next(self.upsell_u) < r.upsell.probability
             if deal.counted:
@@ -144,9 +167,7 @@ class AfterSale:
 
     def finish(self) -> None:
         """Receivables at the horizon, by aging bucket."""
-        model = self.model
-        days_per_unit = model.scenario.hours_per_unit / 24
         receivables = dict.fromkeys(AGING_BUCKETS, 0.0)
         for due, amount in self._open.values():
-            receivables[aging_bucket((model.horizon - due) * days_per_unit)] += amount
-        model.tally.receivables = receivables
+            receivables[aging_bucket((self.horizon - due) * self.days_per_unit)] += amount
+        self.tally.receivables = receivables

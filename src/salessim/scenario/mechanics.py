@@ -186,6 +186,22 @@ class ApprovalLevel(Staffed):
     description: str = ""
 
 
+class Meeting(Frozen):
+    """A regular meeting that handles deals in batches (a weekly deal review).
+
+    Deals that reach the stage wait for the next meeting; a meeting takes up to
+    ``capacity`` of them, first come first served (the rest wait for the one after), holds
+    one member of each of the stage's roles for ``length``, and its deals are done when it
+    ends. Meetings are held at ``first``, ``first + every``, ... on the clock.
+    """
+
+    every: Duration = Field(gt=0, description="time from one meeting to the next")
+    first: Duration = Field(default=0.0, ge=0, description="time of the first meeting")
+    capacity: int | None = Field(default=None, ge=1,
+                                 description="deals one meeting handles (default: all waiting)")
+    length: Duration = Field(default=0.0, ge=0, description="how long a meeting takes")
+
+
 # --- staff ---------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from salessim.ends import END_NAMES, NOT_FORWARD
 from salessim.errors import Problem
 from salessim.scenario.base import Frozen, Id
 from salessim.scenario.dists import Constant, Dist
@@ -30,6 +31,7 @@ from salessim.scenario.mechanics import (
     Decay,
     Handoff,
     Learning,
+    Meeting,
     Needs,
     NeedsWeights,
     Renewal,
@@ -40,9 +42,9 @@ from salessim.scenario.mechanics import (
 )
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
 
-#: Where a deal can end. They may appear in ``next`` but are never stage ids.
-#: ``no_decision``: the buyer does nothing (reported apart from lost).
-TERMINALS = ("won", "lost", "no_decision")
+#: Where a deal can end (see :mod:`salessim.ends`). They may appear in ``next`` but are
+#: never stage ids. ``no_decision``: the buyer does nothing (reported apart from lost).
+TERMINALS = END_NAMES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -192,6 +194,12 @@ class Stage(Staffed):
     score_odds: ScoreOdds | None = None
     parallel: dict[Id, Task] | None = Field(default=None, min_length=2)
     approvals: list[ApprovalLevel] | None = Field(default=None, min_length=1)
+    meeting: Meeting | None = None
+    progress: bool = Field(
+        default=True,
+        description="does reaching this stage count as progress (conversion) of the stage a "
+        "deal leaves? false for a nurture track that holds a lead and sends it back later",
+    )
 
     @field_validator("next")
     @classmethod
@@ -208,19 +216,22 @@ class Stage(Staffed):
     def _stage_rules(self) -> Stage:
         if self.patience is not None and self.work is None:
             raise ValueError("patience is how long a lead waits for staff: the stage needs work")
-        kinds = [k for k in ("work", "parallel", "approvals") if getattr(self, k) is not None]
+        kinds = [k for k in ("work", "parallel", "approvals", "meeting")
+                 if getattr(self, k) is not None]
         if len(kinds) > 1:
             raise ValueError(f"a stage has one kind of staff work, got {' and '.join(kinds)}")
         if (self.parallel is not None or self.approvals is not None) and self.staff:
             raise ValueError("parallel tasks and approval levels name their own roles: "
                              "drop the stage's role")
+        if self.meeting is not None and self.meeting.length > 0 and not self.staff:
+            raise ValueError("a meeting with a length holds staff: give the role(s) who attend")
         if self.queue != "fifo" and self.work is None:
             raise ValueError(f"queue: {self.queue} orders a staff queue: the stage needs work")
         if self.decay is not None and self.work is None:
             raise ValueError("decay is measured when staff first work on the lead: "
                              "the stage needs work")
         if self.decay is not None or self.score_odds is not None:
-            ends = [t for t in self.next if t in ("lost", "no_decision")]
+            ends = [t for t in self.next if t in NOT_FORWARD]
             if not ends or len(ends) == len(self.next):
                 raise ValueError("decay and score_odds change the odds of moving on against "
                                  "lost / no_decision: next needs both kinds of target")

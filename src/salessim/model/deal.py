@@ -1,0 +1,44 @@
+"""A deal: one lead on its way through the sale, what it is and what has happened to it."""
+
+from __future__ import annotations
+
+
+class Deal:
+    """A lead on its way through the sale.
+
+    Attributes:
+        lead: its index in the event log, shifted into the log's packed codes (0 without
+            a log).
+        number: the n-th lead of its source (1, 2, ...).
+        counted: created after the warm-up, so in the KPIs' cohort.
+        luck: first-visit routing draws, one per routed stage (see ``rng``).
+        visited: bit set of the routed stages already left once.
+    """
+
+    __slots__ = (
+        "lead", "number", "source", "value", "score", "needs", "created", "counted", "owners",
+        "last_role", "last_contact", "first_contact", "handoffs", "started", "luck", "visited",
+    )
+
+    def __init__(self, source: str, number: int, value: float, created: float, counted: bool):
+        self.lead = 0
+        self.number = number
+        self.source = source
+        self.value = value
+        self.score = 0.5
+        self.needs = 0.0
+        self.created = created
+        self.counted = counted
+        self.owners: dict[str, int] | None = None  # role -> member, for owner-assigned roles
+        self.last_role: str | None = None
+        self.last_contact: float | None = None  # end of the last staff work
+        self.first_contact: float | None = None
+        self.handoffs = 0
+        self.started = 0.0  # start of the current staff work
+        self.luck: list[float] = []
+        self.visited = 0
+
+    @property
+    def name(self) -> str:
+        """The lead's name in the event log: ``<source>-<n>``."""
+        return f"{self.source}-{self.number}"

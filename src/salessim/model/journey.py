@@ -1,0 +1,244 @@
+"""The journey of a deal: enter a stage, let its behaviour run, route, until an end.
+
+This is the hot loop. It touches only compiled plans (``model/build.py``), iterators of
+buffered draws and plain counters; it calls no numpy per event, and it writes event
+records only when a log was asked for.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from salessim.ends import LOST, NO_DECISION, WON
+from salessim.model.deal import Deal
+from salessim.records import EventLog, StageTally, Tally
+
+WON_END, LOST_END, NO_DECISION_END = WON.code, LOST.code, NO_DECISION.code
+
+
+class StagePlan:
+    """A stage compiled for the journey loop."""
+
+    __slots__ = (
+        "id", "tally", "visit", "skip", "route", "cum", "targets", "decay", "score_odds",
+        "probs", "forward", "p_forward", "slot", "bit", "entered", "skipped",
+    )
+
+    def __init__(self, sid: str, tally: StageTally) -> None:
+        self.id = sid
+        self.tally = tally
+        self.visit: Callable[[Deal], Generator[simpy.Event, Any, bool]] | None = None
+        self.skip = None  # a SkipRule, for stages only some deals go through
+        self.route = None  # uniforms for routing on later visits (None: one way out)
+        self.cum: list[float] = []
+        self.targets: list[Any] = []  # StagePlan, or an end code
+        self.decay = None
+        self.score_odds = None
+        self.probs: list[float] = []  # of each target
+        # Does leaving for the target count as the stage's conversion? (a stage that makes
+        # progress, or won; not lost, no decision, or a stage with progress: false)
+        self.forward: list[bool] = []
+        self.p_forward = 1.0
+        # A lead's first routing draw at this stage is its own (Deal.luck[slot]); later
+        # visits (loops) draw from the stage's stream. ``bit`` marks the first visit.
+        self.slot = -1
+        self.bit = 0
+        self.entered = self.skipped = 0  # packed event-log codes
+
+
+class Journey:
+    """Walks deals through the compiled stages and closes them at an end.
+
+    Args:
+        env: the SimPy environment.
+        tally: the running totals.
+        log: the event log, or None.
+        entry: the first stage.
+        warmup, horizon: the measurement window.
+        periods: length of a reporting period, or None.
+        on_end: called with (deal, end code) when a deal ends (owners, after-sale).
+    """
+
+    def __init__(self, env: simpy.Environment, tally: Tally, log: EventLog | None,
+                 entry: StagePlan, warmup: float, horizon: float, periods: float | None,
+                 on_end: Callable[[Deal, int], None]) -> None:
+        self.env, self.tally, self.log, self.entry = env, tally, log, entry
+        self.warmup, self.horizon, self.periods, self.on_end = warmup, horizon, periods, on_end
+        self.open = 0  # leads in the process now
+        self._last = 0.0
+        self._area_at_warmup = 0.0
+        if log is not None:
+            self._created = log.code("created")
+            self._end_codes = {e.code: log.code(e.name) for e in (WON, LOST, NO_DECISION)}
+
+    def start(self, deal: Deal) -> None:
+        """A new lead enters the process."""
+        self.env.process(self.walk(deal))
+
+    # --- work in process --------------------------------------------------------------------
+
+    def _wip(self, delta: int) -> None:
+        now = self.env.now
+        self.tally.wip_area += self.open * (now - self._last)
+        self._last = now
+        self.open += delta
+
+    def mark_warmup(self) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(self.warmup)
+        self._wip(0)
+        self._area_at_warmup = self.tally.wip_area
+
+    def sample_wip(self, samples: int) -> Generator[simpy.Event, Any, None]:
+        """Open leads at times 0, h/N, 2h/N, ... (h the horizon, N = ``samples``)."""
+        step = self.horizon / samples
+        series = self.tally.wip_series
+        for k in range(samples):
+            if k:
+                yield self.env.timeout(step)
+            series.append(self.open)
+
+    def finish(self) -> None:
+        """Close the WIP integral at the horizon."""
+        self._wip(0)
+        self.tally.wip_area -= self._area_at_warmup
+
+    # --- the walk ---------------------------------------------------------------------------
+
+    def walk(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
+        env, log, tally = self.env, self.log, self.tally
+        counted = deal.counted
+        self._wip(1)
+        if counted:
+            tally.open_created += deal.created
+        if log is not None:
+            log.add(deal.lead | self._created, deal.created)
+        stage = self.entry
+        while True:
+            st = stage.tally
+            skip = stage.skip
+            if skip is not None and skip.passes_by(deal):
+                if counted:
+                    st.skipped += 1
+                if log is not None:
+                    log.add(deal.lead | stage.skipped, env.now)
+                nxt = skip.otherwise if skip.otherwise is not None else _route(deal, stage)
+                if nxt.__class__ is int:
+                    return self._end(deal, nxt)
+                stage = nxt
+                continue
+            if counted:
+                st.entered += 1
+            if log is not None:
+                log.add(deal.lead | stage.entered, env.now)
+            contact = deal.last_contact  # before this stage's work: decay may count from it
+            if stage.visit is not None and not (yield from stage.visit(deal)):
+                if counted:
+                    st.went_cold += 1
+                    st.lost += 1
+                return self._end(deal, LOST_END, cold=True)
+            if stage.route is None:
+                i = 0
+            else:
+                u = _routing_draw(deal, stage)
+                if stage.decay is None and stage.score_odds is None:
+                    cum = stage.cum
+                    if len(cum) == 1:  # two ways: one comparison does what bisect does
+                        i = 0 if u < cum[0] else 1
+                    else:
+                        i = bisect_right(cum, u)
+                else:
+                    i = _route_with_odds(stage, u, _odds(deal, stage, contact))
+            nxt = stage.targets[i]
+            if counted:
+                if stage.forward[i]:
+                    st.moved_on += 1
+                else:
+                    st.lost += 1
+            if nxt.__class__ is int:
+                return self._end(deal, nxt)
+            stage = nxt
+
+    def _end(self, deal: Deal, end: int, cold: bool = False) -> None:
+        now = self.env.now
+        self._wip(-1)
+        log = self.log
+        if log is not None:
+            log.add(deal.lead | self._end_codes[end], now)
+            log.set_end(deal.lead, end)
+        self.on_end(deal, end)
+        tally = self.tally
+        if self.periods is not None and end == WON_END:
+            k = int(now // self.periods)
+            tally.period_won[k] = tally.period_won.get(k, 0) + 1
+            tally.period_cycle[k] = tally.period_cycle.get(k, 0.0) + now - deal.created
+        if not deal.counted:
+            return
+        tally.open_created -= deal.created
+        tally.closed_time += now - deal.created
+        if end == WON_END:
+            tally.won += 1
+            tally.won_by_source[deal.source] += 1
+            tally.revenue += deal.value
+            tally.revenue_by_source[deal.source] += deal.value
+            tally.cycle_won.add(now - deal.created)
+            tally.won_handoffs += deal.handoffs
+        elif end == NO_DECISION_END:
+            tally.no_decision += 1
+        else:
+            tally.lost += 1
+            if cold:
+                tally.went_cold += 1
+
+
+def _routing_draw(deal: Deal, stage: StagePlan) -> float:
+    """The uniform that routes a deal out of a stage: its own on the first visit."""
+    if deal.visited & stage.bit:
+        return next(stage.route)
+    deal.visited |= stage.bit
+    return deal.luck[stage.slot]
+
+
+def _route(deal: Deal, stage: StagePlan) -> Any:
+    """Where a deal that skipped the stage goes: by ``next``, with the deal's luck."""
+    if stage.route is None:
+        return stage.targets[0]
+    return stage.targets[bisect_right(stage.cum, _routing_draw(deal, stage))]
+
+
+def _odds(deal: Deal, stage: StagePlan, contact: float | None) -> float:
+    """The factor on the odds of moving on: speed-to-lead decay and lead score."""
+    odds = 1.0
+    decay = stage.decay
+    if decay is not None:
+        since = contact if decay.since == "last_contact" and contact is not None \
+            else deal.created
+        odds = decay.multiplier(deal.started - since)
+    if stage.score_odds is not None:
+        odds *= stage.score_odds.multiplier(deal.score)
+    return odds
+
+
+def _route_with_odds(stage: StagePlan, u: float, odds: float) -> int:
+    """The target (its index) with the odds of moving on multiplied by ``odds``.
+
+    Moving on is going to a stage that makes progress or to won; the rest is lost, no
+    decision or a stage with ``progress: false``. Each side keeps the shares of its
+    targets; only the split between the sides changes:
+    p' = odds * p / (1 - p + odds * p), p the probability of moving on.
+    """
+    probs = stage.probs
+    p_on = stage.p_forward
+    if odds == 1.0 or p_on <= 0.0 or p_on >= 1.0:
+        return bisect_right(stage.cum, u)
+    p_on_new = odds * p_on / (1.0 - p_on + odds * p_on)
+    scale_on, scale_off = p_on_new / p_on, (1.0 - p_on_new) / (1.0 - p_on)
+    acc = 0.0
+    for i, p in enumerate(probs):
+        acc += p * (scale_on if stage.forward[i] else scale_off)
+        if u < acc:
+            return i
+    return len(probs) - 1

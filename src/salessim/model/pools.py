@@ -1,0 +1,171 @@
+"""Staff pools on the SimPy kernel: who is free, who waits, who gets the next free member.
+
+A :class:`StaffPool` is a role's members (or one member of a role that owns its deals)
+with a waiting line. Taking a free member costs a counter decrement and no event; a deal
+that finds nobody free waits on an event, and a release hands the member straight to the
+next deal in line (first come first served, or by priority with ties first come first
+served). A pool with working hours is closed outside them: deals that come then wait in
+line (their patience runs), and at opening time the free members go to the first in line.
+
+:class:`OwnerPool` assigns a member to a deal for the whole sale (least loaded or round
+robin, optionally with a cap of open deals per member); each member is a pool of one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from typing import Any
+
+import simpy
+
+#: The value a waiting deal receives when its patience ran out first.
+COLD = object()
+
+
+class StaffPool:
+    """The free members and the waiting line of one role (or of one owner).
+
+    Args:
+        env: the SimPy environment.
+        size: headcount.
+        prioritised: serve the line by priority (lowest first) instead of by arrival.
+    """
+
+    __slots__ = ("env", "free", "size", "line", "prioritised", "closed", "held", "_seq",
+                 "_gone")
+
+    def __init__(self, env: simpy.Environment, size: int, prioritised: bool = False) -> None:
+        self.env = env
+        self.size = size
+        self.free = size  # members free to take work now
+        self.prioritised = prioritised
+        self.line: Any = [] if prioritised else deque()
+        self.closed = False
+        self.held = 0  # members free but off duty (the pool is closed)
+        self._seq = itertools.count()
+        self._gone: set[simpy.Event] = set()  # waiting deals that went cold
+
+    def take(self) -> bool:
+        """Take a free member at once if there is one (the line is empty then)."""
+        if self.free:
+            self.free -= 1
+            return True
+        return False
+
+    def wait(self, priority: float = 0.0) -> simpy.Event:
+        """Join the line; the event succeeds when a member is handed over."""
+        event = self.env.event()
+        if self.prioritised:
+            heapq.heappush(self.line, (priority, next(self._seq), event))
+        else:
+            self.line.append(event)
+        return event
+
+    def give_up(self, event: simpy.Event) -> None:
+        """A deal in line went cold: it will be passed over."""
+        self._gone.add(event)
+
+    def _next_in_line(self) -> simpy.Event | None:
+        line, gone = self.line, self._gone
+        while line:
+            event = heapq.heappop(line)[2] if self.prioritised else line.popleft()
+            if gone and event in gone:
+                gone.discard(event)
+                continue
+            return event
+        return None
+
+    def release(self) -> None:
+        """A member is done: to the next deal in line, or free."""
+        if self.closed:
+            self.held += 1
+            return
+        if self.line:
+            event = self._next_in_line()
+            if event is not None:
+                event.succeed()
+                return
+        self.free += 1
+
+    def close(self) -> None:
+        """Off duty: free members are held until :meth:`open`."""
+        if not self.closed:
+            self.closed = True
+            self.held += self.free
+            self.free = 0
+
+    def open(self) -> None:
+        """On duty: held members go to the line in its order, the rest are free."""
+        self.closed = False
+        members, self.held = self.held, 0
+        for _ in range(members):
+            self.release()
+
+    @property
+    def waiting(self) -> int:
+        """Deals in line (those gone cold excluded)."""
+        return len(self.line) - len(self._gone)
+
+
+class OwnerPool:
+    """The members of a role that owns its deals, a :class:`StaffPool` of one each.
+
+    A deal gets a member when it first needs the role: the one with the fewest open
+    deals (ties to the lowest number), or the next in turn (round robin). With a cap on
+    open deals per member, a deal waits until some member is under the cap.
+    """
+
+    def __init__(self, env: simpy.Environment, rid: str, headcount: int, prioritised: bool,
+                 cap: int | None, round_robin: bool) -> None:
+        self.env = env
+        self.rid = rid
+        self.members = [StaffPool(env, 1, prioritised) for _ in range(headcount)]
+        self.open_deals = [0] * headcount
+        self.busy = [0.0] * headcount
+        self.cap = cap
+        self.round_robin = round_robin
+        self._turn = itertools.cycle(range(headcount))
+        self._waiting: deque[simpy.Event] = deque()
+        self._gone: set[simpy.Event] = set()
+
+    def _choose(self) -> int | None:
+        cap, open_deals = self.cap, self.open_deals
+        if self.round_robin:
+            if cap is not None and min(open_deals) >= cap:
+                return None
+            for m in self._turn:
+                if cap is None or open_deals[m] < cap:
+                    return m
+        best = min(range(len(open_deals)), key=lambda m: (open_deals[m], m))
+        return None if cap is not None and open_deals[best] >= cap else best
+
+    def assign(self) -> int | simpy.Event:
+        """The member the deal is assigned to, or an event whose value it will be."""
+        member = self._choose()
+        if member is not None:
+            self.open_deals[member] += 1
+            return member
+        event = self.env.event()
+        self._waiting.append(event)
+        return event
+
+    def give_up(self, event: simpy.Event) -> None:
+        """A deal waiting for an owner went cold."""
+        self._gone.add(event)
+
+    def release(self, member: int) -> None:
+        """The deal owned by ``member`` has ended."""
+        self.open_deals[member] -= 1
+        while self._waiting:
+            event = self._waiting[0]
+            if event in self._gone:
+                self._gone.discard(event)
+                self._waiting.popleft()
+                continue
+            chosen = self._choose()
+            if chosen is None:
+                return
+            self.open_deals[chosen] += 1
+            self._waiting.popleft().succeed(chosen)

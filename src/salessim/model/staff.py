@@ -1,0 +1,374 @@
+"""Staff: acquiring roles and owners, patience, calendars, hand-offs, and the accounting
+of busy time and cost. The one place that knows staff.
+
+A piece of staff work is compiled once into a :class:`StaffPlan` (who does it, how long
+it takes, in which order it is queued); :meth:`Staff.work` then does it for a deal:
+hand-off from the deal's last role, queue, get every role (owners first), work by the
+calendar, account busy time and cost inside the measurement window, release. Getting a
+free member is a counter decrement: the common case costs no event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import simpy
+
+from salessim.model.calendar import WorkCalendar, shared_calendar
+from salessim.model.pools import COLD, OwnerPool, StaffPool
+from salessim.records import EventLog, StageTally, Tally
+from salessim.rng import RandomStreams
+from salessim.scenario.dists import Dist
+from salessim.scenario.schema import Scenario
+
+#: Rank of a deal in a prioritised queue, per queue policy (the lowest goes first).
+PRIORITY = {
+    "fifo": None,
+    "score": lambda deal: -deal.score,
+    "deal_value": lambda deal: -deal.value,
+    "needs": lambda deal: -deal.needs,
+}
+
+
+class StaffPlan:
+    """A piece of staff work: who does it, how long it takes, where it is queued."""
+
+    __slots__ = (
+        "roles", "primary", "label", "pools", "owned", "work", "delay", "cal", "opening",
+        "learning", "cost_rate", "above", "priority", "queued", "started", "finished", "cold",
+    )
+
+    def __init__(self) -> None:
+        self.roles: tuple[str, ...] = ()
+        self.primary: str | None = None  # the role named first: hand-offs are between these
+        self.label = ""
+        self.pools: tuple[Any, ...] = ()  # per role: a StaffPool, or an OwnerPool
+        self.owned: tuple[OwnerPool, ...] = ()  # the owner-assigned roles among them
+        self.work: Iterator[float] | None = None
+        self.delay: Iterator[float] | None = None
+        self.cal: WorkCalendar | None = None  # hours all the roles work (None: always)
+        # Roles keep different hours: queue only when all of them work (None: they agree).
+        self.opening: WorkCalendar | None = None
+        self.learning = None  # a Learning, when this work is in a transition period
+        self.cost_rate = 0.0  # money per time unit while this work is done
+        self.above = 0.0  # approval levels: deals above this need it
+        self.priority = None  # deal -> its rank in a prioritised queue (lower goes first)
+        # Packed event-log codes of this work at its stage (set when a log is kept).
+        self.queued = self.started = self.finished = self.cold = 0
+
+
+class Staff:
+    """Every role's pools, and the service that does staff work for deals.
+
+    Args:
+        scenario: the validated scenario.
+        env: the SimPy environment.
+        streams: the replication's random streams.
+        tally: the running totals (busy time, costs, response times, hand-offs).
+        log: the event log, or None.
+    """
+
+    def __init__(self, scenario: Scenario, env: simpy.Environment, streams: RandomStreams,
+                 tally: Tally, log: EventLog | None) -> None:
+        self.scenario = scenario
+        self.env = env
+        self.streams = streams
+        self.tally = tally
+        self.log = log
+        self.warmup = float(scenario.warmup)
+        self.horizon = float(scenario.horizon)
+        self.response_target = scenario.response_target
+        prioritised = {
+            r for stage in scenario.stages.values() if stage.queue != "fifo" for r in stage.staff
+        }
+        self.pools: dict[str, Any] = {}
+        for rid, role in scenario.roles.items():
+            if role.assignment == "owner":
+                self.pools[rid] = OwnerPool(env, rid, role.headcount, rid in prioritised,
+                                            role.max_open_deals,
+                                            role.owner_choice == "round_robin")
+            else:
+                self.pools[rid] = StaffPool(env, role.headcount, rid in prioritised)
+        self.owner_pools = {r: p for r, p in self.pools.items() if isinstance(p, OwnerPool)}
+        self._order = list(scenario.roles)
+        self._handoff = self._handoff_draws()
+        for rid, role in scenario.roles.items():
+            calendar = role.calendar or scenario.calendar
+            if calendar is not None:
+                pool = self.pools[rid]
+                members = pool.members if isinstance(pool, OwnerPool) else [pool]
+                env.process(self._shifts(members, WorkCalendar(calendar, scenario.time_unit)))
+
+    # --- compiling --------------------------------------------------------------------------
+
+    def plan(self, roles: tuple[str, ...], work: Dist | None, stream: str,
+             policy: str = "fifo") -> StaffPlan:
+        """Compile a piece of work by ``roles`` whose duration is drawn from ``stream``."""
+        sc = self.scenario
+        plan = StaffPlan()
+        # Acquire roles in one global order (the scenario's role order): no deadlock.
+        plan.roles = tuple(sorted(roles, key=self._order.index))
+        plan.primary = roles[0] if roles else None
+        plan.label = "+".join(roles)
+        plan.pools = tuple(self.pools[r] for r in plan.roles)
+        plan.owned = tuple(p for p in plan.pools if isinstance(p, OwnerPool))
+        plan.priority = PRIORITY[policy]
+        plan.work = self.draws(work, stream)
+        own = [sc.roles[r].calendar or sc.calendar for r in roles]
+        calendar = shared_calendar(own)
+        if calendar is not None:
+            plan.cal = WorkCalendar(calendar, sc.time_unit)
+            if any(c != calendar for c in own):
+                plan.opening = plan.cal
+        learning = sc.learning
+        if learning is not None and (learning.roles is None or set(roles) & set(learning.roles)):
+            plan.learning = learning
+        plan.cost_rate = sum(sc.roles[r].cost_per_hour for r in roles) * sc.hours_per_unit
+        return plan
+
+    def label(self, plan: StaffPlan, stage: str) -> None:
+        """Give the plan its event-log codes at ``stage`` (when a log is kept)."""
+        log = self.log
+        if log is not None:
+            plan.queued = log.code("queued", stage, plan.label)
+            plan.started = log.code("started", stage, plan.label)
+            plan.finished = log.code("finished", stage, plan.label)
+            plan.cold = log.code("went_cold", stage, plan.label)
+
+    def draws(self, dist: Dist | None, stream: str) -> Iterator[float] | None:
+        """Endless draws of ``dist`` from the named stream (None for no distribution)."""
+        return None if dist is None else dist.draws(self.streams.generator(stream))
+
+    def _handoff_draws(self) -> dict[Any, Iterator[float]] | None:
+        """Hand-off delays by (from role, to role); the key None holds the default's."""
+        spec = self.scenario.handoff
+        if spec is None:
+            return None
+        draws: dict[Any, Iterator[float]] = {
+            tuple(key.split(">")): self.draws(d, f"handoff:{key}") for key, d in spec.pairs.items()
+        }
+        if spec.delay is not None:
+            draws[None] = self.draws(spec.delay, "handoff")
+        return draws
+
+    def _shifts(self, pools: list[StaffPool], calendar: WorkCalendar):
+        """Close a role's pools outside its working hours, from time 0 on.
+
+        Waiting for staff who are off duty is waiting: a deal that comes at night queues
+        (its patience runs) and at opening time the members go to the line in its order.
+        Members whose work runs on overnight keep it (it resumes by the calendar).
+        """
+        env = self.env
+        while True:
+            opening, closing = calendar.next_shift(env.now)
+            if opening > env.now:
+                for pool in pools:
+                    pool.close()
+                yield env.timeout(opening - env.now)
+                for pool in pools:
+                    pool.open()
+            yield env.timeout(closing - env.now)
+
+    # --- doing the work ---------------------------------------------------------------------
+
+    def work(self, deal: Any, plan: StaffPlan, st: StageTally | None,
+             patience: Iterator[float] | None = None, selling: bool = True
+             ) -> Generator[simpy.Event, Any, bool]:
+        """Queue for the plan's roles, work, release. Returns False if the lead went cold.
+
+        ``selling`` is False for work after the sale (collection, renewal): it is neither a
+        hand-off nor a first contact, and its cost is no acquisition cost.
+        """
+        env, log = self.env, self.log
+        if selling and deal.last_role is not None and deal.last_role != plan.primary:
+            if self._handoff is None:  # a hand-off that costs no time: count it only
+                deal.handoffs += 1
+            else:
+                yield from self._hand_off(deal, plan.primary)
+        queued = env.now
+        if log is not None:
+            log.add(deal.lead | plan.queued, queued)
+        deadline = None if patience is None else queued + next(patience)
+        if plan.opening is not None:
+            # Ask for staff only when all the roles work, so no one is held idle waiting
+            # for a colleague who is off.
+            opening = plan.opening.next_working(queued)
+            if opening > queued:
+                if deadline is not None and deadline < opening:
+                    yield env.timeout(deadline - queued)
+                    return self._went_cold(deal, plan, ())
+                yield env.timeout(opening - queued)
+        members = None
+        if plan.owned:
+            members = yield from self._owners(deal, plan, deadline)
+            if members is None:
+                return False
+        held: list[StaffPool] = []
+        for pool in plan.pools:
+            if pool.__class__ is OwnerPool:
+                pool = pool.members[members[pool]]
+            if not pool.take():
+                event = pool.wait(0.0 if plan.priority is None else plan.priority(deal))
+                if deadline is None:
+                    yield event
+                else:
+                    env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
+                        _patience(pool, event))
+                    if (yield event) is COLD:
+                        return self._went_cold(deal, plan, held)
+            held.append(pool)
+        now = env.now
+        work = next(plan.work)
+        if plan.learning is not None:
+            work *= plan.learning.factor(now)
+        cal = plan.cal
+        if cal is None:
+            start, end = now, now + work
+        else:
+            start = cal.next_working(now)
+            if deadline is not None and start > deadline:
+                # Nobody would start before its patience ends: let the staff go now.
+                for pool in held:
+                    pool.release()
+                yield env.timeout(max(deadline - now, 0.0))
+                return self._went_cold(deal, plan, ())
+            end = cal.finish(start, work)
+        deal.started = start
+        if selling and deal.first_contact is None:
+            deal.first_contact = start
+            if deal.counted:
+                response = start - deal.created
+                self.tally.response.add(response)
+                if self.response_target is not None and response <= self.response_target:
+                    self.tally.contacted_within += 1
+        self._account(deal, plan, members, start, end, work, selling)
+        if st is not None and deal.counted:
+            st.served += 1
+            st.wait += start - queued
+            st.work += work
+            st.work_clock += end - start
+        if log is not None:
+            log.add(deal.lead | plan.started, start)
+        yield env.timeout(end - now)
+        for pool in held:
+            pool.release()
+        if selling:
+            deal.last_contact = end
+            deal.last_role = plan.primary
+        if log is not None:
+            log.add(deal.lead | plan.finished, end)
+        return True
+
+    def meet(self, plan: StaffPlan, length: float, deals: list[Any]
+             ) -> Generator[simpy.Event, Any, float]:
+        """Hold one member of each of the plan's roles for a meeting about ``deals``.
+
+        Waits for the members if they are busy or off duty; returns the start. The staff
+        cost of the meeting is shared equally by the deals' sources.
+        """
+        env = self.env
+        for pool in plan.pools:
+            if not pool.take():
+                yield pool.wait()
+        start = env.now
+        lo, hi = max(start, self.warmup), min(start + length, self.horizon)
+        if hi > lo and plan.pools:
+            busy = self.tally.busy
+            for role in plan.roles:
+                busy[role] += hi - lo
+            share = (hi - lo) * plan.cost_rate / len(deals)
+            for deal in deals:
+                self.tally.work_cost_by_source[deal.source] += share
+        if length > 0:
+            yield env.timeout(length)
+        for pool in plan.pools:
+            pool.release()
+        return start
+
+    def _account(self, deal: Any, plan: StaffPlan, members: dict | None, start: float,
+                 end: float, work: float, selling: bool) -> None:
+        """Busy time and staff cost of work from ``start`` to ``end``, inside the window."""
+        lo = start if start > self.warmup else self.warmup
+        hi = end if end < self.horizon else self.horizon
+        if hi <= lo:
+            return
+        # Inside the window the time spent is the work itself (the common case).
+        if lo == start and hi == end:
+            spent = work
+        else:
+            spent = hi - lo if plan.cal is None else plan.cal.working_time(lo, hi)
+        busy = self.tally.busy
+        for role in plan.roles:
+            busy[role] += spent
+        if members is not None:
+            for pool, member in members.items():
+                pool.busy[member] += spent
+        if selling:  # acquisition cost: the selling work on the source's leads
+            self.tally.work_cost_by_source[deal.source] += spent * plan.cost_rate
+
+    def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None):
+        """The deal's member of each owner-assigned role of the plan; None if it went cold.
+
+        Owners are assigned before any staff is requested, so a deal waiting for a capped
+        owner never holds other staff meanwhile.
+        """
+        env = self.env
+        if deal.owners is None:
+            deal.owners = {}
+        members: dict[OwnerPool, int] = {}
+        for pool in plan.owned:
+            member = deal.owners.get(pool.rid)
+            if member is None:
+                member = pool.assign()
+                if member.__class__ is not int:
+                    if deadline is not None:
+                        env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
+                            _patience(pool, member))
+                    member = yield member
+                    if member is COLD:
+                        self._went_cold(deal, plan, ())
+                        return None
+                deal.owners[pool.rid] = member
+            members[pool] = member
+        return members
+
+    def _went_cold(self, deal: Any, plan: StaffPlan, held: list[StaffPool] | tuple) -> bool:
+        for pool in held:
+            pool.release()
+        if self.log is not None:
+            self.log.add(deal.lead | plan.cold, self.env.now)
+        return False
+
+    def _hand_off(self, deal: Any, to_role: str):
+        deal.handoffs += 1
+        draws = self._handoff
+        source = draws.get((deal.last_role, to_role)) or draws.get(None)
+        if source is None:
+            return
+        d = next(source)
+        if self.log is not None:
+            self.log.add(deal.lead | self.log.code("handoff", None, f"{deal.last_role}>{to_role}"),
+                         self.env.now)
+        yield self.env.timeout(d)
+        if deal.counted:
+            self.tally.handoff_time += d
+
+    def release_owners(self, deal: Any) -> None:
+        """The deal has ended: its owners have one open deal fewer."""
+        for rid, member in deal.owners.items():
+            self.owner_pools[rid].release(member)
+
+    def member_busy(self) -> dict[str, list[float]]:
+        """Busy time in the window of each member of each owner-assigned role."""
+        return {rid: list(pool.busy) for rid, pool in self.owner_pools.items()}
+
+
+def _patience(pool: Any, event: simpy.Event):
+    """A callback for a deal's deadline: if it is still waiting, it goes cold."""
+    def expire(_: simpy.Event) -> None:
+        if not event.triggered:
+            pool.give_up(event)
+            event.succeed(COLD)
+    return expire
+
