@@ -21,6 +21,8 @@ import math
 
 #: Relative accuracy of every quantile answered by a sketch.
 RELATIVE_ERROR = 1e-3
+_log, _ceil = math.log, math.ceil  # looked up once: add() is called per closed deal
+
 #: Values at or below this are counted as zero (a time of zero is common: no wait).
 ZERO = 1e-12
 
@@ -52,7 +54,7 @@ class QuantileSketch:
         if x <= ZERO:
             self.zeros += 1
             return
-        k = math.ceil(math.log(x) * self._scale)
+        k = _ceil(_log(x) * self._scale)
         bins = self.bins
         bins[k] = bins.get(k, 0) + 1
 

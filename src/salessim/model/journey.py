@@ -111,7 +111,10 @@ class Journey:
     def walk(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
         env, log, tally = self.env, self.log, self.tally
         counted = deal.counted
-        self._wip(1)
+        now = env.now  # the WIP integral, inline: one lead more from now on
+        tally.wip_area += self.open * (now - self._last)
+        self._last = now
+        self.open += 1
         if counted:
             tally.open_created += deal.created
         if log is not None:
@@ -164,13 +167,15 @@ class Journey:
 
     def _end(self, deal: Deal, end: int, cold: bool = False) -> None:
         now = self.env.now
-        self._wip(-1)
+        tally = self.tally
+        tally.wip_area += self.open * (now - self._last)
+        self._last = now
+        self.open -= 1
         log = self.log
         if log is not None:
             log.add(deal.lead | self._end_codes[end], now)
             log.set_end(deal.lead, end)
         self.on_end(deal, end)
-        tally = self.tally
         if self.periods is not None and end == WON_END:
             k = int(now // self.periods)
             tally.period_won[k] = tally.period_won.get(k, 0) + 1

@@ -68,7 +68,7 @@ class Sources:
             now = env.now
             counted = now >= warmup
             deal = Deal(sid, k, next(values), now, counted)
-            deal.luck = [next(draws) for draws in luck]
+            deal.luck = list(map(next, luck))
             if scores is not None:
                 deal.score = next(scores)
             if needs is not None:

@@ -79,6 +79,8 @@ class Staff:
         self.warmup = float(scenario.warmup)
         self.horizon = float(scenario.horizon)
         self.response_target = scenario.response_target
+        self.busy = tally.busy
+        self.work_cost = tally.work_cost_by_source
         prioritised = {
             r for stage in scenario.stages.values() if stage.queue != "fifo" for r in stage.staff
         }
@@ -199,25 +201,26 @@ class Staff:
                     yield env.timeout(deadline - queued)
                     return self._went_cold(deal, plan, ())
                 yield env.timeout(opening - queued)
-        members = None
         if plan.owned:
             members = yield from self._owners(deal, plan, deadline)
             if members is None:
                 return False
-        held: list[StaffPool] = []
-        for pool in plan.pools:
-            if pool.__class__ is OwnerPool:
-                pool = pool.members[members[pool]]
-            if not pool.take():
-                event = pool.wait(0.0 if plan.priority is None else plan.priority(deal))
-                if deadline is None:
-                    yield event
-                else:
-                    env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
-                        _patience(pool, event))
-                    if (yield event) is COLD:
-                        return self._went_cold(deal, plan, held)
-            held.append(pool)
+            pools = [p.members[members[p]] if p.__class__ is OwnerPool else p
+                     for p in plan.pools]
+        else:
+            members, pools = None, plan.pools
+        for pool in pools:
+            if pool.free:  # a free member: taken at once, no event
+                pool.free -= 1
+                continue
+            event = pool.wait(0.0 if plan.priority is None else plan.priority(deal))
+            if deadline is None:
+                yield event
+            else:
+                env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
+                    _patience(pool, event))
+                if (yield event) is COLD:
+                    return self._went_cold(deal, plan, pools[:pools.index(pool)])
         now = env.now
         work = next(plan.work)
         if plan.learning is not None:
@@ -229,7 +232,7 @@ class Staff:
             start = cal.next_working(now)
             if deadline is not None and start > deadline:
                 # Nobody would start before its patience ends: let the staff go now.
-                for pool in held:
+                for pool in pools:
                     pool.release()
                 yield env.timeout(max(deadline - now, 0.0))
                 return self._went_cold(deal, plan, ())
@@ -242,7 +245,18 @@ class Staff:
                 self.tally.response.add(response)
                 if self.response_target is not None and response <= self.response_target:
                     self.tally.contacted_within += 1
-        self._account(deal, plan, members, start, end, work, selling)
+        # Busy time and staff cost inside the window: the work itself in the common case.
+        spent = work if self.warmup <= start and end <= self.horizon else \
+            self._in_window(plan, start, end)
+        if spent:
+            busy = self.busy
+            for role in plan.roles:
+                busy[role] += spent
+            if members is not None:
+                for owners, member in members.items():
+                    owners.busy[member] += spent
+            if selling:  # acquisition cost: the selling work on the source's leads
+                self.work_cost[deal.source] += spent * plan.cost_rate
         if st is not None and deal.counted:
             st.served += 1
             st.wait += start - queued
@@ -251,7 +265,7 @@ class Staff:
         if log is not None:
             log.add(deal.lead | plan.started, start)
         yield env.timeout(end - now)
-        for pool in held:
+        for pool in pools:
             pool.release()
         if selling:
             deal.last_contact = end
@@ -286,26 +300,13 @@ class Staff:
             pool.release()
         return start
 
-    def _account(self, deal: Any, plan: StaffPlan, members: dict | None, start: float,
-                 end: float, work: float, selling: bool) -> None:
-        """Busy time and staff cost of work from ``start`` to ``end``, inside the window."""
+    def _in_window(self, plan: StaffPlan, start: float, end: float) -> float:
+        """Working time of work from ``start`` to ``end`` inside the measurement window."""
         lo = start if start > self.warmup else self.warmup
         hi = end if end < self.horizon else self.horizon
         if hi <= lo:
-            return
-        # Inside the window the time spent is the work itself (the common case).
-        if lo == start and hi == end:
-            spent = work
-        else:
-            spent = hi - lo if plan.cal is None else plan.cal.working_time(lo, hi)
-        busy = self.tally.busy
-        for role in plan.roles:
-            busy[role] += spent
-        if members is not None:
-            for pool, member in members.items():
-                pool.busy[member] += spent
-        if selling:  # acquisition cost: the selling work on the source's leads
-            self.tally.work_cost_by_source[deal.source] += spent * plan.cost_rate
+            return 0.0
+        return hi - lo if plan.cal is None else plan.cal.working_time(lo, hi)
 
     def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None):
         """The deal's member of each owner-assigned role of the plan; None if it went cold.

@@ -73,6 +73,7 @@ class SalesModel:
         env.process(self.journey.sample_wip(WIP_SAMPLES))
 
     def _ended(self, deal: Deal, end: int) -> None:
+        """Owners let go of the deal; a won deal goes on to collection and renewal."""
         if deal.owners:
             self.staff.release_owners(deal)
         if end == WON_END and self.after_sale is not None:

@@ -348,6 +348,13 @@ def _staff_problems(scenario: Scenario) -> list[Problem]:
                                  for r in item.staff])
             except ValueError as exc:
                 problems.append(Problem(f"{field}.roles", str(exc), list(item.staff)))
+    for sid, stage in scenario.stages.items():
+        if stage.meeting is not None:
+            for role in stage.staff:
+                if scenario.roles[role].assignment == "owner":
+                    problems.append(Problem(f"stages.{sid}.role", "a meeting is attended by "
+                                            "members of a pool: this role has assignment: "
+                                            "owner", role))
     for field, role in (("collection.role", scenario.collection and scenario.collection.role),
                         ("renewal.role", scenario.renewal and scenario.renewal.role)):
         if role is not None and scenario.roles[role].assignment == "owner":
