@@ -21,6 +21,7 @@ from salessim.compare import ScenarioRun
 from salessim.console import kpi_table, progress_bar
 from salessim.errors import UsageError
 from salessim.experiments.executors import make_executor, ordered_map
+from salessim.logfiles import FORMATS, write_cases, write_event_log
 from salessim.output import versions, write_json
 from salessim.records import write_frame
 from salessim.reports import run_report
@@ -54,11 +55,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if result is None and precision:
             result, report = precision_run(
                 scenario, precision, precision_kpis(args), n, args.max_replications, seed,
-                progress=tick, event_log=args.event_log)
+                progress=tick, event_log=bool(args.event_log))
             n = len(result.replications)
         elif result is None:
             with make_executor(args.workers) as executor:
-                result = engine.run(scenario, n, seed, event_log=args.event_log, progress=tick,
+                result = engine.run(scenario, n, seed, event_log=bool(args.event_log), progress=tick,
                                     mapper=ordered_map(executor))
     seconds = time.perf_counter() - clock
     summary = result.summary()
@@ -80,10 +81,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_frame(fun, out / "funnel.csv")
         written = ["summary.csv", "replications.csv", "funnel.csv"]
         if args.event_log:
-            log = result.event_log()
-            write_frame(log, out / "event_log.csv")
-            write_frame(log, out / "event_log.parquet")
-            written += ["event_log.csv", "event_log.parquet"]
+            logs = [r.log for r in result.replications if r.log is not None]
+            for kind in args.event_log:
+                write_event_log(logs, out / f"event_log.{kind}")
+            write_cases(logs, out / "cases.csv")
+            written += [*(f"event_log.{kind}" for kind in args.event_log), "cases.csv"]
         if args.report:
             run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario),
                               result=result)
@@ -123,6 +125,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_formats(text: str) -> list[str]:
+    """``csv,parquet`` -> ["csv", "parquet"]: event-log formats, each known."""
+    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in FORMATS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"event-log formats are {', '.join(FORMATS)} (comma-separated), got {text!r}")
+    return kinds
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` command."""
     p = sub.add_parser("run", help="run a scenario's replications, print its KPIs and diagnosis")
@@ -135,8 +147,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_set_option(p)
     p.add_argument("--out", metavar="DIR",
                    help="write summary.csv, replications.csv, funnel.csv, run.json")
-    p.add_argument("--event-log", action="store_true",
-                   help="also write event_log.csv and event_log.parquet (needs --out)")
+    p.add_argument("--event-log", nargs="?", const="csv,parquet", type=log_formats,
+                   metavar="FORMATS",
+                   help="also write the event log (needs --out): event_log.csv and "
+                        "event_log.parquet by default, or the formats named (csv, parquet, "
+                        "xes, comma-separated), and cases.csv with each lead's attributes")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and its figures as PNG files (needs --out)")
     add_diagnosis_options(p)

@@ -1,0 +1,175 @@
+"""Event-log files: CSV, Parquet and XES, written in chunks, whole or not at all.
+
+A log of millions of events is never turned into one big DataFrame: each replication's
+typed columns are decoded :data:`CHUNK` events at a time and appended to the file, so
+writing costs about one chunk of memory beside the log itself.
+
+XES follows IEEE 1849-2016: a ``<log>`` with the concept, time, lifecycle and org
+extensions, one ``<trace>`` per lead and replication (its id ``<replication>/<lead>``,
+with the lead's source, deal value, score, cohort and end as trace attributes) and one
+``<event>`` per record, in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from xml.sax.saxutils import XMLGenerator
+
+from salessim.output import atomic_path
+from salessim.records import (
+    EVENTS,
+    LIFECYCLE,
+    LOG_EPOCH,
+    EventLog,
+    add_process_mining_columns,
+)
+from salessim.scenario.units import UNIT_HOURS
+
+#: Events decoded and written at a time.
+CHUNK = 200_000
+#: The formats ``write_event_log`` knows, by file suffix.
+FORMATS = ("csv", "parquet", "xes")
+
+
+def _chunks(logs: Iterable[EventLog]):
+    for log in logs:
+        for start in range(0, max(len(log), 1), CHUNK):
+            if len(log) == 0 and start == 0:
+                yield add_process_mining_columns(log.plain_frame(0, 0), log.time_unit)
+                break
+            yield log.to_frame(start, start + CHUNK)
+
+
+def _arrow_schema():
+    import pyarrow as pa
+
+    text = pa.string()
+    return pa.schema([
+        ("replication", pa.int64()), ("lead", text), ("event", text), ("stage", text),
+        ("time", pa.float64()), ("resource", text), ("case:concept:name", text),
+        ("concept:name", text), ("time:timestamp", pa.timestamp("ns")), ("org:resource", text),
+        ("lifecycle:transition", text),
+    ])
+
+
+def write_event_log(logs: Sequence[EventLog], path: str | Path) -> None:
+    """Write the logs of several replications to ``path`` (.csv, .parquet or .xes)."""
+    path = Path(path)
+    kind = path.suffix.lstrip(".")
+    if kind not in FORMATS:
+        raise ValueError(f"an event log is written as {', '.join(FORMATS)}, not {path.name!r}")
+    with atomic_path(path) as tmp:
+        if kind == "xes":
+            _write_xes(logs, tmp)
+        elif kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            schema = _arrow_schema()
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for frame in _chunks(logs):
+                    writer.write_table(pa.Table.from_pandas(frame, schema=schema,
+                                                            preserve_index=False))
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                for i, frame in enumerate(_chunks(logs)):
+                    frame.to_csv(out, index=False, header=i == 0)
+
+
+def write_cases(logs: Sequence[EventLog], path: str | Path) -> None:
+    """One row per lead and replication: the case attributes of the event log (CSV)."""
+    import pandas as pd
+
+    frames = [log.cases() for log in logs]
+    frame = pd.concat(frames, ignore_index=True) if frames else EventLog().cases()
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+# --- XES ---------------------------------------------------------------------------------------
+
+_EXTENSIONS = (
+    ("Concept", "concept", "http://www.xes-standard.org/concept.xesext"),
+    ("Time", "time", "http://www.xes-standard.org/time.xesext"),
+    ("Lifecycle", "lifecycle", "http://www.xes-standard.org/lifecycle.xesext"),
+    ("Organizational", "org", "http://www.xes-standard.org/org.xesext"),
+)
+
+
+def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
+    import numpy as np
+
+    with open(path, "w", encoding="utf-8") as out:
+        xml = XMLGenerator(out, "utf-8", short_empty_elements=True)
+        xml.startDocument()
+        xml.startElement("log", {"xes.version": "1849-2016", "xes.features": "",
+                                 "xmlns": "http://www.xes-standard.org/"})
+        for name, prefix, uri in _EXTENSIONS:
+            _empty(xml, "extension", {"name": name, "prefix": prefix, "uri": uri})
+        xml.startElement("global", {"scope": "trace"})
+        _empty(xml, "string", {"key": "concept:name", "value": ""})
+        xml.endElement("global")
+        xml.startElement("global", {"scope": "event"})
+        _empty(xml, "string", {"key": "concept:name", "value": ""})
+        _empty(xml, "date", {"key": "time:timestamp", "value": _iso(0.0)})
+        _empty(xml, "string", {"key": "lifecycle:transition", "value": "complete"})
+        xml.endElement("global")
+        _empty(xml, "classifier", {"name": "Activity", "keys": "concept:name"})
+        _empty(xml, "classifier", {"name": "Activity and transition",
+                                   "keys": "concept:name lifecycle:transition"})
+        for log in logs:
+            hours = UNIT_HOURS[log.time_unit]
+            names = log.lead_names()
+            cases = log.cases()
+            codes = np.frombuffer(log.codes, dtype=np.int64)
+            order = np.argsort(codes >> 32, kind="stable")  # by lead, in time order within
+            leads = (codes >> 32)[order]
+            bounds = np.flatnonzero(np.diff(leads)) + 1
+            event_of = ((codes >> 24) & 0xFF).astype(np.int16)
+            stage_of = ((codes >> 12) & 0xFFF).astype(np.int16)
+            resource_of = (codes & 0xFFF).astype(np.int16)
+            times = np.frombuffer(log.times, dtype=np.float64)
+            for block in np.split(order, bounds) if len(order) else []:
+                lead = int(codes[block[0]] >> 32)
+                case = cases.iloc[lead]
+                xml.startElement("trace", {})
+                _empty(xml, "string", {"key": "concept:name",
+                                       "value": f"{log.replication}/{names[lead]}"})
+                _empty(xml, "string", {"key": "source", "value": case["source"]})
+                _empty(xml, "float", {"key": "deal_value", "value": repr(case["deal_value"])})
+                _empty(xml, "float", {"key": "score", "value": repr(case["score"])})
+                _empty(xml, "boolean", {"key": "counted",
+                                        "value": "true" if case["counted"] else "false"})
+                _empty(xml, "string", {"key": "end", "value": case["end"]})
+                _empty(xml, "int", {"key": "replication", "value": str(log.replication)})
+                for e, st, res, t in zip(event_of[block].tolist(), stage_of[block].tolist(),
+                                         resource_of[block].tolist(), times[block].tolist(),
+                                         strict=True):
+                    event = EVENTS[e]
+                    xml.startElement("event", {})
+                    _empty(xml, "string", {"key": "concept:name",
+                                           "value": log.stages[st] or event})
+                    _empty(xml, "string", {"key": "lifecycle:transition",
+                                           "value": LIFECYCLE[event]})
+                    _empty(xml, "date", {"key": "time:timestamp", "value": _iso(t * hours)})
+                    _empty(xml, "string", {"key": "event", "value": event})
+                    if res:
+                        _empty(xml, "string", {"key": "org:resource",
+                                               "value": log.resources[res]})
+                    xml.endElement("event")
+                xml.endElement("trace")
+        xml.endElement("log")
+        xml.endDocument()
+
+
+def _empty(xml: XMLGenerator, name: str, attrs: dict[str, str]) -> None:
+    xml.startElement(name, attrs)
+    xml.endElement(name)
+
+
+def _iso(hours: float) -> str:
+    """An xs:dateTime with milliseconds and the UTC offset, as XES asks."""
+    stamp = LOG_EPOCH + timedelta(hours=hours)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+00:00"
