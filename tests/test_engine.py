@@ -368,3 +368,23 @@ def test_event_log_is_typed_columns_and_names_come_back_exactly():
     records = log.records()
     assert [r.event for r in records] == list(frame["event"])
     assert set(log.cases()["source"]) == {"web", "events"}
+
+
+def test_parallel_tasks_of_one_owner_role_share_the_deals_one_owner():
+    """Two tasks of a deal that both need a new owner get the same one (no deadlock)."""
+    scenario = scenario_of({
+        "horizon": 300,
+        "roles": {"am": {"headcount": 2, "assignment": "owner", "max_open_deals": 1}},
+        "sources": {"web": {"rate": 0.1}},
+        "entry": "build",
+        "stages": {"build": {"parallel": {"deck": {"role": "am", "work": expo(1.0)},
+                                          "quote": {"role": "am", "work": expo(1.0)}},
+                             "next": {"won": 1.0}}},
+    })
+    rep = engine.run_replication(scenario, 0, event_log=True)
+    k = rep.kpis
+    assert k["won"] > 20 and k["open"] <= 2  # deals flow: at most one open deal per owner
+    frame = rep.log.plain_frame()
+    assert (frame["event"] == STARTED).sum() == 2 * (frame["event"] == "won").sum() + \
+        ((frame["event"] == STARTED) & ~frame["lead"].isin(
+            frame.loc[frame["event"] == "won", "lead"])).sum()

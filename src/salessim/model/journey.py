@@ -60,12 +60,13 @@ class Journey:
         entry: the first stage.
         warmup, horizon: the measurement window.
         periods: length of a reporting period, or None.
-        on_end: called with (deal, end code) when a deal ends (owners, after-sale).
+        on_end: called with (deal, end code) when a deal ends (owners, after-sale), or
+            None when nothing follows an end.
     """
 
     def __init__(self, env: simpy.Environment, tally: Tally, log: EventLog | None,
                  entry: StagePlan, warmup: float, horizon: float, periods: float | None,
-                 on_end: Callable[[Deal, int], None]) -> None:
+                 on_end: Callable[[Deal, int], None] | None) -> None:
         self.env, self.tally, self.log, self.entry = env, tally, log, entry
         self.warmup, self.horizon, self.periods, self.on_end = warmup, horizon, periods, on_end
         self.open = 0  # leads in the process now
@@ -175,7 +176,8 @@ class Journey:
         if log is not None:
             log.add(deal.lead | self._end_codes[end], now)
             log.set_end(deal.lead, end)
-        self.on_end(deal, end)
+        if self.on_end is not None:
+            self.on_end(deal, end)
         if self.periods is not None and end == WON_END:
             k = int(now // self.periods)
             tally.period_won[k] = tally.period_won.get(k, 0) + 1

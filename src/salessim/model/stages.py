@@ -14,6 +14,7 @@ does it for all of them.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from functools import partial
 from typing import Any
 
 import simpy
@@ -70,10 +71,11 @@ class StaffedWork:
                  patience: Iterator[float] | None, delay: Delay | None) -> None:
         self.staff, self.plan, self.tally, self.patience, self.delay = (
             staff, plan, tally, patience, delay)
+        if delay is None:
+            # The staff work is the whole visit: the journey runs it with no frame of ours.
+            self.visit = partial(staff.work, plan=plan, st=tally, patience=patience)
 
     def visit(self, deal: Deal) -> Visit:
-        if self.delay is None:  # the staff work is the whole visit: no frame of our own
-            return self.staff.work(deal, self.plan, self.tally, self.patience)
         return self._then_delay(deal)
 
     def _then_delay(self, deal: Deal) -> Visit:

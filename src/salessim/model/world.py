@@ -66,7 +66,8 @@ class SalesModel:
         self.after_sale = (AfterSale(scenario, self.staff, tally)
                            if scenario.collection or scenario.renewal else None)
         self.journey = Journey(env, tally, log, plans[scenario.entry], float(scenario.warmup),
-                               self.horizon, scenario.periods, self._ended)
+                               self.horizon, scenario.periods,
+                               self._ended if self.staff.owner_pools or self.after_sale else None)
         self.sources = Sources(scenario, env, streams, tally, log, routed, self.journey.start)
         if scenario.warmup > 0:
             env.process(self.journey.mark_warmup())
