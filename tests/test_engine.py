@@ -371,20 +371,25 @@ def test_event_log_is_typed_columns_and_names_come_back_exactly():
 
 
 def test_parallel_tasks_of_one_owner_role_share_the_deals_one_owner():
-    """Two tasks of a deal that both need a new owner get the same one (no deadlock)."""
+    """Two tasks of a deal that both wait for a capped owner get the same one.
+
+    Each used to ask for an owner of its own: the deal then held two owners' caps and
+    gave one back, until every owner was full and the process stopped.
+    """
     scenario = scenario_of({
-        "horizon": 300,
+        "horizon": 2000,
         "roles": {"am": {"headcount": 2, "assignment": "owner", "max_open_deals": 1}},
-        "sources": {"web": {"rate": 0.1}},
+        "sources": {"web": {"rate": 0.4}},
         "entry": "build",
         "stages": {"build": {"parallel": {"deck": {"role": "am", "work": expo(1.0)},
                                           "quote": {"role": "am", "work": expo(1.0)}},
                              "next": {"won": 1.0}}},
     })
     rep = engine.run_replication(scenario, 0, event_log=True)
-    k = rep.kpis
-    assert k["won"] > 20 and k["open"] <= 2  # deals flow: at most one open deal per owner
     frame = rep.log.plain_frame()
-    assert (frame["event"] == STARTED).sum() == 2 * (frame["event"] == "won").sum() + \
-        ((frame["event"] == STARTED) & ~frame["lead"].isin(
-            frame.loc[frame["event"] == "won", "lead"])).sum()
+    started = frame[frame["event"] == STARTED].groupby("lead").size()
+    won = frame.loc[frame["event"] == "won", "lead"]
+    assert len(won) > 500
+    assert (started[won] == 2).all()
+    # With a cap of one deal per owner, at most two deals are being worked at the horizon.
+    assert len(started.index.difference(won)) <= 2

@@ -321,15 +321,19 @@ class Staff:
         for pool in plan.owned:
             member = deal.owners.get(pool.rid)
             if member is None:
-                member = pool.assign()
+                member = deal.owners[pool.rid] = pool.assign()
                 if member.__class__ is not int:
+                    # Pending: another task of this deal that needs the role waits for the
+                    # same owner instead of asking for a second one.
                     if deadline is not None:
                         env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
                             _patience(pool, member))
-                    member = yield member
-                    if member is COLD:
-                        self._went_cold(deal, plan, ())
-                        return None
+            if member.__class__ is not int:
+                member = yield member
+                if member is COLD:
+                    deal.owners.pop(pool.rid, None)
+                    self._went_cold(deal, plan, ())
+                    return None
                 deal.owners[pool.rid] = member
             members[pool] = member
         return members
@@ -358,7 +362,10 @@ class Staff:
     def release_owners(self, deal: Any) -> None:
         """The deal has ended: its owners have one open deal fewer."""
         for rid, member in deal.owners.items():
-            self.owner_pools[rid].release(member)
+            if member.__class__ is int:
+                self.owner_pools[rid].release(member)
+            else:  # still waiting for an owner
+                self.owner_pools[rid].give_up(member)
 
     def member_busy(self) -> dict[str, list[float]]:
         """Busy time in the window of each member of each owner-assigned role."""
