@@ -51,13 +51,6 @@ COMPARISON_COLUMNS = [
     "target", "verdict", "replications_to_settle",
 ]
 
-#: KPIs shown on the terminal and in the report when none are chosen (with any KPI that has
-#: a target, and the utilisation of every role).
-HEADLINE_KPIS = (
-    "won", "win_rate", "went_cold", "cycle_time_won_median", "cycle_time_won_p90", "wip_mean",
-    "revenue", "selling_cost", "cost_per_win",
-)
-
 TARGET_FILE = "--target"
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -505,13 +498,15 @@ def crn_variance_reduction(
 
 
 def headline_kpis(comparison: Comparison, chosen: Sequence[str] | None = None) -> list[str]:
-    """KPIs to show: the chosen ones, or the headline set, every target and role utilisation."""
+    """KPIs to show: those matching the chosen names or globs (``utilisation.*``), or by
+    default the headline set of :data:`salessim.kpis.HEADLINE_KPIS`, the baseline's busiest
+    role and every KPI with a target."""
+    from salessim.console import default_kpis, select_kpis
+
     present = list(dict.fromkeys(comparison.table["kpi"]))
     if chosen:
-        return [k for k in chosen if k in present]
-    wanted = [*HEADLINE_KPIS]
-    wanted += [f"utilisation.{rid}" for rid in comparison.baseline.scenario.roles]
-    for run in comparison.redesigns:
-        wanted += list(run.targets)
-    wanted = list(dict.fromkeys(wanted))
-    return [k for k in present if k in wanted]
+        return select_kpis(present, chosen)[0]
+    base = comparison.table[comparison.table["scenario"] == comparison.redesigns[0].label]
+    means = dict(zip(base["kpi"], base["baseline_mean"], strict=True))
+    targets = [k for run in comparison.redesigns for k in run.targets]
+    return [k for k in present if k in set(default_kpis(means, targets))]
