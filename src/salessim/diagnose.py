@@ -29,7 +29,7 @@ from salessim import engine, stats
 from salessim.engine import Replication, RunResult
 from salessim.kpis import PRECISION_KPIS, WARMUP_SERIES, verdict
 from salessim.model.process import WIP_SAMPLES
-from salessim.records import CREATED, LOST, QUEUED, STARTED, WENT_COLD, WON
+from salessim.records import CREATED, DELAY_STARTED, LOST, QUEUED, STARTED, WENT_COLD, WON
 from salessim.scenario import Scenario
 
 # WARMUP_SERIES (the series estimate_warmup can use; all but wip need event logs) and
@@ -382,7 +382,8 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
     """Moves between stages, per replication on average, from event logs.
 
     Each lead created at or after ``warmup`` is followed from ``new lead`` through the
-    stages it queued at (a stage it skipped is passed over) to ``won``, ``lost``, ``went
+    stages it queued at or, for a stage without staff, started its customer-side delay at
+    (a stage it skipped is passed over) to ``won``, ``lost``, ``went
     cold``, ``no decision`` or, if still in the process at the horizon, ``open``. A loop
     back (negotiation to discovery) is a move like any other, so rework shows up. Consecutive queueing at the
     same stage counts as one visit (parallel tasks of a stage queue separately), so a stage
@@ -410,7 +411,7 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
         here = current.get(key)
         if here is None:
             continue  # a lead of the warm-up, or one already closed
-        if event == QUEUED:
+        if event in (QUEUED, DELAY_STARTED):  # a delay-only stage has no queueing
             if stage == here:
                 continue  # another task of the same visit (parallel work), not a new visit
             nxt = stage
@@ -421,7 +422,7 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
         else:
             continue
         counts[(here, nxt)] = counts.get((here, nxt), 0) + 1
-        if event == QUEUED:
+        if event in (QUEUED, DELAY_STARTED):
             current[key] = nxt
         else:
             del current[key]  # the journey ended; a "lost" after "went cold" is not counted
