@@ -287,6 +287,8 @@ def format_value(name: str, value: float | None, time_unit: str | None = None) -
     if u == "share":
         return f"{100 * value + 0.0:.1f}%"
     if u == "money":
+        if value == 0:
+            return "0"
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
     text = format_plain(value)
     if u == "time" and time_unit is not None:
