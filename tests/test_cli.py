@@ -161,6 +161,10 @@ def test_run_out_writes_summary_replications_and_metadata(capsys, scenario, tmp_
     summary = pd.read_csv(out_dir / "summary.csv")
     assert {"kpi", "mean", "ci_low", "ci_high", "n"} <= set(summary.columns)
     assert summary["kpi"].is_unique
+    labels = summary.set_index("kpi")
+    assert labels.loc["win_rate", "label"] == "Win rate"
+    assert labels.loc["win_rate", "unit"] == "share"
+    assert labels.loc["wait_mean.qualify", "unit"] == "days"
     # n counts the replications where the KPI is defined (no delay: no mean delay).
     by_kpi = summary.set_index("kpi")
     assert by_kpi.loc[["leads", "won", "win_rate", "delay_mean.close"], "n"].tolist() == [3] * 4

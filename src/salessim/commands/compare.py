@@ -135,7 +135,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from salessim.records import write_frame
     from salessim.reports import comparison_report
     from salessim.reports.summary import comparison_caveats
-    from salessim.reports.tables import comparison_text
+    from salessim.reports.tables import comparison_text, with_labels
     from salessim.rng import STREAM_SCHEME
     from salessim.scenario import resolved
 
@@ -201,9 +201,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(comparison_text(comparison, kpis, caveats, more=len(known) - len(kpis)))
     if args.out is not None:
         out = Path(args.out)
-        write_frame(comparison.table, out / "comparison.csv")
+        unit = base.scenario.time_unit
+        write_frame(with_labels(comparison.table, unit), out / "comparison.csv")
         for run in comparison.runs:
-            write_frame(run.result.summary(comparison.level), out / run.label / "summary.csv")
+            write_frame(with_labels(run.result.summary(comparison.level), unit),
+                        out / run.label / "summary.csv")
             write_frame(run.result.frame(), out / run.label / "replications.csv")
         report = comparison_report(comparison, flows, estimate, kpis, sets, notes, caveats)
         path = report.write(out)

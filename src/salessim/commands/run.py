@@ -32,7 +32,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from salessim.records import write_frame
     from salessim.reports import run_report
     from salessim.reports.summary import caveat_lines, run_caveats
-    from salessim.reports.tables import diagnosis_text, frame_text, precision_display
+    from salessim.reports.tables import (
+        diagnosis_text,
+        frame_text,
+        precision_display,
+        with_labels,
+    )
     from salessim.rng import STREAM_SCHEME
     from salessim.scenario import load_scenario, resolved, scenario_hash
 
@@ -88,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nWarnings\n" + "\n".join(f"- {line}" for line in caveat_lines(caveats)))
     if args.out is not None:
         out = Path(args.out)
-        write_frame(summary, out / "summary.csv")
+        write_frame(with_labels(summary, scenario.time_unit), out / "summary.csv")
         write_frame(result.frame(), out / "replications.csv")
         write_frame(fun, out / "funnel.csv")
         written = ["summary.csv", "replications.csv", "funnel.csv"]

@@ -13,6 +13,15 @@ from salessim.console import format_number, text_table
 from salessim.diagnose import Bottlenecks, PrecisionReport
 
 
+def with_labels(frame: pd.DataFrame, time_unit: str | None = None) -> pd.DataFrame:
+    """A frame with a ``kpi`` column, plus each KPI's ``label`` and ``unit`` from the
+    registry as its last columns (for summary.csv and comparison.csv)."""
+    out = frame.copy()
+    out["label"] = [registry.label(k) for k in out["kpi"]]
+    out["unit"] = [registry.unit_text(k, time_unit) for k in out["kpi"]]
+    return out
+
+
 def _pct(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:+.1f}%"
 
