@@ -206,9 +206,9 @@ def forest_figure(comparison: Comparison, kpis: Sequence[str]) -> Figure:
     cols = min(3, max(1, max(len(g) for _, g in groups)))
     layout = [(unit, g[i:i + cols]) for unit, g in groups for i in range(0, max(1, len(g)), cols)]
     rows = len(layout)
-    panel_h = 0.22 * len(labels) + 1.25
+    panel_h = 0.22 * len(labels) + 1.05
     fig = _figure(3.4 * cols + 1.7, panel_h * rows + 0.7, layout=None)
-    _margins(fig, left=1.8, right=0.25, top=0.75, bottom=0.5, wspace=0.12, hspace=1.05)
+    _margins(fig, left=1.8, right=0.25, top=0.75, bottom=0.5, wspace=0.12, hspace=0.75)
     axes = fig.subplots(rows, cols, squeeze=False)
     y = np.arange(len(labels))[::-1]
     limits: dict[str, list[float]] = {}
