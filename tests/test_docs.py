@@ -78,5 +78,5 @@ def test_shell_blocks_run(doc, workdir, capsys):
                 assert capsys.readouterr().err.strip() == expected
                 continue
             if args[0] in ("compare", "run"):
-                args += ["--set", "horizon=120", "--replications", "2", "--workers", "1"]
+                args += ["--set", "horizon=90", "--replications", "2", "--workers", "1"]
             assert main(args) == 0, line
