@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,23 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/salessim compare scenarios/b2b_baseline.yaml scenarios/redesigns/*.yaml --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# The report's browser test needs Chromium: install the Debian package when it is missing
+# and this is possible (apt-get present and running as root); otherwise that test skips.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y chromium >/dev/null 2>&1 || \
+	    { apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null 2>&1; } || \
+	    echo "could not install chromium: the browser test will skip"; \
+	  else echo "no chromium and no way to install it (needs apt-get and root): the browser test will skip"; fi; }
+
+# Rerun every figure quoted in README.md and docs/ and rewrite the generated parts.
+docs: $(STAMP)
+	$(BIN)/python docs/figures.py --write
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -7,6 +7,7 @@ no traceback, and must not touch files a previous run wrote.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -96,17 +97,59 @@ def test_schema_prints_json(capsys):
     assert {"name", "stages", "extends"} <= set(schema["properties"])
 
 
-def test_run_prints_a_kpi_table(capsys, scenario):
+def _kpi_rows(out: str) -> dict[str, str]:
+    """KPI name -> its table line, from the KPI table of ``salessim run``."""
+    lines = out.split("\nFunnel", 1)[0].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("KPI "))
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.strip() or line.startswith(("one replication", "more in")) or " more in " in line:
+            break
+        name = [w for w in line.split() if w in KNOWN_KPIS][-1]  # the name column
+        rows[name] = line
+    return rows
+
+
+KNOWN_KPIS = {"leads", "won", "win_rate", "cycle_time_won_median", "revenue", "selling_cost",
+              "cost_per_win", "utilisation.sdr", "utilisation.ae", "conversion.qualify",
+              "conversion.close", "wait_mean.qualify", "wait_mean.close"}
+
+
+def test_run_prints_the_headline_kpis_with_labels_and_units(capsys, scenario):
     code, out, err = run_cli(capsys, "run", scenario, "-n", "2")
     assert code == 0
     assert "cli funnel: 2 replications, seed 17" in out
     header = next(line for line in out.splitlines() if line.startswith("KPI"))
-    assert header.split() == ["KPI", "mean", "95%", "CI", "n"]
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
-    for kpi in ("leads", "won", "win_rate", "conversion.qualify", "utilisation.ae"):
-        assert kpi in rows
-        assert rows[kpi][-1] == "2"  # n replications
+    assert header.split() == ["KPI", "name", "mean", "95%", "CI"]
+    rows = _kpi_rows(out)
+    busiest = {"utilisation.sdr", "utilisation.ae"} & set(rows)
+    assert set(rows) - busiest == {"leads", "won", "win_rate", "cycle_time_won_median",
+                                   "revenue", "selling_cost", "cost_per_win"}
+    assert len(busiest) == 1  # the busiest role only
+    assert rows["win_rate"].split()[:2] == ["Win", "rate"] and "%" in rows["win_rate"]
+    assert " days " in rows["cycle_time_won_median"]
+    assert re.search(r"\d+ more in summary\.csv", out)
+    assert "e-0" not in out and "nan" not in out
     assert "Traceback" not in err
+
+
+def test_run_kpis_option_takes_names_and_globs(capsys, scenario):
+    code, out, _ = run_cli(capsys, "run", scenario, "-n", "2", "--kpis", "won,conversion.*",
+                           "--kpis", "wait_mean.close")
+    assert code == 0
+    assert set(_kpi_rows(out)) == {"won", "conversion.qualify", "conversion.close",
+                                   "wait_mean.close"}
+    code, _, err = run_cli(capsys, "run", scenario, "-n", "2", "--kpis", "wim_rate")
+    assert code == 2
+    assert "'wim_rate' matches no KPI" in err and "did you mean 'win_rate'" in err
+
+
+def test_run_with_one_replication_has_no_ci_columns(capsys, scenario):
+    code, out, _ = run_cli(capsys, "run", scenario, "-n", "1")
+    assert code == 0
+    header = next(line for line in out.splitlines() if line.startswith("KPI"))
+    assert header.split() == ["KPI", "name", "mean"]
+    assert "one replication: no confidence intervals" in out
 
 
 def test_run_out_writes_summary_replications_and_metadata(capsys, scenario, tmp_path):
@@ -118,6 +161,10 @@ def test_run_out_writes_summary_replications_and_metadata(capsys, scenario, tmp_
     summary = pd.read_csv(out_dir / "summary.csv")
     assert {"kpi", "mean", "ci_low", "ci_high", "n"} <= set(summary.columns)
     assert summary["kpi"].is_unique
+    labels = summary.set_index("kpi")
+    assert labels.loc["win_rate", "label"] == "Win rate"
+    assert labels.loc["win_rate", "unit"] == "share"
+    assert labels.loc["wait_mean.qualify", "unit"] == "days"
     # n counts the replications where the KPI is defined (no delay: no mean delay).
     by_kpi = summary.set_index("kpi")
     assert by_kpi.loc[["leads", "won", "win_rate", "delay_mean.close"], "n"].tolist() == [3] * 4

@@ -387,7 +387,9 @@ def test_compare_command_writes_every_output(tmp_path, capsys):
     assert code == 0
     assert "after: faster" in text and "Targets" in text
     table = pd.read_csv(out / "comparison.csv", keep_default_na=False)
-    assert list(table.columns) == COMPARISON_COLUMNS
+    assert list(table.columns) == [*COMPARISON_COLUMNS, "label", "unit"]
+    row = table[table["kpi"] == "cycle_time_won_median"].iloc[0]
+    assert (row["label"], row["unit"]) == ("Median cycle time of won deals", "days")
     verdicts = table[table["target"] != ""].set_index("kpi")
     assert verdicts.loc["delay_mean.meet", "verdict"] == MET
     assert verdicts.loc["won", "target"] == "+50%"
@@ -398,6 +400,7 @@ def test_compare_command_writes_every_output(tmp_path, capsys):
 
 
 def test_compare_command_rejects_unknown_kpi_before_running(capsys):
-    code = main(["compare", str(BASELINE), str(REDESIGNS[0]), "--kpi", "wins"])
+    code = main(["compare", str(BASELINE), str(REDESIGNS[0]), "--kpi", "win_rat"])
     assert code == 2
-    assert "'wins' is not a KPI of these scenarios" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--kpis: 'win_rat' matches no KPI of these scenarios (did you mean 'win_rate'?)" in err

@@ -278,6 +278,25 @@ def test_transitions_conserve_leads_and_match_the_kpis():
     assert loop == into["a"] - out[NEW] > 0  # every visit to a that is not a new lead
 
 
+def test_a_stage_without_staff_appears_in_the_flow():
+    """A delay-only stage logs delay_started / delay_finished; the flow counts its visits."""
+    sc = scenario({
+        "name": "delay only", "horizon": 60, "warmup": 5, "seed": 4,
+        "roles": {"rep": {"headcount": 2}}, "sources": {"web": {"rate": 2}},
+        "entry": "call",
+        "stages": {
+            "call": {"role": "rep", "work": 0.1, "next": {"think": 0.7, "lost": 0.3}},
+            "think": {"delay": {"dist": "exponential", "mean": 2}, "next": {"close": 1.0}},
+            "close": {"role": "rep", "work": 0.1, "next": {"won": 0.5, "lost": 0.5}},
+        },
+    })
+    rep = engine.run_replication(sc, 0, event_log=True)
+    flows = transitions(log_rows([rep]), sc.warmup).set_index(["source", "target"])["count"]
+    assert flows[("call", "think")] == rep.kpis["visits.think"] > 0
+    assert flows[("think", "close")] == rep.kpis["visits.close"]
+    assert ("call", "close") not in flows.index
+
+
 def test_flow_logs_are_the_same_replications():
     sc = looping()
     rows = flow_logs(sc, 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from salessim import engine
+from salessim import kpis as registry
 from salessim.scenario import load_scenario
 from salessim.scenario.units import convert
 
@@ -47,3 +48,6 @@ def test_example_validates_and_runs(path):
     # The KPI names known before a run (used to check targets and sweep KPIs) are exactly
     # the ones a run reports.
     assert engine.kpi_names(short) == list(kpis)
+    # Every KPI a run reports is declared in the registry (label, unit, direction).
+    unknown = [name for name in kpis if registry.label(name) == name]
+    assert not unknown

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from salessim import __version__, diagnose
+from salessim import kpis as kpis_registry
 from salessim.cli import main
 from salessim.compare import ScenarioRun, compare, headline_kpis, parse_target
 from salessim.reports import FIGURE_CAPTIONS, comparison_report, figures
@@ -146,7 +147,7 @@ def test_report_opens_offline(written):
 
 def test_report_has_every_table(written, comparison):
     _, page, _ = written
-    expected = {"scenarios", "comparison", "verdicts"}
+    expected = {"scenarios", "comparison", "verdicts", "ranking"}
     for run in comparison.runs:
         expected |= {f"funnel-{run.label}", f"bottleneck-stages-{run.label}",
                      f"bottleneck-roles-{run.label}"}
@@ -160,7 +161,8 @@ def test_comparison_and_verdict_tables_hold_the_results(written, comparison):
     assert len(table["rows"]) == len(comparison.redesigns) * len(kpis)
     head = table["head"][0]
     assert head[:2] == ["redesign", "KPI"] and "change CI" in head and "p (adj.)" in head
-    cells = {(row[0], row[1]): dict(zip(head, row, strict=True)) for row in table["rows"]}
+    assert head[2] == "name"
+    cells = {(row[0], row[2]): dict(zip(head, row, strict=True)) for row in table["rows"]}
     row = comparison.table.set_index(["scenario", "kpi"]).loc[("quick_offer", "won")]
     assert cells[("quick_offer", "won")]["change"] == f"{100 * row['rel_change']:+.1f}%"
     verdicts = page.tables["verdicts"]
@@ -169,9 +171,10 @@ def test_comparison_and_verdict_tables_hold_the_results(written, comparison):
     got = {(r[0], r[1]): dict(zip(vhead, r, strict=True)) for r in verdicts["rows"]}
     expected = comparison.verdicts().set_index(["scenario", "kpi"])["verdict"]
     for key, verdict in expected.items():
+        key, kpi = (key[0], kpis_registry.label(key[1])), key[1]
         assert got[key]["verdict"] == verdict
         assert got[key]["target"] == comparison.redesigns[
-            [r.label for r in comparison.redesigns].index(key[0])].targets[key[1]].text
+            [r.label for r in comparison.redesigns].index(key[0])].targets[kpi].text
 
 
 def test_funnel_and_bottleneck_tables(written, comparison):
@@ -212,10 +215,21 @@ def test_figures_do_not_use_pyplot():
         assert "matplotlib.use" not in ast.unparse(tree), path.name
 
 
-def test_forest_plot_draws_a_panel_per_kpi(comparison):
-    fig = figures.forest_figure(comparison, ["won", "wip_mean", "utilisation.rep"])
+def test_forest_plot_groups_kpis_by_unit_on_one_scale(comparison):
+    names = ["won", "utilisation.rep", "wip_mean", "no_decision", "win_rate"]
+    fig = figures.forest_figure(comparison, names)
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["won", "wip_mean", "utilisation.rep"]
+    # Counts first (no_decision is n/a for every redesign: no panel), then shares.
+    assert [ax.get_title().replace("\n", " ") for ax in visible] == [
+        "Deals won", "Mean open leads (work in process)", "Utilisation of rep", "Win rate"]
+    assert visible[0].get_xlim() == visible[1].get_xlim()
+    assert visible[2].get_xlim() == visible[3].get_xlim()
+    for ax in visible:
+        assert "%" in ax.get_xlabel()
+    # The shared scale holds every interval of its group.
+    rows = comparison.table[comparison.table["kpi"].isin(["won", "wip_mean"])]
+    lo, hi = visible[0].get_xlim()
+    assert lo <= 100 * rows["rel_ci_low"].min() and hi >= 100 * rows["rel_ci_high"].max()
 
 
 def test_run_report_from_the_command_line(tmp_path, capsys):
@@ -232,6 +246,7 @@ def test_run_report_from_the_command_line(tmp_path, capsys):
     assert "report:" in capsys.readouterr().out
     page = parse((out / "report.html").read_text(encoding="utf-8"))
     assert set(page.figures) == RUN_FIGURES
+    assert "Warnings" in " ".join(page.text) or "warnings" in " ".join(page.text)
     assert {"scenarios", "kpis", "funnel-little", "bottleneck-stages-little",
             "bottleneck-roles-little"} == set(page.tables)
     for ident in RUN_FIGURES:

@@ -14,7 +14,6 @@ import sys
 from salessim import __version__
 from salessim.commands import EXIT_BAD_INPUT, add_set_option
 from salessim.errors import SalessimError
-from salessim.scenario import json_schema, load_scenario
 
 #: Modules that add their own subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -25,7 +24,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 # --- commands --------------------------------------------------------------------------
 
 
+# Each command imports what it needs when it runs: building the parser (``--help``) stays
+# light, and a command that only reads scenarios never loads the statistics or plotting.
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    from salessim.scenario import load_scenario
+
     failed = 0
     for path in args.files:
         try:
@@ -40,6 +45,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from salessim.scenario import json_schema
+
     print(json.dumps(json_schema(), indent=2))
     return 0
 

@@ -40,10 +40,9 @@ import pandas as pd
 from salessim import engine, stats
 from salessim.engine import Replication, RunResult
 from salessim.errors import Problem, ScenarioError
+from salessim.kpis import MET, MISSED, NOT_AVAILABLE, UNSURE, verdict  # noqa: F401 (re-exported)
 from salessim.scenario import Scenario, load_scenario, scenario_hash
 from salessim.scenario.load import read_document
-
-MET, MISSED, UNSURE, NOT_AVAILABLE = "met", "missed", "unsure", "n/a"
 
 #: Columns of :attr:`Comparison.table`, one row per redesign and KPI.
 COMPARISON_COLUMNS = [
@@ -51,13 +50,6 @@ COMPARISON_COLUMNS = [
     "diff_ci_low", "diff_ci_high", "rel_change", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted", "significant", "n",
     "target", "verdict", "replications_to_settle",
 ]
-
-#: KPIs shown on the terminal and in the report when none are chosen (with any KPI that has
-#: a target, and the utilisation of every role).
-HEADLINE_KPIS = (
-    "won", "win_rate", "went_cold", "cycle_time_won_median", "cycle_time_won_p90", "wip_mean",
-    "revenue", "selling_cost", "cost_per_win",
-)
 
 TARGET_FILE = "--target"
 
@@ -75,7 +67,7 @@ class Target:
     """A goal on one KPI of a redesign.
 
     Attributes:
-        kpi: KPI name, as in :data:`salessim.metrics.KPI_DEFINITIONS`.
+        kpi: KPI name, as in :data:`salessim.kpis.REGISTRY`.
         op: ``"<="`` (at most) or ``">="`` (at least).
         value: the bound: a share (-0.2 for -20%) when ``relative``, else in the KPI's unit.
         relative: whether the bound is on the relative change or on the redesign's mean.
@@ -99,15 +91,9 @@ class Target:
         return value <= self.value if self.op == "<=" else value >= self.value
 
     def verdict(self, estimate: stats.Estimate) -> str:
-        """met / missed / unsure from the interval of the quantity the target bounds."""
-        lo, hi = estimate.ci_low, estimate.ci_high
-        if math.isnan(lo) or math.isnan(hi):
-            return NOT_AVAILABLE
-        if self.satisfied_by(lo) and self.satisfied_by(hi):
-            return MET
-        if not self.satisfied_by(lo) and not self.satisfied_by(hi):
-            return MISSED
-        return UNSURE
+        """met / missed / unsure from the interval of the quantity the target bounds
+        (:func:`salessim.kpis.verdict`)."""
+        return verdict(estimate.ci_low, estimate.ci_high, self.op, self.value)
 
 
 kpi_names = engine.kpi_names
@@ -409,13 +395,9 @@ def settling_replications(
     try:
         if not target.relative:
             return stats.target_replications(other, target.value, level)
-        keep = np.isfinite(base) & np.isfinite(other)
-        b, o = base[keep], other[keep]
-        mb = float(np.mean(b)) if b.size else 0.0
-        if mb == 0.0:
+        linearised = stats.relative_change_linearised(base, other)
+        if linearised is None:
             return math.nan
-        rel = (float(np.mean(o)) - mb) / mb
-        linearised = rel + ((o - b) - rel * b) / mb
         return stats.target_replications(linearised, target.value, level)
     except ValueError:  # fewer than two usable replications
         return math.nan
@@ -516,13 +498,15 @@ def crn_variance_reduction(
 
 
 def headline_kpis(comparison: Comparison, chosen: Sequence[str] | None = None) -> list[str]:
-    """KPIs to show: the chosen ones, or the headline set, every target and role utilisation."""
+    """KPIs to show: those matching the chosen names or globs (``utilisation.*``), or by
+    default the headline set of :data:`salessim.kpis.HEADLINE_KPIS`, the baseline's busiest
+    role and every KPI with a target."""
+    from salessim.console import default_kpis, select_kpis
+
     present = list(dict.fromkeys(comparison.table["kpi"]))
     if chosen:
-        return [k for k in chosen if k in present]
-    wanted = [*HEADLINE_KPIS]
-    wanted += [f"utilisation.{rid}" for rid in comparison.baseline.scenario.roles]
-    for run in comparison.redesigns:
-        wanted += list(run.targets)
-    wanted = list(dict.fromkeys(wanted))
-    return [k for k in present if k in wanted]
+        return select_kpis(present, chosen)[0]
+    base = comparison.table[comparison.table["scenario"] == comparison.redesigns[0].label]
+    means = dict(zip(base["kpi"], base["baseline_mean"], strict=True))
+    targets = [k for run in comparison.redesigns for k in run.targets]
+    return [k for k in present if k in set(default_kpis(means, targets))]

@@ -1,20 +1,31 @@
-"""What the command line shows: number formats, KPI tables, progress bars."""
+"""What the command line shows: number formats, KPI tables, choosing KPIs, progress.
+
+Labels and units come from :mod:`salessim.kpis`. Nothing heavy is imported here: the
+command line loads this module while it builds its parser.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from salessim import kpis as registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+#: Seconds between two progress lines when the output is not a terminal (a batch job's log).
+LOG_EVERY = 5.0
 
 
 def format_number(value: float | None) -> str:
-    """A KPI value for a table: NaN as n/a, large numbers with separators, 4 significant digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if abs(value) >= 1e4:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
+    """A number for a table: NaN as n/a, large numbers with separators, 4 significant digits,
+    never an exponent (:func:`salessim.kpis.format_plain`)."""
+    return registry.format_plain(value)
 
 
 def text_table(rows: list[tuple[str, ...]]) -> str:
@@ -29,17 +40,130 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def kpi_table(summary: pd.DataFrame, level: float = 0.95) -> str:
-    """A plain-text table of KPI means and confidence intervals (a ``stats.summarise`` frame)."""
-    rows = [("KPI", "mean", f"{level:.0%} CI", "n")]
-    for r in summary.itertuples(index=False):
-        ci = "n/a" if math.isnan(r.ci_low) else f"[{format_number(r.ci_low)}, {format_number(r.ci_high)}]"
-        rows.append((r.kpi, format_number(r.mean), ci, str(r.n)))
-    return text_table(rows)
+# --- choosing KPIs -------------------------------------------------------------------------
 
 
-def progress_bar(total: int, label: str, unit: str = "rep"):
-    """A progress bar on stderr, silent when stderr is not a terminal."""
+def split_patterns(options: Iterable[str]) -> list[str]:
+    """``--kpis`` values, each one or several comma-separated names or globs."""
+    return [p.strip() for option in options for p in option.split(",") if p.strip()]
+
+
+def select_kpis(names: Sequence[str], patterns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The KPI names matching any pattern (a name or a glob like ``utilisation.*``).
+
+    Returns:
+        The matching names in the order of ``names``, and the patterns matching none.
+    """
+    chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    return chosen, unmatched
+
+
+def busiest_role(means: dict[str, float]) -> str | None:
+    """The ``utilisation.<role>`` KPI with the highest mean (members left out), if any."""
+    roles = {k: v for k, v in means.items()
+             if k.startswith("utilisation.") and k.count(".") == 1 and not math.isnan(v)}
+    return max(roles, key=roles.get) if roles else None
+
+
+def default_kpis(means: dict[str, float], also: Iterable[str] = ()) -> list[str]:
+    """The headline KPIs present in ``means`` (a KPI -> mean map), the busiest role's
+    utilisation and ``also`` (KPIs with targets), in the order of ``means``."""
+    wanted = {*registry.HEADLINE_KPIS, *also}
+    busiest = busiest_role(means)
+    if busiest is not None:
+        wanted.add(busiest)
+    return [k for k in means if k in wanted]
+
+
+# --- the KPI table of a run ----------------------------------------------------------------
+
+
+def kpi_table(summary: pd.DataFrame, level: float = 0.95, time_unit: str | None = None,
+              kpis: Sequence[str] | None = None) -> str:
+    """A plain-text table of KPI means and confidence intervals (a ``stats.summarise`` frame).
+
+    Args:
+        summary: one row per KPI (kpi, mean, ci_low, ci_high, n).
+        level: the confidence level, for the heading.
+        time_unit: the scenario's time unit, written after times.
+        kpis: the rows to show; default every KPI of ``summary``.
+
+    With a single replication there is no interval: the CI column is left out and a note
+    says so. When rows are left out, a last line says how many more summary.csv holds.
+    """
+    rows_by_kpi = {r.kpi: r for r in summary.itertuples(index=False)}
+    shown = list(rows_by_kpi) if kpis is None else [k for k in kpis if k in rows_by_kpi]
+    single = all(rows_by_kpi[k].n < 2 for k in shown) if shown else False
+    head = ("KPI", "name", "mean") if single else ("KPI", "name", "mean", f"{level:.0%} CI")
+    rows = [head]
+    for k in shown:
+        r = rows_by_kpi[k]
+        cells = (registry.label(k), k, registry.format_value(k, r.mean, time_unit))
+        if not single:
+            ci = ("n/a" if math.isnan(r.ci_low) else
+                  f"[{registry.format_value(k, r.ci_low, time_unit)}, "
+                  f"{registry.format_value(k, r.ci_high, time_unit)}]")
+            cells = (*cells, ci)
+        rows.append(cells)
+    lines = [text_table(rows)]
+    if single:
+        lines.append("one replication: no confidence intervals (run 2 or more for them)")
+    more = len(rows_by_kpi) - len(shown)
+    if more:
+        lines.append(f"{more} more in summary.csv (choose rows with --kpis, e.g. 'conversion.*')")
+    return "\n".join(lines)
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+class LineProgress:
+    """Progress for a log file: one line every :data:`LOG_EVERY` seconds, none for short work.
+
+    It has the parts of a tqdm bar the commands use (``total``, ``update``, a context).
+    """
+
+    def __init__(self, total: int | None, label: str, unit: str = "rep",
+                 every: float = LOG_EVERY, stream=None) -> None:
+        self.total, self.label, self.unit, self.every = total, label, unit, every
+        self.stream = stream if stream is not None else sys.stderr
+        self.n, self.started = 0, time.monotonic()
+        self.last, self.printed = self.started, False
+
+    def update(self, k: int = 1) -> None:
+        """Count ``k`` more finished units; print a line if the last one is old enough."""
+        self.n += k
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            self._line(now)
+
+    def _line(self, now: float, done: str = "") -> None:
+        of = f"/{self.total}" if self.total else ""
+        pct = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
+        print(f"{self.label}: {self.n}{of} {self.unit}s{pct}, {now - self.started:.0f} s{done}",
+              file=self.stream, flush=True)
+        self.printed = True
+
+    def close(self) -> None:
+        """A last line, only if progress was shown at all."""
+        if self.printed:
+            self._line(time.monotonic(), ", done")
+            self.printed = False
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress_bar(total: int | None, label: str, unit: str = "rep"):
+    """A progress bar on stderr when it is a terminal; otherwise a line every few seconds."""
+    stream = sys.stderr
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return LineProgress(total, label, unit, stream=stream)
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=label, unit=unit, file=sys.stderr, disable=None, leave=False)
+    return tqdm(total=total, desc=label, unit=unit, file=stream, leave=False)

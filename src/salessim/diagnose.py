@@ -27,18 +27,14 @@ import pandas as pd
 
 from salessim import engine, stats
 from salessim.engine import Replication, RunResult
+from salessim.kpis import PRECISION_KPIS, WARMUP_SERIES, verdict
 from salessim.model.world import WIP_SAMPLES
 from salessim.records import CREATED, ENTERED, LOST, QUEUED, STARTED, WENT_COLD, WON
 from salessim.scenario import Scenario
 
-#: KPIs whose precision ``--precision`` checks when none are named.
-PRECISION_KPIS = ("won", "win_rate", "cycle_time_won_median", "revenue")
-#: Series :func:`estimate_warmup` can use; all but ``wip`` need event logs.
-WARMUP_SERIES = {
-    "wip": "open leads",
-    "queue": "leads waiting for staff",
-    "won": "deals won per time unit",
-}
+# WARMUP_SERIES (the series estimate_warmup can use; all but wip need event logs) and
+# PRECISION_KPIS (what --precision checks when no KPI is named) are declared in
+# salessim.kpis, which the command line reads without importing the statistics.
 #: A stage whose waits for staff are under this share of all time in process is no bottleneck.
 NEGLIGIBLE_QUEUE = 0.01
 #: Half-width of the Welch moving-average window, in samples (of 100 over the horizon).
@@ -97,13 +93,7 @@ def _mean(values) -> float:
 
 
 def _status(est: stats.Estimate, target: float) -> str:
-    if math.isnan(est.ci_low):
-        return "n/a"
-    if est.ci_low >= target:
-        return "met"
-    if est.ci_high < target:
-        return "missed"
-    return "unsure"
+    return verdict(est.ci_low, est.ci_high, ">=", target)
 
 
 # --- bottlenecks ---------------------------------------------------------------------------

@@ -6,100 +6,19 @@ created after the warm-up (the cohort); time-based KPIs (utilisation, WIP, costs
 the measurement window from the warm-up to the horizon. A lead still open at the horizon
 is open, never lost. A ratio with a zero denominator is NaN (reported as "n/a"), never 0.
 
-:data:`KPI_DEFINITIONS` documents each KPI; the README's table is checked against it.
+Each KPI's label, unit and definition are declared once, in :mod:`salessim.kpis` (the
+README's table is generated from it); this module computes them.
 """
 
 from __future__ import annotations
 
 import math
 
+from salessim import kpis as kpis_registry
 from salessim.model.calendar import working_calendar
 from salessim.records import Tally
 from salessim.scenario.mechanics import AGING_BUCKETS
 from salessim.scenario.schema import Scenario
-
-#: name (``<stage>`` / ``<role>`` stand for ids) -> (unit, definition).
-KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
-    "leads": ("count", "leads created after the warm-up (the cohort)"),
-    "won": ("count", "cohort leads won by the horizon"),
-    "lost": ("count", "cohort leads lost by the horizon, those gone cold included"),
-    "went_cold": ("count", "cohort leads lost because they waited longer than their patience"),
-    "no_decision": ("count", "cohort leads that ended with no decision by the buyer"),
-    "open": (
-        "count", "cohort leads still in the process at the horizon: leads - won - lost - no_decision"
-    ),
-    "win_rate": ("share", "won / (won + lost + no_decision)"),
-    "close_rate": ("share", "won / leads"),
-    "cycle_time_won_mean": ("time", "mean time from lead creation to won"),
-    "cycle_time_won_median": ("time", "median time from lead creation to won"),
-    "cycle_time_won_p90": ("time", "90th percentile of the time from lead creation to won"),
-    "time_in_process_mean": (
-        "time", "mean time from creation to the end, closed leads (leads open at the horizon "
-        "are left out, so it runs below Little's law on a busy process)"
-    ),
-    "time_in_process_all_mean": (
-        "time", "mean time from creation to the end or to the horizon, all cohort leads "
-        "(open leads counted up to the horizon: the time Little's law relates to WIP)"
-    ),
-    "response_time_mean": ("time", "mean time from lead creation to the first staff contact"),
-    "response_time_p90": ("time", "90th percentile of the time to the first staff contact"),
-    "contacted_within_share": (
-        "share", "leads first contacted within response_target / leads (with response_target)"
-    ),
-    "handoffs_mean": ("count", "hand-offs between roles per won deal"),
-    "handoff_time": ("time", "total hand-off delay of cohort leads"),
-    "conversion.<stage>": (
-        "share", "visits that leave the stage forward (to a stage or won) / visits that leave it"
-    ),
-    "wait_mean.<stage>": ("time", "mean time queued for staff, per served visit"),
-    "work_mean.<stage>": ("time", "mean staff working time, per served visit"),
-    "delay_mean.<stage>": ("time", "mean customer-side time, per visit with a delay"),
-    "visits.<stage>": ("count", "visits to the stage by cohort leads (loops count again)"),
-    "meetings.<stage>": ("count", "meetings held in the window (meeting stages)"),
-    "meeting_size_mean.<stage>": ("count", "deals handled per meeting held in the window"),
-    "utilisation.<role>": (
-        "share", "staff working time in the window / (headcount x working time in the window)"
-    ),
-    "utilisation.<role>.<member>": (
-        "share", "the same for one member (1, 2, ...) of a role with assignment: owner"
-    ),
-    "wip_mean": ("leads", "time-average number of open leads over the window"),
-    "throughput": ("leads per time", "won / window length (horizon - warmup)"),
-    "revenue": ("money", "sum of the deal values of won leads"),
-    "lead_cost": ("money", "cost_per_lead x cohort leads, summed over sources"),
-    "staff_cost": (
-        "money", "headcount x cost_per_hour x paid hours in the window (working hours with a "
-        "calendar, every hour without), summed over roles"
-    ),
-    "selling_cost": ("money", "staff_cost + lead_cost"),
-    "cost_per_win": ("money", "selling_cost / won"),
-    "pipeline_velocity": (
-        "money per time", "wip_mean x win_rate x mean won deal value / cycle_time_won_mean"
-    ),
-    "cac.<source>": (
-        "money", "(lead cost of the source + staff cost attributed by the staff cost of work on its "
-        "leads) / its won deals"
-    ),
-    "clv.<source>": (
-        "money", "mean won deal value x 1 / (1 - net_revenue_retention x discount per term); the "
-        "mean won value without renewals"
-    ),
-    "ltv_to_cac.<source>": ("ratio", "clv / cac"),
-    "won_by_period.<k>": ("count", "deals won in period k (1, 2, ...; with periods), all leads"),
-    "cycle_time_won_mean_by_period.<k>": ("time", "mean cycle time of the deals won in period k"),
-    "invoiced": ("money", "invoices issued in the window (with collection)"),
-    "cash_collected": ("money", "payments received in the window"),
-    "bad_debt": ("money", "invoices written off in the window"),
-    "receivables": ("money", "unpaid invoices at the horizon"),
-    "receivables.<bucket>": (
-        "money", "unpaid at the horizon by days past due: current, days_1_30, days_31_60, days_61_90, over_90"
-    ),
-    "bad_debt_provision": ("money", "sum over buckets of receivables x provision rate"),
-    "dso": ("days", "receivables / (invoiced / days in the window)"),
-    "renewal_rate": ("share", "renewals / renewal decisions (with renewal)"),
-    "net_revenue_retention": ("share", "value renewed (upsell included) / value up for renewal"),
-    "renewal_revenue": ("money", "value of the contracts renewed"),
-}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -162,10 +81,7 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
         for m, busy in enumerate(tally.member_busy.get(rid, ()), start=1):
             out[f"utilisation.{rid}.{m}"] = _ratio(busy, role_working[rid])
 
-    staff_cost = sum(
-        r.headcount * r.cost_per_hour * role_working[rid] * scenario.hours_per_unit
-        for rid, r in scenario.roles.items()
-    )
+    staff_cost = kpis_registry.staff_cost(scenario, scenario.warmup, scenario.horizon)
     selling_cost = staff_cost + tally.lead_cost
     wip_mean = tally.wip_area / window
     mean_value = _ratio(tally.revenue, tally.won)
@@ -253,17 +169,3 @@ def _renewal(tally: Tally) -> dict[str, float]:
         "net_revenue_retention": _nrr(tally),
         "renewal_revenue": tally.renewal_value,
     }
-
-
-def kpi_pattern(name: str) -> str:
-    """The definition key of a KPI name: ``conversion.qualify`` -> ``conversion.<stage>``."""
-    if name in KPI_DEFINITIONS:
-        return name
-    parts = name.split(".")
-    for key in KPI_DEFINITIONS:
-        pattern = key.split(".")
-        if pattern[0] == parts[0] and len(pattern) == len(parts) and len(parts) > 1 and all(
-            p.startswith("<") for p in pattern[1:]
-        ):
-            return key
-    raise KeyError(name)

@@ -230,11 +230,33 @@ def relative_change(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.
     rel = (mo - mb) / abs(mb)
     if n == 1:
         return Estimate(rel, _NAN, _NAN, 1, _NAN, level)
-    # The residuals have mean zero by construction, so their sample variance is exactly the
-    # delta-method expression above, without the cancellation of expanding the covariance terms.
-    z = ((o - b) - (mo - mb) / mb * b) / mb
+    z = _linearised(b, o) - rel
     sz = 0.0 if np.all(z == z[0]) else float(np.std(z, ddof=1))
     return _interval(rel, sz, n, level)
+
+
+def _linearised(b: np.ndarray, o: np.ndarray) -> np.ndarray:
+    # R + z_i with z_i = ((o_i - b_i) - ((O - B) / B) b_i) / |B|: the residuals have mean zero
+    # by construction, so their sample variance is exactly the delta-method expression,
+    # without the cancellation of expanding the covariance terms; dividing by |B| gives them
+    # the sign convention of R.
+    mb, mo = float(np.mean(b)), float(np.mean(o))
+    rel = (mo - mb) / abs(mb)
+    return rel + ((o - b) - (mo - mb) / mb * b) / abs(mb)
+
+
+def relative_change_linearised(base: npt.ArrayLike, other: npt.ArrayLike) -> np.ndarray | None:
+    """Per-replication values whose mean and standard deviation are those of
+    :func:`relative_change` (its estimate R and its ``std``): ``R + z_i``.
+
+    Pairs with a nan are dropped. Returns None when there is no pair or mean(base) == 0.
+    Used to ask how many replications would settle a target on the relative change, on the
+    same scale as the interval the verdict was read from.
+    """
+    b, o = _paired(base, other)
+    if b.size == 0 or float(np.mean(b)) == 0.0:
+        return None
+    return _linearised(b, o)
 
 
 def holm(pvalues: npt.ArrayLike) -> np.ndarray:

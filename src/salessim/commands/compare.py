@@ -12,15 +12,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from salessim import compare as comparing
-from salessim import diagnose, engine
-from salessim.console import progress_bar
+from salessim import kpis as registry
 from salessim.errors import UsageError
-from salessim.experiments.executors import make_executor, ordered_map
-from salessim.output import versions, write_json
-from salessim.records import write_frame
-from salessim.rng import STREAM_SCHEME
-from salessim.scenario import resolved
+
+# The library modules are imported by the functions that use them, so that building the
+# parser (``salessim --help``) loads neither the statistics nor the tables and plots.
 
 
 def add_diagnosis_options(p: argparse.ArgumentParser) -> None:
@@ -28,7 +24,7 @@ def add_diagnosis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", metavar="TIME|auto",
                    help="warm-up for every scenario: a time ('30', '30 days') or 'auto' for "
                         "MSER-5 on the (baseline's) mean open leads; default: the file's")
-    p.add_argument("--warmup-series", choices=list(diagnose.WARMUP_SERIES), default="wip",
+    p.add_argument("--warmup-series", choices=list(registry.WARMUP_SERIES), default="wip",
                    help="series MSER-5 looks at with --warmup auto (default: wip, open leads)")
     p.add_argument("--precision", metavar="SHARE",
                    help="add replications until the CI half-width of the --precision-kpi KPIs "
@@ -36,9 +32,33 @@ def add_diagnosis_options(p: argparse.ArgumentParser) -> None:
                         "comparison)")
     p.add_argument("--precision-kpi", action="append", default=[], metavar="KPI",
                    help="KPI the precision applies to (repeatable; default: "
-                        f"{', '.join(diagnose.PRECISION_KPIS)})")
+                        f"{', '.join(registry.PRECISION_KPIS)})")
     p.add_argument("--max-replications", type=int, default=100, metavar="N",
                    help="cap on replications with --precision (default 100)")
+
+
+def add_kpis_option(p: argparse.ArgumentParser, what: str, default: str) -> None:
+    """The ``--kpis`` option: KPI names or globs, comma-separated or repeated."""
+    p.add_argument("--kpis", "--kpi", dest="kpi", action="append", default=[],
+                   metavar="NAMES",
+                   help=f"KPIs to show ({what}): names or globs, comma-separated or repeated, "
+                        f"e.g. 'won,win_rate,utilisation.*' (default: {default})")
+
+
+def check_kpi_patterns(options: list[str], known: list[str]) -> list[str]:
+    """The ``--kpis`` patterns, each of which must match a KPI."""
+    from salessim.console import select_kpis, split_patterns
+
+    patterns = split_patterns(options)
+    unmatched = select_kpis(known, patterns)[1]
+    if unmatched:
+        import difflib
+
+        close = difflib.get_close_matches(unmatched[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"--kpis: {unmatched[0]!r} matches no KPI of these scenarios{hint}; "
+                         f"KPIs: {', '.join(known)}")
+    return patterns
 
 
 def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1) -> float | None:
@@ -57,6 +77,8 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
         if args.precision_kpi:
             raise UsageError("--precision-kpi needs --precision")
         return None
+    from salessim import diagnose
+
     try:
         return diagnose.parse_precision(args.precision)
     except ValueError as exc:
@@ -65,6 +87,8 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
 
 def precision_run(*args, **kwargs):
     """``diagnose.run_to_precision`` with its complaints about options as usage errors."""
+    from salessim import diagnose
+
     try:
         return diagnose.run_to_precision(*args, **kwargs)
     except ValueError as exc:
@@ -79,13 +103,17 @@ def warmup_sets(args: argparse.Namespace) -> list[str]:
     return sets
 
 
-def pilot_warmup(scenario, n: int, seed: int, series: str, progress) -> tuple[
-        diagnose.WarmupEstimate, engine.RunResult]:
+def pilot_warmup(scenario, n: int, seed: int, series: str, progress):
     """Run a pilot of the scenario and estimate its warm-up by MSER-5 on ``series``.
 
     The open-leads series counts every lead, so it does not depend on the warm-up the pilot
     ran with; the log-based series need event logs, kept for at most 10 replications.
+
+    Returns:
+        The :class:`salessim.diagnose.WarmupEstimate` and the pilot's run result.
     """
+    from salessim import diagnose, engine
+
     logs = series != "wip"
     pilot = engine.run(scenario, min(n, 10) if logs else n, seed, event_log=logs,
                        progress=progress)
@@ -94,22 +122,32 @@ def pilot_warmup(scenario, n: int, seed: int, series: str, progress) -> tuple[
 
 def precision_kpis(args: argparse.Namespace) -> tuple[str, ...]:
     """The KPIs ``--precision`` applies to."""
-    return tuple(args.precision_kpi) or diagnose.PRECISION_KPIS
+    return tuple(args.precision_kpi) or registry.PRECISION_KPIS
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run the comparison and write its outputs."""
-    # matplotlib is imported only by the commands that draw.
+    from salessim import compare as comparing
+    from salessim import diagnose
+    from salessim.console import progress_bar
+    from salessim.experiments.executors import make_executor, ordered_map
+    from salessim.output import versions, write_json
+    from salessim.records import write_frame
     from salessim.reports import comparison_report
-    from salessim.reports.tables import comparison_text
+    from salessim.reports.summary import comparison_caveats
+    from salessim.reports.tables import comparison_text, with_labels
+    from salessim.rng import STREAM_SCHEME
+    from salessim.scenario import resolved
 
     precision = check_diagnosis_options(args, min_replications=2)
     if args.flow_replications < 0:
         raise UsageError(f"--flow-replications must be 0 or more, got {args.flow_replications}")
     sets = warmup_sets(args)
     base, redesigns = comparing.load_runs(args.baseline, args.redesigns, sets, args.target)
-    known = {k for run in [base, *redesigns] for k in comparing.kpi_names(run.scenario)}
-    for name in [*args.kpi, *args.precision_kpi]:
+    known = list(dict.fromkeys(
+        k for run in [base, *redesigns] for k in comparing.kpi_names(run.scenario)))
+    chosen = check_kpi_patterns(args.kpi, known)
+    for name in args.precision_kpi:
         if name not in known:
             raise UsageError(f"{name!r} is not a KPI of these scenarios; KPIs: "
                              f"{', '.join(comparing.kpi_names(base.scenario))}")
@@ -152,21 +190,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
             rows = diagnose.log_rows(reps)
         flows.append((run, diagnose.transitions(rows, float(run.scenario.warmup))))
     seconds = time.perf_counter() - clock
-    kpis = comparing.headline_kpis(comparison, args.kpi)
+    kpis = comparing.headline_kpis(comparison, chosen)
+    caveats = comparison_caveats(comparison, estimate)
     print(f"{base.label} against {len(redesigns)} redesign(s): {n} replications each on seed "
           f"{seed} (common random numbers), warm-up {float(base.scenario.warmup):g}, "
           f"{seconds:.1f} s")
     for note in notes:
         print(note)
     print()
-    print(comparison_text(comparison, kpis))
+    print(comparison_text(comparison, kpis, caveats, more=len(known) - len(kpis)))
     if args.out is not None:
         out = Path(args.out)
-        write_frame(comparison.table, out / "comparison.csv")
+        unit = base.scenario.time_unit
+        write_frame(with_labels(comparison.table, unit), out / "comparison.csv")
         for run in comparison.runs:
-            write_frame(run.result.summary(comparison.level), out / run.label / "summary.csv")
+            write_frame(with_labels(run.result.summary(comparison.level), unit),
+                        out / run.label / "summary.csv")
             write_frame(run.result.frame(), out / run.label / "replications.csv")
-        report = comparison_report(comparison, flows, estimate, kpis, sets, notes)
+        report = comparison_report(comparison, flows, estimate, kpis, sets, notes, caveats)
         path = report.write(out)
         write_json(out / "compare.json", {
             "baseline": args.baseline,
@@ -207,9 +248,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--target", action="append", metavar="KPI=SPEC", default=[],
                    help="a target for every redesign: win_rate=+5%%, cycle_time_won_median=-20%%, "
                         "'utilisation.se=<= 0.85' (repeatable)")
-    p.add_argument("--kpi", action="append", metavar="KPI", default=[],
-                   help="KPI to show in the table and forest plot (repeatable; default: the "
-                        "headline KPIs, role utilisations and every KPI with a target)")
+    add_kpis_option(p, "rows of the table and panels of the forest plot", "the headline "
+                    "KPIs, the busiest role's utilisation and every KPI with a target")
     p.add_argument("--out", metavar="DIR",
                    help="write comparison.csv, <scenario>/summary.csv, report.html and figures")
     p.add_argument("--flow-replications", type=int, default=1, metavar="N",

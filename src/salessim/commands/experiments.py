@@ -12,7 +12,6 @@ from typing import Any
 
 from salessim.console import progress_bar
 from salessim.errors import UsageError
-from salessim.records import write_frame
 
 #: Exit status when every run was stored but some raised (their errors are in the results).
 EXIT_RUNS_FAILED = 1
@@ -90,6 +89,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         summarise_results,
     )
     from salessim.experiments.results import factor_columns
+    from salessim.records import write_frame  # heavy: only when this command runs
 
     if not 0 < args.level < 1:
         raise UsageError(f"--level must be strictly between 0 and 1, got {args.level}")

@@ -7,36 +7,49 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from salessim import diagnose, engine
 from salessim.commands import add_set_option
 from salessim.commands.compare import (
     add_diagnosis_options,
+    add_kpis_option,
     check_diagnosis_options,
+    check_kpi_patterns,
     pilot_warmup,
     precision_kpis,
     precision_run,
     warmup_sets,
 )
-from salessim.compare import ScenarioRun
-from salessim.console import kpi_table, progress_bar
 from salessim.errors import UsageError
-from salessim.experiments.executors import make_executor, ordered_map
-from salessim.logfiles import FORMATS, write_cases, write_event_log
-from salessim.output import versions, write_json
-from salessim.records import write_frame
-from salessim.reports import run_report
-from salessim.reports.tables import diagnosis_text, frame_text, precision_display
-from salessim.rng import STREAM_SCHEME
-from salessim.scenario import load_scenario, resolved, scenario_hash
+from salessim.logfiles import FORMATS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario's replications; print its KPIs, funnel and bottlenecks."""
+    # Imported here so that building the parser stays light (see salessim.cli).
+    from salessim import diagnose, engine
+    from salessim.compare import ScenarioRun
+    from salessim.console import default_kpis, kpi_table, progress_bar, select_kpis
+    from salessim.experiments.executors import make_executor, ordered_map
+    from salessim.logfiles import write_cases, write_event_log
+    from salessim.output import versions, write_json
+    from salessim.records import write_frame
+    from salessim.reports import run_report
+    from salessim.reports.summary import caveat_lines, run_caveats
+    from salessim.reports.tables import (
+        diagnosis_text,
+        frame_text,
+        precision_display,
+        with_labels,
+    )
+    from salessim.rng import STREAM_SCHEME
+    from salessim.scenario import load_scenario, resolved, scenario_hash
+
     if (args.event_log or args.report) and args.out is None:
         raise UsageError("--event-log and --report write files: give --out DIR too")
     precision = check_diagnosis_options(args)
     sets = warmup_sets(args)
     scenario = load_scenario(args.scenario, sets)
+    known = engine.kpi_names(scenario)
+    patterns = check_kpi_patterns(args.kpi, known)
     n = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
     started = datetime.now(timezone.utc)
@@ -64,7 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - clock
     summary = result.summary()
     print(f"{scenario.name}: {n} replications, seed {seed}, {seconds:.1f} s")
-    print(kpi_table(summary))
+    means = dict(zip(summary["kpi"], summary["mean"], strict=True))
+    shown = select_kpis(list(means), patterns)[0] if patterns else default_kpis(means)
+    print(kpi_table(summary, time_unit=scenario.time_unit, kpis=shown))
     if estimate is not None:
         print(f"\nwarm-up {estimate.warmup:g} {scenario.time_unit}s (MSER-5 on the mean over "
               f"replications of {diagnose.WARMUP_SERIES[estimate.series]})")
@@ -74,9 +89,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     neck = diagnose.bottlenecks(result)
     print()
     print(diagnosis_text(fun, neck))
+    run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario), result=result)
+    caveats = run_caveats(run, estimate or diagnose.estimate_warmup(result))
+    if caveats:
+        print("\nWarnings\n" + "\n".join(f"- {line}" for line in caveat_lines(caveats)))
     if args.out is not None:
         out = Path(args.out)
-        write_frame(summary, out / "summary.csv")
+        write_frame(with_labels(summary, scenario.time_unit), out / "summary.csv")
         write_frame(result.frame(), out / "replications.csv")
         write_frame(fun, out / "funnel.csv")
         written = ["summary.csv", "replications.csv", "funnel.csv"]
@@ -87,8 +106,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             write_cases(logs, out / "cases.csv")
             written += [*(f"event_log.{kind}" for kind in args.event_log), "cases.csv"]
         if args.report:
-            run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario),
-                              result=result)
             flow_reps = min(2, n)
             log = (result.event_log() if args.event_log
                    else diagnose.flow_logs(scenario, flow_reps, seed))
@@ -96,7 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             flows = diagnose.transitions(log, float(scenario.warmup))
             notes = [] if estimate is None else [
                 f"warm-up {estimate.warmup:g} estimated by MSER-5"]
-            page = run_report(run, flows, estimate, report, sets=sets, notes=notes)
+            page = run_report(run, flows, estimate, report, sets=sets, notes=notes,
+                              caveats=caveats)
             path = page.write(out)
             written += [path.name, *(f"{name}.png" for name in page.pngs)]
             print(f"\nreport: {path}")
@@ -145,6 +163,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="worker processes (default: one per core; 1 runs in this process); "
                         "results do not depend on it")
     add_set_option(p)
+    add_kpis_option(p, "rows of the KPI table", "the headline KPIs and the busiest role's "
+                    "utilisation")
     p.add_argument("--out", metavar="DIR",
                    help="write summary.csv, replications.csv, funnel.csv, run.json")
     p.add_argument("--event-log", nargs="?", const="csv,parquet", type=log_formats,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from salessim import engine, metrics
+from salessim import engine, kpis
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.load import (
     Document,
@@ -112,9 +112,9 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
         also: other names that would be accepted (suggested when close).
     """
     try:
-        pattern = metrics.kpi_pattern(name)
+        pattern = kpis.spec(name).id
     except KeyError:
-        close = difflib.get_close_matches(name, [*metrics.KPI_DEFINITIONS, *also], n=1)
+        close = difflib.get_close_matches(name, [*(k.id for k in kpis.REGISTRY), *also], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown KPI{hint}; see the KPI table in the README"
     if "." in pattern and pattern != name:

@@ -30,7 +30,7 @@ from salessim.experiments.documents import (
     read_spec,
     relative_file,
 )
-from salessim.model.calendar import working_calendar
+from salessim.kpis import MET, MISSED, staff_cost, verdict
 from salessim.optimise.spec import (
     SCENARIO_KEY,
     ChoiceVariable,
@@ -295,18 +295,15 @@ class Problem:
         for name, bound in self.spec.constraints.kpis.items():
             # A two-sided interval at 2c - 1 has one-sided limits at level c.
             est = stats.t_interval(self.quantity(name, kpis), 2 * conf - 1)
-            verdict = "met"
-            if bound.max is not None:
-                if est.ci_low > bound.max:
-                    verdict = "violated"
-                elif not est.ci_high <= bound.max:
-                    verdict = "unclear"
-            if bound.min is not None and verdict != "violated":
-                if est.ci_high < bound.min:
-                    verdict = "violated"
-                elif not est.ci_low >= bound.min:
-                    verdict = "unclear"
-            out[name] = verdict
+            # The rule of salessim.kpis.verdict per side; a missed side decides.
+            sides = [verdict(est.ci_low, est.ci_high, op, b) for op, b in
+                     (("<=", bound.max), (">=", bound.min)) if b is not None]
+            if MISSED in sides:
+                out[name] = "violated"
+            elif all(v == MET for v in sides):
+                out[name] = "met"
+            else:
+                out[name] = "unclear"
         return out
 
     def screen(self, kpis: dict[str, np.ndarray]) -> bool:
@@ -368,14 +365,7 @@ def staff_budget(
         "window": (scenario.warmup, scenario.horizon),
         "year": (0.0, 365.0 / days),
     }[over]
-    total = 0.0
-    for rid, role in scenario.roles.items():
-        if roles is not None and rid not in roles:
-            continue
-        calendar = getattr(role, "calendar", None) or scenario.calendar
-        paid = working_calendar(calendar, scenario.time_unit).working_time(start, end)
-        total += role.headcount * role.cost_per_hour * paid * scenario.hours_per_unit
-    return total
+    return staff_cost(scenario, start, end, roles)
 
 
 def _domain(key: str, var: Any) -> Domain:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from salessim import kpis as registry
 from salessim import stats
 from salessim.compare import Comparison, ScenarioRun
 from salessim.console import format_number
@@ -30,7 +32,8 @@ from salessim.diagnose import (
 )
 from salessim.sketch import QuantileSketch
 
-DPI = 100
+#: Resolution of the PNG files (the figures are sized in inches for a report page).
+DPI = 200
 NO_DECISION_NODE = END_NODES["no_decision"]
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf"]
@@ -80,9 +83,9 @@ def funnel_figure(runs: Sequence[ScenarioRun]) -> Figure:
     cols = min(len(runs), 4)
     rows = math.ceil(len(runs) / cols)
     n_stages = max(len(r.scenario.stages) for r in runs)
-    panel_h = 0.32 * n_stages + 0.9
-    fig = _figure(3.6 * cols + 0.4, panel_h * rows + 0.5, layout=None)
-    _margins(fig, left=1.0, right=0.2, top=0.55, bottom=0.4, wspace=0.5, hspace=0.35)
+    panel_h = 0.36 * n_stages + 1.1
+    fig = _figure(4.0 * cols + 0.6, panel_h * rows + 0.5, layout=None)
+    _margins(fig, left=1.1, right=0.25, top=0.55, bottom=0.55, wspace=0.55, hspace=0.6)
     axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     for i, run in enumerate(runs):
         ax = axes[i // cols][i % cols]
@@ -93,8 +96,9 @@ def funnel_figure(runs: Sequence[ScenarioRun]) -> Figure:
                 y, table["entered"], table["conversion"], table["target"], strict=True):
             label = f"{format_number(entered)} ({'n/a' if math.isnan(conv) else f'{conv:.0%}'}"
             label += ")" if math.isnan(target) else f", target {target:.0%})"
-            ax.text(entered, yy, " " + label, va="center", fontsize=6.5)
-        ax.set_yticks(y, table["stage"], fontsize=7.5)
+            ax.text(entered, yy, " " + label, va="center", fontsize=7.5)
+        ax.set_yticks(y, table["stage"], fontsize=8)
+        ax.set_xlabel("visits per replication (count)", fontsize=7.5)
         ax.set_title(run.label, fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.margins(x=0.6)
@@ -117,6 +121,7 @@ def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
     runs = _runs(runs)
     fig = _figure(7, 4.2)
     ax = fig.subplots()
+    unit = runs[0].scenario.time_unit
     for i, run in enumerate(runs):
         pooled = QuantileSketch()
         for r in run.result.replications:
@@ -125,16 +130,25 @@ def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
         times = np.repeat(np.asarray(values, dtype=float), counts)
         if times.size == 0:
             continue
+        # The table's median is the KPI cycle_time_won_median averaged over replications;
+        # the curve pools every replication. Both are stated, the table's value is marked.
+        wide = run.result.wide()
+        table_median = float(np.nanmean(wide["cycle_time_won_median"])) \
+            if "cycle_time_won_median" in wide and wide["cycle_time_won_median"].notna().any() \
+            else math.nan
         ax.step(times, np.arange(1, times.size + 1) / times.size, where="post",
-                color=colour(i), label=f"{run.label} (median {np.median(times):.3g})",
-                lw=2.2 if i == 0 else 1.4)
-    unit = runs[0].scenario.time_unit
+                color=colour(i), lw=2.2 if i == 0 else 1.4,
+                label=f"{run.label}: pooled median {format_number(float(np.median(times)))}, "
+                      f"mean of medians {format_number(table_median)}")
+        if not math.isnan(table_median):
+            ax.axvline(table_median, color=colour(i), ls=":", lw=1)
     ax.set_xlabel(f"cycle time of won deals, creation to won ({unit}s)")
-    ax.set_ylabel("share of won deals")
+    ax.set_ylabel("share of won deals (cumulative)")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Cycle time of won deals (empirical CDF)")
+    ax.set_title("Cycle time of won deals: all replications pooled (dotted: the table's median,\n"
+                 "the mean over replications of each replication's median)", fontsize=9)
     return fig
 
 
@@ -162,7 +176,8 @@ def utilisation_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figu
                color=colour(i), label=run.label)
     ax.axhline(1.0, color="black", lw=0.8, ls=":")
     ax.set_xticks(x, roles)
-    ax.set_ylabel(f"utilisation ({level:.0%} CI)")
+    ax.set_ylabel(f"utilisation, share of working time ({level:.0%} CI)")
+    ax.set_xlabel("role")
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=7, ncols=min(4, len(runs)))
     ax.set_title("Staff utilisation per role")
@@ -172,52 +187,85 @@ def utilisation_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figu
 # --- forest plot of relative changes -------------------------------------------------------
 
 
+def forest_groups(comparison: Comparison, kpis: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The forest plot's panels: KPIs grouped by unit (in order of first appearance),
+    leaving out a KPI whose relative change is n/a for every redesign."""
+    table = comparison.table
+    groups: dict[str, list[str]] = {}
+    for kpi in kpis:
+        rel = table.loc[table["kpi"] == kpi, "rel_change"]
+        if rel.notna().any():
+            groups.setdefault(registry.unit(kpi), []).append(kpi)
+    return list(groups.items())
+
+
 def forest_figure(comparison: Comparison, kpis: Sequence[str]) -> Figure:
     """Relative change of each KPI per redesign with its CI; targets drawn where set.
 
+    KPIs are grouped by unit, each group starting a row and sharing one scale, so +2% never
+    looks as big as +20% within a group; a KPI that is n/a for every redesign gets no panel.
     A relative target is a red bar at its bound; a bound on the mean is drawn at the
     relative change it would mean against the baseline's mean (a grey bar).
     """
     table = comparison.table.set_index(["kpi", "scenario"])
     labels = [r.label for r in comparison.redesigns]
     targets = {(r.label, k): t for r in comparison.redesigns for k, t in r.targets.items()}
-    cols = min(3, max(1, len(kpis)))
-    rows = math.ceil(len(kpis) / cols)
-    panel_h = 0.24 * len(labels) + 0.9
-    fig = _figure(3.3 * cols + 1.6, panel_h * rows + 0.6, layout=None)
-    _margins(fig, left=1.7, right=0.2, top=0.8, bottom=0.45, wspace=0.15, hspace=0.8)
+    groups = forest_groups(comparison, kpis) or [("count", [])]
+    cols = min(3, max(1, max(len(g) for _, g in groups)))
+    layout = [(unit, g[i:i + cols]) for unit, g in groups for i in range(0, max(1, len(g)), cols)]
+    rows = len(layout)
+    panel_h = 0.22 * len(labels) + 1.05
+    fig = _figure(3.4 * cols + 1.7, panel_h * rows + 0.7, layout=None)
+    _margins(fig, left=1.8, right=0.25, top=0.75, bottom=0.5, wspace=0.12, hspace=0.75)
     axes = fig.subplots(rows, cols, squeeze=False)
     y = np.arange(len(labels))[::-1]
-    for k, kpi in enumerate(kpis):
-        ax = axes[k // cols][k % cols]
-        for yy, label in zip(y, labels, strict=True):
-            if (kpi, label) not in table.index:
+    limits: dict[str, list[float]] = {}
+    for row_i, (unit, names) in enumerate(layout):
+        for col_i in range(cols):
+            ax = axes[row_i][col_i]
+            if col_i >= len(names):
+                ax.set_visible(False)
                 continue
-            row = table.loc[(kpi, label)]
-            i = labels.index(label) + 1
-            rel, lo, hi = 100 * row["rel_change"], 100 * row["rel_ci_low"], 100 * row["rel_ci_high"]
-            if not math.isnan(rel):
-                face = colour(i) if row["significant"] else "white"
-                if not math.isnan(lo):
-                    ax.plot([lo, hi], [yy, yy], color=colour(i), lw=2)
-                ax.plot([rel], [yy], "o", color=colour(i), markerfacecolor=face, ms=5)
-            target = targets.get((label, kpi))
-            if target is not None:
-                if target.relative:
-                    ax.plot([100 * target.value] * 2, [yy - 0.4, yy + 0.4], color="red", lw=2)
-                elif row["baseline_mean"]:
-                    at = 100 * (target.value / row["baseline_mean"] - 1)
-                    ax.plot([at] * 2, [yy - 0.4, yy + 0.4], color="dimgrey", lw=2)
-        ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y, labels if k % cols == 0 else [""] * len(labels), fontsize=7)
-        ax.set_title(kpi, fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="x", alpha=0.3)
-        ax.set_xlabel("change vs baseline (%)", fontsize=7)
-    for j in range(len(kpis), rows * cols):
-        axes[j // cols][j % cols].set_visible(False)
-    fig.suptitle("Relative change (after - before) / before with its CI; filled: significant; "
-                 "red bar: target; grey bar: a bound on the mean", fontsize=9)
+            kpi = names[col_i]
+            span = limits.setdefault(unit, [0.0, 0.0])
+            for yy, label in zip(y, labels, strict=True):
+                if (kpi, label) not in table.index:
+                    continue
+                row = table.loc[(kpi, label)]
+                i = labels.index(label) + 1
+                rel, lo, hi = (100 * row["rel_change"], 100 * row["rel_ci_low"],
+                               100 * row["rel_ci_high"])
+                if not math.isnan(rel):
+                    face = colour(i) if row["significant"] else "white"
+                    if not math.isnan(lo):
+                        ax.plot([lo, hi], [yy, yy], color=colour(i), lw=2)
+                        span[0], span[1] = min(span[0], lo), max(span[1], hi)
+                    ax.plot([rel], [yy], "o", color=colour(i), markerfacecolor=face, ms=5)
+                    span[0], span[1] = min(span[0], rel), max(span[1], rel)
+                target = targets.get((label, kpi))
+                at = None
+                if target is not None and target.relative:
+                    at, c = 100 * target.value, "red"
+                elif target is not None and row["baseline_mean"]:
+                    at, c = 100 * (target.value / row["baseline_mean"] - 1), "dimgrey"
+                if at is not None and math.isfinite(at):
+                    ax.plot([at] * 2, [yy - 0.4, yy + 0.4], color=c, lw=2)
+                    span[0], span[1] = min(span[0], at), max(span[1], at)
+            ax.axvline(0, color="black", lw=0.8)
+            ax.set_yticks(y, labels if col_i == 0 else [""] * len(labels), fontsize=7)
+            ax.set_ylim(-0.6, len(labels) - 0.4)
+            ax.set_title(textwrap.fill(registry.label(kpi), 30), fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
+            ax.grid(axis="x", alpha=0.3)
+            ax.set_xlabel(f"change vs baseline, % ({registry.UNITS[unit]} KPIs)", fontsize=7)
+    # One scale per unit group, with a margin, so equal changes look equal within a group.
+    for row_i, (unit, names) in enumerate(layout):
+        lo, hi = limits.get(unit, [0.0, 0.0])
+        pad = max(0.5, 0.08 * (hi - lo))
+        for col_i in range(len(names)):
+            axes[row_i][col_i].set_xlim(lo - pad, hi + pad)
+    fig.suptitle("Relative change (after - before) / before with its CI\nfilled: significant; "
+                 "red bar: target on the change; grey bar: a bound on the mean", fontsize=9)
     return fig
 
 
@@ -322,14 +370,15 @@ def wip_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figure:
     if warmup > 0:
         ax.axvline(warmup, color="black", ls="--", lw=0.8, label=f"warm-up ({warmup:.4g})")
     ax.set_xlabel(f"time ({runs[0].scenario.time_unit}s)")
-    ax.set_ylabel(f"open leads (mean, {level:.0%} band)")
+    ax.set_ylabel(f"open leads, count (mean, {level:.0%} band)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncols=2)
     ax.set_title("Work in process over time")
     return fig
 
 
-def welch_figure(estimate: WarmupEstimate, used: float | None = None) -> Figure:
+def welch_figure(estimate: WarmupEstimate, used: float | None = None,
+                 unit: str | None = None) -> Figure:
     """The Welch plot: the across-replication mean, its moving average and the MSER-5 cut."""
     fig = _figure(7, 3.8)
     ax = fig.subplots()
@@ -341,8 +390,8 @@ def welch_figure(estimate: WarmupEstimate, used: float | None = None) -> Figure:
                label=f"MSER-5 warm-up: {estimate.warmup:.4g}")
     if used is not None and used != estimate.warmup:
         ax.axvline(used, color="black", ls=":", lw=1, label=f"warm-up used: {used:.4g}")
-    ax.set_xlabel("time")
-    ax.set_ylabel(WARMUP_SERIES[estimate.series])
+    ax.set_xlabel(f"time ({unit}s)" if unit else "time")
+    ax.set_ylabel(f"{WARMUP_SERIES[estimate.series]} (count)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title("Welch plot and MSER-5 warm-up")

@@ -17,12 +17,19 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
        max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1.05em; margin-top: 1.4em; }
-table { border-collapse: collapse; font-size: 0.82em; margin: 0.6em 0 1.2em; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.6em 0 1.2em; display: block;
+        max-width: 100%; overflow-x: auto; }
+caption { text-align: left; }
+th, td { overflow-wrap: anywhere; }
+section.summary { background: #f6f8fb; border: 1px solid #d8dee8; padding: 0.2em 1em 0.6em;
+                  border-radius: 4px; } section.summary h2 { margin-top: 0.6em; }
+p.redesign { margin: 0.5em 0; } ul.warnings li { margin: 0.4em 0; }
+ul.warnings .todo { color: #1f4e9c; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
 th { background: #f2f4f7; } td:first-child, th:first-child { text-align: left; }
 tr.met td { background: #eaf7ea; } tr.missed td { background: #fbeaea; }
 tr.unsure td { background: #fdf6e3; }
-figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; } .note { font-size: 0.9em; color: #444; }
 code { background: #f4f4f4; padding: 0 3px; }
 """
@@ -44,6 +51,20 @@ class HtmlDocument:
         """A paragraph of plain text (escaped)."""
         cls = f' class="{css}"' if css else ""
         self.parts.append(f"<p{cls}>{html.escape(text)}</p>")
+
+    def summary_start(self) -> None:
+        """Open the summary: the part a reader sees first."""
+        self.parts.append('<section class="summary" id="summary"><h2>Summary</h2>')
+
+    def summary_end(self) -> None:
+        """Close the summary."""
+        self.parts.append("</section>")
+
+    def warnings(self, items: list[tuple[str, str]]) -> None:
+        """A list of warnings, each what was found and what to do."""
+        body = "".join(f'<li>{html.escape(what)} <span class="todo">{html.escape(todo)}</span>'
+                       "</li>" for what, todo in items)
+        self.parts.append(f'<ul class="warnings">{body}</ul>')
 
     def items(self, lines: list[str]) -> None:
         """A bulleted list of plain text lines."""

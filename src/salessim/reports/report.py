@@ -1,8 +1,11 @@
 """The HTML report of a comparison or of one scenario, and its figures as PNG files.
 
-A report states what produced it (scenario files and their hashes, seed, replications,
-warm-up, salessim version), then tables and figures. It only presents results: the
-simulations are run by the caller (:mod:`salessim.compare`, :mod:`salessim.diagnose`).
+A report opens with its summary (each redesign in plain words with its headline numbers,
+the target verdicts and a ranking), then the warnings that bear on the verdicts with what
+to do, then tables with labels and units and the figures; what produced it (files and
+their hashes, seed, streams, versions) is the appendix at the end. It only presents
+results: the simulations are run by the caller (:mod:`salessim.compare`,
+:mod:`salessim.diagnose`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from salessim import __version__
+from salessim import kpis as registry
 from salessim.compare import Comparison, ScenarioRun, headline_kpis
-from salessim.console import format_number
+from salessim.console import default_kpis, format_number
 from salessim.diagnose import (
     WARMUP_SERIES,
     PrecisionReport,
@@ -26,7 +30,7 @@ from salessim.diagnose import (
     funnel,
 )
 from salessim.output import atomic_path, write_text
-from salessim.reports import figures, tables
+from salessim.reports import figures, summary, tables
 from salessim.reports.html import HtmlDocument
 from salessim.rng import STREAM_SCHEME
 
@@ -34,9 +38,12 @@ REPORT_FILE = "report.html"
 
 #: Figure file stem -> caption. Every report has these; a comparison adds ``forest``.
 FIGURE_CAPTIONS = {
-    "forest": "Relative change of each KPI per redesign with its confidence interval and targets",
+    "forest": "Relative change of each KPI per redesign with its confidence interval and "
+              "targets; one shared scale per group of KPIs with the same unit",
     "funnel": "Funnel per scenario: visits per stage and conversion",
-    "cycle_time": "Cycle time of won deals per scenario (empirical CDF, same axes)",
+    "cycle_time": "Cycle time of won deals per scenario: empirical CDF of all replications "
+                  "pooled; the pooled median is marked (the tables' median is the mean of the "
+                  "replications' medians)",
     "utilisation": "Utilisation per role per scenario with confidence intervals",
     "flow": "Flow of leads between stages, loops and losses included",
     "wip": "Work in process over time: mean across replications with a confidence band",
@@ -72,7 +79,7 @@ def _scenario_table(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
 
 def _provenance(doc: HtmlDocument, runs: Sequence[ScenarioRun], seed: int, n: int,
                 level: float, sets: Sequence[str], extra: Sequence[str]) -> None:
-    doc.heading("What was run", anchor="provenance")
+    doc.heading("Appendix: what was run", anchor="provenance")
     lines = [
         f"salessim version {__version__}",
         f"root seed {seed}; {n} replications per scenario, numbered 0 to {n - 1}",
@@ -83,6 +90,16 @@ def _provenance(doc: HtmlDocument, runs: Sequence[ScenarioRun], seed: int, n: in
         lines.append("overrides applied to every scenario: " + ", ".join(sets))
     doc.items([*lines, *extra])
     doc.table(_scenario_table(runs), "scenarios", "Scenario files and their hashes")
+
+
+def _caveats(doc: HtmlDocument, caveats: Sequence[summary.Caveat]) -> None:
+    doc.heading("Warnings that bear on the verdicts", anchor="warnings")
+    if not caveats:
+        doc.paragraph("None: the warm-up is at least what MSER-5 suggests, open leads are not "
+                      "rising at the horizon, no role is above "
+                      f"{summary.BUSY_ROLE:.0%} utilisation and every target is settled.")
+        return
+    doc.warnings([(f"{c.scenario}: {c.what}.", c.todo) for c in caveats])
 
 
 def _figure(doc: HtmlDocument, pngs: dict[str, bytes], name: str, fig) -> None:
@@ -121,7 +138,8 @@ def _common_figures(doc: HtmlDocument, pngs: dict[str, bytes], runs: Sequence[Sc
         f"Warm-up: MSER-5 on the mean over replications of {WARMUP_SERIES[warmup.series]} "
         f"({runs[0].label}) suggests {warmup.warmup:.4g} {runs[0].scenario.time_unit}s; the "
         f"runs used {float(runs[0].scenario.warmup):.4g}.", css="note")
-    _figure(doc, pngs, "welch", figures.welch_figure(warmup, float(runs[0].scenario.warmup)))
+    _figure(doc, pngs, "welch", figures.welch_figure(warmup, float(runs[0].scenario.warmup),
+                                                    runs[0].scenario.time_unit))
 
 
 def comparison_report(
@@ -131,6 +149,7 @@ def comparison_report(
     kpis: Sequence[str] | None = None,
     sets: Sequence[str] = (),
     notes: Sequence[str] = (),
+    caveats: Sequence[summary.Caveat] | None = None,
 ) -> Report:
     """The report of a comparison.
 
@@ -141,32 +160,51 @@ def comparison_report(
         kpis: KPIs for the comparison table and forest plot; default: the headline set.
         sets: overrides applied to every scenario, to state them.
         notes: more provenance lines (how the warm-up or replications were chosen).
+        caveats: the warnings to show; default: :func:`salessim.reports.summary.comparison_caveats`.
     """
     runs = comparison.runs
     kpis = list(kpis) if kpis else headline_kpis(comparison)
     warmup = warmup or estimate_warmup(comparison.baseline.result)
+    if caveats is None:
+        caveats = summary.comparison_caveats(comparison, warmup)
     doc = HtmlDocument(f"Comparison: {comparison.baseline.scenario.name} and "
                        f"{len(comparison.redesigns)} redesign(s)")
     pngs: dict[str, bytes] = {}
-    _provenance(doc, runs, comparison.seed, comparison.replications, comparison.level, sets,
-                ["every scenario ran on the same random streams (common random numbers)",
-                 comparison.significance_note(), *notes])
-    doc.heading("Comparison with the baseline", anchor="comparison-section")
-    doc.table(tables.comparison_frame(comparison, kpis), "comparison",
-              f"Baseline {comparison.baseline.label} against each redesign; change is "
-              "(after - before) / before; comparison.csv has every KPI", row_class="verdict")
-    doc.heading("Targets", anchor="targets")
+    doc.summary_start()
+    doc.paragraph(
+        f"Each redesign against the baseline {comparison.baseline.label}, "
+        f"{comparison.replications} replications each on common random numbers; changes are "
+        f"(after - before) / before with their {comparison.level:.0%} intervals.", css="note")
+    for run in comparison.redesigns:
+        doc.paragraph(summary.redesign_sentence(comparison, run), css="redesign")
     verdicts = tables.verdicts_frame(comparison)
+    if not verdicts.empty:
+        doc.table(summary.ranking_display(summary.ranking(comparison)), "ranking",
+                  "Redesigns ranked on their targets: most met, fewest missed, then the mean "
+                  "margin past the bounds")
+    doc.summary_end()
+    _caveats(doc, caveats)
+    doc.heading("Targets", anchor="targets")
     doc.paragraph("met: the whole confidence interval satisfies the target; missed: the whole "
                   "interval fails it; unsure: the interval straddles it, and more replications "
                   "would settle it." if not verdicts.empty else "No redesign states targets.")
     doc.table(verdicts, "verdicts", "Target verdicts", row_class="verdict")
+    doc.heading("Comparison with the baseline", anchor="comparison-section")
+    doc.table(tables.comparison_frame(comparison, kpis).drop(columns=["target"]), "comparison",
+              f"Baseline {comparison.baseline.label} against each redesign, in each KPI's unit "
+              f"(times in {comparison.baseline.scenario.time_unit}s, shares in %, differences "
+              "of shares in percentage points); comparison.csv has every KPI",
+              row_class="verdict")
+    doc.paragraph(comparison.significance_note(), css="note")
     doc.heading("Figures", anchor="figures")
     _figure(doc, pngs, "forest", figures.forest_figure(comparison, kpis))
     _common_figures(doc, pngs, runs, flows, warmup, comparison.level)
     doc.heading("Diagnosis of each scenario", anchor="diagnosis")
     for run in runs:
         _diagnosis(doc, run, comparison.level)
+    _provenance(doc, runs, comparison.seed, comparison.replications, comparison.level, sets,
+                ["every scenario ran on the same random streams (common random numbers)",
+                 comparison.significance_note(), *notes])
     return Report(doc.render(), pngs)
 
 
@@ -178,13 +216,28 @@ def run_report(
     level: float = 0.95,
     sets: Sequence[str] = (),
     notes: Sequence[str] = (),
+    caveats: Sequence[summary.Caveat] | None = None,
 ) -> Report:
-    """The report of one scenario: KPIs, funnel, bottlenecks and the figures."""
+    """The report of one scenario: its headline KPIs, warnings, funnel, bottlenecks, figures,
+    every KPI, and what was run."""
     result = run.result
     warmup = warmup or estimate_warmup(result)
+    if caveats is None:
+        caveats = summary.run_caveats(run, warmup, level)
+    unit = run.scenario.time_unit
     doc = HtmlDocument(f"Diagnosis: {run.scenario.name}")
     pngs: dict[str, bytes] = {}
-    _provenance(doc, [run], result.seed, len(result.replications), level, sets, notes)
+    table = result.summary(level)
+    means = dict(zip(table["kpi"], table["mean"], strict=True))
+    headline = default_kpis(means)
+    doc.summary_start()
+    doc.paragraph(f"{run.label}: {len(result.replications)} replications; "
+                  + ", ".join(f"{registry.label(k).lower()} "
+                              f"{registry.format_value(k, means[k], unit)}" for k in headline)
+                  + ".", css="redesign")
+    doc.paragraph(bottlenecks(result, level).summary(), css="note")
+    doc.summary_end()
+    _caveats(doc, caveats)
     if precision is not None:
         doc.paragraph(precision.summary(), css="note")
         doc.table(tables.precision_display(precision), "precision", "Precision of key KPIs")
@@ -193,9 +246,12 @@ def run_report(
     doc.heading("Figures", anchor="figures")
     _common_figures(doc, pngs, [run], [] if flows is None else [(run, flows)], warmup, level)
     doc.heading("KPIs", anchor="kpis")
-    summary = result.summary(level)
     doc.table(pd.DataFrame([{
-        "KPI": r.kpi, "mean": format_number(r.mean),
-        f"{level:.0%} CI": tables.ci_text(r.ci_low, r.ci_high), "n": str(r.n),
-    } for r in summary.itertuples(index=False)]), "kpis", "KPIs with confidence intervals")
+        "KPI": registry.label(r.kpi), "name": r.kpi, "unit": registry.unit_text(r.kpi, unit),
+        "mean": registry.format_value(r.kpi, r.mean, unit),
+        f"{level:.0%} CI": tables.ci_text(
+            r.ci_low, r.ci_high, lambda v, k=r.kpi: registry.format_value(k, v, unit)),
+        "n": str(r.n),
+    } for r in table.itertuples(index=False)]), "kpis", "KPIs with confidence intervals")
+    _provenance(doc, [run], result.seed, len(result.replications), level, sets, notes)
     return Report(doc.render(), pngs)

@@ -7,9 +7,19 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from salessim import kpis as registry
 from salessim.compare import UNSURE, Comparison
 from salessim.console import format_number, text_table
 from salessim.diagnose import Bottlenecks, PrecisionReport
+
+
+def with_labels(frame: pd.DataFrame, time_unit: str | None = None) -> pd.DataFrame:
+    """A frame with a ``kpi`` column, plus each KPI's ``label`` and ``unit`` from the
+    registry as its last columns (for summary.csv and comparison.csv)."""
+    out = frame.copy()
+    out["label"] = [registry.label(k) for k in out["kpi"]]
+    out["unit"] = [registry.unit_text(k, time_unit) for k in out["kpi"]]
+    return out
 
 
 def _pct(value: float) -> str:
@@ -37,9 +47,18 @@ def _settle(value: float) -> str:
     return f"{int(value)}"
 
 
+def p_text(value: float) -> str:
+    """A p-value: three significant digits, ``<0.001`` below that."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return "<0.001" if value < 0.001 else f"{value:.3g}"
+
+
 def comparison_frame(comparison: Comparison, kpis: Sequence[str]) -> pd.DataFrame:
-    """The comparison of the chosen KPIs as display strings, one row per redesign and KPI."""
+    """The comparison of the chosen KPIs as display strings, one row per redesign and KPI,
+    with labels and every number in its KPI's unit."""
     table = comparison.table
+    unit = comparison.baseline.scenario.time_unit
     rows = []
     for run in comparison.redesigns:
         for kpi in kpis:
@@ -47,16 +66,21 @@ def comparison_frame(comparison: Comparison, kpis: Sequence[str]) -> pd.DataFram
             if sel.empty:
                 continue
             r = sel.iloc[0]
+
+            def diff(v, kpi=kpi):
+                return registry.format_difference(kpi, v, unit)
+
             rows.append({
                 "redesign": run.label,
-                "KPI": kpi,
-                "baseline": format_number(r["baseline_mean"]),
-                "redesign mean": format_number(r["mean"]),
-                "difference": format_number(r["diff"]),
-                "difference CI": ci_text(r["diff_ci_low"], r["diff_ci_high"]),
+                "KPI": registry.label(kpi),
+                "name": kpi,
+                "baseline": registry.format_value(kpi, r["baseline_mean"], unit),
+                "redesign mean": registry.format_value(kpi, r["mean"], unit),
+                "difference": diff(r["diff"]),
+                "difference CI": ci_text(r["diff_ci_low"], r["diff_ci_high"], diff),
                 "change": _pct(r["rel_change"]),
                 "change CI": ci_text(r["rel_ci_low"], r["rel_ci_high"], _pct),
-                "p (adj.)" if comparison.holm_adjusted else "p": format_number(r["p_adjusted"]),
+                "p (adj.)" if comparison.holm_adjusted else "p": p_text(r["p_adjusted"]),
                 "significant": "yes" if r["significant"] else "no",
                 "target": r["target"],
                 "verdict": r["verdict"],
@@ -67,16 +91,19 @@ def comparison_frame(comparison: Comparison, kpis: Sequence[str]) -> pd.DataFram
 def verdicts_frame(comparison: Comparison) -> pd.DataFrame:
     """Every target with the estimate it was judged on, its verdict and what would settle it."""
     rows = []
+    unit = comparison.baseline.scenario.time_unit
     by_label = {r.label: r for r in comparison.redesigns}
     for r in comparison.verdicts().itertuples(index=False):
         target = by_label[r.scenario].targets[r.kpi]
         if target.relative:
             estimate = f"{_pct(r.rel_change)} {ci_text(r.rel_ci_low, r.rel_ci_high, _pct)}"
         else:
-            estimate = f"mean {format_number(r.mean)} {ci_text(r.mean_ci_low, r.mean_ci_high)}"
+            def fmt(v, kpi=r.kpi):
+                return registry.format_value(kpi, v, unit)
+            estimate = f"mean {fmt(r.mean)} {ci_text(r.mean_ci_low, r.mean_ci_high, fmt)}"
         settle = _settle(r.replications_to_settle) if r.verdict == UNSURE else ""
         rows.append({
-            "redesign": r.scenario, "KPI": r.kpi, "target": target.text,
+            "redesign": r.scenario, "KPI": registry.label(r.kpi), "target": target.text,
             "meaning": target.describe(), "estimate [CI]": estimate, "verdict": r.verdict,
             "replications to settle": settle,
         })
@@ -136,19 +163,38 @@ def frame_text(frame: pd.DataFrame) -> str:
     return text_table(rows)
 
 
-def comparison_text(comparison: Comparison, kpis: Sequence[str]) -> str:
-    """The terminal view of a comparison: one block per redesign, then the targets."""
+def comparison_text(comparison: Comparison, kpis: Sequence[str], caveats: Sequence = (),
+                    more: int = 0) -> str:
+    """The terminal view of a comparison: one block per redesign, the targets, then the
+    warnings and a closing line per redesign in plain words, at the end where they are seen.
+
+    Args:
+        comparison: the comparison.
+        kpis: the rows of each block.
+        caveats: :class:`salessim.reports.summary.Caveat` warnings to print.
+        more: KPIs left out of the blocks, to say how many more comparison.csv has.
+    """
+    from salessim.reports.summary import ranking, ranking_display, redesign_sentence
+
     frame = comparison_frame(comparison, kpis)
     blocks = []
     for run in comparison.redesigns:
         part = frame[frame["redesign"] == run.label].drop(columns=["redesign", "target",
                                                                     "verdict"])
         blocks.append(f"{run.label}: {run.scenario.name}\n{frame_text(part)}")
-    blocks.append(comparison.significance_note())
+    note = comparison.significance_note()
+    if more:
+        note += f"\n{more} more KPIs in comparison.csv (choose rows with --kpis, e.g. 'wait_mean.*')"
+    blocks.append(note)
     verdicts = verdicts_frame(comparison)
     if not verdicts.empty:
         blocks.append("Targets (met: the whole CI satisfies it; missed: the whole CI fails it; "
                       "unsure: the CI straddles it)\n" + frame_text(verdicts))
+        blocks.append("Ranking on the targets\n" + frame_text(ranking_display(
+            ranking(comparison))))
+    if caveats:
+        blocks.append("Warnings\n" + "\n".join(f"- {c.text()}" for c in caveats))
+    blocks.append("\n".join(redesign_sentence(comparison, run) for run in comparison.redesigns))
     return "\n\n".join(blocks)
 
 

@@ -1,0 +1,44 @@
+"""The command line stays light: building the parser (``salessim --help``) imports no
+plotting, table or statistics library, and loading a scenario never imports scipy.
+
+Each check runs in a fresh interpreter, since this test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("matplotlib", "pandas", "scipy", "pyarrow", "tqdm")
+
+
+def _loaded(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, check=True, timeout=60)
+    return done.stdout.split()
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    assert _loaded("import salessim.cli\nsalessim.cli.build_parser()") == []
+
+
+def test_help_prints_without_heavy_imports():
+    code = ("import contextlib, io, salessim.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        salessim.cli.main(['--help'])\n"
+            "    except SystemExit:\n        pass")
+    assert _loaded(code) == []
+
+
+def test_loading_a_scenario_never_imports_scipy():
+    loaded = _loaded("from salessim.scenario import load_scenario\n"
+                     "load_scenario('scenarios/b2b_baseline.yaml')\n"
+                     "load_scenario('scenarios/redesigns/combined.yaml')")
+    assert "scipy" not in loaded and "matplotlib" not in loaded
+
+
+def test_console_and_kpis_import_nothing_heavy():
+    assert _loaded("import salessim.console, salessim.kpis") == []
