@@ -133,7 +133,7 @@ class AfterSale:
                     self._log(deal, WRITTEN_OFF)
                     return
             else:
-                yield from self.staff.work(deal, step, None, selling=False)
+                yield from self.staff.work(step, None, None, deal, selling=False)
         if paid_at > env.now:
             yield env.timeout(paid_at - env.now)
         del self._open[invoice]
@@ -147,7 +147,7 @@ class AfterSale:
         while True:
             yield env.timeout(r.term)
             if self.renew_plan is not None:
-                yield from self.staff.work(deal, self.renew_plan, None, selling=False)
+                yield from self.staff.work(self.renew_plan, None, None, deal, selling=False)
             renews = next(self.renew_u) < r.probability
             upsell = r.upsell is not None and next(self.upsell_u) < r.upsell.probability
             if deal.counted:

@@ -174,10 +174,12 @@ class Staff:
 
     # --- doing the work ---------------------------------------------------------------------
 
-    def work(self, deal: Any, plan: StaffPlan, st: StageTally | None,
-             patience: Iterator[float] | None = None, selling: bool = True
-             ) -> Generator[simpy.Event, Any, bool]:
+    def work(self, plan: StaffPlan, st: StageTally | None, patience: Iterator[float] | None,
+             deal: Any, selling: bool = True) -> Generator[simpy.Event, Any, bool]:
         """Queue for the plan's roles, work, release. Returns False if the lead went cold.
+
+        The deal comes last, so a stage binds the rest once (``partial(work, plan, st,
+        patience)``) and the journey calls it with the deal alone.
 
         ``selling`` is False for work after the sale (collection, renewal): it is neither a
         hand-off nor a first contact, and its cost is no acquisition cost.

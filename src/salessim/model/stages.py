@@ -73,13 +73,13 @@ class StaffedWork:
             staff, plan, tally, patience, delay)
         if delay is None:
             # The staff work is the whole visit: the journey runs it with no frame of ours.
-            self.visit = partial(staff.work, plan=plan, st=tally, patience=patience)
+            self.visit = partial(staff.work, plan, tally, patience)
 
     def visit(self, deal: Deal) -> Visit:
         return self._then_delay(deal)
 
     def _then_delay(self, deal: Deal) -> Visit:
-        if not (yield from self.staff.work(deal, self.plan, self.tally, self.patience)):
+        if not (yield from self.staff.work(self.plan, self.tally, self.patience, deal)):
             return False
         yield from customer_delay(self.staff.env, self.staff.log, deal, self.delay, self.tally)
         return True
@@ -89,7 +89,7 @@ def task(staff: Staff, deal: Deal, plan: StaffPlan, delay: Delay | None,
          st: StageTally) -> Generator[simpy.Event, Any, None]:
     """Staff work and then its own customer-side delay (a parallel task, an approval)."""
     if plan.work is not None:
-        yield from staff.work(deal, plan, st)
+        yield from staff.work(plan, st, None, deal)
     if delay is not None:
         yield from customer_delay(staff.env, staff.log, deal, delay, st)
 
