@@ -145,7 +145,7 @@ def read_export(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
         return _salesforce(frame, name, opp, str(opportunities))
     if fmt == "hubspot":
         return _hubspot(frame, name)
-    return _eventlog(frame, name)
+    return eventlog_rows(frame, name)
 
 
 # --- parsing values -----------------------------------------------------------------------
@@ -319,7 +319,7 @@ def _hubspot(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _eventlog(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+def eventlog_rows(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     if "replication" in frame.columns and frame["replication"].nunique() > 1:
         reps = sorted(frame["replication"].astype(str).unique())
         raise ExportError(f"{path}: replication: the log holds {len(reps)} replications "
