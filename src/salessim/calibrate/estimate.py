@@ -145,7 +145,7 @@ def fit_arrivals(visits: Visits) -> dict[str, Arrivals]:
         rate = n / exposure
         dispersion = _dispersion(daily.to_numpy())
         weekly_test, weekly, weekly_ci = _shape_test(
-            "weekday", created.dt.dayofweek, days.dayofweek, 7, n)
+            "weekday", created.dt.day_of_week, days.day_of_week, 7, n)
         monthly_test, monthly, _ = _shape_test("month", created.dt.month - 1, days.month - 1,
                                                12, n, min_levels=3)
         drift = _drift(created, visits) if exposure >= DRIFT_DAYS else None

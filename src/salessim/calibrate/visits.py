@@ -136,9 +136,10 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
         ExportError: time running backwards in a row, fewer than two deals, no end stage.
     """
     warnings: list[str] = []
-    ends = resolve_ends(raw["stage"].dropna().unique(), won, lost, no_decision,
-                        raw.attrs.get("closed"))
+    names = set(raw["stage"].dropna()) | set(raw["next_stage"].dropna())
+    ends = resolve_ends(names, won, lost, no_decision, raw.attrs.get("closed"))
     raw = raw[raw["entered_at"].notna()] if raw["entered_at"].isna().any() else raw
+    raw = _end_rows(raw, ends)
     dup = raw.duplicated(["deal_id", "stage", "entered_at"])
     if dup.any():
         warnings.append(f"duplicated rows: {int(dup.sum())} rows repeat a deal, stage and "
@@ -204,6 +205,21 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
     start = deals["created_at"].min().floor("D")
     return Visits(v[list(VISIT_COLUMNS)].reset_index(drop=True), deals, ends, start, as_of,
                   warnings)
+
+
+def _end_rows(raw: pd.DataFrame, ends: dict[str, str]) -> pd.DataFrame:
+    """A deal's last visit that names an end stage as its next: add that end as a row."""
+    last = ~raw["deal_id"].duplicated(keep="last")
+    if raw["next_stage"].notna().any():
+        order = raw.sort_values(["deal_id", "entered_at"], kind="stable")
+        last = ~order["deal_id"].duplicated(keep="last").reindex(raw.index)
+    closing = raw[last & raw["next_stage"].isin(list(ends)).fillna(False).astype(bool)
+                  & raw["exited_at"].notna()]
+    if closing.empty:
+        return raw
+    added = closing.assign(stage=closing["next_stage"], entered_at=closing["exited_at"],
+                           exited_at=pd.NaT, next_stage=pd.NA)
+    return pd.concat([raw, added], ignore_index=True)
 
 
 def _deals(v: pd.DataFrame, is_end: np.ndarray, ends: dict[str, str],
