@@ -215,7 +215,7 @@ class _Images(HTMLParser):
 def test_command_writes_a_scenario_that_runs_and_a_report(exports, tmp_path, capsys, truth):
     out = tmp_path / "cal"
     code = main(["calibrate", str(exports[1]), "--as-of", str(AS_OF), "--out", str(out),
-                 "--replications", "12"])
+                 "--replications", "8"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     scenario = load_scenario(out / "scenario.yaml")
@@ -244,9 +244,9 @@ def test_backtest_rejects_a_wrong_scenario(visits, truth):
     wrong = truth.model_copy(update={"stages": {
         **truth.stages, "proposal": truth.stages["proposal"].model_copy(
             update={"delay": truth.stages["proposal"].delay.model_copy(update={"mean_": 5.0})})}})
-    bt = backtest(visits, wrong, replications=10, seed=5)
+    bt = backtest(visits, wrong, replications=6, seed=5)
     assert {"open.proposal", "cycle_time_won_p50"} <= set(bt.inconsistent)
-    right = backtest(visits, truth, replications=10, seed=5)
+    right = backtest(visits, truth, replications=6, seed=5)
     assert "open.proposal" not in right.inconsistent
 
 

@@ -152,9 +152,10 @@ def read_export(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
 
 
 def _blank(values: pd.Series) -> pd.Series:
-    if values.dtype == object:
-        return values.isna() | (values.astype(str).str.strip() == "")
-    return values.isna()
+    if pd.api.types.is_numeric_dtype(values):
+        return values.isna()
+    empty = (values.astype("string").str.strip() == "").fillna(True)
+    return values.isna() | empty.astype(bool)
 
 
 def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
@@ -270,7 +271,8 @@ def _salesforce(frame: pd.DataFrame, path: str, opp: pd.DataFrame | None,
                created_at=created)
     raw = raw.sort_values(["deal_id", "entered_at", "row"], kind="stable")
     # A row that changes only the amount or the probability is not a new stage visit.
-    same = (raw["deal_id"] == raw["deal_id"].shift()) & (raw["stage"] == raw["stage"].shift())
+    same = ((raw["deal_id"] == raw["deal_id"].shift()) & (raw["stage"] == raw["stage"].shift())
+            ).fillna(False).astype(bool)
     # The amount at the end of the deal is the deal's value (amounts change during a deal).
     last_amount = raw.groupby("deal_id")["amount"].transform("last")
     raw = raw.assign(amount=last_amount)[~same.to_numpy()].reset_index(drop=True)
