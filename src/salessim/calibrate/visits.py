@@ -239,3 +239,24 @@ def _deals(v: pd.DataFrame, is_end: np.ndarray, ends: dict[str, str],
     deals["closed_at"] = end_rows["entered_at"].reindex(deals.index)
     deals = deals[deals["created_at"] <= as_of]
     return deals.rename_axis("deal_id").reset_index()
+
+
+def to_history(visits: Visits, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The visits as a stage history (the generic input format), one row per visit.
+
+    Each deal's end becomes its last visit's ``next_stage``; open visits have empty
+    ``exited_at`` and ``next_stage``. ``names`` renames stages and ends (scenario id or
+    CRM name -> name to write), e.g. to give a simulated log a CRM's stage names.
+    """
+    names = names or {}
+    v = visits.visits.copy()
+    ends = {name: kind for name, kind in visits.ends.items()}
+
+    def rename(value):
+        if pd.isna(value):
+            return value
+        return names.get(value, names.get(ends.get(value, value), value))
+
+    v["stage"] = v["stage"].map(rename)
+    v["next_stage"] = v["next_stage"].map(rename)
+    return v[list(VISIT_COLUMNS)]
