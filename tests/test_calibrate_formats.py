@@ -232,3 +232,36 @@ def test_funnel_by_hand(tmp_path):
     scenario = load_scenario(out[-1])
     assert scenario.stages["mql"].next == {"sql": 0.375, "lost": 0.625}
     assert math.isclose(scenario.sources["funnel"].rate, 1000 / 365.25, rel_tol=1e-5)
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
+
+
+def test_docs_blocks_run(tmp_path, monkeypatch, capsys):
+    import re
+    import shlex
+
+    from salessim.cli import main
+
+    monkeypatch.chdir(DOC.parents[1])
+    text = DOC.read_text(encoding="utf-8")
+    for code in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        exec(compile(code, "docs/calibration.md", "exec"), {})
+    lines = [line for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+             for line in block.splitlines() if line.startswith("salessim ")]
+    assert lines
+    for line in lines:
+        args = [a.replace("out/", f"{tmp_path}/") for a in shlex.split(line)[1:]]
+        assert main(args) == 0, line
+    assert (tmp_path / "crm-holdout" / "scenario.yaml").is_file()
+
+
+def test_shipped_sample_is_what_its_script_generates():
+    import importlib.util
+
+    script = DOC.parents[1] / "examples" / "crm" / "make_sample.py"
+    spec = importlib.util.spec_from_file_location("make_sample", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = (script.parent / "stage_history.csv").read_text(encoding="utf-8")
+    assert module.sample().to_csv(index=False) == shipped
