@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from salessim.cli import main
@@ -124,3 +125,15 @@ def test_a_stage_never_left_is_a_warning_and_an_assumption(capsys, tmp_path):
     assert code == 0, err
     assert "warning: stage never left: 'demo'" in err
     assert "assumed: the stage is never left" in (folder / "scenario.yaml").read_text()
+
+
+def test_drift_in_a_long_export_is_a_warning(capsys, tmp_path):
+    # 120 days: 60 deals created in the first 30 days, 15 in the last 30.
+    days = [i * 0.5 for i in range(60)] + [30 + i * 4 for i in range(15)] + [
+        90 + i * 2 for i in range(15)]
+    rows = [f"D{i},Qualify,{pd.Timestamp('2026-01-01') + pd.Timedelta(days=d):%Y-%m-%dT%H:%M}"
+            for i, d in enumerate(days)]
+    rows.append(f"D0,Closed Lost,{pd.Timestamp('2026-05-01'):%Y-%m-%dT%H:%M}")
+    code, _, err, _ = run(capsys, tmp_path, "deal_id,stage,entered_at\n" + "\n".join(rows))
+    assert code == 0, err
+    assert "warning: drift: source 'all'" in err

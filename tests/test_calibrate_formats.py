@@ -265,3 +265,26 @@ def test_shipped_sample_is_what_its_script_generates():
     spec.loader.exec_module(module)
     shipped = (script.parent / "stage_history.csv").read_text(encoding="utf-8")
     assert module.sample().to_csv(index=False) == shipped
+
+
+def test_parquet_and_time_zones_read_like_csv(tmp_path):
+    csv = read_visits(write(tmp_path, "h.csv", HISTORY))
+    frame = pd.read_csv(tmp_path / "h.csv")
+    frame["entered_at"] = pd.to_datetime(frame["entered_at"])
+    frame.to_parquet(tmp_path / "h.parquet")
+    parquet = read_visits(tmp_path / "h.parquet")
+    pd.testing.assert_frame_equal(parquet.visits, csv.visits, check_dtype=False)
+    # The same instants written in another zone are the same UTC times.
+    shifted = HISTORY.replace("2026-03-02 00:00", "2026-03-02T01:00:00+01:00")
+    zoned = read_visits(write(tmp_path, "z.csv", shifted))
+    assert zoned.visits["entered_at"].min() == pd.Timestamp("2026-03-02")
+
+
+def test_open_deals_with_their_stage_and_age(tmp_path):
+    visits = read_visits(write(tmp_path, "h.csv", HISTORY))
+    open_now = visits.open_deals()
+    assert list(open_now["deal_id"]) == ["C"] and open_now["stage"].iloc[0] == "Needs Analysis"
+    assert open_now["age"].iloc[0] == 4.0
+    # As known on 03-05: A was in Needs Analysis for a day, C had just entered Qualify.
+    earlier = visits.open_deals(pd.Timestamp("2026-03-05"))
+    assert dict(zip(earlier["deal_id"], earlier["age"], strict=True)) == {"A": 1.0, "C": 0.0}
