@@ -288,3 +288,15 @@ def test_open_deals_with_their_stage_and_age(tmp_path):
     # As known on 03-05: A was in Needs Analysis for a day, C had just entered Qualify.
     earlier = visits.open_deals(pd.Timestamp("2026-03-05"))
     assert dict(zip(earlier["deal_id"], earlier["age"], strict=True)) == {"A": 1.0, "C": 0.0}
+
+
+def test_logged_activity_time_sets_staff_work(tmp_path):
+    text = "deal_id,stage,entered_at,owner,touch_hours\n" + "\n".join(
+        f"D{i},Demo,2026-01-{1 + i % 20:02d}T00:00:00,o{i % 3},{1 + i % 3}\n"
+        f"D{i},Closed Won,2026-01-{1 + i % 20:02d}T{6 + i % 12:02d}:00:00,o{i % 3},"
+        for i in range(30))
+    result = calibrate_visits(read_visits(write(tmp_path, "h.csv", text)), "h.csv",
+                              run_backtest=False, report=False)
+    # Logged 1, 2 and 3 hours in equal shares: a mean of 2 hours of staff work per visit.
+    assert result.scenario.stages["demo"].work.mean == pytest.approx(2 / 24)
+    assert any("logged activity time" in a for a in result.calibration.assumptions)

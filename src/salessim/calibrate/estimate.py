@@ -277,6 +277,15 @@ def entry_stage(visits: Visits) -> tuple[str, list[str]]:
     return entry, warnings
 
 
+def _logged_touch(visits: Visits, given: dict[str, float]) -> dict[str, float]:
+    """Mean logged staff time per visit of each stage (days), where the export has it."""
+    if "touch" not in visits.visits:
+        return {}
+    v = visits.visits.dropna(subset=["touch"])
+    means = v.groupby(v["stage"].map(visits.target))["touch"].mean()
+    return {str(s): float(m) for s, m in means.items() if m > 0 and s not in given}
+
+
 def calibrate(visits: Visits, touch: dict[str, float] | None = None) -> Calibration:
     """Every estimate from one export.
 
@@ -285,6 +294,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None) -> Calibrat
         touch: staff work per stage in days (``--touch``), taken out of the stage's delay.
     """
     touch = dict(touch or {})
+    logged = _logged_touch(visits, touch)
+    touch.update(logged)
     warnings = list(visits.warnings)
     entry, more = entry_stage(visits)
     warnings += more
@@ -320,6 +331,9 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None) -> Calibrat
     ]
     if headcount is None:
         assumptions.append("no owners in the data: no staff roles")
+    for sid, days in logged.items():
+        assumptions.append(f"staff work of {sid!r} is the mean logged activity time of its "
+                           f"visits ({days * 24:.3g} hours), exponential")
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits), headcount,
                        owners, touch, warnings, assumptions)
 

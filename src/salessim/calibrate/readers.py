@@ -3,7 +3,8 @@
 Four formats are recognised by their columns (``--format`` forces one):
 
 - ``history``: one row per stage visit (``deal_id``, ``stage``, ``entered_at``; optional
-  ``exited_at``, ``next_stage``, ``source``, ``amount``, ``owner``, ``created_at``).
+  ``exited_at``, ``next_stage``, ``source``, ``amount``, ``owner``, ``created_at``,
+  ``touch_hours``: logged staff time of the visit).
 - ``salesforce``: OpportunityHistory, one row per change (``OpportunityId``, ``StageName``,
   ``CreatedDate``, ``Amount``; ``LeadSource``, ``OwnerId``, ``IsWon``, ``IsClosed`` when
   joined with the Opportunity object, in the same file or given apart).
@@ -29,7 +30,7 @@ from salessim.errors import SalessimError
 
 #: The fields of one stage row, whatever the input format.
 RAW_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "source", "amount",
-               "owner", "created_at", "row")
+               "owner", "created_at", "touch", "row")
 
 FORMATS = ("history", "salesforce", "hubspot", "eventlog")
 
@@ -42,6 +43,8 @@ REQUIRED = {
 }
 _NAMES = {"history": "a stage history", "salesforce": "a Salesforce OpportunityHistory",
           "hubspot": "a HubSpot deals export", "eventlog": "an event log"}
+#: Optional column of a stage history: logged staff (activity) time of the visit, in hours.
+TOUCH_COLUMN = "touch_hours"
 HUBSPOT_ENTERED, HUBSPOT_EXITED = "hs_date_entered_", "hs_date_exited_"
 _HUBSPOT_IDS = ("hs_object_id", "Record ID", "deal_id", "id")
 _HUBSPOT_SOURCES = ("source", "deal_source", "lead_source", "hs_analytics_source")
@@ -213,6 +216,7 @@ def _raw(frame: pd.DataFrame, path: str, **cols) -> pd.DataFrame:
         "amount": cols.get("amount", pd.Series(np.nan, index=frame.index)),
         "owner": cols.get("owner", pd.Series(pd.NA, index=frame.index, dtype="string")),
         "created_at": cols.get("created_at", empty_dates),
+        "touch": cols.get("touch", pd.Series(np.nan, index=frame.index)),
         "row": frame["row"].to_numpy() if "row" in frame else np.arange(2, n + 2),
     })
     for column in ("deal_id", "stage"):
@@ -244,7 +248,8 @@ def _history(frame: pd.DataFrame, path: str) -> pd.DataFrame:
         entered_at=_dates(frame, "entered_at", path), exited_at=_dates(frame, "exited_at", path),
         next_stage=_text(frame, "next_stage"), source=_text(frame, "source"),
         amount=_amounts(frame, "amount", path), owner=_text(frame, "owner"),
-        created_at=_dates(frame, "created_at", path))
+        created_at=_dates(frame, "created_at", path),
+        touch=_amounts(frame, TOUCH_COLUMN, path) / 24)
 
 
 def _salesforce(frame: pd.DataFrame, path: str, opp: pd.DataFrame | None,

@@ -203,7 +203,8 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
                         "come from the others" if missing < 1 else
                         "amounts missing: no deal has an amount; deal values are set to 0")
     start = deals["created_at"].min().floor("D")
-    return Visits(v[list(VISIT_COLUMNS)].reset_index(drop=True), deals, ends, start, as_of,
+    v = v[[*VISIT_COLUMNS, "touch"]] if v["touch"].notna().any() else v[list(VISIT_COLUMNS)]
+    return Visits(v.reset_index(drop=True), deals, ends, start, as_of,
                   warnings)
 
 

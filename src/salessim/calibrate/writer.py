@@ -176,7 +176,8 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
             lines.append(f"    # {t.note}")
         if "role" in stage:
             lines.append(f"    role: {ROLE}")
-            lines.append(f"    work: {_flow(stage['work'])}   # given by --touch")
+            lines.append(f"    work: {_flow(stage['work'])}   # staff work per visit "
+                         "(--touch or logged)")
             lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage less the staff "
                          "work, same shape")
         else:
