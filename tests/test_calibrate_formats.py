@@ -211,11 +211,11 @@ def test_touch_takes_staff_work_out_of_the_delay(tmp_path):
 
 
 FUNNEL = """
-stage,count
-Lead,1000
-MQL,400
-SQL,150
-Closed Won,30
+stage,count,target
+Lead,1000,45%
+MQL,400,
+SQL,150,0.25
+Closed Won,30,
 """
 
 
@@ -231,6 +231,8 @@ def test_funnel_by_hand(tmp_path):
 
     scenario = load_scenario(out[-1])
     assert scenario.stages["mql"].next == {"sql": 0.375, "lost": 0.625}
+    assert scenario.stages["lead"].target == 0.45 and scenario.stages["sql"].target == 0.25
+    assert scenario.stages["mql"].target is None
     assert math.isclose(scenario.sources["funnel"].rate, 1000 / 365.25, rel_tol=1e-5)
 
 

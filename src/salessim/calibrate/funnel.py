@@ -36,6 +36,24 @@ def period_days(text: str) -> float:
     return float(match.group(1) or 1) * _PERIOD_DAYS[match.group(2).lower()]
 
 
+def _targets(frame, name: str) -> dict[int, float]:
+    """The optional ``target`` column: a conversion in [0, 1] (or a percentage) per row."""
+    if "target" not in frame.columns:
+        return {}
+    values = parse_amounts(frame["target"].astype(str).str.rstrip("%"), frame["row"], name,
+                           "target")
+    out = {}
+    for i, (raw, value) in enumerate(zip(frame["target"], values, strict=True)):
+        if value != value:  # empty
+            continue
+        value = value / 100 if str(raw).strip().endswith("%") else value
+        if value > 1:
+            raise ExportError(f"{name}:{i + 2}: target: a conversion is at most 1 (or 100%), "
+                              f"got {raw!r}")
+        out[i] = value
+    return out
+
+
 @dataclass
 class FunnelResult:
     """The scenario calibrated from counts, and what it could not estimate."""
@@ -96,6 +114,7 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
              f"    rate: {n[0] / days:.6g}   # {n[0]} entering {stages[0]!r} in {days:.1f} days, "
              f"95% CI [{low:.4g}, {high:.4g}]",
              f"entry: {ids[0]}", "stages:"]
+    targets = _targets(frame, name)
     routing = {}
     for i, sid in enumerate(body):
         following = n[i + 1] if i + 1 < len(n) else None
@@ -112,6 +131,8 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
                   f"[{lo:.3f}, {hi:.3f}]"]
         if following < n[i]:
             lines.append(f"      lost: {1 - float(f'{p:.6f}'):.6f}   # the rest")
+        if targets.get(i) is not None:
+            lines.append(f"    target: {targets[i]:g}   # the funnel's target conversion")
         routing[sid] = {target: p, "lost": 1 - p, "ci": [lo, hi]}
     text = "\n".join(lines) + "\n"
     check_scenario(text)
@@ -119,8 +140,7 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
                 "arrivals": {"n": n[0], "rate": n[0] / days, "ci": [low, high]},
                 "routing": routing,
                 "not_estimated": {"stage_times": "counts carry no times: assumed instant"}}
-    targets = [float(t) for t in frame.get("target", []) if str(t).strip()]
     if targets:
-        evidence["targets"] = dict(zip(stages, targets, strict=False))
+        evidence["targets"] = {stages[i]: t for i, t in targets.items()}
     return FunnelResult(text, evidence, ["stage times not estimable from counts: every stage "
                                          "is instant in the written scenario"])

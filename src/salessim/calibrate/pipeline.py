@@ -22,7 +22,8 @@ from salessim.calibrate.estimate import Calibration, calibrate
 from salessim.calibrate.readers import ExportError, read_export, slug
 from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.calibrate.writer import check_scenario, evidence, scenario_data, scenario_yaml
-from salessim.output import write_json, write_text
+from salessim.output import atomic_path, write_json, write_text
+from salessim.records import write_frame
 from salessim.scenario import Scenario
 from salessim.scenario.units import parse_duration
 
@@ -51,14 +52,10 @@ class CalibrationResult:
         written = []
         for name, png in self.figures.items():
             path = out / name
-            from salessim.output import atomic_path
-
             with atomic_path(path) as tmp:
                 tmp.write_bytes(png)
             written.append(path)
         if self.backtest is not None:
-            from salessim.records import write_frame
-
             write_frame(self.backtest.frame(), out / "backtest.csv")
             written.append(out / "backtest.csv")
         write_json(out / "calibration.json", self.evidence)
