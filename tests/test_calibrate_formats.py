@@ -302,3 +302,13 @@ def test_logged_activity_time_sets_staff_work(tmp_path):
     # Logged 1, 2 and 3 hours in equal shares: a mean of 2 hours of staff work per visit.
     assert result.scenario.stages["demo"].work.mean == pytest.approx(2 / 24)
     assert any("logged activity time" in a for a in result.calibration.assumptions)
+
+
+def test_backtest_turns_profiles_to_the_export_start():
+    from salessim.calibrate.backtest import aligned
+    from salessim.scenario import load_scenario
+
+    truth = load_scenario(Path(__file__).parent / "data" / "calibration_truth.yaml")
+    turned = aligned(truth, pd.Timestamp("2026-03-07"))  # a Saturday
+    assert turned.sources["partner"].profile.weekly == [0.25, 0.25, 1.3, 1.3, 1.3, 1.3, 1.3]
+    assert aligned(truth, pd.Timestamp("2026-01-05")) == truth

@@ -133,6 +133,25 @@ def simulated_histories(scenario: Scenario, days: float, replications: int, seed
     return out
 
 
+def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
+    """The scenario with its arrival profiles turned so that simulated day 0 has the
+    weekday (and roughly the calendar month) of ``start``: simulated time 0 is always
+    Monday 5 January 2026, the export's first day need not be."""
+    shift, months = int(start.day_of_week), int(start.month) - 1
+    sources = {}
+    for sid, source in scenario.sources.items():
+        profile = source.profile
+        if profile is not None and (profile.weekly or profile.monthly):
+            update = {}
+            if profile.weekly:
+                update["weekly"] = [profile.weekly[(k + shift) % 7] for k in range(7)]
+            if profile.monthly:
+                update["monthly"] = [profile.monthly[(k + months) % 12] for k in range(12)]
+            source = source.model_copy(update={"profile": profile.model_copy(update=update)})
+        sources[sid] = source
+    return scenario.model_copy(update={"sources": sources})
+
+
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:
     from dataclasses import replace
 
@@ -153,8 +172,8 @@ def backtest(visits: Visits, scenario: Scenario, replications: int = 20, seed: i
     replications = max(2, replications)
     data, data_cycle = history_kpis(visits, since)
     offset = None if since is None else pd.Timestamp(LOG_EPOCH) + (since - visits.start)
-    sims = [history_kpis(h, offset)
-            for h in simulated_histories(scenario, visits.days, replications, seed)]
+    sims = [history_kpis(h, offset) for h in simulated_histories(
+        aligned(scenario, visits.start), visits.days, replications, seed)]
     names = list(data) + sorted({k for kp, _ in sims for k in kp} - set(data))
     t = st.t.ppf(0.975, replications - 1)
     lines = []
