@@ -18,6 +18,7 @@ from salessim.errors import SalessimError
 #: Modules that add their own subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: tuple[str, ...] = (
     "salessim.commands.run", "salessim.commands.compare", "salessim.commands.experiments",
+    "salessim.commands.calibrate",
 )
 
 

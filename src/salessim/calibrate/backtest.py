@@ -1,0 +1,205 @@
+"""The back-test: does the calibrated scenario reproduce the history it came from?
+
+The scenario is simulated over the export's own period (independent replications, each an
+empty pipeline at the period's start, as a real export of deals created in the period is);
+each replication's event log is read back with the same reader and the same KPIs are
+computed for the data and for every replication: leads per 30-day month per source, the
+share of deals that reach each stage, won deals, the win rate, the P10 / P50 / P90 of the
+cycle time of won deals, and the open visits per stage at the export date.
+
+A data value is *consistent* when it lies in the 95% prediction interval of one more
+replication, mean +/- t(0.975, n - 1) sd sqrt(1 + 1/n). The cycle-time distributions are
+compared by the earth mover's distance (:func:`scipy.stats.wasserstein_distance`) between
+the data and all replications pooled; it is consistent when it is no larger than the 95th
+percentile of the same distance from each replication to the pool of the others.
+With ``since`` (the hold-out), only what happened from that date on is scored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from salessim import engine
+from salessim.calibrate import readers
+from salessim.calibrate.visits import DAY, Visits, build_visits
+from salessim.records import LOG_EPOCH
+from salessim.scenario import Scenario
+
+MONTH_DAYS = 30
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+@dataclass
+class Line:
+    """One KPI of the back-test: the data beside the simulation."""
+
+    kpi: str
+    data: float
+    mean: float
+    low: float
+    high: float
+
+    @property
+    def consistent(self) -> bool:
+        if math.isnan(self.data) or math.isnan(self.mean):
+            return math.isnan(self.data) and math.isnan(self.mean)
+        if math.isnan(self.low):  # every replication gave the same value
+            return math.isclose(self.data, self.mean)
+        return self.low <= self.data <= self.high
+
+
+@dataclass
+class Backtest:
+    """The back-test's lines, and the cycle times behind its distance."""
+
+    lines: list[Line]
+    replications: int
+    since: pd.Timestamp | None
+    emd: float
+    emd_limit: float
+    data_cycle: np.ndarray = field(repr=False)
+    sim_cycle: np.ndarray = field(repr=False)
+
+    @property
+    def emd_consistent(self) -> bool:
+        return not self.emd > self.emd_limit
+
+    def frame(self) -> pd.DataFrame:
+        """One row per KPI: kpi, data, sim_mean, sim_low, sim_high, consistent."""
+        rows = [(x.kpi, x.data, x.mean, x.low, x.high, x.consistent) for x in self.lines]
+        rows.append(("cycle_time_won_emd", self.emd, math.nan, 0.0, self.emd_limit,
+                     self.emd_consistent))
+        return pd.DataFrame(rows, columns=["kpi", "data", "sim_mean", "sim_low", "sim_high",
+                                           "consistent"])
+
+    @property
+    def inconsistent(self) -> list[str]:
+        return list(self.frame().query("not consistent")["kpi"])
+
+
+def history_kpis(visits: Visits, since: pd.Timestamp | None = None
+                 ) -> tuple[dict[str, float], np.ndarray]:
+    """The back-test's KPIs of one history, and the cycle times (days) of its won deals."""
+    since = visits.start if since is None else since
+    deals, v = visits.deals, visits.visits
+    out: dict[str, float] = {}
+    new = deals[deals["created_at"] >= since]
+    months = ((new["created_at"] - visits.start) / DAY // MONTH_DAYS).astype(int)
+    first = int((since - visits.start) / DAY // MONTH_DAYS)
+    last = int(visits.days // MONTH_DAYS)
+    for source, group in new.groupby(new["source"].map(readers.slug)):
+        counts = months[group.index].value_counts()
+        out[f"leads.{source}"] = float(len(group))
+        for m in range(first, last + 1):
+            out[f"leads.{source}.month_{m + 1}"] = float(counts.get(m, 0))
+    reached = v[v["deal_id"].isin(new["deal_id"])]
+    stage_ids = reached["stage"].map(visits.target)
+    for stage, ids in reached.groupby(stage_ids)["deal_id"]:
+        out[f"reach.{stage}"] = ids.nunique() / len(new) if len(new) else math.nan
+    closed = deals[(deals["closed_at"] >= since) & deals["outcome"].notna()]
+    won = closed[closed["outcome"] == "won"]
+    decided = closed["outcome"].isin(["won", "lost"]).sum()
+    out["won"] = float(len(won))
+    out["win_rate"] = len(won) / decided if decided else math.nan
+    cycle = ((won["closed_at"] - won["created_at"]) / DAY).to_numpy(float)
+    for q in QUANTILES:
+        out[f"cycle_time_won_p{round(q * 100)}"] = (float(np.quantile(cycle, q)) if len(cycle)
+                                                    else math.nan)
+    open_now = v[v["exited_at"].isna()]["stage"].map(visits.target).value_counts()
+    for stage in sorted(set(v["stage"].map(visits.target))):
+        out[f"open.{stage}"] = float(open_now.get(stage, 0))
+    return out, cycle
+
+
+def simulated_histories(scenario: Scenario, days: float, replications: int, seed: int
+                        ) -> list[Visits]:
+    """Each replication of ``scenario`` over ``days``, read back as an export at its end."""
+    scenario = scenario.model_copy(update={"horizon": float(math.ceil(days)), "warmup": 0.0})
+    result = engine.run(scenario, replications=replications, seed=seed, event_log=True)
+    log = result.event_log()
+    as_of = pd.Timestamp(LOG_EPOCH) + pd.Timedelta(days=days)
+    out = []
+    for _, frame in log.groupby("replication", sort=True):
+        frame = frame.drop(columns=["replication"]).reset_index(drop=True)
+        raw = readers.eventlog_rows(frame.assign(row=np.arange(2, len(frame) + 2)), "<simulation>")
+        sim = build_visits(raw, "<simulation>", as_of=as_of)
+        # The simulated period starts at the epoch, whenever its first lead arrived.
+        out.append(_restart(sim, pd.Timestamp(LOG_EPOCH)))
+    return out
+
+
+def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
+    """The scenario with its arrival profiles turned so that simulated day 0 has the
+    weekday (and roughly the calendar month) of ``start``: simulated time 0 is always
+    Monday 5 January 2026, the export's first day need not be."""
+    shift, months = int(start.day_of_week), int(start.month) - 1
+    sources = {}
+    for sid, source in scenario.sources.items():
+        profile = source.profile
+        if profile is not None and (profile.weekly or profile.monthly):
+            update = {}
+            if profile.weekly:
+                update["weekly"] = [profile.weekly[(k + shift) % 7] for k in range(7)]
+            if profile.monthly:
+                update["monthly"] = [profile.monthly[(k + months) % 12] for k in range(12)]
+            source = source.model_copy(update={"profile": profile.model_copy(update=update)})
+        sources[sid] = source
+    return scenario.model_copy(update={"sources": sources})
+
+
+def _restart(visits: Visits, start: pd.Timestamp) -> Visits:
+    from dataclasses import replace
+
+    return replace(visits, start=start)
+
+
+def backtest(visits: Visits, scenario: Scenario, replications: int = 20, seed: int = 1,
+             since: pd.Timestamp | None = None) -> Backtest:
+    """Simulate ``scenario`` over the period of ``visits`` and compare KPI by KPI.
+
+    Args:
+        visits: the whole history (the hold-out part included).
+        scenario: the calibrated scenario.
+        replications: simulated histories (at least 2).
+        seed: root seed of the simulation.
+        since: score only from this date (the start of the hold-out).
+    """
+    replications = max(2, replications)
+    data, data_cycle = history_kpis(visits, since)
+    offset = None if since is None else pd.Timestamp(LOG_EPOCH) + (since - visits.start)
+    sims = [history_kpis(h, offset) for h in simulated_histories(
+        aligned(scenario, visits.start), visits.days, replications, seed)]
+    names = list(data) + sorted({k for kp, _ in sims for k in kp} - set(data))
+    t = st.t.ppf(0.975, replications - 1)
+    lines = []
+    for name in names:
+        values = np.array([kp.get(name, 0.0 if _count(name) else math.nan) for kp, _ in sims])
+        values = values[np.isfinite(values)]
+        x = data.get(name, 0.0 if _count(name) else math.nan)
+        if len(values) == 0:
+            lines.append(Line(name, x, math.nan, math.nan, math.nan))
+            continue
+        mean = float(values.mean())
+        sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        half = t * sd * math.sqrt(1 + 1 / len(values)) if sd > 0 else math.nan
+        lines.append(Line(name, x, mean, mean - half, mean + half))
+    pooled = np.concatenate([c for _, c in sims]) if sims else np.array([])
+    emd = (float(st.wasserstein_distance(data_cycle, pooled))
+           if len(data_cycle) and len(pooled) else math.nan)
+    self_emd = []
+    for i, (_, c) in enumerate(sims):
+        rest = np.concatenate([s for j, (_, s) in enumerate(sims) if j != i])
+        if len(c) and len(rest):
+            self_emd.append(st.wasserstein_distance(c, rest))
+    limit = float(np.quantile(self_emd, 0.95)) if self_emd else math.nan
+    return Backtest(lines, replications, since, emd, limit, data_cycle, pooled)
+
+
+def _count(name: str) -> bool:
+    """KPIs that are counts: absent means zero (absent rates and quantiles are undefined)."""
+    return name.startswith(("leads.", "open.", "reach.")) or name == "won"

@@ -1,0 +1,225 @@
+"""Time in stage from right-censored visits: censored maximum likelihood and Kaplan-Meier.
+
+A visit still open at the export date lasted at least (export date - entry). Each candidate
+family (exponential, lognormal, gamma, Weibull; location fixed at 0) is fitted by maximising
+
+    sum over exits of log f(t) + sum over open visits of log S(t)
+
+with :class:`scipy.stats.CensoredData`; the family with the lowest AIC = 2k - 2 log L wins.
+Below :data:`MIN_EXITS` exits only the exponential is fitted (one parameter, its censored
+MLE is exact: total time in stage / number of exits). The mean's 95% interval comes from
+the observed information (the numerical Hessian of the log-likelihood in log-parameters)
+by the delta method; the median's from the Kaplan-Meier curve and its confidence band.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+#: Families tried, by their scenario name, with scipy's distribution and parameter count.
+FAMILIES = {
+    "exponential": (stats.expon, 1),
+    "lognormal": (stats.lognorm, 2),
+    "gamma": (stats.gamma, 2),
+    "weibull": (stats.weibull_min, 2),
+}
+#: Fewer exits than this: only the exponential is fitted (and the report says so).
+MIN_EXITS = 20
+#: Durations are floored here (one minute, in days): a stage left the moment it was
+#: entered has a time of zero, which no family with a log-density at 0 can hold.
+MIN_DAYS = 1 / 1440
+Z95 = float(stats.norm.ppf(0.975))
+
+
+@dataclass
+class FamilyFit:
+    """One family fitted to one stage's visits."""
+
+    family: str
+    params: tuple[float, ...]  # scipy's shape(s) and scale, loc fixed at 0
+    loglik: float
+    aic: float
+
+    @property
+    def frozen(self):
+        dist, _ = FAMILIES[self.family]
+        return dist(*self.params[:-1], loc=0, scale=self.params[-1])
+
+    @property
+    def mean(self) -> float:
+        return float(self.frozen.mean())
+
+    @property
+    def median(self) -> float:
+        return float(self.frozen.median())
+
+    def spec(self) -> dict[str, object]:
+        """The family as a scenario distribution (``dist`` with its parameters)."""
+        p = self.params
+        if self.family == "exponential":
+            return {"dist": "exponential", "mean": _round(p[0])}
+        if self.family == "weibull":
+            return {"dist": "weibull", "shape": _round(p[0]), "scale": _round(p[1])}
+        dist = self.frozen
+        mean, sd = float(dist.mean()), float(dist.std())
+        return {"dist": self.family, "mean": _round(mean), "cv": _round(sd / mean)}
+
+
+@dataclass
+class StageTimes:
+    """Time in one stage: the chosen fit, the runner-up and the Kaplan-Meier estimate.
+
+    Attributes:
+        stage: scenario id of the stage.
+        visits: visits seen; exits: of those, left in the period; censored: still open.
+        fits: every family fitted, best AIC first.
+        mean, mean_low, mean_high: the chosen family's mean and its 95% interval (days).
+        median, median_low, median_high: the Kaplan-Meier median and its 95% interval.
+        km: Kaplan-Meier curve (times, survival, lower band, upper band) for the report.
+        note: why a simpler family or a fallback was used, if it was.
+    """
+
+    stage: str
+    visits: int
+    exits: int
+    censored: int
+    fits: list[FamilyFit]
+    mean: float
+    mean_low: float
+    mean_high: float
+    median: float
+    median_low: float
+    median_high: float
+    km: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = field(repr=False)
+    note: str = ""
+
+    @property
+    def chosen(self) -> FamilyFit:
+        return self.fits[0]
+
+    @property
+    def runner_up(self) -> FamilyFit | None:
+        return self.fits[1] if len(self.fits) > 1 else None
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray) -> StageTimes:
+    """Fit the families to one stage's visits (days in stage, and whether still open)."""
+    x = np.maximum(np.asarray(durations, float), MIN_DAYS)
+    open_ = np.asarray(open_, bool)
+    exits, censored = x[~open_], x[open_]
+    note = ""
+    if len(exits) == 0:
+        # Never left in the data: the exponential's MLE needs one exit; assume one at the end
+        # of the longest visit, which gives the shortest mean consistent with the data.
+        note = (f"never left in the data ({len(censored)} open visits): time in stage "
+                "assumed exponential with mean = total time observed (one exit assumed)")
+        exits, censored = censored[:1], censored[1:]
+    names = list(FAMILIES) if len(exits) >= MIN_EXITS else ["exponential"]
+    if len(exits) < MIN_EXITS and not note:
+        note = f"only {len(exits)} exits (< {MIN_EXITS}): exponential, the simplest family"
+    fits = [f for f in (_fit(name, exits, censored) for name in names) if f is not None]
+    fits.sort(key=lambda f: f.aic)
+    mean_low, mean_high = _mean_interval(fits[0], exits, censored)
+    km = _kaplan_meier(exits, censored)
+    med, med_low, med_high = _km_median(*km)
+    return StageTimes(stage, len(x), int((~open_).sum()), int(open_.sum()), fits,
+                      fits[0].mean, mean_low, mean_high, med, med_low, med_high, km, note)
+
+
+def _fit(name: str, exits: np.ndarray, censored: np.ndarray) -> FamilyFit | None:
+    dist, k = FAMILIES[name]
+    if name == "exponential":
+        params = ((exits.sum() + censored.sum()) / len(exits),)
+    else:
+        data = stats.CensoredData(uncensored=exits, right=censored) if len(censored) else exits
+        try:
+            with np.errstate(all="ignore"):
+                fitted = dist.fit(data, floc=0)
+        except (ValueError, RuntimeError, FloatingPointError):
+            return None  # a family that cannot be fitted to these data is not a candidate
+        params = tuple(p for i, p in enumerate(fitted) if i != len(fitted) - 2)  # drop loc
+    ll = loglik(name, params, exits, censored)
+    if not math.isfinite(ll):
+        return None
+    return FamilyFit(name, tuple(float(p) for p in params), ll, 2 * k - 2 * ll)
+
+
+def loglik(name: str, params, exits: np.ndarray, censored: np.ndarray) -> float:
+    """Censored log-likelihood: log-density at exits plus log-survival at open visits."""
+    dist, _ = FAMILIES[name]
+    shapes, scale = tuple(params[:-1]), params[-1]
+    with np.errstate(all="ignore"):
+        ll = dist.logpdf(exits, *shapes, loc=0, scale=scale).sum()
+        if len(censored):
+            ll += dist.logsf(censored, *shapes, loc=0, scale=scale).sum()
+    return float(ll)
+
+
+def _mean_interval(fit: FamilyFit, exits: np.ndarray, censored: np.ndarray
+                   ) -> tuple[float, float]:
+    """95% interval of the fitted mean."""
+    if fit.family == "exponential":
+        # Exact for the exponential: 2 T / mean ~ chi-square with 2 d degrees of freedom.
+        total, d = exits.sum() + censored.sum(), len(exits)
+        return (2 * total / stats.chi2.ppf(0.975, 2 * d), 2 * total / stats.chi2.ppf(0.025, 2 * d))
+    theta = np.log(fit.params)
+
+    def nll(t):
+        return -loglik(fit.family, np.exp(t), exits, censored)
+
+    def log_mean(t):
+        return math.log(FamilyFit(fit.family, tuple(np.exp(t)), 0, 0).mean)
+
+    h = 1e-4
+    k = len(theta)
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            ei, ej = np.eye(k)[i] * h, np.eye(k)[j] * h
+            hess[i, j] = (nll(theta + ei + ej) - nll(theta + ei - ej)
+                          - nll(theta - ei + ej) + nll(theta - ei - ej)) / (4 * h * h)
+    grad = np.array([(log_mean(theta + np.eye(k)[i] * h) - log_mean(theta - np.eye(k)[i] * h))
+                     / (2 * h) for i in range(k)])
+    try:
+        var = float(grad @ np.linalg.solve(hess, grad))
+    except np.linalg.LinAlgError:
+        return math.nan, math.nan
+    if not var > 0:
+        return math.nan, math.nan
+    se = math.sqrt(var)
+    return fit.mean * math.exp(-Z95 * se), fit.mean * math.exp(Z95 * se)
+
+
+def _kaplan_meier(exits: np.ndarray, censored: np.ndarray):
+    data = stats.CensoredData(uncensored=exits, right=censored) if len(censored) else exits
+    sf = stats.ecdf(data).sf
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # Where the band is undefined (survival 0 or 1) it is filled with 0 and 1 below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = sf.confidence_interval(0.95)
+    return (sf.quantiles, sf.probabilities, np.nan_to_num(band.low.probabilities, nan=0.0),
+            np.nan_to_num(band.high.probabilities, nan=1.0))
+
+
+def _km_median(times, surv, low, high) -> tuple[float, float, float]:
+    """First time the curve (and its band) falls to 0.5 or below; inf if it never does."""
+    def cross(curve):
+        idx = np.flatnonzero(curve <= 0.5)
+        return float(times[idx[0]]) if len(idx) else math.inf
+
+    return cross(surv), cross(low), cross(high)
+
+
+def km_cdf_at(times: np.ndarray, surv: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The Kaplan-Meier CDF (1 - survival) evaluated at ``t`` (a step function)."""
+    idx = np.searchsorted(times, t, side="right") - 1
+    return np.where(idx >= 0, 1 - surv[np.clip(idx, 0, None)], 0.0)

@@ -1,0 +1,150 @@
+"""Calibration from a file to written outputs, as one call from Python or the command line.
+
+>>> result = calibrate_file("examples/crm/stage_history.csv")   # doctest: +SKIP
+>>> result.write("out/calibrated")                              # doctest: +SKIP
+
+Everything is computed in memory first; only then are files written, each whole or not at
+all, so bad input never leaves anything half-written in the output folder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salessim.calibrate.backtest import Backtest, backtest
+from salessim.calibrate.estimate import Calibration, calibrate
+from salessim.calibrate.readers import ExportError, read_export, slug
+from salessim.calibrate.visits import DAY, Visits, build_visits
+from salessim.calibrate.writer import check_scenario, evidence, scenario_data, scenario_yaml
+from salessim.output import atomic_path, write_json, write_text
+from salessim.records import write_frame
+from salessim.scenario import Scenario
+from salessim.scenario.units import parse_duration
+
+
+@dataclass
+class CalibrationResult:
+    """A calibrated scenario with its evidence and back-test, ready to write."""
+
+    calibration: Calibration
+    data: dict[str, Any]
+    yaml: str
+    scenario: Scenario
+    evidence: dict[str, Any]
+    backtest: Backtest | None = None
+    holdout_visits: Visits | None = None
+    figures: dict[str, bytes] = field(default_factory=dict)
+    html: str = ""
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.calibration.warnings
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write scenario.yaml, calibration.json, backtest.csv, report.html and the PNGs."""
+        out = Path(out)
+        written = []
+        for name, png in self.figures.items():
+            path = out / name
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(png)
+            written.append(path)
+        if self.backtest is not None:
+            write_frame(self.backtest.frame(), out / "backtest.csv")
+            written.append(out / "backtest.csv")
+        write_json(out / "calibration.json", self.evidence)
+        if self.html:
+            write_text(out / "report.html", self.html)
+            written.append(out / "report.html")
+        write_text(out / "scenario.yaml", self.yaml)
+        return [*written, out / "calibration.json", out / "scenario.yaml"]
+
+
+def parse_touch(items: Sequence[str]) -> dict[str, float]:
+    """``stage=duration`` pairs (days, or a duration with its unit) by stage id."""
+    touch = {}
+    for item in items:
+        stage, sep, value = item.partition("=")
+        if not sep or not stage.strip():
+            raise ExportError(f"--touch: give STAGE=DURATION, got {item!r}")
+        try:
+            days = parse_duration(value, "day") if not _number(value) else float(value)
+        except ValueError as exc:
+            raise ExportError(f"--touch {item}: {exc}") from None
+        if not (math.isfinite(days) and days > 0):
+            raise ExportError(f"--touch {item}: staff work must be a positive duration")
+        touch[slug(stage)] = days
+    return touch
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
+                won: Sequence[str] = (), lost: Sequence[str] = (),
+                no_decision: Sequence[str] = (), as_of: str | None = None,
+                opportunities: str | Path | None = None) -> Visits:
+    """Any supported export as the normalised visits table (what ``forecast`` reuses)."""
+    raw = read_export(path, fmt, mapping, opportunities)
+    when = None
+    if as_of is not None:
+        try:
+            when = pd.Timestamp(as_of)
+        except ValueError:
+            raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
+        if when.tzinfo is not None:
+            when = when.tz_convert("UTC").tz_localize(None)
+    return build_visits(raw, str(path), won, lost, no_decision, when)
+
+
+def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,
+                     holdout: float | None = None, replications: int = 20, seed: int = 1,
+                     run_backtest: bool = True, report: bool = True,
+                     name: str | None = None) -> CalibrationResult:
+    """Calibrate (on the first part only with ``holdout``), back-test and build the report."""
+    fit_on = visits
+    since = None
+    if holdout is not None:
+        if not 0 < holdout < 1:
+            raise ExportError(f"--holdout: the share of the period to hold out must be "
+                              f"between 0 and 1, got {holdout:g}")
+        since = visits.start + (1 - holdout) * visits.days * DAY
+        fit_on = visits.cut(since)
+    cal = calibrate(fit_on, touch)
+    title = name or f"Calibrated from {Path(origin).name}"
+    data = scenario_data(cal, title, replications, seed)
+    text = scenario_yaml(cal, data, origin)
+    scenario = check_scenario(text)
+    bt = backtest(visits, scenario, replications, seed, since) if run_backtest else None
+    ev = evidence(cal, data, origin)
+    if bt is not None:
+        ev["backtest"] = {"replications": bt.replications,
+                          "since": None if since is None else since.isoformat(),
+                          "lines": bt.frame().to_dict(orient="records")}
+    result = CalibrationResult(cal, data, text, scenario, ev, bt, visits if since else None)
+    if report:
+        from salessim.calibrate.report import build_report
+
+        result.figures, result.html = build_report(result, origin)
+    return result
+
+
+def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
+                   won: Sequence[str] = (), lost: Sequence[str] = (),
+                   no_decision: Sequence[str] = (), as_of: str | None = None,
+                   opportunities: str | Path | None = None, touch: Sequence[str] = (),
+                   **options) -> CalibrationResult:
+    """Read an export and calibrate it (options as :func:`calibrate_visits`)."""
+    visits = read_visits(path, fmt, mapping, won, lost, no_decision, as_of, opportunities)
+    return calibrate_visits(visits, str(path), parse_touch(touch), **options)

@@ -1,0 +1,251 @@
+"""The calibrated scenario as YAML with its provenance in comments, and as JSON evidence.
+
+:func:`scenario_data` builds the scenario as plain data; :func:`scenario_yaml` writes the
+same data as YAML whose comments say, for every number, where it came from (n, estimate,
+95% CI, test, chosen family and runner-up with their AIC); :func:`check_scenario` loads it
+with salessim's own loader, so what is written always validates and runs.
+:func:`evidence` is ``calibration.json``: every estimate, interval, fit and assumption.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from salessim.calibrate.estimate import WEEKDAYS, Calibration
+from salessim.calibrate.readers import ExportError
+from salessim.errors import ScenarioError
+from salessim.scenario import TERMINALS, Scenario, load_scenario
+
+#: The staff role of a calibrated scenario: the deal owners.
+ROLE = "owner"
+
+
+def _g(x: float, digits: int = 4) -> str:
+    return "inf" if math.isinf(x) else "nan" if math.isnan(x) else f"{x:.{digits}g}"
+
+
+def _flow(value: Any) -> str:
+    return json.dumps(value)  # JSON is YAML's flow style
+
+
+def routes(cal: Calibration, sid: str) -> dict[str, float]:
+    """The stage's ``next``: shares rounded to 6 decimals, summing to exactly 1."""
+    r = cal.routing.get(sid)
+    if r is None or r.exits == 0:
+        return {"lost": 1.0}
+    shares = {t: round(s, 6) for t, s in sorted(r.shares.items(), key=lambda kv: -kv[1])}
+    top = next(iter(shares))
+    shares[top] = round(1 - sum(v for t, v in shares.items() if t != top), 6)
+    return shares
+
+
+def stage_delay(cal: Calibration, sid: str) -> dict[str, Any]:
+    """The stage's customer-side delay: the chosen fit, less any staff work (``--touch``)."""
+    fit = cal.times[sid].chosen
+    spec = fit.spec()
+    work = cal.touch.get(sid)
+    if not work:
+        return spec
+    if work >= fit.mean:
+        raise ExportError(f"--touch {sid}={work:g}: staff work must be shorter than the mean "
+                          f"time in stage ({fit.mean:.3g} days)")
+    factor = (fit.mean - work) / fit.mean
+    if spec["dist"] == "weibull":
+        spec["scale"] = float(f"{spec['scale'] * factor:.6g}")
+    else:
+        spec["mean"] = float(f"{spec['mean'] * factor:.6g}")
+    return spec
+
+
+def stages_kept(cal: Calibration) -> tuple[list[str], list[str]]:
+    """Stages reachable from the entry by the routes seen; the others with a warning."""
+    seen, todo = {cal.entry}, [cal.entry]
+    while todo:
+        for target in routes(cal, todo.pop()):
+            if target not in TERMINALS and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    keep = [s for s in cal.times if s in seen]
+    keep += sorted(t for t in seen if t not in cal.times)  # targets never seen as a visit
+    dropped = [s for s in cal.times if s not in seen]
+    return keep, [f"unreachable stage: no deal in the data moved from {cal.entry!r} to "
+                  f"{s!r}; left out of the scenario" for s in dropped]
+
+
+def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int = 1
+                  ) -> dict[str, Any]:
+    """The calibrated scenario as plain data (what :func:`scenario_yaml` writes)."""
+    keep, _ = stages_kept(cal)
+    data: dict[str, Any] = {"name": name, "time_unit": "day",
+                            "horizon": max(1, math.ceil(cal.visits.days)),
+                            "replications": replications, "seed": seed}
+    if cal.headcount is not None or cal.touch:
+        data["roles"] = {ROLE: {"headcount": cal.headcount or 1}}
+    sources = {}
+    for sid, a in cal.arrivals.items():
+        src: dict[str, Any] = {"rate": float(f"{a.rate:.6g}"),
+                               "deal_value": cal.values[sid].spec}
+        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly)) if v}
+        if profile:
+            src["profile"] = profile
+        sources[sid] = src
+    data["sources"] = sources
+    data["entry"] = cal.entry
+    stages = {}
+    for sid in keep:
+        if sid not in cal.times:
+            stages[sid] = {"next": {"lost": 1.0}}
+            continue
+        stage: dict[str, Any] = {}
+        if sid in cal.touch:
+            stage["role"] = ROLE
+            stage["work"] = {"dist": "exponential", "mean": cal.touch[sid]}
+        stage["delay"] = stage_delay(cal, sid)
+        stage["next"] = routes(cal, sid)
+        stages[sid] = stage
+    data["stages"] = stages
+    return data
+
+
+def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
+    """``data`` as YAML, every number with its provenance in a comment."""
+    v = cal.visits
+    lines = [
+        f"# Calibrated by salessim calibrate from {origin}",
+        f"# {len(v.deals)} deals, {len(v.visits)} stage visits, period {v.start:%Y-%m-%d} to "
+        f"{v.as_of:%Y-%m-%d %H:%M} ({v.days:.1f} days); open visits are right-censored.",
+        *(f"# Assumed: {a}." for a in cal.assumptions),
+        *(f"# Warning: {w}" for w in cal.warnings),
+        f"name: {_flow(data['name'])}",
+        "time_unit: day",
+        f"horizon: {data['horizon']}   # the export's period, for the back-test",
+        f"replications: {data['replications']}",
+        f"seed: {data['seed']}",
+    ]
+    if "roles" in data:
+        months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
+        lines += ["roles:", f"  {ROLE}: {_flow(data['roles'][ROLE])}   # distinct owners active "
+                  f"per month, median of {{{months}}}" if months else
+                  f"  {ROLE}: {_flow(data['roles'][ROLE])}   # assumed: no owners in the data"]
+    lines.append("sources:")
+    for sid, src in data["sources"].items():
+        a, val = cal.arrivals[sid], cal.values[sid]
+        lines.append(f"  {sid}:")
+        disp = (f"; {a.dispersion.name} {_g(a.dispersion.statistic)} on {a.dispersion.df} df, "
+                f"p = {_g(a.dispersion.p, 2)}" if a.dispersion else "")
+        lines.append(f"    rate: {src['rate']}   # leads per day: n = {a.n} in {a.days:.1f} "
+                     f"days, 95% CI [{_g(a.low)}, {_g(a.high)}]{disp}")
+        lines.append(f"    deal_value: {_flow(src['deal_value'])}   # n = {val.n} amounts, "
+                     f"mean {_g(val.mean)}, 95% CI [{_g(val.low)}, {_g(val.high)}]; {val.note}")
+        for kind, test in (("weekly", a.weekly_test), ("monthly", a.monthly_test)):
+            if test is None:
+                continue
+            verdict = "not flat" if test.rejects else "flat"
+            line = (f"{test.name}: {_g(test.statistic)} on {test.df} df, p = {_g(test.p, 2)} "
+                    f"({verdict} at {cal_alpha()})")
+            if kind in src.get("profile", {}):
+                if "profile:" not in lines[-1] and not lines[-1].startswith("      "):
+                    lines.append("    profile:")
+                lines.append(f"      {kind}: {_flow(src['profile'][kind])}   # {line}"
+                             + ("; Mon..Sun" if kind == "weekly" else "; Jan..Dec, 1 where "
+                                "unobserved"))
+            else:
+                lines.append(f"    # {kind} shape: {line}; no profile")
+    lines.append(f"entry: {data['entry']}   # the stage most deals start in")
+    lines.append("stages:")
+    for sid, stage in data["stages"].items():
+        lines.append(f"  {sid}:")
+        if sid not in cal.times:
+            lines.append("    # never seen as a visit, only as a target: assumed to end lost")
+            lines.append("    next: {\"lost\": 1.0}")
+            continue
+        t = cal.times[sid]
+        lines.append(f"    # {t.visits} visits: {t.exits} left, {t.censored} still open "
+                     "(censored)")
+        best, second = t.chosen, t.runner_up
+        runner = (f"; runner-up {second.family} AIC {second.aic:.1f}" if second else "")
+        lines.append(f"    # time in stage (days): {best.family} AIC {best.aic:.1f}{runner}; "
+                     f"mean {_g(t.mean)}, 95% CI [{_g(t.mean_low)}, {_g(t.mean_high)}]; "
+                     f"Kaplan-Meier median {_g(t.median)} [{_g(t.median_low)}, "
+                     f"{_g(t.median_high)}]")
+        if t.note:
+            lines.append(f"    # {t.note}")
+        if "role" in stage:
+            lines.append(f"    role: {ROLE}")
+            lines.append(f"    work: {_flow(stage['work'])}   # staff work per visit "
+                         "(--touch or logged)")
+            lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage less the staff "
+                         "work, same shape")
+        else:
+            lines.append(f"    delay: {_flow(stage['delay'])}")
+        lines.append("    next:")
+        r = cal.routing.get(sid)
+        for target, share in stage["next"].items():
+            if r is None or r.exits == 0:
+                lines.append(f"      {target}: {share}   # assumed: the stage is never left")
+                continue
+            low, high = r.intervals[target]
+            lines.append(f"      {target}: {share}   # {r.counts[target]} of {r.exits} exits, "
+                         f"95% Wilson CI [{low:.3f}, {high:.3f}]")
+    return "\n".join(lines) + "\n"
+
+
+def cal_alpha() -> str:
+    from salessim.calibrate.estimate import ALPHA
+
+    return f"level {ALPHA:g}"
+
+
+def check_scenario(text: str) -> Scenario:
+    """Load the written YAML with salessim's loader; a rejection is the data's fault."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scenario.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return load_scenario(path)
+        except ScenarioError as exc:
+            raise ExportError("the data give a process salessim cannot run: "
+                              + "; ".join(f"{p.field}: {p.rule}" for p in exc.problems)) from None
+
+
+def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """``calibration.json``: every estimate, interval, test, fit and assumption."""
+    v = cal.visits
+
+    def test(t):
+        return None if t is None else {"test": t.name, "statistic": t.statistic, "df": t.df,
+                                       "p": t.p, "rejects_at": t.p < 0.01}
+
+    return {
+        "source_file": origin,
+        "period": {"start": v.start.isoformat(), "as_of": v.as_of.isoformat(), "days": v.days},
+        "deals": len(v.deals), "visits": len(v.visits), "open_visits":
+            int(v.visits["exited_at"].isna().sum()),
+        "ends": v.ends, "entry": cal.entry,
+        "arrivals": {sid: {
+            "n": a.n, "days": a.days, "rate": a.rate, "ci": [a.low, a.high],
+            "dispersion": test(a.dispersion), "weekly_test": test(a.weekly_test),
+            "monthly_test": test(a.monthly_test), "weekly": a.weekly,
+            "weekday_rate_ratio": dict(zip(WEEKDAYS, a.weekly_ci or [], strict=False)),
+            "monthly": a.monthly, "drift": test(a.drift)} for sid, a in cal.arrivals.items()},
+        "routing": {sid: {"exits": r.exits, "open": r.open, "counts": r.counts,
+                          "shares": r.shares, "ci": r.intervals}
+                    for sid, r in cal.routing.items()},
+        "stage_times": {sid: {
+            "visits": t.visits, "exits": t.exits, "censored": t.censored,
+            "mean": t.mean, "mean_ci": [t.mean_low, t.mean_high],
+            "median_km": t.median, "median_ci": [t.median_low, t.median_high],
+            "chosen": t.chosen.family, "runner_up": t.runner_up and t.runner_up.family,
+            "fits": [{"family": f.family, "params": f.params, "loglik": f.loglik,
+                      "aic": f.aic, "mean": f.mean, "median": f.median, "spec": f.spec()}
+                     for f in t.fits], "note": t.note} for sid, t in cal.times.items()},
+        "deal_values": {sid: {"n": x.n, "spec": x.spec, "mean": x.mean, "ci": [x.low, x.high],
+                              "note": x.note} for sid, x in cal.values.items()},
+        "staff": {"owners_per_month": cal.owners_per_month, "headcount": cal.headcount,
+                  "touch": cal.touch},
+        "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
+    }
