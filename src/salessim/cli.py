@@ -19,6 +19,7 @@ from salessim.scenario import json_schema, load_scenario
 #: Modules that add their own subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: tuple[str, ...] = (
     "salessim.commands.run", "salessim.commands.compare", "salessim.commands.experiments",
+    "salessim.commands.teaching",
 )
 
 
