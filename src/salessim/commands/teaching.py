@@ -52,6 +52,54 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     return 0
 
 
+FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".bpmn": "bpmn",
+           ".xml": "bpmn"}
+
+
+def run_notes(scenario, replications: int) -> dict[str, list[str]]:
+    """A short run's figures as extra lines per stage (and the start box)."""
+    from salessim import engine
+
+    summary = engine.run(scenario, replications=replications).summary().set_index("kpi")["mean"]
+    unit = scenario.time_unit
+    notes = {sid: [f"conversion {summary[f'conversion.{sid}']:.0%}, "
+                   f"wait {summary[f'wait_mean.{sid}']:.3g} {unit}"]
+             for sid in scenario.stages if math.isfinite(summary[f"conversion.{sid}"])}
+    busy = ", ".join(f"{r} {summary[f'utilisation.{r}']:.0%}" for r in scenario.roles)
+    notes["start"] = [f"simulated, {replications} reps", f"busy: {busy}"]
+    return notes
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    """Draw the process: SVG, PNG, Graphviz DOT or BPMN 2.0."""
+    from salessim.output import write_text
+    from salessim.teaching import bpmn, diagram
+
+    fmt = args.format
+    if fmt is None:
+        fmt = FORMATS.get(Path(args.out).suffix.lower(), "svg") if args.out else "svg"
+    if fmt == "png" and args.out is None:
+        raise UsageError("--format png writes a file: give --out FILE.png")
+    if args.annotate is not None and args.annotate < 1:
+        raise UsageError(f"--annotate takes a number of replications >= 1, got {args.annotate}")
+    if args.annotate is not None and fmt == "bpmn":
+        raise UsageError("--annotate adds a run's figures to svg, png and dot pictures, not bpmn")
+    scenario = load_scenario(args.scenario, args.set)
+    notes = None if args.annotate is None else run_notes(scenario, args.annotate)
+    if fmt == "png":
+        diagram.png(scenario, Path(args.out), notes)
+    else:
+        text = {"svg": lambda: diagram.svg(scenario, notes),
+                "dot": lambda: diagram.dot(scenario, notes),
+                "bpmn": lambda: bpmn.bpmn_xml(scenario)}[fmt]()
+        if args.out is None:
+            print(text, end="")
+            return 0
+        write_text(args.out, text)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``analyse``, ``diagram`` and ``trace`` commands."""
     p = sub.add_parser("analyse", help="flow analysis and queueing formulas, no simulation")
@@ -62,3 +110,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the calendar's weekly hours / 7; 24 without a calendar)")
     add_set_option(p)
     p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("diagram", help="draw the process (svg, png, dot, bpmn)")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--out", metavar="FILE", help="file to write (format from its suffix); "
+                   "default: print to the terminal")
+    p.add_argument("--format", choices=["svg", "png", "dot", "bpmn"])
+    p.add_argument("--annotate", type=int, metavar="N",
+                   help="run N replications and show conversion, wait and utilisation")
+    add_set_option(p)
+    p.set_defaults(func=cmd_diagram)
