@@ -221,6 +221,9 @@ def fill_rows(a: Analysis, rate: float) -> None:
              "time_in_process_mean"),
             ("process", "all", "WIP (Little: rate x time in process)", rate * every, "leads",
              method, exact, "wip_mean"),
+            ("process", "won deals", "cycle-time efficiency with queues",
+             a.sum(lambda v, s: v.processing, won=True) / (won * share) if won > 0 else math.nan,
+             "share", method, False, ""),
         ]
     rows.append(("process", "all", "won per time unit", rate * ends["won"],
                  f"won per {unit}", "flow rule", False, "throughput"))
