@@ -100,6 +100,45 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Tell the story of the first leads of a run, or of chosen ones."""
+    from salessim import engine
+    from salessim.teaching.trace import trace
+
+    if args.leads < 1:
+        raise UsageError(f"--leads must be at least 1, got {args.leads}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    scenario = load_scenario(args.scenario, args.set)
+    log = engine.run(scenario, replications=1, seed=args.seed, event_log=True).event_log()
+    try:
+        lines = trace(scenario, log, args.lead or args.leads)
+    except KeyError as exc:
+        raise UsageError(f"--lead: {exc.args[0]}") from None
+    print("\n".join(lines))
+    if args.animate is not None:
+        from salessim.output import write_text
+        from salessim.teaching.animation import animation_html
+
+        start, end = _window(args.window, scenario)
+        write_text(args.animate, animation_html(scenario, log, start, end))
+        print(f"\nwrote {args.animate}")
+    return 0
+
+
+def _window(text: str | None, scenario) -> tuple[float, float]:
+    if text is None:
+        return float(scenario.warmup), float(scenario.horizon)
+    try:
+        a, b = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise UsageError(f"--window is START:END in {scenario.time_unit}s, got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b <= scenario.horizon):
+        raise UsageError(f"--window must satisfy 0 <= START < END <= horizon "
+                         f"({scenario.horizon:g}), got {text!r}")
+    return a, b
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``analyse``, ``diagram`` and ``trace`` commands."""
     p = sub.add_parser("analyse", help="flow analysis and queueing formulas, no simulation")
@@ -120,3 +159,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run N replications and show conversion, wait and utilisation")
     add_set_option(p)
     p.set_defaults(func=cmd_diagram)
+
+    p = sub.add_parser("trace", help="the story of the first leads, in plain sentences")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--leads", type=int, default=5, metavar="N", help="first N leads (default 5)")
+    p.add_argument("--lead", action="append", metavar="ID", help="a chosen lead, e.g. web-3 "
+                   "(repeatable; replaces --leads)")
+    p.add_argument("--seed", type=int, help="root seed; default: the scenario's")
+    p.add_argument("--animate", metavar="FILE.html",
+                   help="also write the classroom animation of the run (one HTML page)")
+    p.add_argument("--window", metavar="START:END",
+                   help="time window of the animation (default: warm-up to horizon)")
+    add_set_option(p)
+    p.set_defaults(func=cmd_trace)
