@@ -68,3 +68,33 @@ def test_a_bad_case_file_names_the_field(tmp_path):
     (tmp_path / "case.yaml").write_text("title: t\nsource: a: b\n")
     with pytest.raises(ScenarioError, match="not valid YAML"):
         load_case(tmp_path)
+
+
+TEACHING = (CASES.parent / "docs" / "teaching.md").read_text(encoding="utf-8")
+
+
+def doc_blocks(language: str) -> list[str]:
+    import re
+
+    return re.findall(rf"```{language}\n(.*?)```", TEACHING, flags=re.S)
+
+
+@pytest.mark.parametrize("code", doc_blocks("python"))
+def test_teaching_doc_python_runs(code, monkeypatch):
+    monkeypatch.chdir(CASES.parent)
+    exec(compile(code, "docs/teaching.md", "exec"), {})
+
+
+def test_teaching_doc_commands_run(tmp_path, monkeypatch):
+    import shlex
+
+    from salessim.cli import main
+
+    monkeypatch.chdir(CASES.parent)
+    lines = [line for block in doc_blocks("sh") for line in block.splitlines()
+             if line.startswith("salessim ")]
+    assert len(lines) >= 6
+    for line in lines:
+        args = [a.replace("out/", f"{tmp_path}/") for a in shlex.split(line)[1:]]
+        assert main(args) == 0, line
+    assert (tmp_path / "ibm.html").is_file() and (tmp_path / "ibm_before.bpmn").is_file()
