@@ -78,11 +78,11 @@ def test_trace_is_robust_to_log_variations():
     """Resources as None or NaN, lead ids with the replication, an extra `entered` event."""
     base = trace(office_scenario(), hand_log(), 1)
     for missing in (None, math.nan):
-        log = hand_log("0:web-1", ("sdr", missing, "ae"))
+        log = hand_log("r0-web-1", ("sdr", missing, "ae"))
         extra = log.iloc[[1]].assign(event="entered")
         log = pd.concat([log.iloc[:1], extra, log.iloc[1:]], ignore_index=True)
         lines = trace(office_scenario(), log, 1)
-        assert [s.replace("0:web-1", "web-1") for s in lines] == base
+        assert [s.replace("r0-web-1", "web-1") for s in lines] == base
 
 
 def test_trace_of_a_run_tells_every_lead_to_its_end():

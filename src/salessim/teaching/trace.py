@@ -58,6 +58,11 @@ class Narrator:
         self.unit = scenario.time_unit
         self.h = UNIT_HOURS[scenario.time_unit]
 
+    def _source(self, lead: str) -> str:
+        """The source a lead id names, however the id is decorated (a replication prefix)."""
+        named = [s for s in self.sc.sources if f"{s}-" in lead]
+        return max(named, key=len) if named else lead.rsplit("-", 1)[0]
+
     def _roles(self, stage: str, resource: str) -> tuple[str, ...]:
         if resource and ">" not in resource:
             return tuple(r for r in resource.split("+") if r in self.sc.roles)
@@ -95,7 +100,7 @@ class Narrator:
                 current = stage
             if kind == "created":
                 created = t
-                source = lead.rsplit("-", 1)[0].split(":")[-1]
+                source = self._source(lead)
                 out.append(f"{lead}: created by source {source} at {when(t, self.unit)}.")
             elif kind == "handoff":
                 handoff = (t, res)
