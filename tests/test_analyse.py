@@ -219,3 +219,11 @@ def test_analyse_command_writes_csv_and_refuses_bad_input(tmp_path, capsys):
                    "stages: {a: {next: {won: 0.5}}}\n")
     assert main(["analyse", str(bad)]) == 2
     assert "sum to 1" in capsys.readouterr().err
+
+
+def test_run_shows_the_analytic_figures_beside_the_simulated(capsys):
+    assert main(["run", "cases/pooling/before.yaml", "-n", "2", "--workers", "1",
+                 "--set", "horizon=300", "--analytic"]) == 0
+    out = capsys.readouterr().out.split("Formulas against the simulation", 1)[1]
+    line = next(x for x in out.splitlines() if x.startswith("wait_mean.qualify_web"))
+    assert "0.7022" in line and "erlang_c" in line and "exact" in line

@@ -73,6 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     neck = diagnose.bottlenecks(result)
     print()
     print(diagnosis_text(fun, neck))
+    if args.analytic:  # the flow analysis beside the run (salessim.commands.teaching)
+        from salessim.commands.teaching import versus_text
+        print(f"\n{versus_text(result)}")
     if args.out is not None:
         out = Path(args.out)
         write_frame(summary, out / "summary.csv")
@@ -139,5 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write event_log.csv and event_log.parquet (needs --out)")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and its figures as PNG files (needs --out)")
+    p.add_argument("--analytic", action="store_true",
+                   help="also show the flow-analysis figures beside the simulated ones")
     add_diagnosis_options(p)
     p.set_defaults(func=cmd_run)

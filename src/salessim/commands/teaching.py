@@ -30,6 +30,20 @@ def analysis_text(table) -> str:
     return "\n\n".join(blocks)
 
 
+def versus_text(result) -> str:
+    """The analytic figures beside a run's simulated ones, as text (``run --analytic``)."""
+    from salessim.analyse import versus
+    from salessim.console import format_number, text_table
+
+    rows = [("KPI", "analytic", "method", "theory", "simulated", "95% CI", "inside")]
+    for r in versus(result).itertuples(index=False):
+        rows.append((r.kpi, format_number(r.analytic), r.method,
+                     "exact" if r.exact else "approx.", format_number(r.mean),
+                     f"[{format_number(r.ci_low)}, {format_number(r.ci_high)}]",
+                     "yes" if r.inside else "no"))
+    return "Formulas against the simulation (salessim analyse):\n" + text_table(rows)
+
+
 def cmd_analyse(args: argparse.Namespace) -> int:
     """Flow analysis and queueing formulas of a scenario, without simulating."""
     from salessim.analyse import analyse
