@@ -19,6 +19,7 @@ from salessim.errors import SalessimError
 COMMAND_MODULES: tuple[str, ...] = (
     "salessim.commands.run", "salessim.commands.compare", "salessim.commands.experiments",
     "salessim.commands.calibrate",
+    "salessim.commands.teaching",
 )
 
 

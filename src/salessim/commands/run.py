@@ -89,6 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     neck = diagnose.bottlenecks(result)
     print()
     print(diagnosis_text(fun, neck))
+    if args.analytic:  # the flow analysis beside the run (salessim.commands.teaching)
+        from salessim.commands.teaching import versus_text
+        print(f"\n{versus_text(result)}")
     run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario), result=result)
     caveats = run_caveats(run, estimate or diagnose.estimate_warmup(result))
     if caveats:
@@ -174,5 +177,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "xes, comma-separated), and cases.csv with each lead's attributes")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and its figures as PNG files (needs --out)")
+    p.add_argument("--analytic", action="store_true",
+                   help="also show the flow-analysis figures beside the simulated ones")
     add_diagnosis_options(p)
     p.set_defaults(func=cmd_run)

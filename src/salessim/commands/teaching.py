@@ -1,0 +1,188 @@
+"""``salessim analyse``, ``diagram`` and ``trace``: the teaching commands."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from salessim.commands import add_set_option
+from salessim.errors import UsageError
+from salessim.scenario import load_scenario
+
+SECTIONS = {"stage": "Per stage", "end": "Ends", "process": "The process", "role": "Per role"}
+
+
+def analysis_text(table) -> str:
+    """The analysis table as text, one block per section."""
+    from salessim.console import format_number, text_table
+
+    blocks = []
+    for section, title in SECTIONS.items():
+        part = table[table.section == section]
+        if part.empty:
+            continue
+        rows = [("item", "measure", "value", "unit", "method", "theory")]
+        for r in part.itertuples(index=False):
+            rows.append((r.item, r.measure, format_number(r.value), r.unit, r.method,
+                         "exact" if r.exact else "approx."))
+        blocks.append(f"{title}\n{text_table(rows)}")
+    return "\n\n".join(blocks)
+
+
+def versus_text(result) -> str:
+    """The analytic figures beside a run's simulated ones, as text (``run --analytic``)."""
+    from salessim.analyse import versus
+    from salessim.console import format_number, text_table
+
+    rows = [("KPI", "analytic", "method", "theory", "simulated", "95% CI", "inside")]
+    for r in versus(result).itertuples(index=False):
+        rows.append((r.kpi, format_number(r.analytic), r.method,
+                     "exact" if r.exact else "approx.", format_number(r.mean),
+                     f"[{format_number(r.ci_low)}, {format_number(r.ci_high)}]",
+                     "yes" if r.inside else "no"))
+    return "Formulas against the simulation (salessim analyse):\n" + text_table(rows)
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    """Flow analysis and queueing formulas of a scenario, without simulating."""
+    from salessim.analyse import analyse
+    from salessim.records import write_frame
+
+    hours = args.hours_per_day
+    if hours is not None and not (math.isfinite(hours) and 0 < hours <= 24):
+        raise UsageError(f"--hours-per-day must be a number in (0, 24], got {hours:g}")
+    if args.out is not None and Path(args.out).suffix != ".csv":
+        raise UsageError(f"--out writes CSV: give a file name ending in .csv, got {args.out!r}")
+    scenario = load_scenario(args.scenario, args.set)
+    analysis = analyse(scenario, hours)
+    table = analysis.table()
+    print(f"{scenario.name}: flow analysis (no simulation; 'approx.' marks figures the "
+          "simulation need not match exactly)\n")
+    print(analysis_text(table))
+    if args.out is not None:
+        write_frame(table, Path(args.out))
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".bpmn": "bpmn",
+           ".xml": "bpmn"}
+
+
+def run_notes(scenario, replications: int) -> dict[str, list[str]]:
+    """A short run's figures as extra lines per stage (and the start box)."""
+    from salessim import engine
+
+    summary = engine.run(scenario, replications=replications).summary().set_index("kpi")["mean"]
+    unit = scenario.time_unit
+    notes = {sid: [f"conversion {summary[f'conversion.{sid}']:.0%}, "
+                   f"wait {summary[f'wait_mean.{sid}']:.3g} {unit}"]
+             for sid in scenario.stages if math.isfinite(summary[f"conversion.{sid}"])}
+    busy = ", ".join(f"{r} {summary[f'utilisation.{r}']:.0%}" for r in scenario.roles)
+    notes["start"] = [f"simulated, {replications} reps", f"busy: {busy}"]
+    return notes
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    """Draw the process: SVG, PNG, Graphviz DOT or BPMN 2.0."""
+    from salessim.output import write_text
+    from salessim.teaching import bpmn, diagram
+
+    fmt = args.format
+    if fmt is None:
+        fmt = FORMATS.get(Path(args.out).suffix.lower(), "svg") if args.out else "svg"
+    if fmt == "png" and args.out is None:
+        raise UsageError("--format png writes a file: give --out FILE.png")
+    if args.annotate is not None and args.annotate < 1:
+        raise UsageError(f"--annotate takes a number of replications >= 1, got {args.annotate}")
+    if args.annotate is not None and fmt == "bpmn":
+        raise UsageError("--annotate adds a run's figures to svg, png and dot pictures, not bpmn")
+    scenario = load_scenario(args.scenario, args.set)
+    notes = None if args.annotate is None else run_notes(scenario, args.annotate)
+    if fmt == "png":
+        diagram.png(scenario, Path(args.out), notes)
+    else:
+        text = {"svg": lambda: diagram.svg(scenario, notes),
+                "dot": lambda: diagram.dot(scenario, notes),
+                "bpmn": lambda: bpmn.bpmn_xml(scenario)}[fmt]()
+        if args.out is None:
+            print(text, end="")
+            return 0
+        write_text(args.out, text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Tell the story of the first leads of a run, or of chosen ones."""
+    from salessim import engine
+    from salessim.teaching.trace import trace
+
+    if args.leads < 1:
+        raise UsageError(f"--leads must be at least 1, got {args.leads}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    scenario = load_scenario(args.scenario, args.set)
+    log = engine.run(scenario, replications=1, seed=args.seed, event_log=True).event_log()
+    try:
+        lines = trace(scenario, log, args.lead or args.leads)
+    except KeyError as exc:
+        raise UsageError(f"--lead: {exc.args[0]}") from None
+    print("\n".join(lines))
+    if args.animate is not None:
+        from salessim.output import write_text
+        from salessim.teaching.animation import animation_html
+
+        start, end = _window(args.window, scenario)
+        write_text(args.animate, animation_html(scenario, log, start, end))
+        print(f"\nwrote {args.animate}")
+    return 0
+
+
+def _window(text: str | None, scenario) -> tuple[float, float]:
+    if text is None:
+        return float(scenario.warmup), float(scenario.horizon)
+    try:
+        a, b = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise UsageError(f"--window is START:END in {scenario.time_unit}s, got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b <= scenario.horizon):
+        raise UsageError(f"--window must satisfy 0 <= START < END <= horizon "
+                         f"({scenario.horizon:g}), got {text!r}")
+    return a, b
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``analyse``, ``diagram`` and ``trace`` commands."""
+    p = sub.add_parser("analyse", help="flow analysis and queueing formulas, no simulation")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
+    p.add_argument("--hours-per-day", type=float, metavar="H",
+                   help="working hours per calendar day for cycle-time efficiency "
+                        "(default: the calendar's weekly hours / 7; 24 without a calendar)")
+    add_set_option(p)
+    p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("diagram", help="draw the process (svg, png, dot, bpmn)")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--out", metavar="FILE", help="file to write (format from its suffix); "
+                   "default: print to the terminal")
+    p.add_argument("--format", choices=["svg", "png", "dot", "bpmn"])
+    p.add_argument("--annotate", type=int, metavar="N",
+                   help="run N replications and show conversion, wait and utilisation")
+    add_set_option(p)
+    p.set_defaults(func=cmd_diagram)
+
+    p = sub.add_parser("trace", help="the story of the first leads, in plain sentences")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--leads", type=int, default=5, metavar="N", help="first N leads (default 5)")
+    p.add_argument("--lead", action="append", metavar="ID", help="a chosen lead, e.g. web-3 "
+                   "(repeatable; replaces --leads)")
+    p.add_argument("--seed", type=int, help="root seed; default: the scenario's")
+    p.add_argument("--animate", metavar="FILE.html",
+                   help="also write the classroom animation of the run (one HTML page)")
+    p.add_argument("--window", metavar="START:END",
+                   help="time window of the animation (default: warm-up to horizon)")
+    add_set_option(p)
+    p.set_defaults(func=cmd_trace)
