@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.dists import DIST_NAMES
 from salessim.scenario.schema import Scenario, process_problems
+from salessim.scenario.size import size_problems
 from salessim.scenario.yamlread import load_value, parse_yaml, read_text
 
 SET_SOURCE = "--set"
@@ -221,7 +222,7 @@ def validate_document(doc: Document) -> Scenario:
         scenario = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
         raise ScenarioError(located_problems(doc, exc)) from None
-    problems = process_problems(scenario)
+    problems = process_problems(scenario) or size_problems(scenario)
     for p in problems:
         p.file, p.line = doc.locate(tuple(p.field.split(".")))
     if problems:
