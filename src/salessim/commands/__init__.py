@@ -68,7 +68,7 @@ def writes_out(command: str, record_file: str = RECORD_FILE, staged: bool = True
             except (ScenarioError, UsageError, KeyboardInterrupt, SystemExit):
                 raise  # refused before any work, or interrupted: nothing is written
             except Exception as exc:
-                if final is not None:
+                if final is not None and staged:  # an unstaged command records its own
                     try:
                         write_record(final, args.record, [], exc, record_file)
                     except SalessimError:
