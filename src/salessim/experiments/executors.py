@@ -23,8 +23,10 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -283,16 +285,20 @@ class DaskExecutor(_Closing):
     ) -> None:
         distributed = import_distributed()
         self._cluster = None
+        self._scratch: str | None = None
         self._own_client = client is None
         if client is not None:
             self._client = client
             label = "client"
         elif address == "local":
             n = workers or default_workers()
+            # Its workers' scratch space in a folder of its own, removed on close (Dask
+            # would leave /tmp/dask-scratch-space behind).
+            self._scratch = tempfile.mkdtemp(prefix="salessim-dask-")
             self._cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR,
+                silence_logs=logging.ERROR, local_directory=self._scratch,
             )
             self._client = distributed.Client(self._cluster)
             label = "local"
@@ -332,6 +338,8 @@ class DaskExecutor(_Closing):
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]:

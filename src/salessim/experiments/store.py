@@ -293,11 +293,21 @@ def load_results(root: str | Path, files: Iterable[Path] | None = None) -> pd.Da
         UsageError: not a results folder.
     """
     root = Path(root)
-    read_manifest(root)
+    manifest = read_manifest(root)
     paths = list(files) if files is not None else result_files(root)
+    if files is None and manifest.get("replications"):
+        # Runs of an earlier sweep with more replications than the experiment has now
+        # are not part of it: they are left out (and counted, for the report).
+        keep = int(manifest["replications"])
+        beyond = [p for p in paths if (_key(p) or ("", 0))[1] >= keep]
+        paths = [p for p in paths if p not in set(beyond)]
+    else:
+        beyond = []
     if not paths:
-        return pd.DataFrame(columns=["experiment", "design", "scenario", "scenario_hash",
-                                     "replication", "kpi", "value", "status", "error"])
+        empty = pd.DataFrame(columns=["experiment", "design", "scenario", "scenario_hash",
+                                      "replication", "kpi", "value", "status", "error"])
+        empty.attrs["beyond_replications"] = len(beyond)
+        return empty
     tables = []
     for path in paths:
         try:
@@ -307,7 +317,9 @@ def load_results(root: str | Path, files: Iterable[Path] | None = None) -> pd.Da
                              "sweep again to redo it") from None
     table = pa.concat_tables(tables, promote_options="default")
     frame = table.to_pandas()
-    return frame.sort_values(["design", "replication"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["design", "replication"], kind="stable").reset_index(drop=True)
+    frame.attrs["beyond_replications"] = len(beyond)
+    return frame
 
 
 def file_manifest(path: str | Path) -> dict[str, Any]:
