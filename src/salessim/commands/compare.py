@@ -60,18 +60,11 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
         if args.precision_kpi:
             raise UsageError("--precision-kpi needs --precision")
         return None
-    try:
-        return diagnose.parse_precision(args.precision)
-    except ValueError as exc:
-        raise UsageError(f"--precision: {exc}") from None
+    return diagnose.parse_precision(args.precision)
 
 
-def precision_run(*args, **kwargs):
-    """``diagnose.run_to_precision`` with its complaints about options as usage errors."""
-    try:
-        return diagnose.run_to_precision(*args, **kwargs)
-    except ValueError as exc:
-        raise UsageError(f"--precision: {exc}") from None
+#: The precision run (its complaints about options are already usage errors).
+precision_run = diagnose.run_to_precision
 
 
 def warmup_sets(args: argparse.Namespace) -> list[str]:
