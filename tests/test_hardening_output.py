@@ -275,3 +275,19 @@ def test_local_dask_removes_its_scratch_space():
     assert scratch.is_dir() and scratch.name.startswith("salessim-dask-")
     dask.close()
     assert not scratch.exists()
+
+
+def test_the_limits_page_states_the_limits_in_the_code():
+    from salessim.commands import MAX_REPLICATIONS
+    from salessim.scenario import size, yamlread
+    from salessim.scenario.load import MAX_EXTENDS
+
+    text = (ROOT / "docs" / "limits.md").read_text()
+    for value in (yamlread.MAX_FILE_BYTES, yamlread.MAX_NODES, size.MAX_LEADS_PER_REPLICATION,
+                  size.MAX_VISITS_PER_REPLICATION, size.MAX_HORIZON_DAYS, size.MAX_PERIODS,
+                  size.MAX_TRACKED_HEADCOUNT, MAX_REPLICATIONS, MAX_DESIGNS, size.WARN_EVENTS):
+        assert f"{value:,}" in text, value
+    assert f"at most {yamlread.MAX_DEPTH} levels" in text
+    assert f"holds at most {MAX_EXTENDS} bases" in " ".join(text.split())
+    assert f"{size.EVENT_LOG_BYTES_PER_EVENT} bytes an event" in text
+    assert f"{size.WARN_EVENT_LOG_BYTES // 1024**3} GiB" in text
