@@ -291,3 +291,16 @@ def test_the_limits_page_states_the_limits_in_the_code():
     assert f"holds at most {MAX_EXTENDS} bases" in text
     assert f"{size.EVENT_LOG_BYTES_PER_EVENT} bytes an event" in text
     assert f"{size.WARN_EVENT_LOG_BYTES // 1024**3} GiB" in text
+
+
+def test_a_killed_writers_temporary_file_is_removed_on_resume(tmp_path):
+    exp = load_experiment(experiment_file(tmp_path))
+    out = tmp_path / "res"
+    sweep(exp, out)
+    folder = result_files(out)[0].parent
+    stale = folder / ".rep-000000.parquet.999999999.abc.part"  # its writer is gone
+    live = folder / f".rep-000001.parquet.{os.getpid()}.abc.part"  # being written now
+    stale.write_bytes(b"x" * 1000)
+    live.write_bytes(b"x")
+    sweep(exp, out)
+    assert not stale.exists() and live.exists()

@@ -29,7 +29,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        # The writer's pid in the name: remove_stale_parts() can tell a killed writer's
+        # leftover from a file another process is writing right now.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part",
+                                   dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write here: {exc.strerror}") from None
     os.close(fd)
@@ -123,6 +126,19 @@ def _remove_stale(out: Path) -> None:
         pid = path.name[len(f"{STAGING}{out.name}-"):].split("-", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_parts(folder: str | Path, pattern: str = "*") -> list[Path]:
+    """Remove temporary files of :func:`atomic_path` under ``folder`` (names matching
+    ``.<pattern>.<pid>.*.part``) whose writing process no longer runs; returns them."""
+    removed = []
+    for path in Path(folder).rglob(f".{pattern}.*.part"):
+        parts = path.name.rsplit(".part", 1)[0].split(".")
+        pid = next((p for p in reversed(parts[:-1]) if p.isdigit()), None)
+        if pid is not None and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _running(pid: int) -> bool:

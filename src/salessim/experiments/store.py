@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from salessim.errors import OutputError, UsageError
 from salessim.experiments.runs import ERROR, RunOutcome
 from salessim.experiments.spec import Experiment
-from salessim.output import atomic_path, versions, write_json
+from salessim.output import atomic_path, remove_stale_parts, versions, write_json
 from salessim.rng import STREAM_SCHEME
 from salessim.scenario.load import resolved
 
@@ -212,7 +212,9 @@ class ResultStore:
 
     def verify(self) -> list[Path]:
         """Remove stored run files that do not read back whole (an empty or torn file left
-        by a crash of the machine); returns them, so that the sweep runs them again."""
+        by a crash of the machine); returns them, so that the sweep runs them again.
+        Temporary files of killed sweeps are removed too."""
+        remove_stale_parts(self.root, "rep-*")
         broken = []
         for path in result_files(self.root):
             try:
