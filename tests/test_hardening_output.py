@@ -304,3 +304,24 @@ def test_a_killed_writers_temporary_file_is_removed_on_resume(tmp_path):
     live.write_bytes(b"x")
     sweep(exp, out)
     assert not stale.exists() and live.exists()
+
+
+def test_sweep_and_its_failure_write_the_run_record(tmp_path, monkeypatch, capsys):
+    spec = experiment_file(tmp_path)
+    out = tmp_path / "res"
+    assert cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["command"] == "sweep" and record["exception"] is None
+    assert set(record["scenarios"]) == {"d000", "d001"} and record["replications"] == 2
+    assert record["files"] == ["manifest.json"]
+
+    from salessim.experiments import store
+
+    def broken(self):
+        raise RuntimeError("the store broke")
+
+    monkeypatch.setattr(store.ResultStore, "verify", broken)
+    with pytest.raises(RuntimeError):
+        cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)])
+    record = json.loads((out / "run.json").read_text())
+    assert record["exception"] == {"type": "RuntimeError", "message": "the store broke"}
