@@ -38,7 +38,24 @@ Path_ = tuple[str, ...]
 
 
 class Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, with YAML 1.2's numbers (``1e3`` is a float)."""
+    """PyYAML's safe loader, with YAML 1.2's numbers (``1e3`` is a float), that refuses
+    to nest deeper than :data:`MAX_DEPTH` (its composer recurses once per level)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
 
 
 # Copied so that adding a resolver leaves PyYAML's own SafeLoader as it was.
@@ -99,33 +116,24 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
         ScenarioError: not YAML, nested too deep, too large with aliases expanded, or a
             key given twice in one map.
     """
+    loader = Loader(text)
     try:
-        _check_depth(text, filename)
-        node = yaml.compose(text, Loader=Loader)
+        node = loader.get_single_node()
         problems = _check_nodes(node, filename)
         if problems:
             raise ScenarioError(problems)
-        data = yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+        data = None if node is None else loader.construct_document(node)
+    except _TooDeep as exc:
+        raise ScenarioError([Problem("", f"nested deeper than the limit of {MAX_DEPTH} levels",
+                                     f"> {MAX_DEPTH}", filename, exc.line)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         rule = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
         raise ScenarioError([Problem("", rule, None, filename, line)]) from None
+    finally:
+        loader.dispose()
     return data, _lines(node)
-
-
-def _check_depth(text: str, filename: str) -> None:
-    """Refuse deep nesting from the event stream, before the (recursive) composer sees it."""
-    depth = 0
-    for event in yaml.parse(text, Loader=Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ScenarioError([Problem(
-                    "", f"nested deeper than the limit of {MAX_DEPTH} levels", f"> {MAX_DEPTH}",
-                    filename, event.start_mark.line + 1)])
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
