@@ -325,3 +325,29 @@ def test_sweep_and_its_failure_write_the_run_record(tmp_path, monkeypatch, capsy
         cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)])
     record = json.loads((out / "run.json").read_text())
     assert record["exception"] == {"type": "RuntimeError", "message": "the store broke"}
+
+
+def test_a_large_sweep_is_warned_of(capsys):
+    from salessim.commands import warn_sweep_size
+
+    small = load_scenario(TUTORIAL)
+    warn_sweep_size([small, small], 10)
+    assert capsys.readouterr().err == ""
+    big = load_scenario(TUTORIAL, ["sources.inbound.rate=1e4"])
+    warn_sweep_size([big, big], 10)  # 2 x 10 x 1.8 million leads, 6 events or so each
+    assert capsys.readouterr().err.startswith("salessim: a large sweep: about ")
+
+
+def test_run_timeout_works_in_the_process_pool(tmp_path):
+    from salessim.experiments import ProcessPool
+
+    spec = experiment_file(tmp_path, levels="[1]")
+    spec.write_text(spec.read_text().replace("factors: {", "factors: {horizon: [20000], "))
+    exp = load_experiment(spec)
+    started = time.perf_counter()
+    with ProcessPool(1) as pool:
+        report = sweep(exp, tmp_path / "res", pool, run_timeout=0.2)
+    assert (report.ran, report.failed) == (2, 2)
+    assert time.perf_counter() - started < 20  # each run would take several seconds
+    errors = load_results(tmp_path / "res")["error"].tolist()
+    assert errors == ["RunTimeout: the run took longer than its time limit of 0.2 s"] * 2

@@ -30,6 +30,15 @@ def warn_size(scenario, replications: int, event_log: bool = False) -> None:
         print(f"salessim: {warning}", file=sys.stderr)
 
 
+def warn_sweep_size(scenarios, replications: int) -> None:
+    """Warn on stderr before a sweep whose designs together are a long run."""
+    from salessim.scenario.size import WARN_EVENTS, estimate
+
+    events = sum(estimate(s, replications).total_events for s in scenarios)
+    if events > WARN_EVENTS:
+        print(f"salessim: a large sweep: about {events:,.0f} events in all", file=sys.stderr)
+
+
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     """The ``--set KEY=VALUE`` option that overrides scenario keys."""
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],

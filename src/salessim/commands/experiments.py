@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from salessim.commands import writes_out
+from salessim.commands import warn_sweep_size, writes_out
 from salessim.console import progress_bar
 from salessim.errors import OutputError, UsageError
 from salessim.experiments.store import MANIFEST
@@ -76,6 +76,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     record.seed, record.replications = experiment.seed, experiment.replications
     for design, digest in experiment.hashes.items():
         record.scenario(design, args.experiment, digest)
+    warn_sweep_size(experiment.scenarios.values(), experiment.replications)
     bar = _Bar(experiment.name)
     try:
         with make_executor(args.workers, args.dask) as executor:
