@@ -351,3 +351,16 @@ def test_run_timeout_works_in_the_process_pool(tmp_path):
     assert time.perf_counter() - started < 20  # each run would take several seconds
     errors = load_results(tmp_path / "res")["error"].tolist()
     assert errors == ["RunTimeout: the run took longer than its time limit of 0.2 s"] * 2
+
+
+def test_a_second_signal_ends_the_command_at_once(monkeypatch):
+    import signal
+
+    exits = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    signals = cli._Signals()
+    with pytest.raises(KeyboardInterrupt):
+        signals._handle(signal.SIGTERM, None)  # the first: clean up, then exit 143
+    assert signals.status == 143 and exits == []
+    signals._handle(signal.SIGINT, None)  # the second, while cleaning up: no waiting
+    assert exits == [130]
