@@ -89,6 +89,7 @@ class _Signals:
     def _handle(self, signum: int, frame: object) -> None:
         if self.received is not None:
             os._exit(128 + signum)  # asked twice: no more cleaning up
+            return
         self.received = signum
         raise KeyboardInterrupt
 
