@@ -113,8 +113,8 @@ def test_run_and_compare_on_a_full_disk_exit_2_and_leave_out_as_it_was(
     code = cli.main([*command, *FAST, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
-    assert "No space left on device" in err and str(tmp_path) in err
-    assert "Traceback" not in err
+    assert "No space left on device" in err and f"{out}/" in err
+    assert "Traceback" not in err and ".staging" not in err
     assert contents(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
@@ -364,3 +364,14 @@ def test_a_second_signal_ends_the_command_at_once(monkeypatch):
     assert signals.status == 143 and exits == []
     signals._handle(signal.SIGINT, None)  # the second, while cleaning up: no waiting
     assert exits == [130]
+
+
+def test_out_as_the_current_folder_is_staged_beside_it(tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with staged_folder(".") as stage:
+        assert stage.parent == tmp_path
+        (stage / "a.csv").write_text("1")
+    assert contents(here) == {"a.csv": b"1"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]

@@ -85,21 +85,26 @@ def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
         OutputError: the folder cannot be created or moved into place (full disk, no
             permission, ``out`` is a file).
     """
-    out = Path(out)
+    # Resolved, so that the staging folder is a sibling of ``out`` even for ``--out .``:
+    # a path relative to it (a best.yaml's extends:) then holds for ``out`` too.
+    shown, out = Path(out), Path(out).resolve()
     if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: --out must be a folder, and this is a file")
+        raise OutputError(f"{shown}: --out must be a folder, and this is a file")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(out)
         stage = Path(tempfile.mkdtemp(prefix=f"{STAGING}{out.name}-{os.getpid()}-",
                                       dir=out.parent))
     except OSError as exc:
-        raise OutputError(f"{out}: cannot write here: {exc.strerror or exc}") from None
+        raise OutputError(f"{shown}: cannot write here: {exc.strerror or exc}") from None
     try:
-        yield stage
+        try:
+            yield stage
+        except OutputError as exc:  # name the file the user asked for, not its stand-in
+            raise OutputError(str(exc).replace(str(stage), str(shown))) from None
         _move_into(stage, out, last)
     except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+        raise OutputError(f"{shown}: cannot write: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
