@@ -45,9 +45,11 @@ class _Spec(BaseModel):
             with np.errstate(all="ignore"):
                 rng = np.random.default_rng(0)
                 sample = list(itertools.islice(self.draws(rng), SAMPLE_CHECK))
-        except (OverflowError, ZeroDivisionError, ValueError, FloatingPointError) as exc:
-            raise ValueError(f"these parameters give no usable distribution: its mean, "
-                             f"variance or draws overflow ({exc})") from None
+        except (OverflowError, ZeroDivisionError, FloatingPointError):
+            raise ValueError("these parameters give no usable distribution: its mean, "
+                             "variance or draws overflow") from None
+        except ValueError as exc:  # numpy refusing the parameters
+            raise ValueError(f"these parameters give no usable distribution ({exc})") from None
         if not all(math.isfinite(m) for m in moments):
             raise ValueError(f"these parameters give a mean or variance that is not finite "
                              f"(mean {moments[0]:g}, variance {moments[1]:g})")
