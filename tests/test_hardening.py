@@ -217,3 +217,9 @@ def test_estimate_counts_leads_visits_and_events():
     big = estimate(load_scenario(TUTORIAL, ["sources.inbound.rate=5e5"]), replications=20)
     assert big.warning(event_log=True).startswith("a large run: about 90,000,000 leads")
     assert "GiB of memory" in big.warning(event_log=True)
+
+
+def test_control_characters_are_refused_as_not_yaml(tmp_path):
+    path = tmp_path / "nul.yaml"
+    path.write_text('name: x\nbad: "a\0b"\n')
+    assert "not valid YAML: unacceptable character #x0000" in str(refused(path))

@@ -41,8 +41,8 @@ class _Spec(BaseModel):
         finite, so a distribution that validates never breaks a run."""
         self._rules()
         try:
-            moments = (self.mean, self.variance)
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # overflow is checked for just below
+                moments = (self.mean, self.variance)
                 rng = np.random.default_rng(0)
                 sample = list(itertools.islice(self.draws(rng), SAMPLE_CHECK))
         except (OverflowError, ZeroDivisionError, FloatingPointError):

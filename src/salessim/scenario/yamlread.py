@@ -116,8 +116,9 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
         ScenarioError: not YAML, nested too deep, too large with aliases expanded, or a
             key given twice in one map.
     """
-    loader = Loader(text)
+    loader = None
     try:
+        loader = Loader(text)  # refuses control characters at once
         node = loader.get_single_node()
         problems = _check_nodes(node, filename)
         if problems:
@@ -132,7 +133,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
         rule = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
         raise ScenarioError([Problem("", rule, None, filename, line)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, _lines(node)
 
 
