@@ -354,7 +354,7 @@ def test_run_fixed_warmup_and_bad_options(tandem_file, tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["warmup"] == 7.0
     capsys.readouterr()
     assert main(["run", str(tandem_file), "--precision", "5"]) == 2
-    assert "--precision: a precision must lie strictly between" in capsys.readouterr().err
+    assert "a precision must lie strictly between" in capsys.readouterr().err
     assert main(["run", str(tandem_file), "--report"]) == 2
     assert "give --out DIR" in capsys.readouterr().err
     assert main(["run", str(tandem_file), "--warmup", "500"]) == 2

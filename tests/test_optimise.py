@@ -404,6 +404,6 @@ def test_cli_optimise(folder, capsys):
     assert "holdout: 6 replications" in text and "chosen (*)" in text
     assert "4 break the budget or a headcount cap (never simulated)" in text
     assert {p.name for p in out.iterdir()} == {"leaderboard.csv", "best.yaml", "search.png",
-                                               "optimise.json"}
+                                               "optimise.json", "run.json"}
     assert main(["optimise", str(folder / "tiny_opt.yaml"), "--finalists", "0"]) == 2
     assert "--finalists" in capsys.readouterr().err

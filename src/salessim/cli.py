@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
+from typing import Any
 
 from salessim import __version__
 from salessim.commands import EXIT_BAD_INPUT, add_set_option
@@ -72,20 +76,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Signals:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt once, so every ``finally`` cleans up (the
+    pool's workers are killed, temporary folders removed); a second signal ends the
+    process at once."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            os._exit(128 + signum)  # asked twice: no more cleaning up
+            return
+        self.received = signum
+        raise KeyboardInterrupt
+
+    @property
+    def status(self) -> int:
+        """Exit status after an interrupt: 128 + the signal's number (130 for Ctrl-C)."""
+        return 128 + (self.received or signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``salessim`` command."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except SalessimError as exc:
-        print(f"salessim: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:  # output piped into head and the like
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        print("salessim: interrupted; files already written are complete", file=sys.stderr)
-        return 130
+    with _Signals() as signals:
+        try:
+            return args.func(args)
+        except SalessimError as exc:
+            print(f"salessim: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except BrokenPipeError:  # output piped into head and the like
+            sys.stderr.close()
+            return 0
+        except KeyboardInterrupt:
+            signals.received = signals.received or signal.SIGINT  # a second one exits now
+            print("salessim: interrupted; --out is as it was before this command",
+                  file=sys.stderr)
+            return signals.status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -219,10 +219,17 @@ class ScenarioRun:
 
 
 def unique_labels(paths: Sequence[str | Path]) -> list[str]:
-    """File stems as labels, with ``-2``, ``-3`` added to repeats (a file compared with itself)."""
+    """File stems as labels, with ``-2``, ``-3`` added to repeats (a file compared with itself).
+
+    A label names a folder of the output: characters other than letters, digits, ``_``,
+    ``-`` and ``.`` become ``_``, and a stem of dots only (``...yaml`` has the stem ``..``)
+    becomes ``scenario``, so every folder stays inside ``--out``.
+    """
     labels: list[str] = []
     for path in paths:
-        stem = Path(path).stem
+        stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(path).stem)
+        if not stem.strip("."):
+            stem = "scenario"
         label, k = stem, 1
         while label in labels:
             k += 1

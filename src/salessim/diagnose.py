@@ -27,6 +27,7 @@ import pandas as pd
 
 from salessim import engine, stats
 from salessim.engine import Replication, RunResult
+from salessim.errors import UsageError
 from salessim.kpis import PRECISION_KPIS, WARMUP_SERIES, verdict
 from salessim.model.world import WIP_SAMPLES
 from salessim.records import CREATED, ENTERED, LOST, QUEUED, STARTED, WENT_COLD, WON
@@ -225,10 +226,10 @@ def series_matrix(result: RunResult, series: str = "wip") -> tuple[np.ndarray, n
     from the event logs, which also record every lead.
 
     Raises:
-        ValueError: an unknown series, or a log-based series without event logs.
+        UsageError: an unknown series, or a log-based series without event logs.
     """
     if series not in WARMUP_SERIES:
-        raise ValueError(f"series must be one of {', '.join(WARMUP_SERIES)}, got {series!r}")
+        raise UsageError(f"series must be one of {', '.join(WARMUP_SERIES)}, got {series!r}")
     horizon = float(result.scenario.horizon)
     times = np.arange(WIP_SAMPLES) * (horizon / WIP_SAMPLES)
     reps = result.replications
@@ -236,7 +237,7 @@ def series_matrix(result: RunResult, series: str = "wip") -> tuple[np.ndarray, n
         values = np.array([np.frombuffer(r.tally.wip_series, dtype=float) for r in reps])
         return times, values
     if any(r.log is None for r in reps):
-        raise ValueError(f"the {series!r} series needs event logs: run with event_log=True")
+        raise UsageError(f"the {series!r} series needs event logs: run with event_log=True")
     rows = []
     for r in reps:
         log = r.log.plain_frame()
@@ -341,21 +342,21 @@ def run_to_precision(
         event_log: keep event logs.
 
     Raises:
-        ValueError: rel_precision not positive, a pilot under 2 or above the cap, or an
+        UsageError: rel_precision not positive, a pilot under 2 or above the cap, or an
             unknown KPI.
     """
     if not rel_precision > 0:
-        raise ValueError(f"rel_precision must be positive, got {rel_precision!r}")
+        raise UsageError(f"rel_precision must be positive, got {rel_precision!r}")
     n = scenario.replications if replications is None else replications
     if not 2 <= n <= max_replications:
-        raise ValueError(f"the pilot needs 2 to {max_replications} (the cap) replications, "
+        raise UsageError(f"the pilot needs 2 to {max_replications} (the cap) replications, "
                          f"got {n}")
     root = scenario.seed if seed is None else seed
     result = engine.run(scenario, n, root, event_log=event_log, mapper=mapper, progress=progress)
     unknown = [k for k in kpis if k not in result.replications[0].kpis]
     if unknown:
         known = ", ".join(result.replications[0].kpis)
-        raise ValueError(f"unknown KPI {unknown[0]!r}; KPIs: {known}")
+        raise UsageError(f"unknown KPI {unknown[0]!r}; KPIs: {known}")
     while True:
         wide = result.wide()
         needed = n
@@ -465,14 +466,14 @@ def parse_precision(text: str) -> float:
     """A relative precision written ``5%`` or ``0.05``, as a share.
 
     Raises:
-        ValueError: not a positive share below 1.
+        UsageError: not a positive share below 1.
     """
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise ValueError(
+        raise UsageError(
             f"a precision is a share of the mean like 5% or 0.05, got {text!r}") from None
     if not 0 < value < 1:
-        raise ValueError(f"a precision must lie strictly between 0% and 100%, got {text!r}")
+        raise UsageError(f"a precision must lie strictly between 0% and 100%, got {text!r}")
     return value

@@ -57,8 +57,10 @@ class ScenarioError(SalessimError):
         return "\n".join(lines)
 
 
-class UsageError(SalessimError):
-    """A command-line argument that cannot be used (bad --set, bad option value)."""
+class UsageError(SalessimError, ValueError):
+    """An argument that cannot be used: a bad option on the command line, or a bad value
+    given to a library function by its caller. Also a ValueError, for callers that catch
+    those; the command line reports it as bad input (exit status 2)."""
 
 
 class OutputError(SalessimError):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from salessim import kpis as registry
+from salessim.commands import MAX_REPLICATIONS, warn_size, writes_out
 from salessim.errors import UsageError
 
 # The library modules are imported by the functions that use them, so that building the
@@ -71,6 +71,10 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
                          f"{args.replications}")
     if getattr(args, "seed", None) is not None and args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    for option, value in (("--replications", args.replications),
+                          ("--max-replications", args.max_replications)):
+        if value is not None and value > MAX_REPLICATIONS:
+            raise UsageError(f"{option} may be at most {MAX_REPLICATIONS:,}, got {value:,}")
     if args.max_replications < 2:
         raise UsageError(f"--max-replications must be at least 2, got {args.max_replications}")
     if args.precision is None:
@@ -79,20 +83,14 @@ def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1)
         return None
     from salessim import diagnose
 
-    try:
-        return diagnose.parse_precision(args.precision)
-    except ValueError as exc:
-        raise UsageError(f"--precision: {exc}") from None
+    return diagnose.parse_precision(args.precision)
 
 
 def precision_run(*args, **kwargs):
-    """``diagnose.run_to_precision`` with its complaints about options as usage errors."""
+    """``diagnose.run_to_precision``; its complaints about options are usage errors."""
     from salessim import diagnose
 
-    try:
-        return diagnose.run_to_precision(*args, **kwargs)
-    except ValueError as exc:
-        raise UsageError(f"--precision: {exc}") from None
+    return diagnose.run_to_precision(*args, **kwargs)
 
 
 def warmup_sets(args: argparse.Namespace) -> list[str]:
@@ -125,18 +123,18 @@ def precision_kpis(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(args.precision_kpi) or registry.PRECISION_KPIS
 
 
+@writes_out("compare", "compare.json")
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run the comparison and write its outputs."""
     from salessim import compare as comparing
     from salessim import diagnose
     from salessim.console import progress_bar
     from salessim.experiments.executors import make_executor, ordered_map
-    from salessim.output import versions, write_json
     from salessim.records import write_frame
     from salessim.reports import comparison_report
     from salessim.reports.summary import comparison_caveats
     from salessim.reports.tables import comparison_text, with_labels
-    from salessim.rng import STREAM_SCHEME
+    from salessim.runrecord import write_record
     from salessim.scenario import resolved
 
     precision = check_diagnosis_options(args, min_replications=2)
@@ -153,8 +151,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                              f"{', '.join(comparing.kpi_names(base.scenario))}")
     n = args.replications or base.scenario.replications
     seed = base.scenario.seed if args.seed is None else args.seed
+    for run in [base, *redesigns]:
+        warn_size(run.scenario, n)
     notes: list[str] = []
-    started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     with progress_bar(n * (1 + len(redesigns)), "compare") as bar, \
             make_executor(args.workers) as executor:
@@ -209,23 +208,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
             write_frame(run.result.frame(), out / run.label / "replications.csv")
         report = comparison_report(comparison, flows, estimate, kpis, sets, notes, caveats)
         path = report.write(out)
-        write_json(out / "compare.json", {
+        record = args.record
+        record.seed, record.replications = seed, n
+        for run in comparison.runs:
+            record.scenario(run.label, run.path, run.hash)
+        record.details.update({
             "baseline": args.baseline,
             "redesigns": args.redesigns,
             "sets": sets,
             "targets": {r.label: {k: t.text for k, t in r.targets.items()} for r in redesigns},
             "scenario_hashes": {r.label: r.hash for r in comparison.runs},
-            "seed": seed,
-            "replications": n,
             "warmup": float(base.scenario.warmup),
             "holm_adjusted": comparison.holm_adjusted,
-            "stream_scheme": STREAM_SCHEME,
-            "versions": versions(),
-            "started": started.isoformat(),
-            "seconds": round(seconds, 3),
             "resolved_scenarios": {r.label: resolved(r.scenario) for r in comparison.runs},
         })
-        print(f"\nwrote {out}/ (comparison.csv, one folder per scenario, report: {path})")
+        written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        write_record(out, record, written, name="compare.json")
+        print(f"\nwrote {args.final_out}/ (comparison.csv, one folder per scenario, report: "
+              f"{args.final_out / path.name})")
     return 0
 
 

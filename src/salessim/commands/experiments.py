@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from salessim.commands import warn_sweep_size, writes_out
 from salessim.console import progress_bar
-from salessim.errors import UsageError
+from salessim.errors import OutputError, UsageError
+from salessim.runrecord import write_record
 
 #: Exit status when every run was stored but some raised (their errors are in the results).
 EXIT_RUNS_FAILED = 1
@@ -51,23 +53,44 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
                         "scheduler address such as tcp://host:8786 (needs salessim[dask])")
 
 
+def _redoing(paths: list[Path]) -> None:
+    print(f"salessim: {len(paths)} stored runs did not read back (a crash while writing?) "
+          f"and are run again, e.g. {paths[0]}", file=sys.stderr)
+
+
+@writes_out("sweep", staged=False)  # a results folder is written run by run, resumably
 def cmd_sweep(args: argparse.Namespace) -> int:
     from salessim.experiments import load_experiment, make_executor, parse_shard, sweep
 
     shard = parse_shard(args.shard) if args.shard else None
     if args.chunksize is not None and args.chunksize < 1:
         raise UsageError(f"--chunksize must be at least 1, got {args.chunksize}")
+    if args.run_timeout is not None and not args.run_timeout > 0:
+        raise UsageError(f"--run-timeout must be a positive number of seconds, got "
+                         f"{args.run_timeout}")
     experiment = load_experiment(args.experiment)
     out = Path(args.out) if args.out else Path("results") / experiment.name
+    record = args.record
+    record.seed, record.replications = experiment.seed, experiment.replications
+    for design, digest in experiment.hashes.items():
+        record.scenario(design, args.experiment, digest)
+    warn_sweep_size(experiment.scenarios.values(), experiment.replications)
     bar = _Bar(experiment.name)
-    with make_executor(args.workers, args.dask) as executor:
-        try:
-            report = sweep(experiment, out, executor, shard, progress=bar.update,
-                           retry_errors=args.retry_errors, chunksize=args.chunksize,
-                           on_plan=bar.plan)
-        finally:
-            bar.close()
-        name = executor.name
+    try:
+        with make_executor(args.workers, args.dask) as executor:
+            try:
+                report = sweep(experiment, out, executor, shard, progress=bar.update,
+                               retry_errors=args.retry_errors, chunksize=args.chunksize,
+                               on_plan=bar.plan, on_broken=_redoing,
+                               run_timeout=args.run_timeout)
+            finally:
+                bar.close()
+            name = executor.name
+    except Exception as exc:
+        if out.is_dir():
+            _write_record(out, record, exc)
+        raise
+    _write_record(out, record)
     where = f"shard {args.shard}, " if shard else ""
     print(f"{experiment.name}: {where}{report.total} runs ({len(experiment.designs)} designs x "
           f"{experiment.replications} replications{' / shard' if shard else ''}), "
@@ -79,6 +102,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"(status 'error'): see salessim results {out}", file=sys.stderr)
         return EXIT_RUNS_FAILED
     return 0
+
+
+def _write_record(out: Path, record, exc: BaseException | None = None) -> None:
+    try:
+        from salessim.experiments.store import MANIFEST
+
+        write_record(out, record, [MANIFEST], exc)
+    except OutputError:
+        if exc is None:
+            raise  # otherwise the first error is the one to report
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -112,6 +145,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+@writes_out("optimise")
 def cmd_optimise(args: argparse.Namespace) -> int:
     from salessim.experiments import make_executor
     from salessim.optimise import SimulationEvaluator, load_problem, optimise, write_outputs
@@ -130,8 +164,12 @@ def cmd_optimise(args: argparse.Namespace) -> int:
             bar.close()
     print(result.report())
     if args.out:
-        for path in write_outputs(result, Path(args.out)):
-            print(f"wrote {path}")
+        args.record.seed = problem.seed
+        paths = write_outputs(result, Path(args.out))
+        files = [p.name for p in paths]
+        write_record(args.out, args.record, files)
+        for name in [*files, "run.json"]:
+            print(f"wrote {args.final_out / name}")
     return 0 if result.chosen is not None else EXIT_RUNS_FAILED
 
 
@@ -150,6 +188,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run again the runs stored with status 'error'")
     p.add_argument("--chunksize", type=int, metavar="N",
                    help="runs sent to a worker at a time (default: automatic)")
+    p.add_argument("--run-timeout", type=float, metavar="SECONDS",
+                   help="a run still going after this long is stored as failed and the sweep "
+                        "goes on (not on Dask)")
     p.set_defaults(func=cmd_sweep)
 
     p = subparsers.add_parser(

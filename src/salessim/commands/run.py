@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from salessim.commands import add_set_option
+from salessim.commands import add_set_option, warn_size, writes_out
 from salessim.commands.compare import (
     add_diagnosis_options,
     add_kpis_option,
@@ -22,6 +21,7 @@ from salessim.errors import UsageError
 from salessim.logfiles import FORMATS
 
 
+@writes_out("run")
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario's replications; print its KPIs, funnel and bottlenecks."""
     # Imported here so that building the parser stays light (see salessim.cli).
@@ -30,7 +30,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from salessim.console import default_kpis, kpi_table, progress_bar, select_kpis
     from salessim.experiments.executors import make_executor, ordered_map
     from salessim.logfiles import write_cases, write_event_log
-    from salessim.output import versions, write_json
     from salessim.records import write_frame
     from salessim.reports import run_report
     from salessim.reports.summary import caveat_lines, run_caveats
@@ -40,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         precision_display,
         with_labels,
     )
-    from salessim.rng import STREAM_SCHEME
+    from salessim.runrecord import write_record
     from salessim.scenario import load_scenario, resolved, scenario_hash
 
     if (args.event_log or args.report) and args.out is None:
@@ -52,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     patterns = check_kpi_patterns(args.kpi, known)
     n = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
-    started = datetime.now(timezone.utc)
+    warn_size(scenario, n, args.event_log)
     clock = time.perf_counter()
     estimate, result, report = None, None, None
     with progress_bar(n, scenario.name) as bar:
@@ -120,29 +119,26 @@ def cmd_run(args: argparse.Namespace) -> int:
                               caveats=caveats)
             path = page.write(out)
             written += [path.name, *(f"{name}.png" for name in page.pngs)]
-            print(f"\nreport: {path}")
-        write_json(out / "run.json", {
+            print(f"\nreport: {args.final_out / path.name}")
+        record = args.record
+        record.seed, record.replications = seed, n
+        record.scenario(Path(args.scenario).stem, args.scenario, scenario_hash(scenario))
+        record.details.update({
             "scenario": str(args.scenario),
             "sets": sets,
             "scenario_hash": scenario_hash(scenario),
-            "seed": seed,
-            "replications": n,
             "warmup": float(scenario.warmup),
             "warmup_estimate": None if estimate is None else {
                 "series": estimate.series, "warmup": estimate.warmup},
             "precision": None if report is None else {
                 "rel_precision": report.rel_precision, "capped": report.capped,
                 "kpis": list(report.kpis["kpi"])},
-            "stream_scheme": STREAM_SCHEME,
-            "versions": versions(),
-            "started": started.isoformat(),
-            "seconds": round(seconds, 3),
             "resolved_scenario": resolved(scenario),
-            # What this run wrote: an older run's files in the same folder are left as
-            # they were, and are not this run's.
-            "files": written,
         })
-        print(f"wrote {out}/")
+        # What this run wrote: an older run's files in the same folder are left as
+        # they were, and are not this run's.
+        write_record(out, record, written)
+        print(f"wrote {args.final_out}/")
     return 0
 
 

@@ -92,6 +92,16 @@ def _levels_at(levels: list[Any] | Range, u: float) -> Any:
     return levels[min(int(u * len(levels)), len(levels) - 1)]
 
 
+#: Most designs an experiment may have (each is a validated scenario held in memory).
+MAX_DESIGNS = 100_000
+
+
+def _check_count(n: int) -> None:
+    if n > MAX_DESIGNS:
+        raise ValueError(f"{n:,} designs, above the limit of {MAX_DESIGNS:,}: split the "
+                         "experiment, or sample it with kind: random or lhs")
+
+
 def _ids(n: int, prefix: str = "d") -> list[str]:
     width = max(3, len(str(n - 1)))
     return [f"{prefix}{i:0{width}d}" for i in range(n)]
@@ -125,12 +135,14 @@ def expand(spec: ExperimentSpec, labels: list[str]) -> list[DesignPoint]:
         if ranged:
             raise ValueError(f"a full factorial needs lists of levels; {ranged[0]!r} is a range "
                              "(sample it with kind: random or lhs, or list its levels)")
+        _check_count(len(labels) * math.prod(len(v) for v in factors.values()))
         combos = [dict(zip(factors, combo, strict=True))
                   for combo in itertools.product(*factors.values())]
     else:
         if not factors:
             raise ValueError(f"a {kind} design samples factors: give at least one")
         n = spec.design.samples or 0
+        _check_count(len(labels) * n)
         rng = np.random.Generator(np.random.PCG64(spec.design.seed))
         columns: dict[str, list[Any]] = {}
         for key, levels in factors.items():

@@ -8,6 +8,8 @@ the same experiment are bit-identical.
 - :class:`SerialExecutor`: in this process, one item after the other.
 - :class:`ProcessPool`: a local pool of processes (the default, one per core), forked
   from a clean fork server that has imported salessim once (``spawn`` where there is none).
+  Workers ignore Ctrl-C (the parent decides), and die with the parent however it ends;
+  an interrupted map kills its workers at once instead of letting them finish their work.
   A worker that dies (killed, out of memory, a crash in native code) breaks the pool; the
   items in flight are then retried one at a time in a fresh one-worker pool, so the item
   that kills its worker is found and reported as :class:`WorkerLost`, and the rest finish.
@@ -17,9 +19,16 @@ the same experiment are bit-identical.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import ProcessPoolExecutor as _Pool
@@ -111,15 +120,21 @@ class ProcessPool(_Closing):
         self._context = _pool_context()
         self._pool: _Pool | None = None
 
+    def _new_pool(self, workers: int) -> _Pool:
+        return _Pool(max_workers=workers, mp_context=self._context,
+                     initializer=worker_init, initargs=(os.getpid(),))
+
     def _get_pool(self, workers: int | None = None) -> _Pool:
         if workers is not None:
-            return _Pool(max_workers=workers, mp_context=self._context)
+            return self._new_pool(workers)
         if self._pool is None:
-            self._pool = _Pool(max_workers=self.workers, mp_context=self._context)
+            self._pool = self._new_pool(self.workers)
         return self._pool
 
-    def _discard_pool(self) -> None:
+    def _discard_pool(self, kill: bool = False) -> None:
         if self._pool is not None:
+            if kill:
+                kill_workers(self._pool)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
@@ -155,7 +170,9 @@ class ProcessPool(_Closing):
                             continue
                         yield i, result
             except BaseException:
-                self._discard_pool()
+                # Ctrl-C, a signal or an error here: the work in flight is abandoned, so
+                # its workers are stopped now rather than left to finish it.
+                self._discard_pool(kill=True)
                 raise
             if broken:
                 self._discard_pool()
@@ -169,6 +186,9 @@ class ProcessPool(_Closing):
             return pool.submit(fn, item).result()
         except BrokenProcessPool:
             return WorkerLost("the worker process died while running this item")
+        except BaseException:
+            kill_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -176,6 +196,59 @@ class ProcessPool(_Closing):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+#: How often a worker checks that the process that started its pool still runs, seconds.
+WATCHDOG_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def worker_init(parent: int) -> None:
+    """Set up a pool worker: ignore Ctrl-C, and die with the process that made the pool.
+
+    Ctrl-C at a terminal reaches every process of the group; the parent alone decides
+    what to do, and stops the workers itself. A worker forked from the fork server is the
+    fork server's child, so on Linux it asks to be killed when that process ends, and a
+    watchdog thread ends it when ``parent`` (the command) is gone, whatever killed it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no prctl: the watchdog still works
+            pass
+    threading.Thread(target=_watchdog, args=(parent,), daemon=True,
+                     name="salessim-watchdog").start()
+
+
+def _watchdog(parent: int) -> None:
+    while _alive(parent):
+        time.sleep(WATCHDOG_SECONDS)
+    os._exit(1)  # the command is gone: nobody will read this worker's results
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc (not Linux)
+        return True
+
+
+def kill_workers(pool: _Pool) -> None:
+    """Kill a pool's worker processes now (their work is abandoned)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):  # already gone
+            pass
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -212,16 +285,20 @@ class DaskExecutor(_Closing):
     ) -> None:
         distributed = import_distributed()
         self._cluster = None
+        self._scratch: str | None = None
         self._own_client = client is None
         if client is not None:
             self._client = client
             label = "client"
         elif address == "local":
             n = workers or default_workers()
+            # Its workers' scratch space in a folder of its own, removed on close (Dask
+            # would leave /tmp/dask-scratch-space behind).
+            self._scratch = tempfile.mkdtemp(prefix="salessim-dask-")
             self._cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR,
+                silence_logs=logging.ERROR, local_directory=self._scratch,
             )
             self._client = distributed.Client(self._cluster)
             label = "local"
@@ -261,6 +338,8 @@ class DaskExecutor(_Closing):
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]:

@@ -72,6 +72,10 @@ def results_report(root: str | Path, kpis: list[str] | None = None, level: float
     stored = frame[["design", "replication"]].drop_duplicates().shape[0]
     lines = [f"{manifest['experiment']}: {stored} of {total} runs stored, "
              f"{len(failures(frame))} failed (root seed {manifest['root_seed']})"]
+    beyond = frame.attrs.get("beyond_replications", 0)
+    if beyond:
+        lines.append(f"{beyond} stored runs of replications {manifest['replications']} and up "
+                     "(from a sweep with more replications) are left out")
     wanted = kpis or list(dict.fromkeys(summary["kpi"]))
     unknown = [k for k in wanted if k not in set(summary["kpi"])]
     if unknown:

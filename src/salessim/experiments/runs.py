@@ -7,7 +7,10 @@ scenario, seed and replication, never on where or in which order it ran.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,10 +49,38 @@ def simulate(task: Task) -> dict[str, float]:
     return engine.run_replication(task.scenario, task.replication, task.seed).kpis
 
 
+class RunTimeout(Exception):
+    """A run took longer than its time limit."""
+
+
+def _time_limit(seconds: float | None):
+    """Raise RunTimeout in this thread after ``seconds``; a no-op where signals cannot."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def limit():
+        def expire(signum, frame):
+            raise RunTimeout(f"the run took longer than its time limit of {seconds:g} s")
+
+        old = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    return limit()
+
+
 def run_batch(
     runner: Callable[[Task], dict[str, float]],
     kpis: Sequence[str] | None,
     tasks: Sequence[Task],
+    timeout: float | None = None,
 ) -> list[RunOutcome]:
     """Run tasks one after the other; an exception is recorded and the batch goes on.
 
@@ -57,12 +88,15 @@ def run_batch(
         runner: task -> KPI values (:func:`simulate`, or a stand-in in tests).
         kpis: the KPIs to keep, in order (None keeps all); a missing one is NaN.
         tasks: the runs of the batch.
+        timeout: seconds each run may take; a longer one fails with :class:`RunTimeout`
+            (in a process's main thread; threads, as on Dask, have no time limit).
     """
     out = []
     for task in tasks:
         started = time.perf_counter()
         try:
-            values = runner(task)
+            with _time_limit(timeout):
+                values = runner(task)
         except Exception as exc:  # recorded in the results; the sweep goes on
             message = f"{type(exc).__name__}: {exc}".strip()
             out.append(RunOutcome(task.design, task.replication, None, message,

@@ -125,7 +125,8 @@ class ExperimentSpec(Frozen):
         default_factory=dict, description="dotted key -> value set in every design"
     )
     design: DesignSpec = Field(default_factory=DesignSpec)
-    replications: int | None = Field(default=None, ge=1, description="default: the scenario's")
+    replications: int | None = Field(default=None, ge=1, le=100_000,
+                                     description="default: the scenario's")
     seed: int | None = Field(default=None, ge=0, description="root seed; default: the scenario's")
     kpis: list[str] | None = Field(default=None, min_length=1, description="default: all")
 

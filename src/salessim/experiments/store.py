@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,11 +37,13 @@ import pyarrow.parquet as pq
 from salessim.errors import OutputError, UsageError
 from salessim.experiments.runs import ERROR, RunOutcome
 from salessim.experiments.spec import Experiment
-from salessim.output import atomic_path, versions, write_json
+from salessim.output import atomic_path, remove_stale_parts, versions, write_json
 from salessim.rng import STREAM_SCHEME
 from salessim.scenario.load import resolved
 
 MANIFEST = "manifest.json"
+#: Folder of a results folder holding one history entry per sweep.
+HISTORY = "history"
 METADATA_KEY = b"salessim.manifest"
 _FILE = re.compile(r"^rep-(\d+)\.parquet$")
 
@@ -148,7 +152,8 @@ class ResultStore:
             "factors": list(experiment.factors),
             "designs": experiment.design_table(),
             "base_scenarios": experiment.bases,
-            "history": list(old.get("history", [])) if old else [],
+            # Entries of folders written before history/ existed stay; new ones are files.
+            "history": _inline_history(root) if old else [],
         }
         store = cls(root, experiment, manifest)
         write_json(root / MANIFEST, manifest)
@@ -193,13 +198,33 @@ class ResultStore:
         return target
 
     def finish(self, summary: dict[str, Any]) -> None:
-        """Record the end of this sweep (also when it was interrupted) in the manifest."""
+        """Record the end of this sweep (also when it was interrupted).
+
+        Each sweep's history entry is a file of its own in ``history/`` (merged when the
+        manifest is read), so shards that start or end at the same moment never overwrite
+        each other's entry.
+        """
         self.manifest["ended"] = now()
-        self.manifest["history"].append({
-            "executor": self.manifest["executor"], "shard": self.manifest["shard"],
-            "started": self.manifest["started"], "ended": self.manifest["ended"], **summary,
-        })
-        write_json(self.root / MANIFEST, self.manifest)
+        entry = {"executor": self.manifest["executor"], "shard": self.manifest["shard"],
+                 "started": self.manifest["started"], "ended": self.manifest["ended"], **summary}
+        # Named by the time it ended, so the entries read back in the order sweeps ended.
+        write_json(self.root / HISTORY / f"{time.time_ns():020d}-{os.getpid()}.json", entry)
+
+    def verify(self) -> list[Path]:
+        """Remove stored run files that do not read back whole (an empty or torn file left
+        by a crash of the machine); returns them, so that the sweep runs them again.
+        Temporary files of killed sweeps are removed too."""
+        remove_stale_parts(self.root, "rep-*")
+        broken = []
+        for path in result_files(self.root):
+            try:
+                rows = pq.read_metadata(path).num_rows
+            except (OSError, pa.ArrowException):
+                rows = 0
+            if rows < 1:
+                broken.append(path)
+                path.unlink(missing_ok=True)
+        return broken
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
@@ -210,11 +235,30 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     """
     path = Path(root) / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{root}: no {MANIFEST} here; not a salessim results folder") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the manifest: {exc}") from None
+    entries = list(manifest.get("history") or [])  # folders written before history/ existed
+    for item in sorted((Path(root) / HISTORY).glob("*.json")):
+        try:
+            entries.append(json.loads(item.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue  # one unreadable entry does not hide the others
+    manifest["history"] = entries
+    # The end of the sweep that wrote the manifest last, once it has ended.
+    ends = [e.get("ended") for e in entries if e.get("started") == manifest.get("started")]
+    if manifest.get("ended") is None and ends:
+        manifest["ended"] = ends[-1]
+    return manifest
+
+
+def _inline_history(root: Path) -> list[dict[str, Any]]:
+    try:
+        return list(json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("history") or [])
+    except (OSError, json.JSONDecodeError):
+        return []
 
 
 def result_files(root: str | Path) -> list[Path]:
@@ -251,15 +295,33 @@ def load_results(root: str | Path, files: Iterable[Path] | None = None) -> pd.Da
         UsageError: not a results folder.
     """
     root = Path(root)
-    read_manifest(root)
+    manifest = read_manifest(root)
     paths = list(files) if files is not None else result_files(root)
+    if files is None and manifest.get("replications"):
+        # Runs of an earlier sweep with more replications than the experiment has now
+        # are not part of it: they are left out (and counted, for the report).
+        keep = int(manifest["replications"])
+        beyond = [p for p in paths if (_key(p) or ("", 0))[1] >= keep]
+        paths = [p for p in paths if p not in set(beyond)]
+    else:
+        beyond = []
     if not paths:
-        return pd.DataFrame(columns=["experiment", "design", "scenario", "scenario_hash",
-                                     "replication", "kpi", "value", "status", "error"])
-    tables = [pq.read_table(p) for p in paths]
+        empty = pd.DataFrame(columns=["experiment", "design", "scenario", "scenario_hash",
+                                      "replication", "kpi", "value", "status", "error"])
+        empty.attrs["beyond_replications"] = len(beyond)
+        return empty
+    tables = []
+    for path in paths:
+        try:
+            tables.append(pq.read_table(path))
+        except (OSError, pa.ArrowException) as exc:
+            raise UsageError(f"{path}: a stored run that does not read back ({exc}); run the "
+                             "sweep again to redo it") from None
     table = pa.concat_tables(tables, promote_options="default")
     frame = table.to_pandas()
-    return frame.sort_values(["design", "replication"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["design", "replication"], kind="stable").reset_index(drop=True)
+    frame.attrs["beyond_replications"] = len(beyond)
+    return frame
 
 
 def file_manifest(path: str | Path) -> dict[str, Any]:

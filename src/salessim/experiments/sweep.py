@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from salessim.errors import UsageError
+from salessim.errors import OutputError, UsageError
 from salessim.experiments.executors import Executor, SerialExecutor, WorkerLost
 from salessim.experiments.runs import RunOutcome, died, run_batch, simulate
 from salessim.experiments.spec import Experiment, Task
@@ -80,6 +80,8 @@ def sweep(
     retry_errors: bool = False,
     chunksize: int | None = None,
     on_plan: Callable[[int, int], None] | None = None,
+    on_broken: Callable[[list[Path]], None] | None = None,
+    run_timeout: float | None = None,
 ) -> SweepReport:
     """Run an experiment's runs that are not stored yet, storing each as it finishes.
 
@@ -93,6 +95,10 @@ def sweep(
         retry_errors: run again the runs stored with status ``error``.
         chunksize: runs per task sent to a worker; default :func:`auto_chunksize`.
         on_plan: called with (runs to do, runs already stored) before the first run.
+        on_broken: called with the stored files that did not read back (removed, and run
+            again by this sweep).
+        run_timeout: seconds a run may take; a run still going then is stored as failed
+            and the sweep goes on (in processes and serially; not on Dask's threads).
 
     Returns:
         What was run. Interrupting (Ctrl-C) loses no stored run; the next sweep resumes.
@@ -101,6 +107,9 @@ def sweep(
     started = time.perf_counter()
     shard_text = f"{shard[0]}/{shard[1]}" if shard else None
     store = ResultStore.open(out, experiment, executor.name, shard_text)
+    broken = store.verify()
+    if broken and on_broken is not None:
+        on_broken(broken)
     tasks = shard_tasks(experiment.tasks(), shard)
     done = store.completed(with_errors=not retry_errors)
     todo = [t for t in tasks if t.key not in done]
@@ -108,7 +117,7 @@ def sweep(
         on_plan(len(todo), len(tasks) - len(todo))
     size = chunksize or auto_chunksize(len(todo), executor.workers)
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-    fn = partial(run_batch, runner, experiment.kpis)
+    fn = partial(run_batch, runner, experiment.kpis, timeout=run_timeout)
     counts = {"ran": 0, "failed": 0}
 
     def keep(outcomes: list[RunOutcome]) -> None:
@@ -134,7 +143,13 @@ def sweep(
             keep([died(singles[i][0])] if isinstance(result, WorkerLost) else result)
         interrupted = False
     finally:
-        store.finish({"runs": len(tasks), "skipped": len(tasks) - len(todo), **counts,
-                      "interrupted": interrupted})
+        try:
+            store.finish({"runs": len(tasks), "skipped": len(tasks) - len(todo), **counts,
+                          "interrupted": interrupted, "redone_broken": len(broken)})
+        except OutputError:
+            if interrupted:  # the first error (a full disk, say) is the one to report
+                pass
+            else:
+                raise
     return SweepReport(len(tasks), len(tasks) - len(todo), counts["ran"], counts["failed"],
                        time.perf_counter() - started, Path(out))

@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 
 class Frozen(BaseModel):
-    """An input model: immutable, and a misspelt key is an error, not a silent default."""
+    """An input model: immutable, a misspelt key is an error, not a silent default, and NaN
+    or infinity is never a valid number."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 #: The id of a stage, role, source or task: no dots, so KPI names stay unambiguous.

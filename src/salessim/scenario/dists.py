@@ -27,8 +27,38 @@ def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
         yield from draw(BLOCK).tolist()
 
 
+#: Values drawn from a distribution when it is validated, to check its sampler.
+SAMPLE_CHECK = 64
+
+
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite(self) -> _Spec:
+        """Parameters that are each finite can still overflow (a weibull shape of 0.001, a
+        gamma cv of 1e-200): refuse them unless the mean, the variance and a sample are all
+        finite, so a distribution that validates never breaks a run."""
+        self._rules()
+        try:
+            with np.errstate(all="ignore"):  # overflow is checked for just below
+                moments = (self.mean, self.variance)
+                rng = np.random.default_rng(0)
+                sample = list(itertools.islice(self.draws(rng), SAMPLE_CHECK))
+        except (OverflowError, ZeroDivisionError, FloatingPointError):
+            raise ValueError("these parameters give no usable distribution: its mean, "
+                             "variance or draws overflow") from None
+        except ValueError as exc:  # numpy refusing the parameters
+            raise ValueError(f"these parameters give no usable distribution ({exc})") from None
+        if not all(math.isfinite(m) for m in moments):
+            raise ValueError(f"these parameters give a mean or variance that is not finite "
+                             f"(mean {moments[0]:g}, variance {moments[1]:g})")
+        if not all(math.isfinite(x) for x in sample):
+            raise ValueError("these parameters give draws that are not finite numbers")
+        return self
+
+    def _rules(self) -> None:
+        """The distribution's own rules on its parameters (raise ValueError), checked first."""
 
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
@@ -45,7 +75,6 @@ class _Spec(BaseModel):
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:  # pragma: no cover
         raise NotImplementedError
-
 
 
 class Constant(_Spec):
@@ -66,13 +95,12 @@ class Constant(_Spec):
         return itertools.repeat(float(self.value))
 
 
-
 class _ByMean(_Spec):
     """A distribution given by its mean (``mean`` in YAML; a property of the same name)."""
 
     mean_: Duration = Field(gt=0, alias="mean")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -92,7 +120,6 @@ class Exponential(_ByMean):
         return blocks(lambda n: rng.exponential(self.mean_, n))
 
 
-
 class Uniform(_Spec):
     """Uniform on [low, high]."""
 
@@ -100,11 +127,9 @@ class Uniform(_Spec):
     low: Duration = Field(ge=0)
     high: Duration
 
-    @model_validator(mode="after")
-    def _order(self) -> Uniform:
+    def _rules(self) -> None:
         if not self.high > self.low:
             raise ValueError(f"high must be greater than low (low={self.low}, high={self.high})")
-        return self
 
     @property
     def mean(self) -> float:
@@ -118,21 +143,17 @@ class Uniform(_Spec):
         return blocks(lambda n: rng.uniform(self.low, self.high, n))
 
 
-
 class _ThreePoint(_Spec):
     low: Duration = Field(ge=0)
     mode: Duration
     high: Duration
 
-    @model_validator(mode="after")
-    def _order(self) -> _ThreePoint:
+    def _rules(self) -> None:
         if not (self.low <= self.mode <= self.high and self.low < self.high):
             raise ValueError(
                 f"needs low <= mode <= high and low < high "
                 f"(low={self.low}, mode={self.mode}, high={self.high})"
             )
-        return self
-
 
 
 class Triangular(_ThreePoint):
@@ -189,27 +210,31 @@ class Normal(_Spec):
     mu: Duration = Field(alias="mean")
     sd: Duration = Field(gt=0)
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
-    @model_validator(mode="after")
-    def _mass(self) -> Normal:
+    def _rules(self) -> None:
         if self.mu < -3 * self.sd:
             raise ValueError("mean must not be below -3 sd: almost every draw would be negative")
-        return self
 
     @property
-    def _truncated(self):
-        from scipy import stats  # only this distribution needs scipy; keep imports light
+    def _moments(self) -> tuple[float, float]:
+        """Mean and variance of the normal truncated at zero (closed form, no scipy).
 
-        return stats.truncnorm((0 - self.mu) / self.sd, math.inf, loc=self.mu, scale=self.sd)
+        With a = -mu / sd, phi the standard density and Z = P(X >= 0) = erfc(a / sqrt 2) / 2:
+        mean = mu + sd * phi(a) / Z, variance = sd^2 * (1 + a phi(a) / Z - (phi(a) / Z)^2).
+        """
+        a = -self.mu / self.sd
+        z = 0.5 * math.erfc(a / math.sqrt(2))
+        ratio = math.exp(-a * a / 2) / math.sqrt(2 * math.pi) / z
+        return self.mu + self.sd * ratio, self.sd**2 * (1 + a * ratio - ratio * ratio)
 
     @property
     def mean(self) -> float:
-        return float(self._truncated.mean())
+        return self._moments[0]
 
     @property
     def variance(self) -> float:
-        return float(self._truncated.var())
+        return self._moments[1]
 
     def draws(self, rng: np.random.Generator) -> Iterator[float]:
         def draw(n: int) -> np.ndarray:
@@ -217,7 +242,6 @@ class Normal(_Spec):
             return x[x >= 0]
 
         return blocks(draw)
-
 
 
 class _MeanCv(_ByMean):
@@ -230,7 +254,6 @@ class _MeanCv(_ByMean):
     @property
     def cv(self) -> float:
         return self.cv_
-
 
 
 class Lognormal(_MeanCv):
@@ -275,7 +298,6 @@ class Weibull(_Spec):
         return blocks(lambda n: self.scale * rng.weibull(self.shape, n))
 
 
-
 class Empirical(_Spec):
     """A value picked from a list, with optional weights (observed data)."""
 
@@ -283,8 +305,7 @@ class Empirical(_Spec):
     values: list[Duration] = Field(min_length=1)
     weights: list[float] | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> Empirical:
+    def _rules(self) -> None:
         if any(v < 0 for v in self.values):
             raise ValueError(f"values must not be negative, got {self.values}")
         if self.weights is not None:
@@ -292,9 +313,13 @@ class Empirical(_Spec):
                 raise ValueError(
                     f"weights must be as many as values ({len(self.values)}), got {len(self.weights)}"
                 )
-            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                raise ValueError(f"weights must be >= 0 with a positive sum, got {self.weights}")
-        return self
+            try:
+                total = math.fsum(self.weights)
+            except OverflowError:
+                total = math.inf
+            if any(w < 0 for w in self.weights) or not 0 < total < math.inf:
+                raise ValueError(f"weights must be >= 0 with a positive, finite sum, got "
+                                 f"{self.weights}")
 
     @property
     def _p(self) -> np.ndarray:

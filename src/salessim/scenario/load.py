@@ -32,6 +32,8 @@ from pydantic import BaseModel, ValidationError
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.dists import DIST_NAMES
 from salessim.scenario.schema import Scenario, process_problems
+from salessim.scenario.size import size_problems
+from salessim.scenario.yamlread import load_value, parse_yaml, read_text
 
 SET_SOURCE = "--set"
 _REPLACED_WHOLE = {"next"}
@@ -56,34 +58,6 @@ class Document:
         return (self.files[-1] if self.files else None), None
 
 
-def _yaml_lines(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML and record the line of every mapping key and list item."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        rule = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
-        raise ScenarioError([Problem("", rule, None, filename, line)]) from None
-    lines: dict[Path_, int] = {}
-
-    def walk(n: yaml.Node | None, path: Path_) -> None:
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                sub = (*path, str(key.value))
-                lines[sub] = key.start_mark.line + 1
-                walk(value, sub)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                sub = (*path, str(i))
-                lines[sub] = item.start_mark.line + 1
-                walk(item, sub)
-
-    walk(node, ())
-    return data, lines
-
-
 def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
     if not (isinstance(base, dict) and isinstance(change, dict)):
         return copy.deepcopy(change)
@@ -103,18 +77,17 @@ def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
 
 
 def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
-    """Read a scenario file and the files it ``extends``, merged, with key origins."""
+    """Read a scenario file and the files it ``extends``, merged, with key origins.
+
+    A base named by ``extends:`` is a path relative to the file that names it (or an
+    absolute path) ending in ``.yaml`` or ``.yml``, and a regular file (never a device or
+    a FIFO); a chain holds at most :data:`MAX_EXTENDS` bases. Errors about a base never
+    quote its content.
+    """
     path = Path(path)
     name = str(path)
     resolved = path.resolve()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror}", name, name)]) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem("", "not a text file in UTF-8", f"byte {exc.start}",
-                                     name)]) from None
-    data, lines = _yaml_lines(text, name)
+    data, lines = parse_yaml(read_text(path), name)
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a YAML mapping of keys to values",
                                      type(data).__name__, name, 1)])
@@ -122,24 +95,50 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
         return Document(data, origins, [name])
-    if not isinstance(parent_ref, str):
-        raise ScenarioError([Problem("extends", "must be a file path", parent_ref, name,
-                                     lines.get(("extends",)))])
-    parent_path = path.parent / parent_ref
-    if not parent_path.is_file():
-        raise ScenarioError([Problem("extends", "no such file (paths are relative to this file)",
-                                     parent_ref, name, lines.get(("extends",)))])
+    at = lines.get(("extends",))
+    parent_path = _base_path(path, parent_ref, name, at)
     chain = (*_chain, resolved)
     if parent_path.resolve() in chain:
         # Reported where the cycle closes: the extends line that points back up the chain.
         cycle = " -> ".join(str(p) for p in (*chain, parent_path.resolve()))
-        raise ScenarioError([Problem("extends", "extends must not form a cycle", cycle, name,
-                                     lines.get(("extends",)))])
-    parent = read_document(parent_path, chain)
+        raise ScenarioError([Problem("extends", "extends must not form a cycle", cycle, name, at)])
+    if len(chain) > MAX_EXTENDS:
+        raise ScenarioError([Problem("extends", f"a chain of extends may hold at most "
+                                     f"{MAX_EXTENDS} bases", f"more than {MAX_EXTENDS}", name, at)])
+    try:
+        parent = read_document(parent_path, chain)
+    except ScenarioError as exc:
+        if len(exc.problems) == 1 and exc.problems[0].file == str(parent_path) \
+                and exc.problems[0].rule.startswith(("not valid YAML", "a scenario must be")):
+            # Not a scenario at all: say so without echoing what the file holds.
+            raise ScenarioError([Problem("extends", "the base is not a YAML scenario (a mapping "
+                                         "of keys to values)", parent_ref, name, at)]) from None
+        raise
     merged = _merge(parent.data, data)
     merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
     merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
     return Document(merged, merged_origins, [*parent.files, name])
+
+
+#: Most bases a chain of ``extends:`` may hold.
+MAX_EXTENDS = 32
+
+
+def _base_path(path: Path, ref: Any, name: str, line: int | None) -> Path:
+    """The file ``extends: ref`` names, or the rule it breaks."""
+    def refuse(rule: str) -> ScenarioError:
+        return ScenarioError([Problem("extends", rule, ref, name, line)])
+
+    if not isinstance(ref, str):
+        raise refuse("must be a file path")
+    if Path(ref).suffix.lower() not in (".yaml", ".yml"):
+        raise refuse("must name a .yaml or .yml file")
+    parent_path = path.parent / ref
+    if not parent_path.exists():
+        raise refuse("no such file (paths are relative to this file)")
+    if not parent_path.is_file():
+        raise refuse("not a regular file (a folder, device or FIFO)")
+    return parent_path
 
 
 _ABSENT = object()
@@ -174,7 +173,7 @@ def apply_sets(doc: Document, assignments: list[str]) -> Document:
             raise ScenarioError([Problem("", "an override is key.path=value, like "
                                          "stages.close.delay.mean=2", text, SET_SOURCE, i)])
         try:
-            value = yaml.safe_load(raw)
+            value = load_value(raw)
         except yaml.YAMLError:
             value = raw
         node = data
@@ -223,7 +222,7 @@ def validate_document(doc: Document) -> Scenario:
         scenario = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
         raise ScenarioError(located_problems(doc, exc)) from None
-    problems = process_problems(scenario)
+    problems = process_problems(scenario) or size_problems(scenario)
     for p in problems:
         p.file, p.line = doc.locate(tuple(p.field.split(".")))
     if problems:

@@ -248,7 +248,7 @@ class Scenario(Frozen):
     time_unit: TimeUnit = "day"
     horizon: Duration = Field(gt=0, description="simulated length of one replication")
     warmup: Duration = Field(default=0.0, ge=0, description="leads created before this are not counted")
-    replications: int = Field(default=10, ge=1)
+    replications: int = Field(default=10, ge=1, le=100_000)
     seed: int = Field(default=0, ge=0)
     calendar: Calendar | None = None
     roles: dict[Id, Role] = Field(default_factory=dict)
