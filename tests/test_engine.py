@@ -75,11 +75,11 @@ def test_sketch_merge_equals_one_sketch_of_everything_and_empty_is_nan():
 def _served_order(prioritised: bool, priorities: list[float]) -> list[int]:
     env = simpy.Environment()
     pool = StaffPool(env, 1, prioritised)
-    assert pool.take()  # the only member is busy
+    assert pool.request() is None  # the only member is busy
     order: list[int] = []
 
     def deal(i: int, priority: float):
-        yield pool.wait(priority)
+        yield pool.request(priority)
         order.append(i)
         yield env.timeout(1)
         pool.release()
@@ -101,11 +101,27 @@ def test_pool_serves_first_come_first_served_or_by_priority_with_ties_in_order()
     assert _served_order(True, [3, 1, 2, 1]) == [1, 3, 2, 0]
 
 
+def test_in_a_prioritised_line_a_deal_asking_at_the_release_instant_competes():
+    """A member released now goes to the most important deal asking by the end of the
+    instant, the releasing deal included (as with SimPy's PriorityResource)."""
+    env = simpy.Environment()
+    pool = StaffPool(env, 1, prioritised=True)
+    assert pool.request(0.0) is None
+    waiting = pool.request(0.0)  # rank 0: first come
+    pool.release()
+    urgent = pool.request(-1.0)  # asks at the same instant, more important
+    assert urgent is None and not waiting.triggered
+    pool.release()
+    later = pool.request(5.0)  # less important than the one waiting
+    env.run()
+    assert waiting.triggered and not later.triggered
+
+
 def test_pool_hands_members_over_and_passes_by_deals_gone_cold():
     env = simpy.Environment()
     pool = StaffPool(env, 2)
-    assert pool.take() and pool.take() and not pool.take()
-    first, second = pool.wait(), pool.wait()
+    assert pool.request() is None and pool.request() is None
+    first, second = pool.request(), pool.request()
     pool.give_up(first)
     assert pool.waiting == 1
     pool.release()  # goes to the second in line, not the one gone cold
@@ -118,8 +134,8 @@ def test_a_closed_pool_holds_its_free_members_until_opening():
     env = simpy.Environment()
     pool = StaffPool(env, 2)
     pool.close()
-    assert not pool.take()
-    waiting = pool.wait()
+    waiting = pool.request()
+    assert waiting is not None
     pool.open()
     assert waiting.triggered and pool.free == 1
 

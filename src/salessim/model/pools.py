@@ -3,7 +3,8 @@
 A :class:`StaffPool` is a role's members (or one member of a role that owns its deals)
 with a waiting line. Taking a free member costs a counter decrement and no event; a deal
 that finds nobody free waits on an event, and a release hands the member straight to the
-next deal in line (first come first served, or by priority with ties first come first
+next deal in line (first come first served), or, in a prioritised line, to the most
+important deal once the instant's earlier events are done (ties first come first
 served). A pool with working hours is closed outside them: deals that come then wait in
 line (their patience runs), and at opening time the free members go to the first in line.
 
@@ -47,20 +48,26 @@ class StaffPool:
         self._seq = itertools.count()
         self._gone: set[simpy.Event] = set()  # waiting deals that went cold
 
-    def take(self) -> bool:
-        """Take a free member at once if there is one (the line is empty then)."""
-        if self.free:
-            self.free -= 1
-            return True
-        return False
+    def request(self, priority: float = 0.0) -> simpy.Event | None:
+        """A member for a deal: None when it has one at once, else an event to wait on.
 
-    def wait(self, priority: float = 0.0) -> simpy.Event:
-        """Join the line; the event succeeds when a member is handed over."""
-        event = self.env.event()
-        if self.prioritised:
-            heapq.heappush(self.line, (priority, next(self._seq), event))
-        else:
+        In a prioritised line a deal that asks at the instant a member is released
+        competes with the deals already waiting, by priority (as a SimPy
+        ``PriorityResource`` does: a release hands over when its event is processed).
+        """
+        if not self.prioritised:
+            if self.free:
+                self.free -= 1
+                return None
+            event = self.env.event()
             self.line.append(event)
+            return event
+        event = self.env.event()
+        heapq.heappush(self.line, (priority, next(self._seq), event))
+        if self.free:
+            self._hand_over()
+            if event.triggered:
+                return None
         return event
 
     def give_up(self, event: simpy.Event) -> None:
@@ -77,10 +84,28 @@ class StaffPool:
             return event
         return None
 
+    def _hand_over(self, _: simpy.Event | None = None) -> None:
+        """Free members to the first deals in line."""
+        while self.free and self.line and not self.closed:
+            event = self._next_in_line()
+            if event is None:
+                return
+            self.free -= 1
+            event.succeed()
+
     def release(self) -> None:
         """A member is done: to the next deal in line, or free."""
         if self.closed:
             self.held += 1
+            return
+        if self.prioritised:
+            # Handed over when this instant's earlier events are done, so a deal asking
+            # now competes by priority (see :meth:`request`).
+            self.free += 1
+            if self.line:
+                event = self.env.event()
+                event.callbacks.append(self._hand_over)
+                event.succeed()
             return
         if self.line:
             event = self._next_in_line()
@@ -99,9 +124,9 @@ class StaffPool:
     def open(self) -> None:
         """On duty: held members go to the line in its order, the rest are free."""
         self.closed = False
-        members, self.held = self.held, 0
-        for _ in range(members):
-            self.release()
+        self.free += self.held
+        self.held = 0
+        self._hand_over()
 
     @property
     def waiting(self) -> int:

@@ -212,10 +212,12 @@ class Staff:
         else:
             members, pools = None, plan.pools
         for pool in pools:
-            if pool.free:  # a free member: taken at once, no event
+            if pool.free and not pool.line:  # a free member: taken at once, no event
                 pool.free -= 1
                 continue
-            event = pool.wait(0.0 if plan.priority is None else plan.priority(deal))
+            event = pool.request(0.0 if plan.priority is None else plan.priority(deal))
+            if event is None:
+                continue
             if deadline is None:
                 yield event
             else:
@@ -285,8 +287,9 @@ class Staff:
         """
         env = self.env
         for pool in plan.pools:
-            if not pool.take():
-                yield pool.wait()
+            event = pool.request()
+            if event is not None:
+                yield event
         start = env.now
         lo, hi = max(start, self.warmup), min(start + length, self.horizon)
         if hi > lo and plan.pools:
