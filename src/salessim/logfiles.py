@@ -28,7 +28,7 @@ from salessim.records import (
 from salessim.scenario.units import UNIT_HOURS
 
 #: Events decoded and written at a time.
-CHUNK = 200_000
+CHUNK = 25_000
 #: The formats ``write_event_log`` knows, by file suffix.
 FORMATS = ("csv", "parquet", "xes")
 

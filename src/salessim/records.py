@@ -170,6 +170,7 @@ class EventLog:
         self.lead_score = array("d")
         self.lead_counted = array("b")
         self.lead_end = array("b")
+        self._names = None  # lead names as an array, once a table is built
 
     def __len__(self) -> int:
         return len(self.times)
@@ -209,6 +210,15 @@ class EventLog:
         return [f"{sources[s]}-{n}" for s, n in zip(self.lead_source, self.lead_number,
                                                     strict=True)]
 
+    def _name_array(self):
+        """The lead names as an object array, built once per size of the lead table."""
+        import numpy as np
+
+        cached = self._names
+        if cached is None or len(cached) != max(len(self.lead_source), 1):
+            cached = self._names = np.array(self.lead_names() or [""], dtype=object)
+        return cached
+
     def records(self) -> list[Event]:
         """Every event as an :class:`Event`, in the order they were logged."""
         names = self.lead_names()
@@ -227,7 +237,7 @@ class EventLog:
 
         codes = np.frombuffer(self.codes, dtype=np.int64)[start:stop]
         times = np.frombuffer(self.times, dtype=np.float64)[start:stop]
-        names = np.array(self.lead_names() or [""], dtype=object)
+        names = self._name_array()
         stages = np.array([s or None for s in self.stages], dtype=object)
         resources = np.array([r or None for r in self.resources], dtype=object)
         return pd.DataFrame({

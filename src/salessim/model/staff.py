@@ -37,6 +37,7 @@ class StaffPlan:
     __slots__ = (
         "roles", "primary", "label", "pools", "owned", "work", "delay", "cal", "opening",
         "learning", "cost_rate", "above", "priority", "queued", "started", "finished", "cold",
+        "busy",
     )
 
     def __init__(self) -> None:
@@ -56,6 +57,9 @@ class StaffPlan:
         self.priority = None  # deal -> its rank in a prioritised queue (lower goes first)
         # Packed event-log codes of this work at its stage (set when a log is kept).
         self.queued = self.started = self.finished = self.cold = 0
+        # Working time of each of its roles in the window, added to the roles' totals at
+        # the end of the run (one float per piece of work instead of one per role).
+        self.busy = 0.0
 
 
 class Staff:
@@ -79,7 +83,7 @@ class Staff:
         self.warmup = float(scenario.warmup)
         self.horizon = float(scenario.horizon)
         self.response_target = scenario.response_target
-        self.busy = tally.busy
+        self.plans: list[StaffPlan] = []
         self.work_cost = tally.work_cost_by_source
         prioritised = {
             r for stage in scenario.stages.values() if stage.queue != "fifo" for r in stage.staff
@@ -109,6 +113,7 @@ class Staff:
         """Compile a piece of work by ``roles`` whose duration is drawn from ``stream``."""
         sc = self.scenario
         plan = StaffPlan()
+        self.plans.append(plan)
         # Acquire roles in one global order (the scenario's role order): no deadlock.
         plan.roles = tuple(sorted(roles, key=self._order.index))
         plan.primary = roles[0] if roles else None
@@ -253,9 +258,7 @@ class Staff:
         spent = work if self.warmup <= start and end <= self.horizon else \
             self._in_window(plan, start, end)
         if spent:
-            busy = self.busy
-            for role in plan.roles:
-                busy[role] += spent
+            plan.busy += spent
             if members is not None:
                 for owners, member in members.items():
                     owners.busy[member] += spent
@@ -371,6 +374,14 @@ class Staff:
                 self.owner_pools[rid].release(member)
             else:  # still waiting for an owner
                 self.owner_pools[rid].give_up(member)
+
+    def add_busy(self) -> None:
+        """Add each plan's working time to its roles' totals (call once, at the end)."""
+        busy = self.tally.busy
+        for plan in self.plans:
+            if plan.busy:
+                for role in plan.roles:
+                    busy[role] += plan.busy
 
     def member_busy(self) -> dict[str, list[float]]:
         """Busy time in the window of each member of each owner-assigned role."""

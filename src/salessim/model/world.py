@@ -83,6 +83,7 @@ class SalesModel:
     def finish(self) -> Tally:
         """Close the running totals at the horizon (call after the run)."""
         self.journey.finish()
+        self.staff.add_busy()
         self.tally.member_busy = self.staff.member_busy()
         if self.after_sale is not None:
             self.after_sale.finish()

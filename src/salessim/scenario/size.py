@@ -29,8 +29,9 @@ MAX_PERIODS = 100_000
 #: Largest headcount of a role whose members are tracked one by one: owner-assigned
 #: roles, and roles that staff a prioritised queue (``queue`` other than fifo).
 MAX_TRACKED_HEADCOUNT = 10_000
-#: Bytes of memory one event of the event log takes (typed columns of codes and floats).
-EVENT_LOG_BYTES_PER_EVENT = 40
+#: Bytes of memory one event of the event log takes: a packed code and a time (16 bytes),
+#: and its share of the lead table (17.3 in all, measured by benchmarks/bench_scale.py).
+EVENT_LOG_BYTES_PER_EVENT = 18
 #: A run expected to record more events than this, over all replications, is warned of.
 WARN_EVENTS = 50_000_000
 #: An event log expected to take more memory than this is warned of.
