@@ -409,3 +409,12 @@ def test_parallel_tasks_of_one_owner_role_share_the_deals_one_owner():
     assert (started[won] == 2).all()
     # With a cap of one deal per owner, at most two deals are being worked at the horizon.
     assert len(started.index.difference(won)) <= 2
+
+
+def test_one_long_replication_reports_its_progress_over_simulated_time(tiny):
+    seen: list[float] = []
+    scenario = tiny()
+    with_clock = engine.run(scenario, 1, clock=seen.append)
+    assert seen == [k / 100 for k in range(1, 101)]
+    # Watching the clock changes nothing in the run.
+    assert with_clock.replications[0].kpis == engine.run(scenario, 1).replications[0].kpis

@@ -37,7 +37,8 @@ class Replication:
 
 
 def run_replication(
-    scenario: Scenario, replication: int, seed: int | None = None, event_log: bool = False
+    scenario: Scenario, replication: int, seed: int | None = None, event_log: bool = False,
+    clock: Callable[[float], None] | None = None,
 ) -> Replication:
     """Simulate one replication of ``scenario``.
 
@@ -46,11 +47,12 @@ def run_replication(
         replication: 0-based replication number; with the seed it fixes every random stream.
         seed: root seed; defaults to the scenario's.
         event_log: keep one record per event (memory grows with the run) or only totals.
+        clock: called with the share of the horizon simulated, each 1% of it.
     """
     started = time.perf_counter()
     root = scenario.seed if seed is None else seed
     log = new_log(scenario, replication) if event_log else None
-    model = SalesModel(scenario, RandomStreams(root, replication), log)
+    model = SalesModel(scenario, RandomStreams(root, replication), log, clock)
     tally = model.run()
     return Replication(
         replication, metrics.kpis(tally, scenario), tally, log, time.perf_counter() - started
@@ -118,6 +120,7 @@ def run(
     mapper: Callable[[Callable, Iterable], Iterable[Replication]] = map,
     progress: Callable[[Replication], None] | None = None,
     into: RunResult | None = None,
+    clock: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Run replications of a scenario: 0..n-1, or, ``into`` a result, the next ones up to n.
 
@@ -129,6 +132,9 @@ def run(
         mapper: a ``map``-like function (the built-in map, or an executor's).
         progress: called with each finished replication, in order.
         into: a result to extend (same scenario and seed) instead of a new one.
+        clock: called with the share of each replication's horizon simulated; the
+            replications then run in this process, one after the other (for a single long
+            replication, whose progress would otherwise not show).
     """
     n = scenario.replications if replications is None else replications
     root = scenario.seed if seed is None else seed
@@ -136,7 +142,9 @@ def run(
     logged = n if event_log is True else int(event_log)
     first = len(result.replications)
     args = [(scenario, r, root, r < logged) for r in range(first, n)]
-    for rep in mapper(_one, args):
+    reps = (run_replication(*a, clock=clock) for a in args) if clock is not None \
+        else mapper(_one, args)
+    for rep in reps:
         result.replications.append(rep)
         if progress is not None:
             progress(rep)

@@ -69,10 +69,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                 scenario, precision, precision_kpis(args), n, args.max_replications, seed,
                 progress=tick, event_log=bool(args.event_log))
             n = len(result.replications)
+        elif result is None and n == 1:
+            # One replication: progress over its simulated time instead of a count.
+            with progress_bar(100, f"{scenario.name} (simulated time)", unit="%") as one:
+                done = [0]
+
+                def simulated(share: float) -> None:
+                    one.update(round(share * 100) - done[0])
+                    done[0] = round(share * 100)
+
+                result = engine.run(scenario, 1, seed, event_log=bool(args.event_log),
+                                    progress=tick, clock=simulated)
         elif result is None:
             with make_executor(args.workers) as executor:
-                result = engine.run(scenario, n, seed, event_log=bool(args.event_log), progress=tick,
-                                    mapper=ordered_map(executor))
+                result = engine.run(scenario, n, seed, event_log=bool(args.event_log),
+                                    progress=tick, mapper=ordered_map(executor))
     seconds = time.perf_counter() - clock
     summary = result.summary()
     print(f"{scenario.name}: {n} replications, seed {seed}, {seconds:.1f} s")

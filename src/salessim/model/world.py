@@ -8,6 +8,8 @@ stage kind), ``journey`` (a deal walking its stages), ``sources`` (lead arrivals
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import simpy
 
 from salessim.model.aftersale import AfterSale
@@ -53,9 +55,12 @@ class SalesModel:
         scenario: the validated scenario.
         streams: the replication's random streams.
         log: an event log to fill (see :func:`new_log`), or None to keep totals only.
+        clock: called with the share of the horizon simulated (0.01, 0.02, ... 1.0), to
+            show the progress of a long replication; None for no calls.
     """
 
-    def __init__(self, scenario: Scenario, streams: RandomStreams, log: EventLog | None = None):
+    def __init__(self, scenario: Scenario, streams: RandomStreams, log: EventLog | None = None,
+                 clock: Callable[[float], None] | None = None):
         self.scenario = scenario
         self.env = env = simpy.Environment()
         self.log = log
@@ -72,6 +77,16 @@ class SalesModel:
         if scenario.warmup > 0:
             env.process(self.journey.mark_warmup())
         env.process(self.journey.sample_wip(WIP_SAMPLES))
+        self.clock = clock
+        if clock is not None:
+            env.process(self._tell(clock))
+
+    def _tell(self, clock: Callable[[float], None]):
+        """Call ``clock`` with the share of the horizon simulated, each 1% of it."""
+        step = self.horizon / 100
+        for k in range(1, 100):
+            yield self.env.timeout(step)
+            clock(k / 100)
 
     def _ended(self, deal: Deal, end: int) -> None:
         """Owners let go of the deal; a won deal goes on to collection and renewal."""
@@ -92,4 +107,6 @@ class SalesModel:
     def run(self) -> Tally:
         """Simulate to the horizon and return the running totals."""
         self.env.run(until=self.horizon)
+        if self.clock is not None:
+            self.clock(1.0)
         return self.finish()
