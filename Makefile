@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser docs
+.PHONY: demo test lint bench clean browser bpmn docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/salessim compare scenarios/b2b_baseline.yaml scenarios/redesigns/*.yaml --out out/demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser bpmn
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
@@ -30,6 +30,15 @@ browser:
 	    { apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null 2>&1; } || \
 	    echo "could not install chromium: the browser test will skip"; \
 	  else echo "no chromium and no way to install it (needs apt-get and root): the browser test will skip"; fi; }
+
+# The BPMN diagram test opens our BPMN in bpmn-moddle (the bpmn.io parser): installed from
+# the npm registry beside the venv when npm is there; otherwise that test skips.
+bpmn: $(STAMP)
+	@[ -d $(VENV)/npm/node_modules/bpmn-moddle ] || \
+	{ if command -v npm >/dev/null 2>&1; then \
+	    npm install --silent --no-audit --no-fund --prefix $(VENV)/npm bpmn-moddle >/dev/null 2>&1 || \
+	    echo "could not install bpmn-moddle: the BPMN parser test will skip"; \
+	  else echo "no npm: the BPMN parser test will skip"; fi; }
 
 # Rerun every figure quoted in README.md and docs/ and rewrite the generated parts.
 docs: $(STAMP)
