@@ -227,3 +227,18 @@ def test_run_shows_the_analytic_figures_beside_the_simulated(capsys):
     out = capsys.readouterr().out.split("Formulas against the simulation", 1)[1]
     line = next(x for x in out.splitlines() if x.startswith("wait_mean.qualify_web"))
     assert "0.7022" in line and "erlang_c" in line and "exact" in line
+
+
+def test_a_meeting_stage_waits_half_its_interval_plus_its_length():
+    from conftest import scenario_of
+
+    sc = scenario_of({
+        "horizon": 2000, "roles": {"manager": {"headcount": 1}},
+        "sources": {"web": {"rate": 0.05}}, "entry": "review",
+        "stages": {"review": {"role": "manager", "next": {"won": 1.0},
+                              "meeting": {"every": 168, "first": 34, "length": 2.0}}},
+    })
+    table = analyse(sc).table().set_index(["section", "item", "measure"])
+    assert table.loc[("process", "won deals", "cycle time, no queues"), "value"] == 84 + 2
+    util = table.loc[("role", "manager", "utilisation")]
+    assert util["value"] == pytest.approx(2 / 168) and not util["exact"]

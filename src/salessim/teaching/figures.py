@@ -55,12 +55,16 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
     for rid, role in sc.roles.items():
         items = pieces[rid]
         per_lead = sum(n * p.work.mean for n, p in items)
-        load = rate * per_lead
+        # A meeting holds one member of each attending role for its length, per meeting
+        # held (every one, when deals arrive often enough): load length / every.
+        meetings = [s.meeting for s in sc.stages.values() if s.meeting is not None
+                    and rid in s.staff]
+        load = rate * per_lead + sum(m.length / m.every for m in meetings)
         share = working_calendar(role.calendar or sc.calendar, sc.time_unit).working_time(
             sc.warmup, sc.horizon) / window
         capacity = role.headcount * share
         rho = load / capacity
-        util_exact = flags["routing"] and sc.learning is None and rho < 1
+        util_exact = flags["routing"] and sc.learning is None and rho < 1 and not meetings
         rows += [
             ("role", rid, "offered load (staff busy on average)", load, "staff", "flow rule",
              util_exact, ""),

@@ -9,8 +9,8 @@ its processing part (staff working time on the critical path), its customer-side
 the pieces of staff work it asks for, its hand-offs and where the last role ends up.
 
 Kinds: staffed work, parallel tasks (an AND-split and join: the expected maximum of the
-branches), approval chain (the levels the deal's value reaches, in order), delay only,
-and the skip rule (``only_if``), which is checked first. A new kind of stage adds one
+branches), approval chain (the levels the deal's value reaches, in order), the regular
+meeting (half its interval plus its length), delay only, and the skip rule (``only_if``), which is checked first. A new kind of stage adds one
 function and one row of :data:`STAGE_KINDS`.
 """
 
@@ -191,6 +191,20 @@ def parallel_visit(stage: Stage, sid: str, value: float, last: Last, ctx: Contex
     return visit
 
 
+def meeting_visit(stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Visit:
+    """A regular meeting: wait for the next one (half the interval, on average, for
+    arrivals at random times when every meeting has room), then the meeting's length.
+
+    A meeting's staff time is per meeting, not per deal, so it adds no piece of work;
+    with a capacity, deals may wait for later meetings and the half interval is a floor.
+    """
+    meeting = stage.meeting
+    visit = Visit("meeting", last={last: 1.0})
+    visit.duration = meeting.every / 2 + meeting.length
+    visit.processing = meeting.length
+    return visit
+
+
 def delay_visit(stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Visit:
     """No staff time (a stage may name an owning role without work): only its delay."""
     return Visit("delay only", last={last: 1.0})
@@ -201,6 +215,7 @@ STAGE_KINDS: list[tuple[str, Callable[[Stage], bool], Callable[..., Visit]]] = [
     ("approval chain", lambda s: s.approvals is not None, approval_visit),
     ("parallel tasks", lambda s: s.parallel is not None, parallel_visit),
     ("staffed work", lambda s: s.work is not None, work_visit),
+    ("meeting", lambda s: s.meeting is not None, meeting_visit),
     ("delay only", lambda s: True, delay_visit),
 ]
 
