@@ -53,7 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from salessim.scenario import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema(partial=args.partial), indent=2))
     return 0
 
 
@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    p.add_argument("--partial", action="store_true",
+                   help="the schema of a redesign file (one with extends:): every key "
+                        "optional, null deletes a key")
     p.set_defaults(func=cmd_schema)
 
     for name in COMMAND_MODULES:

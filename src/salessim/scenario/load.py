@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.dists import DIST_NAMES
+from salessim.scenario.editor_schema import json_schema  # noqa: F401 (part of this API)
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
 from salessim.scenario.yamlread import load_value, parse_yaml, read_text
@@ -252,14 +253,6 @@ def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the canonical JSON of the resolved scenario."""
     canonical = json.dumps(resolved(scenario), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of a scenario file, for editors (``extends`` included)."""
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["properties"]["extends"] = {"type": "string", "description": "a base scenario file"}
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return schema
 
 
 # --- turning pydantic's errors into problems that name file, line, field, rule, value ---
