@@ -10,7 +10,6 @@ spec means what ``--set roles.se.headcount=3`` means on the command line.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from salessim import engine, kpis
-from salessim.errors import Problem, ScenarioError
+from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.load import (
     Document,
     apply_sets,
@@ -114,8 +113,7 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
     try:
         pattern = kpis.spec(name).id
     except KeyError:
-        close = difflib.get_close_matches(name, [*(k.id for k in kpis.REGISTRY), *also], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, [*(k.id for k in kpis.REGISTRY), *also])
         return f"unknown KPI{hint}; see the KPI table in the README"
     if "." in pattern and pattern != name:
         placeholder = pattern.split(".")[1]
@@ -123,7 +121,8 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
         ids = {"<stage>": scenario.stages, "<role>": scenario.roles,
                "<source>": scenario.sources}.get(placeholder)
         if ids is not None and ident not in ids:
-            return f"no {placeholder.strip('<>')} {ident!r} in the scenario ({', '.join(ids)})"
+            return (f"no {placeholder.strip('<>')} {ident!r} in the scenario"
+                    f"{did_you_mean(ident, ids)} ({', '.join(ids)})")
     if name not in engine.kpi_names(scenario):
         return (f"this scenario does not report {pattern} (it needs the feature the KPI "
                 "table names, e.g. collection, renewal, periods or an owner-assigned role)")
