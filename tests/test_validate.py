@@ -104,3 +104,14 @@ def test_unknown_stage_and_role_in_a_file_get_a_did_you_mean(tmp_path, capsys):
     path.write_text(f"extends: {BASE}\nentry: qualfy\n", encoding="utf-8")
     code, _, err = run_cli(capsys, "validate", path)
     assert code == 2 and f"{path}:2: entry: must name a stage (did you mean 'qualify'?)" in err
+
+
+def test_an_experiment_factor_naming_no_stage_is_refused_at_its_line(tmp_path, capsys):
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(f"name: e\nscenarios: {BASE}\nfactors:\n  roles.se.headcount: [1, 2]\n"
+                    "  stages.clos.delay.mean: [1, 3]\nreplications: 2\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "sweep", spec, "--out", tmp_path / "res")
+    assert code == 2 and "Traceback" not in err
+    assert (f"{spec}:5: stages.clos: no stage 'clos' in the scenario (did you mean 'close'?)"
+            in err)
+    assert not (tmp_path / "res").exists()

@@ -21,6 +21,7 @@ from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.load import (
     Document,
     apply_sets,
+    check_set_paths,
     located_problems,
     read_document,
     validate_document,
@@ -90,7 +91,16 @@ def design_scenario(
     Raises:
         ScenarioError: the resulting scenario breaks a rule.
     """
-    doc = apply_sets(base, [f"{key}={yaml_text(value)}" for key, value in values.items()])
+    keys = list(values)
+    assignments = [f"{key}={yaml_text(value)}" for key, value in values.items()]
+    try:
+        check_set_paths(base, assignments)  # a key naming no stage, role or field
+    except ScenarioError as exc:
+        for p in exc.problems:  # reported at the spec line that wrote the key
+            p.file, p.line = origins.get(keys[(p.line or 1) - 1], (None, None))
+            p.rule = f"{p.rule} [in {label}]"
+        raise ScenarioError(exc.problems) from None
+    doc = apply_sets(base, assignments)
     for key in values:
         if key in origins:
             doc.origins[tuple(key.split("."))] = origins[key]  # type: ignore[assignment]
