@@ -253,6 +253,8 @@ def _migrate(root: Path) -> None:
         if (root / old).exists() and not (root / new).exists():
             try:
                 os.replace(root / old, root / new)
+            except FileNotFoundError:
+                continue  # another shard, resuming at the same time, renamed it
             except OSError as exc:
                 raise OutputError(f"{root / old}: cannot rename to {new}: {exc}") from None
 
