@@ -115,3 +115,12 @@ def test_an_experiment_factor_naming_no_stage_is_refused_at_its_line(tmp_path, c
     assert (f"{spec}:5: stages.clos: no stage 'clos' in the scenario (did you mean 'close'?)"
             in err)
     assert not (tmp_path / "res").exists()
+
+
+def test_a_whole_new_stage_may_be_set_but_not_a_key_of_a_missing_one(capsys):
+    new = ["--set", "stages.close.next={review: 0.85, negotiation: 0.15}",
+           "--set", "stages.review={delay: 1, next: {won: 1}}"]
+    code, out, err = run_cli(capsys, "validate", BASE, *new)
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "validate", BASE, "--set", "stages.review.delay=1")
+    assert code == 2 and "no stage 'review' in the scenario" in err

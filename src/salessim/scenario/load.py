@@ -217,8 +217,9 @@ def check_set_paths(doc: Document, assignments: list[str]) -> None:
     """Refuse a ``--set`` whose path names no key of the scenario, with a did-you-mean.
 
     Under a map of ids (``stages``, ``roles``, ``sources``, a stage's ``parallel`` tasks)
-    an unknown id would create a new, incomplete entry (or, with ``=null``, delete nothing),
-    so ``stages.closng.work=2`` is refused here: did you mean ``closing``? Under a model,
+    an unknown id followed by a key would create a new, incomplete entry (and ``=null``
+    would delete nothing), so ``stages.closng.work=2`` is refused here: did you mean
+    ``closing``? A whole new entry, ``stages.review={...}``, is allowed. Under a model,
     a key that is not one of its fields is refused the same way. Syntax errors are left to
     :func:`apply_sets`.
 
@@ -227,10 +228,14 @@ def check_set_paths(doc: Document, assignments: list[str]) -> None:
     """
     problems: list[Problem] = []
     for i, text in enumerate(assignments, start=1):
-        key, sep, _ = text.partition("=")
+        key, sep, raw = text.partition("=")
         keys = tuple(key.strip().split("."))
         if not sep or not all(keys):
             continue
+        try:
+            deletes = load_value(raw) is None
+        except yaml.YAMLError:
+            deletes = False
         node: Any = doc.data
         for depth, k in enumerate(keys):
             if isinstance(node, list) and _index(k, node) is not None:
@@ -246,6 +251,8 @@ def check_set_paths(doc: Document, assignments: list[str]) -> None:
             if allowed and k not in allowed:
                 problems.append(Problem(field_, f"unknown key{did_you_mean(k, allowed)}; "
                                         f"allowed here: {', '.join(allowed)}", k, SET_SOURCE, i))
+            elif depth == len(keys) - 1 and not deletes:
+                pass  # a whole new entry (stages.review={...}): validated as any other
             elif not allowed and allowed_keys(Scenario, keys[: depth + 1]):
                 what = _ENTRY.get(keys[depth - 1], "entry") if depth else "entry"
                 have = f"; there are: {', '.join(node)}" if node else ""
