@@ -379,7 +379,7 @@ def test_a_sweep_killed_mid_way_leaves_only_whole_files(folder):
         assert pq.read_table(path).num_rows == 3
     others = [p for p in out.rglob("*") if p.is_file() and p not in stored]
     # Anything else is the manifest or a hidden temporary file that no reader picks up.
-    assert all(p.name == "manifest.json" or p.name.startswith(".") for p in others)
+    assert all(p.name == "_manifest.json" or p.name.startswith(".") for p in others)
     # Resume: exactly the stored runs are skipped (a stand-in runner keeps this quick).
     report = sweep(load_experiment(folder / "exp.yaml"), out, runner=_no_kpis)
     assert report.skipped == len(stored) and report.ran == 180 - len(stored)

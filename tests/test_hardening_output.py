@@ -310,10 +310,10 @@ def test_sweep_and_its_failure_write_the_run_record(tmp_path, monkeypatch, capsy
     spec = experiment_file(tmp_path)
     out = tmp_path / "res"
     assert cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)]) == 0
-    record = json.loads((out / "run.json").read_text())
+    record = json.loads((out / "_run.json").read_text())
     assert record["command"] == "sweep" and record["exception"] is None
     assert set(record["scenarios"]) == {"d000", "d001"} and record["replications"] == 2
-    assert record["files"] == ["manifest.json"]
+    assert record["files"] == ["_manifest.json"]
 
     from salessim.experiments import store
 
@@ -323,7 +323,7 @@ def test_sweep_and_its_failure_write_the_run_record(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(store.ResultStore, "verify", broken)
     with pytest.raises(RuntimeError):
         cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)])
-    record = json.loads((out / "run.json").read_text())
+    record = json.loads((out / "_run.json").read_text())
     assert record["exception"] == {"type": "RuntimeError", "message": "the store broke"}
 
 

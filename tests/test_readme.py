@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import re
 import shlex
 from pathlib import Path
@@ -38,13 +39,21 @@ def test_python_blocks_run(code, monkeypatch):
 
 
 def test_shell_commands_run(tmp_path, monkeypatch, capsys):
+    """Each ``salessim`` line runs; one followed by ``# exit 2: MESSAGE`` must fail with
+    status 2 and print that message (one ending in ``...`` is checked up to there)."""
     monkeypatch.chdir(ROOT)
-    commands = [
-        line for block in blocks("sh") for line in block.splitlines()
-        if line.startswith("salessim ")
-    ]
+    lines = [line for block in blocks("sh") for line in block.splitlines()]
+    commands = [(i, line) for i, line in enumerate(lines) if line.startswith("salessim ")]
     assert commands
-    for line in commands:
-        args = [a.replace("out/", f"{tmp_path}/") for a in shlex.split(line)[1:]]
+    for i, line in commands:
+        args = [a.replace("out/", f"{tmp_path}/") for word in shlex.split(line)[1:]
+                for a in (sorted(glob.glob(word)) or [word])]
+        expected = lines[i + 1] if i + 1 < len(lines) else ""
+        capsys.readouterr()
+        if expected.startswith("# exit 2: "):
+            assert main(args) == 2, line
+            err = capsys.readouterr().err.strip()
+            assert err.startswith(expected.removeprefix("# exit 2: ").removesuffix("...")), err
+            continue
         assert main(args) == 0, line
     assert (tmp_path / "tutorial" / "summary.csv").is_file()

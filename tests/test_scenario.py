@@ -17,6 +17,7 @@ import yaml
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario import TERMINALS, json_schema, load_scenario, resolved, scenario_hash
 from salessim.scenario.dists import Constant, Exponential, Gamma, Lognormal
+from salessim.scenario.load import apply_sets, read_document
 from salessim.scenario.units import convert, parse_duration
 
 BASE = textwrap.dedent("""\
@@ -131,12 +132,14 @@ RULES = [
     ),
     pytest.param(
         "next: {close: 0.4, lost: 0.6}", "next: {clos: 0.4, lost: 0.6}",
-        r"stages\.qualify\.next\.clos: unknown stage or terminal state", "stages.qualify.next.clos",
+        r"stages\.qualify\.next\.clos: unknown stage or terminal state \(did you mean 'close'\?\)",
+        "stages.qualify.next.clos",
         "clos", "next: {clos", id="unknown-stage-in-next",
     ),
     pytest.param(
         "    role: sdr", "    role: sdrr",
-        r"unknown role \(roles: sdr, ae\)", "stages.qualify.role", "sdrr", "role: sdrr",
+        r"unknown role \(did you mean 'sdr'\?\) \(roles: sdr, ae\)", "stages.qualify.role", "sdrr",
+        "role: sdrr",
         id="unknown-role",
     ),
     pytest.param(
@@ -146,7 +149,8 @@ RULES = [
     ),
     pytest.param(
         "entry: qualify", "entry: qualfy",
-        r"entry: must name a stage \(qualify, close\)", "entry", "qualfy", "entry: qualfy",
+        r"entry: must name a stage \(did you mean 'qualify'\?\) \(qualify, close\)", "entry",
+        "qualfy", "entry: qualfy",
         id="unknown-entry",
     ),
     pytest.param(
@@ -549,9 +553,13 @@ def test_set_creates_nested_keys(base_file):
 
 
 def test_set_null_deletes(base_file):
-    scenario = load_scenario(base_file, ["stages.close.delay=null", "stages.nothere.delay=null"])
+    scenario = load_scenario(base_file, ["stages.close.delay=null"])
     assert scenario.stages["close"].delay is None
-    assert "nothere" not in scenario.stages  # deleting what is not there creates nothing
+    doc = apply_sets(read_document(base_file), ["stages.nothere.delay=null"])
+    assert "nothere" not in doc.data["stages"]  # deleting what is not there creates nothing
+    # ... and load_scenario refuses it: a stage that is not there is most likely a typo.
+    with pytest.raises(ScenarioError, match=r"^--set:1: stages\.nothere: no stage 'nothere'"):
+        load_scenario(base_file, ["stages.nothere.delay=null"])
 
 
 @pytest.mark.parametrize("bad", ["foo", "=3", "a..b=1", "stages.close.delay"])

@@ -41,19 +41,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             scenario = load_scenario(path, args.set)
+            # Targets are read as compare reads them, so a bad one fails here, not there.
+            from salessim.compare import kpi_names, parse_target_options, scenario_targets
+
+            targets = scenario_targets(scenario, path)
+            targets.update(parse_target_options(args.target, kpi_names(scenario)))
         except SalessimError as exc:
             print(exc, file=sys.stderr)
             failed += 1
             continue
         print(f"{path}: ok ({scenario.name}: {len(scenario.stages)} stages, "
-              f"{len(scenario.roles)} roles, {len(scenario.sources)} sources)")
+              f"{len(scenario.roles)} roles, {len(scenario.sources)} sources"
+              + (f", {len(targets)} target{'s' if len(targets) > 1 else ''}" if targets else "")
+              + ")")
     return EXIT_BAD_INPUT if failed else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from salessim.scenario import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema(partial=args.partial), indent=2))
     return 0
 
 
@@ -63,12 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"salessim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check scenario files")
+    p = sub.add_parser("validate", help="check scenario files (and their targets)")
     p.add_argument("files", nargs="+", metavar="FILE")
     add_set_option(p)
+    p.add_argument("--target", action="append", default=[], metavar="KPI=SPEC",
+                   help="also check a target as compare would read it, e.g. win_rate=+5%%")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    p.add_argument("--partial", action="store_true",
+                   help="the schema of a redesign file (one with extends:): every key "
+                        "optional, null deletes a key")
     p.set_defaults(func=cmd_schema)
 
     for name in COMMAND_MODULES:

@@ -106,9 +106,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _write_record(out: Path, record, exc: BaseException | None = None) -> None:
     try:
-        from salessim.experiments.store import MANIFEST
+        from salessim.experiments.store import MANIFEST, RECORD
 
-        write_record(out, record, [MANIFEST], exc)
+        write_record(out, record, [MANIFEST], exc, RECORD)
     except OutputError:
         if exc is None:
             raise  # otherwise the first error is the one to report

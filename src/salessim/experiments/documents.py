@@ -10,7 +10,6 @@ spec means what ``--set roles.se.headcount=3`` means on the command line.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,10 +17,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from salessim import engine, kpis
-from salessim.errors import Problem, ScenarioError
+from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.load import (
     Document,
     apply_sets,
+    check_set_paths,
     located_problems,
     read_document,
     validate_document,
@@ -91,7 +91,16 @@ def design_scenario(
     Raises:
         ScenarioError: the resulting scenario breaks a rule.
     """
-    doc = apply_sets(base, [f"{key}={yaml_text(value)}" for key, value in values.items()])
+    keys = list(values)
+    assignments = [f"{key}={yaml_text(value)}" for key, value in values.items()]
+    try:
+        check_set_paths(base, assignments)  # a key naming no stage, role or field
+    except ScenarioError as exc:
+        for p in exc.problems:  # reported at the spec line that wrote the key
+            p.file, p.line = origins.get(keys[(p.line or 1) - 1], (None, None))
+            p.rule = f"{p.rule} [in {label}]"
+        raise ScenarioError(exc.problems) from None
+    doc = apply_sets(base, assignments)
     for key in values:
         if key in origins:
             doc.origins[tuple(key.split("."))] = origins[key]  # type: ignore[assignment]
@@ -114,8 +123,7 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
     try:
         pattern = kpis.spec(name).id
     except KeyError:
-        close = difflib.get_close_matches(name, [*(k.id for k in kpis.REGISTRY), *also], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, [*(k.id for k in kpis.REGISTRY), *also])
         return f"unknown KPI{hint}; see the KPI table in the README"
     if "." in pattern and pattern != name:
         placeholder = pattern.split(".")[1]
@@ -123,7 +131,8 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
         ids = {"<stage>": scenario.stages, "<role>": scenario.roles,
                "<source>": scenario.sources}.get(placeholder)
         if ids is not None and ident not in ids:
-            return f"no {placeholder.strip('<>')} {ident!r} in the scenario ({', '.join(ids)})"
+            return (f"no {placeholder.strip('<>')} {ident!r} in the scenario"
+                    f"{did_you_mean(ident, ids)} ({', '.join(ids)})")
     if name not in engine.kpi_names(scenario):
         return (f"this scenario does not report {pattern} (it needs the feature the KPI "
                 "table names, e.g. collection, renewal, periods or an owner-assigned role)")

@@ -2,14 +2,25 @@
 
 Layout of a results folder::
 
-    manifest.json                    experiment hash, root seed, stream scheme, versions,
+    _manifest.json                   experiment hash, root seed, stream scheme, versions,
                                      executor, start and end times, design table
+    _run.json                        the record of the last sweep command
+    _history/                        one entry per sweep into the folder
     design=d000/rep-000000.parquet   one file per (design, replication)
     design=d000/rep-000001.parquet
     design=d001/...
 
-Every file holds rows of one tidy long table: experiment, design, scenario, one column per
-factor, scenario_hash, replication, kpi, value, status, error. A failed run is one row with
+The folder is a Hive-partitioned Parquet dataset, so ``pandas.read_parquet(folder)``,
+``pyarrow.dataset.dataset(folder, partitioning="hive")``, polars and DuckDB's
+``read_parquet('folder/**/*.parquet', hive_partitioning=true)`` read it as one table:
+the design is the partition (the folder name), not a column inside the files, so the two
+never disagree in type; and every other file's name starts with ``_``, which these readers
+skip. Folders written before this layout (``manifest.json``, ``history/``, a ``design``
+column in the files) are still read, and renamed to it when a sweep resumes into them.
+
+Every file holds rows of one tidy long table: experiment, scenario, one column per
+factor, scenario_hash, replication, kpi, value, status, error (the design comes from the
+folder; :func:`load_results` adds it as a column). A failed run is one row with
 status ``error``, no KPI and the error message. Each file is written to a temporary name and
 renamed into place (:func:`salessim.output.atomic_path`), so a run is either stored whole or
 not at all, and a folder is resumable: a file that exists is a completed run. The manifest
@@ -41,9 +52,13 @@ from salessim.output import atomic_path, remove_stale_parts, versions, write_jso
 from salessim.rng import STREAM_SCHEME
 from salessim.scenario.load import resolved
 
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"
 #: Folder of a results folder holding one history entry per sweep.
-HISTORY = "history"
+HISTORY = "_history"
+#: The record of the sweep command (``run.json`` elsewhere), named to be skipped by readers.
+RECORD = "_run.json"
+#: Names of the layout before the folder was a dataset every reader opens: read, then renamed.
+_LEGACY = {"manifest.json": MANIFEST, "history": HISTORY, "run.json": RECORD}
 METADATA_KEY = b"salessim.manifest"
 _FILE = re.compile(r"^rep-(\d+)\.parquet$")
 
@@ -99,7 +114,7 @@ class ResultStore:
         }
         fields = [
             pa.field("experiment", pa.string()),
-            pa.field("design", pa.string()),
+            # No design column: the folder design=... is the partition readers add.
             pa.field("scenario", pa.string()),
             *[pa.field(f, t) for f, t in self._factor_types.items()],
             pa.field("scenario_hash", pa.string()),
@@ -121,6 +136,7 @@ class ResultStore:
             UsageError: the folder holds results of a different experiment (or other files).
         """
         root = Path(root)
+        _migrate(root)
         old = read_manifest(root) if (root / MANIFEST).is_file() else None
         # Hidden names are temporary files of writes in progress (another shard starting).
         if old is None and root.is_dir() and any(
@@ -171,7 +187,7 @@ class ResultStore:
         exp = self.experiment
         row = self._rows[outcome.design]
         head = {
-            "experiment": exp.name, "design": outcome.design, "scenario": row["scenario"],
+            "experiment": exp.name, "scenario": row["scenario"],
             **{f: _factor_cell(row.get(f), t) for f, t in self._factor_types.items()},
             "scenario_hash": row["scenario_hash"], "replication": outcome.replication,
         }
@@ -227,13 +243,35 @@ class ResultStore:
         return broken
 
 
+def _migrate(root: Path) -> None:
+    """Rename a folder of the earlier layout's files (``manifest.json``, ``history/``,
+    ``run.json``) to the names readers skip; the manifest last, so an interrupted rename
+    is finished by the next resume."""
+    if not (root / "manifest.json").is_file():
+        return
+    for old, new in sorted(_LEGACY.items(), key=lambda item: item[1] == MANIFEST):
+        if (root / old).exists() and not (root / new).exists():
+            try:
+                os.replace(root / old, root / new)
+            except FileNotFoundError:
+                continue  # another shard, resuming at the same time, renamed it
+            except OSError as exc:
+                raise OutputError(f"{root / old}: cannot rename to {new}: {exc}") from None
+
+
+def _manifest_path(root: Path) -> Path:
+    """The manifest, under its name or (a folder of the earlier layout) its old one."""
+    path = root / MANIFEST
+    return path if path.is_file() or not (root / "manifest.json").is_file() else root / "manifest.json"
+
+
 def read_manifest(root: str | Path) -> dict[str, Any]:
     """The manifest of a results folder.
 
     Raises:
         UsageError: no readable manifest there.
     """
-    path = Path(root) / MANIFEST
+    path = _manifest_path(Path(root))
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -241,7 +279,8 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the manifest: {exc}") from None
     entries = list(manifest.get("history") or [])  # folders written before history/ existed
-    for item in sorted((Path(root) / HISTORY).glob("*.json")):
+    items = [*(Path(root) / "history").glob("*.json"), *(Path(root) / HISTORY).glob("*.json")]
+    for item in sorted(items, key=lambda p: p.name):
         try:
             entries.append(json.loads(item.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):
@@ -256,7 +295,8 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
 
 def _inline_history(root: Path) -> list[dict[str, Any]]:
     try:
-        return list(json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("history") or [])
+        text = _manifest_path(root).read_text(encoding="utf-8")
+        return list(json.loads(text).get("history") or [])
     except (OSError, json.JSONDecodeError):
         return []
 
@@ -313,10 +353,15 @@ def load_results(root: str | Path, files: Iterable[Path] | None = None) -> pd.Da
     tables = []
     for path in paths:
         try:
-            tables.append(pq.read_table(path))
+            table = pq.read_table(path, partitioning=None)
         except (OSError, pa.ArrowException) as exc:
             raise UsageError(f"{path}: a stored run that does not read back ({exc}); run the "
                              "sweep again to redo it") from None
+        if "design" not in table.column_names:  # the partition, from the folder's name
+            design = (_key(path) or (path.parent.name.split("=", 1)[-1], 0))[0]
+            table = table.add_column(1, "design", pa.array([design] * table.num_rows,
+                                                           pa.string()))
+        tables.append(table)
     table = pa.concat_tables(tables, promote_options="default")
     frame = table.to_pandas()
     frame = frame.sort_values(["design", "replication"], kind="stable").reset_index(drop=True)

@@ -20,17 +20,17 @@ import copy
 import difflib
 import hashlib
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from salessim.errors import Problem, ScenarioError
+from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.dists import DIST_NAMES
+from salessim.scenario.editor_schema import json_schema  # noqa: F401 (part of this API)
+from salessim.scenario.fields import allowed_keys
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
 from salessim.scenario.yamlread import load_value, parse_yaml, read_text
@@ -208,6 +208,61 @@ def apply_sets(doc: Document, assignments: list[str]) -> Document:
     return Document(data, origins, [*doc.files])
 
 
+#: What an entry of a map of ids is called in messages.
+_ENTRY = {"stages": "stage", "roles": "role", "sources": "source", "parallel": "task",
+          "score_factors": "score factor"}
+
+
+def check_set_paths(doc: Document, assignments: list[str]) -> None:
+    """Refuse a ``--set`` whose path names no key of the scenario, with a did-you-mean.
+
+    Under a map of ids (``stages``, ``roles``, ``sources``, a stage's ``parallel`` tasks)
+    an unknown id followed by a key would create a new, incomplete entry (and ``=null``
+    would delete nothing), so ``stages.closng.work=2`` is refused here: did you mean
+    ``closing``? A whole new entry, ``stages.review={...}``, is allowed. Under a model,
+    a key that is not one of its fields is refused the same way. Syntax errors are left to
+    :func:`apply_sets`.
+
+    Raises:
+        ScenarioError: naming ``--set``, the override's position, the path, rule and value.
+    """
+    problems: list[Problem] = []
+    for i, text in enumerate(assignments, start=1):
+        key, sep, raw = text.partition("=")
+        keys = tuple(key.strip().split("."))
+        if not sep or not all(keys):
+            continue
+        try:
+            deletes = load_value(raw) is None
+        except yaml.YAMLError:
+            deletes = False
+        node: Any = doc.data
+        for depth, k in enumerate(keys):
+            if isinstance(node, list) and _index(k, node) is not None:
+                node = node[_index(k, node)]
+                continue
+            if not isinstance(node, dict):
+                break
+            if k in node:
+                node = node[k]
+                continue
+            allowed = allowed_keys(Scenario, keys[:depth])
+            field_ = ".".join(keys[: depth + 1])
+            if allowed and k not in allowed:
+                problems.append(Problem(field_, f"unknown key{did_you_mean(k, allowed)}; "
+                                        f"allowed here: {', '.join(allowed)}", k, SET_SOURCE, i))
+            elif depth == len(keys) - 1 and not deletes:
+                pass  # a whole new entry (stages.review={...}): validated as any other
+            elif not allowed and allowed_keys(Scenario, keys[: depth + 1]):
+                what = _ENTRY.get(keys[depth - 1], "entry") if depth else "entry"
+                have = f"; there are: {', '.join(node)}" if node else ""
+                problems.append(Problem(field_, f"no {what} {k!r} in the scenario"
+                                        f"{did_you_mean(k, node)}{have}", k, SET_SOURCE, i))
+            break
+    if problems:
+        raise ScenarioError(problems)
+
+
 def _index(key: str, items: list[Any]) -> int | None:
     """``key`` as a position in ``items``, or None."""
     return int(key) if key.isdigit() and int(key) < len(items) else None
@@ -239,6 +294,7 @@ def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:
     """
     doc = read_document(path)
     if sets:
+        check_set_paths(doc, sets)
         doc = apply_sets(doc, sets)
     return validate_document(doc)
 
@@ -252,14 +308,6 @@ def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the canonical JSON of the resolved scenario."""
     canonical = json.dumps(resolved(scenario), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of a scenario file, for editors (``extends`` included)."""
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["properties"]["extends"] = {"type": "string", "description": "a base scenario file"}
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return schema
 
 
 # --- turning pydantic's errors into problems that name file, line, field, rule, value ---
@@ -282,7 +330,7 @@ def _problem(doc: Document, err: dict[str, Any], model: type[BaseModel]) -> Prob
     ctx = err.get("ctx", {})
     kind = ctx.get("discriminator", "").strip("'")
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(model, tuple(str(seg) for seg in err["loc"][:-1]))
+        allowed = allowed_keys(model, tuple(str(seg) for seg in err["loc"][:-1]))
         close = difflib.get_close_matches(path[-1], allowed, n=1)
         rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
         if allowed:
@@ -328,50 +376,3 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
             node = missing
         path.append(key)
     return tuple(path)
-
-
-def _unwrap(tp: Any) -> list[Any]:
-    """The concrete types behind Annotated / Optional / Union."""
-    origin = get_origin(tp)
-    if origin is typing.Annotated:
-        return _unwrap(get_args(tp)[0])
-    if origin in (Union, types.UnionType):
-        return [t for arg in get_args(tp) for t in _unwrap(arg)]
-    return [tp]
-
-
-def _tag_of(model: type[BaseModel]) -> tuple[str, ...]:
-    """The literal values of a union member's discriminator field (``dist`` or ``type``)."""
-    for name in ("dist", "type"):
-        field = model.model_fields.get(name)
-        if field is not None and get_origin(field.annotation) is typing.Literal:
-            return get_args(field.annotation)
-    return ()
-
-
-def _allowed_keys(model: type[BaseModel], path: Path_) -> list[str]:
-    """Keys allowed under ``path``, a pydantic location (union tags such as ``lognormal`` in it)."""
-    candidates: list[Any] = [model]
-    for key in path:
-        models = [t for tp in candidates for t in _unwrap(tp)
-                  if isinstance(t, type) and issubclass(t, BaseModel)]
-        tagged = [t for t in models if key in _tag_of(t)]
-        if tagged:  # a discriminated union's tag: keep only the member it names
-            candidates = tagged
-            continue
-        nxt: list[Any] = []
-        for tp in candidates:
-            for t in _unwrap(tp):
-                if isinstance(t, type) and issubclass(t, BaseModel):
-                    for fname, finfo in t.model_fields.items():
-                        if key in (fname, finfo.alias):
-                            nxt.append(finfo.annotation)
-                elif get_origin(t) in (dict, list):
-                    nxt.append(get_args(t)[-1])
-        candidates = nxt
-    keys: list[str] = []
-    for tp in candidates:
-        for t in _unwrap(tp):
-            if isinstance(t, type) and issubclass(t, BaseModel):
-                keys += [f.alias or name for name, f in t.model_fields.items()]
-    return list(dict.fromkeys(keys))

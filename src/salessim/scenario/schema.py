@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from salessim.ends import END_NAMES, NOT_FORWARD
-from salessim.errors import Problem
+from salessim.errors import Problem, did_you_mean
 from salessim.scenario.base import Frozen, Id
 from salessim.scenario.dists import Constant, Dist
 from salessim.scenario.mechanics import (
@@ -292,11 +292,13 @@ def process_problems(scenario: Scenario) -> list[Problem]:
             problems.append(Problem(f"stages.{sid}", "a stage id must not be a terminal state "
                                     f"({', '.join(TERMINALS)})", sid))
     if scenario.entry not in stages:
-        problems.append(Problem("entry", f"must name a stage ({', '.join(stages)})", scenario.entry))
+        problems.append(Problem("entry", f"must name a stage{did_you_mean(scenario.entry, stages)}"
+                                f" ({', '.join(stages)})", scenario.entry))
     targets = set(stages) | set(TERMINALS)
     for field, role in _role_references(scenario):
         if role not in scenario.roles:
-            problems.append(Problem(field, f"unknown role (roles: {', '.join(scenario.roles)})", role))
+            problems.append(Problem(field, f"unknown role{did_you_mean(role, scenario.roles)} "
+                                    f"(roles: {', '.join(scenario.roles)})", role))
     if problems:
         return problems
     problems += _staff_problems(scenario)
@@ -310,11 +312,12 @@ def process_problems(scenario: Scenario) -> list[Problem]:
                                     stage.queue if stage.queue == "score" else "score_odds"))
         for target in stage.next:
             if target not in targets:
-                problems.append(Problem(f"stages.{sid}.next.{target}",
-                                        "unknown stage or terminal state", target))
+                problems.append(Problem(f"stages.{sid}.next.{target}", "unknown stage or "
+                                        f"terminal state{did_you_mean(target, targets)}", target))
         if stage.only_if and stage.only_if.otherwise not in (None, *targets):
-            problems.append(Problem(f"stages.{sid}.only_if.otherwise",
-                                    "unknown stage or terminal state", stage.only_if.otherwise))
+            otherwise = stage.only_if.otherwise
+            problems.append(Problem(f"stages.{sid}.only_if.otherwise", "unknown stage or "
+                                    f"terminal state{did_you_mean(otherwise, targets)}", otherwise))
     if problems:
         return problems
 

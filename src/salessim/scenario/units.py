@@ -18,7 +18,20 @@ _ALIASES = {
     "d": "day", "day": "day", "days": "day",
     "w": "week", "wk": "week", "week": "week", "weeks": "week",
 }
-_PATTERN = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]+)\s*$")
+#: A decimal number as the loader reads it (sign, fraction and exponent optional).
+NUMBER_PATTERN = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_PATTERN = re.compile(rf"^\s*({NUMBER_PATTERN})\s*([A-Za-z]+)\s*$")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+#: What :func:`parse_duration` reads, as a JSON Schema pattern (ECMA 262: no flags, so each
+#: unit is spelled in any case letter by letter).
+DURATION_PATTERN = (rf"^\s*{NUMBER_PATTERN}\s*(?:"
+                    + "|".join(_any_case(a) for a in sorted(_ALIASES, key=len, reverse=True))
+                    + r")\s*$")
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
@@ -55,7 +68,7 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "number"},
-                {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*[A-Za-z]+\s*$"},
+                {"type": "string", "pattern": DURATION_PATTERN},
             ],
             "description": "a number in the scenario's time_unit, or a string like '30 minutes'",
         }
