@@ -418,3 +418,14 @@ def test_one_long_replication_reports_its_progress_over_simulated_time(tiny):
     assert seen == [k / 100 for k in range(1, 101)]
     # Watching the clock changes nothing in the run.
     assert with_clock.replications[0].kpis == engine.run(scenario, 1).replications[0].kpis
+
+
+def test_closing_and_opening_a_pool_moves_its_members_as_one_count():
+    """Whatever the headcount (10**9 here): no member is handled one at a time."""
+    env = simpy.Environment()
+    pool = StaffPool(env, 10**9)
+    pool.close()
+    assert (pool.free, pool.held) == (0, 10**9)
+    waiting = pool.request()
+    pool.open()
+    assert waiting.triggered and pool.free == 10**9 - 1 and pool.held == 0
