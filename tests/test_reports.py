@@ -248,7 +248,10 @@ def test_run_report_from_the_command_line(tmp_path, capsys):
     assert set(page.figures) == RUN_FIGURES
     assert "Warnings" in " ".join(page.text) or "warnings" in " ".join(page.text)
     assert {"scenarios", "kpis", "funnel-little", "bottleneck-stages-little",
-            "bottleneck-roles-little"} == set(page.tables)
+            "bottleneck-roles-little", "analytic"} == set(page.tables)
+    # The formulas beside the simulation: one row per figure the analysis gives a KPI for.
+    analytic = page.tables["analytic"]["rows"]
+    assert analytic and all(row[-1] in ("yes", "no") for row in analytic)
     for ident in RUN_FIGURES:
         assert (out / f"{ident.removeprefix('fig-')}.png").read_bytes().startswith(PNG_MAGIC)
     assert (out / "event_log.parquet").is_file() and (out / "summary.csv").is_file()

@@ -253,5 +253,30 @@ def run_report(
             r.ci_low, r.ci_high, lambda v, k=r.kpi: registry.format_value(k, v, unit)),
         "n": str(r.n),
     } for r in table.itertuples(index=False)]), "kpis", "KPIs with confidence intervals")
+    _analytic(doc, run, level)
     _provenance(doc, [run], result.seed, len(result.replications), level, sets, notes)
     return Report(doc.render(), pngs)
+
+
+def _analytic(doc: HtmlDocument, run: ScenarioRun, level: float) -> None:
+    """The flow analysis and queueing formulas beside the simulated figures."""
+    from salessim.analyse import versus
+
+    unit = run.scenario.time_unit
+    table = versus(run.result, level=level)
+    if table.empty:
+        return
+    doc.heading("Formulas beside the simulation", anchor="analytic")
+    doc.paragraph("Each figure as flow analysis or a queueing formula gives it from the scenario "
+                  "alone, and as the simulation measured it. Where the theory is exact, the "
+                  "interval should contain it; where it is an approximation, the gap is what "
+                  "the formula leaves out.", css="note")
+    doc.table(pd.DataFrame([{
+        "KPI": registry.label(r.kpi), "formula": r.method,
+        "exact": "yes" if r.exact else "approximation",
+        "analytic": registry.format_value(r.kpi, r.analytic, unit),
+        "simulated": registry.format_value(r.kpi, r.mean, unit),
+        f"{level:.0%} CI": tables.ci_text(
+            r.ci_low, r.ci_high, lambda v, k=r.kpi: registry.format_value(k, v, unit)),
+        "inside": "yes" if r.inside else "no",
+    } for r in table.itertuples(index=False)]), "analytic", "Formulas beside the simulation")
