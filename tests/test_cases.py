@@ -98,3 +98,25 @@ def test_teaching_doc_commands_run(tmp_path, monkeypatch):
         args = [a.replace("out/", f"{tmp_path}/") for a in shlex.split(line)[1:]]
         assert main(args) == 0, line
     assert (tmp_path / "ibm.html").is_file() and (tmp_path / "ibm_before.bpmn").is_file()
+
+
+def test_validate_checks_a_case_file_and_its_scenarios(tmp_path, capsys):
+    import shutil
+
+    from salessim.cli import main
+
+    cases = sorted(Path(__file__).resolve().parents[1].glob("cases/*/case.yaml"))
+    assert cases and main(["validate", *map(str, cases)]) == 0
+    assert capsys.readouterr().out.count(": ok (case ") == len(cases)
+    # A broken case: a key given twice, then an after scenario that does not load.
+    folder = tmp_path / "pooling"
+    shutil.copytree(cases[0].parent, folder)
+    text = (folder / "case.yaml").read_text(encoding="utf-8")
+    (folder / "case.yaml").write_text(text + "replications: 3\n", encoding="utf-8")
+    assert main(["validate", str(folder / "case.yaml")]) == 2
+    assert "replications" in capsys.readouterr().err
+    (folder / "case.yaml").write_text(text, encoding="utf-8")
+    after = load_case(folder).after[0]
+    (folder / after).write_text("name: broken\nhorizon: -1\n", encoding="utf-8")
+    assert main(["validate", str(folder / "case.yaml")]) == 2
+    assert after in capsys.readouterr().err

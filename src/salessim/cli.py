@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from salessim import __version__
@@ -39,6 +40,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     failed = 0
     for path in args.files:
+        if Path(path).name == "case.yaml":  # a casebook case: its file and its scenarios
+            from salessim.teaching.casebook import validate_case
+
+            try:
+                case, scenarios = validate_case(Path(path).parent)
+            except SalessimError as exc:
+                print(exc, file=sys.stderr)
+                failed += 1
+            else:
+                print(f"{path}: ok (case {case.title!r}: {len(scenarios)} scenarios, "
+                      f"{len(case.expected())} expected verdicts)")
+            continue
         try:
             scenario = load_scenario(path, args.set)
             # Targets are read as compare reads them, so a bad one fails here, not there.

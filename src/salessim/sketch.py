@@ -73,16 +73,6 @@ class QuantileSketch:
         """The exact mean, NaN when empty."""
         return self.total / self.count if self.count else math.nan
 
-    def count_at_most(self, x: float) -> int:
-        """How many values are ``<= x``, up to the values in the bucket holding ``x``.
-
-        Exact when ``x`` is a bucket edge; callers that need an exact count keep it apart.
-        """
-        if x <= ZERO:
-            return self.zeros
-        edge = math.ceil(math.log(x) * self._scale)
-        return self.zeros + sum(c for k, c in self.bins.items() if k <= edge)
-
     def points(self) -> tuple[list[float], list[int]]:
         """The distinct representative values, ascending, and how many values each stands for."""
         keys = sorted(self.bins)

@@ -37,8 +37,3 @@ class Deal:
         self.started = 0.0  # start of the current staff work
         self.luck: list[float] = []
         self.visited = 0
-
-    @property
-    def name(self) -> str:
-        """The lead's name in the event log: ``<source>-<n>``."""
-        return f"{self.source}-{self.number}"

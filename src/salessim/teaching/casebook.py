@@ -26,13 +26,13 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from pydantic import Field, ValidationError
 
 from salessim import compare
 from salessim.analyse import analyse, versus
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.base import Frozen
+from salessim.scenario.yamlread import parse_yaml, read_text
 
 VERDICTS = ("up", "down", "same", "met", "missed")
 #: KPIs a finite horizon biases (leads still open are not counted as ended).
@@ -57,22 +57,22 @@ class Case(Frozen):
     level: float = Field(default=0.999, gt=0.5, lt=1)
 
 
+#: The file that describes a case, in its folder beside the scenarios.
+CASE_FILE = "case.yaml"
+
+
 def load_case(folder: str | Path) -> Case:
-    """Read and check a case folder's ``case.yaml``."""
-    path = Path(folder) / "case.yaml"
+    """Read and check a case folder's ``case.yaml`` (read within the scenario files' limits)."""
+    path = Path(folder) / CASE_FILE
+    data, lines = parse_yaml(read_text(path), str(path))
     try:
-        case = Case.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read: {exc.strerror}", str(path),
-                                     str(path))]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ScenarioError([Problem("", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                                     None, str(path), mark.line + 1 if mark else None)]) from None
+        case = Case.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise ScenarioError([Problem(field, err["msg"], err.get("input"), str(path))]) from None
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc)
+        raise ScenarioError([Problem(field, err["msg"], err.get("input"), str(path),
+                                     lines.get(loc))]) from None
     for name in [case.before, *case.after]:
         if not (Path(folder) / name).is_file():
             raise ScenarioError([Problem("before/after", "no such scenario in the case folder",
@@ -86,6 +86,14 @@ def load_case(folder: str | Path) -> Case:
                                          f"a verdict is one of {', '.join(VERDICTS)}",
                                          verdict, str(path))])
     return case
+
+
+def validate_case(folder: str | Path) -> tuple[Case, list]:
+    """The case and its before and after scenarios, each loaded and checked."""
+    from salessim.scenario import load_scenario
+
+    case = load_case(folder)
+    return case, [load_scenario(Path(folder) / name) for name in [case.before, *case.after]]
 
 
 def run_case(folder: str | Path, replications: int | None = None) -> tuple[Case, compare.Comparison]:
