@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from salessim import metrics
+from salessim.model.warmstart import PipelineOutcomes
 from salessim.model.world import SalesModel, new_log
 from salessim.records import EventLog, Tally, concat_logs
 from salessim.rng import RandomStreams
@@ -34,11 +35,13 @@ class Replication:
     tally: Tally
     log: EventLog | None = None
     seconds: float = 0.0
+    #: How the open deals of a warm start ended, and the deals won (``watch_wins``).
+    pipeline: PipelineOutcomes | None = None
 
 
 def run_replication(
     scenario: Scenario, replication: int, seed: int | None = None, event_log: bool = False,
-    clock: Callable[[float], None] | None = None,
+    clock: Callable[[float], None] | None = None, watch_wins: bool = False,
 ) -> Replication:
     """Simulate one replication of ``scenario``.
 
@@ -48,14 +51,17 @@ def run_replication(
         seed: root seed; defaults to the scenario's.
         event_log: keep one record per event (memory grows with the run) or only totals.
         clock: called with the share of the horizon simulated, each 1% of it.
+        watch_wins: record every deal won with its time and value (for forecasts).
     """
     started = time.perf_counter()
     root = scenario.seed if seed is None else seed
     log = new_log(scenario, replication) if event_log else None
-    model = SalesModel(scenario, RandomStreams(root, replication), log, clock)
+    model = SalesModel(scenario, RandomStreams(root, replication), log, clock, watch_wins)
     tally = model.run()
+    outcomes = model.warm.outcomes if scenario.pipeline or watch_wins else None
     return Replication(
-        replication, metrics.kpis(tally, scenario), tally, log, time.perf_counter() - started
+        replication, metrics.kpis(tally, scenario, model.warm), tally, log,
+        time.perf_counter() - started, outcomes,
     )
 
 
@@ -69,7 +75,7 @@ def kpi_names(scenario: Scenario) -> list[str]:
 
     model = SalesModel(scenario, RandomStreams(scenario.seed, 0))
     with np.errstate(all="ignore"):
-        return list(metrics.kpis(model.finish(), scenario))
+        return list(metrics.kpis(model.finish(), scenario, model.warm))
 
 
 @dataclass
@@ -108,8 +114,9 @@ class RunResult:
         return concat_logs([r.log for r in self.replications if r.log is not None])
 
 
-def _one(args: tuple[Scenario, int, int, bool]) -> Replication:
-    return run_replication(*args)
+def _one(args: tuple[Scenario, int, int, bool, bool]) -> Replication:
+    scenario, replication, seed, event_log, watch_wins = args
+    return run_replication(scenario, replication, seed, event_log, watch_wins=watch_wins)
 
 
 def run(
@@ -121,6 +128,7 @@ def run(
     progress: Callable[[Replication], None] | None = None,
     into: RunResult | None = None,
     clock: Callable[[float], None] | None = None,
+    watch_wins: bool = False,
 ) -> RunResult:
     """Run replications of a scenario: 0..n-1, or, ``into`` a result, the next ones up to n.
 
@@ -135,15 +143,16 @@ def run(
         clock: called with the share of each replication's horizon simulated; the
             replications then run in this process, one after the other (for a single long
             replication, whose progress would otherwise not show).
+        watch_wins: record every deal won with its time and value (``Replication.pipeline``).
     """
     n = scenario.replications if replications is None else replications
     root = scenario.seed if seed is None else seed
     result = RunResult(scenario, root) if into is None else into
     logged = n if event_log is True else int(event_log)
     first = len(result.replications)
-    args = [(scenario, r, root, r < logged) for r in range(first, n)]
-    reps = (run_replication(*a, clock=clock) for a in args) if clock is not None \
-        else mapper(_one, args)
+    args = [(scenario, r, root, r < logged, watch_wins) for r in range(first, n)]
+    reps = (run_replication(*a[:4], clock=clock, watch_wins=watch_wins) for a in args) \
+        if clock is not None else mapper(_one, args)
     for rep in reps:
         result.replications.append(rep)
         if progress is not None:

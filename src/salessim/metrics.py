@@ -25,8 +25,12 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
 
 
-def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
-    """The KPIs of one replication, in a stable order (see :data:`KPI_DEFINITIONS`)."""
+def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
+    """The KPIs of one replication, in a stable order (see :data:`KPI_DEFINITIONS`).
+
+    ``warm`` is the run's warm start (``model/warmstart.py``): with open deals at time 0,
+    the ``pipeline_*`` KPIs say how they ended.
+    """
     window = scenario.horizon - scenario.warmup
 
     def calendar_of(calendar):
@@ -103,6 +107,8 @@ def kpis(tally: Tally, scenario: Scenario) -> dict[str, float]:
         out.update(_collection(tally, scenario, window))
     if scenario.renewal is not None:
         out.update(_renewal(tally))
+    if scenario.pipeline and warm is not None:
+        out.update(warm.outcomes.kpis(warm.values))
     return {k: float(v) for k, v in out.items()}
 
 

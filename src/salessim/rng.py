@@ -14,7 +14,13 @@ Stream names used by the model (``<x>`` is a source or stage id):
 - ``route:<stage>:<source>``: the uniform that picks where a deal goes after its first
   visit to a stage, drawn for every lead when it is created, so a lead's luck at a stage
   does not depend on the order in which events happen;
-- ``route:<stage>``: the same for later visits (loops), in the order they happen.
+- ``route:<stage>``: the same for later visits (loops), in the order they happen;
+- ``open:<deal id>``: a deal open at time 0 (a warm start), its own: the rest of its time
+  in its stage and its first routing draw at every stage. Keyed by the deal's id, never by
+  its place in the pipeline, so a deal keeps its draws when other deals or other stages
+  change. Drawn by :meth:`RandomStreams.keyed`, a counter-based generator (SplitMix64's
+  output function on the stream's seed, the key and the draw's number), so thousands of
+  deals cost one vectorised call instead of a generator each.
 """
 
 from __future__ import annotations
@@ -48,3 +54,34 @@ class RandomStreams:
         """A fresh Generator for the named stream (the same name gives the same draws)."""
         seq = np.random.SeedSequence(self.root_seed, spawn_key=(self.replication, stable_key(name)))
         return np.random.Generator(np.random.PCG64(seq))
+
+    def keyed(self, stream: str, keys: np.ndarray, n: int) -> np.ndarray:
+        """``n`` uniforms on (0, 1) for each key: row i is stream ``<stream>:<key i>``.
+
+        Row i depends only on the root seed, the replication, ``stream``, ``keys[i]`` and
+        the column: adding or removing other keys leaves it as it was.
+        """
+        seq = np.random.SeedSequence(self.root_seed,
+                                     spawn_key=(self.replication, stable_key(stream)))
+        base = seq.generate_state(1, np.uint64)[0]
+        start = _mix(np.asarray(keys, dtype=np.uint64) ^ base)
+        steps = np.arange(1, n + 1, dtype=np.uint64) * _GAMMA
+        bits = _mix(start[:, None] + steps[None, :])
+        return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def key64(name: str) -> int:
+    """A 64-bit key for a name (a deal id), the same on every machine."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+
+
+#: SplitMix64's increment and its output function's constants (Steele, Lea, Flood 2014).
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function, on arrays of uint64 (products wrap modulo 2**64)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))

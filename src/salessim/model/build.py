@@ -44,7 +44,8 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
 
     for sid, stage in scenario.stages.items():
         plan = plans[sid]
-        plan.visit = _behaviour(sid, stage, env, staff, tallies[sid], log)
+        plan.behaviour = _behaviour(sid, stage, env, staff, tallies[sid], log)
+        plan.visit = None if plan.behaviour is None else plan.behaviour.visit
         names = list(stage.next)
         plan.targets = [target(n) for n in names]
         probs = [stage.next[n] for n in names]
@@ -72,7 +73,7 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
 
 def _behaviour(sid: str, stage: Stage, env: simpy.Environment, staff: Staff,
                tally: StageTally, log: EventLog | None):
-    """The stage's kind, as a ``visit(deal)`` callable (None: nothing but routing)."""
+    """The stage's kind: an object with ``visit(deal)`` (None: nothing but routing)."""
     def delay(dist, stream: str, label: str = "") -> Delay | None:
         draws = staff.draws(dist, stream)
         return None if draws is None else Delay(draws, log, sid, label)
@@ -82,14 +83,14 @@ def _behaviour(sid: str, stage: Stage, env: simpy.Environment, staff: Staff,
         plan = staff.plan(stage.staff, stage.work, f"work:{sid}", stage.queue)
         staff.label(plan, sid)
         return StaffedWork(staff, plan, tally, staff.draws(stage.patience, f"patience:{sid}"),
-                           own_delay).visit
+                           own_delay)
     if stage.parallel is not None:
         tasks = []
         for tid, task in stage.parallel.items():
             plan = staff.plan(task.staff, task.work, f"work:{sid}.{tid}")
             staff.label(plan, sid)
             tasks.append((plan, delay(task.delay, f"delay:{sid}.{tid}", plan.label)))
-        return ParallelTasks(staff, tasks, tally, own_delay).visit
+        return ParallelTasks(staff, tasks, tally, own_delay)
     if stage.approvals is not None:
         levels = []
         for i, level in enumerate(stage.approvals):
@@ -97,11 +98,11 @@ def _behaviour(sid: str, stage: Stage, env: simpy.Environment, staff: Staff,
             plan.above = level.above
             staff.label(plan, sid)
             levels.append((plan, delay(level.delay, f"delay:{sid}.{i}", plan.label)))
-        return ApprovalChain(staff, levels, tally, own_delay).visit
+        return ApprovalChain(staff, levels, tally, own_delay)
     if stage.meeting is not None:
         plan = staff.plan(stage.staff, None, f"work:{sid}")
         staff.label(plan, sid)
-        return Meeting(staff, plan, stage.meeting, tally, own_delay).visit
+        return Meeting(staff, plan, stage.meeting, tally, own_delay)
     if own_delay is not None:
-        return DelayOnly(env, log, tally, own_delay).visit
+        return DelayOnly(env, log, tally, own_delay)
     return None

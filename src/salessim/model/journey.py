@@ -24,13 +24,14 @@ class StagePlan:
     """A stage compiled for the journey loop."""
 
     __slots__ = (
-        "id", "tally", "visit", "skip", "route", "cum", "targets", "decay", "score_odds",
+        "id", "tally", "behaviour", "visit", "skip", "route", "cum", "targets", "decay", "score_odds",
         "probs", "forward", "p_forward", "slot", "bit", "entered", "skipped",
     )
 
     def __init__(self, sid: str, tally: StageTally) -> None:
         self.id = sid
         self.tally = tally
+        self.behaviour: Any = None  # the stage kind's object (model/stages.py), or None
         self.visit: Callable[[Deal], Generator[simpy.Event, Any, bool]] | None = None
         self.skip = None  # a SkipRule, for stages only some deals go through
         self.route = None  # uniforms for routing on later visits (None: one way out)
@@ -109,7 +110,12 @@ class Journey:
 
     # --- the walk ---------------------------------------------------------------------------
 
-    def walk(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
+    def walk(self, deal: Deal, stage: StagePlan | None = None,
+             resume: Callable[[Deal], Generator[simpy.Event, Any, bool]] | None = None
+             ) -> Generator[simpy.Event, Any, None]:
+        """A new lead from the entry; or, with ``stage`` and ``resume``, a deal already in
+        ``stage`` (a warm start) that finishes its visit by ``resume`` and goes on from there.
+        """
         env, log, tally = self.env, self.log, self.tally
         counted = deal.counted
         now = env.now  # the WIP integral, inline: one lead more from now on
@@ -118,28 +124,34 @@ class Journey:
         self.open += 1
         if counted:
             tally.open_created += deal.created
-        if log is not None:
-            log.add(deal.lead | self._created, deal.created)
-        stage = self.entry
+        if stage is None:
+            stage = self.entry
+            if log is not None:
+                log.add(deal.lead | self._created, deal.created)
+        visit: Any = resume
         while True:
             st = stage.tally
-            skip = stage.skip
-            if skip is not None and skip.passes_by(deal):
+            if resume is None:
+                skip = stage.skip
+                if skip is not None and skip.passes_by(deal):
+                    if counted:
+                        st.skipped += 1
+                    if log is not None:
+                        log.add(deal.lead | stage.skipped, env.now)
+                    nxt = skip.otherwise if skip.otherwise is not None else _route(deal, stage)
+                    if nxt.__class__ is int:
+                        return self._end(deal, nxt)
+                    stage = nxt
+                    continue
                 if counted:
-                    st.skipped += 1
+                    st.entered += 1
                 if log is not None:
-                    log.add(deal.lead | stage.skipped, env.now)
-                nxt = skip.otherwise if skip.otherwise is not None else _route(deal, stage)
-                if nxt.__class__ is int:
-                    return self._end(deal, nxt)
-                stage = nxt
-                continue
-            if counted:
-                st.entered += 1
-            if log is not None:
-                log.add(deal.lead | stage.entered, env.now)
+                    log.add(deal.lead | stage.entered, env.now)
+                visit = stage.visit
+            else:  # the stage it is in at the start: entered (and logged) before time 0
+                resume = None
             contact = deal.last_contact  # before this stage's work: decay may count from it
-            if stage.visit is not None and not (yield from stage.visit(deal)):
+            if visit is not None and not (yield from visit(deal)):
                 if counted:
                     st.went_cold += 1
                     st.lost += 1

@@ -17,7 +17,7 @@ import simpy
 
 from salessim.model.deal import Deal
 from salessim.model.staff import Staff, StaffPlan
-from salessim.model.stages import Delay, Visit, customer_delay
+from salessim.model.stages import Delay, Visit, customer_delay, rest_of_delay
 from salessim.records import StageTally
 from salessim.scenario.mechanics import Meeting as MeetingSpec
 
@@ -33,15 +33,25 @@ class Meeting:
         self.env.process(self._meetings())
 
     def visit(self, deal: Deal) -> Visit:
+        yield from self._wait_for_meeting(deal)
+        if self.delay is not None:
+            yield from customer_delay(self.env, self.staff.log, deal, self.delay, self.tally)
+        return True
+
+    def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
+        """An open deal at a warm start: to the next meeting unless it was discussed."""
+        if not work_done:
+            yield from self._wait_for_meeting(deal)
+        yield from rest_of_delay(self.env, self.staff.log, deal, self.delay, left)
+        return True
+
+    def _wait_for_meeting(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
         env, log = self.env, self.staff.log
         done = env.event()
         self.line.append((deal, done, env.now))
         if log is not None:
             log.add(deal.lead | self.plan.queued, env.now)
         yield done
-        if self.delay is not None:
-            yield from customer_delay(env, log, deal, self.delay, self.tally)
-        return True
 
     def _meetings(self) -> Generator[simpy.Event, Any, None]:
         env, spec, st, log, line = self.env, self.spec, self.tally, self.staff.log, self.line

@@ -9,6 +9,11 @@ the scenario. A new kind is one class here, one schema model and one line in the
 
 Customer-side time (a stage's ``delay``) belongs to every kind; :func:`customer_delay`
 does it for all of them.
+
+A deal open at the start of a run (a warm start, ``model/warmstart.py``) is already in its
+stage: ``resume(left, work_done, deal)`` finishes the visit, with ``left`` the rest of the
+stage's customer-side time (drawn given the time already spent; None for a stage without
+one) and the staff work skipped when ``work_done``.
 """
 
 from __future__ import annotations
@@ -52,6 +57,21 @@ def customer_delay(env: simpy.Environment, log: EventLog | None, deal: Deal, del
         st.delay += d
 
 
+def rest_of_delay(env: simpy.Environment, log: EventLog | None, deal: Deal, delay: Delay | None,
+                  left: float | None) -> Generator[simpy.Event, Any, None]:
+    """The rest of a started customer-side delay (an open deal at a warm start).
+
+    Logged as a delay from now: what came before time 0 is the deal's age in the stage.
+    """
+    if delay is None or left is None:
+        return
+    if log is not None:
+        log.add(deal.lead | delay.started, env.now)
+    yield env.timeout(left)
+    if log is not None:
+        log.add(deal.lead | delay.finished, env.now)
+
+
 class DelayOnly:
     """A stage without staff: the customer thinks, signs or pays."""
 
@@ -61,6 +81,10 @@ class DelayOnly:
 
     def visit(self, deal: Deal) -> Visit:
         yield from customer_delay(self.env, self.log, deal, self.delay, self.tally)
+        return True
+
+    def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
+        yield from rest_of_delay(self.env, self.log, deal, self.delay, left)
         return True
 
 
@@ -82,6 +106,13 @@ class StaffedWork:
         if not (yield from self.staff.work(self.plan, self.tally, self.patience, deal)):
             return False
         yield from customer_delay(self.staff.env, self.staff.log, deal, self.delay, self.tally)
+        return True
+
+    def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
+        if not work_done and not (
+                yield from self.staff.work(self.plan, self.tally, self.patience, deal)):
+            return False
+        yield from rest_of_delay(self.staff.env, self.staff.log, deal, self.delay, left)
         return True
 
 
@@ -113,6 +144,14 @@ class ParallelTasks:
             yield from customer_delay(env, staff.log, deal, self.delay, st)
         return True
 
+    def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
+        env, staff, st = self.staff.env, self.staff, self.tally
+        if not work_done:
+            yield env.all_of([env.process(task(staff, deal, plan, delay, st))
+                              for plan, delay in self.tasks])
+        yield from rest_of_delay(env, staff.log, deal, self.delay, left)
+        return True
+
 
 class ApprovalChain:
     """Sign-offs one after another, each only for deals above its level's amount."""
@@ -128,6 +167,15 @@ class ApprovalChain:
                 yield from task(staff, deal, plan, delay, st)
         if self.delay is not None:
             yield from customer_delay(staff.env, staff.log, deal, self.delay, st)
+        return True
+
+    def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
+        staff, st = self.staff, self.tally
+        if not work_done:
+            for plan, delay in self.levels:
+                if deal.value > plan.above:
+                    yield from task(staff, deal, plan, delay, st)
+        yield from rest_of_delay(staff.env, staff.log, deal, self.delay, left)
         return True
 
 

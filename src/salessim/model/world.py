@@ -18,6 +18,7 @@ from salessim.model.deal import Deal
 from salessim.model.journey import WON_END, Journey
 from salessim.model.sources import Sources
 from salessim.model.staff import Staff
+from salessim.model.warmstart import WarmStart
 from salessim.records import EventLog, StageTally, Tally
 from salessim.rng import RandomStreams
 from salessim.scenario.schema import Scenario
@@ -57,10 +58,11 @@ class SalesModel:
         log: an event log to fill (see :func:`new_log`), or None to keep totals only.
         clock: called with the share of the horizon simulated (0.01, 0.02, ... 1.0), to
             show the progress of a long replication; None for no calls.
+        watch_wins: record every deal won, with its time and value (``pipeline.wins``).
     """
 
     def __init__(self, scenario: Scenario, streams: RandomStreams, log: EventLog | None = None,
-                 clock: Callable[[float], None] | None = None):
+                 clock: Callable[[float], None] | None = None, watch_wins: bool = False):
         self.scenario = scenario
         self.env = env = simpy.Environment()
         self.log = log
@@ -70,9 +72,15 @@ class SalesModel:
         plans, routed = build_stages(scenario, env, self.staff, tally.stages, log)
         self.after_sale = (AfterSale(scenario, self.staff, tally)
                            if scenario.collection or scenario.renewal else None)
+        watched = bool(scenario.pipeline) or watch_wins
         self.journey = Journey(env, tally, log, plans[scenario.entry], float(scenario.warmup),
                                self.horizon, scenario.periods,
-                               self._ended if self.staff.owner_pools or self.after_sale else None)
+                               self._ended if self.staff.owner_pools or self.after_sale
+                               or watched else None)
+        # Open deals start before any new lead, so they are first in the staff queues.
+        self.warm = WarmStart(scenario, env, self.staff, plans, routed, streams, log,
+                              self.journey.walk, watch_wins)
+        self._watched = watched
         self.sources = Sources(scenario, env, streams, tally, log, routed, self.journey.start)
         if scenario.warmup > 0:
             env.process(self.journey.mark_warmup())
@@ -89,9 +97,12 @@ class SalesModel:
             clock(k / 100)
 
     def _ended(self, deal: Deal, end: int) -> None:
-        """Owners let go of the deal; a won deal goes on to collection and renewal."""
+        """Owners let go of the deal; its end is recorded if watched; a won deal goes on to
+        collection and renewal."""
         if deal.owners:
             self.staff.release_owners(deal)
+        if self._watched:
+            self.warm.ended(deal, end)
         if end == WON_END and self.after_sale is not None:
             self.after_sale.start(deal)
 

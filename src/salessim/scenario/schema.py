@@ -40,6 +40,7 @@ from salessim.scenario.mechanics import (
     Staffed,
     Task,
 )
+from salessim.scenario.opendeals import OpenDeal, pipeline_problems
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
 
 #: Where a deal can end (see :mod:`salessim.ends`). They may appear in ``next`` but are
@@ -269,6 +270,9 @@ class Scenario(Frozen):
     )
     collection: Collection | None = None
     renewal: Renewal | None = None
+    pipeline: list[OpenDeal] = Field(
+        default_factory=list,
+        description="deals open at time 0, in their stages (a warm start; see forecast)")
 
     @field_validator("warmup")
     @classmethod
@@ -338,7 +342,7 @@ def process_problems(scenario: Scenario) -> list[Problem]:
                                     "a loop with no way out: no terminal state (won, lost, "
                                     "no_decision) can be "
                                     "reached from this stage", dict(stages[sid].next)))
-    return problems
+    return problems or pipeline_problems(scenario)
 
 
 def _staff_problems(scenario: Scenario) -> list[Problem]:
