@@ -1,0 +1,223 @@
+"""The open pipeline at an as-of date, read from a file, as a scenario's open deals.
+
+Two kinds of file are read:
+
+- a plain open-deals table (CSV or Parquet) with the columns ``deal_id, stage,
+  entered_stage_at`` and optionally ``amount, source, owner, created_at, score,
+  work_done``: every row is a deal open at the as-of date;
+- any export ``salessim calibrate`` reads (a stage history, Salesforce, HubSpot, an event
+  log): the deals open at the as-of date are taken, with what was known then.
+
+Stage and source names are matched to the scenario's ids as calibration writes them
+(lower case, words joined by ``_``), so a scenario calibrated from the same CRM fits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salessim.calibrate.readers import ExportError, read_table, slug
+from salessim.errors import did_you_mean
+from salessim.scenario.schema import Scenario
+from salessim.scenario.units import convert
+
+#: The columns of a plain open-deals table.
+PLAIN_COLUMNS = ("deal_id", "stage", "entered_stage_at")
+OPTIONAL_COLUMNS = ("amount", "source", "owner", "created_at", "score", "work_done")
+
+
+@dataclass
+class Snapshot:
+    """The deals open at ``as_of``, as rows ready for a scenario's ``pipeline``.
+
+    Attributes:
+        deals: one dict per deal (the fields of ``OpenDeal``), ages in the scenario's unit.
+        as_of: the as-of date (time 0 of the forecast).
+        table: the same deals as read (``deal_id, stage, entered_stage_at, age_days,
+            amount, source, owner``).
+        warnings: what was assumed, in words.
+    """
+
+    deals: list[dict[str, Any]]
+    as_of: pd.Timestamp
+    table: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_date(text: str, option: str) -> pd.Timestamp:
+    """A date or time from the command line (UTC, without a zone), or a clear error."""
+    try:
+        when = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise ExportError(f"{option}: not a date or time (got {text!r}); write it like "
+                          "2026-12-31 or 2026-12-31T18:00") from None
+    if pd.isna(when):
+        raise ExportError(f"{option}: not a date or time (got {text!r})")
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    return when
+
+
+def is_plain(frame: pd.DataFrame) -> bool:
+    """A plain open-deals table (not a stage history, which has exits)."""
+    columns = {slug(c) for c in frame.columns}
+    return all(c in columns for c in PLAIN_COLUMNS) and "exited_at" not in columns
+
+
+def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | None = None,
+                  fmt: str | None = None) -> Snapshot:
+    """The deals open at ``as_of`` in the file (default: its latest timestamp).
+
+    Raises:
+        ExportError: the file cannot be read, a deal is in a stage or from a source the
+            scenario does not have, or the as-of date lies outside the data; the message
+            names the file, row, deal and value.
+    """
+    path = Path(path)
+    frame = read_table(path) if fmt is None else None
+    if frame is not None and is_plain(frame):
+        table, as_of = _plain(frame, str(path), as_of)
+    else:
+        table, as_of = _from_history(path, fmt, as_of)
+    return _snapshot(table, as_of, scenario, str(path))
+
+
+def _plain(frame: pd.DataFrame, path: str, as_of: pd.Timestamp | None
+           ) -> tuple[pd.DataFrame, pd.Timestamp]:
+    from salessim.calibrate.readers import parse_amounts, parse_dates
+
+    frame = frame.copy()
+    frame.columns = [slug(c) for c in frame.columns]
+    rows = pd.Series(range(2, len(frame) + 2), index=frame.index)  # line 1 is the header
+    out = pd.DataFrame({"deal_id": frame["deal_id"].astype("string").str.strip(),
+                        "stage": frame["stage"].astype("string").str.strip(),
+                        "row": rows})
+    for col in ("deal_id", "stage"):
+        blank = out[col].isna() | (out[col] == "")
+        if blank.any():
+            row = int(rows[blank].iloc[0])
+            raise ExportError(f"{path}:{row}: column {col!r} is empty")
+    out["entered_stage_at"] = parse_dates(frame["entered_stage_at"], rows, path,
+                                          "entered_stage_at")
+    missing = out["entered_stage_at"].isna()
+    if missing.any():
+        row = int(rows[missing].iloc[0])
+        raise ExportError(f"{path}:{row}: column 'entered_stage_at' is empty (deal "
+                          f"{out['deal_id'][missing].iloc[0]!r})")
+    out["amount"] = (parse_amounts(frame["amount"], rows, path, "amount")
+                     if "amount" in frame else math.nan)
+    for col in ("source", "owner"):
+        out[col] = (frame[col].astype("string").str.strip() if col in frame
+                    else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    out["created_at"] = (parse_dates(frame["created_at"], rows, path, "created_at")
+                         if "created_at" in frame else pd.NaT)
+    if "score" in frame:
+        out["score"] = pd.to_numeric(frame["score"], errors="coerce")
+        bad = frame["score"].notna() & ~out["score"].between(0, 1)
+        if bad.any():
+            row = int(rows[bad].iloc[0])
+            raise ExportError(f"{path}:{row}: score must be a number from 0 to 1, got "
+                              f"{frame['score'][bad].iloc[0]!r}")
+    if "work_done" in frame:
+        text = frame["work_done"].astype("string").str.strip().str.lower()
+        truth = text.map({"true": True, "yes": True, "1": True, "false": False, "no": False,
+                          "0": False, "": False})
+        bad = text.notna() & truth.isna()
+        if bad.any():
+            row = int(rows[bad].iloc[0])
+            raise ExportError(f"{path}:{row}: work_done must be true or false, got "
+                              f"{frame['work_done'][bad].iloc[0]!r}")
+        out["work_done"] = truth.fillna(False).astype(bool)
+    latest = max(out["entered_stage_at"].max(), out["created_at"].max()
+                 if out["created_at"].notna().any() else out["entered_stage_at"].max())
+    when = latest if as_of is None else as_of
+    late = out["entered_stage_at"] > when
+    if late.any():
+        row = int(rows[late].iloc[0])
+        raise ExportError(f"{path}:{row}: deal {out['deal_id'][late].iloc[0]!r} entered its "
+                          f"stage at {out['entered_stage_at'][late].iloc[0]}, after the as-of "
+                          f"date {when}: a plain open-deals file lists the deals open then")
+    dup = out["deal_id"].duplicated()
+    if dup.any():
+        row = int(rows[dup].iloc[0])
+        raise ExportError(f"{path}:{row}: deal {out['deal_id'][dup].iloc[0]!r} is listed "
+                          "twice: a deal is open in one stage at a time")
+    return out, when
+
+
+def _from_history(path: Path, fmt: str | None, as_of: pd.Timestamp | None
+                  ) -> tuple[pd.DataFrame, pd.Timestamp]:
+    from salessim.calibrate.pipeline import read_visits
+
+    visits = read_visits(path, fmt)
+    if as_of is not None and as_of > visits.as_of:
+        raise ExportError(f"--as-of {as_of}: after the data in {path} (its latest timestamp "
+                          f"is {visits.as_of})")
+    known = visits if as_of is None or as_of == visits.as_of else visits.cut(as_of)
+    table = known.open_deals()
+    table["stage"] = table["stage"].map(known.target)
+    table["row"] = pd.NA
+    return table.drop(columns=["age"]), known.as_of
+
+
+def _snapshot(table: pd.DataFrame, as_of: pd.Timestamp, scenario: Scenario, path: str
+              ) -> Snapshot:
+    unit = scenario.time_unit
+    first_source = next(iter(scenario.sources))
+    deals: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    ages, no_amount, no_source = [], 0, 0
+    for rec in table.to_dict(orient="records"):
+        where = f"{path}:{rec['row']}" if not pd.isna(rec.get("row")) else path
+        stage = slug(rec["stage"])
+        if stage not in scenario.stages:
+            raise ExportError(f"{where}: deal {rec['deal_id']!r} is in stage {rec['stage']!r}, "
+                              f"which the scenario does not have"
+                              f"{did_you_mean(stage, scenario.stages)} (stages: "
+                              f"{', '.join(scenario.stages)})")
+        age_days = (as_of - rec["entered_stage_at"]) / pd.Timedelta(days=1)
+        deal: dict[str, Any] = {"id": str(rec["deal_id"]), "stage": stage,
+                                "age": convert(age_days, "day", unit)}
+        amount = rec.get("amount")
+        if amount is None or pd.isna(amount):
+            no_amount += 1
+            amount = 0.0
+        deal["value"] = float(amount)
+        source = rec.get("source")
+        if source is None or pd.isna(source) or str(source) == "":
+            no_source += 1
+        else:
+            sid = slug(source)
+            if sid not in scenario.sources:
+                raise ExportError(f"{where}: deal {rec['deal_id']!r} comes from source "
+                                  f"{source!r}, which the scenario does not have"
+                                  f"{did_you_mean(sid, scenario.sources)} (sources: "
+                                  f"{', '.join(scenario.sources)})")
+            deal["source"] = sid
+        owner = rec.get("owner")
+        if owner is not None and not pd.isna(owner) and str(owner) != "":
+            deal["owner"] = str(owner)
+        created = rec.get("created_at")
+        if created is not None and not pd.isna(created):
+            since = (as_of - created) / pd.Timedelta(days=1)
+            deal["created"] = convert(max(since, age_days), "day", unit)
+        for key in ("score", "work_done"):
+            value = rec.get(key)
+            if value is not None and not pd.isna(value):
+                deal[key] = float(value) if key == "score" else bool(value)
+        deals.append(deal)
+        ages.append(age_days)
+    if no_amount:
+        warnings.append(f"{no_amount} open deals have no amount: counted as 0")
+    if no_source:
+        warnings.append(f"{no_source} open deals have no source: their staff cost goes to "
+                        f"the first source, {first_source!r}")
+    shown = table.drop(columns=[c for c in ("row",) if c in table]).copy()
+    shown["stage"] = [d["stage"] for d in deals]
+    shown["age_days"] = ages
+    return Snapshot(deals, as_of, shown.reset_index(drop=True), warnings)
