@@ -73,8 +73,11 @@ def test_residual_inverts_the_conditional_survival(spec, frozen):
 
 def test_residual_far_in_the_tail_is_finite():
     """A deal open for 100 times the typical stage time still gets a finite remaining time."""
-    for spec in ({"dist": "lognormal", "mean": 5, "cv": 0.5}, {"dist": "gamma", "mean": 5,
-                                                               "cv": 0.5}):
+    for spec in ({"dist": "lognormal", "mean": 5, "cv": 0.5},
+                 {"dist": "gamma", "mean": 5, "cv": 0.5},
+                 {"dist": "weibull", "shape": 3, "scale": 5},
+                 {"dist": "normal", "mean": 5, "sd": 1},
+                 {"dist": "exponential", "mean": 5}):
         dist = _one_delay(spec, []).stages["wait"].delay
         r = residual(dist, np.array([500.0, 5000.0]), np.array([0.5, 0.5]))
         assert np.isfinite(r).all() and (r > 0).all()
