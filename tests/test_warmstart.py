@@ -199,7 +199,7 @@ def _two_stage(next_delay: dict, pipeline: list[dict]) -> Scenario:
 
 def _left_a(scenario: Scenario) -> dict[int, tuple[float, str]]:
     log = engine.run_replication(scenario, 3, event_log=True).log.to_frame()
-    opened = log[log["lead"].str.contains("--")]
+    opened = log[log["lead"].str.startswith("D-")]
     out = {}
     for lead, rows in opened.groupby("lead"):
         rows = rows.reset_index(drop=True)
@@ -276,3 +276,15 @@ def test_validate_refuses_a_bad_pipeline_with_exit_2(tmp_path, capsys):
     assert cli.main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "D7" in err and "Traceback" not in err
+
+
+def test_the_event_log_names_open_deals_by_their_ids():
+    scenario = _two_stage(expo(5.0), _open(3, "a", 2.0))
+    log = engine.run_replication(scenario, 0, event_log=True).log
+    frame = log.to_frame()
+    opened = frame[frame["time"] < 0]
+    assert set(opened["lead"]) == {"D-0", "D-1", "D-2"}
+    assert set(opened["event"]) == {"created", "entered"}
+    assert (opened.loc[opened["event"] == "entered", "time"] == -2.0).all()
+    cases = log.cases()
+    assert {"0/D-0", "0/D-1", "0/D-2"} <= set(cases["case:concept:name"])

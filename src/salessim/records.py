@@ -171,6 +171,8 @@ class EventLog:
         self.lead_counted = array("b")
         self.lead_end = array("b")
         self._names = None  # lead names as an array, once a table is built
+        # Ids of the deals open at time 0 (a warm start): lead number -(i + 1) is open_ids[i].
+        self.open_ids: list[str] = []
 
     def __len__(self) -> int:
         return len(self.times)
@@ -205,10 +207,10 @@ class EventLog:
     # --- reading --------------------------------------------------------------------------
 
     def lead_names(self) -> list[str]:
-        """``<source>-<n>`` of every lead, by index."""
-        sources = self.sources
-        return [f"{sources[s]}-{n}" for s, n in zip(self.lead_source, self.lead_number,
-                                                    strict=True)]
+        """``<source>-<n>`` of every lead, by index; a deal open at time 0 by its own id."""
+        sources, opened = self.sources, self.open_ids
+        return [f"{sources[s]}-{n}" if n > 0 else opened[-n - 1]
+                for s, n in zip(self.lead_source, self.lead_number, strict=True)]
 
     def _name_array(self):
         """The lead names as an object array, built once per size of the lead table."""

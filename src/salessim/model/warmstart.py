@@ -96,6 +96,8 @@ class WarmStart:
         left = _remaining(scenario, deals, u[:, 0])
         owners = _owner_members(scenario, staff, deals)
         first_source = next(iter(scenario.sources))
+        if log is not None:
+            log.open_ids = [d.id for d in deals]
         source_code = {sid: k for k, sid in enumerate(scenario.sources)}
         # The oldest deal of a stage queues first; ties in pipeline order.
         for i in sorted(range(len(deals)), key=lambda i: -deals[i].age):

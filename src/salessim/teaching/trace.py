@@ -58,8 +58,11 @@ class Narrator:
         self.unit = scenario.time_unit
         self.h = UNIT_HOURS[scenario.time_unit]
 
-    def _source(self, lead: str) -> str:
-        """The source a lead id names, however the id is decorated (a replication prefix)."""
+    def _source(self, lead: str) -> str | None:
+        """The source a lead id names, however the id is decorated (a replication prefix);
+        None for a deal open at the start (a warm start), which goes by its CRM id."""
+        if any(d.id == lead or lead.endswith(f"/{d.id}") for d in self.sc.pipeline):
+            return None
         named = [s for s in self.sc.sources if f"{s}-" in lead]
         return max(named, key=len) if named else lead.rsplit("-", 1)[0]
 
@@ -101,7 +104,9 @@ class Narrator:
             if kind == "created":
                 created = t
                 source = self._source(lead)
-                out.append(f"{lead}: created by source {source} at {when(t, self.unit)}.")
+                out.append(f"{lead}: created by source {source} at {when(t, self.unit)}."
+                           if source is not None else f"{lead}: open at the start of the run, "
+                           f"created at {when(t, self.unit)}.")
             elif kind == "handoff":
                 handoff = (t, res)
             elif kind == "queued":
