@@ -1,0 +1,395 @@
+"""``salessim forecast``: bookings to a date from today's open pipeline, and its back-test.
+
+A thin shell over :mod:`salessim.forecast`: read the open deals at the as-of date, check
+every option and every deal against the scenario (bad input stops here, before anything
+is run or written), simulate the baseline and each redesign on the same random numbers,
+print the summary and write forecast.csv, deals.csv, quota.csv, redesigns.csv,
+report.html and run.json into ``--out``, whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salessim.commands import MAX_REPLICATIONS, add_set_option, writes_out
+from salessim.errors import ScenarioError, UsageError
+
+#: The periods forecast.csv can break the window into (``forecast.simulate.PERIODS``).
+PERIODS = ("month", "week")
+#: Replications when --replications is not given (``forecast.DEFAULT_REPLICATIONS``).
+DEFAULT_REPLICATIONS = 500
+#: KPIs whose paired differences redesigns.csv reports.
+PAIRED_KPIS = ("bookings", "won", "slipped")
+
+
+@dataclass
+class Run:
+    """One scenario of the forecast, checked and ready to simulate."""
+
+    label: str
+    file: str
+    scenario: Any
+    snapshot: Any
+    forecast: Any = None
+
+
+@dataclass
+class Plan:
+    """Everything the options ask for, read and checked before any work is done."""
+
+    runs: list[Run]
+    pipeline: str
+    until: Any
+    replications: int
+    seed: int
+    period: str
+    quota: float | None
+    booked: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def amount_option(text: str, option: str, positive: bool = False) -> float:
+    """A sum of money from the command line: a finite number, 0 or more (or more than 0).
+
+    Thousands separators (``1,500,000`` or ``1_500_000``) are allowed.
+    """
+    try:
+        value = float(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise UsageError(f"{option}: a sum of money is a number like 1500000, got {text!r}"
+                         ) from None
+    if not math.isfinite(value):
+        raise UsageError(f"{option}: must be a finite number, got {text!r}")
+    if value < 0 or (positive and value == 0):
+        raise UsageError(f"{option}: must be {'more than' if positive else 'at least'} 0, "
+                         f"got {text!r}")
+    return value
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.period not in PERIODS:
+        raise UsageError(f"--period: one of {', '.join(PERIODS)}, got {args.period!r}")
+    if args.replications is not None and not 2 <= args.replications <= MAX_REPLICATIONS:
+        raise UsageError(f"--replications must be from 2 to {MAX_REPLICATIONS:,} (P10 and P90 "
+                         f"need several), got {args.replications}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+
+
+def with_file(exc: ScenarioError, path: str) -> ScenarioError:
+    """The open deals' problems located in the pipeline file they came from."""
+    from salessim.errors import Problem
+
+    return ScenarioError([Problem(p.field, p.rule, p.value, path if p.field.startswith(
+        "pipeline") else p.file, p.line) for p in exc.problems])
+
+
+def _ready(run: Run, pipeline: str, until, replications: int, seed: int) -> None:
+    """Check that the open deals fit ``run``'s scenario (stages, sources, ages)."""
+    from salessim.forecast import forecast_scenario
+
+    try:
+        forecast_scenario(run.scenario, run.snapshot, until, replications, seed)
+    except ScenarioError as exc:
+        raise with_file(exc, pipeline) from None
+
+
+def plan_forecast(args: argparse.Namespace) -> Plan:
+    """Read and check everything the options name; raises on bad input, writes nothing."""
+    from salessim.compare import load_runs
+    from salessim.forecast import parse_date, read_pipeline
+
+    _check_options(args)
+    for option, given in (("--pipeline FILE", args.pipeline), ("--until DATE", args.until),
+                          ("SCENARIO", args.scenario)):
+        if given is None:
+            raise UsageError(f"forecast needs {option} (or --backtest HISTORY for a back-test)")
+    for option in ("every", "horizon"):
+        if getattr(args, option) is not None:
+            raise UsageError(f"--{option} belongs to --backtest HISTORY")
+    quota = None if args.quota is None else amount_option(args.quota, "--quota", positive=True)
+    booked = 0.0 if args.booked is None else amount_option(args.booked, "--booked")
+    if args.booked is not None and quota is None:
+        raise UsageError("--booked counts towards --quota: give --quota too")
+    until = parse_date(args.until, "--until")
+    as_of = None if args.as_of is None else parse_date(args.as_of, "--as-of")
+    if as_of is not None and until <= as_of:
+        raise UsageError(f"--until {args.until} must be after --as-of {args.as_of}")
+    base, others = load_runs(args.scenario, args.redesign, args.set)
+    snapshot = read_pipeline(args.pipeline, base.scenario, as_of)
+    runs = [Run(base.label, str(args.scenario), base.scenario, snapshot)]
+    for other in others:
+        same_unit = other.scenario.time_unit == base.scenario.time_unit
+        snap = snapshot if same_unit else read_pipeline(args.pipeline, other.scenario, as_of)
+        runs.append(Run(other.label, str(other.path), other.scenario, snap))
+    n = args.replications or DEFAULT_REPLICATIONS
+    seed = base.scenario.seed if args.seed is None else args.seed
+    for run in runs:
+        _ready(run, str(args.pipeline), until, n, seed)
+    return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, list(snapshot.warnings))
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Check the options and the open deals, then simulate and write."""
+    if args.backtest is not None:
+        return cmd_backtest(args)
+    args.plan = plan_forecast(args)
+    return _forecast(args)
+
+
+@writes_out("forecast")
+def _forecast(args: argparse.Namespace) -> int:
+    from salessim.console import progress_bar
+    from salessim.experiments.executors import make_executor, ordered_map
+    from salessim.forecast import run_forecast
+    from salessim.forecast.report import forecast_report
+    from salessim.records import write_frame
+    from salessim.runrecord import write_record
+    from salessim.scenario import scenario_hash
+
+    plan: Plan = args.plan
+    for line in plan.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    clock = time.perf_counter()
+    total = plan.replications * len(plan.runs)
+    with progress_bar(total, "forecast") as bar, make_executor(args.workers) as executor:
+        for run in plan.runs:
+            run.forecast = run_forecast(run.scenario, run.snapshot, plan.until,
+                                        plan.replications, plan.seed, plan.period,
+                                        mapper=ordered_map(executor),
+                                        progress=lambda _: bar.update())
+    seconds = time.perf_counter() - clock
+    base = plan.runs[0]
+    paired = redesign_table(plan) if len(plan.runs) > 1 else None
+    quota = quota_table(plan) if plan.quota is not None else None
+    print(summary_text(plan, paired, quota, seconds))
+    out = Path(args.out)
+    written = []
+    for run in plan.runs:
+        folder = out if run is base else out / run.label
+        prefix = "" if run is base else f"{run.label}/"
+        write_frame(run.forecast.table(), folder / "forecast.csv")
+        write_frame(deals_csv(run.forecast), folder / "deals.csv")
+        written += [f"{prefix}forecast.csv", f"{prefix}deals.csv"]
+    if quota is not None:
+        write_frame(quota, out / "quota.csv")
+        written.append("quota.csv")
+    if paired is not None:
+        write_frame(paired, out / "redesigns.csv")
+        written.append("redesigns.csv")
+    page = forecast_report(base.forecast, plan.quota, plan.booked, paired,
+                           source=plan.pipeline, seed=plan.seed)
+    path = page.write(out)
+    written += [path.name, *(f"{name}.png" for name in page.pngs)]
+    record = args.record
+    record.seed, record.replications = plan.seed, plan.replications
+    for run in plan.runs:
+        record.scenario(run.label, run.file, scenario_hash(run.forecast.scenario))
+    record.details.update({
+        "pipeline": plan.pipeline, "as_of": base.snapshot.as_of.isoformat(),
+        "until": plan.until.isoformat(), "period": plan.period, "open_deals":
+        len(base.snapshot.deals), "quota": plan.quota, "booked": plan.booked,
+        "sets": list(args.set), "warnings": plan.warnings})
+    write_record(out, record, written)
+    print(f"\nreport: {args.final_out / path.name}\nwrote {args.final_out}/")
+    return 0
+
+
+def deals_csv(forecast) -> Any:
+    """``deals.csv``: the deals table with its close dates as ISO date-times."""
+    deals = forecast.deals_table().copy()
+    for col in ("close_median", "close_p90"):
+        deals[col] = deals[col].dt.strftime("%Y-%m-%dT%H:%M").fillna("")
+    return deals
+
+
+def quota_table(plan: Plan) -> Any:
+    """``quota.csv``: per scenario, the chance to reach the quota and its Wilson interval."""
+    import pandas as pd
+
+    rows = []
+    for run in plan.runs:
+        p, low, high = run.forecast.quota(plan.quota, plan.booked)
+        rows.append({"scenario": run.label, "quota": plan.quota, "booked": plan.booked,
+                     "needed": max(plan.quota - plan.booked, 0.0), "probability": p,
+                     "ci_low": low, "ci_high": high, "level": 0.95,
+                     "replications": plan.replications})
+    return pd.DataFrame(rows)
+
+
+def redesign_table(plan: Plan) -> Any:
+    """``redesigns.csv``: each redesign minus the baseline, replication by replication."""
+    import numpy as np
+    import pandas as pd
+
+    from salessim import stats
+    from salessim.forecast import paired
+
+    base = plan.runs[0].forecast
+    frames = []
+    for run in plan.runs[1:]:
+        frame = paired(base, run.forecast, PAIRED_KPIS)
+        if plan.quota is not None:  # the chance to reach the quota, as a paired indicator
+            b = (plan.booked + base.bookings >= plan.quota).astype(float)
+            o = (plan.booked + run.forecast.bookings >= plan.quota).astype(float)
+            est = stats.paired_difference(b, o)
+            frame = pd.concat([frame, pd.DataFrame([{
+                "kpi": "quota_reached", "baseline": float(b.mean()), "redesign": float(o.mean()),
+                "difference": est.mean, "ci_low": est.ci_low, "ci_high": est.ci_high}])])
+        frame.insert(0, "scenario", run.label)
+        frame.insert(1, "name", run.scenario.name)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table["level"] = 0.95
+    return table.replace({np.nan: None})
+
+
+def summary_text(plan: Plan, paired, quota, seconds: float) -> str:
+    """What the terminal shows: bookings, the split, the quota, the weighted pipeline, deals."""
+    import numpy as np
+
+    from salessim.console import format_number as fmt
+    from salessim.console import text_table
+    from salessim.forecast.report import TOP_DEALS, pipeline_gap
+
+    base = plan.runs[0]
+    f, snap = base.forecast, base.snapshot
+    lines = [f"{f.scenario.name}: {len(snap.deals)} open deals at {snap.as_of:%Y-%m-%d %H:%M}, "
+             f"forecast to {plan.until:%Y-%m-%d %H:%M}; {plan.replications} replications, "
+             f"seed {plan.seed}, {seconds:.1f} s", ""]
+    rows = [("bookings", "P10", "P50", "P90", "mean")]
+    for kpi, label in (("bookings", "all"), ("bookings_from_open", "from open deals"),
+                       ("bookings_from_new", "from new leads"), ("won", "deals won"),
+                       ("slipped", "open deals slipping past the end")):
+        v = f.totals[kpi].to_numpy()
+        rows.append((label, *(fmt(x) for x in np.quantile(v, [0.1, 0.5, 0.9])), fmt(v.mean())))
+    lines.append(text_table(rows))
+    if quota is not None:
+        q = quota.iloc[0]
+        lines.append(f"\nchance to reach the quota of {fmt(plan.quota)}"
+                     + (f" ({fmt(plan.booked)} already booked)" if plan.booked else "")
+                     + f": {q['probability']:.1%} (95% CI {q['ci_low']:.1%} to "
+                     f"{q['ci_high']:.1%})")
+    gap = pipeline_gap(f)
+    lines.append(f"\nweighted pipeline {fmt(gap.weighted)} against simulated P50 "
+                 f"{fmt(gap.simulated_p50)} from the open deals. {gap.sentence(plan.until)}")
+    deals = f.deals_table().head(min(TOP_DEALS, 10))
+    rows = [("deal", "stage", "amount", "chance won", "expected", "close median")]
+    rows += [(d.deal_id, d.stage, fmt(d.amount), f"{d.p_win:.0%}", fmt(d.expected_bookings),
+              "after the end" if d.close_median is None or d.close_median != d.close_median
+              else f"{d.close_median:%Y-%m-%d}") for d in deals.itertuples()]
+    lines += ["", "deals that matter most (chance won x amount):", text_table(rows)]
+    if paired is not None:
+        rows = [("redesign", "KPI", "baseline", "redesign", "difference", "95% CI")]
+        rows += [(r.scenario, r.kpi, fmt(r.baseline), fmt(r.redesign), fmt(r.difference),
+                  f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]") for r in paired.itertuples()]
+        lines += ["", "redesigns on the same random numbers (redesign - baseline):",
+                  text_table(rows)]
+    return "\n".join(lines)
+
+
+@writes_out("forecast")
+def _backtest(args: argparse.Namespace) -> int:
+    from salessim.console import progress_bar
+    from salessim.experiments.executors import make_executor, ordered_map
+    from salessim.forecast.backtest import run_backtest
+    from salessim.runrecord import write_record
+
+    every, horizon = args.spans["every"], args.spans["horizon"]
+    n = args.replications or DEFAULT_REPLICATIONS
+    seed = 1 if args.seed is None else args.seed
+    with progress_bar(None, "back-test") as bar, make_executor(args.workers) as executor:
+        result = run_backtest(args.backtest, every, horizon, n, seed,
+                              mapper=ordered_map(executor), progress=lambda _: bar.update())
+    for name, value in result.summary().items():
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
+    written = [p.name for p in result.write(args.out)]
+    args.record.seed, args.record.replications = seed, n
+    args.record.details.update({"backtest": str(args.backtest), "every_days": every,
+                                "horizon_days": horizon, "summary": result.summary()})
+    write_record(args.out, args.record, written)
+    print(f"wrote {args.final_out}/")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """``forecast --backtest HISTORY``: check the options, then run the back-test."""
+    from salessim.scenario.units import parse_duration
+
+    _check_options(args)
+    for option, given in (("--pipeline", args.pipeline), ("--until", args.until),
+                          ("--as-of", args.as_of), ("--quota", args.quota),
+                          ("--booked", args.booked), ("--redesign", args.redesign or None),
+                          ("--set", args.set or None)):
+        if given is not None:
+            raise UsageError(f"{option} does not apply to --backtest, which forecasts from "
+                             "each as-of date of the history")
+    if not Path(args.backtest).is_file():
+        raise UsageError(f"--backtest {args.backtest}: no such file")
+    spans = {}
+    for option in ("every", "horizon"):
+        text = getattr(args, option)
+        if text is None:
+            raise UsageError(f"--backtest needs --{option}, e.g. --{option} '30 days'")
+        try:
+            spans[option] = parse_duration(text, "day")
+        except ValueError as exc:
+            raise UsageError(f"--{option}: {exc}") from None
+        if not math.isfinite(spans[option]) or spans[option] <= 0:
+            raise UsageError(f"--{option} must be a positive time, got {text!r}")
+    if args.scenario is not None:
+        print(f"note: {args.scenario} is not used: --backtest calibrates a scenario from the "
+              "history at each as-of date", file=sys.stderr)
+    args.spans = spans
+    return _backtest(args)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``forecast`` command."""
+    p = sub.add_parser(
+        "forecast", help="forecast bookings to a date from the open pipeline",
+        description="Start the scenario from the deals open at the as-of date, let the leads "
+                    "still to come arrive, and simulate the bookings to --until: P10, P50, "
+                    "P90, the chance to reach a quota, each deal's odds, and the weighted "
+                    "pipeline beside it. With --backtest: score such forecasts against a "
+                    "history.")
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO",
+                   help="the scenario (not needed with --backtest)")
+    p.add_argument("--pipeline", metavar="FILE",
+                   help="the open deals: a plain open-deals CSV or Parquet (deal_id, stage, "
+                        "entered_stage_at, ...) or any export salessim calibrate reads")
+    p.add_argument("--until", metavar="DATE", help="end of the forecast window")
+    p.add_argument("--as-of", metavar="DATE",
+                   help="the date the pipeline is taken at (default: the file's latest time)")
+    p.add_argument("--quota", metavar="X", help="the number to reach: its chance is reported")
+    p.add_argument("--booked", metavar="X",
+                   help="already booked in the period, counted towards --quota")
+    p.add_argument("--redesign", action="append", default=[], metavar="FILE",
+                   help="a redesign file (extends: the scenario), forecast on the same random "
+                        "numbers (repeatable)")
+    p.add_argument("--replications", "-n", type=int,
+                   help=f"simulated quarters (default {DEFAULT_REPLICATIONS})")
+    p.add_argument("--seed", type=int, help="root seed; default: the scenario's")
+    p.add_argument("--period", default="month", metavar="month|week",
+                   help="break the window into months (default) or ISO weeks")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process); "
+                        "results do not depend on it")
+    add_set_option(p)
+    p.add_argument("--backtest", metavar="HISTORY",
+                   help="back-test: forecast from as-of dates through this history and score "
+                        "the forecasts against what happened")
+    p.add_argument("--every", metavar="TIME", help="with --backtest: time between as-of dates")
+    p.add_argument("--horizon", metavar="TIME", help="with --backtest: length of each forecast")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="write forecast.csv, deals.csv, quota.csv, redesigns.csv, report.html "
+                        "and run.json (backtest.csv and backtest.png with --backtest)")
+    p.set_defaults(func=cmd_forecast)
