@@ -37,6 +37,7 @@ class Run:
     scenario: Any
     snapshot: Any
     forecast: Any = None
+    uncapped: Any = None
 
 
 @dataclass
@@ -150,6 +151,7 @@ def _forecast(args: argparse.Namespace) -> int:
     from salessim.console import progress_bar
     from salessim.experiments.executors import make_executor, ordered_map
     from salessim.forecast import run_forecast
+    from salessim.forecast.gap import CAPACITY_REPLICATIONS, staffed, unlimited_staff
     from salessim.forecast.report import forecast_report
     from salessim.records import write_frame
     from salessim.runrecord import write_record
@@ -159,15 +161,21 @@ def _forecast(args: argparse.Namespace) -> int:
     for line in plan.warnings:
         print(f"warning: {line}", file=sys.stderr)
     clock = time.perf_counter()
-    total = plan.replications * len(plan.runs)
-    with progress_bar(total, "forecast") as bar, make_executor(args.workers) as executor:
-        for run in plan.runs:
-            run.forecast = run_forecast(run.scenario, run.snapshot, plan.until,
-                                        plan.replications, plan.seed, plan.period,
-                                        mapper=ordered_map(executor),
-                                        progress=lambda _: bar.update())
-    seconds = time.perf_counter() - clock
     base = plan.runs[0]
+    # The capacity part of the weighted pipeline's gap: the baseline's first replications
+    # again with unlimited staff, on the same random numbers (salessim.forecast.gap).
+    check = min(plan.replications, CAPACITY_REPLICATIONS) if staffed(base.scenario) else 0
+    total = plan.replications * len(plan.runs) + check
+    with progress_bar(total, "forecast") as bar, make_executor(args.workers) as executor:
+        def simulate(scenario, snapshot, n):
+            return run_forecast(scenario, snapshot, plan.until, n, plan.seed, plan.period,
+                                mapper=ordered_map(executor), progress=lambda _: bar.update())
+
+        for run in plan.runs:
+            run.forecast = simulate(run.scenario, run.snapshot, plan.replications)
+        if check:
+            base.uncapped = simulate(unlimited_staff(base.scenario), base.snapshot, check)
+    seconds = time.perf_counter() - clock
     paired = redesign_table(plan) if len(plan.runs) > 1 else None
     quota = quota_table(plan) if plan.quota is not None else None
     print(summary_text(plan, paired, quota, seconds))
@@ -186,7 +194,7 @@ def _forecast(args: argparse.Namespace) -> int:
         write_frame(paired, out / "redesigns.csv")
         written.append("redesigns.csv")
     page = forecast_report(base.forecast, plan.quota, plan.booked, paired,
-                           source=plan.pipeline, seed=plan.seed)
+                           source=plan.pipeline, seed=plan.seed, uncapped=base.uncapped)
     path = page.write(out)
     written += [path.name, *(f"{name}.png" for name in page.pngs)]
     record = args.record
@@ -258,7 +266,8 @@ def summary_text(plan: Plan, paired, quota, seconds: float) -> str:
 
     from salessim.console import format_number as fmt
     from salessim.console import text_table
-    from salessim.forecast.report import TOP_DEALS, pipeline_gap
+    from salessim.forecast.gap import pipeline_gap
+    from salessim.forecast.report import TOP_DEALS
 
     base = plan.runs[0]
     f, snap = base.forecast, base.snapshot
@@ -278,9 +287,9 @@ def summary_text(plan: Plan, paired, quota, seconds: float) -> str:
                      + (f" ({fmt(plan.booked)} already booked)" if plan.booked else "")
                      + f": {q['probability']:.1%} (95% CI {q['ci_low']:.1%} to "
                      f"{q['ci_high']:.1%})")
-    gap = pipeline_gap(f)
-    lines.append(f"\nweighted pipeline {fmt(gap.weighted)} against simulated P50 "
-                 f"{fmt(gap.simulated_p50)} from the open deals. {gap.sentence(plan.until)}")
+    gap = pipeline_gap(f, base.uncapped)
+    lines += ["", f"weighted pipeline {fmt(gap.weighted)} against simulated P50 "
+              f"{fmt(gap.simulated_p50)} from the open deals:", gap.sentence(plan.until)]
     deals = f.deals_table().head(min(TOP_DEALS, 10))
     rows = [("deal", "stage", "amount", "chance won", "expected", "close median")]
     rows += [(d.deal_id, d.stage, fmt(d.amount), f"{d.p_win:.0%}", fmt(d.expected_bookings),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 
 from salessim import __version__
 from salessim.console import format_number
+from salessim.forecast.gap import PipelineGap, pipeline_gap
 from salessim.forecast.simulate import Forecast
 from salessim.reports.figures import png_bytes
 from salessim.reports.html import HtmlDocument
@@ -46,74 +46,6 @@ FIGURE_CAPTIONS = {
     "forecast_weighted": "The weighted pipeline against the simulated bookings from the same "
                          "deals, and what makes up the difference",
 }
-
-
-@dataclass(frozen=True)
-class PipelineGap:
-    """The weighted pipeline against the simulated bookings of the same open deals.
-
-    Attributes:
-        weighted: sum of amount x the stage's win probability (routing only, any time).
-        simulated_mean: mean bookings from the open deals by ``until``.
-        simulated_p50: median of the same.
-        standard_error: standard error of ``simulated_mean``.
-        timing: about what the deals still open at ``until`` would bring later: the sum of
-            amount x chance to be still open x the stage's win probability.
-        staffed: whether any stage needs staff (queues can slow the deals).
-    """
-
-    weighted: float
-    simulated_mean: float
-    simulated_p50: float
-    standard_error: float
-    timing: float
-    staffed: bool
-
-    @property
-    def rest(self) -> float:
-        """The difference timing does not explain: capacity and the rules left out."""
-        return self.weighted - self.simulated_mean - self.timing
-
-    def sentence(self, until: pd.Timestamp) -> str:
-        """Why the two differ, in words."""
-        by = f"{until:%Y-%m-%d}"
-        gap = self.weighted - self.simulated_mean
-        text = (f"The weighted pipeline is {format_number(self.weighted)}; the simulation "
-                f"expects {format_number(self.simulated_mean)} from the same deals by {by} "
-                f"(P50 {format_number(self.simulated_p50)}), "
-                f"{format_number(abs(gap))} {'less' if gap >= 0 else 'more'}. ")
-        text += (f"Timing: about {format_number(self.timing)} of the gap is what deals still "
-                 f"open at {by} may bring later; the weighted pipeline counts a deal whenever "
-                 "it closes. ")
-        noise = 2 * self.standard_error
-        if abs(self.rest) <= noise:
-            text += (f"The rest ({format_number(self.rest)}) is within the simulation's noise "
-                     f"(+/- {format_number(noise)})"
-                     + (": the staff keep up with these deals." if self.staffed else
-                        ": the scenario has no staffed stage, so capacity plays no part."))
-        elif self.rest > 0:
-            text += (f"Capacity: another {format_number(self.rest)} is lost to "
-                     + ("queues for staff, deals going cold while they wait and the rules a "
-                        "stage probability leaves out." if self.staffed else
-                        "the rules a stage probability leaves out (no stage needs staff)."))
-        else:
-            text += (f"The simulation books {format_number(-self.rest)} more than timing "
-                     "explains: the stage probability is the chance from the stage's routing "
-                     "alone, and the deals' own rules (score odds, skips) raise it.")
-        return text
-
-
-def pipeline_gap(forecast: Forecast) -> PipelineGap:
-    """The weighted pipeline, the simulated bookings from the open deals, and their gap."""
-    deals = forecast.deals_table()
-    from_open = forecast.totals["bookings_from_open"].to_numpy()
-    n = len(from_open)
-    se = float(from_open.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    timing = float((deals["amount"] * deals["p_open"] * deals["stage_probability"]).sum())
-    staffed = any(s.staff or s.parallel or s.approvals
-                  for s in forecast.scenario.stages.values())
-    return PipelineGap(forecast.weighted_pipeline, float(from_open.mean()) if n else math.nan,
-                       float(np.median(from_open)) if n else math.nan, se, timing, staffed)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -217,10 +149,10 @@ def weighted_figure(gap: PipelineGap, until: pd.Timestamp) -> Figure:
     """A waterfall from the weighted pipeline to the simulated bookings of the same deals."""
     fig = _figure(8, 3.2)
     ax = fig.add_subplot()
+    capacity = 0.0 if math.isnan(gap.capacity) else gap.capacity
     steps = [("weighted pipeline", 0.0, gap.weighted, "#7f7f7f"),
-             ("timing: open at the end", gap.weighted - gap.timing, gap.timing, "#ff7f0e"),
-             ("capacity and the rest", gap.simulated_mean, gap.rest,
-              "#d62728" if gap.rest >= 0 else "#2ca02c"),
+             ("capacity: staff queues", gap.weighted - capacity, capacity, "#d62728"),
+             (f"timing: after {until:%Y-%m-%d}", gap.simulated_mean, gap.timing, "#ff7f0e"),
              (f"simulated by {until:%Y-%m-%d}", 0.0, gap.simulated_mean, "#1f77b4")]
     for i, (_, bottom, height, colour) in enumerate(steps):
         ax.bar(i, height, bottom=bottom, color=colour, width=0.6)
@@ -260,7 +192,8 @@ def _date(when: object) -> str:
 
 def forecast_report(forecast: Forecast, quota: float | None = None, booked: float = 0.0,
                     redesigns: pd.DataFrame | None = None, source: str = "",
-                    seed: int | None = None, extra: Sequence[str] = ()) -> Report:
+                    seed: int | None = None, extra: Sequence[str] = (),
+                    uncapped: Forecast | None = None) -> Report:
     """The forecast as an HTML page (and its figures as PNG bytes).
 
     Args:
@@ -270,9 +203,11 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
         source: the pipeline file, for the provenance.
         seed: the root seed.
         extra: more provenance lines.
+        uncapped: the forecast with unlimited staff, for the capacity part of the gap
+            (:mod:`salessim.forecast.gap`).
     """
     snap = forecast.snapshot
-    gap = pipeline_gap(forecast)
+    gap = pipeline_gap(forecast, uncapped)
     deals = forecast.deals_table()
     chance = forecast.quota(quota, booked) if quota is not None else None
     doc = HtmlDocument(f"Forecast: {forecast.scenario.name}")
