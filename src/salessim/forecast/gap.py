@@ -99,7 +99,7 @@ class PipelineGap:
         noise = 2 * self.standard_error
         if abs(self.timing) <= noise:
             text += (f"Timing: the other {f(self.timing)} is within the simulation's noise "
-                     f"(+/- {f(noise)}): few of these deals are still open at {by}.")
+                     f"(+/- {f(noise)}): with staff enough, these deals close by {by}.")
         elif self.timing >= 0:
             text += (f"Timing: the other {f(self.timing)} is mostly deals that close after "
                      f"{by} (on average {f(self.still_open)} of value is still open then).")
