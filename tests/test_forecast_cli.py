@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -214,7 +216,8 @@ def test_until_before_the_data_and_as_of_after_it(files, capsys):
     out = str(files / "out")
     _refused(capsys, ["forecast", str(files / "base.yaml"), "--pipeline",
                       str(files / "open.csv"), "--until", "2026-02-01", "--out", out],
-             "--until 2026-02-01", "after the as-of date 2026-03-01")
+             "--until 2026-02-01 must be after the as-of date 2026-03-01 00:00:00 (the latest "
+             "time in")
     # A stage history knows when its data end: an as-of date after them is refused.
     history = files / "history.csv"
     history.write_text(textwrap.dedent("""\
@@ -253,3 +256,44 @@ def test_missing_arguments_and_the_backtest_options(files, capsys):
     _refused(capsys, ["run", str(files / "base.yaml"), "--pipeline", history, "--warmup", "5",
                       "--out", out], "leave out --warmup")
     assert not (files / "out").exists()
+
+
+# --- the docs: the README's pipeline example, the shipped calibrated sample, forecast.md ---
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _blocks(path: Path, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_readme_pipeline_example_starts_the_baseline_from_its_deals(tmp_path):
+    from salessim import engine
+
+    block = next(b for b in _blocks(ROOT / "README.md", "yaml") if "pipeline:" in b)
+    base = (ROOT / "scenarios" / "b2b_baseline.yaml").as_posix()
+    (tmp_path / "open.yaml").write_text(block.replace("../b2b_baseline.yaml", base),
+                                        encoding="utf-8")
+    scenario = load_scenario(tmp_path / "open.yaml", ["horizon=30"])
+    assert [d.id for d in scenario.pipeline] == ["OPP-1042", "OPP-1077", "OPP-1090"]
+    assert scenario.pipeline[0].age == 12 and scenario.pipeline[2].age == 0.25
+    kpis = engine.run_replication(scenario, 0).kpis
+    assert kpis["pipeline_deals"] == 3
+    assert kpis["pipeline_won"] + kpis["pipeline_lost"] + kpis["pipeline_open"] == 3
+
+
+def test_the_shipped_calibrated_sample_is_what_calibrate_writes(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["calibrate", "examples/crm/stage_history.csv", "--touch", "proposal=2 days",
+                     "--touch", "negotiation=1 day", "--no-backtest", "--out",
+                     str(tmp_path)]) == 0
+    shipped = (ROOT / "examples" / "crm" / "calibrated.yaml").read_text(encoding="utf-8")
+    assert (tmp_path / "scenario.yaml").read_text(encoding="utf-8") == shipped
+    redesign = load_scenario(ROOT / "examples" / "crm" / "one_more_owner.yaml")
+    assert redesign.roles["owner"].headcount == 7
+
+
+@pytest.mark.parametrize("code", _blocks(ROOT / "docs" / "forecast.md", "python"))
+def test_forecast_doc_blocks_run(code, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "docs/forecast.md", "exec"), {})

@@ -12,7 +12,7 @@ import pytest
 from tests.test_report_browser import _OVERFLOW, CHROMIUM_FLAGS, VIEWPORT, _chromium
 
 from salessim import cli
-from salessim.forecast import parse_date, read_pipeline, run_forecast
+from salessim.forecast import read_pipeline, run_forecast
 from salessim.forecast.gap import STAFF_FACTOR, PipelineGap, pipeline_gap, unlimited_staff
 from salessim.forecast.report import fan_figure, forecast_report
 from salessim.scenario import load_scenario

@@ -126,6 +126,9 @@ def plan_forecast(args: argparse.Namespace) -> Plan:
         raise UsageError(f"--until {args.until} must be after --as-of {args.as_of}")
     base, others = load_runs(args.scenario, args.redesign, args.set)
     snapshot = read_pipeline(args.pipeline, base.scenario, as_of)
+    if until <= snapshot.as_of:
+        raise UsageError(f"--until {args.until} must be after the as-of date "
+                         f"{snapshot.as_of} (the latest time in {args.pipeline})")
     runs = [Run(base.label, str(args.scenario), base.scenario, snapshot)]
     for other in others:
         same_unit = other.scenario.time_unit == base.scenario.time_unit
