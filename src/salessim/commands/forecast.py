@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -321,15 +322,33 @@ def _backtest(args: argparse.Namespace) -> int:
     with progress_bar(None, "back-test") as bar, make_executor(args.workers) as executor:
         result = run_backtest(args.backtest, every, horizon, n, seed,
                               mapper=ordered_map(executor), progress=lambda _: bar.update())
-    for name, value in result.summary().items():
-        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
+    scores = _plain(result.summary())
+    print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
+          f"{n} replications each")
+    for name, value in scores.items():
+        print(f"  {name}: {value:.4g}" if isinstance(value, float) else f"  {name}: {value}")
     written = [p.name for p in result.write(args.out)]
     args.record.seed, args.record.replications = seed, n
     args.record.details.update({"backtest": str(args.backtest), "every_days": every,
-                                "horizon_days": horizon, "summary": result.summary()})
+                                "horizon_days": horizon, "summary": scores})
     write_record(args.out, args.record, written)
     print(f"wrote {args.final_out}/")
     return 0
+
+
+def _plain(scores: dict, prefix: str = "") -> dict[str, Any]:
+    """The back-test's headline scores as one flat map of plain numbers (for the terminal
+    and the run record): nested maps become ``outer.inner`` names."""
+    flat: dict[str, Any] = {}
+    for key, value in scores.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_plain(value, f"{name}."))
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            flat[name] = float(value)  # numpy scalars too: the record is JSON
+        else:
+            flat[name] = value
+    return flat
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
