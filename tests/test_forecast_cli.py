@@ -297,3 +297,20 @@ def test_the_shipped_calibrated_sample_is_what_calibrate_writes(tmp_path, monkey
 def test_forecast_doc_blocks_run(code, monkeypatch):
     monkeypatch.chdir(ROOT)
     exec(compile(code, "docs/forecast.md", "exec"), {})
+
+
+def test_no_deal_open_at_the_as_of_date_leaves_the_new_leads(files, capsys):
+    history = files / "closed.csv"
+    history.write_text(textwrap.dedent("""\
+        deal_id,stage,entered_at,exited_at,next_stage,source,amount
+        H1,qualify,2026-03-01,2026-03-03,pitch,web,1000
+        H1,pitch,2026-03-03,2026-03-09,Closed Won,web,1000
+        H2,qualify,2026-03-02,2026-03-04,Closed Lost,web,100
+        """), encoding="utf-8")
+    assert cli.main(["forecast", str(files / "base.yaml"), "--pipeline", str(history),
+                     "--until", UNTIL, "-n", "5", "--workers", "1", "--out",
+                     str(files / "out")]) == 0
+    assert "the bookings are the new leads'" in capsys.readouterr().out
+    table = pd.read_csv(files / "out" / "forecast.csv").set_index("kpi")
+    assert table.loc["bookings_from_open", "p90"] == 0 and table.loc["bookings", "mean"] > 0
+    assert pd.read_csv(files / "out" / "deals.csv").empty

@@ -168,7 +168,8 @@ def _forecast(args: argparse.Namespace) -> int:
     base = plan.runs[0]
     # The capacity part of the weighted pipeline's gap: the baseline's first replications
     # again with unlimited staff, on the same random numbers (salessim.forecast.gap).
-    check = min(plan.replications, CAPACITY_REPLICATIONS) if staffed(base.scenario) else 0
+    check = (min(plan.replications, CAPACITY_REPLICATIONS)
+             if staffed(base.scenario) and base.snapshot.deals else 0)
     total = plan.replications * len(plan.runs) + check
     with progress_bar(total, "forecast") as bar, make_executor(args.workers) as executor:
         def simulate(scenario, snapshot, n):
@@ -209,7 +210,7 @@ def _forecast(args: argparse.Namespace) -> int:
         "pipeline": plan.pipeline, "as_of": base.snapshot.as_of.isoformat(),
         "until": plan.until.isoformat(), "period": plan.period, "open_deals":
         len(base.snapshot.deals), "quota": plan.quota, "booked": plan.booked,
-        "sets": list(args.set), "warnings": plan.warnings})
+        "sets": list(args.set), "warnings": plan.warnings, "capacity_replications": check})
     write_record(out, record, written)
     print(f"\nreport: {args.final_out / path.name}\nwrote {args.final_out}/")
     return 0
@@ -217,9 +218,11 @@ def _forecast(args: argparse.Namespace) -> int:
 
 def deals_csv(forecast) -> Any:
     """``deals.csv``: the deals table with its close dates as ISO date-times."""
+    import pandas as pd
+
     deals = forecast.deals_table().copy()
-    for col in ("close_median", "close_p90"):
-        deals[col] = deals[col].dt.strftime("%Y-%m-%dT%H:%M").fillna("")
+    for col in ("close_median", "close_p90"):  # (an empty column is not typed as dates)
+        deals[col] = pd.to_datetime(deals[col]).dt.strftime("%Y-%m-%dT%H:%M").fillna("")
     return deals
 
 
@@ -267,6 +270,7 @@ def redesign_table(plan: Plan) -> Any:
 def summary_text(plan: Plan, paired, quota, seconds: float) -> str:
     """What the terminal shows: bookings, the split, the quota, the weighted pipeline, deals."""
     import numpy as np
+    import pandas as pd
 
     from salessim.console import format_number as fmt
     from salessim.console import text_table
@@ -297,8 +301,8 @@ def summary_text(plan: Plan, paired, quota, seconds: float) -> str:
     deals = f.deals_table().head(min(TOP_DEALS, 10))
     rows = [("deal", "stage", "amount", "chance won", "expected", "close median")]
     rows += [(d.deal_id, d.stage, fmt(d.amount), f"{d.p_win:.0%}", fmt(d.expected_bookings),
-              "after the end" if d.close_median is None or d.close_median != d.close_median
-              else f"{d.close_median:%Y-%m-%d}") for d in deals.itertuples()]
+              "after the end" if pd.isna(d.close_median) else f"{d.close_median:%Y-%m-%d}")
+             for d in deals.itertuples()]
     lines += ["", "deals that matter most (chance won x amount):", text_table(rows)]
     if paired is not None:
         rows = [("redesign", "KPI", "baseline", "redesign", "difference", "95% CI")]

@@ -80,6 +80,9 @@ class PipelineGap:
     def sentence(self, until: pd.Timestamp) -> str:
         """Why the two differ, in words."""
         by, f = f"{until:%Y-%m-%d}", format_number
+        if self.weighted == 0 and self.simulated_mean == 0:
+            return ("The open deals bring nothing (none is open, or none has an amount): the "
+                    "bookings are the new leads'.")
         gap = self.weighted - self.simulated_mean
         text = (f"The weighted pipeline (amount x stage probability, counted whenever a deal "
                 f"closes and whoever works it) is {f(self.weighted)}; the simulation expects "
