@@ -410,7 +410,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--redesign", action="append", default=[], metavar="FILE",
                    help="a redesign file (extends: the scenario), forecast on the same random "
                         "numbers (repeatable)")
-    p.add_argument("--replications", "-n", type=int,
+    p.add_argument("--replications", "-n", type=int, metavar="N",
                    help=f"simulated quarters (default {DEFAULT_REPLICATIONS})")
     p.add_argument("--seed", type=int, help="root seed; default: the scenario's")
     p.add_argument("--period", default="month", metavar="month|week",
