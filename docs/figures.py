@@ -137,14 +137,16 @@ def forecast_sample() -> str:
     b = runs[0].bookings
     p10, p50, p90 = (fmt(float(x)) for x in np.quantile(b, [0.1, 0.5, 0.9]))
     p, low, high = runs[0].quota(1_800_000)
-    gain = paired(*runs).set_index("kpi").loc["bookings"]
+    gains = paired(*runs, kpis=("bookings", "bookings_from_new")).set_index("kpi")
+    gain, new = gains.loc["bookings"], gains.loc["bookings_from_new"]
     from_open = np.median(runs[0].totals["bookings_from_open"])
     return (f"bookings to 30 September P10 {p10}, P50 {p50}, P90 {p90} (a {p:.1%} chance to "
             f"reach 1,800,000, 95% CI {low:.1%} to {high:.1%}); the weighted pipeline of the "
             f"open deals is {fmt(runs[0].weighted_pipeline)} against a simulated P50 of "
             f"{fmt(float(from_open))} from them; one more owner books "
             f"{fmt(gain['difference'])} more (95% CI {fmt(gain['ci_low'])} to "
-            f"{fmt(gain['ci_high'])}) on the same random numbers")
+            f"{fmt(gain['ci_high'])}) on the same random numbers, "
+            f"{fmt(new['difference'])} of it from new leads")
 
 
 @figure("demo-excerpt")
