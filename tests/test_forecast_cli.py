@@ -212,6 +212,18 @@ def test_bad_options_are_refused(files, capsys, extra, needles):
     assert not (files / "out").exists()
 
 
+def test_a_redesign_the_open_deals_do_not_fit_is_named(files, capsys):
+    (files / "short.yaml").write_text(
+        "extends: base.yaml\nname: a shorter pitch\n"
+        "stages: {pitch: {delay: {dist: uniform, low: 1, high: 2}}}\n", encoding="utf-8")
+    _refused(capsys, ["forecast", str(files / "base.yaml"), "--pipeline",
+                      str(files / "open.csv"), "--until", UNTIL, "--redesign",
+                      str(files / "short.yaml"), "--out", str(files / "out")],
+             "open.csv: pipeline.1.age: deal 'A2'", "at most 2 days", "in " + str(
+                 files / "short.yaml"))
+    assert not (files / "out").exists()
+
+
 def test_until_before_the_data_and_as_of_after_it(files, capsys):
     out = str(files / "out")
     _refused(capsys, ["forecast", str(files / "base.yaml"), "--pipeline",

@@ -86,22 +86,27 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
 
 
-def with_file(exc: ScenarioError, path: str) -> ScenarioError:
-    """The open deals' problems located in the pipeline file they came from."""
+def with_file(exc: ScenarioError, path: str, scenario: str | None = None) -> ScenarioError:
+    """The open deals' problems located in the pipeline file they came from (and, for a
+    redesign, the scenario file they do not fit)."""
     from salessim.errors import Problem
 
-    return ScenarioError([Problem(p.field, p.rule, p.value, path if p.field.startswith(
+    def rule(text: str) -> str:
+        return text if scenario is None else f"{text}, in {scenario}"
+
+    return ScenarioError([Problem(p.field, rule(p.rule), p.value, path if p.field.startswith(
         "pipeline") else p.file, p.line) for p in exc.problems])
 
 
-def _ready(run: Run, pipeline: str, until, replications: int, seed: int) -> None:
+def _ready(run: Run, pipeline: str, until, replications: int, seed: int,
+           redesign: bool = False) -> None:
     """Check that the open deals fit ``run``'s scenario (stages, sources, ages)."""
     from salessim.forecast import forecast_scenario
 
     try:
         forecast_scenario(run.scenario, run.snapshot, until, replications, seed)
     except ScenarioError as exc:
-        raise with_file(exc, pipeline) from None
+        raise with_file(exc, pipeline, run.file if redesign else None) from None
 
 
 def plan_forecast(args: argparse.Namespace) -> Plan:
@@ -137,8 +142,8 @@ def plan_forecast(args: argparse.Namespace) -> Plan:
         runs.append(Run(other.label, str(other.path), other.scenario, snap))
     n = args.replications or DEFAULT_REPLICATIONS
     seed = base.scenario.seed if args.seed is None else args.seed
-    for run in runs:
-        _ready(run, str(args.pipeline), until, n, seed)
+    for i, run in enumerate(runs):
+        _ready(run, str(args.pipeline), until, n, seed, redesign=i > 0)
     return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, list(snapshot.warnings))
 
 
