@@ -25,8 +25,6 @@ from salessim.errors import ScenarioError, UsageError
 PERIODS = ("month", "week")
 #: Replications when --replications is not given (``forecast.DEFAULT_REPLICATIONS``).
 DEFAULT_REPLICATIONS = 500
-#: KPIs whose paired differences redesigns.csv reports.
-PAIRED_KPIS = ("bookings", "won", "slipped")
 
 
 @dataclass
@@ -162,6 +160,7 @@ def _forecast(args: argparse.Namespace) -> int:
     from salessim.forecast import run_forecast
     from salessim.forecast.gap import CAPACITY_REPLICATIONS, staffed, unlimited_staff
     from salessim.forecast.report import forecast_report
+    from salessim.forecast.tables import deals_csv, quota_table, redesign_table, summary_text
     from salessim.records import write_frame
     from salessim.runrecord import write_record
     from salessim.scenario import scenario_hash
@@ -186,9 +185,12 @@ def _forecast(args: argparse.Namespace) -> int:
         if check:
             base.uncapped = simulate(unlimited_staff(base.scenario), base.snapshot, check)
     seconds = time.perf_counter() - clock
-    paired = redesign_table(plan) if len(plan.runs) > 1 else None
-    quota = quota_table(plan) if plan.quota is not None else None
-    print(summary_text(plan, paired, quota, seconds))
+    others = [(run.label, run.forecast) for run in plan.runs[1:]]
+    paired = (redesign_table(base.forecast, others, plan.quota, plan.booked) if others
+              else None)
+    quota = (quota_table([(run.label, run.forecast) for run in plan.runs], plan.quota,
+                         plan.booked) if plan.quota is not None else None)
+    print(summary_text(base.forecast, seconds, paired, quota, base.uncapped))
     out = Path(args.out)
     written = []
     for run in plan.runs:
@@ -219,103 +221,6 @@ def _forecast(args: argparse.Namespace) -> int:
     write_record(out, record, written)
     print(f"\nreport: {args.final_out / path.name}\nwrote {args.final_out}/")
     return 0
-
-
-def deals_csv(forecast) -> Any:
-    """``deals.csv``: the deals table with its close dates as ISO date-times."""
-    import pandas as pd
-
-    deals = forecast.deals_table().copy()
-    for col in ("close_median", "close_p90"):  # (an empty column is not typed as dates)
-        deals[col] = pd.to_datetime(deals[col]).dt.strftime("%Y-%m-%dT%H:%M").fillna("")
-    return deals
-
-
-def quota_table(plan: Plan) -> Any:
-    """``quota.csv``: per scenario, the chance to reach the quota and its Wilson interval."""
-    import pandas as pd
-
-    rows = []
-    for run in plan.runs:
-        p, low, high = run.forecast.quota(plan.quota, plan.booked)
-        rows.append({"scenario": run.label, "quota": plan.quota, "booked": plan.booked,
-                     "needed": max(plan.quota - plan.booked, 0.0), "probability": p,
-                     "ci_low": low, "ci_high": high, "level": 0.95,
-                     "replications": plan.replications})
-    return pd.DataFrame(rows)
-
-
-def redesign_table(plan: Plan) -> Any:
-    """``redesigns.csv``: each redesign minus the baseline, replication by replication."""
-    import numpy as np
-    import pandas as pd
-
-    from salessim import stats
-    from salessim.forecast import paired
-
-    base = plan.runs[0].forecast
-    frames = []
-    for run in plan.runs[1:]:
-        frame = paired(base, run.forecast, PAIRED_KPIS)
-        if plan.quota is not None:  # the chance to reach the quota, as a paired indicator
-            b = (plan.booked + base.bookings >= plan.quota).astype(float)
-            o = (plan.booked + run.forecast.bookings >= plan.quota).astype(float)
-            est = stats.paired_difference(b, o)
-            frame = pd.concat([frame, pd.DataFrame([{
-                "kpi": "quota_reached", "baseline": float(b.mean()), "redesign": float(o.mean()),
-                "difference": est.mean, "ci_low": est.ci_low, "ci_high": est.ci_high}])])
-        frame.insert(0, "scenario", run.label)
-        frame.insert(1, "name", run.scenario.name)
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    table["level"] = 0.95
-    return table.replace({np.nan: None})
-
-
-def summary_text(plan: Plan, paired, quota, seconds: float) -> str:
-    """What the terminal shows: bookings, the split, the quota, the weighted pipeline, deals."""
-    import numpy as np
-    import pandas as pd
-
-    from salessim.console import format_number as fmt
-    from salessim.console import text_table
-    from salessim.forecast.gap import pipeline_gap
-    from salessim.forecast.report import TOP_DEALS
-
-    base = plan.runs[0]
-    f, snap = base.forecast, base.snapshot
-    lines = [f"{f.scenario.name}: {len(snap.deals)} open deals at {snap.as_of:%Y-%m-%d %H:%M}, "
-             f"forecast to {plan.until:%Y-%m-%d %H:%M}; {plan.replications} replications, "
-             f"seed {plan.seed}, {seconds:.1f} s", ""]
-    rows = [("bookings", "P10", "P50", "P90", "mean")]
-    for kpi, label in (("bookings", "all"), ("bookings_from_open", "from open deals"),
-                       ("bookings_from_new", "from new leads"), ("won", "deals won"),
-                       ("slipped", "open deals slipping past the end")):
-        v = f.totals[kpi].to_numpy()
-        rows.append((label, *(fmt(x) for x in np.quantile(v, [0.1, 0.5, 0.9])), fmt(v.mean())))
-    lines.append(text_table(rows))
-    if quota is not None:
-        q = quota.iloc[0]
-        lines.append(f"\nchance to reach the quota of {fmt(plan.quota)}"
-                     + (f" ({fmt(plan.booked)} already booked)" if plan.booked else "")
-                     + f": {q['probability']:.1%} (95% CI {q['ci_low']:.1%} to "
-                     f"{q['ci_high']:.1%})")
-    gap = pipeline_gap(f, base.uncapped)
-    lines += ["", f"weighted pipeline {fmt(gap.weighted)} against simulated P50 "
-              f"{fmt(gap.simulated_p50)} from the open deals:", gap.sentence(plan.until)]
-    deals = f.deals_table().head(min(TOP_DEALS, 10))
-    rows = [("deal", "stage", "amount", "chance won", "expected", "close median")]
-    rows += [(d.deal_id, d.stage, fmt(d.amount), f"{d.p_win:.0%}", fmt(d.expected_bookings),
-              "after the end" if pd.isna(d.close_median) else f"{d.close_median:%Y-%m-%d}")
-             for d in deals.itertuples()]
-    lines += ["", "deals that matter most (chance won x amount):", text_table(rows)]
-    if paired is not None:
-        rows = [("redesign", "KPI", "baseline", "redesign", "difference", "95% CI")]
-        rows += [(r.scenario, r.kpi, fmt(r.baseline), fmt(r.redesign), fmt(r.difference),
-                  f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]") for r in paired.itertuples()]
-        lines += ["", "redesigns on the same random numbers (redesign - baseline):",
-                  text_table(rows)]
-    return "\n".join(lines)
 
 
 @writes_out("forecast")
