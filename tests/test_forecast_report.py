@@ -109,6 +109,9 @@ def test_the_fan_ends_at_the_bookings_and_its_line_is_the_median(tmp_path):
     line = fig.axes[0].lines[0].get_ydata()
     cum = 250.0 + np.hstack([np.zeros((50, 1)), forecast.cumulative])
     assert np.allclose(line, np.quantile(cum, 0.5, axis=0))
+    # A redesign adds its own median line (here the same forecast: the same line).
+    lines = fan_figure(forecast, booked=250.0, others=[("again", forecast)]).axes[0].lines
+    assert len(lines) == 2 and np.array_equal(lines[1].get_ydata(), line)
     page = forecast_report(forecast, quota=5000.0, booked=250.0)
     assert set(page.pngs) == {"forecast_fan", "forecast_distribution", "forecast_split",
                               "forecast_deals", "forecast_weighted"}

@@ -206,7 +206,8 @@ def _forecast(args: argparse.Namespace) -> int:
         write_frame(paired, out / "redesigns.csv")
         written.append("redesigns.csv")
     page = forecast_report(base.forecast, plan.quota, plan.booked, paired,
-                           source=plan.pipeline, seed=plan.seed, uncapped=base.uncapped)
+                           source=plan.pipeline, seed=plan.seed, uncapped=base.uncapped,
+                           others=others)
     path = page.write(out)
     written += [path.name, *(f"{name}.png" for name in page.pngs)]
     record = args.record

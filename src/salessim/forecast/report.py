@@ -24,7 +24,7 @@ from salessim import __version__
 from salessim.console import format_number
 from salessim.forecast.gap import PipelineGap, pipeline_gap
 from salessim.forecast.simulate import Forecast
-from salessim.reports.figures import png_bytes
+from salessim.reports.figures import colour, png_bytes
 from salessim.reports.html import HtmlDocument
 from salessim.reports.report import Report
 from salessim.rng import STREAM_SCHEME
@@ -35,7 +35,7 @@ TOP_DEALS = 15
 FIGURE_CAPTIONS = {
     "forecast_fan": "Cumulative bookings from the as-of date to the end of the window: the "
                     "band holds the middle 80% of the simulated quarters (P10 to P90), the line "
-                    "is their median (P50)",
+                    "is their median (P50); a redesign's median is dash-dotted",
     "forecast_distribution": "Distribution of bookings in the window over the simulated "
                              "quarters, with P10, P50, P90 and the quota",
     "forecast_split": "Bookings per period, from the deals open at the as-of date and from "
@@ -61,18 +61,29 @@ def _money(ax, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
-def fan_figure(forecast: Forecast, quota: float | None = None, booked: float = 0.0) -> Figure:
-    """Cumulative bookings to ``until``: P10-P90 band, P50 line, the quota."""
-    fig = _figure(8, 3.6)
-    ax = fig.add_subplot()
+def _cumulative(forecast: Forecast, booked: float) -> tuple[list[pd.Timestamp], np.ndarray]:
+    """Dates from the as-of time by whole days, and bookings to each (a column per date)."""
     cum = booked + forecast.cumulative
-    days = np.arange(0, cum.shape[1] + 1)
     cum = np.hstack([np.full((cum.shape[0], 1), booked), cum])
     # cumulative[:, d - 1] is the bookings to d days after the as-of time.
-    dates = [forecast.snapshot.as_of + pd.Timedelta(days=int(d)) for d in days]
+    dates = [forecast.snapshot.as_of + pd.Timedelta(days=d) for d in range(cum.shape[1])]
+    return dates, cum
+
+
+def fan_figure(forecast: Forecast, quota: float | None = None, booked: float = 0.0,
+               others: Sequence[tuple[str, Forecast]] = ()) -> Figure:
+    """Cumulative bookings to ``until``: P10-P90 band, P50 line, the quota, and the P50 of
+    each of ``others`` (redesigns, as label and forecast)."""
+    fig = _figure(8, 3.6)
+    ax = fig.add_subplot()
+    dates, cum = _cumulative(forecast, booked)
     p10, p50, p90 = np.quantile(cum, [0.1, 0.5, 0.9], axis=0)
     ax.fill_between(dates, p10, p90, color="#1f77b4", alpha=0.25, label="P10 to P90")
     ax.plot(dates, p50, color="#1f77b4", lw=2, label="P50")
+    for i, (label, other) in enumerate(others):
+        when, values = _cumulative(other, booked)
+        ax.plot(when, np.quantile(values, 0.5, axis=0), color=colour(i + 1), lw=1.4, ls="-.",
+                label=f"P50 of {label}")
     if quota is not None:
         ax.axhline(quota, color="#d62728", ls="--", lw=1.2, label=f"quota {format_number(quota)}")
     ax.set_ylabel("bookings to date" + (" (booked included)" if booked else ""))
@@ -154,8 +165,8 @@ def weighted_figure(gap: PipelineGap, until: pd.Timestamp) -> Figure:
              ("capacity: staff queues", gap.weighted - capacity, capacity, "#d62728"),
              (f"timing: after {until:%Y-%m-%d}", gap.simulated_mean, gap.timing, "#ff7f0e"),
              (f"simulated by {until:%Y-%m-%d}", 0.0, gap.simulated_mean, "#1f77b4")]
-    for i, (_, bottom, height, colour) in enumerate(steps):
-        ax.bar(i, height, bottom=bottom, color=colour, width=0.6)
+    for i, (_, bottom, height, shade) in enumerate(steps):
+        ax.bar(i, height, bottom=bottom, color=shade, width=0.6)
         ax.annotate(format_number(height), (i, bottom + max(height, 0)), ha="center",
                     va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(range(len(steps)), [s[0] for s in steps], fontsize=8)
@@ -193,7 +204,8 @@ def _date(when: object) -> str:
 def forecast_report(forecast: Forecast, quota: float | None = None, booked: float = 0.0,
                     redesigns: pd.DataFrame | None = None, source: str = "",
                     seed: int | None = None, extra: Sequence[str] = (),
-                    uncapped: Forecast | None = None) -> Report:
+                    uncapped: Forecast | None = None,
+                    others: Sequence[tuple[str, Forecast]] = ()) -> Report:
     """The forecast as an HTML page (and its figures as PNG bytes).
 
     Args:
@@ -205,6 +217,7 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
         extra: more provenance lines.
         uncapped: the forecast with unlimited staff, for the capacity part of the gap
             (:mod:`salessim.forecast.gap`).
+        others: the redesigns' forecasts (label, forecast), drawn in the fan chart.
     """
     snap = forecast.snapshot
     gap = pipeline_gap(forecast, uncapped)
@@ -238,7 +251,7 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
         doc.figure(f"fig-{name}", pngs[name], FIGURE_CAPTIONS[name])
 
     doc.heading("Bookings to the end of the window", anchor="bookings")
-    figure("forecast_fan", fan_figure(forecast, quota, booked))
+    figure("forecast_fan", fan_figure(forecast, quota, booked, others))
     figure("forecast_distribution", distribution_figure(forecast, quota, booked, chance))
     doc.table(_forecast_rows(forecast), "forecast", "The whole window (forecast.csv has the "
               f"same per {forecast.period})")
