@@ -138,6 +138,17 @@ def test_weeks_and_an_as_of_date(files):
     assert math.isclose(deals.loc["A2", "age"], 5.0)  # 2026-02-25 to 2026-03-02
 
 
+def test_a_staff_calendar_off_the_as_of_weekday_is_warned_about(files, capsys):
+    office = "calendar={workdays: [mon, tue, wed, thu, fri], hours: [9, 17]}"
+    assert _forecast(files, "--set", office, "-n", "3") == 0  # as-of: Sunday 1 March
+    assert "the staff calendar's week starts at the as-of time (Sunday" in (
+        capsys.readouterr().err)
+    assert "staff calendar" in (files / "out" / "report.html").read_text(encoding="utf-8")
+    assert _forecast(files, "--set", office, "-n", "3", "--as-of", "2026-03-02",
+                     out="monday") == 0
+    assert "calendar" not in capsys.readouterr().err
+
+
 def test_run_from_a_pipeline_adds_the_pipeline_kpis(files, capsys):
     out = files / "run"
     assert cli.main(["run", str(files / "base.yaml"), "--pipeline", str(files / "open.csv"),

@@ -96,6 +96,17 @@ def with_file(exc: ScenarioError, path: str, scenario: str | None = None) -> Sce
         "pipeline") else p.file, p.line) for p in exc.problems])
 
 
+def calendar_warning(scenario, as_of) -> str | None:
+    """A warning when staff work to a calendar and the as-of time is not a Monday 00:00:
+    the calendar's week starts at simulated time 0, the as-of time."""
+    calendars = [scenario.calendar, *(r.calendar for r in scenario.roles.values())]
+    if all(c is None for c in calendars) or (as_of.day_of_week == 0 and as_of == as_of.normalize()):
+        return None
+    return (f"the staff calendar's week starts at the as-of time ({as_of:%A %Y-%m-%d %H:%M}) "
+            "as if it were Monday 00:00; take the pipeline on a Monday at midnight (--as-of) "
+            "to line the working days up")
+
+
 def _ready(run: Run, pipeline: str, until, replications: int, seed: int,
            redesign: bool = False) -> None:
     """Check that the open deals fit ``run``'s scenario (stages, sources, ages)."""
@@ -142,7 +153,12 @@ def plan_forecast(args: argparse.Namespace) -> Plan:
     seed = base.scenario.seed if args.seed is None else args.seed
     for i, run in enumerate(runs):
         _ready(run, str(args.pipeline), until, n, seed, redesign=i > 0)
-    return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, list(snapshot.warnings))
+    warnings = list(snapshot.warnings)
+    for run in runs:
+        late = calendar_warning(run.scenario, snapshot.as_of)
+        if late is not None and late not in warnings:
+            warnings.append(late)
+    return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, warnings)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -185,6 +201,7 @@ def _forecast(args: argparse.Namespace) -> int:
         if check:
             base.uncapped = simulate(unlimited_staff(base.scenario), base.snapshot, check)
     seconds = time.perf_counter() - clock
+    base.forecast.warnings += [w for w in plan.warnings if w not in base.forecast.warnings]
     others = [(run.label, run.forecast) for run in plan.runs[1:]]
     paired = (redesign_table(base.forecast, others, plan.quota, plan.booked) if others
               else None)

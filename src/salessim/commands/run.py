@@ -169,7 +169,7 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
     horizon from that date, no warm-up (the run starts in a working state)."""
     import pandas as pd
 
-    from salessim.commands.forecast import with_file
+    from salessim.commands.forecast import calendar_warning, with_file
     from salessim.errors import ScenarioError
     from salessim.forecast import forecast_scenario, parse_date, read_pipeline
     from salessim.scenario.units import convert
@@ -184,7 +184,8 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
         snapshot = read_pipeline(args.pipeline, scenario, as_of)
     except ExportError as exc:  # bad input: refused before the run, nothing written
         raise UsageError(str(exc)) from None
-    for line in snapshot.warnings:
+    late = calendar_warning(scenario, snapshot.as_of)
+    for line in [*snapshot.warnings, *([late] if late else [])]:
         print(f"warning: {line}", file=sys.stderr)
     days = convert(float(scenario.horizon), scenario.time_unit, "day")
     until = snapshot.as_of + pd.Timedelta(days=days)
