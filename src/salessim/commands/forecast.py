@@ -339,7 +339,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a redesign file (extends: the scenario), forecast on the same random "
                         "numbers (repeatable)")
     p.add_argument("--replications", "-n", type=int, metavar="N",
-                   help=f"simulated quarters (default {DEFAULT_REPLICATIONS})")
+                   help=f"replications, each a possible course of the window (default "
+                        f"{DEFAULT_REPLICATIONS})")
     p.add_argument("--seed", type=int, help="root seed; default: the scenario's")
     p.add_argument("--period", default="month", metavar="month|week",
                    help="break the window into months (default) or ISO weeks")

@@ -169,6 +169,7 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
     horizon from that date, no warm-up (the run starts in a working state)."""
     import pandas as pd
 
+    from salessim.calibrate.readers import ExportError
     from salessim.commands.forecast import calendar_warning, with_file
     from salessim.errors import ScenarioError
     from salessim.forecast import forecast_scenario, parse_date, read_pipeline
@@ -177,8 +178,6 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
     if args.warmup is not None:
         raise UsageError("--pipeline starts the run from the open deals, with no warm-up: "
                          "leave out --warmup")
-    from salessim.calibrate.readers import ExportError
-
     try:
         as_of = None if args.as_of is None else parse_date(args.as_of, "--as-of")
         snapshot = read_pipeline(args.pipeline, scenario, as_of)

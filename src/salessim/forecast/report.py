@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from salessim import __version__
 from salessim.console import format_number
-from salessim.forecast.gap import PipelineGap, pipeline_gap
+from salessim.forecast.gap import STAFF_FACTOR, PipelineGap, pipeline_gap
 from salessim.forecast.simulate import Forecast
 from salessim.reports.figures import colour, png_bytes
 from salessim.reports.html import HtmlDocument
@@ -34,12 +34,12 @@ TOP_DEALS = 15
 
 FIGURE_CAPTIONS = {
     "forecast_fan": "Cumulative bookings from the as-of date to the end of the window: the "
-                    "band holds the middle 80% of the simulated quarters (P10 to P90), the line "
+                    "band holds the middle 80% of the replications (P10 to P90), the line "
                     "is their median (P50); a redesign's median is dash-dotted",
-    "forecast_distribution": "Distribution of bookings in the window over the simulated "
-                             "quarters, with P10, P50, P90 and the quota",
+    "forecast_distribution": "Distribution of bookings in the window over the replications, "
+                             "with P10, P50, P90 and the quota",
     "forecast_split": "Bookings per period, from the deals open at the as-of date and from "
-                      "new leads (means over the simulated quarters, so the parts add up)",
+                      "new leads (means over the replications, so the parts add up)",
     "forecast_deals": "The open deals that matter most: expected bookings by the end of the "
                       "window (chance to be won by then x amount) beside their weighted amount "
                       "(stage probability x amount)",
@@ -115,7 +115,7 @@ def distribution_figure(forecast: Forecast, quota: float | None = None,
             title += (f": {chance[0]:.0%} chance to reach the quota "
                       f"(95% CI {chance[1]:.0%} to {chance[2]:.0%})")
     ax.set_title(title, fontsize=10)
-    ax.set_ylabel("simulated quarters")
+    ax.set_ylabel("replications")
     _money(ax, "x")
     ax.legend(fontsize=8)
     return fig
@@ -230,7 +230,7 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     lines = [f"Bookings from {snap.as_of:%Y-%m-%d %H:%M} to {forecast.until:%Y-%m-%d %H:%M}"
              + (f" (with {format_number(booked)} already booked)" if booked else "")
              + f": P10 {format_number(p10)}, P50 {format_number(p50)}, P90 {format_number(p90)} "
-             f"over {forecast.replications} simulated quarters.",
+             f"over {forecast.replications} replications.",
              f"From the {len(snap.deals)} open deals: mean "
              f"{format_number(forecast.totals['bookings_from_open'].mean())}; from new leads: "
              f"mean {format_number(forecast.totals['bookings_from_new'].mean())}."]
@@ -271,9 +271,15 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
         doc.table(shown, "redesigns", "Paired differences (redesign - baseline) with 95% "
                   "confidence intervals, replication by replication")
     doc.heading("Appendix: what was run", anchor="provenance")
+    seed = forecast.scenario.seed if seed is None else seed
+    check = ([] if uncapped is None else [
+        f"capacity check: the first {uncapped.replications} replications again with "
+        f"{STAFF_FACTOR} times the staff, pooled, on the same random numbers"])
     doc.items([f"salessim version {__version__}",
-               f"scenario {forecast.scenario.name!r}; open deals from {source or 'the scenario'}",
+               f"scenario {forecast.scenario.name!r}; {len(snap.deals)} open deals from "
+               f"{source or 'the scenario'} at {snap.as_of:%Y-%m-%d %H:%M}; window to "
+               f"{forecast.until:%Y-%m-%d %H:%M}",
                f"root seed {seed}; {forecast.replications} replications; random streams: "
-               f"{STREAM_SCHEME}",
+               f"{STREAM_SCHEME}", *check,
                f"generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", *extra])
     return Report(doc.render(), pngs)
