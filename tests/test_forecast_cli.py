@@ -337,3 +337,13 @@ def test_no_deal_open_at_the_as_of_date_leaves_the_new_leads(files, capsys):
     table = pd.read_csv(files / "out" / "forecast.csv").set_index("kpi")
     assert table.loc["bookings_from_open", "p90"] == 0 and table.loc["bookings", "mean"] > 0
     assert pd.read_csv(files / "out" / "deals.csv").empty
+
+
+def test_the_command_line_constants_are_the_library_s():
+    # The command cannot import the library while it builds its parser (it stays light).
+    from salessim import forecast
+    from salessim.commands import forecast as command
+    from salessim.forecast import simulate
+
+    assert command.DEFAULT_REPLICATIONS == forecast.DEFAULT_REPLICATIONS
+    assert command.PERIODS == simulate.PERIODS
