@@ -140,8 +140,8 @@ def forecast_sample() -> str:
     gains = paired(*runs, kpis=("bookings", "bookings_from_new")).set_index("kpi")
     gain, new = gains.loc["bookings"], gains.loc["bookings_from_new"]
     from_open = np.median(runs[0].totals["bookings_from_open"])
-    return (f"bookings to 30 September P10 {p10}, P50 {p50}, P90 {p90} (a {p:.1%} chance to "
-            f"reach 1,800,000, 95% CI {low:.1%} to {high:.1%}); the weighted pipeline of the "
+    return (f"bookings to 30 September P10 {p10}, P50 {p50}, P90 {p90} (the chance to reach "
+            f"1,800,000 is {p:.1%}, 95% CI {low:.1%} to {high:.1%}); the weighted pipeline of the "
             f"open deals is {fmt(runs[0].weighted_pipeline)} against a simulated P50 of "
             f"{fmt(float(from_open))} from them; one more owner books "
             f"{fmt(gain['difference'])} more (95% CI {fmt(gain['ci_low'])} to "
