@@ -157,6 +157,18 @@ REGISTRY: tuple[Kpi, ...] = (
     _k("cost_per_win", "Selling cost per won deal", "money", False, "`selling_cost / won`"),
     _k("pipeline_velocity", "Pipeline velocity", "money_per_time", True,
        "`wip_mean` x `win_rate` x mean won deal value / `cycle_time_won_mean`"),
+    _k("pipeline_deals", "Open deals at the start", "count", None,
+       "deals of the scenario's `pipeline` (open at time 0, the as-of date; with `run "
+       "--pipeline`); they are not in the cohort of new leads"),
+    _k("pipeline_won", "Open deals won", "count", True,
+       "deals of the pipeline won by the horizon"),
+    _k("pipeline_bookings", "Bookings from open deals", "money", True,
+       "sum of the values of the pipeline's deals won by the horizon"),
+    _k("pipeline_lost", "Open deals lost", "count", False,
+       "deals of the pipeline lost (gone cold included) or ended without a decision by the "
+       "horizon"),
+    _k("pipeline_open", "Open deals still open at the horizon", "count", None,
+       "`pipeline_deals - pipeline_won - pipeline_lost`"),
     _k("cac.<source>", "Customer acquisition cost of {source}", "money", False,
        "(the source's lead cost + `staff_cost` x the source's share of the staff cost of "
        "selling work done, after-sale work left out) / the source's won deals"),

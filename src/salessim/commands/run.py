@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     precision = check_diagnosis_options(args)
     sets = warmup_sets(args)
     scenario = load_scenario(args.scenario, sets)
+    if args.pipeline is not None:
+        scenario = start_from_pipeline(scenario, args)
+    elif args.as_of is not None:
+        raise UsageError("--as-of picks the date of --pipeline FILE: give --pipeline too")
     known = engine.kpi_names(scenario)
     patterns = check_kpi_patterns(args.kpi, known)
     n = args.replications or scenario.replications
@@ -88,7 +93,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = result.summary()
     print(f"{scenario.name}: {n} replications, seed {seed}, {seconds:.1f} s")
     means = dict(zip(summary["kpi"], summary["mean"], strict=True))
-    shown = select_kpis(list(means), patterns)[0] if patterns else default_kpis(means)
+    # A run from open deals shows how they ended beside the headline KPIs.
+    started = [k for k in means if k.startswith("pipeline_") and k != "pipeline_velocity"]
+    shown = (select_kpis(list(means), patterns)[0] if patterns
+             else default_kpis(means, also=started))
     print(kpi_table(summary, time_unit=scenario.time_unit, kpis=shown))
     if estimate is not None:
         print(f"\nwarm-up {estimate.warmup:g} {scenario.time_unit}s (MSER-5 on the mean over "
@@ -103,7 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from salessim.commands.teaching import versus_text
         print(f"\n{versus_text(result)}")
     run = ScenarioRun(Path(args.scenario).stem, scenario, str(args.scenario), result=result)
-    caveats = run_caveats(run, estimate or diagnose.estimate_warmup(result))
+    # From open deals the run starts in a working state: no warm-up to judge.
+    caveats = run_caveats(run, estimate or (None if args.pipeline is not None
+                                            else diagnose.estimate_warmup(result)))
     if caveats:
         print("\nWarnings\n" + "\n".join(f"- {line}" for line in caveat_lines(caveats)))
     if args.out is not None:
@@ -145,12 +155,45 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "rel_precision": report.rel_precision, "capped": report.capped,
                 "kpis": list(report.kpis["kpi"])},
             "resolved_scenario": resolved(scenario),
+            "pipeline": args.pipeline,
         })
         # What this run wrote: an older run's files in the same folder are left as
         # they were, and are not this run's.
         write_record(out, record, written)
         print(f"wrote {args.final_out}/")
     return 0
+
+
+def start_from_pipeline(scenario, args: argparse.Namespace):
+    """The scenario started from the deals open in ``--pipeline`` at ``--as-of``: its own
+    horizon from that date, no warm-up (the run starts in a working state)."""
+    import pandas as pd
+
+    from salessim.calibrate.readers import ExportError
+    from salessim.commands.forecast import calendar_warning, with_file
+    from salessim.errors import ScenarioError
+    from salessim.forecast import forecast_scenario, parse_date, read_pipeline
+    from salessim.scenario.units import convert
+
+    if args.warmup is not None:
+        raise UsageError("--pipeline starts the run from the open deals, with no warm-up: "
+                         "leave out --warmup")
+    try:
+        as_of = None if args.as_of is None else parse_date(args.as_of, "--as-of")
+        snapshot = read_pipeline(args.pipeline, scenario, as_of)
+    except ExportError as exc:  # bad input: refused before the run, nothing written
+        raise UsageError(str(exc)) from None
+    late = calendar_warning(scenario, snapshot.as_of)
+    for line in [*snapshot.warnings, *([late] if late else [])]:
+        print(f"warning: {line}", file=sys.stderr)
+    days = convert(float(scenario.horizon), scenario.time_unit, "day")
+    until = snapshot.as_of + pd.Timedelta(days=days)
+    try:
+        started = forecast_scenario(scenario, snapshot, until)
+    except ScenarioError as exc:
+        raise with_file(exc, str(args.pipeline)) from None
+    # The horizon and periods exactly as the scenario gives them (no round trip via dates).
+    return started.model_copy(update={"horizon": scenario.horizon, "periods": scenario.periods})
 
 
 def log_formats(text: str) -> list[str]:
@@ -184,6 +227,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "xes, comma-separated), and cases.csv with each lead's attributes")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and its figures as PNG files (needs --out)")
+    p.add_argument("--pipeline", metavar="FILE",
+                   help="start from the deals open in this file (a plain open-deals table or "
+                        "any export calibrate reads) instead of empty, with no warm-up; adds "
+                        "the pipeline_* KPIs")
+    p.add_argument("--as-of", metavar="DATE",
+                   help="with --pipeline: the date the open deals are taken at (default: the "
+                        "file's latest time)")
     p.add_argument("--analytic", action="store_true",
                    help="also show the flow-analysis figures beside the simulated ones")
     add_diagnosis_options(p)
