@@ -1,0 +1,188 @@
+"""The forecast back-test: its scores against their formulas, its table against the file,
+and the forecast's calibration on histories from a known process (issue 9, sections 3, 5).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+from tests.forecast_histories import history, truth
+
+from salessim.calibrate.pipeline import read_visits
+from salessim.calibrate.readers import ExportError
+from salessim.errors import UsageError
+from salessim.forecast import score
+from salessim.forecast.backtest import (
+    MIN_HISTORY_DAYS,
+    as_of_dates,
+    forecast_seed,
+    run_backtest,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "crm" / "stage_history.csv"
+DAY = pd.Timedelta(days=1)
+
+
+# --- the scores -----------------------------------------------------------------------------
+
+def crps_by_pairs(x: np.ndarray, y: float) -> float:
+    """The definition, O(n^2): mean|X - y| - 0.5 mean|X - X'| over all pairs."""
+    x = np.asarray(x, float)
+    return float(np.abs(x - y).mean() - 0.5 * np.abs(x[:, None] - x[None, :]).mean())
+
+
+def crps_normal(mu: float, sigma: float, y: float) -> float:
+    """The CRPS of N(mu, sigma^2) at y (Gneiting and Raftery 2007):
+    sigma [z (2 Phi(z) - 1) + 2 phi(z) - 1 / sqrt(pi)], z = (y - mu) / sigma."""
+    z = (y - mu) / sigma
+    return sigma * (z * (2 * st.norm.cdf(z) - 1) + 2 * st.norm.pdf(z) - 1 / math.sqrt(math.pi))
+
+
+def test_crps_sorted_formula_equals_the_definition_by_pairs():
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 257):
+        for x in (rng.lognormal(10, 1, n), np.round(rng.normal(0, 1, n), 1)):  # ties too
+            for y in (float(x.min()) - 1, float(np.median(x)), float(x.max()) * 3 + 1):
+                assert score.crps_sample(x, y) == pytest.approx(crps_by_pairs(x, y),
+                                                                rel=1e-12, abs=1e-9)
+                assert score.crps_sample(x[::-1], y) == pytest.approx(score.crps_sample(x, y),
+                                                                      rel=1e-12, abs=1e-9)
+
+
+def test_crps_of_a_point_forecast_is_its_absolute_error():
+    assert score.crps_sample([5.0], 2.0) == 3.0
+    assert score.crps_sample(np.full(50, 7.5), 10.0) == pytest.approx(2.5, rel=1e-12)
+
+
+def test_crps_of_a_normal_sample_matches_the_closed_form():
+    mu, sigma, n = 100.0, 15.0, 40_000
+    x = np.random.default_rng(11).normal(mu, sigma, n)
+    for y in (mu, mu + 0.7 * sigma, mu - 2.5 * sigma):
+        got = score.crps_sample(x, y)
+        # The sample's 0.5 mean|X - X'| counts the n pairs i = j (zero): its mean is
+        # (1 - 1/n) sigma / sqrt(pi), so the sample CRPS exceeds the closed form by
+        # sigma / (sqrt(pi) n) on average.
+        expected = crps_normal(mu, sigma, y) + sigma / (math.sqrt(math.pi) * n)
+        # Standard error from the statistic's linear part (a U-statistic's projection):
+        # h(x) = |x - y| - E|x - X'|, with E|x - X'| = sigma [z (2 Phi(z) - 1) + 2 phi(z)].
+        z = (x - mu) / sigma
+        h = np.abs(x - y) - sigma * (z * (2 * st.norm.cdf(z) - 1) + 2 * st.norm.pdf(z))
+        se = h.std(ddof=1) / math.sqrt(n)
+        assert se < 0.01 * sigma  # the check below is tight
+        assert abs(got - expected) < 4 * se, (y, got, expected, se)
+
+
+def test_crps_refuses_an_empty_or_non_finite_sample():
+    with pytest.raises(ValueError, match="empty"):
+        score.crps_sample([], 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        score.crps_sample([1.0, math.nan], 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        score.crps_sample([1.0, 2.0], math.inf)
+
+
+def test_band_inside_coverage_and_errors():
+    assert score.band(np.arange(101.0)) == pytest.approx((10.0, 90.0), rel=1e-12)
+    assert score.band(np.arange(101.0), 0.5) == pytest.approx((25.0, 75.0), rel=1e-12)
+    assert score.inside(10.0, 10.0, 90.0) and score.inside(90.0, 10.0, 90.0)
+    assert not score.inside(90.5, 10.0, 90.0)
+    cov = score.coverage([True] * 8 + [False] * 2)
+    assert (cov.inside, cov.n, cov.share) == (8, 10, 0.8)
+    assert (cov.low, cov.high) == pytest.approx((0.4902, 0.9433), abs=1e-4)  # Wilson, 95%
+    assert math.isnan(score.coverage([]).share)
+    assert score.mean_absolute_error([1.0, 5.0], [2.0, 2.0]) == 2.0
+    # A window with nothing booked has no percentage error: it is left out.
+    assert score.mean_absolute_percentage_error([1.0, 5.0, 3.0], [2.0, 4.0, 0.0]) == 0.375
+    assert math.isnan(score.mean_absolute_percentage_error([1.0], [0.0]))
+
+
+# --- the as-of dates and bad input -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def short_history():
+    return history(truth(), 150.0, seed=4)
+
+
+def test_as_of_dates_follow_the_rule(short_history):
+    v = short_history
+    dates = as_of_dates(v, 20.0, 30.0, min_exits=0)
+    assert dates[0] == v.start + MIN_HISTORY_DAYS * DAY
+    assert all(b - a == 20 * DAY for a, b in zip(dates, dates[1:], strict=False))
+    assert dates[-1] + 30 * DAY <= v.as_of < dates[-1] + 50 * DAY  # no room for one more
+    # Calibrating: the first date waits for 20 exits from every stage that gets them.
+    calibrated = as_of_dates(v, 20.0, 30.0)
+    exits = v.visits.dropna(subset=["exited_at"]).groupby("stage")["exited_at"]
+    twentieth = exits.apply(lambda t: t.sort_values().iloc[19] if len(t) >= 20 else pd.NaT)
+    assert calibrated[0] >= twentieth.max() and calibrated[0] >= dates[0]
+    assert calibrated[0] - max(twentieth.max(), dates[0]) < DAY
+    assert calibrated[0] == calibrated[0].normalize()
+
+
+@pytest.mark.parametrize("every", [0, -3.0, math.nan, math.inf, True, "30"])
+def test_a_bad_spacing_is_refused(short_history, every):
+    with pytest.raises(UsageError, match="--every: must be a positive number of days"):
+        run_backtest(None, every, 30.0, visits=short_history, scenario=truth())
+
+
+def test_a_short_history_and_few_replications_are_refused(short_history):
+    with pytest.raises(ExportError, match=r"runs 15\d\.\d days .* needs 60 days to calibrate "
+                                          r"on plus the 100-day horizon"):
+        run_backtest(None, 30.0, 100.0, visits=short_history, scenario=truth())
+    with pytest.raises(UsageError, match="at least 2 per forecast, got 1"):
+        run_backtest(None, 30.0, 30.0, replications=1, visits=short_history)
+
+
+def test_the_same_seed_gives_the_same_backtest_and_forecasts_get_their_own(short_history):
+    sc = truth()
+    one = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc)
+    two = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc)
+    pd.testing.assert_frame_equal(one.table(), two.table())
+    assert len({forecast_seed(5, k) for k in range(100)} | {forecast_seed(6, 0)}) == 101
+
+
+# --- end to end on the shipped sample export -------------------------------------------------
+
+def test_backtest_of_the_sample_export_agrees_with_the_file(tmp_path):
+    bt = run_backtest(SAMPLE, every_days=45.0, horizon_days=60.0, replications=20, seed=3)
+    t = bt.table()
+    assert len(t) == len(as_of_dates(read_visits(SAMPLE), 45.0, 60.0)) >= 2
+    assert (t["p10"] <= t["p50"]).all() and (t["p50"] <= t["p90"]).all()
+    assert (t["inside"] == ((t["p10"] <= t["actual"]) & (t["actual"] <= t["p90"]))).all()
+    assert (t["until"] == t["as_of"] + 60 * DAY).all()
+    assert np.allclose(t["error_p50"], t["p50"] - t["actual"])
+    assert np.allclose(t["crps_weighted"], (t["weighted"] - t["actual"]).abs())
+    assert (t["crps"] >= 0).all() and t["pit"].between(0, 1).all()
+    # The actuals, independently from the file: the amounts of the deals whose last
+    # visit went to "Closed Won", by the time it left.
+    raw = pd.read_csv(SAMPLE, parse_dates=["entered_at", "exited_at", "created_at"])
+    ends = raw[raw["next_stage"].isin(["Closed Won", "Closed Lost"])]
+    won = ends[ends["next_stage"] == "Closed Won"]
+    created = raw.groupby("deal_id")["created_at"].min()
+    closed = ends.set_index("deal_id")["exited_at"]
+    for row in t.itertuples():
+        here = won[(won["exited_at"] > row.as_of) & (won["exited_at"] <= row.until)]
+        old = here["created_at"] <= row.as_of
+        assert row.actual == pytest.approx(here["amount"].sum(), rel=1e-12)
+        assert row.actual_from_open == pytest.approx(here.loc[old, "amount"].sum(), rel=1e-12)
+        open_then = (created <= row.as_of) & ~(closed.reindex(created.index) <= row.as_of)
+        assert row.open_deals == int(open_then.sum())
+    s = bt.summary()
+    assert s["forecasts"] == len(t) and s["inside"] == int(t["inside"].sum())
+    assert s["coverage_low"] <= s["coverage"] == t["inside"].mean() <= s["coverage_high"]
+    assert s["p50_mae"] == pytest.approx((t["p50"] - t["actual"]).abs().mean())
+    assert s["weighted_mae"] == pytest.approx(s["crps_weighted_mean"])
+    # What a user opens: the table in pandas, the figure as an image.
+    written = bt.write(tmp_path / "bt")
+    assert [p.name for p in written] == ["backtest.csv", "backtest.png"]
+    back = pd.read_csv(written[0], parse_dates=["as_of", "until"])
+    assert list(back.columns) == list(t.columns)
+    pd.testing.assert_series_equal(back["actual"], t["actual"])
+    assert matplotlib.image.imread(written[1]).shape == (400, 800, 4)
+    assert not [p for p in (tmp_path / "bt").iterdir() if p.name.startswith(".")]
