@@ -14,6 +14,7 @@ import pytest
 from scipy import stats as st
 from tests.forecast_histories import history, truth
 
+from salessim import stats
 from salessim.calibrate.pipeline import read_visits
 from salessim.calibrate.readers import ExportError
 from salessim.errors import UsageError
@@ -186,3 +187,93 @@ def test_backtest_of_the_sample_export_agrees_with_the_file(tmp_path):
     pd.testing.assert_series_equal(back["actual"], t["actual"])
     assert matplotlib.image.imread(written[1]).shape == (400, 800, 4)
     assert not [p for p in (tmp_path / "bt").iterdir() if p.name.startswith(".")]
+
+
+# --- the forecast's calibration on histories from a known process (slow) --------------------
+#
+# Each history is one run of the known process (tests/forecast_histories.py) from an empty
+# pipeline, read back as an export; the back-test forecasts windows that do not overlap
+# (every = horizon), so the outcome of one window is known before the next forecast is made.
+# When the forecast is the true conditional distribution, the place of each outcome in its
+# forecast (and so "inside or not") is then independent of the earlier ones: the inside
+# flags are independent trials, within a history as across histories, and a binomial
+# interval applies to their count.
+#
+# With R replications the band runs between sample quantiles; for a continuous outcome the
+# expected share of the true distribution between numpy's interpolated P10 and P90 of R
+# draws is 0.8 (R - 1) / (R + 1) (order statistic j of R has E[F] = j / (R + 1)), not 0.8:
+# that is what a correct forecast covers.
+
+REPLICATIONS = 40
+EXPECTED = 0.8 * (REPLICATIONS - 1) / (REPLICATIONS + 1)
+
+
+def scored(n_histories: int, windows: int, horizon: float, first_seed: int,
+           min_history: float = MIN_HISTORY_DAYS, true_process: bool = True) -> pd.DataFrame:
+    """The back-test tables of independent histories, each long enough for ``windows``."""
+    process = truth()
+    tables = []
+    for h in range(n_histories):
+        # Three days more than needed: a history whose first lead came on day 1 or 2
+        # starts then, and would lose its last window.
+        days = min_history + windows * horizon + 3
+        visits = history(process, days, seed=first_seed + h)
+        bt = run_backtest(None, horizon, horizon, REPLICATIONS, seed=h, visits=visits,
+                          scenario=process if true_process else None,
+                          min_history_days=min_history)
+        tables.append(bt.table().assign(history=h))
+    return pd.concat(tables, ignore_index=True)
+
+
+def paired_mae_gain(t: pd.DataFrame, level: float) -> stats.Estimate:
+    """Mean over forecasts of |weighted - actual| - |P50 - actual|, with its t interval
+    (positive: the P50 is the better point forecast)."""
+    return stats.paired_difference(t["error_p50"].abs(), t["error_weighted"].abs(), level)
+
+
+@pytest.mark.slow
+def test_forecasts_of_the_true_process_cover_as_a_correct_forecast_does():
+    """The warm start and the forecast alone: the known process forecasts itself.
+
+    48 forecasts of 60 days (12 histories of 4 windows): the share inside the P10-P90 band
+    must be EXPECTED within its 99% binomial (Wilson) interval, and the P50 must be the
+    better point forecast than the weighted pipeline, which leaves out the deals still to
+    come and when the open ones close: the mean paired gain in absolute error, with its
+    99% t interval, above 0. (Measured over 200 forecasts: coverage 0.750 [0.686, 0.805]
+    against 0.761 expected; the P50's error 89,000 smaller on average, +-7,000.)
+    """
+    t = scored(n_histories=12, windows=4, horizon=60.0, first_seed=500)
+    assert len(t) == 48
+    cov = score.coverage(t["inside"], level=0.99)
+    assert cov.low <= EXPECTED <= cov.high, cov
+    gain = paired_mae_gain(t, level=0.99)
+    assert gain.ci_low > 0, gain
+
+
+#: Coverage may fall short of a correct forecast's by this much when the scenario is
+#: calibrated at each as-of date: the band is the simulation's spread with the calibrated
+#: parameters taken as true, and leaves out their own uncertainty. Here (120 days of
+#: history, about 240 deals and 30 exits from the last stage, whose win share alone then
+#: has a standard error near 0.09; a 90-day window) 30 forecasts measured 0.57
+#: [0.39, 0.73] against 0.76 for the true process. The margin allows that and still fails
+#: when the band almost never covers (27% of forecasts when calibrating on 60 days).
+CALIBRATION_MARGIN = 0.2
+
+
+@pytest.mark.slow
+def test_backtest_with_the_scenario_calibrated_at_each_date():
+    """The full back-test: calibrate on what was known, forecast the quarter, score.
+
+    16 independent histories, one forecast of 90 days each after 120 days of history.
+    """
+    t = scored(n_histories=16, windows=1, horizon=90.0, first_seed=900, min_history=120.0,
+               true_process=False)
+    assert len(t) == 16
+    cov = score.coverage(t["inside"], level=0.99)
+    assert cov.high >= EXPECTED - CALIBRATION_MARGIN, cov
+    assert cov.low <= EXPECTED, cov  # never wider than a correct forecast's band
+    # Over a quarter the weighted pipeline misses the deals still to come (half the
+    # bookings here): the P50 is better however rough the calibration (measured over 30
+    # forecasts: by 211,000 +- 33,000 on a mean actual of 580,000).
+    gain = paired_mae_gain(t, level=0.95)
+    assert gain.ci_low > 0, gain

@@ -157,18 +157,21 @@ class Backtest:
         fig = Figure(figsize=(8, 4), dpi=100, layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.subplots()
-        x = pd.to_datetime(t["until"])
-        ax.fill_between(x, t["p10"], t["p90"], color="tab:blue", alpha=0.2, step=None,
-                        label="forecast P10-P90")
-        ax.plot(x, t["p50"], "o-", color="tab:blue", ms=4, label="forecast P50")
-        ax.plot(x, t["weighted"], "x--", color="tab:orange", label="weighted pipeline")
-        ax.plot(x, t["actual"], "s", color="black", ms=5, label="actual bookings")
+        # Each window is its own forecast: bars and markers, no line joining them.
+        x = pd.to_datetime(t["until"]).dt.to_pydatetime()
+        ax.vlines(x, t["p10"], t["p90"], color="tab:blue", alpha=0.3, lw=10,
+                  label="forecast P10-P90")
+        ax.plot(x, t["p50"], "_", color="tab:blue", ms=18, mew=2, label="forecast P50")
+        ax.plot(x, t["weighted"], "x", color="tab:orange", ms=8, mew=2,
+                label="weighted pipeline")
+        ax.plot(x, t["actual"], "o", color="black", ms=5, label="actual bookings")
         s = self.summary()
         ax.set_title(f"Bookings in the {self.horizon_days:g} days to each date: "
-                     f"{s['inside']} of {s['forecasts']} inside the P10-P90 band")
-        ax.set_xlabel("end of the window")
+                     f"{s['inside']} of {s['forecasts']} inside the P10-P90 band", fontsize=10)
+        ax.set_xlabel(f"end of the window (as-of date + {self.horizon_days:g} days)")
         ax.set_ylabel("bookings")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8, loc="lower left")
         ax.tick_params(axis="x", labelrotation=30)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
