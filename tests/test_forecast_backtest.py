@@ -5,6 +5,7 @@ and the forecast's calibration on histories from a known process (issue 9, secti
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.image
@@ -138,6 +139,21 @@ def test_a_short_history_and_few_replications_are_refused(short_history):
         run_backtest(None, 30.0, 100.0, visits=short_history, scenario=truth())
     with pytest.raises(UsageError, match="at least 2 per forecast, got 1"):
         run_backtest(None, 30.0, 30.0, replications=1, visits=short_history)
+
+
+def test_warnings_are_given_once_with_the_dates_they_held_at(short_history):
+    noted = replace(short_history, warnings=["duplicated rows: 2 rows repeat a deal"])
+    d = noted.deals
+    early = d["created_at"] < noted.start + 65 * DAY
+    noted = replace(noted, deals=d.assign(amount=d["amount"].where(~early)))
+    noted.visits["amount"] = noted.visits["deal_id"].map(noted.deals.set_index("deal_id")["amount"])
+    bt = run_backtest(None, 30.0, 30.0, 4, visits=noted, scenario=truth())
+    dates = as_of_dates(noted, 30.0, 30.0, min_exits=0)
+    assert bt.warnings[0] == "duplicated rows: 2 rows repeat a deal"  # at every date
+    n0 = int(noted.open_deals(dates[0])["amount"].isna().sum())
+    first = [w for w in bt.warnings if "no amount" in w][0]
+    assert first.startswith(f"{n0} open deals have no amount: counted as 0 (as-of "
+                            f"{dates[0]:%Y-%m-%d}")
 
 
 def test_the_same_seed_gives_the_same_backtest_and_forecasts_get_their_own(short_history):

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate.durations import MIN_EXITS
+from salessim.calibrate.pipeline import calibrate_visits, read_visits
 from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
 from salessim.errors import ScenarioError, UsageError
@@ -104,7 +105,8 @@ class Backtest:
         origin: the history's file (or a name for it).
         calibrated: whether a scenario was calibrated at each as-of (else one was given).
         samples: per window, the bookings of each replication.
-        warnings: what was assumed, in words.
+        warnings: what was assumed or found, in words, each once (with the as-of dates it
+            held at, unless all).
     """
 
     windows: list[Window]
@@ -216,8 +218,9 @@ def as_of_dates(visits: Visits, every_days: float, horizon_days: float,
         raise ExportError(f"the history runs {visits.days:.1f} days ({visits.start} to "
                           f"{visits.as_of}); a back-test needs {why} plus the "
                           f"{horizon_days:g}-day horizon")
-    steps = math.floor((last - first) / (every_days * DAY) + 1e-9)
-    return [first + k * every_days * DAY for k in range(steps + 1)]
+    steps = math.floor((last - first) / (every_days * DAY))
+    dates = [first + k * every_days * DAY for k in range(steps + 2)]
+    return [d for d in dates if d <= last]  # the division rounds: the last step checked
 
 
 def _exits_reached(visits: Visits, min_exits: int) -> pd.Timestamp:
@@ -287,38 +290,39 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
     if visits is None:
         if path is None:
             raise UsageError("run_backtest: give the history's path or its visits")
-        from salessim.calibrate.pipeline import read_visits
-
         visits = read_visits(path)
     origin = "<history>" if path is None else str(path)
     dates = as_of_dates(visits, every_days, horizon_days, min_history_days,
                         MIN_EXITS if scenario is None else 0)
-    windows, samples, warnings = [], [], []
+    replications = int(replications)
+    windows, samples = [], []
+    said: dict[str, list[pd.Timestamp]] = {}  # each warning once, with the dates it held
     for k, as_of in enumerate(dates):
         until = as_of + horizon_days * DAY
         known = visits.cut(as_of)
         try:
-            ready = scenario if scenario is not None else _calibrated(known, origin,
-                                                                      replications, seed)
+            if scenario is None:
+                cal = calibrate_visits(known, origin, replications=replications, seed=seed,
+                                       run_backtest=False, report=False)
+                ready, notes = cal.scenario, list(cal.warnings)
+            else:
+                ready, notes = scenario, list(known.warnings)  # the data's own findings
             snap = snapshot_from_visits(known, ready, origin)
             fc = run_forecast(ready, snap, until, replications, forecast_seed(seed, k),
                               mapper=mapper, progress=progress)
         except (ExportError, ScenarioError) as exc:
             raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
-        warnings += [f"as-of {as_of}: {w}" for w in fc.warnings]
+        for note in notes + fc.warnings:
+            said.setdefault(note, []).append(as_of)
         from_open, from_new = actual_bookings(visits, as_of, until)
         windows.append(_window(as_of, until, len(snap.deals), from_open, from_new,
                                fc.bookings, fc.weighted_pipeline))
         samples.append(fc.bookings.copy())
+    warnings = [note if len(when) == len(dates) else
+                f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
+                for note, when in said.items()]
     return Backtest(windows, float(every_days), float(horizon_days), replications, seed,
                     origin, scenario is None, samples, warnings)
-
-
-def _calibrated(known: Visits, origin: str, replications: int, seed: int) -> Scenario:
-    from salessim.calibrate.pipeline import calibrate_visits
-
-    return calibrate_visits(known, origin, replications=replications, seed=seed,
-                            run_backtest=False, report=False).scenario
 
 
 def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open: float,
