@@ -264,6 +264,14 @@ def test_forecasts_of_the_true_process_cover_as_a_correct_forecast_does():
     assert cov.low <= EXPECTED <= cov.high, cov
     gain = paired_mae_gain(t, level=0.99)
     assert gain.ci_low > 0, gain
+    # The whole distribution, not only its tails: the number of replications at or below
+    # the outcome is Binomial(R, u) with u = F(outcome) uniform, so it is uniform on
+    # 0..R exactly (a beta-binomial with a = b = 1). Chi-square on four groups of counts.
+    below = np.rint(t["pit"] * REPLICATIONS).astype(int)
+    groups = [(0, 9), (10, 20), (21, 30), (31, 40)]
+    seen = [int(below.between(a, b).sum()) for a, b in groups]
+    expected = [len(t) * (b - a + 1) / (REPLICATIONS + 1) for a, b in groups]
+    assert st.chisquare(seen, expected).pvalue > 0.001, seen
 
 
 #: Coverage may fall short of a correct forecast's by this much when the scenario is

@@ -23,6 +23,12 @@ Scores per forecast (:mod:`salessim.forecast.score`): the actual inside the P10-
 or not, its place in the forecast distribution (PIT, the share of replications at or below
 it), the errors of the P50, and the CRPS; the same errors for the weighted pipeline (sum of
 amount x the stage's chance to be won, a point forecast: its CRPS is its absolute error).
+
+What the band leaves out: a calibrated scenario's parameters are estimates, and the band is
+the simulation's spread with them taken as true. On a short history (a few hundred deals)
+the band is then too narrow and covers fewer than 80% of the actuals, the more so the longer
+the horizon; with the true process the coverage is what a correct forecast gives
+(tests/test_forecast_backtest.py measures both).
 """
 
 from __future__ import annotations
@@ -49,8 +55,9 @@ from salessim.forecast.simulate import run_forecast
 from salessim.rng import stable_key
 from salessim.scenario.schema import Scenario
 
-#: Days of history before the first as-of date: about two cycles of the typical stage, so
-#: each stage of a sale has exits to fit (a shorter history fits mostly censored visits).
+#: Days of history before the first as-of date: enough weeks for the arrival rates and their
+#: weekday shape, and for most visits of the first weeks to have ended (a short history is
+#: mostly censored visits).
 MIN_HISTORY_DAYS = 60.0
 #: The band scored: P10 to P90.
 LEVEL = 0.8
