@@ -161,6 +161,9 @@ def test_the_same_seed_gives_the_same_backtest_and_forecasts_get_their_own(short
     one = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc)
     two = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc)
     pd.testing.assert_frame_equal(one.table(), two.table())
+    assert not one.summary()["overlapping"] and not one.summary()["calibrated"]
+    overlapping = run_backtest(None, 20.0, 30.0, 2, visits=short_history, scenario=sc)
+    assert overlapping.summary()["overlapping"] and len(overlapping.windows) > len(one.windows)
     assert len({forecast_seed(5, k) for k in range(100)} | {forecast_seed(6, 0)}) == 101
 
 
@@ -195,6 +198,10 @@ def test_backtest_of_the_sample_export_agrees_with_the_file(tmp_path):
     assert s["coverage_low"] <= s["coverage"] == t["inside"].mean() <= s["coverage_high"]
     assert s["p50_mae"] == pytest.approx((t["p50"] - t["actual"]).abs().mean())
     assert s["weighted_mae"] == pytest.approx(s["crps_weighted_mean"])
+    assert s["mae_gain"] == pytest.approx(s["weighted_mae"] - s["p50_mae"])
+    assert s["mae_gain_low"] < s["mae_gain"] < s["mae_gain_high"]
+    assert s["p50_bias"] == pytest.approx(t["error_p50"].mean())
+    assert s["overlapping"] is True and s["calibrated"] is True  # every 45 days, 60 ahead
     # What a user opens: the table in pandas, the figure as an image.
     written = bt.write(tmp_path / "bt")
     assert [p.name for p in written] == ["backtest.csv", "backtest.png"]
