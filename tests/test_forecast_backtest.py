@@ -309,3 +309,35 @@ def test_backtest_with_the_scenario_calibrated_at_each_date():
     # forecasts: by 207,000 [168,000, 246,000] on a mean actual of 510,000).
     gain = paired_mae_gain(t, level=0.95)
     assert gain.ci_low > 0, gain
+
+
+def test_a_process_pool_gives_the_same_backtest(short_history):
+    from concurrent.futures import ProcessPoolExecutor
+
+    sc = truth()
+    serial = run_backtest(None, 45.0, 45.0, 6, seed=2, visits=short_history, scenario=sc)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        pooled = run_backtest(None, 45.0, 45.0, 6, seed=2, visits=short_history, scenario=sc,
+                              mapper=pool.map)
+    pd.testing.assert_frame_equal(serial.table(), pooled.table())
+
+
+def test_nothing_is_written_when_the_figure_fails(short_history, tmp_path, monkeypatch):
+    bt = run_backtest(None, 45.0, 45.0, 3, visits=short_history, scenario=truth())
+
+    def broken(self):
+        raise RuntimeError("no figure")
+
+    monkeypatch.setattr(type(bt), "figure_png", broken)
+    with pytest.raises(RuntimeError, match="no figure"):
+        bt.write(tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_missing_or_unreadable_history_is_a_clear_error(tmp_path):
+    with pytest.raises(ExportError, match="nothing.csv"):
+        run_backtest(tmp_path / "nothing.csv", 30.0, 30.0)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("deal_id,stage,entered_at\nD1,Qualify,yesterday\n", encoding="utf-8")
+    with pytest.raises(ExportError, match=r"bad.csv:2"):
+        run_backtest(bad, 30.0, 30.0)
