@@ -294,8 +294,10 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
         replications: replications per forecast (at least 2).
         seed: root seed; the k-th forecast runs on :func:`forecast_seed` (seed, k).
         mapper: a ``map``-like function running the replications of each forecast.
-        progress: called with each finished replication of every forecast, in order
-            (``len(as_of_dates(...)) * replications`` calls in all).
+        progress: called with each finished replication of every forecast, in order:
+            ``replications`` times ``len(as_of_dates(visits, every_days, horizon_days,
+            min_history_days))`` calls in all (with ``min_exits=0`` when ``scenario`` is
+            given).
         visits: the history already read (``read_visits``), instead of reading ``path``.
         scenario: forecast with this scenario at every as-of date instead of calibrating
             one on what was known then (its stage and source ids must match the history's).
