@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salessim import stats
 from salessim.calibrate.durations import MIN_EXITS
 from salessim.calibrate.pipeline import calibrate_visits, read_visits
 from salessim.calibrate.readers import ExportError
@@ -140,8 +141,6 @@ class Backtest:
         ``mae_gain`` (weighted pipeline's absolute error minus the P50's, per window, with
         its Student-t 95% interval), is too narrow.
         """
-        from salessim import stats
-
         t = self.table()
         cov = score.coverage(t["inside"].to_numpy(bool))
         actual = t["actual"].to_numpy(float)
@@ -167,9 +166,9 @@ class Backtest:
             "crps_weighted_mean": float(t["crps_weighted"].mean()) if cov.n else math.nan,
             "p50_bias": float(t["error_p50"].mean()) if cov.n else math.nan,
             "weighted_bias": float(t["error_weighted"].mean()) if cov.n else math.nan,
-            "mae_gain": gain.mean,
-            "mae_gain_low": gain.ci_low,
-            "mae_gain_high": gain.ci_high,
+            "mae_gain": float(gain.mean),
+            "mae_gain_low": float(gain.ci_low),
+            "mae_gain_high": float(gain.ci_high),
             "p50_closer": int((t["error_p50"].abs() < t["error_weighted"].abs()).sum()),
         }
 
@@ -184,7 +183,7 @@ class Backtest:
         FigureCanvasAgg(fig)
         ax = fig.subplots()
         # Each window is its own forecast: bars and markers, no line joining them.
-        x = pd.to_datetime(t["until"]).dt.to_pydatetime()
+        x = t["until"].to_numpy()
         ax.vlines(x, t["p10"], t["p90"], color="tab:blue", alpha=0.3, lw=10,
                   label="forecast P10-P90")
         ax.plot(x, t["p50"], "_", color="tab:blue", ms=18, mew=2, label="forecast P50")
