@@ -158,8 +158,11 @@ def test_warnings_are_given_once_with_the_dates_they_held_at(short_history):
 
 def test_the_same_seed_gives_the_same_backtest_and_forecasts_get_their_own(short_history):
     sc = truth()
-    one = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc)
+    calls = []
+    one = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc,
+                       progress=calls.append)
     two = run_backtest(None, 30.0, 30.0, 10, seed=5, visits=short_history, scenario=sc)
+    assert len(calls) == 10 * len(as_of_dates(short_history, 30.0, 30.0, min_exits=0)) == 30
     pd.testing.assert_frame_equal(one.table(), two.table())
     assert not one.summary()["overlapping"] and not one.summary()["calibrated"]
     overlapping = run_backtest(None, 20.0, 30.0, 2, visits=short_history, scenario=sc)
