@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from salessim.calibrate.readers import ExportError, read_table, slug
+from salessim.calibrate.visits import Visits
 from salessim.errors import did_you_mean
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import convert
@@ -159,10 +160,25 @@ def _from_history(path: Path, fmt: str | None, as_of: pd.Timestamp | None
         raise ExportError(f"--as-of {as_of}: after the data in {path} (its latest timestamp "
                           f"is {visits.as_of})")
     known = visits if as_of is None or as_of == visits.as_of else visits.cut(as_of)
+    return _open_table(known), known.as_of
+
+
+def _open_table(known: Visits) -> pd.DataFrame:
+    """The deals open at the end of the visits, as :func:`_snapshot` reads them."""
     table = known.open_deals()
     table["stage"] = table["stage"].map(known.target)
     table["row"] = pd.NA
-    return table.drop(columns=["age"]), known.as_of
+    return table.drop(columns=["age"])
+
+
+def snapshot_from_visits(visits: Visits, scenario: Scenario, origin: str = "<history>"
+                         ) -> Snapshot:
+    """The deals open at the end of ``visits`` (``visits.cut(as_of)`` for an earlier date).
+
+    Raises:
+        ExportError: a deal is in a stage or from a source the scenario does not have.
+    """
+    return _snapshot(_open_table(visits), visits.as_of, scenario, origin)
 
 
 def _snapshot(table: pd.DataFrame, as_of: pd.Timestamp, scenario: Scenario, path: str
