@@ -347,3 +347,20 @@ def test_the_command_line_constants_are_the_library_s():
 
     assert command.DEFAULT_REPLICATIONS == forecast.DEFAULT_REPLICATIONS
     assert command.PERIODS == simulate.PERIODS
+
+
+def test_the_backtest_command_prints_and_writes_the_same_windows(tmp_path, capsys):
+    out = tmp_path / "bt"
+    sample = Path(__file__).parents[1] / "examples" / "crm" / "stage_history.csv"
+    code = cli.main(["forecast", "--backtest", str(sample), "--every", "45 days",
+                     "--horizon", "45 days", "--replications", "8", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    table = pd.read_csv(out / "backtest.csv")
+    assert len(table) >= 1 and (out / "backtest.png").stat().st_size > 0
+    for row in table.itertuples(index=False):
+        assert row.as_of[:10] in text
+    held = re.search(r"held the actual bookings in (\d+) of (\d+) windows", text)
+    assert held and int(held.group(1)) == int(table["inside"].sum())
+    assert int(held.group(2)) == len(table)
+    assert "overlap" not in text  # every = horizon: the windows do not overlap

@@ -257,8 +257,7 @@ def _backtest(args: argparse.Namespace) -> int:
     scores = _plain(result.summary())
     print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
           f"{n} replications each")
-    for name, value in scores.items():
-        print(f"  {name}: {value:.4g}" if isinstance(value, float) else f"  {name}: {value}")
+    print(backtest_text(result.table(), scores))
     written = [p.name for p in result.write(args.out)]
     args.record.seed, args.record.replications = seed, n
     args.record.details.update({"backtest": str(args.backtest), "every_days": every,
@@ -266,6 +265,31 @@ def _backtest(args: argparse.Namespace) -> int:
     write_record(args.out, args.record, written)
     print(f"wrote {args.final_out}/")
     return 0
+
+
+def backtest_text(table, scores: dict[str, Any]) -> str:
+    """The back-test for a reader: each window beside what happened, then the scores."""
+    from salessim.console import format_number as f
+
+    lines = [f"  {'as of':<10}  {'until':<10}  {'open':>5}  {'actual':>12}  {'P10':>12}  "
+             f"{'P50':>12}  {'P90':>12}  {'weighted':>12}  in band"]
+    for w in table.itertuples(index=False):
+        lines.append(f"  {w.as_of:%Y-%m-%d}  {w.until:%Y-%m-%d}  {w.open_deals:>5}  "
+                     f"{f(w.actual):>12}  {f(w.p10):>12}  {f(w.p50):>12}  {f(w.p90):>12}  "
+                     f"{f(w.weighted):>12}  {'yes' if w.inside else 'no'}")
+    k, m = scores["inside"], scores["forecasts"]
+    lines += [
+        f"P10-P90 band: held the actual bookings in {k:g} of {m:g} windows "
+        f"({scores['coverage']:.0%}, 95% CI {scores['coverage_low']:.0%} to "
+        f"{scores['coverage_high']:.0%}; a right band holds about 80%)",
+        f"P50: mean absolute error {f(scores['p50_mae'])} ({scores['p50_mape']:.0%}), CRPS "
+        f"{f(scores['crps_mean'])}; weighted pipeline: {f(scores['weighted_mae'])} "
+        f"({scores['weighted_mape']:.0%}), CRPS {f(scores['crps_weighted_mean'])}",
+    ]
+    if scores.get("overlapping"):
+        lines.append("the windows overlap (--every shorter than --horizon): the forecasts "
+                     "are not independent and the intervals above are too narrow")
+    return "\n".join(lines)
 
 
 def _plain(scores: dict, prefix: str = "") -> dict[str, Any]:
