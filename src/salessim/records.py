@@ -70,7 +70,7 @@ class Event(NamedTuple):
     resource: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class StageTally:
     """Running totals of one stage over the leads that count (created after warm-up)."""
 
@@ -89,7 +89,7 @@ class StageTally:
     meeting_deals: int = 0  # deals handled at those meetings
 
 
-@dataclass
+@dataclass(slots=True)
 class Tally:
     """Running totals of one replication."""
 

@@ -18,6 +18,7 @@ The mean is exact: the sketch keeps the sum of the values beside the counts.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 #: Relative accuracy of every quantile answered by a sketch.
 RELATIVE_ERROR = 1e-3
@@ -34,7 +35,7 @@ class QuantileSketch:
         alpha: relative accuracy of quantiles, in (0, 1).
     """
 
-    __slots__ = ("alpha", "count", "total", "zeros", "bins", "_scale", "_gamma")
+    __slots__ = ("alpha", "total", "zeros", "bins", "_scale", "_gamma")
 
     def __init__(self, alpha: float = RELATIVE_ERROR) -> None:
         if not 0 < alpha < 1:
@@ -42,31 +43,32 @@ class QuantileSketch:
         self.alpha = alpha
         self._gamma = (1 + alpha) / (1 - alpha)
         self._scale = 1 / math.log(self._gamma)
-        self.count = 0
         self.total = 0.0
         self.zeros = 0
-        self.bins: dict[int, int] = {}
+        # A new bucket starts at 0 on its first value: one lookup per add.
+        self.bins: defaultdict[int, int] = defaultdict(int)
+
+    @property
+    def count(self) -> int:
+        """How many values were added (kept as bucket counts, not counted again per add)."""
+        return self.zeros + sum(self.bins.values())
 
     def add(self, x: float) -> None:
         """Count one value (``x >= 0``)."""
-        self.count += 1
         self.total += x
         if x <= ZERO:
             self.zeros += 1
-            return
-        k = _ceil(_log(x) * self._scale)
-        bins = self.bins
-        bins[k] = bins.get(k, 0) + 1
+        else:
+            self.bins[_ceil(_log(x) * self._scale)] += 1
 
     def merge(self, other: QuantileSketch) -> None:
         """Add the values counted by ``other`` (same ``alpha``)."""
         if other.alpha != self.alpha:
             raise ValueError("sketches with different accuracy cannot be merged")
-        self.count += other.count
         self.total += other.total
         self.zeros += other.zeros
         for k, c in other.bins.items():
-            self.bins[k] = self.bins.get(k, 0) + c
+            self.bins[k] += c
 
     @property
     def mean(self) -> float:

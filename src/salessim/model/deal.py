@@ -20,7 +20,8 @@ class Deal:
         "last_role", "last_contact", "first_contact", "handoffs", "started", "luck", "visited",
     )
 
-    def __init__(self, source: str, number: int, value: float, created: float, counted: bool):
+    def __init__(self, source: str, number: int, value: float, created: float, counted: bool,
+                 luck: list[float] | None = None):
         self.lead = 0
         self.number = number
         self.source = source
@@ -35,5 +36,5 @@ class Deal:
         self.first_contact: float | None = None
         self.handoffs = 0
         self.started = 0.0  # start of the current staff work
-        self.luck: list[float] = []
+        self.luck: list[float] = [] if luck is None else luck
         self.visited = 0

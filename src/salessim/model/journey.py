@@ -159,7 +159,11 @@ class Journey:
             if stage.route is None:
                 i = 0
             else:
-                u = _routing_draw(deal, stage)
+                if deal.visited & stage.bit:  # _routing_draw, inline: once per visit
+                    u = next(stage.route)
+                else:
+                    deal.visited |= stage.bit
+                    u = deal.luck[stage.slot]
                 if stage.decay is None and stage.score_odds is None:
                     cum = stage.cum
                     if len(cum) == 1:  # two ways: one comparison does what bisect does

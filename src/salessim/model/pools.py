@@ -28,6 +28,11 @@ COLD = object()
 class StaffPool:
     """The free members and the waiting line of one role (or of one owner).
 
+    The common cases cost no call: :meth:`Staff.work <salessim.model.staff.Staff.work>`
+    takes a member itself when ``free`` is non-zero and the ``line`` empty, and gives one
+    back itself (``free += 1``) when the ``line`` is empty and the pool not ``closed``,
+    which is what :meth:`request` and :meth:`release` would do then.
+
     Args:
         env: the SimPy environment.
         size: headcount.
@@ -107,11 +112,14 @@ class StaffPool:
                 event.callbacks.append(self._hand_over)
                 event.succeed()
             return
-        if self.line:
-            event = self._next_in_line()
-            if event is not None:
-                event.succeed()
-                return
+        line, gone = self.line, self._gone
+        while line:  # first come first served, passing over those gone cold
+            event = line.popleft()
+            if gone and event in gone:
+                gone.discard(event)
+                continue
+            event.succeed()
+            return
         self.free += 1
 
     def close(self) -> None:

@@ -67,8 +67,7 @@ class Sources:
             k += 1
             now = env.now
             counted = now >= warmup
-            deal = Deal(sid, k, next(values), now, counted)
-            deal.luck = list(map(next, luck))
+            deal = Deal(sid, k, next(values), now, counted, list(map(next, luck)))
             if scores is not None:
                 deal.score = next(scores)
             if needs is not None:
@@ -76,8 +75,9 @@ class Sources:
             if counted:
                 tally.leads += 1
                 tally.leads_by_source[sid] += 1
-                tally.lead_cost += cost
-                tally.lead_cost_by_source[sid] += cost
+                if cost:  # free leads add nothing (the totals start at 0.0: exact)
+                    tally.lead_cost += cost
+                    tally.lead_cost_by_source[sid] += cost
             if log is not None:
                 deal.lead = log.new_lead(code, k, deal.value, deal.score, counted)
             start(deal)

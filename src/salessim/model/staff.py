@@ -262,7 +262,9 @@ class Staff:
             if members is not None:
                 for owners, member in members.items():
                     owners.busy[member] += spent
-            if selling:  # acquisition cost: the selling work on the source's leads
+            # Acquisition cost: the selling work on the source's leads. Work that costs
+            # nothing adds nothing (the totals start at 0.0, so skipping is exact).
+            if selling and plan.cost_rate:
                 self.work_cost[deal.source] += spent * plan.cost_rate
         if st is not None and deal.counted:
             st.served += 1
@@ -273,7 +275,12 @@ class Staff:
             log.add(deal.lead | plan.started, start)
         yield env.timeout(end - now)
         for pool in pools:
-            pool.release()
+            # Nobody waiting and on duty: the member is simply free again (the common
+            # case, counted here as taking one is above); else the pool hands over.
+            if pool.line or pool.closed:
+                pool.release()
+            else:
+                pool.free += 1
         if selling:
             deal.last_contact = end
             deal.last_role = plan.primary

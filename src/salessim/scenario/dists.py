@@ -22,9 +22,13 @@ BLOCK = 1024
 
 
 def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
-    """Endless values from ``draw(n)``, called for blocks of :data:`BLOCK` values."""
-    while True:
-        yield from draw(BLOCK).tolist()
+    """Endless values from ``draw(n)``, called for blocks of :data:`BLOCK` values.
+
+    Built from itertools rather than as a generator, so that ``next()`` on it runs no
+    Python frame: the next block is drawn only when the last one is used up.
+    """
+    return itertools.chain.from_iterable(
+        map(np.ndarray.tolist, map(draw, itertools.repeat(BLOCK))))
 
 
 #: Values drawn from a distribution when it is validated, to check its sampler.
