@@ -288,3 +288,54 @@ def test_the_event_log_names_open_deals_by_their_ids():
     assert (opened.loc[opened["event"] == "entered", "time"] == -2.0).all()
     cases = log.cases()
     assert {"0/D-0", "0/D-1", "0/D-2"} <= set(cases["case:concept:name"])
+
+
+def _shipped_scenarios() -> list[str]:
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    files = [*root.glob("scenarios/*.yaml"), *root.glob("scenarios/*/*.yaml"),
+             *root.glob("cases/*/*.yaml")]
+    return sorted(str(p.relative_to(root)) for p in files if p.name != "case.yaml")
+
+
+@pytest.mark.parametrize("path", _shipped_scenarios())
+def test_every_shipped_scenario_runs_from_an_open_pipeline(path):
+    """Open deals in every stage, of every age the stage allows, with owners, work done or
+    not: the run completes, and every open deal ends won, lost or still open."""
+    from pathlib import Path
+
+    from salessim.scenario.opendeals import upper_bound
+    from salessim.scenario.schema import process_problems
+
+    scenario = load_scenario(Path(__file__).parents[1] / path)
+    rng = np.random.default_rng(stable_seed(path))
+    deals = []
+    for i in range(25):
+        sid = str(rng.choice(list(scenario.stages)))
+        delay = scenario.stages[sid].delay
+        bound = upper_bound(delay) if delay is not None else math.inf
+        typical = delay.mean if delay is not None else 1.0
+        age = float(rng.exponential(3 * typical))  # now and then far in a tail
+        if age >= bound:
+            age = bound * float(rng.uniform(0, 1))
+        deal = {"id": f"X{i}", "stage": sid, "age": age, "value": float(rng.uniform(0, 1e5)),
+                "work_done": bool(rng.random() < 0.3)}
+        if i % 4:
+            deal["owner"] = ("ana", "ben", "chloe")[i % 3]
+        deals.append(deal)
+    data = scenario.model_dump(by_alias=True)
+    data.update(pipeline=deals, replications=1, horizon=scenario.horizon / 4, warmup=0.0)
+    ready = Scenario.model_validate(data, context={"time_unit": scenario.time_unit})
+    assert process_problems(ready) == []
+    rep = engine.run_replication(ready, 0, event_log=True)
+    k = rep.kpis
+    assert k["pipeline_won"] + k["pipeline_lost"] + k["pipeline_open"] == 25
+    assert (np.isnan(rep.pipeline.when) == (rep.pipeline.end == 0)).all()
+    assert set(rep.log.cases()["lead"]) >= {f"X{i}" for i in range(25)}
+
+
+def stable_seed(text: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
