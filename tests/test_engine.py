@@ -15,6 +15,7 @@ from scipy import stats as sst
 from conftest import OFFICE, const, expo, scenario_of
 from salessim import engine
 from salessim.ends import BY_NAME, END_NAMES, ENDS
+from salessim.model.journey import Walker
 from salessim.model.pools import StaffPool
 from salessim.records import CREATED, ENTERED, FINISHED, QUEUED, SKIPPED, STARTED, WENT_COLD
 from salessim.scenario import TERMINALS
@@ -94,6 +95,82 @@ def _served_order(prioritised: bool, priorities: list[float]) -> list[int]:
 def _release_after(env, pool, t):
     yield env.timeout(t)
     pool.release()
+
+
+# --- a deal's walk on the kernel -------------------------------------------------------------
+
+
+def _trace(env, seen, name, delays):
+    for d in delays:
+        seen.append((env.now, name, "start" if d is None else d))
+        if d is not None:
+            yield env.timeout(d)
+    seen.append((env.now, name, "end"))
+
+
+def _starter(env, start, delays_by_name, gap):
+    """A source: each step schedules the next arrival, then starts the lead (as Sources)."""
+    for name, delays in delays_by_name:
+        arrival = env.timeout(gap)
+        start(name, delays)
+        yield arrival
+
+
+def _order_of_events(start_with_walker):
+    env, seen = simpy.Environment(), []
+
+    def start(name, delays):
+        walk = _trace(env, seen, name, delays)
+        if start_with_walker:
+            Walker(walk)
+        else:
+            env.process(walk)
+
+    leads = [("a", [None, 1.0, 0.0]), ("b", [None, 0.0, 1.0]), ("c", [None, 2.0]), ("d", [])]
+    env.process(_starter(env, start, leads, 1.0))
+    env.run()
+    return seen
+
+
+def test_a_walker_runs_a_walk_in_the_order_a_simpy_process_would():
+    """Ties at equal times included: the walk's first steps run at once, where a process
+    would run them first thing after its start event."""
+    assert _order_of_events(True) == _order_of_events(False)
+
+
+def test_a_walker_goes_on_at_once_past_events_already_processed_and_gets_failures():
+    env = simpy.Environment()
+    done = env.event().succeed("done")
+    env.run()  # processed: its callbacks are gone
+    failing = env.event()
+    got = []
+
+    def walk():
+        got.append((yield done))
+        try:
+            yield failing
+        except KeyError as e:
+            got.append(e.args[0])
+        got.append(env.now)
+
+    Walker(walk())
+    assert got == ["done"]
+    failing.fail(KeyError("no such role"))
+    env.run()
+    assert got == ["done", "no such role", 0]
+
+
+def test_an_error_in_a_walk_leaves_the_run_at_once():
+    env = simpy.Environment()
+
+    def walk():
+        yield env.timeout(1)
+        raise RuntimeError("bad routing")
+
+    Walker(walk())
+    with pytest.raises(RuntimeError, match="bad routing"):
+        env.run(until=5)
+    assert env.now == 1
 
 
 def test_pool_serves_first_come_first_served_or_by_priority_with_ties_in_order():

@@ -62,8 +62,15 @@ class Sources:
         luck = [blocks(self.streams.generator(f"route:{st}:{sid}").random) for st in self.routed]
         cost = source.cost_per_lead
         k = 0
-        for gap in gaps:
-            yield env.timeout(gap)
+        gaps = iter(gaps)
+        gap = next(gaps, None)
+        arrival = None if gap is None else env.timeout(gap)
+        while arrival is not None:
+            yield arrival
+            # The next arrival is scheduled before this lead starts walking (at once, in
+            # this step), so the order of events is that of a lead process started now.
+            gap = next(gaps, None)
+            arrival = None if gap is None else env.timeout(gap)
             k += 1
             now = env.now
             counted = now >= warmup
