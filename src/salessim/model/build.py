@@ -7,7 +7,6 @@ random draws, the routing tables and the event-log codes. The journey only reads
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import simpy
@@ -47,15 +46,10 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
         plan.behaviour = _behaviour(sid, stage, env, staff, tallies[sid], log)
         plan.visit = None if plan.behaviour is None else plan.behaviour.visit
         names = list(stage.next)
-        plan.targets = [target(n) for n in names]
-        probs = [stage.next[n] for n in names]
-        plan.cum = list(itertools.accumulate(probs))[:-1]
-        plan.probs = probs
-        plan.forward = [BY_NAME[n].forward if n in BY_NAME else scenario.stages[n].progress
-                        for n in names]
-        plan.p_forward = sum(p for p, on in zip(probs, plan.forward, strict=True) if on)
-        plan.decay = stage.decay
-        plan.score_odds = stage.score_odds
+        plan.set_routing(
+            [target(n) for n in names], [stage.next[n] for n in names],
+            [BY_NAME[n].forward if n in BY_NAME else scenario.stages[n].progress for n in names],
+            stage.decay, stage.score_odds)
         if len(names) > 1:
             plan.route = blocks(staff.streams.generator(f"route:{sid}").random)
             plan.slot = len(routed)

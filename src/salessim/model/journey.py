@@ -7,6 +7,7 @@ records only when a log was asked for.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_right
 from collections.abc import Callable, Generator
 from typing import Any
@@ -25,7 +26,7 @@ class StagePlan:
 
     __slots__ = (
         "id", "tally", "behaviour", "visit", "skip", "route", "cum", "targets", "decay", "score_odds",
-        "probs", "forward", "p_forward", "slot", "bit", "entered", "skipped",
+        "probs", "forward", "p_forward", "split", "slot", "bit", "entered", "skipped",
     )
 
     def __init__(self, sid: str, tally: StageTally) -> None:
@@ -44,11 +45,23 @@ class StagePlan:
         # progress, or won; not lost, no decision, or a stage with progress: false)
         self.forward: list[bool] = []
         self.p_forward = 1.0
+        # Two ways out and no odds factor: the routing draw below this goes to the first.
+        self.split: float | None = None
         # A lead's first routing draw at this stage is its own (Deal.luck[slot]); later
         # visits (loops) draw from the stage's stream. ``bit`` marks the first visit.
         self.slot = -1
         self.bit = 0
         self.entered = self.skipped = 0  # packed event-log codes
+
+    def set_routing(self, targets: list[Any], probs: list[float], forward: list[bool],
+                    decay: Any, score_odds: Any) -> None:
+        """Where the stage leads, with which probabilities, and what changes the odds."""
+        self.targets, self.probs, self.forward = targets, probs, forward
+        self.cum = list(itertools.accumulate(probs))[:-1]
+        self.p_forward = sum(p for p, on in zip(probs, forward, strict=True) if on)
+        self.decay, self.score_odds = decay, score_odds
+        two_ways = len(targets) == 2 and decay is None and score_odds is None
+        self.split = self.cum[0] if two_ways else None
 
 
 class Walker:
@@ -70,20 +83,19 @@ class Walker:
 
     def resume(self, event: Any) -> None:
         """The event the walk waited for has happened: go on until its next wait."""
-        while True:
-            try:
-                if event._ok:
-                    event = self.send(event._value)
-                else:  # a failed task (a parallel task that raised): the walk gets the error
-                    event._defused = True
-                    event = self.throw(event._value)
-            except StopIteration:
-                return
-            callbacks = event.callbacks
-            if callbacks is not None:
-                callbacks.append(self.resume)
-                return
-            # The event has already happened (and been processed): go on at once.
+        try:
+            if event._ok:
+                event = self.send(event._value)
+            else:  # a failed task (a parallel task that raised): the walk gets the error
+                event._defused = True
+                event = self.throw(event._value)
+        except StopIteration:
+            return
+        callbacks = event.callbacks
+        if callbacks is None:  # it has already happened (and been processed): go on now
+            self.resume(event)
+        else:
+            callbacks.append(self.resume)
 
 
 class _Started:
@@ -201,20 +213,20 @@ class Journey:
                     st.went_cold += 1
                     st.lost += 1
                 return self._end(deal, LOST_END, cold=True)
-            if stage.route is None:
+            route = stage.route
+            if route is None:
                 i = 0
             else:
                 if deal.visited & stage.bit:  # _routing_draw, inline: once per visit
-                    u = next(stage.route)
+                    u = next(route)
                 else:
                     deal.visited |= stage.bit
                     u = deal.luck[stage.slot]
-                if stage.decay is None and stage.score_odds is None:
-                    cum = stage.cum
-                    if len(cum) == 1:  # two ways: one comparison does what bisect does
-                        i = 0 if u < cum[0] else 1
-                    else:
-                        i = bisect_right(cum, u)
+                split = stage.split
+                if split is not None:  # two ways: one comparison does what bisect does
+                    i = 0 if u < split else 1
+                elif stage.decay is None and stage.score_odds is None:
+                    i = bisect_right(stage.cum, u)
                 else:
                     i = _route_with_odds(stage, u, _odds(deal, stage, contact))
             nxt = stage.targets[i]

@@ -190,11 +190,13 @@ class Staff:
         hand-off nor a first contact, and its cost is no acquisition cost.
         """
         env, log = self.env, self.log
-        if selling and deal.last_role is not None and deal.last_role != plan.primary:
-            if self._handoff is None:  # a hand-off that costs no time: count it only
-                deal.handoffs += 1
-            else:
-                yield from self._hand_off(deal, plan.primary)
+        if selling:
+            last = deal.last_role
+            if last is not None and last != plan.primary:
+                if self._handoff is None:  # a hand-off that costs no time: count it only
+                    deal.handoffs += 1
+                else:
+                    yield from self._hand_off(deal, plan.primary)
         queued = env.now
         if log is not None:
             log.add(deal.lead | plan.queued, queued)
