@@ -194,6 +194,50 @@ def test_in_a_prioritised_line_a_deal_asking_at_the_release_instant_competes():
     assert waiting.triggered and not later.triggered
 
 
+def test_a_release_gives_the_member_to_the_first_in_line_at_once():
+    """The waiting deal goes on inside the release (no event in between): its next step
+    has run before ``release`` returns, at the same time."""
+    env = simpy.Environment()
+    pool, other = StaffPool(env, 1), StaffPool(env, 1)
+    assert pool.request() is None and other.request() is None
+    steps = []
+
+    def waiting_deal():
+        yield pool.request()
+        steps.append(("got the member", env.now))
+        yield other.request()  # the role its work needs next: busy, so it queues
+        steps.append(("got the other role", env.now))
+
+    Walker(waiting_deal())
+    assert steps == [] and env.peek() == math.inf
+    pool.release()
+    assert steps == [("got the member", 0)] and pool.free == 0
+    assert other.waiting == 1  # it asked for the other role before release() returned
+    other.release()  # the deal first in line, not a later asker, gets it
+    assert steps[-1] == ("got the other role", 0) and other.free == 0
+    assert env.peek() == math.inf  # no event was scheduled for either hand-over
+
+
+def test_at_a_hand_over_the_finish_is_logged_before_the_next_start():
+    """One rep, leads faster than the work: most starts are at another lead's finish, and
+    the log has that finish first."""
+    data = {
+        "horizon": 40, "roles": {"rep": {"headcount": 1}},
+        "sources": {"web": {"rate": 2.0}},
+        "entry": "call",
+        "stages": {"call": {"role": "rep", "work": const(1.0), "next": {"won": 1.0}}},
+    }
+    frame = engine.run_replication(scenario_of(data), 0, event_log=True).log.plain_frame()
+    finished = {t: i for i, t in frame.loc[frame["event"] == FINISHED, "time"].items()}
+    starts = frame[frame["event"] == STARTED]
+    handed = [(finished[t], i) for i, t in starts["time"].items() if t in finished]
+    assert len(handed) >= 30  # the rep is never idle after the first lead
+    assert all(f < s for f, s in handed)
+    # Every lead's own records keep their order in time.
+    for _, rows in frame.groupby("lead", sort=False):
+        assert rows["time"].is_monotonic_increasing
+
+
 def test_pool_hands_members_over_and_passes_by_deals_gone_cold():
     env = simpy.Environment()
     pool = StaffPool(env, 2)

@@ -2,11 +2,12 @@
 
 A :class:`StaffPool` is a role's members (or one member of a role that owns its deals)
 with a waiting line. Taking a free member costs a counter decrement and no event; a deal
-that finds nobody free waits on an event, and a release hands the member straight to the
-next deal in line (first come first served), or, in a prioritised line, to the most
-important deal once the instant's earlier events are done (ties first come first
-served). A pool with working hours is closed outside them: deals that come then wait in
-line (their patience runs), and at opening time the free members go to the first in line.
+that finds nobody free waits on a :class:`Turn`, and a release hands the member straight
+to the next deal in line, which goes on at once (first come first served), or, in a
+prioritised line, to the most important deal once the instant's earlier events are done
+(ties first come first served). A pool with working hours is closed outside them: deals
+that come then wait in line (their patience runs), and at opening time the free members
+go to the first in line.
 
 :class:`OwnerPool` assigns a member to a deal for the whole sale (least loaded or round
 robin, optionally with a cap of open deals per member); each member is a pool of one.
@@ -23,6 +24,27 @@ import simpy
 
 #: The value a waiting deal receives when its patience ran out first.
 COLD = object()
+
+
+class Turn(simpy.Event):
+    """A waiting deal's turn for a member of a pool.
+
+    A release in a first-come-first-served line gives the turn on the spot
+    (:meth:`give`): the deal first in line goes on at once, inside the releasing deal's
+    step, instead of when an event scheduled by the release comes out of SimPy's queue
+    later in the same instant. The deal starts at the same time with the same draw; what
+    changes is the order of things done at that instant: the deal that got the member
+    logs its start, and asks for the other roles its work needs, before the releasing
+    deal goes on to its next stage. One event per wait is saved.
+    """
+
+    def give(self) -> None:
+        """The member is the deal's: it goes on now."""
+        self._ok = True
+        self._value = None
+        callbacks, self.callbacks = self.callbacks, None
+        for callback in callbacks:
+            callback(self)
 
 
 class StaffPool:
@@ -64,10 +86,10 @@ class StaffPool:
             if self.free:
                 self.free -= 1
                 return None
-            event = self.env.event()
+            event = Turn(self.env)
             self.line.append(event)
             return event
-        event = self.env.event()
+        event = Turn(self.env)
         heapq.heappush(self.line, (priority, next(self._seq), event))
         if self.free:
             self._hand_over()
@@ -118,7 +140,7 @@ class StaffPool:
             if gone and event in gone:
                 gone.discard(event)
                 continue
-            event.succeed()
+            event.give()
             return
         self.free += 1
 

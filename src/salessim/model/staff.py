@@ -276,6 +276,8 @@ class Staff:
         if log is not None:
             log.add(deal.lead | plan.started, start)
         yield env.timeout(end - now)
+        if log is not None:  # before the release: the next deal may start at once
+            log.add(deal.lead | plan.finished, end)
         for pool in pools:
             # Nobody waiting and on duty: the member is simply free again (the common
             # case, counted here as taking one is above); else the pool hands over.
@@ -286,8 +288,6 @@ class Staff:
         if selling:
             deal.last_contact = end
             deal.last_role = plan.primary
-        if log is not None:
-            log.add(deal.lead | plan.finished, end)
         return True
 
     def meet(self, plan: StaffPlan, length: float, deals: list[Any]
@@ -356,10 +356,10 @@ class Staff:
         return members
 
     def _went_cold(self, deal: Any, plan: StaffPlan, held: list[StaffPool] | tuple) -> bool:
-        for pool in held:
-            pool.release()
         if self.log is not None:
             self.log.add(deal.lead | plan.cold, self.env.now)
+        for pool in held:
+            pool.release()
         return False
 
     def _hand_off(self, deal: Any, to_role: str):
