@@ -12,17 +12,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("matplotlib", "pandas", "scipy", "pyarrow", "tqdm")
+#: Not heavy for a command that runs, but a tenth of a second or more each for ``--help``.
+PARSING = ("numpy", "pydantic", "yaml", "simpy", "importlib.metadata")
 
 
-def _loaded(code: str) -> list[str]:
-    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+def _loaded(code: str, watch: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {watch!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=ROOT, check=True, timeout=60)
     return done.stdout.split()
 
 
 def test_building_the_parser_imports_nothing_heavy():
-    assert _loaded("import salessim.cli\nsalessim.cli.build_parser()") == []
+    assert _loaded("import salessim.cli\nsalessim.cli.build_parser()", HEAVY + PARSING) == []
 
 
 def test_help_prints_without_heavy_imports():
@@ -30,7 +32,15 @@ def test_help_prints_without_heavy_imports():
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        salessim.cli.main(['--help'])\n"
             "    except SystemExit:\n        pass")
-    assert _loaded(code) == []
+    assert _loaded(code, HEAVY + PARSING) == []
+
+
+def test_the_version_is_looked_up_when_asked_for():
+    done = subprocess.run([sys.executable, "-m", "salessim.cli", "--version"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    import salessim
+
+    assert done.returncode == 0 and done.stdout == f"salessim {salessim.__version__}\n"
 
 
 def test_loading_a_scenario_never_imports_scipy():

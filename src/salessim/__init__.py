@@ -5,9 +5,17 @@ resources; a scenario is a YAML file. The library is usable from a notebook with
 import; the ``salessim`` command is a thin shell over it.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed package's metadata when first asked for
+    (importing importlib.metadata costs a tenth of a second that ``salessim --help`` need
+    not pay)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'salessim' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("salessim")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+    try:
+        found = version("salessim")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found

@@ -16,7 +16,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from salessim import __version__
 from salessim.commands import EXIT_BAD_INPUT, add_set_option
 from salessim.errors import SalessimError
 
@@ -77,10 +76,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Version(argparse.Action):
+    """``--version``: the version is looked up only when asked for."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import salessim
+
+        print(f"salessim {salessim.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="salessim", description="Simulate, compare and optimise sales processes.")
-    parser.add_argument("--version", action="version", version=f"salessim {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check scenario files (and their targets)")

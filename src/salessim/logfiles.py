@@ -25,7 +25,6 @@ from salessim.records import (
     EventLog,
     add_process_mining_columns,
 )
-from salessim.scenario.units import UNIT_HOURS
 
 #: Events decoded and written at a time.
 CHUNK = 25_000
@@ -120,6 +119,8 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
         _empty(xml, "classifier", {"name": "Activity and transition",
                                    "keys": "concept:name lifecycle:transition"})
         for log in logs:
+            from salessim.scenario.units import UNIT_HOURS  # not at import: see cli
+
             hours = UNIT_HOURS[log.time_unit]
             names = log.lead_names()
             cases = log.cases()

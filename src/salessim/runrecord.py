@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from salessim.output import versions, write_json
-from salessim.rng import STREAM_SCHEME
 
 #: File name of the run record in a command's output folder.
 RECORD_FILE = "run.json"
@@ -69,6 +68,8 @@ def build_record(record: RunRecord, files: list[str] | None = None,
         files: the files this run wrote, relative to its folder (none when it failed).
         exception: what stopped the run, or None when it completed.
     """
+    from salessim.rng import STREAM_SCHEME  # numpy: not for building the command line
+
     return {
         "command": record.command,
         "argv": record.argv,

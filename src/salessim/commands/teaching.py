@@ -8,7 +8,6 @@ from pathlib import Path
 
 from salessim.commands import add_set_option
 from salessim.errors import UsageError
-from salessim.scenario import load_scenario
 
 SECTIONS = {"stage": "Per stage", "end": "Ends", "process": "The process", "role": "Per role"}
 
@@ -48,6 +47,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     """Flow analysis and queueing formulas of a scenario, without simulating."""
     from salessim.analyse import analyse
     from salessim.records import write_frame
+    from salessim.scenario import load_scenario
 
     hours = args.hours_per_day
     if hours is not None and not (math.isfinite(hours) and 0 < hours <= 24):
@@ -87,6 +87,7 @@ def run_notes(scenario, replications: int) -> dict[str, list[str]]:
 def cmd_diagram(args: argparse.Namespace) -> int:
     """Draw the process: SVG, PNG, Graphviz DOT or BPMN 2.0."""
     from salessim.output import write_text
+    from salessim.scenario import load_scenario
     from salessim.teaching import bpmn, diagram
 
     fmt = args.format
@@ -117,6 +118,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     """Tell the story of the first leads of a run, or of chosen ones."""
     from salessim import engine
+    from salessim.scenario import load_scenario
     from salessim.teaching.trace import trace
 
     if args.leads < 1:

@@ -154,3 +154,22 @@ def working_calendar(calendar: Calendar | None, time_unit: str) -> WorkCalendar 
 
 
 __all__ = ["AroundTheClock", "WorkCalendar", "shared_calendar", "working_calendar"]
+
+
+def shifts(env, pools: list, calendar: WorkCalendar):
+    """A process that closes staff pools outside the calendar's working hours, from
+    time 0 on (see :class:`salessim.model.pools.StaffPool`).
+
+    Waiting for staff who are off duty is waiting: a deal that comes at night queues
+    (its patience runs) and at opening time the members go to the line in its order.
+    Members whose work runs on overnight keep it (it resumes by the calendar).
+    """
+    while True:
+        opening, closing = calendar.next_shift(env.now)
+        if opening > env.now:
+            for pool in pools:
+                pool.close()
+            yield env.timeout(opening - env.now)
+            for pool in pools:
+                pool.open()
+        yield env.timeout(closing - env.now)

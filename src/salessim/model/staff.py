@@ -15,7 +15,7 @@ from typing import Any
 
 import simpy
 
-from salessim.model.calendar import WorkCalendar, shared_calendar
+from salessim.model.calendar import WorkCalendar, shared_calendar, shifts
 from salessim.model.pools import COLD, OwnerPool, StaffPool
 from salessim.records import EventLog, StageTally, Tally
 from salessim.rng import RandomStreams
@@ -104,7 +104,7 @@ class Staff:
             if calendar is not None:
                 pool = self.pools[rid]
                 members = pool.members if isinstance(pool, OwnerPool) else [pool]
-                env.process(self._shifts(members, WorkCalendar(calendar, scenario.time_unit)))
+                env.process(shifts(env, members, WorkCalendar(calendar, scenario.time_unit)))
 
     # --- compiling --------------------------------------------------------------------------
 
@@ -158,24 +158,6 @@ class Staff:
         if spec.delay is not None:
             draws[None] = self.draws(spec.delay, "handoff")
         return draws
-
-    def _shifts(self, pools: list[StaffPool], calendar: WorkCalendar):
-        """Close a role's pools outside its working hours, from time 0 on.
-
-        Waiting for staff who are off duty is waiting: a deal that comes at night queues
-        (its patience runs) and at opening time the members go to the line in its order.
-        Members whose work runs on overnight keep it (it resumes by the calendar).
-        """
-        env = self.env
-        while True:
-            opening, closing = calendar.next_shift(env.now)
-            if opening > env.now:
-                for pool in pools:
-                    pool.close()
-                yield env.timeout(opening - env.now)
-                for pool in pools:
-                    pool.open()
-            yield env.timeout(closing - env.now)
 
     # --- doing the work ---------------------------------------------------------------------
 
