@@ -62,7 +62,7 @@ class StaffPool:
     """
 
     __slots__ = ("env", "free", "size", "line", "prioritised", "closed", "held", "_seq",
-                 "_gone")
+                 "_gone", "_giving", "_passed")
 
     def __init__(self, env: simpy.Environment, size: int, prioritised: bool = False) -> None:
         self.env = env
@@ -74,6 +74,8 @@ class StaffPool:
         self.held = 0  # members free but off duty (the pool is closed)
         self._seq = itertools.count()
         self._gone: set[simpy.Event] = set()  # waiting deals that went cold
+        self._giving = False  # a release is handing a member over (see release)
+        self._passed = 0  # members let go again meanwhile, for that release to pass on
 
     def request(self, priority: float = 0.0) -> simpy.Event | None:
         """A member for a deal: None when it has one at once, else an event to wait on.
@@ -134,15 +136,26 @@ class StaffPool:
                 event.callbacks.append(self._hand_over)
                 event.succeed()
             return
-        line, gone = self.line, self._gone
-        while line:  # first come first served, passing over those gone cold
-            event = line.popleft()
-            if gone and event in gone:
-                gone.discard(event)
-                continue
-            event.give()
+        if self._giving:
+            # Let go by a deal this pool's hand-over under way resumed (one that cannot
+            # start before its patience ends): that hand-over passes it on, so hand-overs
+            # never nest and a long line cannot exhaust the stack.
+            self._passed += 1
             return
-        self.free += 1
+        self._giving = True
+        try:
+            members = 1
+            while members:  # first come first served, passing over those gone cold
+                members -= 1
+                event = self._next_in_line()
+                if event is None:
+                    self.free += 1
+                    continue
+                event.give()
+                members += self._passed
+                self._passed = 0
+        finally:
+            self._giving = False
 
     def close(self) -> None:
         """Off duty: free members are held until :meth:`open`."""

