@@ -34,8 +34,9 @@ class Turn(simpy.Event):
     step, instead of when an event scheduled by the release comes out of SimPy's queue
     later in the same instant. The deal starts at the same time with the same draw; what
     changes is the order of things done at that instant: the deal that got the member
-    logs its start, and asks for the other roles its work needs, before the releasing
-    deal goes on to its next stage. One event per wait is saved.
+    logs its start before the releasing deal goes on to its next stage. One event per
+    wait is saved. Only the last role a deal waits for is given so (see
+    :class:`_LaterTurn`).
     """
 
     def give(self) -> None:
@@ -45,6 +46,18 @@ class Turn(simpy.Event):
         callbacks, self.callbacks = self.callbacks, None
         for callback in callbacks:
             callback(self)
+
+
+class _LaterTurn(simpy.Event):
+    """The turn of a deal that needs more roles after this one: given by an event.
+
+    Resumed on the spot, such a deal would ask for its next role before the releasing
+    deal goes on, and so jump ahead of the requests that deal makes at the same instant
+    (its next stage's roles, its parallel tasks): a change of who is served first that
+    moves the means of the waits. Given by an event, it asks when a SimPy process would.
+    """
+
+    give = simpy.Event.succeed
 
 
 class StaffPool:
@@ -77,8 +90,10 @@ class StaffPool:
         self._giving = False  # a release is handing a member over (see release)
         self._passed = 0  # members let go again meanwhile, for that release to pass on
 
-    def request(self, priority: float = 0.0) -> simpy.Event | None:
+    def request(self, priority: float = 0.0, more: bool = False) -> simpy.Event | None:
         """A member for a deal: None when it has one at once, else an event to wait on.
+
+        ``more``: the deal needs other roles after this one (see :class:`_LaterTurn`).
 
         In a prioritised line a deal that asks at the instant a member is released
         competes with the deals already waiting, by priority (as a SimPy
@@ -88,7 +103,7 @@ class StaffPool:
             if self.free:
                 self.free -= 1
                 return None
-            event = Turn(self.env)
+            event = _LaterTurn(self.env) if more else Turn(self.env)
             self.line.append(event)
             return event
         event = Turn(self.env)

@@ -222,7 +222,8 @@ class Staff:
             if pool.free and not pool.line:  # a free member: taken at once, no event
                 pool.free -= 1
                 continue
-            event = pool.request(0.0 if plan.priority is None else plan.priority(deal))
+            event = pool.request(0.0 if plan.priority is None else plan.priority(deal),
+                                 pool is not pools[-1])
             if event is None:
                 continue
             if deadline is None:
@@ -299,7 +300,7 @@ class Staff:
         """
         env = self.env
         for pool in plan.pools:
-            event = pool.request()
+            event = pool.request(more=pool is not plan.pools[-1])
             if event is not None:
                 yield event
         start = env.now
