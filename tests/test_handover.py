@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 import simpy
 
-from conftest import OFFICE, const, scenario_of
+from conftest import OFFICE, const, expo, scenario_of
 from salessim import engine
 from salessim.model.journey import Walker
 from salessim.model.pools import StaffPool
+from salessim.model.world import SalesModel
 from salessim.records import STARTED, WENT_COLD
+from salessim.rng import RandomStreams
 
 # --- a member passed on inside its own hand-over ---------------------------------------------
 
@@ -112,3 +115,47 @@ def test_a_deal_needing_more_roles_asks_for_them_after_the_releasing_deal():
     starts = frame[frame["event"] == STARTED].set_index(["lead", "stage"])["time"]
     assert starts[("x", "both")] == 0.0 and starts[("x", "b_only")] == 1.0
     assert starts[("y", "both")] == 2.0 and starts[("y", "b_only")] == 3.0
+
+
+# --- owners and meetings: books that must balance ---------------------------------------------
+
+
+def test_after_sale_work_by_an_owner_role_holds_no_open_deal_slot():
+    """Deals won without ever meeting their account managers get one at their renewal.
+    That member was counted as owning one more open deal for good: with a cap of one
+    deal each, two such renewals left no owner for any later sale, and the deals that
+    needed one waited for ever (19 of them here)."""
+    data = {
+        "horizon": 2000,
+        "roles": {"rep": {"headcount": 1},
+                  "am": {"headcount": 2, "assignment": "owner", "max_open_deals": 1}},
+        "sources": {"web": {"rate": 0.5, "profile": {"table": [[0, 0.5], [100, 0]]}}},
+        "entry": "call",
+        "stages": {"call": {"role": "rep", "work": expo(0.5), "next": {"won": 0.5, "care": 0.5}},
+                   "care": {"role": "am", "work": expo(0.5), "next": {"won": 1.0}}},
+        "renewal": {"term": 30, "probability": 0.9, "role": "am", "work": expo(0.5)},
+    }
+    scenario = scenario_of(data)
+    model = SalesModel(scenario, RandomStreams(scenario.seed, 0))
+    tally = model.run()
+    assert tally.renewal_decisions > 20  # renewals by the account managers did happen
+    assert model.journey.open == 0
+    assert model.staff.owner_pools["am"].open_deals == [0, 0]
+
+
+def test_a_meeting_running_past_closing_time_is_busy_only_in_working_hours():
+    """One meeting a day at 16:00 for 2 h, on office hours (9-17): 1 h of it is working
+    time. Counted on the clock, the rep's utilisation was 10 h / 40 h instead of 5 / 40,
+    and a busier role went over 1."""
+    data = {
+        "horizon": 24 * 5, "roles": {"rep": {"headcount": 1, "calendar": OFFICE}},
+        "sources": {"web": {"rate": 1e-9}},
+        "entry": "review",
+        "stages": {"review": {"role": "rep", "next": {"won": 1.0},
+                              "meeting": {"every": 24, "first": 16, "length": 2,
+                                          "capacity": 1}}},
+        "pipeline": [{"id": f"d{k}", "stage": "review", "age": 1.0} for k in range(5)],
+    }
+    rep = engine.run_replication(scenario_of(data), 0)
+    assert rep.kpis["utilisation.rep"] == pytest.approx(5 / 40, rel=1e-12)
+    assert rep.pipeline is not None and rep.kpis["won"] == 0  # open deals are not counted

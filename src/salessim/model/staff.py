@@ -211,7 +211,7 @@ class Staff:
                     return self._went_cold(deal, plan, ())
                 yield env.timeout(opening - queued)
         if plan.owned:
-            members = yield from self._owners(deal, plan, deadline)
+            members = yield from self._owners(deal, plan, deadline, selling)
             if members is None:
                 return False
             pools = [p.members[members[p]] if p.__class__ is OwnerPool else p
@@ -304,12 +304,14 @@ class Staff:
             if event is not None:
                 yield event
         start = env.now
-        lo, hi = max(start, self.warmup), min(start + length, self.horizon)
-        if hi > lo and plan.pools:
+        # Working time, as for other work: a meeting that runs past closing time is not
+        # busy time of the hours the roles are off (utilisation would pass 1).
+        spent = self._in_window(plan, start, start + length)
+        if spent and plan.pools:
             busy = self.tally.busy
             for role in plan.roles:
-                busy[role] += hi - lo
-            share = (hi - lo) * plan.cost_rate / len(deals)
+                busy[role] += spent
+            share = spent * plan.cost_rate / len(deals)
             for deal in deals:
                 self.tally.work_cost_by_source[deal.source] += share
         if length > 0:
@@ -326,11 +328,12 @@ class Staff:
             return 0.0
         return hi - lo if plan.cal is None else plan.cal.working_time(lo, hi)
 
-    def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None):
+    def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None, selling: bool = True):
         """The deal's member of each owner-assigned role of the plan; None if it went cold.
 
         Owners are assigned before any staff is requested, so a deal waiting for a capped
-        owner never holds other staff meanwhile.
+        owner never holds other staff meanwhile. A won deal first given an owner by work
+        after the sale keeps that member but is no open deal of theirs (its sale ended).
         """
         env = self.env
         if deal.owners is None:
@@ -338,7 +341,8 @@ class Staff:
         members: dict[OwnerPool, int] = {}
         for pool in plan.owned:
             member = deal.owners.get(pool.rid)
-            if member is None:
+            first = member is None
+            if first:
                 member = deal.owners[pool.rid] = pool.assign()
                 if member.__class__ is not int:
                     # Pending: another task of this deal that needs the role waits for the
@@ -353,6 +357,8 @@ class Staff:
                     self._went_cold(deal, plan, ())
                     return None
                 deal.owners[pool.rid] = member
+            if first and not selling:
+                pool.release(member)
             members[pool] = member
         return members
 
