@@ -159,3 +159,62 @@ def test_a_meeting_running_past_closing_time_is_busy_only_in_working_hours():
     rep = engine.run_replication(scenario_of(data), 0)
     assert rep.kpis["utilisation.rep"] == pytest.approx(5 / 40, rel=1e-12)
     assert rep.pipeline is not None and rep.kpis["won"] == 0  # open deals are not counted
+
+
+# --- the very instant of a release ------------------------------------------------------------
+
+
+def _one_rep_line(patience: float, ages: list[float], stages: dict | None = None) -> dict:
+    """Open deals (oldest first in line) at a stage one rep works on for 1 h each."""
+    return {
+        "horizon": 10, "roles": {"rep": {"headcount": 1}},
+        "sources": {"web": {"rate": 1e-9}},
+        "entry": "call",
+        "stages": stages or {"call": {"role": "rep", "work": const(1.0),
+                                      "patience": const(patience), "next": {"won": 1.0}}},
+        "pipeline": [{"id": f"d{k}", "stage": "call", "age": a} for k, a in enumerate(ages)],
+    }
+
+
+def _events(data: dict):
+    frame = engine.run_replication(scenario_of(data), 0, event_log=True).log.plain_frame()
+    return frame, {(lead, event): time for lead, event, time
+                   in zip(frame["lead"], frame["event"], frame["time"], strict=True)}
+
+
+def test_patience_ending_at_the_release_instant_after_the_release_is_served():
+    """d0 finishes at 1, the instant d1's patience ends; d0's finish was scheduled first,
+    so the member is d1's and its patience, coming after, finds it served."""
+    _, at = _events(_one_rep_line(1.0, [2.0, 1.0]))
+    assert at[("d1", STARTED)] == 1.0 and ("d1", WENT_COLD) not in at
+    assert at[("d1", "won")] == 2.0
+
+
+def test_patience_ending_at_the_release_instant_before_the_release_goes_cold():
+    """d2 waits from 0 with 2 h of patience; d1 got the member at 1 and finishes at 2,
+    but its finish was scheduled after d2's patience: d2 goes cold at 2 and the member,
+    released next, is passed over it and stays free."""
+    _, at = _events(_one_rep_line(2.0, [3.0, 2.0, 1.0]))
+    assert at[("d1", STARTED)] == 1.0 and at[("d1", "finished")] == 2.0
+    assert at[("d2", WENT_COLD)] == 2.0 and ("d2", STARTED) not in at
+
+
+def test_a_deal_gone_cold_holding_a_role_is_logged_before_the_deal_it_lets_in():
+    """y holds a and waits for b (x has it); its patience ends at 2 and it lets a go to
+    z, who needs only a and starts at once: y's went_cold comes first in the log."""
+    stages = {
+        "b_only": {"role": "b", "work": const(5.0), "next": {"won": 1.0}},
+        "both": {"roles": ["a", "b"], "work": const(1.0), "patience": const(2.0),
+                 "next": {"won": 1.0}},
+        "a_only": {"role": "a", "work": const(1.0), "next": {"won": 1.0}},
+    }
+    data = {"horizon": 10, "roles": {"a": {"headcount": 1}, "b": {"headcount": 1}},
+            "sources": {"web": {"rate": 1e-9}}, "entry": "both", "stages": stages,
+            "pipeline": [{"id": "x", "stage": "b_only", "age": 3.0},
+                         {"id": "y", "stage": "both", "age": 2.0},
+                         {"id": "z", "stage": "a_only", "age": 1.0}]}
+    frame, at = _events(data)
+    assert at[("y", WENT_COLD)] == 2.0 and at[("z", STARTED)] == 2.0
+    pairs = zip(frame["lead"], frame["event"], strict=True)
+    row = {pair: i for i, pair in enumerate(pairs)}
+    assert row[("y", WENT_COLD)] < row[("z", STARTED)]
