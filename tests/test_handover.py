@@ -22,6 +22,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import simpy
 from scipy import stats as sst
@@ -575,3 +576,24 @@ def test_several_roles_at_once_give_the_means_of_the_engine_before(engines):
     compared, bad = _paired_t_rejections(new, old)
     assert compared >= 100  # the engines do differ replication by replication
     assert not bad, bad
+
+
+# --- reproducible ---------------------------------------------------------------------------
+
+
+def test_the_same_seed_gives_the_same_log_twice_and_in_a_process_pool():
+    """Hand-overs on the spot and by events, ties, several roles, owners and calendars:
+    nothing depends on the process or on what ran before (no state outside a run)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    scenarios = [scenario_of(_random_doc(seed)) for seed in (38, 95, 154)]
+    serial = [engine.run(s, 3, event_log=True) for s in scenarios]
+    again = [engine.run(s, 3, event_log=True) for s in scenarios]
+    with ProcessPoolExecutor(2) as pool:
+        pooled = [engine.run(s, 3, event_log=True, mapper=pool.map) for s in scenarios]
+    for a, b, c in zip(serial, again, pooled, strict=True):
+        log = a.event_log()
+        assert len(log) > 1000
+        pd.testing.assert_frame_equal(log, b.event_log())
+        pd.testing.assert_frame_equal(log, c.event_log())
+        pd.testing.assert_frame_equal(a.wide(), c.wide())
