@@ -211,7 +211,7 @@ class Staff:
                     return self._went_cold(deal, plan, ())
                 yield env.timeout(opening - queued)
         if plan.owned:
-            members = yield from self._owners(deal, plan, deadline, selling)
+            members = yield from self._owners(deal, plan, deadline)
             if members is None:
                 return False
             pools = [p.members[members[p]] if p.__class__ is OwnerPool else p
@@ -328,12 +328,11 @@ class Staff:
             return 0.0
         return hi - lo if plan.cal is None else plan.cal.working_time(lo, hi)
 
-    def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None, selling: bool = True):
+    def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None):
         """The deal's member of each owner-assigned role of the plan; None if it went cold.
 
         Owners are assigned before any staff is requested, so a deal waiting for a capped
-        owner never holds other staff meanwhile. A won deal first given an owner by work
-        after the sale keeps that member but is no open deal of theirs (its sale ended).
+        owner never holds other staff meanwhile.
         """
         env = self.env
         if deal.owners is None:
@@ -341,8 +340,7 @@ class Staff:
         members: dict[OwnerPool, int] = {}
         for pool in plan.owned:
             member = deal.owners.get(pool.rid)
-            first = member is None
-            if first:
+            if member is None:
                 member = deal.owners[pool.rid] = pool.assign()
                 if member.__class__ is not int:
                     # Pending: another task of this deal that needs the role waits for the
@@ -357,8 +355,6 @@ class Staff:
                     self._went_cold(deal, plan, ())
                     return None
                 deal.owners[pool.rid] = member
-            if first and not selling:
-                pool.release(member)
             members[pool] = member
         return members
 
