@@ -579,3 +579,11 @@ def test_the_same_seed_gives_the_same_log_twice_and_in_a_process_pool():
         pd.testing.assert_frame_equal(log, b.event_log())
         pd.testing.assert_frame_equal(log, c.event_log())
         pd.testing.assert_frame_equal(a.wide(), c.wide())
+
+
+def test_the_member_passed_down_the_line_at_closing_time_gives_the_numbers_of_before(engines):
+    """The line of the closing-time scenario ends as it did when every hand-over was an
+    event: the same leads won, gone cold and open, at the same times."""
+    (new,), (old,) = _both(engines, [_closing_time_line(30.0)], 1, log=True)
+    assert new[0][0] == old[0][0] and new[0][0]["went_cold"] > 4000
+    assert new[0][1] == old[0][1]
