@@ -587,3 +587,19 @@ def test_the_member_passed_down_the_line_at_closing_time_gives_the_numbers_of_be
     (new,), (old,) = _both(engines, [_closing_time_line(30.0)], 1, log=True)
     assert new[0][0] == old[0][0] and new[0][0]["went_cold"] > 4000
     assert new[0][1] == old[0][1]
+
+
+# --- found on the way -------------------------------------------------------------------------
+
+
+def test_a_source_whose_first_lead_would_come_after_the_last_date_runs_without_leads():
+    """A monthly profile reads the date of each candidate arrival; at 1e-300 leads an
+    hour the first candidate is 1e300 hours away, past the last date there is, and the
+    run ended in OverflowError (a fuzzed shipped scenario found it)."""
+    data = {
+        "horizon": 20, "roles": {"rep": {"headcount": 1}},
+        "sources": {"web": {"rate": 1e-300, "profile": {"monthly": [1.0] * 12}}},
+        "entry": "call",
+        "stages": {"call": {"role": "rep", "work": expo(1.0), "next": {"won": 1.0}}},
+    }
+    assert engine.run_replication(scenario_of(data), 0).kpis["leads"] == 0

@@ -3,7 +3,8 @@
 A :class:`StaffPool` is a role's members (or one member of a role that owns its deals)
 with a waiting line. Taking a free member costs a counter decrement and no event; a deal
 that finds nobody free waits on a :class:`Turn`, and a release hands the member straight
-to the next deal in line, which goes on at once (first come first served), or, in a
+to the next deal in line, which goes on at once if that was the last role it waited for
+(first come first served; else it goes on by an event, as a process would), or, in a
 prioritised line, to the most important deal once the instant's earlier events are done
 (ties first come first served). A pool with working hours is closed outside them: deals
 that come then wait in line (their patience runs), and at opening time the free members
