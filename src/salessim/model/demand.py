@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from salessim.records import LOG_EPOCH
 from salessim.rng import RandomStreams
@@ -54,7 +54,10 @@ def arrival_gaps(source: Source, time_unit: str, streams: RandomStreams, sid: st
     rate, peak = rate_function(source, time_unit)
     candidates = blocks(lambda n: arrivals.exponential(1 / peak, n))
     keep = blocks(streams.generator(f"thinning:{sid}").random)
-    return _thinned(candidates, keep, rate, peak, _last_arrival(source))
+    # A monthly profile reads the date: none after the last one there is (a rate so low
+    # that the first lead would come later ended the run in OverflowError).
+    last_date = (datetime.max - LOG_EPOCH) / timedelta(hours=UNIT_HOURS[time_unit])
+    return _thinned(candidates, keep, rate, peak, min(_last_arrival(source), last_date))
 
 
 def _last_arrival(source: Source) -> float:

@@ -3,7 +3,8 @@
 A :class:`StaffPool` is a role's members (or one member of a role that owns its deals)
 with a waiting line. Taking a free member costs a counter decrement and no event; a deal
 that finds nobody free waits on a :class:`Turn`, and a release hands the member straight
-to the next deal in line, which goes on at once (first come first served), or, in a
+to the next deal in line, which goes on at once if that was the last role it waited for
+(first come first served; else it goes on by an event, as a process would), or, in a
 prioritised line, to the most important deal once the instant's earlier events are done
 (ties first come first served). A pool with working hours is closed outside them: deals
 that come then wait in line (their patience runs), and at opening time the free members
@@ -34,8 +35,9 @@ class Turn(simpy.Event):
     step, instead of when an event scheduled by the release comes out of SimPy's queue
     later in the same instant. The deal starts at the same time with the same draw; what
     changes is the order of things done at that instant: the deal that got the member
-    logs its start, and asks for the other roles its work needs, before the releasing
-    deal goes on to its next stage. One event per wait is saved.
+    logs its start before the releasing deal goes on to its next stage. One event per
+    wait is saved. Only the last role a deal waits for is given so (see
+    :class:`_LaterTurn`).
     """
 
     def give(self) -> None:
@@ -45,6 +47,18 @@ class Turn(simpy.Event):
         callbacks, self.callbacks = self.callbacks, None
         for callback in callbacks:
             callback(self)
+
+
+class _LaterTurn(simpy.Event):
+    """The turn of a deal that needs more roles after this one: given by an event.
+
+    Resumed on the spot, such a deal would ask for its next role before the releasing
+    deal goes on, and so jump ahead of the requests that deal makes at the same instant
+    (its next stage's roles, its parallel tasks): a change of who is served first that
+    moves the means of the waits. Given by an event, it asks when a SimPy process would.
+    """
+
+    give = simpy.Event.succeed
 
 
 class StaffPool:
@@ -62,7 +76,7 @@ class StaffPool:
     """
 
     __slots__ = ("env", "free", "size", "line", "prioritised", "closed", "held", "_seq",
-                 "_gone")
+                 "_gone", "_giving", "_passed")
 
     def __init__(self, env: simpy.Environment, size: int, prioritised: bool = False) -> None:
         self.env = env
@@ -74,9 +88,13 @@ class StaffPool:
         self.held = 0  # members free but off duty (the pool is closed)
         self._seq = itertools.count()
         self._gone: set[simpy.Event] = set()  # waiting deals that went cold
+        self._giving = False  # a release is handing a member over (see release)
+        self._passed = 0  # members let go again meanwhile, for that release to pass on
 
-    def request(self, priority: float = 0.0) -> simpy.Event | None:
+    def request(self, priority: float = 0.0, more: bool = False) -> simpy.Event | None:
         """A member for a deal: None when it has one at once, else an event to wait on.
+
+        ``more``: the deal needs other roles after this one (see :class:`_LaterTurn`).
 
         In a prioritised line a deal that asks at the instant a member is released
         competes with the deals already waiting, by priority (as a SimPy
@@ -86,7 +104,7 @@ class StaffPool:
             if self.free:
                 self.free -= 1
                 return None
-            event = Turn(self.env)
+            event = _LaterTurn(self.env) if more else Turn(self.env)
             self.line.append(event)
             return event
         event = Turn(self.env)
@@ -134,15 +152,26 @@ class StaffPool:
                 event.callbacks.append(self._hand_over)
                 event.succeed()
             return
-        line, gone = self.line, self._gone
-        while line:  # first come first served, passing over those gone cold
-            event = line.popleft()
-            if gone and event in gone:
-                gone.discard(event)
-                continue
-            event.give()
+        if self._giving:
+            # Let go by a deal this pool's hand-over under way resumed (one that cannot
+            # start before its patience ends): that hand-over passes it on, so hand-overs
+            # never nest and a long line cannot exhaust the stack.
+            self._passed += 1
             return
-        self.free += 1
+        self._giving = True
+        try:
+            members = 1
+            while members:  # first come first served, passing over those gone cold
+                members -= 1
+                event = self._next_in_line()
+                if event is None:
+                    self.free += 1
+                    continue
+                event.give()
+                members += self._passed
+                self._passed = 0
+        finally:
+            self._giving = False
 
     def close(self) -> None:
         """Off duty: free members are held until :meth:`open`."""

@@ -204,7 +204,8 @@ class Staff:
             if pool.free and not pool.line:  # a free member: taken at once, no event
                 pool.free -= 1
                 continue
-            event = pool.request(0.0 if plan.priority is None else plan.priority(deal))
+            event = pool.request(0.0 if plan.priority is None else plan.priority(deal),
+                                 pool is not pools[-1])
             if event is None:
                 continue
             if deadline is None:
@@ -281,16 +282,18 @@ class Staff:
         """
         env = self.env
         for pool in plan.pools:
-            event = pool.request()
+            event = pool.request(more=pool is not plan.pools[-1])
             if event is not None:
                 yield event
         start = env.now
-        lo, hi = max(start, self.warmup), min(start + length, self.horizon)
-        if hi > lo and plan.pools:
+        # Working time, as for other work: a meeting that runs past closing time is not
+        # busy time of the hours the roles are off (utilisation would pass 1).
+        spent = self._in_window(plan, start, start + length)
+        if spent and plan.pools:
             busy = self.tally.busy
             for role in plan.roles:
-                busy[role] += hi - lo
-            share = (hi - lo) * plan.cost_rate / len(deals)
+                busy[role] += spent
+            share = spent * plan.cost_rate / len(deals)
             for deal in deals:
                 self.tally.work_cost_by_source[deal.source] += share
         if length > 0:
