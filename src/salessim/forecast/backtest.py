@@ -51,6 +51,12 @@ from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast import score
+from salessim.forecast.bootstrap import (
+    band_name,
+    bootstrap_scenarios,
+    check_resamples,
+    run_bootstrap_forecast,
+)
 from salessim.forecast.deals import snapshot_from_visits
 from salessim.forecast.simulate import run_forecast
 from salessim.rng import stable_key
@@ -112,6 +118,8 @@ class Backtest:
         seed: the root seed.
         origin: the history's file (or a name for it).
         calibrated: whether a scenario was calibrated at each as-of (else one was given).
+        resamples: bootstrap resamples per forecast (0: the band leaves out the parameters'
+            uncertainty; :mod:`salessim.forecast.bootstrap`).
         samples: per window, the bookings of each replication.
         warnings: what was assumed or found, in words, each once (with the as-of dates it
             held at, unless all).
@@ -126,6 +134,7 @@ class Backtest:
     calibrated: bool = True
     samples: list[np.ndarray] | None = None
     warnings: list[str] | None = None
+    resamples: int = 0
 
     def table(self) -> pd.DataFrame:
         """``backtest.csv``: one row per as-of date, the columns of :class:`Window`."""
@@ -153,6 +162,8 @@ class Backtest:
             "overlapping": bool(self.every_days < self.horizon_days),
             "replications": self.replications,
             "calibrated": self.calibrated,
+            "resamples": self.resamples,
+            "band": band_name(self.resamples),
             "level": LEVEL,
             "inside": cov.inside,
             "coverage": cov.share,
@@ -282,7 +293,7 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                  mapper: Callable[[Callable, Iterable], Iterable] = map,
                  progress: Callable[[object], None] | None = None,
                  visits: Visits | None = None, scenario: Scenario | None = None,
-                 min_history_days: float = MIN_HISTORY_DAYS) -> Backtest:
+                 min_history_days: float = MIN_HISTORY_DAYS, resamples: int = 0) -> Backtest:
     """Back-test the forecast on a history (see the module's docstring).
 
     Args:
@@ -302,6 +313,11 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             one on what was known then (its stage and source ids must match the history's).
         min_history_days: days of history before the first as-of date (see the module's
             docstring for the rest of the rule).
+        resamples: with B > 0, each forecast's band holds the calibrated parameters'
+            uncertainty too: B bootstrap resamples of what was known at the as-of date, each
+            calibrated as the scenario was, replication r on resample r mod B
+            (:mod:`salessim.forecast.bootstrap`; the calibrations run through ``mapper``).
+            Needs a calibrated scenario (no ``scenario``) and B <= ``replications``.
 
     Raises:
         UsageError: a bad spacing, horizon or number of replications.
@@ -320,6 +336,11 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
     dates = as_of_dates(visits, every_days, horizon_days, min_history_days,
                         MIN_EXITS if scenario is None else 0)
     replications = int(replications)
+    if resamples:
+        if scenario is not None:
+            raise UsageError("--parameter-uncertainty: the bootstrap re-calibrates at each "
+                             "as-of date; it does not apply to a given scenario")
+        resamples = check_resamples(resamples, replications)
     windows, samples = [], []
     said: dict[str, list[pd.Timestamp]] = {}  # each warning once, with the dates it held
     for k, as_of in enumerate(dates):
@@ -333,8 +354,17 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             else:
                 ready, notes = scenario, list(known.warnings)  # the data's own findings
             snap = snapshot_from_visits(known, ready, origin)
-            fc = run_forecast(ready, snap, until, replications, forecast_seed(seed, k),
-                              mapper=mapper, progress=progress)
+            root = forecast_seed(seed, k)
+            if resamples:
+                families = {sid: t.chosen.family for sid, t in cal.calibration.times.items()}
+                scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
+                                                      cal.calibration.touch, families, mapper)
+                notes += more
+                fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
+                                            mapper=mapper, progress=progress)
+            else:
+                fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
+                                  progress=progress)
         except (ExportError, ScenarioError) as exc:
             raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
         for note in notes + fc.warnings:
@@ -347,7 +377,7 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                 f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
                 for note, when in said.items()]
     return Backtest(windows, float(every_days), float(horizon_days), replications, seed,
-                    origin, scenario is None, samples, warnings)
+                    origin, scenario is None, samples, warnings, resamples)
 
 
 def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open: float,
