@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats as st
 
 from salessim import stats
-from salessim.calibrate.durations import StageTimes, fit_stage
+from salessim.calibrate.durations import FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.readers import slug
 from salessim.calibrate.visits import DAY, Visits
 
@@ -211,9 +211,10 @@ def fit_routing(visits: Visits) -> dict[str, Routing]:
     return out
 
 
-def fit_times(visits: Visits, families: dict[str, str] | None = None
+def fit_times(visits: Visits, families: dict[str, FamilyFit] | None = None
               ) -> dict[str, StageTimes]:
-    """Right-censored time in stage of every stage (only ``families[stage]``, if given)."""
+    """Right-censored time in stage of every stage (only ``families[stage]``'s family, if
+    given, started from its parameters)."""
     v = visits.visits
     durations = visits.durations().to_numpy()
     is_open = v["exited_at"].isna().to_numpy()
@@ -288,14 +289,15 @@ def _logged_touch(visits: Visits, given: dict[str, float]) -> dict[str, float]:
 
 
 def calibrate(visits: Visits, touch: dict[str, float] | None = None,
-              families: dict[str, str] | None = None) -> Calibration:
+              families: dict[str, FamilyFit] | None = None) -> Calibration:
     """Every estimate from one export.
 
     Args:
         visits: the normalised visits (:func:`salessim.calibrate.visits.build_visits`).
         touch: staff work per stage in days (``--touch``), taken out of the stage's delay.
-        families: per stage id, the only family of time in stage to fit (the forecast's
-            bootstrap keeps the families chosen on the data); default: choose by AIC.
+        families: per stage id, the only family of time in stage to fit, with the
+            parameters to start from (the forecast's bootstrap keeps the fits chosen on
+            the data); default: every family, chosen by AIC.
     """
     touch = dict(touch or {})
     logged = _logged_touch(visits, touch)

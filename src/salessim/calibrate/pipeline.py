@@ -111,11 +111,11 @@ def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
 def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,
                      holdout: float | None = None, replications: int = 20, seed: int = 1,
                      run_backtest: bool = True, report: bool = True,
-                     name: str | None = None, families: dict[str, str] | None = None
+                     name: str | None = None, families: dict | None = None
                      ) -> CalibrationResult:
     """Calibrate (on the first part only with ``holdout``), back-test and build the report.
 
-    ``families`` fixes the family of time in stage per stage id (see ``calibrate``).
+    ``families`` fixes the fit of time in stage per stage id (see ``calibrate``).
     """
     fit_on = visits
     since = None

@@ -356,7 +356,7 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             snap = snapshot_from_visits(known, ready, origin)
             root = forecast_seed(seed, k)
             if resamples:
-                families = {sid: t.chosen.family for sid, t in cal.calibration.times.items()}
+                families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
                 scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
                                                       cal.calibration.touch, families, mapper)
                 notes += more

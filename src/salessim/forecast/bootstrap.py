@@ -124,7 +124,7 @@ def _calibrate_resample(task: tuple) -> dict[str, Any]:
 
 def bootstrap_scenarios(visits: Visits, original: Scenario, resamples: int, seed: int,
                         origin: str = "<history>", touch: dict[str, float] | None = None,
-                        families: dict[str, str] | None = None,
+                        families: dict | None = None,
                         mapper: Callable[[Callable, Iterable], Iterable] = map
                         ) -> tuple[list[Scenario], list[str]]:
     """The scenarios calibrated on ``resamples`` bootstrap resamples of ``visits``.
@@ -140,7 +140,8 @@ def bootstrap_scenarios(visits: Visits, original: Scenario, resamples: int, seed
             replication b).
         origin: the history's name, for messages.
         touch: staff work per stage (days), as given to the original calibration.
-        families: the family of time in stage per stage, as the original chose them.
+        families: the fit of time in stage per stage id that the original chose
+            (``StageTimes.chosen``): each resample refits that family.
         mapper: a ``map``-like function running the calibrations.
     """
     tasks = [(visits, b, seed, origin, touch or {}, families) for b in range(resamples)]
@@ -197,3 +198,52 @@ def band_name(resamples: int = 0) -> str:
     if not resamples:
         return PLAIN_BAND
     return f"process randomness and parameter uncertainty (bootstrap, {resamples} resamples)"
+
+
+#: Scenario fields a calibration does not estimate: they may differ from the history's.
+UNESTIMATED = ("name", "seed", "replications", "horizon", "description")
+
+
+def calibration_of(visits: Visits, scenario: Scenario, origin: str = "<history>"):
+    """The calibration of ``visits`` that gave ``scenario``, or a clear error.
+
+    The bootstrap calibrates each resample as the scenario was calibrated, so the scenario
+    must be what ``salessim calibrate`` writes for this history: the staff work per stage
+    (``--touch``) is read from the scenario (an ``owner`` stage's exponential ``work``);
+    everything else the calibration estimates must be the same.
+
+    Returns:
+        The :class:`~salessim.calibrate.pipeline.CalibrationResult` of ``visits``.
+
+    Raises:
+        UsageError: the scenario is not the calibration of the history (the message names
+            the first field that differs and both values).
+    """
+    from salessim.calibrate.pipeline import calibrate_visits
+    from salessim.calibrate.writer import ROLE
+
+    touch = {sid: float(stage.work.mean) for sid, stage in scenario.stages.items()
+             if stage.role == ROLE and stage.work is not None
+             and getattr(stage.work, "dist", None) == "exponential"}
+    cal = calibrate_visits(visits, origin, touch, run_backtest=False, report=False)
+    ours = cal.scenario.model_dump(by_alias=True, exclude=set(UNESTIMATED))
+    theirs = scenario.model_dump(by_alias=True, exclude=set(UNESTIMATED))
+    where = _first_difference(ours, theirs)
+    if where is not None:
+        path, mine, given = where
+        raise UsageError(f"--history {origin}: the scenario is not its calibration, so its "
+                         f"resamples cannot be calibrated the same way: {path} is {given!r} "
+                         f"in the scenario but {mine!r} calibrated from the history (give "
+                         "the scenario `salessim calibrate` wrote from it, or leave out "
+                         "--history)")
+    return cal
+
+
+def _first_difference(a: object, b: object, path: str = "") -> tuple[str, object, object] | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            found = _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+        return None
+    return None if a == b else (path, a, b)
