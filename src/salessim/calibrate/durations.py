@@ -118,7 +118,8 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
     With ``family`` (a fit of the same stage on other data), only that family is fitted,
     by maximum likelihood started from its parameters (when it can be, and with at least
     :data:`MIN_EXITS` exits): the forecast's bootstrap re-estimates the parameters of the
-    family chosen on the data, on each resample, at a small part of the cost.
+    family chosen on the data, on each resample, at a small part of the cost (the mean's
+    interval and the Kaplan-Meier curve and median are then left out: NaN and empty).
     """
     x = np.maximum(np.asarray(durations, float), MIN_DAYS)
     open_ = np.asarray(open_, bool)
@@ -139,9 +140,15 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
     if not fits:
         fits = [f for f in (_fit(name, exits, censored) for name in names) if f is not None]
     fits.sort(key=lambda f: f.aic)
-    mean_low, mean_high = _mean_interval(fits[0], exits, censored)
-    km = _kaplan_meier(exits, censored)
-    med, med_low, med_high = _km_median(*km)
+    if family is not None:
+        # A resample needs the estimate only: no intervals, no Kaplan-Meier curve.
+        empty = np.array([])
+        km, med = (empty, empty, empty, empty), math.nan
+        mean_low = mean_high = med_low = med_high = math.nan
+    else:
+        mean_low, mean_high = _mean_interval(fits[0], exits, censored)
+        km = _kaplan_meier(exits, censored)
+        med, med_low, med_high = _km_median(*km)
     return StageTimes(stage, len(x), int((~open_).sum()), int(open_.sum()), fits,
                       fits[0].mean, mean_low, mean_high, med, med_low, med_high, km, note)
 

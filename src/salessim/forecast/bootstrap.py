@@ -99,7 +99,8 @@ def resample_visits(visits: Visits, rng: np.random.Generator) -> Visits:
     counts = resample_counts(len(deals), rng)
     pick = deals.loc[np.repeat(np.arange(len(deals)), counts)].copy()
     copy = pick.groupby("deal_id", sort=False).cumcount().astype(str)
-    new_id = pick["deal_id"].astype(str) + "#" + copy
+    # The ids keep the history's dtype: the calibration compares and groups them.
+    new_id = (pick["deal_id"].astype(str) + "#" + copy).astype(deals["deal_id"].dtype)
     ids = pd.DataFrame({"deal_id": pick["deal_id"].to_numpy(), "new_id": new_id.to_numpy()})
     v = visits.visits.merge(ids, on="deal_id", how="inner", sort=False)
     v = v.assign(deal_id=v.pop("new_id"))
