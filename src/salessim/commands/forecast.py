@@ -356,6 +356,11 @@ def backtest_text(table, scores: dict[str, Any]) -> str:
         f"{f(scores['crps_mean'])}; weighted pipeline: {f(scores['weighted_mae'])} "
         f"({scores['weighted_mape']:.0%}), CRPS {f(scores['crps_weighted_mean'])}",
     ]
+    if "coverage_plain" in scores:
+        lines.append(f"without the bootstrap (parameters as calibrated, the same random "
+                     f"numbers): {scores['inside_plain']:g} of {m:g} "
+                     f"({scores['coverage_plain']:.0%}, 95% CI "
+                     f"{scores['coverage_plain_low']:.0%} to {scores['coverage_plain_high']:.0%})")
     if scores.get("overlapping"):
         lines.append("the windows overlap (--every shorter than --horizon): the forecasts "
                      "are not independent and the intervals above are too narrow")

@@ -37,7 +37,7 @@ import io
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,10 @@ class Window:
         weighted: the weighted pipeline at as_of.
         error_p50, error_weighted: forecast - actual.
         crps, crps_weighted: CRPS of the forecast sample, and of the weighted pipeline.
+        mean_plain, p10_plain, p50_plain, p90_plain, inside_plain, pit_plain: with the
+            bootstrap, the
+            same forecast without it (the calibrated parameters taken as true, the same
+            random numbers), side by side; NaN without the bootstrap.
     """
 
     as_of: pd.Timestamp
@@ -105,6 +109,16 @@ class Window:
     error_weighted: float
     crps: float
     crps_weighted: float
+    mean_plain: float = math.nan
+    p10_plain: float = math.nan
+    p50_plain: float = math.nan
+    p90_plain: float = math.nan
+    inside_plain: float = math.nan
+    pit_plain: float = math.nan
+
+
+#: The columns of a plain forecast beside the bootstrap's (in backtest.csv with it only).
+PLAIN_COLUMNS = ("mean_plain", "p10_plain", "p50_plain", "p90_plain", "inside_plain", "pit_plain")
 
 
 @dataclass
@@ -137,9 +151,14 @@ class Backtest:
     resamples: int = 0
 
     def table(self) -> pd.DataFrame:
-        """``backtest.csv``: one row per as-of date, the columns of :class:`Window`."""
-        columns = [f.name for f in fields(Window)]
-        return pd.DataFrame([asdict(w) for w in self.windows], columns=columns)
+        """``backtest.csv``: one row per as-of date, the columns of :class:`Window` (those
+        of the forecast without the bootstrap only with it)."""
+        columns = [f.name for f in fields(Window)
+                   if self.resamples or f.name not in PLAIN_COLUMNS]
+        out = pd.DataFrame([asdict(w) for w in self.windows], columns=columns)
+        if self.resamples:
+            out["inside_plain"] = out["inside_plain"].astype(bool)
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Coverage of the P10-P90 band with its Wilson 95% interval, and the errors of the
@@ -181,7 +200,14 @@ class Backtest:
             "mae_gain_low": float(gain.ci_low),
             "mae_gain_high": float(gain.ci_high),
             "p50_closer": int((t["error_p50"].abs() < t["error_weighted"].abs()).sum()),
+            **(self._plain_summary(t) if self.resamples else {}),
         }
+
+    def _plain_summary(self, t: pd.DataFrame) -> dict[str, Any]:
+        """The coverage without the bootstrap, from the same calibrations and random numbers."""
+        cov = score.coverage(t["inside_plain"].to_numpy(bool))
+        return {"inside_plain": cov.inside, "coverage_plain": cov.share,
+                "coverage_plain_low": cov.low, "coverage_plain_high": cov.high}
 
     def figure_png(self) -> bytes:
         """``backtest.png``: per as-of date the actual beside the band, the P50 and the
@@ -317,7 +343,9 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             uncertainty too: B bootstrap resamples of what was known at the as-of date, each
             calibrated as the scenario was, replication r on resample r mod B
             (:mod:`salessim.forecast.bootstrap`; the calibrations run through ``mapper``).
-            Needs a calibrated scenario (no ``scenario``) and B <= ``replications``.
+            The forecast without it is scored beside it (the ``*_plain`` columns; its
+            replications are not in ``progress``). Needs a calibrated scenario (no
+            ``scenario``) and B <= ``replications``.
 
     Raises:
         UsageError: a bad spacing, horizon or number of replications.
@@ -362,6 +390,7 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                 notes += more
                 fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
                                             mapper=mapper, progress=progress)
+                plain = run_forecast(ready, snap, until, replications, root, mapper=mapper)
             else:
                 fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
                                   progress=progress)
@@ -370,8 +399,17 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
         for note in notes + fc.warnings:
             said.setdefault(note, []).append(as_of)
         from_open, from_new = actual_bookings(visits, as_of, until)
-        windows.append(_window(as_of, until, len(snap.deals), from_open, from_new,
-                               fc.bookings, fc.weighted_pipeline))
+        window = _window(as_of, until, len(snap.deals), from_open, from_new, fc.bookings,
+                         fc.weighted_pipeline)
+        if resamples:
+            p10, p90 = score.band(plain.bookings, LEVEL)
+            actual = from_open + from_new
+            window = replace(window, mean_plain=float(plain.bookings.mean()),
+                             p10_plain=p10, p90_plain=p90,
+                             p50_plain=float(np.quantile(plain.bookings, 0.5)),
+                             inside_plain=score.inside(actual, p10, p90),
+                             pit_plain=float((plain.bookings <= actual).mean()))
+        windows.append(window)
         samples.append(fc.bookings.copy())
     warnings = [note if len(when) == len(dates) else
                 f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
