@@ -176,10 +176,13 @@ def test_replication_r_runs_on_resample_r_mod_b_with_its_own_random_numbers(know
 @pytest.fixture(scope="module")
 def crm(known, tmp_path_factory):
     """The known history as a stage-history export, and its calibration by the command."""
+    from salessim.calibrate.pipeline import calibrate_file
+
     folder = tmp_path_factory.mktemp("crm")
     to_history(known).to_csv(folder / "history.csv", index=False)
-    assert cli.main(["calibrate", str(folder / "history.csv"), "--no-backtest", "--out",
-                     str(folder / "cal")]) == 0
+    result = calibrate_file(folder / "history.csv", run_backtest=False, report=False)
+    (folder / "cal").mkdir()
+    (folder / "cal" / "scenario.yaml").write_text(result.yaml, encoding="utf-8")
     return folder
 
 
@@ -188,16 +191,16 @@ def test_forecast_with_its_history_writes_the_bootstrap_band(crm, capsys):
     out = crm / "out"
     argv = ["forecast", str(crm / "cal" / "scenario.yaml"), "--pipeline",
             str(crm / "history.csv"), "--history", str(crm / "history.csv"), "--until", until,
-            "-n", "8", "--resamples", "4", "--seed", "3", "--workers", "1", "--out", str(out)]
+            "-n", "6", "--resamples", "3", "--seed", "3", "--workers", "1", "--out", str(out)]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
-    band = "process randomness and parameter uncertainty (bootstrap, 4 resamples)"
+    band = "process randomness and parameter uncertainty (bootstrap, 3 resamples)"
     assert f"band: {band}" in printed
     table = pd.read_csv(out / "forecast.csv")
     assert list(table.columns) == ["kpi", "mean", "p10", "p50", "p90", "band"]
     assert (table["band"] == band).all()
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert record["resamples"] == 4 and record["band"] == band
+    assert record["resamples"] == 3 and record["band"] == band
     assert band in (out / "report.html").read_text(encoding="utf-8")
     # What the library computes from the same history, seed and options.
     from salessim.calibrate.pipeline import read_visits
@@ -208,9 +211,9 @@ def test_forecast_with_its_history_writes_the_bootstrap_band(crm, capsys):
     scenario = load_scenario(crm / "cal" / "scenario.yaml")
     cal = calibration_of(visits, scenario, "h")
     families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
-    scenarios, _ = bootstrap_scenarios(visits, scenario, 4, 3, "h", {}, families)
+    scenarios, _ = bootstrap_scenarios(visits, scenario, 3, 3, "h", {}, families)
     snap = snapshot_from_visits(visits, scenario)
-    lib = run_bootstrap_forecast(scenario, scenarios, snap, pd.Timestamp(until), 8, 3)
+    lib = run_bootstrap_forecast(scenario, scenarios, snap, pd.Timestamp(until), 6, 3)
     pd.testing.assert_frame_equal(table, lib.table(), check_dtype=False)
 
 
@@ -265,17 +268,15 @@ def test_the_backtest_options_are_checked(crm, capsys):
 # As in tests/test_forecast_backtest.py: independent histories of the known process, one
 # forecast of 90 days each after 120 days of history, the scenario calibrated on what was
 # known then. The back-test with the bootstrap also scores the forecast without it, from
-# the same calibration and the same random numbers: a paired comparison.
+# the same calibration and the same random numbers: a paired comparison, window by window.
 #
-# Coverage at the 80% level is a blunt comparison (a window counts only when the actual
-# falls between the two bands' edges). |PIT - 1/2|, the actual's distance from the middle
-# of its forecast, is the coverage at every level at once (a band of level L holds the
-# actual when |PIT - 1/2| <= L / 2): a band too narrow makes it large on average. For a
+# |PIT - 1/2|, the actual's distance from the middle of its forecast, is the coverage at
+# every level at once (a band of level L holds the actual when it is at most L / 2). For a
 # right forecast with R replications the number of them at or below the actual is uniform
 # on 0..R, so its mean is sum_k |k / R - 1/2| / (R + 1).
 
 REPLICATIONS = 40
-RESAMPLES = 8
+RESAMPLES = 6
 EXPECTED = 0.8 * (REPLICATIONS - 1) / (REPLICATIONS + 1)
 RIGHT_DISTANCE = sum(abs(k / REPLICATIONS - 0.5) for k in range(REPLICATIONS + 1)) / (
     REPLICATIONS + 1)
@@ -288,25 +289,30 @@ def _window(h: int) -> dict:
     return bt.table().iloc[0].to_dict()
 
 
+def _one_sided_low(values: np.ndarray, level: float = 0.95) -> float:
+    """The one-sided lower confidence bound of a mean (Student t)."""
+    n = len(values)
+    return float(values.mean() - st.t.ppf(level, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
 @pytest.mark.slow
-def test_the_bootstrap_band_covers_as_a_right_band_does_and_more_than_without():
-    """30 forecasts: with the bootstrap the coverage is a right band's (its 99% Wilson
-    interval holds EXPECTED, and the mean distance |PIT - 1/2| its 99% t interval holds
-    a right forecast's); paired with the same forecasts without it, the distance is
-    smaller (one-sided 95% bound above 0); and the mean forecast moves by less than 10%
-    (99% t interval of the relative change). Measured on 60 other histories with 20
-    resamples: coverage 0.817 [0.701, 0.894] against 0.750 [0.628, 0.842] without;
-    distance 0.219 against 0.272, paired difference 0.053 +- 0.010; mean -1.6%."""
+def test_the_bootstrap_band_covers_as_a_right_band_does_and_is_wider_than_without():
+    """16 forecasts, 6 resamples each. With the bootstrap the coverage is a right band's:
+    its 99% Wilson interval holds EXPECTED, and the 99% t interval of the mean distance
+    |PIT - 1/2| holds a right forecast's. Paired with the same forecasts without it: the
+    band is wider (one-sided 95% bound of the mean log width ratio above 0), and the mean
+    forecast moves by less than 10% (99% t interval of the relative change). That the
+    coverage is higher than without needs more windows than a test can afford: measured
+    in docs/forecast.md, section 6 (14 windows moved into the band and 2 out of it over
+    112 forecasts, exact one-sided sign test p = 0.002)."""
     with ProcessPoolExecutor(max_workers=2) as pool:
-        t = pd.DataFrame(list(pool.map(_window, range(30))))
+        t = pd.DataFrame(list(pool.map(_window, range(16))))
     cov = score.coverage(t["inside"].astype(bool), level=0.99)
     assert cov.low <= EXPECTED <= cov.high, cov
-    far = (t["pit"] - 0.5).abs()
-    right = stats.t_interval(far.to_numpy(), level=0.99)
-    assert right.ci_low <= RIGHT_DISTANCE <= right.ci_high, (right, RIGHT_DISTANCE)
-    gain = (t["pit_plain"] - 0.5).abs() - far
-    bound = gain.mean() - st.t.ppf(0.95, len(t) - 1) * gain.std(ddof=1) / math.sqrt(len(t))
-    assert bound > 0, (gain.mean(), bound)
+    far = stats.t_interval((t["pit"] - 0.5).abs().to_numpy(), level=0.99)
+    assert far.ci_low <= RIGHT_DISTANCE <= far.ci_high, (far, RIGHT_DISTANCE)
+    ratio = np.log((t["p90"] - t["p10"]) / (t["p90_plain"] - t["p10_plain"])).to_numpy()
+    assert _one_sided_low(ratio) > 0, ratio
     change = stats.t_interval(((t["mean"] - t["mean_plain"]) / t["mean_plain"]).to_numpy(),
                               level=0.99)
     assert -0.1 < change.ci_low and change.ci_high < 0.1, change
