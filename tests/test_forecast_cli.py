@@ -78,7 +78,8 @@ def test_forecast_writes_what_the_library_computes(files, capsys):
     snap = read_pipeline(files / "open.csv", scenario)
     lib = run_forecast(scenario, snap, parse_date(UNTIL, "--until"), int(N), seed=7)
     table = pd.read_csv(out / "forecast.csv")
-    assert list(table.columns) == ["kpi", "mean", "p10", "p50", "p90"]
+    assert list(table.columns) == ["kpi", "mean", "p10", "p50", "p90", "band"]
+    assert (table["band"] == "process randomness, parameters as calibrated").all()
     pd.testing.assert_frame_equal(table, lib.table(), check_dtype=False)
     whole = set(table["kpi"][~table["kpi"].str.contains(".", regex=False)])
     assert {"bookings", "bookings_from_open", "bookings_from_new", "won", "lost",

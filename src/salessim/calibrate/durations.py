@@ -111,8 +111,16 @@ def _round(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray) -> StageTimes:
-    """Fit the families to one stage's visits (days in stage, and whether still open)."""
+def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
+              family: FamilyFit | None = None) -> StageTimes:
+    """Fit the families to one stage's visits (days in stage, and whether still open).
+
+    With ``family`` (a fit of the same stage on other data), only that family is fitted,
+    by maximum likelihood started from its parameters (when it can be, and with at least
+    :data:`MIN_EXITS` exits): the forecast's bootstrap re-estimates the parameters of the
+    family chosen on the data, on each resample, at a small part of the cost (the mean's
+    interval and the Kaplan-Meier curve and median are then left out: NaN and empty).
+    """
     x = np.maximum(np.asarray(durations, float), MIN_DAYS)
     open_ = np.asarray(open_, bool)
     exits, censored = x[~open_], x[open_]
@@ -126,11 +134,21 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray) -> StageTime
     names = list(FAMILIES) if len(exits) >= MIN_EXITS else ["exponential"]
     if len(exits) < MIN_EXITS and not note:
         note = f"only {len(exits)} exits (< {MIN_EXITS}): exponential, the simplest family"
-    fits = [f for f in (_fit(name, exits, censored) for name in names) if f is not None]
+    fits = []
+    if family is not None and family.family in names:
+        fits = [f for f in (_refit(family, exits, censored),) if f is not None]
+    if not fits:
+        fits = [f for f in (_fit(name, exits, censored) for name in names) if f is not None]
     fits.sort(key=lambda f: f.aic)
-    mean_low, mean_high = _mean_interval(fits[0], exits, censored)
-    km = _kaplan_meier(exits, censored)
-    med, med_low, med_high = _km_median(*km)
+    if family is not None:
+        # A resample needs the estimate only: no intervals, no Kaplan-Meier curve.
+        empty = np.array([])
+        km, med = (empty, empty, empty, empty), math.nan
+        mean_low = mean_high = med_low = med_high = math.nan
+    else:
+        mean_low, mean_high = _mean_interval(fits[0], exits, censored)
+        km = _kaplan_meier(exits, censored)
+        med, med_low, med_high = _km_median(*km)
     return StageTimes(stage, len(x), int((~open_).sum()), int(open_.sum()), fits,
                       fits[0].mean, mean_low, mean_high, med, med_low, med_high, km, note)
 
@@ -151,6 +169,27 @@ def _fit(name: str, exits: np.ndarray, censored: np.ndarray) -> FamilyFit | None
     if not math.isfinite(ll):
         return None
     return FamilyFit(name, tuple(float(p) for p in params), ll, 2 * k - 2 * ll)
+
+
+def _refit(start: FamilyFit, exits: np.ndarray, censored: np.ndarray) -> FamilyFit | None:
+    """The censored MLE of ``start``'s family, from ``start``'s parameters (L-BFGS-B on the
+    log-parameters: from a nearby start a few steps reach the maximum)."""
+    from scipy.optimize import minimize
+
+    name, k = start.family, FAMILIES[start.family][1]
+    if name == "exponential":
+        return _fit(name, exits, censored)
+
+    def nll(t):
+        ll = loglik(name, np.exp(t), exits, censored)
+        return -ll if math.isfinite(ll) else 1e300
+
+    with np.errstate(all="ignore"):
+        found = minimize(nll, np.log(start.params), method="L-BFGS-B")
+    ll = -float(found.fun)
+    if not (found.success and math.isfinite(ll)) or ll < -1e299:
+        return None
+    return FamilyFit(name, tuple(float(p) for p in np.exp(found.x)), ll, 2 * k - 2 * ll)
 
 
 def loglik(name: str, params, exits: np.ndarray, censored: np.ndarray) -> float:

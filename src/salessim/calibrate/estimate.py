@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats as st
 
 from salessim import stats
-from salessim.calibrate.durations import StageTimes, fit_stage
+from salessim.calibrate.durations import FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.readers import slug
 from salessim.calibrate.visits import DAY, Visits
 
@@ -211,15 +211,17 @@ def fit_routing(visits: Visits) -> dict[str, Routing]:
     return out
 
 
-def fit_times(visits: Visits) -> dict[str, StageTimes]:
-    """Right-censored time in stage of every stage."""
+def fit_times(visits: Visits, families: dict[str, FamilyFit] | None = None
+              ) -> dict[str, StageTimes]:
+    """Right-censored time in stage of every stage (only ``families[stage]``'s family, if
+    given, started from its parameters)."""
     v = visits.visits
     durations = visits.durations().to_numpy()
     is_open = v["exited_at"].isna().to_numpy()
     out = {}
     for stage, idx in v.groupby("stage", sort=False).indices.items():
         sid = visits.target(stage)
-        out[sid] = fit_stage(sid, durations[idx], is_open[idx])
+        out[sid] = fit_stage(sid, durations[idx], is_open[idx], (families or {}).get(sid))
     return out
 
 
@@ -286,12 +288,16 @@ def _logged_touch(visits: Visits, given: dict[str, float]) -> dict[str, float]:
     return {str(s): float(m) for s, m in means.items() if m > 0 and s not in given}
 
 
-def calibrate(visits: Visits, touch: dict[str, float] | None = None) -> Calibration:
+def calibrate(visits: Visits, touch: dict[str, float] | None = None,
+              families: dict[str, FamilyFit] | None = None) -> Calibration:
     """Every estimate from one export.
 
     Args:
         visits: the normalised visits (:func:`salessim.calibrate.visits.build_visits`).
         touch: staff work per stage in days (``--touch``), taken out of the stage's delay.
+        families: per stage id, the only family of time in stage to fit, with the
+            parameters to start from (the forecast's bootstrap keeps the fits chosen on
+            the data); default: every family, chosen by AIC.
     """
     touch = dict(touch or {})
     logged = _logged_touch(visits, touch)
@@ -301,7 +307,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None) -> Calibrat
     warnings += more
     arrivals = fit_arrivals(visits)
     routing = fit_routing(visits)
-    times = fit_times(visits)
+    times = fit_times(visits, families)
     unknown = sorted(set(touch) - set(times))
     if unknown:
         from salessim.calibrate.readers import ExportError

@@ -111,8 +111,12 @@ def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
 def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,
                      holdout: float | None = None, replications: int = 20, seed: int = 1,
                      run_backtest: bool = True, report: bool = True,
-                     name: str | None = None) -> CalibrationResult:
-    """Calibrate (on the first part only with ``holdout``), back-test and build the report."""
+                     name: str | None = None, families: dict | None = None
+                     ) -> CalibrationResult:
+    """Calibrate (on the first part only with ``holdout``), back-test and build the report.
+
+    ``families`` fixes the fit of time in stage per stage id (see ``calibrate``).
+    """
     fit_on = visits
     since = None
     if holdout is not None:
@@ -121,7 +125,7 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                               f"between 0 and 1, got {holdout:g}")
         since = visits.start + (1 - holdout) * visits.days * DAY
         fit_on = visits.cut(since)
-    cal = calibrate(fit_on, touch)
+    cal = calibrate(fit_on, touch, families)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
     text = scenario_yaml(cal, data, origin)

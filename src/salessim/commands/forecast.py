@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from salessim.errors import ScenarioError, UsageError
 PERIODS = ("month", "week")
 #: Replications when --replications is not given (``forecast.DEFAULT_REPLICATIONS``).
 DEFAULT_REPLICATIONS = 500
+#: Most bootstrap resamples: the capacity check's replications run on them too.
+MAX_RESAMPLES = 100
 
 
 @dataclass
@@ -52,6 +53,9 @@ class Plan:
     quota: float | None
     booked: float
     warnings: list[str] = field(default_factory=list)
+    history: str | None = None
+    calibration: Any = None
+    resamples: int = 0
 
 
 def amount_option(text: str, option: str, positive: bool = False) -> float:
@@ -82,6 +86,13 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.resamples is not None and args.history is None and not args.parameter_uncertainty:
+        raise UsageError("--resamples belongs to --history FILE (or --parameter-uncertainty "
+                         "with --backtest)")
+    if args.parameter_uncertainty and args.backtest is None:
+        raise UsageError("--parameter-uncertainty belongs to --backtest HISTORY; a forecast "
+                         "gets it from --history FILE, the export its scenario was "
+                         "calibrated from")
 
 
 def with_file(exc: ScenarioError, path: str, scenario: str | None = None) -> ScenarioError:
@@ -154,16 +165,37 @@ def plan_forecast(args: argparse.Namespace) -> Plan:
     for i, run in enumerate(runs):
         _ready(run, str(args.pipeline), until, n, seed, redesign=i > 0)
     warnings = list(snapshot.warnings)
+    history, calibration, resamples = _history(args, runs, n)
     for run in runs:
         late = calendar_warning(run.scenario, snapshot.as_of)
         if late is not None and late not in warnings:
             warnings.append(late)
-    return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, warnings)
+    return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, warnings,
+                history, calibration, resamples)
+
+
+def _history(args: argparse.Namespace, runs: list[Run], replications: int):
+    """With ``--history``: the history's calibration (it must give the scenario) and B."""
+    from salessim.calibrate.pipeline import read_visits
+    from salessim.forecast.bootstrap import DEFAULT_RESAMPLES, calibration_of, check_resamples
+
+    if args.history is None:
+        return None, None, 0
+    if len(runs) > 1:
+        raise UsageError("--history does not combine with --redesign: a redesign's "
+                         "parameters are not estimated from the history")
+    resamples = check_resamples(DEFAULT_RESAMPLES if args.resamples is None else
+                                args.resamples, min(replications, MAX_RESAMPLES))
+    visits = read_visits(args.history)
+    calibration = calibration_of(visits, runs[0].scenario, str(args.history))
+    return str(args.history), calibration, resamples
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Check the options and the open deals, then simulate and write."""
     if args.backtest is not None:
+        from salessim.commands.forecast_backtest import cmd_backtest
+
         return cmd_backtest(args)
     args.plan = plan_forecast(args)
     return _forecast(args)
@@ -196,10 +228,17 @@ def _forecast(args: argparse.Namespace) -> int:
             return run_forecast(scenario, snapshot, plan.until, n, plan.seed, plan.period,
                                 mapper=ordered_map(executor), progress=lambda _: bar.update())
 
-        for run in plan.runs:
-            run.forecast = simulate(run.scenario, run.snapshot, plan.replications)
-        if check:
-            base.uncapped = simulate(unlimited_staff(base.scenario), base.snapshot, check)
+        if plan.resamples:
+            bootstrap = _bootstrap(plan, executor, bar)
+            base.forecast = bootstrap(base.scenario, plan.replications, lambda s: s)
+            if check:
+                base.uncapped = bootstrap(unlimited_staff(base.scenario), check,
+                                          unlimited_staff)
+        else:
+            for run in plan.runs:
+                run.forecast = simulate(run.scenario, run.snapshot, plan.replications)
+            if check:
+                base.uncapped = simulate(unlimited_staff(base.scenario), base.snapshot, check)
     seconds = time.perf_counter() - clock
     base.forecast.warnings += [w for w in plan.warnings if w not in base.forecast.warnings]
     others = [(run.label, run.forecast) for run in plan.runs[1:]]
@@ -208,6 +247,7 @@ def _forecast(args: argparse.Namespace) -> int:
     quota = (quota_table([(run.label, run.forecast) for run in plan.runs], plan.quota,
                          plan.booked) if plan.quota is not None else None)
     print(summary_text(base.forecast, seconds, paired, quota, base.uncapped))
+    print(f"band: {base.forecast.band}")
     out = Path(args.out)
     written = []
     for run in plan.runs:
@@ -235,108 +275,34 @@ def _forecast(args: argparse.Namespace) -> int:
         "pipeline": plan.pipeline, "as_of": base.snapshot.as_of.isoformat(),
         "until": plan.until.isoformat(), "period": plan.period, "open_deals":
         len(base.snapshot.deals), "quota": plan.quota, "booked": plan.booked,
-        "sets": list(args.set), "warnings": plan.warnings, "capacity_replications": check})
+        "sets": list(args.set), "warnings": plan.warnings, "capacity_replications": check,
+        "history": plan.history, "resamples": plan.resamples, "band": base.forecast.band})
     write_record(out, record, written)
     print(f"\nreport: {args.final_out / path.name}\nwrote {args.final_out}/")
     return 0
 
 
-@writes_out("forecast")
-def _backtest(args: argparse.Namespace) -> int:
-    from salessim.console import progress_bar
-    from salessim.experiments.executors import make_executor, ordered_map
-    from salessim.forecast.backtest import run_backtest
-    from salessim.runrecord import write_record
+def _bootstrap(plan: Plan, executor, bar):
+    """The resamples of ``--history`` calibrated (once), and a function forecasting from
+    them: ``(scenario, replications, change)`` with ``change`` applied to every resample's
+    scenario as to the original (unlimited staff for the capacity check)."""
+    from salessim.experiments.executors import ordered_map
+    from salessim.forecast.bootstrap import bootstrap_scenarios, run_bootstrap_forecast
 
-    every, horizon = args.spans["every"], args.spans["horizon"]
-    n = args.replications or DEFAULT_REPLICATIONS
-    seed = 1 if args.seed is None else args.seed
-    with progress_bar(None, "back-test") as bar, make_executor(args.workers) as executor:
-        result = run_backtest(args.backtest, every, horizon, n, seed,
-                              mapper=ordered_map(executor), progress=lambda _: bar.update())
-    scores = _plain(result.summary())
-    print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
-          f"{n} replications each")
-    print(backtest_text(result.table(), scores))
-    written = [p.name for p in result.write(args.out)]
-    args.record.seed, args.record.replications = seed, n
-    args.record.details.update({"backtest": str(args.backtest), "every_days": every,
-                                "horizon_days": horizon, "summary": scores})
-    write_record(args.out, args.record, written)
-    print(f"wrote {args.final_out}/")
-    return 0
+    base, cal = plan.runs[0], plan.calibration.calibration
+    families = {sid: t.chosen for sid, t in cal.times.items()}
+    scenarios, notes = bootstrap_scenarios(cal.visits, base.scenario, plan.resamples,
+                                           plan.seed, plan.history, cal.touch, families,
+                                           ordered_map(executor))
+    plan.warnings += [n for n in notes if n not in plan.warnings]
 
+    def forecast(scenario, replications, change):
+        return run_bootstrap_forecast(scenario, [change(s) for s in scenarios], base.snapshot,
+                                      plan.until, replications, plan.seed, plan.period,
+                                      mapper=ordered_map(executor),
+                                      progress=lambda _: bar.update())
 
-def backtest_text(table, scores: dict[str, Any]) -> str:
-    """The back-test for a reader: each window beside what happened, then the scores."""
-    from salessim.console import format_number as f
-
-    lines = [f"  {'as of':<10}  {'until':<10}  {'open':>5}  {'actual':>12}  {'P10':>12}  "
-             f"{'P50':>12}  {'P90':>12}  {'weighted':>12}  in band"]
-    for w in table.itertuples(index=False):
-        lines.append(f"  {w.as_of:%Y-%m-%d}  {w.until:%Y-%m-%d}  {w.open_deals:>5}  "
-                     f"{f(w.actual):>12}  {f(w.p10):>12}  {f(w.p50):>12}  {f(w.p90):>12}  "
-                     f"{f(w.weighted):>12}  {'yes' if w.inside else 'no'}")
-    k, m = scores["inside"], scores["forecasts"]
-    lines += [
-        f"P10-P90 band: held the actual bookings in {k:g} of {m:g} windows "
-        f"({scores['coverage']:.0%}, 95% CI {scores['coverage_low']:.0%} to "
-        f"{scores['coverage_high']:.0%}; a right band holds about 80%)",
-        f"P50: mean absolute error {f(scores['p50_mae'])} ({scores['p50_mape']:.0%}), CRPS "
-        f"{f(scores['crps_mean'])}; weighted pipeline: {f(scores['weighted_mae'])} "
-        f"({scores['weighted_mape']:.0%}), CRPS {f(scores['crps_weighted_mean'])}",
-    ]
-    if scores.get("overlapping"):
-        lines.append("the windows overlap (--every shorter than --horizon): the forecasts "
-                     "are not independent and the intervals above are too narrow")
-    return "\n".join(lines)
-
-
-def _plain(scores: dict, prefix: str = "") -> dict[str, Any]:
-    """The back-test's headline scores as one flat map of plain numbers (for the terminal
-    and the run record): nested maps become ``outer.inner`` names."""
-    flat: dict[str, Any] = {}
-    for key, value in scores.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_plain(value, f"{name}."))
-        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-            flat[name] = float(value)  # numpy scalars too: the record is JSON
-        else:
-            flat[name] = value
-    return flat
-
-
-def cmd_backtest(args: argparse.Namespace) -> int:
-    """``forecast --backtest HISTORY``: check the options, then run the back-test."""
-    from salessim.scenario.units import parse_duration
-
-    _check_options(args)
-    for option, given in (("--pipeline", args.pipeline), ("--until", args.until),
-                          ("--as-of", args.as_of), ("--quota", args.quota),
-                          ("--booked", args.booked), ("--redesign", args.redesign or None),
-                          ("--set", args.set or None)):
-        if given is not None:
-            raise UsageError(f"{option} does not apply to --backtest, which forecasts from "
-                             "each as-of date of the history")
-    if not Path(args.backtest).is_file():
-        raise UsageError(f"--backtest {args.backtest}: no such file")
-    spans = {}
-    for option in ("every", "horizon"):
-        text = getattr(args, option)
-        if text is None:
-            raise UsageError(f"--backtest needs --{option}, e.g. --{option} '30 days'")
-        try:
-            spans[option] = parse_duration(text, "day")
-        except ValueError as exc:
-            raise UsageError(f"--{option}: {exc}") from None
-        if not math.isfinite(spans[option]) or spans[option] <= 0:
-            raise UsageError(f"--{option} must be a positive time, got {text!r}")
-    if args.scenario is not None:
-        print(f"note: {args.scenario} is not used: --backtest calibrates a scenario from the "
-              "history at each as-of date", file=sys.stderr)
-    args.spans = spans
-    return _backtest(args)
+    return forecast
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -375,6 +341,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backtest", metavar="HISTORY",
                    help="back-test: forecast from as-of dates through this history and score "
                         "the forecasts against what happened")
+    p.add_argument("--history", metavar="FILE",
+                   help="the export SCENARIO was calibrated from: the band then holds the "
+                        "uncertainty of the calibrated parameters too (a bootstrap of its "
+                        "deals, each resample calibrated the same way)")
+    p.add_argument("--parameter-uncertainty", action="store_true",
+                   help="with --backtest: put the calibrated parameters' uncertainty into "
+                        "each forecast's band (a bootstrap at each as-of date)")
+    p.add_argument("--resamples", type=int, metavar="B",
+                   help="bootstrap resamples with --history or --parameter-uncertainty "
+                        "(default 20; each gets replications / B of the replications)")
     p.add_argument("--every", metavar="TIME", help="with --backtest: time between as-of dates")
     p.add_argument("--horizon", metavar="TIME", help="with --backtest: length of each forecast")
     p.add_argument("--out", required=True, metavar="DIR",

@@ -37,7 +37,7 @@ import io
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,12 @@ from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast import score
+from salessim.forecast.bootstrap import (
+    band_name,
+    bootstrap_scenarios,
+    check_resamples,
+    run_bootstrap_forecast,
+)
 from salessim.forecast.deals import snapshot_from_visits
 from salessim.forecast.simulate import run_forecast
 from salessim.rng import stable_key
@@ -80,6 +86,10 @@ class Window:
         weighted: the weighted pipeline at as_of.
         error_p50, error_weighted: forecast - actual.
         crps, crps_weighted: CRPS of the forecast sample, and of the weighted pipeline.
+        mean_plain, p10_plain, p50_plain, p90_plain, inside_plain, pit_plain: with the
+            bootstrap, the
+            same forecast without it (the calibrated parameters taken as true, the same
+            random numbers), side by side; NaN without the bootstrap.
     """
 
     as_of: pd.Timestamp
@@ -99,6 +109,16 @@ class Window:
     error_weighted: float
     crps: float
     crps_weighted: float
+    mean_plain: float = math.nan
+    p10_plain: float = math.nan
+    p50_plain: float = math.nan
+    p90_plain: float = math.nan
+    inside_plain: float = math.nan
+    pit_plain: float = math.nan
+
+
+#: The columns of a plain forecast beside the bootstrap's (in backtest.csv with it only).
+PLAIN_COLUMNS = ("mean_plain", "p10_plain", "p50_plain", "p90_plain", "inside_plain", "pit_plain")
 
 
 @dataclass
@@ -112,6 +132,8 @@ class Backtest:
         seed: the root seed.
         origin: the history's file (or a name for it).
         calibrated: whether a scenario was calibrated at each as-of (else one was given).
+        resamples: bootstrap resamples per forecast (0: the band leaves out the parameters'
+            uncertainty; :mod:`salessim.forecast.bootstrap`).
         samples: per window, the bookings of each replication.
         warnings: what was assumed or found, in words, each once (with the as-of dates it
             held at, unless all).
@@ -126,11 +148,17 @@ class Backtest:
     calibrated: bool = True
     samples: list[np.ndarray] | None = None
     warnings: list[str] | None = None
+    resamples: int = 0
 
     def table(self) -> pd.DataFrame:
-        """``backtest.csv``: one row per as-of date, the columns of :class:`Window`."""
-        columns = [f.name for f in fields(Window)]
-        return pd.DataFrame([asdict(w) for w in self.windows], columns=columns)
+        """``backtest.csv``: one row per as-of date, the columns of :class:`Window` (those
+        of the forecast without the bootstrap only with it)."""
+        columns = [f.name for f in fields(Window)
+                   if self.resamples or f.name not in PLAIN_COLUMNS]
+        out = pd.DataFrame([asdict(w) for w in self.windows], columns=columns)
+        if self.resamples:
+            out["inside_plain"] = out["inside_plain"].astype(bool)
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Coverage of the P10-P90 band with its Wilson 95% interval, and the errors of the
@@ -153,6 +181,8 @@ class Backtest:
             "overlapping": bool(self.every_days < self.horizon_days),
             "replications": self.replications,
             "calibrated": self.calibrated,
+            "resamples": self.resamples,
+            "band": band_name(self.resamples),
             "level": LEVEL,
             "inside": cov.inside,
             "coverage": cov.share,
@@ -170,7 +200,14 @@ class Backtest:
             "mae_gain_low": float(gain.ci_low),
             "mae_gain_high": float(gain.ci_high),
             "p50_closer": int((t["error_p50"].abs() < t["error_weighted"].abs()).sum()),
+            **(self._plain_summary(t) if self.resamples else {}),
         }
+
+    def _plain_summary(self, t: pd.DataFrame) -> dict[str, Any]:
+        """The coverage without the bootstrap, from the same calibrations and random numbers."""
+        cov = score.coverage(t["inside_plain"].to_numpy(bool))
+        return {"inside_plain": cov.inside, "coverage_plain": cov.share,
+                "coverage_plain_low": cov.low, "coverage_plain_high": cov.high}
 
     def figure_png(self) -> bytes:
         """``backtest.png``: per as-of date the actual beside the band, the P50 and the
@@ -282,7 +319,7 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                  mapper: Callable[[Callable, Iterable], Iterable] = map,
                  progress: Callable[[object], None] | None = None,
                  visits: Visits | None = None, scenario: Scenario | None = None,
-                 min_history_days: float = MIN_HISTORY_DAYS) -> Backtest:
+                 min_history_days: float = MIN_HISTORY_DAYS, resamples: int = 0) -> Backtest:
     """Back-test the forecast on a history (see the module's docstring).
 
     Args:
@@ -302,6 +339,13 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             one on what was known then (its stage and source ids must match the history's).
         min_history_days: days of history before the first as-of date (see the module's
             docstring for the rest of the rule).
+        resamples: with B > 0, each forecast's band holds the calibrated parameters'
+            uncertainty too: B bootstrap resamples of what was known at the as-of date, each
+            calibrated as the scenario was, replication r on resample r mod B
+            (:mod:`salessim.forecast.bootstrap`; the calibrations run through ``mapper``).
+            The forecast without it is scored beside it (the ``*_plain`` columns; its
+            replications are not in ``progress``). Needs a calibrated scenario (no
+            ``scenario``) and B <= ``replications``.
 
     Raises:
         UsageError: a bad spacing, horizon or number of replications.
@@ -320,6 +364,11 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
     dates = as_of_dates(visits, every_days, horizon_days, min_history_days,
                         MIN_EXITS if scenario is None else 0)
     replications = int(replications)
+    if resamples:
+        if scenario is not None:
+            raise UsageError("--parameter-uncertainty: the bootstrap re-calibrates at each "
+                             "as-of date; it does not apply to a given scenario")
+        resamples = check_resamples(resamples, replications)
     windows, samples = [], []
     said: dict[str, list[pd.Timestamp]] = {}  # each warning once, with the dates it held
     for k, as_of in enumerate(dates):
@@ -333,21 +382,40 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             else:
                 ready, notes = scenario, list(known.warnings)  # the data's own findings
             snap = snapshot_from_visits(known, ready, origin)
-            fc = run_forecast(ready, snap, until, replications, forecast_seed(seed, k),
-                              mapper=mapper, progress=progress)
+            root = forecast_seed(seed, k)
+            if resamples:
+                families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
+                scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
+                                                      cal.calibration.touch, families, mapper)
+                notes += more
+                fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
+                                            mapper=mapper, progress=progress)
+                plain = run_forecast(ready, snap, until, replications, root, mapper=mapper)
+            else:
+                fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
+                                  progress=progress)
         except (ExportError, ScenarioError) as exc:
             raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
         for note in notes + fc.warnings:
             said.setdefault(note, []).append(as_of)
         from_open, from_new = actual_bookings(visits, as_of, until)
-        windows.append(_window(as_of, until, len(snap.deals), from_open, from_new,
-                               fc.bookings, fc.weighted_pipeline))
+        window = _window(as_of, until, len(snap.deals), from_open, from_new, fc.bookings,
+                         fc.weighted_pipeline)
+        if resamples:
+            p10, p90 = score.band(plain.bookings, LEVEL)
+            actual = from_open + from_new
+            window = replace(window, mean_plain=float(plain.bookings.mean()),
+                             p10_plain=p10, p90_plain=p90,
+                             p50_plain=float(np.quantile(plain.bookings, 0.5)),
+                             inside_plain=score.inside(actual, p10, p90),
+                             pit_plain=float((plain.bookings <= actual).mean()))
+        windows.append(window)
         samples.append(fc.bookings.copy())
     warnings = [note if len(when) == len(dates) else
                 f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
                 for note, when in said.items()]
     return Backtest(windows, float(every_days), float(horizon_days), replications, seed,
-                    origin, scenario is None, samples, warnings)
+                    origin, scenario is None, samples, warnings, resamples)
 
 
 def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open: float,

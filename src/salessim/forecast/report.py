@@ -177,7 +177,7 @@ def weighted_figure(gap: PipelineGap, until: pd.Timestamp) -> Figure:
 
 def _forecast_rows(forecast: Forecast) -> pd.DataFrame:
     table = forecast.table()
-    whole = table[~table["kpi"].str.contains(".", regex=False)]
+    whole = table[~table["kpi"].str.contains(".", regex=False)].drop(columns="band")
     shown = whole.copy()
     for col in ("mean", "p10", "p50", "p90"):
         shown[col] = [format_number(v) for v in whole[col]]
@@ -230,7 +230,8 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     lines = [f"Bookings from {snap.as_of:%Y-%m-%d %H:%M} to {forecast.until:%Y-%m-%d %H:%M}"
              + (f" (with {format_number(booked)} already booked)" if booked else "")
              + f": P10 {format_number(p10)}, P50 {format_number(p50)}, P90 {format_number(p90)} "
-             f"over {forecast.replications} replications.",
+             f"over {forecast.replications} replications; the band holds "
+             f"{forecast.band}.",
              f"From the {len(snap.deals)} open deals: mean "
              f"{format_number(forecast.totals['bookings_from_open'].mean())}; from new leads: "
              f"mean {format_number(forecast.totals['bookings_from_new'].mean())}."]

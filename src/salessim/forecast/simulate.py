@@ -34,6 +34,8 @@ DEFAULT_REPLICATIONS = 500
 #: The quantiles reported.
 QUANTILES = (0.1, 0.5, 0.9)
 PERIODS = ("month", "week")
+#: How the band is made without the bootstrap (``forecast.bootstrap.band_name``).
+PLAIN_BAND = "process randomness, parameters as calibrated"
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Forecast:
         deal_when: per replication and open deal, when it ended (days after as-of; NaN open).
         win_probability: per stage, the chance a deal there is won at all (routing only).
         cumulative: per replication, bookings to the end of each day (columns: days).
+        band: how the band was made: :data:`PLAIN_BAND`, or with the parameters'
+            uncertainty (:mod:`salessim.forecast.bootstrap`).
     """
 
     scenario: Scenario
@@ -63,6 +67,7 @@ class Forecast:
     cumulative: np.ndarray
     period: str = "month"
     warnings: list[str] = field(default_factory=list)
+    band: str = PLAIN_BAND
 
     @property
     def replications(self) -> int:
@@ -79,10 +84,12 @@ class Forecast:
                          for d in self.snapshot.deals))
 
     def table(self) -> pd.DataFrame:
-        """``forecast.csv``: kpi, mean, p10, p50, p90 (whole window, then per period)."""
+        """``forecast.csv``: kpi, mean, p10, p50, p90 (whole window, then per period), and
+        ``band``, how the band was made (the same on every row)."""
         rows = [_row(k, self.totals[k].to_numpy()) for k in self.totals.columns]
         rows += [_row(k, self.by_period[k].to_numpy()) for k in self.by_period.columns]
-        return pd.DataFrame(rows, columns=["kpi", "mean", "p10", "p50", "p90"])
+        out = pd.DataFrame(rows, columns=["kpi", "mean", "p10", "p50", "p90"])
+        return out.assign(band=self.band)
 
     def quota(self, quota: float, booked: float = 0.0, level: float = 0.95
               ) -> tuple[float, float, float]:
