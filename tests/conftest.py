@@ -45,3 +45,16 @@ def tiny() -> Callable[..., Scenario]:
         data.update(parts)
         return scenario_of(data)
     return make
+
+
+def refused(capsys, argv: list[str], *needles: str) -> None:
+    """The command refuses ``argv`` with exit status 2 and a message holding ``needles``,
+    never a traceback."""
+    from salessim import cli
+
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err

@@ -14,6 +14,7 @@ import pytest
 from scipy import stats as st
 from tests.forecast_histories import history, truth
 
+from conftest import refused as _refused
 from salessim import cli, engine, stats
 from salessim.calibrate.durations import fit_stage
 from salessim.calibrate.pipeline import calibrate_visits
@@ -219,15 +220,6 @@ def test_forecast_with_its_history_writes_the_bootstrap_band(crm, capsys):
 
 def known_end(crm) -> pd.Timestamp:
     return pd.read_csv(crm / "history.csv", parse_dates=["entered_at"])["entered_at"].max()
-
-
-def _refused(capsys, argv, *needles):
-    capsys.readouterr()
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
 
 
 @pytest.mark.parametrize(("extra", "needles"), [

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import refused as _refused
 from salessim import cli
 from salessim.forecast import parse_date, read_pipeline, run_forecast
 from salessim.scenario import load_scenario
@@ -167,15 +168,6 @@ def test_run_from_a_pipeline_adds_the_pipeline_kpis(files, capsys):
 
 
 # --- bad input: exit 2, one message, nothing written ---------------------------------------
-
-
-def _refused(capsys, argv: list[str], *needles: str) -> None:
-    capsys.readouterr()
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
 
 
 BAD_DEALS = [
