@@ -13,13 +13,17 @@ the scenario; ``run`` then never fails on a pipeline that validated.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
 from salessim.errors import Problem, did_you_mean
 from salessim.scenario.base import Frozen
-from salessim.scenario.dists import Constant, Empirical, Pert, Triangular, Uniform
+from salessim.scenario.dists import Constant, Dist, Empirical, Pert, Triangular, Uniform
 from salessim.scenario.units import Duration
+
+if TYPE_CHECKING:  # the schema holds the pipeline: a cycle only for the type checker
+    from salessim.scenario.schema import Scenario, Stage
 
 #: A pipeline may hold at most this many open deals (each is a process at time 0).
 MAX_OPEN_DEALS = 200_000
@@ -53,7 +57,7 @@ class OpenDeal(Frozen):
         return self.age if self.created is None else self.created
 
 
-def upper_bound(dist) -> float:
+def upper_bound(dist: Dist) -> float:
     """The longest time a distribution allows (infinity for unbounded families)."""
     if isinstance(dist, Constant):
         return float(dist.value)
@@ -66,12 +70,12 @@ def upper_bound(dist) -> float:
     return math.inf
 
 
-def stage_clock(stage):
+def stage_clock(stage: Stage) -> Dist | None:
     """The distribution an open deal's age in ``stage`` is measured against: its delay."""
     return stage.delay
 
 
-def pipeline_problems(scenario) -> list[Problem]:
+def pipeline_problems(scenario: Scenario) -> list[Problem]:
     """Open deals in unknown stages or sources, repeated ids, ages no draw allows."""
     problems: list[Problem] = []
     deals = scenario.pipeline
