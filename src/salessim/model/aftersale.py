@@ -167,7 +167,7 @@ class AfterSale:
 
     def finish(self) -> None:
         """Receivables at the horizon, by aging bucket."""
-        receivables = dict.fromkeys(AGING_BUCKETS, 0.0)
+        receivables: dict[str, float] = dict.fromkeys(AGING_BUCKETS, 0.0)
         for due, amount in self._open.values():
             receivables[aging_bucket((self.horizon - due) * self.days_per_unit)] += amount
         self.tally.receivables = receivables

@@ -240,7 +240,9 @@ class Learning(Frozen):
 # --- after the sale ------------------------------------------------------------------------
 
 #: Receivables aging buckets, by days past due.
-AGING_BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
+AgingBucket = Literal["current", "days_1_30", "days_31_60", "days_61_90", "over_90"]
+AGING_BUCKETS: tuple[AgingBucket, ...] = (
+    "current", "days_1_30", "days_31_60", "days_61_90", "over_90")
 
 
 class Dunning(Frozen):
@@ -274,7 +276,7 @@ class Collection(Frozen):
     reminders: list[Reminder] = Field(default_factory=list)
     dunning: list[Dunning] = Field(default_factory=list)
     bad_debt: BadDebt | None = None
-    provision_rates: dict[Literal["current", "days_1_30", "days_31_60", "days_61_90", "over_90"], float] = Field(
+    provision_rates: dict[AgingBucket, float] = Field(
         default_factory=dict, description="bad-debt provision rate per aging bucket"
     )
 
