@@ -34,7 +34,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import ProcessPoolExecutor as _Pool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from salessim.errors import UsageError
 
@@ -64,9 +64,19 @@ class Executor(Protocol):
         """Release processes and connections."""
         ...
 
+    def __enter__(self) -> Executor:
+        """The executor itself, closed when the ``with`` block ends."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        ...
+
+
+_Self = TypeVar("_Self", bound="_Closing")
+
 
 class _Closing:
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
