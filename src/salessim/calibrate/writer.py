@@ -46,7 +46,7 @@ def routes(cal: Calibration, sid: str) -> dict[str, float]:
 def stage_delay(cal: Calibration, sid: str) -> dict[str, Any]:
     """The stage's customer-side delay: the chosen fit, less any staff work (``--touch``)."""
     fit = cal.times[sid].chosen
-    spec: dict[str, Any] = fit.spec()  # its parameters are numbers
+    spec = fit.spec()
     work = cal.touch.get(sid)
     if not work:
         return spec
