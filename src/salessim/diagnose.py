@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 
 from salessim import engine, stats
-from salessim.engine import Replication, RunResult
+from salessim.engine import WIP_SAMPLES, Replication, RunResult
 from salessim.errors import UsageError
 from salessim.kpis import PRECISION_KPIS, WARMUP_SERIES, verdict
-from salessim.model.world import WIP_SAMPLES
 from salessim.records import CREATED, ENTERED, LOST, QUEUED, STARTED, WENT_COLD, WON
 from salessim.scenario import Scenario
 

@@ -30,7 +30,8 @@ from salessim.experiments.documents import (
     read_spec,
     relative_file,
 )
-from salessim.kpis import MET, MISSED, staff_cost, verdict
+from salessim.kpis import MET, MISSED, verdict
+from salessim.metrics import staff_cost_of
 from salessim.optimise.spec import (
     SCENARIO_KEY,
     ChoiceVariable,
@@ -40,6 +41,7 @@ from salessim.optimise.spec import (
 )
 from salessim.scenario.load import Document, read_document, validate_document
 from salessim.scenario.schema import Scenario
+from salessim.scenario.units import convert
 
 #: Derived quantities every problem knows, unless its spec redefines them.
 BUILTIN_DERIVED = {"profit": "revenue - selling_cost"}
@@ -359,13 +361,12 @@ def staff_budget(
         over: ``horizon`` (0 to horizon), ``window`` (warmup to horizon) or ``year`` (365 days).
         roles: the roles counted (default all).
     """
-    days = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0}[scenario.time_unit]
     start, end = {
         "horizon": (0.0, scenario.horizon),
         "window": (scenario.warmup, scenario.horizon),
-        "year": (0.0, 365.0 / days),
+        "year": (0.0, convert(365.0, "day", scenario.time_unit)),
     }[over]
-    return staff_cost(scenario, start, end, roles)
+    return staff_cost_of(scenario, start, end, roles)
 
 
 def _domain(key: str, var: Any) -> Domain:
