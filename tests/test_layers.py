@@ -66,7 +66,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("salessim.engine", "salessim.metrics", "salessim.stats", "salessim.stats.*",
                 "salessim.logfiles", "salessim.runrecord")),
     ("analyses", ("salessim.analyse", "salessim.analyse.*", "salessim.teaching",
-                  "salessim.teaching.*", "salessim.diagnose", "salessim.diagnose.*",
+                  "salessim.teaching.*", "salessim.diagnose", "salessim.runlength",
                   "salessim.kinds", "salessim.kinds.*")),
     ("console text", ("salessim.console",)),
     ("applications", ("salessim.compare", "salessim.compare.*", "salessim.forecast",

@@ -15,12 +15,13 @@ from datetime import timedelta
 
 import pandas as pd
 
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.model.calendar import working_calendar
 from salessim.records import LOG_EPOCH
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import UNIT_HOURS
 
-ENDS = {"won": "won", "lost": "lost", "no_decision": "ended with no decision"}
+ENDS = {WON.name: "won", LOST.name: "lost", NO_DECISION.name: "ended with no decision"}
 
 
 def duration(hours: float) -> str:
