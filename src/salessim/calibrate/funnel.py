@@ -22,9 +22,10 @@ from salessim.calibrate.visits import DEFAULT_ENDS
 from salessim.calibrate.writer import check_scenario
 from salessim.ends import LOST, WON
 from salessim.output import write_json, write_text
+from salessim.scenario.units import convert
 
-_PERIOD_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4,
-                "year": 365.25}
+#: Calendar periods in days (days and weeks are time units: scenario.units converts them).
+_CALENDAR_DAYS = {"month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 _PERIOD = re.compile(r"^\s*(\d+(?:\.\d*)?)?\s*(day|week|month|quarter|year)s?\s*$", re.I)
 
 
@@ -34,7 +35,9 @@ def period_days(text: str) -> float:
     if not match or float(match.group(1) or 1) <= 0:
         raise ExportError(f"--period: give a number and a unit (days, weeks, months, quarters, "
                           f"years), like '1 year'; got {text!r}")
-    return float(match.group(1) or 1) * _PERIOD_DAYS[match.group(2).lower()]
+    unit = match.group(2).lower()
+    days = _CALENDAR_DAYS[unit] if unit in _CALENDAR_DAYS else convert(1.0, unit, "day")
+    return float(match.group(1) or 1) * days
 
 
 def _targets(frame, name: str) -> dict[int, float]:

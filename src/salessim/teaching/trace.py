@@ -21,7 +21,7 @@ from salessim.records import LOG_EPOCH
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import UNIT_HOURS
 
-ENDS = {WON.name: "won", LOST.name: "lost", NO_DECISION.name: "ended with no decision"}
+ENDS = {WON.name: WON.label, LOST.name: LOST.label, NO_DECISION.name: "ended with no decision"}
 
 
 def duration(hours: float) -> str:
