@@ -63,7 +63,7 @@ def test_no_module_but_units_keeps_a_table_of_time_units():
 @pytest.mark.parametrize("unit", ["minute", "hour", "day", "week"])
 def test_a_years_staff_budget_is_the_same_in_every_time_unit(tmp_path, unit):
     # One person at 10 an hour with no calendar is paid every hour: 365 x 24 x 10.
-    horizon = 365 * 24 / UNIT_HOURS["hour"] * UNIT_HOURS["hour"] / UNIT_HOURS[unit]
+    horizon = 365 * 24 / UNIT_HOURS[unit]  # a year, in the unit
     path = _write(tmp_path, f"""
 name: budget
 time_unit: {unit}

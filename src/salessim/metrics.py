@@ -19,6 +19,7 @@ from salessim.model.calendar import working_calendar
 from salessim.records import Tally
 from salessim.scenario.mechanics import AGING_BUCKETS
 from salessim.scenario.schema import Scenario
+from salessim.scenario.units import convert
 
 
 def _ratio(a: float, b: float) -> float:
@@ -153,7 +154,7 @@ def _by_period(tally: Tally, scenario: Scenario) -> dict[str, float]:
 def _collection(tally: Tally, scenario: Scenario, window: float) -> dict[str, float]:
     receivables = sum(tally.receivables.values())
     rates = scenario.collection.provision_rates
-    days = window * scenario.hours_per_unit / 24
+    days = convert(window, scenario.time_unit, "day")
     out = {
         "invoiced": tally.invoiced,
         "cash_collected": tally.cash_collected,
