@@ -15,7 +15,7 @@ import bisect
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from salessim.records import LOG_EPOCH
+from salessim.clock import LOG_EPOCH
 from salessim.scenario.schema import WEEKDAYS, Calendar, shared_calendar
 from salessim.scenario.units import UNIT_HOURS
 
