@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from salessim.clock import LOG_EPOCH
+from salessim.clock import LOG_EPOCH as LOG_EPOCH  # also read from here (see below)
 from salessim.ends import ENDS
 from salessim.output import atomic_path
 from salessim.sketch import QuantileSketch

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salessim.clock import LOG_EPOCH
 from salessim.scenario.schema import WEEKDAYS, Calendar, shared_calendar
@@ -21,8 +21,6 @@ from salessim.scenario.units import UNIT_HOURS
 
 if TYPE_CHECKING:
     import simpy
-
-    from salessim.model.pools import StaffPool
 
 _WEEK_HOURS = 168.0
 _SNAP = 1e-9  # hours: totals this close to an interval's end are taken as its end
@@ -163,7 +161,14 @@ def working_calendar(calendar: Calendar | None, time_unit: str) -> WorkCalendar 
 __all__ = ["AroundTheClock", "WorkCalendar", "shared_calendar", "working_calendar"]
 
 
-def shifts(env: simpy.Environment, pools: Sequence[StaffPool], calendar: WorkCalendar
+class OnDuty(Protocol):
+    """Staff that go off and on duty (a pool of :mod:`salessim.model.pools`)."""
+
+    def close(self) -> None: ...
+    def open(self) -> None: ...
+
+
+def shifts(env: simpy.Environment, pools: Sequence[OnDuty], calendar: WorkCalendar
            ) -> Generator[simpy.Event, Any, None]:
     """A process that closes staff pools outside the calendar's working hours, from
     time 0 on (see :class:`salessim.model.pools.StaffPool`).
