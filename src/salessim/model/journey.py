@@ -279,9 +279,10 @@ class Journey:
                 tally.went_cold += 1
 
 
-def _routing_draw(deal: Deal, stage: StagePlan, route: Iterator[float]) -> float:
+def _routing_draw(deal: Deal, stage: StagePlan) -> float:
     """The uniform that routes a deal out of a stage: its own on the first visit."""
-    if deal.visited & stage.bit:
+    route = stage.route  # not None: a stage with one way out draws nothing
+    if route is not None and deal.visited & stage.bit:
         return next(route)
     deal.visited |= stage.bit
     return deal.luck[stage.slot]
@@ -289,10 +290,9 @@ def _routing_draw(deal: Deal, stage: StagePlan, route: Iterator[float]) -> float
 
 def _route(deal: Deal, stage: StagePlan) -> Any:
     """Where a deal that skipped the stage goes: by ``next``, with the deal's luck."""
-    route = stage.route
-    if route is None:
+    if stage.route is None:
         return stage.targets[0]
-    return stage.targets[bisect_right(stage.cum, _routing_draw(deal, stage, route))]
+    return stage.targets[bisect_right(stage.cum, _routing_draw(deal, stage))]
 
 
 def _odds(deal: Deal, stage: StagePlan, contact: float | None) -> float:

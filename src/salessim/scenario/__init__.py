@@ -1,7 +1,6 @@
 """The scenario language: YAML files validated into frozen pydantic models."""
 
-from salessim.scenario.editor_schema import json_schema
-from salessim.scenario.load import load_scenario, resolved, scenario_hash
+from salessim.scenario.load import json_schema, load_scenario, resolved, scenario_hash
 from salessim.scenario.schema import TERMINALS, Calendar, Role, Scenario, Source, Stage
 
 __all__ = [

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.dists import DIST_NAMES
-from salessim.scenario.editor_schema import json_schema  # noqa: F401 (part of this API)
+from salessim.scenario.editor_schema import json_schema as json_schema  # part of this API
 from salessim.scenario.fields import allowed_keys
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
