@@ -281,7 +281,7 @@ class Journey:
 
 def _routing_draw(deal: Deal, stage: StagePlan) -> float:
     """The uniform that routes a deal out of a stage: its own on the first visit."""
-    route = stage.route  # not None: a stage with one way out draws nothing
+    route = stage.route  # None only at a stage with one way out, which draws nothing
     if route is not None and deal.visited & stage.bit:
         return next(route)
     deal.visited |= stage.bit
