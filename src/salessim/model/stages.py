@@ -97,7 +97,10 @@ class StaffedWork:
             staff, plan, tally, patience, delay)
         if delay is None:
             # The staff work is the whole visit: the journey runs it with no frame of ours.
-            self.visit = partial(staff.work, plan, tally, patience)
+            # Deliberately shadows the method, for this object only.
+            self.visit = partial(staff.work, plan, tally, patience)  # type: ignore[method-assign]
+        else:
+            self._then = delay  # the delay after the work, for visit (when there is one)
 
     def visit(self, deal: Deal) -> Visit:
         return self._then_delay(deal)
@@ -105,7 +108,7 @@ class StaffedWork:
     def _then_delay(self, deal: Deal) -> Visit:
         if not (yield from self.staff.work(self.plan, self.tally, self.patience, deal)):
             return False
-        yield from customer_delay(self.staff.env, self.staff.log, deal, self.delay, self.tally)
+        yield from customer_delay(self.staff.env, self.staff.log, deal, self._then, self.tally)
         return True
 
     def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
