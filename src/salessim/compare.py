@@ -80,13 +80,21 @@ class ScenarioRun:
 def unique_labels(paths: Sequence[str | Path]) -> list[str]:
     """File stems as labels, with ``-2``, ``-3`` added to repeats (a file compared with itself).
 
-    A label names a folder of the output: characters other than letters, digits, ``_``,
-    ``-`` and ``.`` become ``_``, and a stem of dots only (``...yaml`` has the stem ``..``)
-    becomes ``scenario``, so every folder stays inside ``--out``.
+    A label names a folder of the output: see :func:`unique_names`.
+    """
+    return unique_names([Path(path).stem for path in paths])
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Names as labels that are safe folder names, with ``-2``, ``-3`` added to repeats.
+
+    Characters other than letters, digits, ``_``, ``-`` and ``.`` become ``_``, and a name
+    of dots only (``...yaml`` has the stem ``..``) becomes ``scenario``, so every folder
+    stays inside ``--out``.
     """
     labels: list[str] = []
-    for path in paths:
-        stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(path).stem)
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
         if not stem.strip("."):
             stem = "scenario"
         label, k = stem, 1
