@@ -173,7 +173,7 @@ def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
     """Run a baseline and redesigns on common random numbers and compare every KPI.
 
     Args:
-        baseline: a Scenario or a scenario file.
+        baseline: a Scenario or a scenario file (or the runs of :func:`scenario_runs`).
         redesigns: Scenarios (``baseline.evolve(...)``) or files (``extends:`` the baseline).
         replications: per scenario; default the baseline's.
         seed: the root seed of every scenario; default the baseline's.
@@ -191,10 +191,14 @@ def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
         progress: a tqdm-like bar (``update``, ``total``) told of each replication.
     """
     from salessim import diagnose
+    from salessim.compare import ScenarioRun
     from salessim.compare import compare as compare_runs
     from salessim.experiments.executors import make_executor, ordered_map
 
-    base, others = scenario_runs(baseline, redesigns, sets, targets, labels)
+    if isinstance(baseline, ScenarioRun):  # already loaded, by scenario_runs
+        base, others = baseline, list(redesigns)
+    else:
+        base, others = scenario_runs(baseline, redesigns, sets, targets, labels)
     sets = list(sets)
     if warmup is not None and warmup != "auto":
         for run in [base, *others]:

@@ -100,14 +100,15 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
     from salessim.forecast import DEFAULT_REPLICATIONS, forecast_scenario, read_pipeline
     from salessim.forecast.simulate import calendar_warning
 
+    until_text, as_of_text = str(until), str(as_of)
     until = _timestamp(until, "--until")
     as_of = None if as_of is None else _timestamp(as_of, "--as-of")
     if as_of is not None and until <= as_of:
-        raise UsageError(f"--until {until} must be after --as-of {as_of}")
+        raise UsageError(f"--until {until_text} must be after --as-of {as_of_text}")
     base, others = scenario_runs(scenario, redesigns, sets)
     snapshot = read_pipeline(pipeline, base.scenario, as_of)
     if until <= snapshot.as_of:
-        raise UsageError(f"--until {until} must be after the as-of date {snapshot.as_of} "
+        raise UsageError(f"--until {until_text} must be after the as-of date {snapshot.as_of} "
                          f"(the latest time in {pipeline})")
     runs = [ForecastRun(base.label, str(base.path or base.label), base.scenario, snapshot)]
     for other in others:

@@ -124,6 +124,8 @@ class RunReport:
         warmup_estimate: the MSER-5 estimate with ``warmup="auto"``.
         precision: what the precision loop achieved, when one was asked for.
         seconds: wall time of the simulation.
+        sets: the overrides the scenario ran with (as ``--set`` texts), for the record.
+        warm_start: whether the run started from open deals (no warm-up to judge).
     """
 
     label: str
@@ -134,6 +136,7 @@ class RunReport:
     precision: PrecisionReport | None = None
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
+    warm_start: bool = False
 
     @property
     def seed(self) -> int:
@@ -169,7 +172,7 @@ class RunReport:
         from salessim.reports.summary import run_caveats
 
         # From open deals the run starts in a working state: no warm-up to judge.
-        judged = self.warmup_estimate or (None if self.scenario.pipeline
+        judged = self.warmup_estimate or (None if self.warm_start
                                           else diagnose.estimate_warmup(self.result))
         return run_caveats(self.as_run(), judged)
 
@@ -318,4 +321,4 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
                                 mapper=ordered_map(executor))
     name = label or (Path(path).stem if path else scenario.name)
     return RunReport(name, scenario, result, path, estimate, report,
-                     time.perf_counter() - clock_start, sets)
+                     time.perf_counter() - clock_start, sets, bool(scenario.pipeline))
