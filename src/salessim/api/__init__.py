@@ -21,7 +21,7 @@ ENTRY_POINTS: dict[str, str] = {
     "optimise": "studies", "OptimisationReport": "studies",
     "calibrate": "studies", "CalibrationReport": "studies",
     "forecast": "forecasting", "ForecastReport": "forecasting",
-    "backtest": "forecasting", "BacktestReport": "forecasting",
+    "backtest": "backtesting", "BacktestReport": "backtesting",
 }
 
 __all__ = ["Scenario", "ScenarioError", "SalessimError", *ENTRY_POINTS]

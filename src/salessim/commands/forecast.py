@@ -152,7 +152,7 @@ def _check_backtest(args: argparse.Namespace) -> dict[str, float]:
 
 @writes_out("forecast")
 def _backtest(args: argparse.Namespace) -> int:
-    from salessim.api.forecasting import backtest
+    from salessim.api.backtesting import backtest
     from salessim.console import progress_bar
 
     every, horizon = args.spans["every"], args.spans["horizon"]
