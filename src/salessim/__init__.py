@@ -26,7 +26,7 @@ __all__ = [
     "AnalysisReport", "BacktestReport", "CalibrationReport", "ComparisonReport",
     "ForecastReport", "OptimisationReport", "RunReport", "SalessimError", "Scenario",
     "ScenarioError", "__version__", "analyse", "backtest", "calibrate", "compare", "forecast",
-    "load", "optimise", "run",
+    "load", "optimise", "run", "save",
 ]
 
 

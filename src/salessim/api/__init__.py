@@ -15,7 +15,7 @@ from typing import Any
 
 #: Public name -> the module of this package that defines it.
 ENTRY_POINTS: dict[str, str] = {
-    "load": "runs", "run": "runs", "RunReport": "runs",
+    "load": "runs", "save": "runs", "run": "runs", "RunReport": "runs",
     "compare": "comparing", "ComparisonReport": "comparing",
     "analyse": "analysis", "AnalysisReport": "analysis",
     "optimise": "studies", "OptimisationReport": "studies",

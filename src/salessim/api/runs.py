@@ -43,6 +43,20 @@ def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     return load_scenario(path, list(sets))
 
 
+def save(scenario: Scenario, path: str | Path) -> Path:
+    """Write a scenario as a YAML file (every key resolved), whole or not at all; loading it
+    gives the same scenario. Returns the path."""
+    import yaml
+
+    from salessim.output import write_text
+    from salessim.scenario import resolved
+
+    path = Path(path)
+    write_text(path, f"# {scenario.name}: written by salessim.save\n"
+               + yaml.safe_dump(resolved(scenario), sort_keys=False, allow_unicode=True))
+    return path
+
+
 def as_scenario(scenario: Scenario | str | Path, sets: Sequence[str] = ()
                 ) -> tuple[Scenario, str | None]:
     """A scenario given as an object or a file, with the file's path (None for an object).
