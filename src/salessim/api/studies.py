@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from salessim.calibrate.pipeline import CalibrationResult
-    from salessim.optimise import OptimisationResult
+    from salessim.optimise import OptimisationResult, Problem
     from salessim.scenario import Scenario
 
 
@@ -59,26 +59,27 @@ class OptimisationReport:
         return [p.name for p in write_outputs(self.result, Path(out))]
 
 
-def optimise(spec: str | Path, *, workers: int | None = 1, dask: str | None = None,
+def optimise(spec: str | Path | Problem, *, workers: int | None = 1, dask: str | None = None,
              progress: Callable[[object], None] | None = None,
              on_stage: Callable[[str, int | None], None] | None = None,
              **overrides: Any) -> OptimisationReport:
     """Search the designs of an optimisation spec, select the best and confirm it.
 
     Args:
-        spec: the spec file (decision variables, objective, constraints, budget).
+        spec: the spec file (decision variables, objective, constraints, budget), or a
+            problem already loaded (:func:`salessim.optimise.load_problem`).
         workers: processes (1 runs here; None one per core); results do not depend on it.
         dask: ``"local"`` or a scheduler address to run on Dask instead.
         progress: called with each finished run.
         on_stage: called with (stage name, runs planned or None) as each stage starts.
         **overrides: ``seed``, ``replications`` (search), ``max_designs``, ``finalists``,
-            ``indifference_zone``, ``confidence``, ``holdout`` (replications).
+            ``indifference_zone``, ``confidence``, ``holdout`` (replications), for a file.
     """
     from salessim.experiments import make_executor
-    from salessim.optimise import SimulationEvaluator, load_problem
+    from salessim.optimise import Problem, SimulationEvaluator, load_problem
     from salessim.optimise import optimise as run_procedure
 
-    problem = load_problem(spec, **overrides)
+    problem = spec if isinstance(spec, Problem) else load_problem(spec, **overrides)
     with make_executor(workers, dask) as executor:
         evaluator = SimulationEvaluator(problem, executor, progress=progress)
         return OptimisationReport(run_procedure(problem, evaluator, on_stage=on_stage))
