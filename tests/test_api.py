@@ -67,6 +67,8 @@ def test_run_in_memory_is_the_engine_s_run(base):
     assert report.label == base.name  # no file: the scenario's name
     text = report.summary(["won", "win_rate"])
     assert "Deals won" in text and "Win rate" in text and "Leads created" not in text
+    # A notebook shows the report in a line, not its thousands of numbers.
+    assert repr(report) == f"<RunReport {base.name!r}: 3 replications, seed 5>"
     estimates = report.estimates().set_index("kpi")
     won = direct.wide()["won"]
     assert estimates.loc["won", "mean"] == pytest.approx(won.mean())
@@ -99,7 +101,10 @@ def test_the_auto_warmup_is_estimated_once_and_used(base):
 def test_a_design_compared_with_itself_in_memory_differs_by_exactly_zero(base):
     report = salessim.compare(base, base, replications=3)
     table = report.to_frame()
-    assert list(dict.fromkeys(table["scenario"])) == [f"{report.baseline.label}-2"]
+    label = report.baseline.label
+    assert list(dict.fromkeys(table["scenario"])) == [f"{label}-2"]
+    assert repr(report) == (f"<ComparisonReport {label!r} against ['{label}-2']: "
+                            f"3 replications, seed {base.seed}>")
     assert (table["diff"].fillna(0) == 0).all()
 
 

@@ -55,12 +55,15 @@ def versus_text(result) -> str:
     return "Formulas against the simulation (salessim analyse):\n" + text_table(rows)
 
 
-@dataclass
+@dataclass(repr=False)
 class AnalysisReport:
     """The flow analysis of a scenario (:class:`salessim.analyse.Analysis`)."""
 
     scenario: Scenario
     analysis: Analysis
+
+    def __repr__(self) -> str:
+        return f"<AnalysisReport {self.scenario.name!r}>"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per figure: section, item, measure, value, unit, method, exact, kpi."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from salessim.forecast.backtest import Backtest
 
 
-@dataclass
+@dataclass(repr=False)
 class BacktestReport:
     """Forecasts from as-of dates through a history, scored against what then happened."""
 
@@ -27,6 +27,10 @@ class BacktestReport:
     every: float
     horizon: float
     replications: int
+
+    def __repr__(self) -> str:
+        return (f"<BacktestReport: {len(self.to_frame())} forecasts every {self.every:g} "
+                f"days for {self.horizon:g} days>")
 
     def scores(self) -> dict[str, Any]:
         """The headline scores as one flat map of plain numbers (``outer.inner`` names)."""

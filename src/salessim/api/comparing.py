@@ -65,7 +65,7 @@ def scenario_runs(baseline: Scenario | str | Path, redesigns: Sequence[Scenario 
     return runs[0], runs[1:]
 
 
-@dataclass
+@dataclass(repr=False)
 class ComparisonReport:
     """A comparison (:class:`salessim.compare.Comparison`) with how it was run.
 
@@ -84,6 +84,12 @@ class ComparisonReport:
     flows: list = field(default_factory=list)
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        c = self.comparison
+        return (f"<ComparisonReport {c.baseline.label!r} against "
+                f"{[r.label for r in c.redesigns]}: {c.replications} replications, seed "
+                f"{c.seed}>")
 
     @property
     def baseline(self) -> ScenarioRun:

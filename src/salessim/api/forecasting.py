@@ -155,13 +155,17 @@ def _history(history, resamples: int | None, runs: list[ForecastRun], replicatio
     return str(history), calibration_of(visits, runs[0].scenario, str(history)), resamples
 
 
-@dataclass
+@dataclass(repr=False)
 class ForecastReport:
     """The forecasts of the baseline and each redesign, with the tables built from them."""
 
     plan: ForecastPlan
     seconds: float = 0.0
     capacity_replications: int = 0
+
+    def __repr__(self) -> str:
+        return (f"<ForecastReport {self.base.label!r}: to {self.plan.until:%Y-%m-%d}, "
+                f"{self.plan.replications} replications>")
 
     @property
     def base(self) -> ForecastRun:

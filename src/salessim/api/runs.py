@@ -126,7 +126,7 @@ def check_warmup_series(series: str) -> str:
     return series
 
 
-@dataclass
+@dataclass(repr=False)
 class RunReport:
     """One scenario's replications, with what was decided on the way.
 
@@ -151,6 +151,10 @@ class RunReport:
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
     warm_start: bool = False
+
+    def __repr__(self) -> str:
+        return (f"<RunReport {self.label!r}: {self.replications} replications, seed "
+                f"{self.seed}>")
 
     @property
     def seed(self) -> int:

@@ -25,11 +25,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from salessim.scenario import Scenario
 
 
-@dataclass
+@dataclass(repr=False)
 class OptimisationReport:
     """The best design under a budget, with its evidence (:class:`OptimisationResult`)."""
 
     result: OptimisationResult
+
+    def __repr__(self) -> str:
+        chosen = self.result.chosen
+        return (f"<OptimisationReport {self.result.problem.name!r}: chosen "
+                f"{None if chosen is None else chosen.candidate.label!r}>")
 
     def summary(self) -> str:
         """The three stages (search, selection, holdout) and the chosen design, as text."""
@@ -85,12 +90,15 @@ def optimise(spec: str | Path | Problem, *, workers: int | None = 1, dask: str |
         return OptimisationReport(run_procedure(problem, evaluator, on_stage=on_stage))
 
 
-@dataclass
+@dataclass(repr=False)
 class CalibrationReport:
     """A scenario calibrated from a CRM export or event log, with evidence and back-test."""
 
     result: CalibrationResult
     source: str
+
+    def __repr__(self) -> str:
+        return f"<CalibrationReport {self.source!r}: {self.scenario.name!r}>"
 
     @property
     def scenario(self) -> Scenario:
