@@ -162,6 +162,14 @@ def test_analyse_is_the_flow_analysis(base):
         report.plot("nothing")
 
 
+@pytest.mark.parametrize("name", ["b2b_baseline.yaml", "speed_to_lead.yaml",
+                                  "saas_renewals.yaml", "redesigns/combined.yaml"])
+def test_a_saved_scenario_loads_back_as_the_same(name, tmp_path):
+    scenario = salessim.load(ROOT / "scenarios" / name)
+    path = salessim.save(scenario.evolve(warmup="1 week"), tmp_path / "saved.yaml")
+    assert salessim.load(path) == scenario.evolve(warmup="1 week")
+
+
 def test_write_gives_the_files_the_command_writes(base, tmp_path):
     report = salessim.run(base, replications=2)
     assert report.write(tmp_path / "run") == ["summary.csv", "replications.csv", "funnel.csv"]

@@ -52,7 +52,7 @@ def save(scenario: Scenario, path: str | Path) -> Path:
     from salessim.scenario import resolved
 
     path = Path(path)
-    write_text(path, f"# {scenario.name}: written by salessim.save\n"
+    write_text(path, "# written by salessim.save: every key resolved\n"
                + yaml.safe_dump(resolved(scenario), sort_keys=False, allow_unicode=True))
     return path
 
