@@ -6,10 +6,10 @@ import; the ``salessim`` command is a thin shell over it::
 
     import salessim
     base = salessim.load("scenarios/tutorial.yaml")
-    more = base.evolve({"roles.ae.headcount": 3})
+    more = salessim.evolve(base, {"roles.ae.headcount": 3})
     print(salessim.compare(base, more, replications=5).summary())
 
-Entry points: :func:`load`, :func:`run`, :func:`compare`, :func:`analyse`,
+Entry points: :func:`load`, :func:`evolve`, :func:`run`, :func:`compare`, :func:`analyse`,
 :func:`optimise`, :func:`calibrate`, :func:`forecast`, :func:`backtest` (see
 :mod:`salessim.api` and docs/python.md). They load on first use, so ``import salessim``
 and ``salessim --help`` stay fast.
@@ -25,7 +25,8 @@ from typing import Any
 __all__ = [
     "AnalysisReport", "BacktestReport", "CalibrationReport", "ComparisonReport",
     "ForecastReport", "OptimisationReport", "RunReport", "SalessimError", "Scenario",
-    "ScenarioError", "__version__", "analyse", "backtest", "calibrate", "compare", "forecast",
+    "ScenarioError", "__version__", "analyse", "backtest", "calibrate", "compare", "evolve",
+    "forecast",
     "load", "optimise", "run", "save",
 ]
 

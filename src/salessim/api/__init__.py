@@ -15,7 +15,7 @@ from typing import Any
 
 #: Public name -> the module of this package that defines it.
 ENTRY_POINTS: dict[str, str] = {
-    "load": "runs", "save": "runs", "run": "runs", "RunReport": "runs",
+    "load": "scenarios", "save": "scenarios", "run": "runs", "RunReport": "runs",
     "compare": "comparing", "ComparisonReport": "comparing",
     "analyse": "analysis", "AnalysisReport": "analysis",
     "optimise": "studies", "OptimisationReport": "studies",
@@ -24,17 +24,17 @@ ENTRY_POINTS: dict[str, str] = {
     "backtest": "backtesting", "BacktestReport": "backtesting",
 }
 
-__all__ = ["Scenario", "ScenarioError", "SalessimError", *ENTRY_POINTS]
+__all__ = ["Scenario", "ScenarioError", "SalessimError", "evolve", *ENTRY_POINTS]
 
 
 def entry_point(name: str) -> Any:
     """The public object ``name`` (an entry point, a report class, Scenario or an error)."""
     if name in ENTRY_POINTS:
         return getattr(importlib.import_module(f"salessim.api.{ENTRY_POINTS[name]}"), name)
-    if name == "Scenario":
-        from salessim.scenario import Scenario
+    if name in ("Scenario", "evolve"):
+        from salessim import scenario
 
-        return Scenario
+        return getattr(scenario, name)
     if name in ("ScenarioError", "SalessimError"):
         from salessim import errors
 

@@ -109,7 +109,7 @@ def analyse(scenario: Scenario | str | Path, hours_per_day: float | None = None,
         sets: ``key.path=value`` overrides of a file.
     """
     from salessim.analyse import analyse as flow_analysis
-    from salessim.api.runs import as_scenario
+    from salessim.api.scenarios import as_scenario
 
     scenario, _ = as_scenario(scenario, sets)
     return AnalysisReport(scenario, flow_analysis(scenario, hours_per_day))

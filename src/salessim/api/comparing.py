@@ -4,7 +4,7 @@ The baseline and the redesigns may be Scenario objects (derived with ``evolve``)
 they run on common random numbers and every KPI is compared on paired replications::
 
     base = salessim.load("scenarios/tutorial.yaml")
-    more = base.evolve({"roles.ae.headcount": 3})
+    more = salessim.evolve(base, {"roles.ae.headcount": 3})
     report = salessim.compare(base, more, replications=5, targets={"won": "+5%"})
     print(report.summary())
     report.to_frame()   # one row per redesign and KPI
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salessim import kpis as registry
-from salessim.api.runs import Ticker, as_scenario, check_warmup_series, pilot_warmup, with_warmup
-from salessim.scenario import Scenario
+from salessim.api.runs import Ticker, check_warmup_series, pilot_warmup, with_warmup
+from salessim.api.scenarios import as_scenario
+from salessim.scenario import Scenario, evolve
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -180,7 +181,7 @@ def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
 
     Args:
         baseline: a Scenario or a scenario file (or the runs of :func:`scenario_runs`).
-        redesigns: Scenarios (``baseline.evolve(...)``) or files (``extends:`` the baseline).
+        redesigns: Scenarios (``salessim.evolve(baseline, ...)``) or files (``extends:`` the baseline).
         replications: per scenario; default the baseline's.
         seed: the root seed of every scenario; default the baseline's.
         sets: ``key.path=value`` overrides of every file.
@@ -208,7 +209,7 @@ def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
     sets = list(sets)
     if warmup is not None and warmup != "auto":
         for run in [base, *others]:
-            run.scenario = run.scenario.evolve(warmup=warmup)
+            run.scenario = evolve(run.scenario, warmup=warmup)
         sets.append(f"warmup={warmup}")
     n = replications or base.scenario.replications
     seed = base.scenario.seed if seed is None else seed

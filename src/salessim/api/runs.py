@@ -1,11 +1,11 @@
-"""Load a scenario and run it: :func:`load`, :func:`run` and its :class:`RunReport`.
+"""Run a scenario: :func:`run` and its :class:`RunReport`.
 
 The warm-up pilot and the precision loop live here, once: ``salessim run`` and
 ``salessim compare`` call them, and so can a notebook::
 
     import salessim
     baseline = salessim.load("scenarios/tutorial.yaml")
-    report = salessim.run(baseline.evolve(horizon=120), replications=5)
+    report = salessim.run(salessim.evolve(baseline, horizon=120), replications=5)
     print(report.summary())
     report.to_frame()          # one row per replication and KPI
     report.plot("funnel")      # a matplotlib Figure (never shown: display or save it)
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salessim import kpis as registry
-from salessim.scenario import Scenario, load_scenario
+from salessim.api.scenarios import as_scenario
+from salessim.scenario import Scenario, evolve
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -32,46 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Figures :meth:`RunReport.plot` draws, by name.
 RUN_PLOTS = ("funnel", "cycle_time", "utilisation", "wip")
-
-
-def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
-    """Read, merge (``extends:``), override (``key.path=value``) and validate a scenario.
-
-    Raises:
-        ScenarioError: naming the file, line, field, rule and value.
-    """
-    return load_scenario(path, list(sets))
-
-
-def save(scenario: Scenario, path: str | Path) -> Path:
-    """Write a scenario as a YAML file (every key resolved), whole or not at all; loading it
-    gives the same scenario. Returns the path."""
-    import yaml
-
-    from salessim.output import write_text
-    from salessim.scenario import resolved
-
-    path = Path(path)
-    write_text(path, "# written by salessim.save: every key resolved\n"
-               + yaml.safe_dump(resolved(scenario), sort_keys=False, allow_unicode=True))
-    return path
-
-
-def as_scenario(scenario: Scenario | str | Path, sets: Sequence[str] = ()
-                ) -> tuple[Scenario, str | None]:
-    """A scenario given as an object or a file, with the file's path (None for an object).
-
-    Raises:
-        UsageError: ``sets`` with a Scenario object (derive it with ``evolve`` instead).
-    """
-    if isinstance(scenario, Scenario):
-        if sets:
-            from salessim.errors import UsageError
-
-            raise UsageError("sets apply to a scenario file; change a Scenario with "
-                             "scenario.evolve({...}) instead")
-        return scenario, None
-    return load(scenario, sets), str(scenario)
 
 
 class Ticker:
@@ -113,7 +74,7 @@ def with_warmup(scenario: Scenario, estimate: WarmupEstimate) -> Scenario:
     """The scenario with the estimated warm-up, as printed and recorded (``:g``, six
     significant digits, so ``--set warmup=...`` from the record runs the same)."""
     warmup = float(f"{estimate.warmup:g}")
-    return scenario if warmup == float(scenario.warmup) else scenario.evolve(warmup=warmup)
+    return scenario if warmup == float(scenario.warmup) else evolve(scenario, warmup=warmup)
 
 
 def check_warmup_series(series: str) -> str:
@@ -311,7 +272,7 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
     scenario, path = as_scenario(scenario, sets)
     sets = list(sets)
     if warmup is not None and warmup != "auto":
-        scenario = scenario.evolve(warmup=warmup)
+        scenario = evolve(scenario, warmup=warmup)
         sets.append(f"warmup={warmup}")
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed

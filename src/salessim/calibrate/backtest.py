@@ -30,7 +30,7 @@ from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.kpis import win_rate
 from salessim.records import LOG_EPOCH
-from salessim.scenario import Scenario
+from salessim.scenario import Scenario, evolve
 from salessim.scenario.units import convert
 
 MONTH_DAYS = 30
@@ -156,7 +156,7 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
         if profile is not None and profile.monthly:
             change[f"sources.{sid}.profile.monthly"] = [
                 profile.monthly[(k + months) % 12] for k in range(12)]
-    return scenario.evolve(change) if change else scenario
+    return evolve(scenario, change) if change else scenario
 
 
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:

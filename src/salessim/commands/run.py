@@ -126,6 +126,7 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
     from salessim.errors import ScenarioError
     from salessim.forecast import forecast_scenario, parse_date, read_pipeline
     from salessim.forecast.simulate import calendar_warning
+    from salessim.scenario import evolve
     from salessim.scenario.units import convert
 
     if args.warmup is not None:
@@ -146,7 +147,7 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
     except ScenarioError as exc:
         raise with_file(exc, str(args.pipeline)) from None
     # The horizon and periods exactly as the scenario gives them (no round trip via dates).
-    return started.evolve(horizon=scenario.horizon, periods=scenario.periods)
+    return evolve(started, horizon=scenario.horizon, periods=scenario.periods)
 
 
 def log_formats(text: str) -> list[str]:

@@ -20,7 +20,6 @@ import copy
 import difflib
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,8 @@ class Document:
         return (self.files[-1] if self.files else None), None
 
 
-def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
+def merge(base: Any, change: Any, path: Path_ = ()) -> Any:
+    """``change`` merged into ``base`` by the rules above (neither is modified)."""
     if not (isinstance(base, dict) and isinstance(change, dict)):
         return copy.deepcopy(change)
     if path and path[-1] in _REPLACED_WHOLE:
@@ -71,7 +71,7 @@ def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
         if value is None:
             merged.pop(key, None)
         elif key in merged:
-            merged[key] = _merge(merged[key], value, (*path, str(key)))
+            merged[key] = merge(merged[key], value, (*path, str(key)))
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -115,7 +115,7 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
             raise ScenarioError([Problem("extends", "the base is not a YAML scenario (a mapping "
                                          "of keys to values)", parent_ref, name, at)]) from None
         raise
-    merged = _merge(parent.data, data)
+    merged = merge(parent.data, data)
     merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
     merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
     return Document(merged, merged_origins, [*parent.files, name])
@@ -298,45 +298,6 @@ def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:
         check_set_paths(doc, sets)
         doc = apply_sets(doc, sets)
     return validate_document(doc)
-
-
-#: The pseudo-file errors of :func:`evolve` name.
-EVOLVE_SOURCE = "evolve"
-
-
-def evolve(scenario: Scenario, changes: Mapping[str, Any] | None = None,
-           **fields: Any) -> Scenario:
-    """A scenario derived from ``scenario``, validated as a file would be.
-
-    ``changes`` merge in as a redesign file's do (maps key by key, ``None`` deletes a key,
-    a stage's ``next`` and a distribution naming another ``dist`` are replaced whole); a
-    key may be a dotted path (``"roles.ae.headcount"``). Keyword arguments change
-    top-level keys (``warmup="2 weeks"``). Duration strings are read in the scenario's own
-    ``time_unit``, which cannot change here: the numbers already in the scenario are
-    written in it. Unlike pydantic's ``model_copy(update=...)``, every rule of the
-    scenario language is checked again.
-
-    Raises:
-        ScenarioError: the derived scenario breaks a rule; the problem names the field,
-            the rule and the value (in the pseudo-file ``evolve``).
-    """
-    change: dict[str, Any] = {}
-    for key, value in {**(changes or {}), **fields}.items():
-        *outer, last = str(key).split(".")
-        node = change
-        for part in outer:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ScenarioError([Problem(str(key), "a change under a key that is also "
-                                             "changed to a plain value", value, EVOLVE_SOURCE)])
-        node[last] = _merge(node[last], value) if last in node else value
-    for key, rule in (("extends", "a derived scenario has its base already"),
-                      ("time_unit", "evolve keeps the time unit: the scenario's numbers are "
-                                    f"in {scenario.time_unit}s")):
-        if key in change and not (key == "time_unit" and change[key] == scenario.time_unit):
-            raise ScenarioError([Problem(key, rule, change[key], EVOLVE_SOURCE)])
-    data = _merge(resolved(scenario), change)
-    return validate_document(Document(data, {}, [EVOLVE_SOURCE]))
 
 
 def resolved(scenario: Scenario) -> dict[str, Any]:

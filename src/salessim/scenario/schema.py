@@ -9,7 +9,7 @@ the whole process (unknown references, unreachable stages, loops with no way out
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -297,16 +297,6 @@ class Scenario(Frozen):
                        **options: Any) -> Scenario:
         return super().model_validate(obj, context={**unit_context(obj), **(context or {})},
                                       **options)
-
-    def evolve(self, changes: Mapping[str, Any] | None = None, /, **fields: Any) -> Scenario:
-        """A new scenario with ``changes`` merged in as a redesign file's are, validated.
-
-        See :func:`salessim.scenario.load.evolve`, e.g.
-        ``scenario.evolve({"roles.ae.headcount": 6}, warmup="2 weeks")``.
-        """
-        from salessim.scenario.load import evolve  # the loader builds on this module
-
-        return evolve(self, changes, **fields)
 
     def calendar_of(self, role: str) -> Calendar | None:
         """The calendar ``role`` works under: its own, else the scenario's (None: all hours)."""
