@@ -272,10 +272,8 @@ def _index(key: str, items: list[Any]) -> int | None:
 def validate_document(doc: Document) -> Scenario:
     """Validate a merged document into a Scenario, or raise one error with every problem."""
     data = dict(doc.data)
-    unit = data.get("time_unit", "day")
-    context = {"time_unit": unit if unit in ("minute", "hour", "day", "week") else "day"}
-    try:
-        scenario = Scenario.model_validate(data, context=context)
+    try:  # duration strings in the document's own time unit (Scenario.model_validate)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(located_problems(doc, exc)) from None
     problems = process_problems(scenario) or size_problems(scenario)
