@@ -89,7 +89,7 @@ def funnel_figure(runs: Sequence[ScenarioRun]) -> Figure:
     axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     for i, run in enumerate(runs):
         ax = axes[i // cols][i % cols]
-        table = funnel(run.result)
+        table = funnel(run.run_result)
         y = np.arange(len(table))[::-1]
         ax.barh(y, table["entered"], color=colour(i), alpha=0.85)
         for yy, entered, conv, target in zip(
@@ -124,7 +124,7 @@ def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
     unit = runs[0].scenario.time_unit
     for i, run in enumerate(runs):
         pooled = QuantileSketch()
-        for r in run.result.replications:
+        for r in run.run_result.replications:
             pooled.merge(r.tally.cycle_won)
         values, counts = pooled.points()
         times = np.repeat(np.asarray(values, dtype=float), counts)
@@ -132,7 +132,7 @@ def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
             continue
         # The table's median is the KPI cycle_time_won_median averaged over replications;
         # the curve pools every replication. Both are stated, the table's value is marked.
-        wide = run.result.wide()
+        wide = run.run_result.wide()
         table_median = float(np.nanmean(wide["cycle_time_won_median"])) \
             if "cycle_time_won_median" in wide and wide["cycle_time_won_median"].notna().any() \
             else math.nan
@@ -164,7 +164,7 @@ def utilisation_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figu
     width = 0.8 / len(runs)
     x = np.arange(len(roles))
     for i, run in enumerate(runs):
-        wide = run.result.wide()
+        wide = run.run_result.wide()
         means, lows, highs = [], [], []
         for rid in roles:
             col = f"utilisation.{rid}"
@@ -359,7 +359,7 @@ def wip_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figure:
     fig = _figure(7, 4.0)
     ax = fig.subplots()
     for i, run in enumerate(runs):
-        times, values = series_matrix(run.result, "wip")
+        times, values = series_matrix(run.run_result, "wip")
         ests = [stats.t_interval(values[:, j], level) for j in range(values.shape[1])]
         mean = np.array([e.mean for e in ests])
         lo = np.array([e.ci_low for e in ests])

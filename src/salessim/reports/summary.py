@@ -73,7 +73,7 @@ def wip_rise(run: ScenarioRun, level: float = 0.95) -> stats.Estimate:
     of the measurement window, times that half's length, over the mean level there; then a
     t interval across replications.
     """
-    times, values = series_matrix(run.result, "wip")
+    times, values = series_matrix(run.run_result, "wip")
     warmup, horizon = float(run.scenario.warmup), float(run.scenario.horizon)
     keep = times >= warmup + (horizon - warmup) / 2
     if keep.sum() < 3:
@@ -105,7 +105,7 @@ def wip_caveat(run: ScenarioRun, level: float = 0.95) -> Caveat | None:
 
 def utilisation_caveats(run: ScenarioRun) -> list[Caveat]:
     """Roles above :data:`BUSY_ROLE` utilisation."""
-    means = run.result.summary().set_index("kpi")["mean"]
+    means = run.run_result.summary().set_index("kpi")["mean"]
     out = []
     for rid in run.scenario.roles:
         value = means.get(f"utilisation.{rid}", math.nan)
