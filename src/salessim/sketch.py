@@ -170,7 +170,8 @@ class QuantileSketch:
         h = (n - 1) * q
         lo = math.floor(h)
         if self.exact is not None:
-            ordered = sorted(self.exact)
+            # Kept in order from now on: the next quantile's sort is a pass over sorted data.
+            ordered = self.exact = array("d", sorted(self.exact))
             low, high = ordered[lo], ordered[min(lo + 1, n - 1)]
         else:
             keys = sorted(self.bins)
