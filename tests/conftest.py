@@ -102,6 +102,8 @@ def no_hang(seconds: float = 60):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked ``slow`` first (in their own order), then the rest: with the work
-    handed out in this order the cores finish together (longest first)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The modules with a test marked ``slow`` first, then the rest, each module whole and
+    in its own order: with the work handed out so the cores finish together (longest
+    first), and a module's fixtures are built once per worker."""
+    slow = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow)
