@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_built_package_ships_py_typed(tmp_path):
-    # Built from a copy: setuptools writes its egg-info beside the sources.
+    # Built from a copy (setuptools writes its egg-info beside the sources) with the
+    # setuptools of the test extra, as the wheel would be.
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "src", tmp_path / "src",
