@@ -105,5 +105,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules with a test marked ``slow`` first, then the rest, each module whole and
     in its own order: with the work handed out so the cores finish together (longest
     first), and a module's fixtures are built once per worker."""
-    slow = {item.module for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module not in slow)
+    slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: getattr(item, "module", None) not in slow)
