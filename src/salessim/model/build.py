@@ -11,7 +11,7 @@ from typing import Any
 
 import simpy
 
-from salessim.ends import BY_NAME
+from salessim.ends import BY_NAME, is_forward
 from salessim.model.journey import StagePlan
 from salessim.model.meeting import Meeting
 from salessim.model.staff import Staff
@@ -41,6 +41,7 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
     def target(name: str) -> Any:
         return BY_NAME[name].code if name in BY_NAME else plans[name]
 
+    progress = scenario.progress
     for sid, stage in scenario.stages.items():
         plan = plans[sid]
         plan.behaviour = _behaviour(sid, stage, env, staff, tallies[sid], log)
@@ -48,7 +49,7 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
         names = list(stage.next)
         plan.set_routing(
             [target(n) for n in names], [stage.next[n] for n in names],
-            [BY_NAME[n].forward if n in BY_NAME else scenario.stages[n].progress for n in names],
+            [is_forward(n, progress) for n in names],
             stage.decay, stage.score_odds)
         if len(names) > 1:
             plan.route = blocks(staff.streams.generator(f"route:{sid}").random)

@@ -286,6 +286,11 @@ class Scenario(Frozen):
     def hours_per_unit(self) -> float:
         return UNIT_HOURS[self.time_unit]
 
+    @property
+    def progress(self) -> dict[str, bool]:
+        """Stage id -> does reaching it count as progress (for :func:`salessim.ends.is_forward`)."""
+        return {sid: stage.progress for sid, stage in self.stages.items()}
+
 
 def process_problems(scenario: Scenario) -> list[Problem]:
     """Rules on the process as a whole, each with the field that breaks it."""

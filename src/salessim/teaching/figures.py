@@ -10,17 +10,15 @@ simulation in steady state must agree with it.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
+from salessim.ends import is_forward
 from salessim.model.calendar import working_calendar
 from salessim.scenario.dists import Exponential
 from salessim.scenario.schema import TERMINALS
 from salessim.teaching import numeric
+from salessim.teaching.chain import Analysis, routing
 from salessim.teaching.kinds import Context, visit
 from salessim.teaching.queueing import pooled_wait
-
-if TYPE_CHECKING:
-    from salessim.analyse import Analysis
 
 
 def _flags(a: Analysis) -> dict[str, bool]:
@@ -120,11 +118,9 @@ def _stage_rows(a: Analysis, waited: list, exact_wait: set[str], flow: bool) -> 
         if n == 0:
             continue
         fwd = 0.0
-        from salessim.analyse import routing
-
         for chain in a.chains:
-            on = sum(p for t, p in routing(stage, sc.sources[chain.source]).items()
-                     if t not in ("lost", "no_decision"))
+            on = sum(p for t, p in routing(stage, sc.sources[chain.source], sc.progress).items()
+                     if is_forward(t, sc.progress))
             fwd += chain.share * sum(chain.visits[i] * on for i, st in enumerate(chain.states)
                                      if st[0] == sid and not chain.fresh[i].skipped)
         rows.append(("stage", sid, "conversion", fwd / n, "share", "flow rule", flow,
