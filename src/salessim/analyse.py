@@ -27,10 +27,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from salessim.model.kinds.flow import Context
 from salessim.scenario.schema import Scenario
 from salessim.teaching.chain import COLUMNS, Analysis, Chain, chain_of, routing, value_classes
 from salessim.teaching.figures import fill_rows
-from salessim.teaching.kinds import Context
 
 __all__ = ["COLUMNS", "VERSUS_COLUMNS", "Analysis", "Chain", "analyse", "routing", "simulated",
            "versus"]

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from salessim.ends import is_forward
+from salessim.model.kinds import kind_of, numeric
+from salessim.model.kinds.flow import Context, Visit
 from salessim.scenario.schema import TERMINALS, Scenario, Source, Stage
-from salessim.teaching import numeric
-from salessim.teaching.kinds import Context, Visit, visit
+from salessim.teaching.kinds import visit
 
 #: Columns of :meth:`Analysis.table`.
 COLUMNS = ["section", "item", "measure", "value", "unit", "method", "exact", "kpi"]
@@ -77,7 +78,7 @@ class Chain:
 def value_classes(scenario: Scenario, source: Source) -> list[tuple[float, float]]:
     """(probability, a value inside) per class between the value thresholds in use."""
     cuts = sorted({s.only_if.deal_value_above for s in scenario.stages.values() if s.only_if}
-                  | {a.above for s in scenario.stages.values() for a in (s.approvals or [])})
+                  | {cut for s in scenario.stages.values() for cut in kind_of(s).value_cuts(s)})
     out, below = [], 0.0
     for cut in cuts:
         at_most = numeric.share_at_most(source.deal_value, cut)

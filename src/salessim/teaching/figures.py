@@ -13,11 +13,12 @@ import math
 
 from salessim.ends import is_forward
 from salessim.model.calendar import working_calendar
+from salessim.model.kinds import kind_of, numeric
+from salessim.model.kinds.flow import Context
 from salessim.scenario.dists import Exponential
 from salessim.scenario.schema import TERMINALS
-from salessim.teaching import numeric
 from salessim.teaching.chain import Analysis, routing
-from salessim.teaching.kinds import Context, visit
+from salessim.teaching.kinds import visit
 from salessim.teaching.queueing import pooled_wait
 
 
@@ -26,7 +27,10 @@ def _flags(a: Analysis) -> dict[str, bool]:
     stages = sc.stages.values()
     return {
         "routing": not any(s.decay or s.score_odds or s.patience for s in stages),
-        "parallel": any(s.parallel for s in stages),
+        # queueing formulas hold for every kind's staff work (not for parallel tasks)
+        "queues": all(kind_of(s).queue_exact for s in stages),
+        # every kind's visit is exact (not a meeting with a capacity)
+        "visits": all(v.exact for ch in a.chains for v in ch.fresh),
         "calendar": sc.calendar is not None or any(r.calendar for r in sc.roles.values()),
         "poisson": not any(s.profile for s in sc.sources.values()),
     }
@@ -53,16 +57,14 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
     for rid, role in sc.roles.items():
         items = pieces[rid]
         per_lead = sum(n * p.work.mean for n, p in items)
-        # A meeting holds one member of each attending role for its length, per meeting
-        # held (every one, when deals arrive often enough): load length / every.
-        meetings = [s.meeting for s in sc.stages.values() if s.meeting is not None
-                    and rid in s.staff]
-        load = rate * per_lead + sum(m.length / m.every for m in meetings)
+        # Staff time that does not scale with leads (a meeting's attendees), by the kinds.
+        fixed = [kind_of(s).fixed_load(s, rid) for s in sc.stages.values()]
+        load = rate * per_lead + sum(fixed)
         share = working_calendar(role.calendar or sc.calendar, sc.time_unit).working_time(
             sc.warmup, sc.horizon) / window
         capacity = role.headcount * share
         rho = load / capacity
-        util_exact = flags["routing"] and sc.learning is None and rho < 1 and not meetings
+        util_exact = flags["routing"] and sc.learning is None and rho < 1 and not any(fixed)
         rows += [
             ("role", rid, "offered load (staff busy on average)", load, "staff", "flow rule",
              util_exact, ""),
@@ -86,7 +88,7 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
         m2 = sum(n * numeric.second_moment(p.work) for n, p in items) / requests
         q = pooled_wait(role.headcount, rate * requests, mean, m2 / mean**2 - 1)
         means = {round(p.work.mean, 12) for _, p in items}
-        exact = (flags["routing"] and not flags["parallel"] and len(means) == 1
+        exact = (flags["routing"] and flags["queues"] and len(means) == 1
                  and all(isinstance(p.work, Exponential) for _, p in items))
         if exact:
             exact_roles.add(rid)
@@ -195,7 +197,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
     ]
     rows += [("process", "all", m, x, u, "flow rule", flow, k) for m, x, u, k in proc]
     share = a.hours_per_day / 24
-    no_queue_exact = flow and not working
+    no_queue_exact = flow and not working and flags["visits"]
     for label, won in (("won deals", True), ("all leads", False)):
         cycle = a.sum(lambda v, s: v.duration, won=won)
         processing = a.sum(lambda v, s: v.processing, won=won)
@@ -210,7 +212,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
     rows.append(("process", "all", "working hours per day (stated)", a.hours_per_day, "hours",
                  "stated", True, ""))
     if waited is not None:
-        exact = flow and not flags["parallel"] and working <= exact_roles
+        exact = flow and flags["queues"] and flags["visits"] and working <= exact_roles
         method = _method(a, working) if working else "flow rule"
         won = a.sum(lambda v, s: v.duration, won=True, visits=waited)
         every = a.sum(lambda v, s: v.duration, visits=waited)
