@@ -73,6 +73,8 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         out[f"visits.{sid}"] = st.entered
     for sid, stage in scenario.stages.items():  # each kind's own KPIs (meetings)
         out.update(kind_of(stage).kpis(sid, stage, tally.stages[sid]))
+    for kind in dict.fromkeys(kind_of(stage) for stage in scenario.stages.values()):
+        out.update(kind.process_kpis(tally))
     role_working = {
         rid: calendar_of(role.calendar or scenario.calendar).working_time(
             scenario.warmup, scenario.horizon)

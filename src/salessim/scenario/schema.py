@@ -128,6 +128,10 @@ class Stage(Staffed):
                                  "lost / no_decision: next needs both kinds of target")
         if self.patience is not None and not self.patience.mean > 0:
             raise ValueError(f"patience must be a positive duration, got mean {self.patience.mean}")
+        for name in kinds:  # a kind's own model may state rules on its whole stage
+            check = getattr(getattr(self, name), "check_stage", None)
+            if check is not None:
+                check(self)
         return self
 
 

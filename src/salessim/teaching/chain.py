@@ -69,6 +69,19 @@ class Chain:
     visits: np.ndarray  # expected visits to each state, from the entry
     ends: np.ndarray  # per state, P(end in each of TERMINALS)
     fresh: list[Visit]  # per state, the visit without queues
+    moves: np.ndarray | None = None  # state to state probabilities (Q)
+    exits: np.ndarray | None = None  # state to end probabilities (R), ends as in TERMINALS
+
+    def first_hits(self, hit: set[str]) -> np.ndarray:
+        """Per state, P(the walk from the entry reaches it before any state of a stage in
+        ``hit`` and the state is in ``hit``): where a deal first enters those stages."""
+        q = self.moves.copy()
+        for i, (sid, _) in enumerate(self.states):
+            if sid in hit:
+                q[i] = 0.0  # absorbing: only the first entry counts
+        reach = np.linalg.solve((np.eye(len(self.states)) - q).T, np.eye(len(self.states))[0])
+        return np.array([reach[i] if sid in hit else 0.0
+                         for i, (sid, _) in enumerate(self.states)])
 
     @property
     def p_end(self) -> np.ndarray:
@@ -78,7 +91,7 @@ class Chain:
 def value_classes(scenario: Scenario, source: Source) -> list[tuple[float, float]]:
     """(probability, a value inside) per class between the value thresholds in use."""
     cuts = sorted({s.only_if.deal_value_above for s in scenario.stages.values() if s.only_if}
-                  | {cut for s in scenario.stages.values() for cut in kind_of(s).value_cuts(s)})
+                  | {cut for s in scenario.stages.values() for cut, _ in kind_of(s).value_cuts(s)})
     out, below = [], 0.0
     for cut in cuts:
         at_most = numeric.share_at_most(source.deal_value, cut)
@@ -128,7 +141,7 @@ def chain_of(scenario: Scenario, sid_source: str, share: float, value: float,
     a = np.eye(n) - q
     visits = np.linalg.solve(a.T, np.eye(n)[0])
     ends = np.linalg.solve(a, r)
-    return Chain(sid_source, share, value, states, visits, ends, fresh)
+    return Chain(sid_source, share, value, states, visits, ends, fresh, q, r)
 
 
 @dataclass

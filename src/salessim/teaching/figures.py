@@ -149,12 +149,12 @@ def _stage_rows(a: Analysis, waited: list, exact_wait: set[str], flow: bool) -> 
         rows.append(("stage", sid, "time per visit, no queues",
                      a.sum(lambda v, s, sid=sid: v.duration if s[0] == sid else 0.0) / n,
                      unit, "flow rule", False, ""))
-        for level in stage.approvals or []:
+        for cut, who in kind_of(stage).value_cuts(stage):  # approval levels
             share = sum(ch.share * sum(ch.visits[i] for i, st in enumerate(ch.states)
-                                       if st[0] == sid and ch.value > level.above)
+                                       if st[0] == sid and ch.value > cut)
                         for ch in a.chains) / n
-            rows.append(("stage", sid, f"share above {level.above:g} ({'+'.join(level.staff)})",
-                         share, "share", "flow rule", flow, ""))
+            rows.append(("stage", sid, f"share above {cut:g} ({who})", share, "share",
+                         "flow rule", flow, ""))
     return rows
 
 
@@ -186,6 +186,8 @@ def fill_rows(a: Analysis, rate: float) -> None:
              "close_rate" if t == "won" else "") for t, p in ends.items()]
     rows.append(("end", "won", "win rate", ends["won"] / sum(ends.values()), "share",
                  "flow rule", flow, "win_rate"))
+    for kind in dict.fromkeys(kind_of(stage) for stage in sc.stages.values()):
+        rows += kind.analysis_rows(a, flow)  # a kind's own figures of the process
 
     def hand(v, s):
         return sum(v.handoffs.values())

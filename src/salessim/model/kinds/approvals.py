@@ -44,8 +44,8 @@ class ApprovalChainKind(StageKind):
         visit.last = {last: 1.0}
         return visit
 
-    def value_cuts(self, stage: Stage) -> list[float]:
-        return [level.above for level in stage.approvals]
+    def value_cuts(self, stage: Stage) -> list[tuple[float, str]]:
+        return [(level.above, "+".join(level.staff)) for level in stage.approvals]
 
     def box(self, stage: Stage, unit: str) -> list[str]:
         return [f"approve > {money(level.above)}: {'+'.join(level.staff) or '-'}"

@@ -23,7 +23,9 @@ aspect                  who asks
 ======================  ===============================================================
 
 Hooks with a default (a kind overrides them when it has something to say): ``kpis`` (its
-own KPIs per stage, from the stage's tally), ``value_cuts`` (deal values its flow depends
+own KPIs per stage, from the stage's tally), ``process_kpis`` (its KPIs of the whole
+process, from the run's tally), ``analysis_rows`` (its figures of the process, from the
+flow analysis's chains), ``value_cuts`` (deal values its flow depends
 on), ``fixed_load`` (staff time per time unit that does not scale with leads) and
 ``queue_exact`` (queueing formulas hold for its staff). Whether reaching a stage counts as
 progress is the stage's ``progress`` (``Scenario.progress``, read by
@@ -130,8 +132,20 @@ class StageKind(ABC):
         """The kind's own KPIs of one stage (declared in ``kpis.py``)."""
         return {}
 
-    def value_cuts(self, stage: Stage) -> list[float]:
-        """Deal values at which the kind's flow changes (approval levels)."""
+    def process_kpis(self, tally: Any) -> dict[str, float]:
+        """The kind's own KPIs of the whole process (declared in ``kpis.py``), asked once
+        per run of a scenario that has a stage of this kind."""
+        return {}
+
+    def analysis_rows(self, analysis: Any, exact: bool) -> list[tuple]:
+        """The kind's own figures of the process, as rows of the flow analysis's table
+        (``salessim.analyse.COLUMNS``), from its chains; ``exact`` is whether the routing
+        figures are exact for the scenario."""
+        return []
+
+    def value_cuts(self, stage: Stage) -> list[tuple[float, str]]:
+        """Deal values at which the kind's flow changes, each with who it concerns
+        (approval levels and their roles): the flow analysis splits deals there."""
         return []
 
     def fixed_load(self, stage: Stage, role: str) -> float:
