@@ -45,7 +45,7 @@ def around(kind: StageKind, replications: int = 2, pipeline: list | None = None,
         "entry": "qualify",
         "stages": {
             "qualify": {"role": "rep", "work": {"dist": "exponential", "mean": 0.5},
-                        "next": {"probe": 0.7, "lost": 0.3}},
+                        "next": {"probe": 0.6, "won": 0.1, "lost": 0.3}},
             "probe": kind.example("qualify"),
         },
         "pipeline": pipeline or [],

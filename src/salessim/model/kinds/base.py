@@ -124,8 +124,9 @@ class StageKind(ABC):
     def example(self, before: str) -> dict[str, Any]:
         """A stage of this kind as scenario data, reached from stage ``before``.
 
-        It may name the roles ``rep`` (a pool) and ``manager``, route back to ``before``
-        and must reach ``won``; the tests build a scenario around it and run it end to end.
+        It may name the roles ``rep`` (a pool) and ``manager`` and route back to
+        ``before`` (which can reach ``won``); the tests build a scenario around it and run
+        it end to end.
         """
 
     def kpis(self, sid: str, stage: Stage, st: StageTally) -> dict[str, float]:
