@@ -44,6 +44,9 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
             [target(n) for n in names], [stage.next[n] for n in names],
             [is_forward(n, progress) for n in names],
             stage.decay, stage.score_odds)
+        # A stage that sends deals back always has two ways out (back, rest): it is routed,
+        # so its bit in Deal.visited marks the deals that came through it.
+        plan.returns = kind_of(stage).returns_deals and len(names) > 1
         if len(names) > 1:
             plan.route = blocks(staff.streams.generator(f"route:{sid}").random)
             plan.slot = len(routed)

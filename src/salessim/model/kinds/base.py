@@ -70,6 +70,8 @@ class StageKind(ABC):
             ``resume`` generators.
         value_dependent: its ``flow`` depends on the deal's value (beyond ``only_if``).
         queue_exact: queueing formulas (Erlang C, Allen-Cunneen) hold for its staff work.
+        returns_deals: its stage sends deals back into the funnel (lead recycling): a deal
+            won after leaving it is a recycled win (``Tally.won_recycled``).
     """
 
     name: ClassVar[str]
@@ -77,6 +79,7 @@ class StageKind(ABC):
     behaviour: ClassVar[type]
     value_dependent: ClassVar[bool] = False
     queue_exact: ClassVar[bool] = True
+    returns_deals: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
