@@ -12,6 +12,7 @@ import math
 from typing import Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -37,6 +38,7 @@ from salessim.scenario.mechanics import (
 )
 from salessim.scenario.opendeals import OpenDeal, pipeline_problems
 from salessim.scenario.parts import WEEKDAYS, Calendar, Role, Source, shared_calendar
+from salessim.scenario.recycle import Recycle, nurture_stage, stage_json_schema
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
 
 __all__ = ["KIND_FIELDS", "PROBABILITY_TOLERANCE", "TERMINALS", "WEEKDAYS", "Calendar", "Id",
@@ -53,7 +55,7 @@ PROBABILITY_TOLERANCE = 1e-6
 #: The ``Stage`` fields that give a stage its kind (at most one per stage); each is
 #: claimed by one kind of ``salessim.model.kinds``, the kind of a stage with none is
 #: delay only.
-KIND_FIELDS = ("work", "parallel", "approvals", "meeting")
+KIND_FIELDS = ("work", "parallel", "approvals", "meeting", "recycle")
 
 
 class OnlyIf(Frozen):
@@ -69,6 +71,8 @@ class OnlyIf(Frozen):
 class Stage(Staffed):
     """One step of the sale: staff work (``role`` / ``roles``, ``work``), then customer-side
     time (``delay``), then routing (``next``)."""
+
+    model_config = ConfigDict(**Frozen.model_config, json_schema_extra=stage_json_schema)
 
     description: str = ""
     patience: Dist | None = Field(
@@ -87,11 +91,14 @@ class Stage(Staffed):
     parallel: dict[Id, Task] | None = Field(default=None, min_length=2)
     approvals: list[ApprovalLevel] | None = Field(default=None, min_length=1)
     meeting: Meeting | None = None
+    recycle: Recycle | None = Field(default=None, description="a nurture track (lead recycling)")
     progress: bool = Field(
         default=True,
         description="does reaching this stage count as progress (conversion) of the stage a "
         "deal leaves? false for a nurture track that holds a lead and sends it back later",
     )
+
+    _nurture = model_validator(mode="before")(staticmethod(nurture_stage))
 
     @field_validator("next")
     @classmethod

@@ -13,6 +13,7 @@ from salessim.model.kinds.base import Build, Registry, StageKind, UnknownKind
 from salessim.model.kinds.delay import DelayOnlyKind
 from salessim.model.kinds.meeting import MeetingKind
 from salessim.model.kinds.parallel import ParallelTasksKind
+from salessim.model.kinds.recycle import RecycleKind
 from salessim.model.kinds.staffed import StaffedWorkKind
 
 #: Every stage kind salessim knows.
@@ -21,6 +22,7 @@ REGISTRY = Registry([
     ParallelTasksKind(),
     ApprovalChainKind(),
     MeetingKind(),
+    RecycleKind(),
     DelayOnlyKind(),
 ])
 
