@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate.readers import ExportError, slug
+from salessim.ends import is_forward
 from salessim.scenario import TERMINALS
 
 VISIT_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "source",
@@ -227,7 +228,8 @@ def _re_entries(v: pd.DataFrame, ends: dict[str, str]) -> tuple[pd.DataFrame, in
     """
     if v.empty:
         return v, 0
-    final = {name for name, kind in ends.items() if kind == "won"}
+    # An end that moves the deal on (won) is final: rows after it are after the sale.
+    final = {name for name, kind in ends.items() if is_forward(kind, {})}
     dropped = {name for name in ends if name not in final}
     deal = v["deal_id"].to_numpy()
     at_end = v["stage"].isin(list(ends)).to_numpy()
