@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate.readers import ExportError, slug
-from salessim.ends import is_forward
+from salessim.ends import LOST, NO_DECISION, WON, is_forward
 from salessim.scenario import TERMINALS
 
 VISIT_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "source",
@@ -26,9 +26,9 @@ VISIT_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "s
 
 #: CRM names recognised as end stages without being named (compared by their id).
 DEFAULT_ENDS = {
-    "won": {"won", "closed_won", "closedwon", "win", "deal_won"},
-    "lost": {"lost", "closed_lost", "closedlost", "deal_lost"},
-    "no_decision": {"no_decision", "nodecision", "closed_no_decision"},
+    WON.name: {WON.name, "closed_won", "closedwon", "win", "deal_won"},
+    LOST.name: {LOST.name, "closed_lost", "closedlost", "deal_lost"},
+    NO_DECISION.name: {NO_DECISION.name, "nodecision", "closed_no_decision"},
 }
 #: The stage a deal is in between being lost and coming back (a nurture track).
 NURTURE = "nurture"
@@ -107,12 +107,12 @@ def resolve_ends(stages: Iterable[str], won: Iterable[str] = (), lost: Iterable[
     Named stages must be among those seen; without names, common ones are recognised.
     """
     seen = sorted(set(stages))
-    given = {"won": list(won), "lost": list(lost), "no_decision": list(no_decision)}
+    given = {WON.name: list(won), LOST.name: list(lost), NO_DECISION.name: list(no_decision)}
     ends: dict[str, str] = {}
     for kind, names in given.items():
         for name in names:
             if name not in seen:
-                option = "--no-decision" if kind == "no_decision" else f"--{kind}"
+                option = f"--{kind.replace('_', '-')}"
                 raise ExportError(f"{option} {name}: no such stage in the data (stages seen: "
                                   f"{', '.join(seen)})")
             ends[name] = kind

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from salessim.ends import END_NAMES, NOT_FORWARD
+from salessim.ends import END_NAMES, LOST, NOT_FORWARD
 from salessim.scenario.base import Frozen, Id
 
 
@@ -35,7 +35,7 @@ class Recycle(Frozen):
     back: dict[Id, float] = Field(
         min_length=1, description="stage -> probability that a lead re-enters the funnel there")
     rest: Literal[NOT_FORWARD] = Field(  # type: ignore[valid-type]
-        default="lost", description="how the leads that do not come back end")
+        default=LOST.name, description="how the leads that do not come back end")
     description: str = ""
 
     @field_validator("back")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from salessim.ends import is_forward
+from salessim.ends import WON, is_forward
 from salessim.model.calendar import working_calendar
 from salessim.model.kinds import kind_of, numeric
 from salessim.model.kinds.flow import Context
@@ -60,7 +60,7 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
         # Staff time that does not scale with leads (a meeting's attendees), by the kinds.
         fixed = [kind_of(s).fixed_load(s, rid) for s in sc.stages.values()]
         load = rate * per_lead + sum(fixed)
-        share = working_calendar(role.calendar or sc.calendar, sc.time_unit).working_time(
+        share = working_calendar(sc.calendar_of(rid), sc.time_unit).working_time(
             sc.warmup, sc.horizon) / window
         capacity = role.headcount * share
         rho = load / capacity
@@ -183,8 +183,8 @@ def fill_rows(a: Analysis, rate: float) -> None:
 
     ends = {t: sum(ch.share * ch.p_end[i] for ch in a.chains) for i, t in enumerate(TERMINALS)}
     rows = [("end", t, "share of leads", p, "share", "flow rule", flow,
-             "close_rate" if t == "won" else "") for t, p in ends.items()]
-    rows.append(("end", "won", "win rate", ends["won"] / sum(ends.values()), "share",
+             "close_rate" if t == WON.name else "") for t, p in ends.items()]
+    rows.append(("end", WON.name, "win rate", ends[WON.name] / sum(ends.values()), "share",
                  "flow rule", flow, "win_rate"))
     for kind in dict.fromkeys(kind_of(stage) for stage in sc.stages.values()):
         rows += kind.analysis_rows(a, flow)  # a kind's own figures of the process
@@ -229,7 +229,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
              a.sum(lambda v, s: v.processing, won=True) / (won * share) if won > 0 else math.nan,
              "share", method, False, ""),
         ]
-    rows.append(("process", "all", "won per time unit", rate * ends["won"],
+    rows.append(("process", "all", "won per time unit", rate * ends[WON.name],
                  f"won per {unit}", "flow rule", False, "throughput"))
     util = {r[1]: r[3] for r in a.rows if r[0] == "role" and r[2] == "utilisation"}
     if util and max(util.values()) > 0:
@@ -240,7 +240,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
              "flow rule", flow, ""),
             ("process", "all", "max lead arrival rate", top, f"leads per {unit}", "flow rule",
              flow, ""),
-            ("process", "all", "max throughput (won)", top * ends["won"], f"won per {unit}",
+            ("process", "all", "max throughput (won)", top * ends[WON.name], f"won per {unit}",
              "flow rule", flow, ""),
         ]
     a.rows = [r for r in a.rows if r[0] == "stage"] + rows + \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from salessim.ends import NOT_FORWARD, WON
 from salessim.model.kinds import kind_of
 from salessim.model.kinds.words import duration, money
 from salessim.scenario.schema import Scenario, Stage
@@ -19,7 +20,7 @@ COLUMN_GAP = 90.0
 ROW_GAP = 40.0
 MARGIN = 30.0
 LINE = 16.0  # pixels per text line in a box
-EXITS = ("lost", "no_decision")  # ends drawn as exits above the boxes
+EXITS = NOT_FORWARD  # ends drawn as exits above the boxes (lost, no decision)
 
 
 @dataclass
@@ -151,7 +152,7 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
     for sid, stage in scenario.stages.items():
         lines = stage_lines(stage, sid, unit) + notes.get(sid, [])
         nodes[sid] = Node(sid, "stage", lines)
-    nodes["won"] = Node("won", "end", ["won"])
+    nodes[WON.name] = Node(WON.name, "end", [WON.label])
     edges = [Edge("e0", "start", scenario.entry)]
     exits = []
     for sid, stage in scenario.stages.items():
@@ -169,6 +170,6 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
     for node in nodes.values():
         node.w = max(130.0, 7.2 * max(len(s) for s in node.lines) + 16)
         node.h = LINE * len(node.lines) + 14
-    if not any(e.dst == "won" for e in edges):
-        del nodes["won"]
+    if not any(e.dst == WON.name for e in edges):
+        del nodes[WON.name]
     return layout(Graph(nodes, edges, exits=exits), "start")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salessim.ends import WON
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit, staff_piece
 from salessim.model.kinds.words import money
@@ -78,4 +79,4 @@ class ApprovalChainKind(StageKind):
                     {"role": "rep", "work": {"dist": "exponential", "mean": 0.5}},
                     {"role": "manager", "above": 5000, "work": {"dist": "exponential",
                                                                 "mean": 1.0}}],
-                "next": {"won": 0.8, before: 0.2}}
+                "next": {WON.name: 0.8, before: 0.2}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salessim.ends import NO_DECISION, WON
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit
 from salessim.model.stages import DelayOnly
@@ -44,4 +45,4 @@ class DelayOnlyKind(StageKind):
 
     def example(self, before: str) -> dict[str, Any]:
         return {"delay": {"dist": "exponential", "mean": 3.0},
-                "next": {"won": 0.6, "no_decision": 0.4}}
+                "next": {WON.name: 0.6, NO_DECISION.name: 0.4}}

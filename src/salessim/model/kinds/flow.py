@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from salessim.model.kinds import numeric
 from salessim.scenario.dists import Dist
-from salessim.scenario.schema import Scenario, shared_calendar
+from salessim.scenario.schema import Scenario
 
 Last = str | None
 
@@ -85,7 +85,7 @@ class Context:
         the work then stops outside working hours (holidays left out).
         """
         sc = self.scenario
-        calendar = shared_calendar([sc.roles[r].calendar or sc.calendar for r in roles])
+        calendar = sc.shared_calendar_of(roles)
         if calendar is None:
             return 0.0, 1.0
         key = (calendar.model_dump_json(), work.model_dump_json())

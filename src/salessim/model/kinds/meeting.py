@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salessim.ends import LOST, WON
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit
 from salessim.model.kinds.words import duration
@@ -63,4 +64,4 @@ class MeetingKind(StageKind):
 
     def example(self, before: str) -> dict[str, Any]:
         return {"role": "manager", "meeting": {"every": 24.0, "first": 9.0, "length": 1.0},
-                "next": {"won": 0.5, "lost": 0.5}}
+                "next": {WON.name: 0.5, LOST.name: 0.5}}

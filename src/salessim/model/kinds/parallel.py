@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salessim.ends import LOST, WON
 from salessim.model.kinds import numeric
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit, staff_piece
@@ -84,4 +85,4 @@ class ParallelTasksKind(StageKind):
                     "legal": {"role": "manager", "work": {"dist": "exponential", "mean": 0.5}},
                     "pricing": {"role": "rep", "work": {"dist": "exponential", "mean": 1.0},
                                 "delay": {"dist": "exponential", "mean": 2.0}}},
-                "next": {"won": 0.7, "lost": 0.3}}
+                "next": {WON.name: 0.7, LOST.name: 0.3}}

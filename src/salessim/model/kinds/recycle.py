@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from salessim.ends import NO_DECISION, WON
 from salessim.model.deal import Deal
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit
@@ -68,7 +69,7 @@ class RecycleKind(StageKind):
             after += chain.share * float(np.dot(chain.first_hits(tracks), chain.ends[:, 0]))
             won += chain.share * chain.p_end[0]
         return [
-            ("end", "won", "share of wins recycled", after / won if won else math.nan, "share",
+            ("end", WON.name, "share of wins recycled", after / won if won else math.nan, "share",
              "flow rule", exact, "recycled_win_share"),
             ("end", "won first pass", "share of leads", won - after, "share", "flow rule",
              exact, ""),
@@ -88,4 +89,4 @@ class RecycleKind(StageKind):
 
     def example(self, before: str) -> dict[str, Any]:
         return {"delay": {"dist": "exponential", "mean": 20.0},
-                "recycle": {"back": {before: 0.4}, "rest": "no_decision"}}
+                "recycle": {"back": {before: 0.4}, "rest": NO_DECISION.name}}

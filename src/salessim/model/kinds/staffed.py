@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salessim.ends import LOST, WON
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit, staff_piece
 from salessim.model.kinds.words import duration
@@ -46,4 +47,4 @@ class StaffedWorkKind(StageKind):
     def example(self, before: str) -> dict[str, Any]:
         return {"role": "rep", "work": {"dist": "exponential", "mean": 1.0},
                 "delay": {"dist": "exponential", "mean": 2.0},
-                "next": {"won": 0.5, before: 0.1, "lost": 0.4}}
+                "next": {WON.name: 0.5, before: 0.1, LOST.name: 0.4}}
