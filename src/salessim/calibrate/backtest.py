@@ -30,7 +30,7 @@ from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.kpis import win_rate
 from salessim.records import LOG_EPOCH
-from salessim.scenario import Scenario
+from salessim.scenario import Scenario, evolve
 from salessim.scenario.units import convert
 
 MONTH_DAYS = 30
@@ -147,18 +147,16 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
     weekday (and roughly the calendar month) of ``start``: simulated time 0 is always
     Monday 5 January 2026, the export's first day need not be."""
     shift, months = int(start.day_of_week), int(start.month) - 1
-    sources = {}
+    change = {}
     for sid, source in scenario.sources.items():
         profile = source.profile
-        if profile is not None and (profile.weekly or profile.monthly):
-            update = {}
-            if profile.weekly:
-                update["weekly"] = [profile.weekly[(k + shift) % 7] for k in range(7)]
-            if profile.monthly:
-                update["monthly"] = [profile.monthly[(k + months) % 12] for k in range(12)]
-            source = source.model_copy(update={"profile": profile.model_copy(update=update)})
-        sources[sid] = source
-    return scenario.model_copy(update={"sources": sources})
+        if profile is not None and profile.weekly:
+            change[f"sources.{sid}.profile.weekly"] = [
+                profile.weekly[(k + shift) % 7] for k in range(7)]
+        if profile is not None and profile.monthly:
+            change[f"sources.{sid}.profile.monthly"] = [
+                profile.monthly[(k + months) % 12] for k in range(12)]
+    return evolve(scenario, change) if change else scenario
 
 
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:

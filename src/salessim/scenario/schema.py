@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     ConfigDict,
@@ -40,7 +40,7 @@ from salessim.scenario.mechanics import (
 from salessim.scenario.opendeals import OpenDeal, pipeline_problems
 from salessim.scenario.parts import WEEKDAYS, Calendar, Role, Source, shared_calendar
 from salessim.scenario.recycle import Recycle, nurture_stage, stage_json_schema
-from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
+from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit, unit_context
 
 __all__ = ["KIND_FIELDS", "PROBABILITY_TOLERANCE", "TERMINALS", "WEEKDAYS", "Calendar", "Id",
            "OnlyIf", "Role", "Scenario", "Source", "Stage", "process_problems",
@@ -192,6 +192,18 @@ class Scenario(Frozen):
     def progress(self) -> dict[str, bool]:
         """Stage id -> does reaching it count as progress (for :func:`salessim.ends.is_forward`)."""
         return {sid: stage.progress for sid, stage in self.stages.items()}
+
+    # However a scenario is built (a file, a dict in a notebook, keyword arguments), its
+    # duration strings are read in its own time unit: "2 weeks" is 336 in an hour scenario.
+    def __init__(self, /, **data: Any) -> None:
+        self.__pydantic_validator__.validate_python(data, self_instance=self,
+                                                    context=unit_context(data))
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: dict[str, Any] | None = None,
+                       **options: Any) -> Scenario:
+        return super().model_validate(obj, context={**unit_context(obj), **(context or {})},
+                                      **options)
 
     def calendar_of(self, role: str) -> Calendar | None:
         """The calendar ``role`` works under: its own, else the scenario's (None: all hours)."""
