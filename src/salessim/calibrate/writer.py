@@ -17,7 +17,8 @@ from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
 from salessim.calibrate.readers import ExportError
-from salessim.ends import LOST
+from salessim.calibrate.visits import NURTURE
+from salessim.ends import LOST, is_end
 from salessim.errors import ScenarioError
 from salessim.scenario import TERMINALS, Scenario, load_scenario
 
@@ -106,7 +107,13 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
             stage["role"] = ROLE
             stage["work"] = {"dist": "exponential", "mean": cal.touch[sid]}
         stage["delay"] = stage_delay(cal, sid)
-        stage["next"] = routes(cal, sid)
+        if sid == NURTURE:  # lost deals that came back: a nurture track (lead recycling)
+            odds = routes(cal, sid)
+            back = {t: p for t, p in odds.items() if not is_end(t)}
+            rest = max((t for t in odds if is_end(t)), key=odds.get, default=LOST.name)
+            stage["recycle"] = {"back": back, "rest": rest}
+        else:
+            stage["next"] = routes(cal, sid)
         stages[sid] = stage
     data["stages"] = stages
     return data
@@ -183,15 +190,19 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                          "work, same shape")
         else:
             lines.append(f"    delay: {_flow(stage['delay'])}")
-        lines.append("    next:")
+        recycle = stage.get("recycle")
+        lines += ["    recycle:", "      back:"] if recycle else ["    next:"]
+        pad = "  " if recycle else ""
         r = cal.routing.get(sid)
-        for target, share in stage["next"].items():
+        for target, share in (recycle["back"] if recycle else stage["next"]).items():
             if r is None or r.exits == 0:
-                lines.append(f"      {target}: {share}   # assumed: the stage is never left")
+                lines.append(f"{pad}      {target}: {share}   # assumed: the stage is never left")
                 continue
             low, high = r.intervals[target]
-            lines.append(f"      {target}: {share}   # {r.counts[target]} of {r.exits} exits, "
-                         f"95% Wilson CI [{low:.3f}, {high:.3f}]")
+            lines.append(f"{pad}      {target}: {share}   # {r.counts[target]} of {r.exits} "
+                         f"exits, 95% Wilson CI [{low:.3f}, {high:.3f}]")
+        if recycle:
+            lines.append(f"      rest: {recycle['rest']}   # the deals that did not come back")
     return "\n".join(lines) + "\n"
 
 
