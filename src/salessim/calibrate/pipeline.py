@@ -19,6 +19,7 @@ import pandas as pd
 
 from salessim.calibrate.backtest import Backtest, backtest
 from salessim.calibrate.estimate import Calibration, calibrate
+from salessim.calibrate.fromlog import EventLog, is_event_log, read_log
 from salessim.calibrate.readers import ExportError, read_export, slug
 from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.calibrate.writer import check_scenario, evidence, scenario_data, scenario_yaml
@@ -94,18 +95,50 @@ def _number(text: str) -> bool:
 def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
                 won: Sequence[str] = (), lost: Sequence[str] = (),
                 no_decision: Sequence[str] = (), as_of: str | None = None,
-                opportunities: str | Path | None = None) -> Visits:
+                opportunities: str | Path | None = None, stages: str | Path | None = None,
+                timezone: str | None = None) -> Visits:
     """Any supported export as the normalised visits table (what ``forecast`` reuses)."""
-    raw = read_export(path, fmt, mapping, opportunities)
-    when = None
-    if as_of is not None:
-        try:
-            when = pd.Timestamp(as_of)
-        except ValueError:
-            raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
-        if when.tzinfo is not None:
-            when = when.tz_convert("UTC").tz_localize(None)
-    return build_visits(raw, str(path), won, lost, no_decision, when)
+    return read_history(path, fmt, mapping, won, lost, no_decision, as_of, opportunities,
+                        stages, timezone)[0]
+
+
+def parse_as_of(as_of: str | None) -> pd.Timestamp | None:
+    """The ``--as-of`` date as a naive timestamp (UTC when it names a zone)."""
+    if as_of is None:
+        return None
+    try:
+        when = pd.Timestamp(as_of)
+    except ValueError:
+        raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    return when
+
+
+def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
+                 won: Sequence[str] = (), lost: Sequence[str] = (),
+                 no_decision: Sequence[str] = (), as_of: str | None = None,
+                 opportunities: str | Path | None = None, stages: str | Path | None = None,
+                 timezone: str | None = None) -> tuple[Visits, EventLog | None]:
+    """The visits of an export, and for an event log (XES, or any log with ``stages``) its
+    work items. ``as_of`` calibrates on what was known then: later events unseen, visits
+    open then censored."""
+    when = parse_as_of(as_of)
+    if stages is None and (fmt not in (None, "eventlog") or not is_event_log(path)):
+        raw = read_export(path, fmt, mapping, opportunities)
+        return build_visits(raw, str(path), won, lost, no_decision, when), None
+    raw, log = read_log(path, stages, when, timezone)
+    seen = set(raw["stage"])
+    given = {"won": list(won), "lost": list(lost), "no_decision": list(no_decision)}
+    # An end of the map that no case reached (by the as-of date) is no stage seen.
+    mapped = {kind: names or [a for a, k in log.stage_map.ends.items() if k == kind and a in seen]
+              for kind, names in given.items()}
+    visits = build_visits(raw, str(path), mapped["won"], mapped["lost"], mapped["no_decision"],
+                          when)
+    ends = raw.attrs.get("end_names", {})
+    visits.deals["end"] = visits.deals["deal_id"].map(ends).where(visits.deals["outcome"].notna())
+    visits.warnings.extend(log.warnings)
+    return visits, log
 
 
 def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,

@@ -19,6 +19,7 @@ turns it into stage visits.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,11 +64,46 @@ def slug(name: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "_"
 
 
+def open_maybe_gzip(path: Path):
+    """The file opened for binary reading, through gzip when its first bytes say so."""
+    with path.open("rb") as f:
+        magic = f.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+
+
+def sniff(path: str | Path) -> str | None:
+    """``"xes"`` for an XES log, ``"xml"`` for other XML, None for anything else (by content:
+    the first bytes, through gzip when compressed)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with open_maybe_gzip(path) as f:
+            head = f.read(4096)
+    except (OSError, EOFError):
+        return None
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if not text.startswith(b"<"):
+        return None
+    if re.search(rb"<(\w+:)?log[\s>]", text) or b"xes.version" in text:
+        return "xes"
+    return "xml"
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV or Parquet file as a frame of strings (CSV) or typed columns (Parquet)."""
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
+    kind = sniff(path)
+    if kind is not None:
+        what = "an XES event log" if kind == "xes" else "an XML file, not a CSV or Parquet table"
+        raise ExportError(
+            f"{path}: this is {what}; "
+            + ("read it as an event log: give it to calibrate without --format (it is "
+               "recognised by its content), with --stages MAP.yaml to group its activities "
+               "into stages" if kind == "xes" else
+               "export the data as CSV (one row per stage visit or per event), or as XES"))
     try:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
