@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate.lifecycle import Instances, pair
-from salessim.calibrate.readers import ExportError, _raw, read_table, sniff
+from salessim.calibrate.readers import ExportError, _raw, read_table
+from salessim.calibrate.sniff import sniff
 from salessim.calibrate.stagemap import StageMap, load_stage_map, propose_stage_map
 from salessim.calibrate.xes import parse_times, read_xes
 

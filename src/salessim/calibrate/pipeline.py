@@ -21,6 +21,7 @@ from salessim.calibrate.backtest import Backtest, backtest
 from salessim.calibrate.estimate import Calibration, calibrate
 from salessim.calibrate.fromlog import EventLog, is_event_log, read_log
 from salessim.calibrate.readers import ExportError, read_export, slug
+from salessim.calibrate.stagemap import StageMap
 from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.calibrate.writer import check_scenario, evidence, scenario_data, scenario_yaml
 from salessim.output import atomic_path, write_json, write_text
@@ -144,11 +145,12 @@ def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str
 def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,
                      holdout: float | None = None, replications: int = 20, seed: int = 1,
                      run_backtest: bool = True, report: bool = True,
-                     name: str | None = None, families: dict | None = None
-                     ) -> CalibrationResult:
+                     name: str | None = None, families: dict | None = None,
+                     log: EventLog | None = None) -> CalibrationResult:
     """Calibrate (on the first part only with ``holdout``), back-test and build the report.
 
-    ``families`` fixes the fit of time in stage per stage id (see ``calibrate``).
+    ``families`` fixes the fit of time in stage per stage id (see ``calibrate``); ``log``
+    is the event log the visits came from (its work items give staff and queues).
     """
     fit_on = visits
     since = None
@@ -158,7 +160,7 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                               f"between 0 and 1, got {holdout:g}")
         since = visits.start + (1 - holdout) * visits.days * DAY
         fit_on = visits.cut(since)
-    cal = calibrate(fit_on, touch, families)
+    cal = calibrate(fit_on, touch, families, log if since is None else None)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
     text = scenario_yaml(cal, data, origin)
@@ -181,7 +183,24 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
                    won: Sequence[str] = (), lost: Sequence[str] = (),
                    no_decision: Sequence[str] = (), as_of: str | None = None,
                    opportunities: str | Path | None = None, touch: Sequence[str] = (),
+                   stages: str | Path | None = None, timezone: str | None = None,
                    **options) -> CalibrationResult:
-    """Read an export and calibrate it (options as :func:`calibrate_visits`)."""
-    visits = read_visits(path, fmt, mapping, won, lost, no_decision, as_of, opportunities)
-    return calibrate_visits(visits, str(path), parse_touch(touch), **options)
+    """Read an export and calibrate it (options as :func:`calibrate_visits`).
+
+    An event log (XES, or any log given ``stages``) is grouped into stages by the stage
+    map ``stages`` (proposed from the log when None, with a warning)."""
+    visits, log = read_history(path, fmt, mapping, won, lost, no_decision, as_of,
+                               opportunities, stages, timezone)
+    return calibrate_visits(visits, str(path), parse_touch(touch), log=log, **options)
+
+
+def propose_stages(path: str | Path, out: str | Path, timezone: str | None = None) -> StageMap:
+    """Write a first stage map of an event log to ``out`` (YAML, to check and edit)."""
+    from salessim.calibrate.fromlog import read_events
+    from salessim.calibrate.lifecycle import pair
+    from salessim.calibrate.stagemap import propose_stage_map
+
+    events = read_events(path, timezone)
+    smap, text = propose_stage_map(events, pair(events).frame)
+    write_text(Path(out), f"# proposed from {Path(path).name}\n" + text)
+    return smap

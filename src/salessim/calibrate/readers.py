@@ -19,7 +19,6 @@ turns it into stage visits.
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
+from salessim.calibrate.sniff import sniff
 from salessim.errors import SalessimError
 
 #: The fields of one stage row, whatever the input format.
@@ -62,32 +62,6 @@ class ExportError(SalessimError):
 def slug(name: object) -> str:
     """The id of a CRM name in a scenario: lower case, other characters runs as ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "_"
-
-
-def open_maybe_gzip(path: Path):
-    """The file opened for binary reading, through gzip when its first bytes say so."""
-    with path.open("rb") as f:
-        magic = f.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
-
-
-def sniff(path: str | Path) -> str | None:
-    """``"xes"`` for an XES log, ``"xml"`` for other XML, None for anything else (by content:
-    the first bytes, through gzip when compressed)."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        with open_maybe_gzip(path) as f:
-            head = f.read(4096)
-    except (OSError, EOFError):
-        return None
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if not text.startswith(b"<"):
-        return None
-    if re.search(rb"<(\w+:)?log[\s>]", text) or b"xes.version" in text:
-        return "xes"
-    return "xml"
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

@@ -19,7 +19,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats as st
 
-from salessim.calibrate.durations import FAMILIES
 from salessim.calibrate.writer import routes, stages_kept
 from salessim.scenario import TERMINALS
 
@@ -109,7 +108,6 @@ def stage_times_figure(result: CalibrationResult) -> Figure:
         ax.fill_between(km_t, 1 - high, 1 - low, step="post", color="grey", alpha=0.3)
         grid = np.linspace(0, km_t.max() if len(km_t) else 1, 200)
         for fit, style in zip(t.fits[:2], ("-", "--"), strict=False):
-            dist, _ = FAMILIES[fit.family]
             cdf = fit.frozen.cdf(grid)
             ax.plot(grid, cdf, style, label=f"{fit.family} (AIC {fit.aic:.0f})")
         ax.set_title(f"{sid}: {t.exits} left, {t.censored} open", fontsize=9)

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from salessim.calibrate.readers import ExportError, open_maybe_gzip
+from salessim.calibrate.readers import ExportError
+from salessim.calibrate.sniff import open_maybe_gzip
 
 #: Columns of the events table, whatever else a log adds.
 EVENT_COLUMNS = ("case", "activity", "time", "lifecycle", "resource", "row")

@@ -14,6 +14,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from salessim.calibrate.funnel import calibrate_funnel
     from salessim.calibrate.pipeline import calibrate_file
 
+    if args.propose_stages is not None:
+        from salessim.calibrate.pipeline import propose_stages
+
+        if args.export is None:
+            raise UsageError("--propose-stages FILE needs the event log to propose from")
+        smap = propose_stages(args.export, args.propose_stages, args.timezone)
+        print(f"wrote {args.propose_stages}: {len(smap.stages)} stages, "
+              f"{len(smap.ends)} ends; check it, then calibrate with --stages "
+              f"{args.propose_stages}")
+        return 0
+    if args.out is None:
+        raise UsageError("--out DIR is needed: the folder to write the outputs to")
     if (args.export is None) == (args.funnel is None):
         raise UsageError("give an export file or --funnel FILE (one of them)")
     if args.funnel is not None:
@@ -30,7 +42,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UsageError(f"--replications must be at least 2, got {args.replications}")
     result = calibrate_file(
         args.export, args.format, args.map, args.won, args.lost, args.no_decision, args.as_of,
-        args.opportunities, args.touch, holdout=args.holdout, replications=args.replications,
+        args.opportunities, args.touch, args.stages, args.timezone, holdout=args.holdout, replications=args.replications,
         seed=args.seed, run_backtest=not args.no_backtest, name=args.name)
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
@@ -64,8 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Estimate arrivals, routing, censored stage times and deal values from a "
                     "CRM export; write scenario.yaml, calibration.json and report.html.")
     p.add_argument("export", nargs="?", help="stage history, Salesforce OpportunityHistory, "
-                   "HubSpot deals export or event log (CSV or Parquet)")
-    p.add_argument("--out", required=True, metavar="DIR")
+                   "HubSpot deals export or event log (CSV or Parquet; XES, gzipped or not)")
+    p.add_argument("--out", metavar="DIR", help="output folder (needed unless --propose-stages)")
     p.add_argument("--format", choices=FORMATS, help="force a format (default: by columns)")
     p.add_argument("--map", action="append", default=[], metavar="COL=FIELD",
                    help="rename a column, e.g. --map Deal=deal_id (repeatable)")
@@ -84,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-backtest", action="store_true")
     p.add_argument("--name", help="scenario name")
+    p.add_argument("--stages", metavar="MAP.yaml",
+                   help="event log: the stage map (activities to stages, ends, value, source)")
+    p.add_argument("--propose-stages", metavar="MAP.yaml",
+                   help="event log: write a first stage map to edit, and stop")
+    p.add_argument("--timezone", metavar="ZONE", help="event log: express times in this zone "
+                   "(default: each timestamp's own local time)")
     p.add_argument("--funnel", metavar="FILE", help="aggregate funnel CSV (stage, count)")
     p.add_argument("--period", help="time the funnel counts cover, e.g. '1 year'")
     p.set_defaults(func=cmd_calibrate)
