@@ -5,7 +5,8 @@
   have (chance ``exp(-r g)`` below :data:`CUT_CHANCE`, ``g`` at least a day) is an
   extraction cut, not demand: the window ends at the last arrival's day, so the cut
   neither dilutes the rate nor zeroes a month, and a warning names the date.
-- Rate: n / window days, with its exact (Garwood) interval.
+- Rate: n / window days, with its exact (Garwood) interval; over-dispersed days widen it
+  (quasi-Poisson: rate x exp(+-1.96 sqrt(D / n))).
 - Daily counts, on the full days only (the window's first and last days are partial and
   left out): the index of dispersion D = variance / mean with its chi-square test
   (sum (x - mean)^2 / mean on d - 1 degrees of freedom). Over-dispersed counts get a
@@ -159,6 +160,10 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
                      weekly if weekly_test and weekly_test.rejects else None, weekly_ci,
                      monthly if use_monthly else None, drift, daily)
         a.index = dispersion_index(counts)
+        if dispersion is not None and dispersion.rejects:
+            # Days are not Poisson: the rate's interval widens by the dispersion (quasi-Poisson).
+            half = float(st.norm.ppf(0.975)) * math.sqrt(a.index / n)
+            a.low, a.high = rate * math.exp(-half), rate * math.exp(half)
         if dispersion is not None and dispersion.rejects:
             shape = np.asarray(weekly if weekly else [1.0] * 7)[full.day_of_week]
             a.day_effect, a.day_effect_ci = _day_effect(counts, shape)

@@ -63,6 +63,7 @@ class Queue:
     wait_p90_ci: tuple[float, float]
     work_per_visit: float
     role: str | None
+    wait_per_visit: float = 0.0
 
 
 @dataclass
@@ -179,9 +180,10 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         p90, plo, phi = quantile_ci(waits, 0.9)
         visits_n = int(n_visits.get(stage, 0))
         per_visit = float(group["work"].sum() / visits_n) if visits_n else math.nan
+        wait = float(group["wait"].fillna(0).sum() / visits_n) if visits_n else math.nan
         role = group["role"].value_counts().index[0]
         out[str(stage)] = Queue(str(stage), len(group), med, (mlo, mhi), p90, (plo, phi),
-                                per_visit, str(role))
+                                per_visit, str(role), wait)
     return out
 
 
