@@ -60,7 +60,7 @@ class Log:
     end: pd.Timestamp
     last_arrival_day: int
     daily: np.ndarray                        # leads per day (the realised counts)
-    waits: dict[str, list[float]] = field(default_factory=dict)  # stage -> waits (days)
+    waits: dict[str, list[tuple]] = field(default_factory=dict)  # stage -> (wait days, start)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.events, columns=["case", "activity", "time", "lifecycle",
@@ -79,7 +79,7 @@ class _Pool:
         h0, h1 = self.hours
         while True:
             day = t.normalize()
-            if t.dayofweek < 5:
+            if t.day_of_week < 5:
                 begin = max(t, day + pd.Timedelta(hours=h0))
                 if begin + need <= day + pd.Timedelta(hours=h1):
                     return begin
@@ -114,7 +114,7 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE) -> Log:
     n = 0
     for d in range(arrival_days):
         day = START + pd.Timedelta(days=d)
-        count = rng.poisson(rate * WEEKDAY[day.dayofweek] * rng.gamma(K, 1 / K))
+        count = rng.poisson(rate * WEEKDAY[day.day_of_week] * rng.gamma(K, 1 / K))
         daily[d] = count
         hours = rng.choice(24, size=count, p=HOURS)
         for h in np.sort(hours):
@@ -124,7 +124,7 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE) -> Log:
             amounts[case] = float(round(rng.lognormal(9.4, 0.7) / 500) * 500)
             channels[case] = "web" if rng.random() < 0.7 else "branch"
             push(t, "arrive", case)
-    waits: dict[str, list[float]] = {"application": [], "validation": []}
+    waits: dict[str, list[tuple]] = {"application": [], "validation": []}
 
     def item(case, act, ready, pool, stage):
         need = pd.Timedelta(seconds=int(rng.exponential(WORK_MIN[act] * 60)) + 60)
@@ -142,7 +142,7 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE) -> Log:
             events.append((case, act, start, "start", who))
         events.append((case, act, start + need, "complete", who))
         if stage:
-            waits[stage].append((start - ready) / pd.Timedelta(days=1))
+            waits[stage].append(((start - ready) / pd.Timedelta(days=1), start))
         return start + need
 
     def milestone(case, act, t):

@@ -166,7 +166,7 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
             a.low, a.high = rate * math.exp(-half), rate * math.exp(half)
         if dispersion is not None and dispersion.rejects:
             shape = np.asarray(weekly if weekly else [1.0] * 7)[full.day_of_week]
-            a.day_effect, a.day_effect_ci = _day_effect(counts, shape)
+            a.day_effect, a.day_effect_ci = _day_effect(counts, shape, 7 if weekly else 1)
         a.hourly = _hourly(in_full, full)
         a.unobserved_months = unobserved
         out[sid] = a
@@ -196,22 +196,26 @@ def _dispersion(counts: np.ndarray) -> Test | None:
     return Test("chi-square dispersion of daily counts", stat, df, float(st.chi2.sf(stat, df)))
 
 
-def _inverse_k(x: np.ndarray, shape: np.ndarray) -> float:
+def _inverse_k(x: np.ndarray, shape: np.ndarray, fitted: int) -> float:
+    """1 / k by moments; the squares are scaled by d / (d - fitted) for the ``fitted``
+    means estimated from the same days (the weekday shape and the level)."""
     m = x.mean() / shape.mean() * shape
-    return float(((x - m) ** 2 - m).sum() / (m ** 2).sum())
+    d = len(x)
+    squares = ((x - m) ** 2).sum() * d / max(d - fitted, 1)
+    return float((squares - m.sum()) / (m ** 2).sum())
 
 
-def _day_effect(counts: np.ndarray, shape: np.ndarray, resamples: int = 400
+def _day_effect(counts: np.ndarray, shape: np.ndarray, fitted: int, resamples: int = 400
                 ) -> tuple[float | None, tuple[float, float] | None]:
     """Gamma shape k of the day effect by moments, and a bootstrap-over-days 95% interval."""
-    inv = _inverse_k(counts, shape)
+    inv = _inverse_k(counts, shape, fitted)
     if not inv > 0:
         return None, None
     rng = np.random.default_rng(20250601)  # a fixed stream: the same data, the same interval
     boot = []
     for _ in range(resamples):
         i = rng.integers(len(counts), size=len(counts))
-        boot.append(_inverse_k(counts[i], shape[i]))
+        boot.append(_inverse_k(counts[i], shape[i], fitted))
     lo, hi = np.quantile(boot, [0.025, 0.975])
     return 1 / inv, (1 / hi if hi > 0 else 0.0, 1 / lo if lo > 0 else math.inf)
 

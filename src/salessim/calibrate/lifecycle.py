@@ -57,7 +57,7 @@ class Instances:
 def resolution(times: pd.Series) -> float:
     """The coarsest unit every timestamp is a whole multiple of (days): a day, an hour, a
     minute, a second, a millisecond, else a microsecond."""
-    ns = times.dropna().astype("int64").to_numpy()
+    ns = times.dropna().astype("datetime64[ns]").astype("int64").to_numpy()
     for unit in (86_400_000_000_000, 3_600_000_000_000, 60_000_000_000, 1_000_000_000,
                  1_000_000):
         if len(ns) and not (ns % unit).any():

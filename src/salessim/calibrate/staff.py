@@ -106,8 +106,11 @@ def discover(visits: Visits, instances: Instances) -> Staff | None:
 def _with_stage(work: pd.DataFrame, visits: Visits) -> pd.DataFrame:
     v = visits.visits[["deal_id", "entered_at", "stage"]].dropna()
     v = v.assign(case=v["deal_id"].astype(str)).sort_values("entered_at")
-    w = work.assign(case=work["case"].astype(str)).sort_values("started")
-    out = pd.merge_asof(w, v[["case", "entered_at", "stage"]], left_on="started",
+    # An item belongs to the stage the case was in when it became ready (scheduled), else
+    # when it started: a queue belongs to the stage that made it.
+    ready = work["scheduled"].fillna(work["started"])
+    w = work.assign(case=work["case"].astype(str), ready=ready).sort_values("ready")
+    out = pd.merge_asof(w, v[["case", "entered_at", "stage"]], left_on="ready",
                         right_on="entered_at", by="case", direction="backward")
     return out.assign(stage=out["stage"].map(visits.target))
 
@@ -164,7 +167,7 @@ def _role(name: str, group: pd.DataFrame, visits: Visits) -> Role:
     worked = set(starts.dt.normalize())
     period = pd.date_range(visits.start, visits.as_of.floor("D") - pd.Timedelta(days=1), freq="D")
     holidays = [f"{d:%Y-%m-%d}" for d in period[1:]
-                if WEEKDAYS[d.dayofweek] in days and d not in worked]
+                if WEEKDAYS[d.day_of_week] in days and d not in worked]
     return Role(name, sorted(group["resource"].unique()),
                 group["activity"].astype(str).value_counts().to_dict(), headcount,
                 (int(active.min()), int(active.max())) if len(active) else (headcount, headcount),
