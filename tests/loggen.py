@@ -93,12 +93,14 @@ class _Pool:
         return start, who
 
 
-def generate(seed: int = 7, days: int = 150, rate: float = RATE) -> Log:
-    """Generate one log of ``days`` days (seeded; the same seed gives the same log)."""
+def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FRONT,
+             back: int = BACK) -> Log:
+    """Generate one log of ``days`` days (seeded; the same seed gives the same log);
+    ``front`` and ``back`` are the two roles' headcounts (scale them with the rate)."""
     rng = np.random.default_rng(seed)
     end = START + pd.Timedelta(days=days)
-    front = _Pool("front", FRONT, FRONT_HOURS)
-    back = _Pool("back", BACK, BACK_HOURS)
+    front = _Pool("front", front, FRONT_HOURS)
+    back = _Pool("back", back, BACK_HOURS)
     events: list[tuple] = []
     heap: list[tuple] = []
     seq = 0

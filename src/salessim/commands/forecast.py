@@ -151,14 +151,15 @@ def plan_forecast(args: argparse.Namespace) -> Plan:
     if as_of is not None and until <= as_of:
         raise UsageError(f"--until {args.until} must be after --as-of {args.as_of}")
     base, others = load_runs(args.scenario, args.redesign, args.set)
-    snapshot = read_pipeline(args.pipeline, base.scenario, as_of)
+    snapshot = read_pipeline(args.pipeline, base.scenario, as_of, stages=args.stages)
     if until <= snapshot.as_of:
         raise UsageError(f"--until {args.until} must be after the as-of date "
                          f"{snapshot.as_of} (the latest time in {args.pipeline})")
     runs = [Run(base.label, str(args.scenario), base.scenario, snapshot)]
     for other in others:
         same_unit = other.scenario.time_unit == base.scenario.time_unit
-        snap = snapshot if same_unit else read_pipeline(args.pipeline, other.scenario, as_of)
+        snap = snapshot if same_unit else read_pipeline(args.pipeline, other.scenario, as_of,
+                                                        stages=args.stages)
         runs.append(Run(other.label, str(other.path), other.scenario, snap))
     n = args.replications or DEFAULT_REPLICATIONS
     seed = base.scenario.seed if args.seed is None else args.seed
@@ -186,7 +187,7 @@ def _history(args: argparse.Namespace, runs: list[Run], replications: int):
                          "parameters are not estimated from the history")
     resamples = check_resamples(DEFAULT_RESAMPLES if args.resamples is None else
                                 args.resamples, min(replications, MAX_RESAMPLES))
-    visits = read_visits(args.history)
+    visits = read_visits(args.history, stages=args.stages)
     calibration = calibration_of(visits, runs[0].scenario, str(args.history))
     return str(args.history), calibration, resamples
 
@@ -319,6 +320,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pipeline", metavar="FILE",
                    help="the open deals: a plain open-deals CSV or Parquet (deal_id, stage, "
                         "entered_stage_at, ...) or any export salessim calibrate reads")
+    p.add_argument("--stages", metavar="MAP.yaml",
+                   help="an event log's stage map, for --pipeline, --history and --backtest")
     p.add_argument("--until", metavar="DATE", help="end of the forecast window")
     p.add_argument("--as-of", metavar="DATE",
                    help="the date the pipeline is taken at (default: the file's latest time)")

@@ -35,7 +35,7 @@ def _backtest(args: argparse.Namespace) -> int:
     with progress_bar(None, "back-test") as bar, make_executor(args.workers) as executor:
         result = run_backtest(args.backtest, every, horizon, n, seed,
                               mapper=ordered_map(executor), progress=lambda _: bar.update(),
-                              resamples=resamples)
+                              resamples=resamples, visits=_history_visits(args))
     scores = _plain(result.summary())
     print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
           f"{n} replications each; band: {scores['band']}")
@@ -92,6 +92,16 @@ def _plain(scores: dict, prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def _history_visits(args: argparse.Namespace):
+    """The history read with its stage map (``--stages``), or None to let the back-test
+    read it."""
+    if getattr(args, "stages", None) is None:
+        return None
+    from salessim.calibrate.pipeline import read_visits
+
+    return read_visits(args.backtest, stages=args.stages)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
