@@ -24,9 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests import loggen  # noqa: E402
+
 from salessim.calibrate.pipeline import calibrate_file  # noqa: E402
 from salessim.calibrate.xes import read_xes  # noqa: E402
-from tests import loggen  # noqa: E402
 
 
 def main() -> None:
