@@ -7,8 +7,9 @@ on the terminal and written to the report and to ``calibration.json``.
 - extreme fit: the chosen family's cv above :data:`MAX_CV` or its mean above
   :data:`MAX_MEAN_MEDIAN` times its median;
 - a jump in the Kaplan-Meier curve: one short span of ages (a bin of width
-  max(median / 50, resolution)) holding at least :data:`JUMP_SHARE` of a stage's exits and
-  :data:`JUMP_FACTOR` times the typical bin around it: a time-out or a batch rule;
+  max(median / 50, resolution), or a day) holding at least :data:`JUMP_SHARE` of a
+  stage's exits and :data:`JUMP_FACTOR` times the mean of the ten bins either side: a
+  time-out or a batch rule;
 - durations at the resolution: at least :data:`AT_RESOLUTION` of a stage's exits below it;
 - over-dispersed arrivals; stages with too few visits for their fit;
 - resources in several roles (from the staff found in the log).
@@ -25,7 +26,7 @@ from salessim.calibrate.durations import NONE, StageTimes
 
 MAX_CV = 3.0
 MAX_MEAN_MEDIAN = 3.0
-JUMP_SHARE = 0.05
+JUMP_SHARE = 0.02
 JUMP_FACTOR = 8.0
 AT_RESOLUTION = 0.2
 MIN_VISITS = 20
@@ -51,30 +52,33 @@ def fit_warnings(sid: str, t: StageTimes) -> list[str]:
 
 def jump_warnings(sid: str, durations: np.ndarray, is_open: np.ndarray,
                   resolution: float) -> list[str]:
-    """A time-out or batch rule: many exits at nearly the same age."""
+    """A time-out or batch rule: many exits at nearly the same age (at either bin width:
+    a fiftieth of the median, or a day; the first two bins, instantaneous
+    steps, are the resolution check's)."""
     exits = np.asarray(durations, float)[~np.asarray(is_open, bool)]
     exits = exits[exits > 0]
     if len(exits) < 50:
         return []
-    width = max(float(np.median(exits)) / 50, resolution)
-    top = float(exits.max())
-    nbins = int(min(top / width + 1, 20000))
-    counts, edges = np.histogram(exits, bins=nbins, range=(0, nbins * width))
-    out = []
-    for i in np.argsort(counts)[::-1][:3]:
-        c = counts[i]
-        if c < max(20, JUMP_SHARE * len(exits)):
-            break
-        around = np.concatenate([counts[max(0, i - 10):i], counts[i + 1:i + 11]])
-        typical = float(np.median(around)) if len(around) else 0.0
-        if c >= JUMP_FACTOR * max(typical, 1.0):
+    found: dict[int, str] = {}
+    for width in sorted({max(float(np.median(exits)) / 50, resolution), 1.0}):
+        nbins = int(min(float(exits.max()) / width + 1, 20000))
+        counts, edges = np.histogram(exits, bins=nbins, range=(0, nbins * width))
+        for i in np.argsort(counts)[::-1][:10]:
+            c = int(counts[i])
+            if c < max(20, JUMP_SHARE * len(exits)):
+                break
+            around = np.concatenate([counts[max(0, i - 10):i], counts[i + 1:i + 11]])
+            typical = float(np.mean(around)) if len(around) else 0.0
             age = (edges[i] + edges[i + 1]) / 2
-            out.append(f"jump in the Kaplan-Meier curve: stage {sid!r}: {c} of {len(exits)} "
-                       f"exits ({c / len(exits):.0%}) happen at an age of {age:.3g} days "
-                       "(a time-out or a batch rule?). A fitted family smears it out: model "
-                       "the rule itself (e.g. a patience or a fixed delay to the exit it "
-                       "feeds) or check the exits at that age in the log")
-    return out
+            if i < 2 or c < JUMP_FACTOR * max(typical, 1.0) or round(age) in found:
+                continue
+            found[round(age)] = (
+                f"jump in the Kaplan-Meier curve: stage {sid!r}: {c} of {len(exits)} exits "
+                f"({c / len(exits):.0%}) happen at an age of {age:.3g} days (a time-out or a "
+                "batch rule?). A fitted family smears it out: model the rule itself (e.g. a "
+                "patience or a fixed delay to the exit it feeds) or check the exits at that "
+                "age in the log")
+    return list(found.values())
 
 
 def resolution_warnings(sid: str, durations: np.ndarray, is_open: np.ndarray,

@@ -165,7 +165,8 @@ def stage_rows(events: pd.DataFrame, smap: StageMap, name: str) -> pd.DataFrame:
     raw = _raw(frame, name, deal_id=ev["case"].astype("string"),
                stage=ev["stage"].astype("string"), entered_at=ev["time"],
                source=None if source is None else ev["case"].map(source).astype("string"),
-               amount=None if value is None else ev["case"].map(value).astype(float),
+               amount=None if value is None else pd.to_numeric(ev["case"].map(value),
+                                                               errors="coerce").astype(float),
                created_at=ev["created"])
     raw.attrs["end_names"] = end_names
     return raw

@@ -39,6 +39,8 @@ _STAGE_KEYS = ("starts", "work")
 #: A milestone this soon after another one, most of the time, is an automatic step of the
 #: same stage (days: one minute).
 SAME_STAGE_GAP = 1 / 1440
+#: A milestone that is (but for automatic steps) its case's last this often ends cases.
+FINAL_SHARE = 0.8
 _WON = ("approv", "accept", "won", "activat", "granted", "paid", "signed", "register")
 _NO_DECISION = ("cancel", "withdr", "expire", "abandon", "no_decision", "timeout")
 _LOST = ("declin", "reject", "denied", "lost", "refus")
@@ -182,8 +184,9 @@ def propose_stage_map(events: pd.DataFrame, instances: pd.DataFrame) -> tuple[St
     acts = milestones["activity"].astype(str)
     counts = acts.value_counts()
     last = milestones.drop_duplicates("case", keep="last")["activity"].astype(str).value_counts()
+    final = _final(milestones).groupby(acts).mean()
     ends = {a: _end_kind(a) for a in counts.index
-            if last.get(a, 0) >= 0.9 * counts[a] and last.get(a, 0) >= 0.01 * len(last)}
+            if final.get(a, 0) >= FINAL_SHARE and counts[a] >= 0.01 * len(last)}
     same_case = milestones["case"].eq(milestones["case"].shift())
     gap = (milestones["completed"] - milestones["completed"].shift()).dt.total_seconds() / 86400
     prev = acts.shift()
@@ -210,6 +213,13 @@ def propose_stage_map(events: pd.DataFrame, instances: pd.DataFrame) -> tuple[St
     source = _attribute(events, ("source", "channel", "origin", "campaign"), numeric=False)
     smap = StageMap(stages, work, ends, value, source)
     return smap, _yaml(smap, counts, last, instances)
+
+
+def _final(milestones: pd.DataFrame) -> pd.Series:
+    """Whether each milestone is its case's last but for automatic steps right after it."""
+    t = milestones["completed"]
+    last_time = t.groupby(milestones["case"]).transform("max")
+    return (last_time - t).dt.total_seconds() / 86400 <= SAME_STAGE_GAP
 
 
 def _mean_position(milestones: pd.DataFrame, acts: pd.Series) -> dict[str, float]:
@@ -257,7 +267,8 @@ def _attribute(events: pd.DataFrame, words: tuple[str, ...], numeric: bool) -> s
         if not column.startswith("case:"):
             continue
         low = column.lower()
-        typed = pd.api.types.is_numeric_dtype(events[column])
+        typed = pd.api.types.is_numeric_dtype(events[column]) or (
+            numeric and pd.to_numeric(events[column], errors="coerce").notna().mean() > 0.99)
         if any(w in low for w in words) and typed == numeric:
             if numeric or events[column].nunique() <= 50:
                 return column
