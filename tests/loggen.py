@@ -246,3 +246,16 @@ def write_xes(log: Log, path: Path, offset: str = "+01:00") -> Path:
             f.write("</trace>\n")
         f.write("</log>\n")
     return path
+
+
+if __name__ == "__main__":  # python tests/loggen.py OUT.xes.gz [DAYS] [RATE]
+    import sys
+
+    out = Path(sys.argv[1])
+    days = int(sys.argv[2]) if len(sys.argv) > 2 else 150
+    rate = float(sys.argv[3]) if len(sys.argv) > 3 else RATE
+    scale = rate / RATE
+    made = generate(seed=7, days=days, rate=rate, front=max(1, round(FRONT * scale)),
+                    back=max(1, round(BACK * scale)))
+    write_xes(made, out)
+    print(f"wrote {out}: {len(made.events)} events, {len(made.amounts)} cases")

@@ -8,8 +8,10 @@
 - Rate: n / window days, with its exact (Garwood) interval; over-dispersed days widen it
   (quasi-Poisson: rate x exp(+-1.96 sqrt(D / n))).
 - Daily counts, on the full days only (the window's first and last days are partial and
-  left out): the index of dispersion D = variance / mean with its chi-square test
-  (sum (x - mean)^2 / mean on d - 1 degrees of freedom). Over-dispersed counts get a
+  left out): the index of dispersion D = X2 / df of Pearson's chi-square test about the
+  expected counts m_d (the mean, times the weekday shape when there is one:
+  sum (x - m)^2 / m on d - 1, or d - 7, degrees of freedom; D is variance / mean without
+  a shape). Over-dispersed counts get a
   gamma-Poisson day effect: day d has rate m w_d G_d, G_d ~ gamma(k, 1 / k), so
   Var = m_d + m_d^2 / k; 1 / k = sum((x_d - m_d)^2 - m_d) / sum(m_d^2) (moments, with the
   weekday shape w), and a bootstrap over days gives its interval.
@@ -140,10 +142,12 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
         low, high = poisson_interval(n, exposure)
         rate = n / exposure
         counts = daily.reindex(full).to_numpy()
-        dispersion = _dispersion(counts)
         in_full = created[created.dt.floor("D").isin(full)]
         weekly_test, weekly, weekly_ci = _shape_test(
             "weekday", in_full.dt.day_of_week, full.day_of_week, 7, len(in_full))
+        shaped = weekly_test is not None and weekly_test.rejects
+        shape = np.asarray(weekly if shaped else [1.0] * 7)[full.day_of_week]
+        dispersion = _dispersion(counts, shape, 7 if shaped else 1)
         months = _full_months(win)
         in_months = created[created.dt.to_period("M").isin(months)]
         month_days = pd.DatetimeIndex([d for d in days if d.to_period("M") in months])
@@ -154,19 +158,18 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
         unobserved = [MONTHS[i] for i in range(12) if i + 1 not in seen]
         use_monthly = (monthly_test is not None and monthly_test.rejects
                        and len(months) >= MIN_MONTHS)
-        drift = (_drift(created, win, max(dispersion_index(counts), 1.0))
-                 if exposure >= DRIFT_DAYS else None)
+        index = 1.0 if dispersion is None else dispersion.statistic / dispersion.df
+        drift = _drift(created, win, max(index, 1.0)) if exposure >= DRIFT_DAYS else None
         a = Arrivals(sid, n, exposure, rate, low, high, dispersion, weekly_test, monthly_test,
                      weekly if weekly_test and weekly_test.rejects else None, weekly_ci,
                      monthly if use_monthly else None, drift, daily)
-        a.index = dispersion_index(counts)
+        a.index = math.nan if dispersion is None else dispersion.statistic / dispersion.df
         if dispersion is not None and dispersion.rejects:
             # Days are not Poisson: the rate's interval widens by the dispersion (quasi-Poisson).
             half = float(st.norm.ppf(0.975)) * math.sqrt(a.index / n)
             a.low, a.high = rate * math.exp(-half), rate * math.exp(half)
         if dispersion is not None and dispersion.rejects:
-            shape = np.asarray(weekly if weekly else [1.0] * 7)[full.day_of_week]
-            a.day_effect, a.day_effect_ci = _day_effect(counts, shape, 7 if weekly else 1)
+            a.day_effect, a.day_effect_ci = _day_effect(counts, shape, 7 if shaped else 1)
         a.hourly = _hourly(in_full, full)
         a.unobserved_months = unobserved
         out[sid] = a
@@ -181,19 +184,18 @@ def _full_months(win: Window) -> list[pd.Period]:
     return list(pd.period_range(first, last, freq="M")) if first <= last else []
 
 
-def dispersion_index(counts: np.ndarray) -> float:
-    """Variance / mean of daily counts (1 for Poisson); NaN below two days or no arrivals."""
-    if len(counts) < 2 or counts.mean() <= 0:
-        return math.nan
-    return float(counts.var(ddof=1) / counts.mean())
-
-
-def _dispersion(counts: np.ndarray) -> Test | None:
-    if len(counts) < 2 or counts.mean() == 0:
+def _dispersion(counts: np.ndarray, shape: np.ndarray, fitted: int) -> Test | None:
+    """Pearson's chi-square of daily counts against their expected values m_d (the mean
+    times the weekday shape, when there is one): sum (x - m)^2 / m on d - ``fitted`` df."""
+    if len(counts) <= fitted or counts.mean() == 0:
         return None
-    stat = float(((counts - counts.mean()) ** 2).sum() / counts.mean())
-    df = len(counts) - 1
-    return Test("chi-square dispersion of daily counts", stat, df, float(st.chi2.sf(stat, df)))
+    m = counts.mean() / shape.mean() * shape
+    keep = m > 0
+    stat = float(((counts[keep] - m[keep]) ** 2 / m[keep]).sum())
+    df = int(keep.sum()) - fitted
+    name = ("chi-square dispersion of daily counts" if fitted == 1 else
+            "chi-square dispersion of daily counts about the weekday shape")
+    return Test(name, stat, df, float(st.chi2.sf(stat, df)))
 
 
 def _inverse_k(x: np.ndarray, shape: np.ndarray, fitted: int) -> float:

@@ -165,7 +165,11 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     data = scenario_data(cal, title, replications, seed)
     text = scenario_yaml(cal, data, origin)
     scenario = check_scenario(text)
-    bt = backtest(visits, scenario, replications, seed, since) if run_backtest else None
+    scored = visits
+    if since is None and cal.window is not None and cal.window.cut is not None:
+        # After an extraction cut the export shows no new case: score up to the cut.
+        scored = visits.cut(min(cal.window.end, visits.as_of))
+    bt = backtest(scored, scenario, replications, seed, since) if run_backtest else None
     ev = evidence(cal, data, origin)
     if bt is not None:
         ev["backtest"] = {"replications": bt.replications,

@@ -14,6 +14,8 @@
   which the role did no work at all.
 - Waits per stage: schedule to start of the stage's work items (days), median and P90 with
   order-statistic (binomial) 95% intervals; work per visit: the stage's work time / visits.
+  Work that is ready as the stage starts (median lag at most :data:`AT_ENTRY`) is the
+  stage's queue; work done later, on the side while the customer has the deal, is not.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from salessim.calibrate.visits import Visits
 
 ROLE_DISTANCE = 0.5
 SHARED = 0.2
+#: Work ready within this time of entering its stage (days: an hour) is the stage's queue.
+AT_ENTRY = 1 / 24
 CELL_SHARE = 0.05
 
 
@@ -64,6 +68,13 @@ class Queue:
     work_per_visit: float
     role: str | None
     wait_per_visit: float = 0.0
+    lag: float = 0.0   # median time from entering the stage to an item being ready (days)
+
+    @property
+    def at_entry(self) -> bool:
+        """The stage queues for staff as it starts (a back-office stage), rather than being
+        worked on the side while the customer has it (ready :data:`AT_ENTRY` or later)."""
+        return self.lag <= AT_ENTRY
 
 
 @dataclass
@@ -185,8 +196,9 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         per_visit = float(group["work"].sum() / visits_n) if visits_n else math.nan
         wait = float(group["wait"].fillna(0).sum() / visits_n) if visits_n else math.nan
         role = group["role"].value_counts().index[0]
+        lag = float(((group["ready"] - group["entered_at"]) / pd.Timedelta(days=1)).median())
         out[str(stage)] = Queue(str(stage), len(group), med, (mlo, mhi), p90, (plo, phi),
-                                per_visit, str(role), wait)
+                                per_visit, str(role), wait, lag)
     return out
 
 

@@ -65,10 +65,13 @@ def stage_delay(cal: Calibration, sid: str) -> dict[str, Any]:
 
 
 def logged_queue(cal: Calibration, sid: str):
-    """The event log's staff work in stage ``sid``, when there is some."""
+    """The event log's staff work in stage ``sid``, when there is some and the stage queues
+    for it as it starts (work done on the side, later in the stage, stays in its delay:
+    a stage is staff work, then customer-side time)."""
     staff = getattr(cal, "staff", None)
     queue = staff.queues.get(sid) if staff is not None else None
-    return queue if queue is not None and queue.work_per_visit > 0 else None
+    ok = queue is not None and queue.work_per_visit > 0 and queue.at_entry
+    return queue if ok else None
 
 
 def _scaled(spec: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -96,12 +99,21 @@ def stages_kept(cal: Calibration) -> tuple[list[str], list[str]]:
                   f"{s!r}; left out of the scenario" for s in dropped]
 
 
+def _period_days(cal: Calibration) -> float:
+    """The export's period, ended at an extraction cut when there is one (the back-test
+    simulates what the export could show)."""
+    win = getattr(cal, "window", None)
+    if win is not None and win.cut is not None:
+        return (win.end - cal.visits.start).total_seconds() / 86400
+    return cal.visits.days
+
+
 def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int = 1
                   ) -> dict[str, Any]:
     """The calibrated scenario as plain data (what :func:`scenario_yaml` writes)."""
     keep, _ = stages_kept(cal)
     data: dict[str, Any] = {"name": name, "time_unit": "day",
-                            "horizon": max(1, math.ceil(cal.visits.days)),
+                            "horizon": max(1, math.ceil(_period_days(cal))),
                             "replications": replications, "seed": seed}
     if getattr(cal, "staff", None) is not None:
         data["roles"] = {r.name: {"headcount": r.headcount, "calendar": {
@@ -152,7 +164,9 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
         *(f"# Warning: {w}" for w in cal.warnings),
         f"name: {_flow(data['name'])}",
         "time_unit: day",
-        f"horizon: {data['horizon']}   # the export's period, for the back-test",
+        f"horizon: {data['horizon']}   # the export's period, for the back-test"
+        + (" (to the extraction cut)" if getattr(cal, "window", None) is not None
+           and cal.window.cut is not None else ""),
         f"replications: {data['replications']}",
         f"seed: {data['seed']}",
     ]
@@ -339,6 +353,8 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
                                  "wait_median_ci": q.wait_median_ci,
                                  "wait_p90_days": q.wait_p90, "wait_p90_ci": q.wait_p90_ci,
                                  "work_per_visit_days": q.work_per_visit,
+                                 "ready_after_entry_days": q.lag,
+                                 "in_scenario": q.at_entry,
                                  "wait_per_visit_days": q.wait_per_visit}
                        for q in staff.queues.values()},
             "several_roles": staff.several_roles}
