@@ -108,10 +108,13 @@ def arrival_warnings(a: Arrivals) -> list[str]:
                    f" on {a.dispersion.df} df, p = {a.dispersion.p:.2g}){k}. The scenario "
                    "simulates Poisson arrivals, so busy days and the queues they cause are "
                    "understated: compare the waits in the back-test, or add staff margin")
-    if a.unobserved_months and a.monthly is None and a.monthly_test is not None:
-        out.append(f"months not observed: source {a.source!r} has no full month of "
+    if (a.unobserved_months and a.monthly is None and a.monthly_test is not None
+            and a.monthly_test.rejects):
+        out.append(f"months not observed: source {a.source!r} differs between months (p = "
+                   f"{a.monthly_test.p:.2g}) but has no full month of "
                    f"{', '.join(a.unobserved_months)}; no monthly profile is fitted (a season "
-                   "needs a full year): the rate is the window's mean in every month")
+                   "needs a full year, and a trend looks the same): the rate is the window's "
+                   "mean in every month")
     return out
 
 
