@@ -129,7 +129,8 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FR
     waits: dict[str, list[tuple]] = {"application": [], "validation": []}
 
     def item(case, act, ready, pool, stage):
-        need = pd.Timedelta(seconds=int(rng.exponential(WORK_MIN[act] * 60)) + 60)
+        # Exponential work, at most three hours: every item fits in a working day.
+        need = pd.Timedelta(seconds=int(min(rng.exponential(WORK_MIN[act] * 60), 10800)) + 60)
         start, who = pool.take(ready, need)
         events.append((case, act, ready, "schedule", None))
         if act == "W_Validate" and rng.random() < 0.2:

@@ -5,8 +5,9 @@
   have (chance ``exp(-r g)`` below :data:`CUT_CHANCE`, ``g`` at least a day) is an
   extraction cut, not demand: the window ends at the last arrival's day, so the cut
   neither dilutes the rate nor zeroes a month, and a warning names the date.
-- Rate: n / window days, with its exact (Garwood) interval; over-dispersed days widen it
-  (quasi-Poisson: rate x exp(+-1.96 sqrt(D / n))).
+- Rate: n / window days, with its exact (Garwood) interval; over-dispersed days widen it:
+  rate x exp(+-1.96 s), s = sqrt(sum (x_d - m_d)^2 d / (d - p)) / sum x_d, the days' own
+  spread about their expected counts (p of them fitted).
 - Daily counts, on the full days only (the window's first and last days are partial and
   left out): the index of dispersion D = X2 / df of Pearson's chi-square test about the
   expected counts m_d (the mean, times the weekday shape when there is one:
@@ -165,10 +166,10 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
                      monthly if use_monthly else None, drift, daily)
         a.index = math.nan if dispersion is None else dispersion.statistic / dispersion.df
         if dispersion is not None and dispersion.rejects:
-            # Days are not Poisson: the rate's interval widens by the dispersion (quasi-Poisson).
-            half = float(st.norm.ppf(0.975)) * math.sqrt(a.index / n)
+            # Days are not Poisson: the rate's interval comes from the days' own spread
+            # about their expected counts (a sandwich variance, whatever the day effect).
+            half = float(st.norm.ppf(0.975)) * _relative_se(counts, shape, 7 if shaped else 1)
             a.low, a.high = rate * math.exp(-half), rate * math.exp(half)
-        if dispersion is not None and dispersion.rejects:
             a.day_effect, a.day_effect_ci = _day_effect(counts, shape, 7 if shaped else 1)
         a.hourly = _hourly(in_full, full)
         a.unobserved_months = unobserved
@@ -196,6 +197,14 @@ def _dispersion(counts: np.ndarray, shape: np.ndarray, fitted: int) -> Test | No
     name = ("chi-square dispersion of daily counts" if fitted == 1 else
             "chi-square dispersion of daily counts about the weekday shape")
     return Test(name, stat, df, float(st.chi2.sf(stat, df)))
+
+
+def _relative_se(counts: np.ndarray, shape: np.ndarray, fitted: int) -> float:
+    """Relative standard error of the total count from the days' squared residuals about
+    their expected counts (scaled by d / (d - ``fitted``))."""
+    m = counts.mean() / shape.mean() * shape
+    d = len(counts)
+    return math.sqrt(((counts - m) ** 2).sum() * d / max(d - fitted, 1)) / counts.sum()
 
 
 def _inverse_k(x: np.ndarray, shape: np.ndarray, fitted: int) -> float:

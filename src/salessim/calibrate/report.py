@@ -169,6 +169,29 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _staff_parts(cal) -> list[str]:
+    """Roles, calendars and queues found in an event log's work items."""
+    staff = getattr(cal, "staff", None)
+    if staff is None:
+        return []
+    hours = {r.name: f"{'/'.join(r.workdays)} {r.hours[0]:g}-{r.hours[1]:g}"
+             for r in staff.roles.values()}
+    return [
+        "<h2>Staff from the event log</h2>",
+        _table(["role", "members", "headcount", "fewest a week", "most a week", "calendar",
+                "availability", "holidays"],
+               [[r.name, len(r.members), r.headcount, *r.weekly_active, hours[r.name],
+                 r.availability, len(r.holidays)] for r in staff.roles.values()]),
+        "<h2>Waiting for staff (schedule to start), hours</h2>",
+        _table(["stage", "role", "items", "median", "95% low", "95% high", "P90", "95% low",
+                "95% high", "in the scenario"],
+               [[q.stage, q.role, q.items, q.wait_median * 24, *(x * 24 for x in q.wait_median_ci),
+                 q.wait_p90 * 24, *(x * 24 for x in q.wait_p90_ci),
+                 "queue, then work" if q.at_entry else "no: side work, in the delay"]
+                for q in staff.queues.values()]),
+    ]
+
+
 def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, bytes], str]:
     """The PNG figures by file name, and the self-contained HTML page."""
     figures = {"arrivals.png": arrivals_figure(result), "routing.png": routing_figure(result),
@@ -214,6 +237,7 @@ def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, byte
         _table(["source", "amounts", "mean", "95% low", "95% high", "model"],
                [[s, x.n, x.mean, x.low, x.high, x.note] for s, x in cal.values.items()]),
         img("deal_values.png"),
+        *_staff_parts(cal),
     ]
     bt = result.backtest
     if bt is not None:

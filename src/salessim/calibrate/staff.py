@@ -10,8 +10,8 @@
 - Availability: the members' hours of work / (headcount x the calendar's hours x weeks).
 - Working calendar per role: the weekday x hour grid of work starts and completes; cells
   with at least :data:`CELL_SHARE` of the busiest cell are working time, the calendar is
-  their weekdays and the span of their hours. Holidays: working weekdays in the period on
-  which the role did no work at all.
+  their weekdays and the span of their hours. Holidays: working weekdays between the
+  role's first and last day of work on which it did no work at all.
 - Waits per stage: schedule to start of the stage's work items (days), median and P90 with
   order-statistic (binomial) 95% intervals; work per visit: the stage's work time / visits.
   Work that is ready as the stage starts (median lag at most :data:`AT_ENTRY`) is the
@@ -176,8 +176,9 @@ def _role(name: str, group: pd.DataFrame, visits: Visits) -> Role:
     availability = (busy / (headcount * hours_per_week * len(active))
                     if len(active) and hours_per_week else math.nan)
     worked = set(starts.dt.normalize())
-    period = pd.date_range(visits.start, visits.as_of.floor("D") - pd.Timedelta(days=1), freq="D")
-    holidays = [f"{d:%Y-%m-%d}" for d in period[1:]
+    # Within the role's own span of work: after an extraction cut the work dries up.
+    period = pd.date_range(min(worked), max(worked), freq="D")
+    holidays = [f"{d:%Y-%m-%d}" for d in period
                 if WEEKDAYS[d.day_of_week] in days and d not in worked]
     return Role(name, sorted(group["resource"].unique()),
                 group["activity"].astype(str).value_counts().to_dict(), headcount,
