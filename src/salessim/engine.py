@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from salessim import metrics
 from salessim.model.warmstart import PipelineOutcomes
+from salessim.model.world import WIP_SAMPLES as WIP_SAMPLES  # a run's result: read it here
 from salessim.model.world import SalesModel, new_log
 from salessim.records import EventLog, Tally, concat_logs
 from salessim.rng import RandomStreams

@@ -7,10 +7,12 @@ to a family written with a placeholder after a dot: ``conversion.<stage>`` cover
 column headers all read labels and units from here (a test keeps the README table equal
 to :func:`markdown_table`).
 
-This module also holds the two rules that several parts of salessim apply and that must
-not drift apart: the staff cost of a scenario over a period (:func:`staff_cost`) and the
-verdict of an interval against a bound (:func:`verdict`). It imports nothing heavy, so the
-command line can use it while it builds its parser.
+This module also holds the rules that several parts of salessim apply and that must not
+drift apart: the verdict of an interval against a bound (:func:`verdict`) and the win rate
+(:func:`win_rate`). (The staff cost, which needs working time, is
+:func:`salessim.metrics.staff_cost_of`.) It imports nothing (it sits below the scenario
+language, which reads its KPI names), so the command line can use it while it builds its
+parser.
 """
 
 from __future__ import annotations
@@ -18,10 +20,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from salessim.scenario.schema import Scenario
 
 #: Units of KPIs, with the words the README and the tables use for them. ``time`` is in the
 #: scenario's ``time_unit``; ``days`` is in days whatever the time unit.
@@ -363,28 +361,12 @@ def verdict(low: float, high: float, op: str, bound: float) -> str:
     return UNSURE
 
 
-def staff_cost(scenario: Scenario, start: float, end: float,
-               roles: list[str] | None = None) -> float:
-    """Staff cost from ``start`` to ``end``: the one staff-cost rule.
+def win_rate(won: float, lost: float, no_decision: float = 0.0) -> float:
+    """The ``win_rate`` KPI: won / (won + lost + no_decision), NaN when nothing closed.
 
-    Sum over roles of headcount x cost_per_hour x paid hours, paid hours being the role's
-    working time under its calendar (the scenario's when it has none; every hour without
-    any). The ``staff_cost`` KPI is this over the window (warm-up to horizon); an
-    optimisation budget uses it over its own period.
-
-    Args:
-        scenario: the scenario.
-        start: start of the period, in the scenario's time unit.
-        end: its end.
-        roles: the roles counted (default: all).
+    The one definition: the KPI of a replication and the calibration back-test's win rate
+    of a history both call this. A deal that ends with no decision is a deal not won, so
+    it counts in the denominator (without such an end it is ``won / (won + lost)``).
     """
-    from salessim.model.calendar import working_calendar
-
-    total = 0.0
-    for rid, role in scenario.roles.items():
-        if roles is not None and rid not in roles:
-            continue
-        calendar = getattr(role, "calendar", None) or scenario.calendar
-        paid = working_calendar(calendar, scenario.time_unit).working_time(start, end)
-        total += role.headcount * role.cost_per_hour * paid * scenario.hours_per_unit
-    return total
+    closed = won + lost + no_decision
+    return won / closed if closed else math.nan

@@ -19,6 +19,7 @@ from salessim.model.calendar import working_calendar
 from salessim.records import Tally
 from salessim.scenario.mechanics import AGING_BUCKETS
 from salessim.scenario.schema import Scenario
+from salessim.scenario.units import convert
 
 
 def _ratio(a: float, b: float) -> float:
@@ -44,7 +45,7 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         "went_cold": tally.went_cold,
         "no_decision": tally.no_decision,
         "open": tally.leads - closed,
-        "win_rate": _ratio(tally.won, closed),
+        "win_rate": kpis_registry.win_rate(tally.won, tally.lost, tally.no_decision),
         "close_rate": _ratio(tally.won, tally.leads),
         "cycle_time_won_mean": cycle.mean,
         "cycle_time_won_median": cycle.quantile(0.5),
@@ -76,16 +77,16 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
             out[f"meetings.{sid}"] = st.meetings
             out[f"meeting_size_mean.{sid}"] = _ratio(st.meeting_deals, st.meetings)
     role_working = {
-        rid: calendar_of(role.calendar or scenario.calendar).working_time(
+        rid: calendar_of(scenario.calendar_of(rid)).working_time(
             scenario.warmup, scenario.horizon)
-        for rid, role in scenario.roles.items()
+        for rid in scenario.roles
     }
     for rid, role in scenario.roles.items():
         out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], role.headcount * role_working[rid])
         for m, busy in enumerate(tally.member_busy.get(rid, ()), start=1):
             out[f"utilisation.{rid}.{m}"] = _ratio(busy, role_working[rid])
 
-    staff_cost = kpis_registry.staff_cost(scenario, scenario.warmup, scenario.horizon)
+    staff_cost = staff_cost_of(scenario, scenario.warmup, scenario.horizon)
     selling_cost = staff_cost + tally.lead_cost
     wip_mean = tally.wip_area / window
     mean_value = _ratio(tally.revenue, tally.won)
@@ -153,7 +154,7 @@ def _by_period(tally: Tally, scenario: Scenario) -> dict[str, float]:
 def _collection(tally: Tally, scenario: Scenario, window: float) -> dict[str, float]:
     receivables = sum(tally.receivables.values())
     rates = scenario.collection.provision_rates
-    days = window * scenario.hours_per_unit / 24
+    days = convert(window, scenario.time_unit, "day")
     out = {
         "invoiced": tally.invoiced,
         "cash_collected": tally.cash_collected,
@@ -175,3 +176,28 @@ def _renewal(tally: Tally) -> dict[str, float]:
         "net_revenue_retention": _nrr(tally),
         "renewal_revenue": tally.renewal_value,
     }
+
+
+def staff_cost_of(scenario: Scenario, start: float, end: float,
+                  roles: list[str] | None = None) -> float:
+    """Staff cost from ``start`` to ``end``: the one staff-cost rule.
+
+    Sum over roles of headcount x cost_per_hour x paid hours, paid hours being the role's
+    working time under its calendar (:meth:`Scenario.calendar_of`; every hour without
+    one). The ``staff_cost`` KPI is this over the window (warm-up to horizon); an
+    optimisation budget uses it over its own period.
+
+    Args:
+        scenario: the scenario.
+        start: start of the period, in the scenario's time unit.
+        end: its end.
+        roles: the roles counted (default: all).
+    """
+    total = 0.0
+    for rid, role in scenario.roles.items():
+        if roles is not None and rid not in roles:
+            continue
+        paid = working_calendar(scenario.calendar_of(rid), scenario.time_unit).working_time(
+            start, end)
+        total += role.headcount * role.cost_per_hour * paid * scenario.hours_per_unit
+    return total

@@ -129,7 +129,7 @@ def _remove_stale(out: Path) -> None:
     """Remove staging folders of ``out`` whose process no longer runs."""
     for path in out.parent.glob(f"{STAGING}{out.name}-*"):
         pid = path.name[len(f"{STAGING}{out.name}-"):].split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not process_running(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -140,20 +140,25 @@ def remove_stale_parts(folder: str | Path, pattern: str = "*") -> list[Path]:
     for path in Path(folder).rglob(f".{pattern}.*.part"):
         parts = path.name.rsplit(".part", 1)[0].split(".")
         pid = next((p for p in reversed(parts[:-1]) if p.isdigit()), None)
-        if pid is not None and not _running(int(pid)):
+        if pid is not None and not process_running(int(pid)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc (not Linux)
+        return True
 
 
 def _umask() -> int:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from salessim.clock import LOG_EPOCH
 from salessim.ends import ENDS
 from salessim.output import atomic_path
 from salessim.sketch import QuantileSketch
@@ -49,8 +49,8 @@ LIFECYCLE = {
     WRITTEN_OFF: "complete", RENEWED: "complete", CHURNED: "complete",
 }
 
-#: Calendar date of simulation time 0 in exported logs (a Monday, as the calendar assumes).
-LOG_EPOCH = datetime(2026, 1, 5)
+# LOG_EPOCH (salessim.clock), the date of simulation time 0, is also read from here, where
+# the logs that carry it are written.
 
 # A record's code packs (lead << 32) | (event << 24) | (stage << 12) | resource, so one
 # integer and one float hold an event. Stage and resource 0 mean "none".

@@ -27,8 +27,11 @@ from scipy import stats as st
 from salessim import engine
 from salessim.calibrate import readers
 from salessim.calibrate.visits import DAY, Visits, build_visits
+from salessim.ends import LOST, NO_DECISION, WON
+from salessim.kpis import win_rate
 from salessim.records import LOG_EPOCH
 from salessim.scenario import Scenario
+from salessim.scenario.units import convert
 
 MONTH_DAYS = 30
 QUANTILES = (0.1, 0.5, 0.9)
@@ -102,10 +105,11 @@ def history_kpis(visits: Visits, since: pd.Timestamp | None = None
     for stage, ids in reached.groupby(stage_ids)["deal_id"]:
         out[f"reach.{stage}"] = ids.nunique() / len(new) if len(new) else math.nan
     closed = deals[(deals["closed_at"] >= since) & deals["outcome"].notna()]
-    won = closed[closed["outcome"] == "won"]
-    decided = closed["outcome"].isin(["won", "lost"]).sum()
+    won = closed[closed["outcome"] == WON.name]
+    ends = closed["outcome"].value_counts()
     out["won"] = float(len(won))
-    out["win_rate"] = len(won) / decided if decided else math.nan
+    out["win_rate"] = win_rate(len(won), int(ends.get(LOST.name, 0)),
+                               int(ends.get(NO_DECISION.name, 0)))
     cycle = ((won["closed_at"] - won["created_at"]) / DAY).to_numpy(float)
     for q in QUANTILES:
         out[f"cycle_time_won_p{round(q * 100)}"] = (float(np.quantile(cycle, q)) if len(cycle)
@@ -118,8 +122,13 @@ def history_kpis(visits: Visits, since: pd.Timestamp | None = None
 
 def simulated_histories(scenario: Scenario, days: float, replications: int, seed: int
                         ) -> list[Visits]:
-    """Each replication of ``scenario`` over ``days``, read back as an export at its end."""
-    scenario = scenario.model_copy(update={"horizon": float(math.ceil(days)), "warmup": 0.0})
+    """Each replication of ``scenario`` over ``days``, read back as an export at its end.
+
+    ``days`` is in days whatever the scenario's ``time_unit``; the simulated horizon is the
+    whole days it spans, in the scenario's unit.
+    """
+    horizon = convert(float(math.ceil(days)), "day", scenario.time_unit)
+    scenario = scenario.model_copy(update={"horizon": horizon, "warmup": 0.0})
     result = engine.run(scenario, replications=replications, seed=seed, event_log=True)
     log = result.event_log()
     as_of = pd.Timestamp(LOG_EPOCH) + pd.Timedelta(days=days)

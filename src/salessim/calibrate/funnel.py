@@ -20,10 +20,12 @@ from salessim.calibrate.estimate import poisson_interval, wilson
 from salessim.calibrate.readers import ExportError, parse_amounts, read_table, slug
 from salessim.calibrate.visits import DEFAULT_ENDS
 from salessim.calibrate.writer import check_scenario
+from salessim.ends import LOST, WON
 from salessim.output import write_json, write_text
+from salessim.scenario.units import convert
 
-_PERIOD_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4,
-                "year": 365.25}
+#: Calendar periods in days (days and weeks are time units: scenario.units converts them).
+_CALENDAR_DAYS = {"month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 _PERIOD = re.compile(r"^\s*(\d+(?:\.\d*)?)?\s*(day|week|month|quarter|year)s?\s*$", re.I)
 
 
@@ -33,7 +35,9 @@ def period_days(text: str) -> float:
     if not match or float(match.group(1) or 1) <= 0:
         raise ExportError(f"--period: give a number and a unit (days, weeks, months, quarters, "
                           f"years), like '1 year'; got {text!r}")
-    return float(match.group(1) or 1) * _PERIOD_DAYS[match.group(2).lower()]
+    unit = match.group(2).lower()
+    days = _CALENDAR_DAYS[unit] if unit in _CALENDAR_DAYS else convert(1.0, unit, "day")
+    return float(match.group(1) or 1) * days
 
 
 def _targets(frame, name: str) -> dict[int, float]:
@@ -100,7 +104,7 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
     if len(n) < 2 or n[0] == 0:
         raise ExportError(f"{name}: a funnel needs at least two stages and deals entering "
                           "the first")
-    won_last = stages[-1] in won or slug(stages[-1]) in DEFAULT_ENDS["won"]
+    won_last = stages[-1] in won or slug(stages[-1]) in DEFAULT_ENDS[WON.name]
     ids = [slug(s) for s in stages]
     body = ids[:-1] if won_last else ids
     low, high = poisson_interval(n[0], days)
@@ -118,11 +122,11 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
     routing = {}
     for i, sid in enumerate(body):
         following = n[i + 1] if i + 1 < len(n) else None
-        target = "won" if (i + 1 == len(body) and (won_last or following is None)) else ids[i + 1]
+        target = WON.name if (i + 1 == len(body) and (won_last or following is None)) else ids[i + 1]
         if following is None:  # the last row is a stage itself: those entering it are won
-            lines += [f"  {sid}:", "    next: {\"won\": 1.0}   # assumed: deals entering the "
-                      "last stage are won"]
-            routing[sid] = {"won": 1.0}
+            lines += [f"  {sid}:", f"    next: {{\"{WON.name}\": 1.0}}   # assumed: deals "
+                      "entering the last stage are won"]
+            routing[sid] = {WON.name: 1.0}
             continue
         p = following / n[i]
         lo, hi = wilson(following, n[i])
@@ -130,10 +134,10 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
                   f"      {target}: {p:.6f}   # {following} of {n[i]}, 95% Wilson CI "
                   f"[{lo:.3f}, {hi:.3f}]"]
         if following < n[i]:
-            lines.append(f"      lost: {1 - float(f'{p:.6f}'):.6f}   # the rest")
+            lines.append(f"      {LOST.name}: {1 - float(f'{p:.6f}'):.6f}   # the rest")
         if targets.get(i) is not None:
             lines.append(f"    target: {targets[i]:g}   # the funnel's target conversion")
-        routing[sid] = {target: p, "lost": 1 - p, "ci": [lo, hi]}
+        routing[sid] = {target: p, LOST.name: 1 - p, "ci": [lo, hi]}
     text = "\n".join(lines) + "\n"
     check_scenario(text)
     evidence = {"source_file": name, "period": period, "period_days": days,

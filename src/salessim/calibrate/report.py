@@ -12,7 +12,7 @@ import base64
 import html
 import io
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,7 +23,19 @@ from salessim.calibrate.writer import routes, stages_kept
 from salessim.scenario import TERMINALS
 
 if TYPE_CHECKING:
-    from salessim.calibrate.pipeline import CalibrationResult
+    from salessim.calibrate.backtest import Backtest
+    from salessim.calibrate.estimate import Calibration
+
+
+class CalibrationResult(Protocol):
+    """What the report reads of a calibration (``pipeline.CalibrationResult`` has it; the
+    pipeline calls the report, so the report does not import the pipeline)."""
+
+    @property
+    def calibration(self) -> Calibration: ...
+
+    @property
+    def backtest(self) -> Backtest | None: ...
 
 DPI = 100
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
 from salessim.calibrate.readers import ExportError
+from salessim.ends import LOST
 from salessim.errors import ScenarioError
 from salessim.scenario import TERMINALS, Scenario, load_scenario
 
@@ -36,7 +37,7 @@ def routes(cal: Calibration, sid: str) -> dict[str, float]:
     """The stage's ``next``: shares rounded to 6 decimals, summing to exactly 1."""
     r = cal.routing.get(sid)
     if r is None or r.exits == 0:
-        return {"lost": 1.0}
+        return {LOST.name: 1.0}
     shares = {t: round(s, 6) for t, s in sorted(r.shares.items(), key=lambda kv: -kv[1])}
     top = next(iter(shares))
     shares[top] = round(1 - sum(v for t, v in shares.items() if t != top), 6)
@@ -133,7 +134,7 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     stages = {}
     for sid in keep:
         if sid not in cal.times:
-            stages[sid] = {"next": {"lost": 1.0}}
+            stages[sid] = {"next": {LOST.name: 1.0}}
             continue
         stage: dict[str, Any] = {}
         queue = logged_queue(cal, sid)

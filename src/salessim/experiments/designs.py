@@ -18,13 +18,37 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from salessim.experiments.spec import ExperimentSpec
+
+class DesignLike(Protocol):
+    """What :func:`expand` reads of ``design:`` (``spec.DesignSpec``; spec imports this module)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def samples(self) -> int | None: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def designs(self) -> Mapping[str, Mapping[str, Any]] | None: ...
+
+
+class SpecLike(Protocol):
+    """What :func:`expand` reads of an experiment (``spec.ExperimentSpec``)."""
+
+    @property
+    def design(self) -> DesignLike: ...
+
+    @property
+    def factors(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +131,7 @@ def _ids(n: int, prefix: str = "d") -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(n)]
 
 
-def expand(spec: ExperimentSpec, labels: list[str]) -> list[DesignPoint]:
+def expand(spec: SpecLike, labels: list[str]) -> list[DesignPoint]:
     """The designs of an experiment, in their fixed order.
 
     Args:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from salessim.errors import UsageError
+from salessim.output import process_running
 
 DASK_EXTRA = "the Dask executor needs the salessim[dask] extra: pip install 'salessim[dask]'"
 
@@ -222,24 +223,9 @@ def worker_init(parent: int) -> None:
 
 
 def _watchdog(parent: int) -> None:
-    while _alive(parent):
+    while process_running(parent):
         time.sleep(WATCHDOG_SECONDS)
     os._exit(1)  # the command is gone: nobody will read this worker's results
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:  # no /proc (not Linux)
-        return True
 
 
 def kill_workers(pool: _Pool) -> None:

@@ -33,32 +33,30 @@ the horizon; with the true process the coverage is what a correct forecast gives
 
 from __future__ import annotations
 
-import io
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from salessim import stats
 from salessim.calibrate.durations import MIN_EXITS
 from salessim.calibrate.pipeline import calibrate_visits, read_visits
 from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
+from salessim.ends import WON
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast import score
 from salessim.forecast.bootstrap import (
-    band_name,
     bootstrap_scenarios,
     check_resamples,
     run_bootstrap_forecast,
 )
 from salessim.forecast.deals import snapshot_from_visits
 from salessim.forecast.simulate import run_forecast
+from salessim.forecast.windows import LEVEL, Backtest, Window
 from salessim.rng import stable_key
 from salessim.scenario.schema import Scenario
 
@@ -66,190 +64,10 @@ from salessim.scenario.schema import Scenario
 #: weekday shape, and for most visits of the first weeks to have ended (a short history is
 #: mostly censored visits).
 MIN_HISTORY_DAYS = 60.0
-#: The band scored: P10 to P90.
-LEVEL = 0.8
 
-
-@dataclass(frozen=True)
-class Window:
-    """One forecast of the back-test beside what happened (a row of ``backtest.csv``).
-
-    Attributes:
-        as_of: the as-of date (what was known then was used).
-        until: the end of the window, as_of + horizon.
-        open_deals: deals open at as_of.
-        actual: bookings in (as_of, until]: amounts of the deals won then.
-        actual_from_open, actual_from_new: of which deals open at as_of, deals created later.
-        mean, p10, p50, p90: the forecast distribution of bookings.
-        inside: p10 <= actual <= p90.
-        pit: share of replications with bookings <= actual.
-        weighted: the weighted pipeline at as_of.
-        error_p50, error_weighted: forecast - actual.
-        crps, crps_weighted: CRPS of the forecast sample, and of the weighted pipeline.
-        mean_plain, p10_plain, p50_plain, p90_plain, inside_plain, pit_plain: with the
-            bootstrap, the
-            same forecast without it (the calibrated parameters taken as true, the same
-            random numbers), side by side; NaN without the bootstrap.
-    """
-
-    as_of: pd.Timestamp
-    until: pd.Timestamp
-    open_deals: int
-    actual: float
-    actual_from_open: float
-    actual_from_new: float
-    mean: float
-    p10: float
-    p50: float
-    p90: float
-    inside: bool
-    pit: float
-    weighted: float
-    error_p50: float
-    error_weighted: float
-    crps: float
-    crps_weighted: float
-    mean_plain: float = math.nan
-    p10_plain: float = math.nan
-    p50_plain: float = math.nan
-    p90_plain: float = math.nan
-    inside_plain: float = math.nan
-    pit_plain: float = math.nan
-
-
-#: The columns of a plain forecast beside the bootstrap's (in backtest.csv with it only).
-PLAIN_COLUMNS = ("mean_plain", "p10_plain", "p50_plain", "p90_plain", "inside_plain", "pit_plain")
-
-
-@dataclass
-class Backtest:
-    """The forecasts of a back-test, one :class:`Window` per as-of date.
-
-    Attributes:
-        windows: the scored forecasts, in time order.
-        every_days, horizon_days: the spacing of the as-of dates and the window length.
-        replications: replications per forecast.
-        seed: the root seed.
-        origin: the history's file (or a name for it).
-        calibrated: whether a scenario was calibrated at each as-of (else one was given).
-        resamples: bootstrap resamples per forecast (0: the band leaves out the parameters'
-            uncertainty; :mod:`salessim.forecast.bootstrap`).
-        samples: per window, the bookings of each replication.
-        warnings: what was assumed or found, in words, each once (with the as-of dates it
-            held at, unless all).
-    """
-
-    windows: list[Window]
-    every_days: float
-    horizon_days: float
-    replications: int
-    seed: int
-    origin: str
-    calibrated: bool = True
-    samples: list[np.ndarray] | None = None
-    warnings: list[str] | None = None
-    resamples: int = 0
-
-    def table(self) -> pd.DataFrame:
-        """``backtest.csv``: one row per as-of date, the columns of :class:`Window` (those
-        of the forecast without the bootstrap only with it)."""
-        columns = [f.name for f in fields(Window)
-                   if self.resamples or f.name not in PLAIN_COLUMNS]
-        out = pd.DataFrame([asdict(w) for w in self.windows], columns=columns)
-        if self.resamples:
-            out["inside_plain"] = out["inside_plain"].astype(bool)
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        """Coverage of the P10-P90 band with its Wilson 95% interval, and the errors of the
-        P50 and of the weighted pipeline side by side (MAPE over windows that booked).
-
-        ``overlapping`` says the windows overlap (``every_days < horizon_days``): the
-        forecasts are then not independent and the interval of the coverage, like that of
-        ``mae_gain`` (weighted pipeline's absolute error minus the P50's, per window, with
-        its Student-t 95% interval), is too narrow.
-        """
-        t = self.table()
-        cov = score.coverage(t["inside"].to_numpy(bool))
-        actual = t["actual"].to_numpy(float)
-        gain = stats.paired_difference(t["error_p50"].abs().to_numpy(float),
-                                       t["error_weighted"].abs().to_numpy(float))
-        return {
-            "forecasts": cov.n,
-            "every_days": self.every_days,
-            "horizon_days": self.horizon_days,
-            "overlapping": bool(self.every_days < self.horizon_days),
-            "replications": self.replications,
-            "calibrated": self.calibrated,
-            "resamples": self.resamples,
-            "band": band_name(self.resamples),
-            "level": LEVEL,
-            "inside": cov.inside,
-            "coverage": cov.share,
-            "coverage_low": cov.low,
-            "coverage_high": cov.high,
-            "p50_mae": score.mean_absolute_error(t["p50"], actual),
-            "p50_mape": score.mean_absolute_percentage_error(t["p50"], actual),
-            "crps_mean": float(t["crps"].mean()) if cov.n else math.nan,
-            "weighted_mae": score.mean_absolute_error(t["weighted"], actual),
-            "weighted_mape": score.mean_absolute_percentage_error(t["weighted"], actual),
-            "crps_weighted_mean": float(t["crps_weighted"].mean()) if cov.n else math.nan,
-            "p50_bias": float(t["error_p50"].mean()) if cov.n else math.nan,
-            "weighted_bias": float(t["error_weighted"].mean()) if cov.n else math.nan,
-            "mae_gain": float(gain.mean),
-            "mae_gain_low": float(gain.ci_low),
-            "mae_gain_high": float(gain.ci_high),
-            "p50_closer": int((t["error_p50"].abs() < t["error_weighted"].abs()).sum()),
-            **(self._plain_summary(t) if self.resamples else {}),
-        }
-
-    def _plain_summary(self, t: pd.DataFrame) -> dict[str, Any]:
-        """The coverage without the bootstrap, from the same calibrations and random numbers."""
-        cov = score.coverage(t["inside_plain"].to_numpy(bool))
-        return {"inside_plain": cov.inside, "coverage_plain": cov.share,
-                "coverage_plain_low": cov.low, "coverage_plain_high": cov.high}
-
-    def figure_png(self) -> bytes:
-        """``backtest.png``: per as-of date the actual beside the band, the P50 and the
-        weighted pipeline (matplotlib's Agg canvas, no global state)."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        t = self.table()
-        fig = Figure(figsize=(8, 4), dpi=100, layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.subplots()
-        # Each window is its own forecast: bars and markers, no line joining them.
-        x = t["until"].to_numpy()
-        ax.vlines(x, t["p10"], t["p90"], color="tab:blue", alpha=0.3, lw=10,
-                  label="forecast P10-P90")
-        ax.plot(x, t["p50"], "_", color="tab:blue", ms=18, mew=2, label="forecast P50")
-        ax.plot(x, t["weighted"], "x", color="tab:orange", ms=8, mew=2,
-                label="weighted pipeline")
-        ax.plot(x, t["actual"], "o", color="black", ms=5, label="actual bookings")
-        s = self.summary()
-        ax.set_title(f"Bookings in the {self.horizon_days:g} days to each date: "
-                     f"{s['inside']} of {s['forecasts']} inside the P10-P90 band", fontsize=10)
-        ax.set_xlabel(f"end of the window (as-of date + {self.horizon_days:g} days)")
-        ax.set_ylabel("bookings")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8, loc="lower left")
-        ax.tick_params(axis="x", labelrotation=30)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
-
-    def write(self, out: str | Path) -> list[Path]:
-        """Write backtest.csv and backtest.png into ``out``, each whole or not at all."""
-        from salessim.output import atomic_path
-        from salessim.records import write_frame
-
-        out = Path(out)
-        table, png = self.table(), self.figure_png()  # everything built before writing
-        write_frame(table, out / "backtest.csv")
-        with atomic_path(out / "backtest.png") as tmp:
-            tmp.write_bytes(png)
-        return [out / "backtest.csv", out / "backtest.png"]
+# The results (Window, Backtest, LEVEL) are defined in salessim.forecast.windows.
+__all__ = ["LEVEL", "MIN_HISTORY_DAYS", "Backtest", "Window", "actual_bookings", "as_of_dates",
+           "forecast_seed", "run_backtest"]
 
 
 def as_of_dates(visits: Visits, every_days: float, horizon_days: float,
@@ -300,7 +118,7 @@ def actual_bookings(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp
     A deal without an amount counts 0, as it does in the forecast's open pipeline.
     """
     d = visits.deals
-    won = d[(d["outcome"] == "won") & (d["closed_at"] > as_of) & (d["closed_at"] <= until)]
+    won = d[(d["outcome"] == WON.name) & (d["closed_at"] > as_of) & (d["closed_at"] <= until)]
     amount = won["amount"].fillna(0.0).astype(float)
     old = (won["created_at"] <= as_of).to_numpy()
     return float(amount[old].sum()), float(amount[~old].sum())

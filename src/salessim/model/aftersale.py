@@ -19,6 +19,7 @@ from salessim.records import CHURNED, INVOICED, PAID, RENEWED, WRITTEN_OFF, Tall
 from salessim.scenario.dists import blocks
 from salessim.scenario.mechanics import AGING_BUCKETS
 from salessim.scenario.schema import Scenario
+from salessim.scenario.units import convert
 
 if TYPE_CHECKING:
     from salessim.model.deal import Deal
@@ -54,7 +55,7 @@ class AfterSale:
         self.tally = tally
         self.log = staff.log
         self.warmup, self.horizon = staff.warmup, staff.horizon
-        self.days_per_unit = scenario.hours_per_unit / 24
+        self.days_per_unit = convert(1.0, scenario.time_unit, "day")
         sc = scenario
         self.collection = sc.collection
         self.renewal = sc.renewal

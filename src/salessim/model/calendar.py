@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 
-from salessim.records import LOG_EPOCH
+from salessim.clock import LOG_EPOCH
 from salessim.scenario.schema import WEEKDAYS, Calendar, shared_calendar
 from salessim.scenario.units import UNIT_HOURS
 

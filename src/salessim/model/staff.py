@@ -99,8 +99,8 @@ class Staff:
         self.owner_pools = {r: p for r, p in self.pools.items() if isinstance(p, OwnerPool)}
         self._order = list(scenario.roles)
         self._handoff = self._handoff_draws()
-        for rid, role in scenario.roles.items():
-            calendar = role.calendar or scenario.calendar
+        for rid in scenario.roles:
+            calendar = scenario.calendar_of(rid)
             if calendar is not None:
                 pool = self.pools[rid]
                 members = pool.members if isinstance(pool, OwnerPool) else [pool]
@@ -122,7 +122,7 @@ class Staff:
         plan.owned = tuple(p for p in plan.pools if isinstance(p, OwnerPool))
         plan.priority = PRIORITY[policy]
         plan.work = self.draws(work, stream)
-        own = [sc.roles[r].calendar or sc.calendar for r in roles]
+        own = [sc.calendar_of(r) for r in roles]
         calendar = shared_calendar(own)
         if calendar is not None:
             plan.cal = WorkCalendar(calendar, sc.time_unit)

@@ -286,6 +286,14 @@ class Scenario(Frozen):
     def hours_per_unit(self) -> float:
         return UNIT_HOURS[self.time_unit]
 
+    def calendar_of(self, role: str) -> Calendar | None:
+        """The calendar ``role`` works under: its own, else the scenario's (None: all hours)."""
+        return self.roles[role].calendar or self.calendar
+
+    def shared_calendar_of(self, roles: Sequence[str]) -> Calendar | None:
+        """The working hours ``roles`` share when they work together (:func:`shared_calendar`)."""
+        return shared_calendar([self.calendar_of(r) for r in roles])
+
 
 def process_problems(scenario: Scenario) -> list[Problem]:
     """Rules on the process as a whole, each with the field that breaks it."""
@@ -351,8 +359,7 @@ def _staff_problems(scenario: Scenario) -> list[Problem]:
     for field, item in _staffed_items(scenario):
         if len(item.staff) > 1:
             try:
-                shared_calendar([scenario.roles[r].calendar or scenario.calendar
-                                 for r in item.staff])
+                scenario.shared_calendar_of(item.staff)
             except ValueError as exc:
                 problems.append(Problem(f"{field}.roles", str(exc), list(item.staff)))
     for sid, stage in scenario.stages.items():

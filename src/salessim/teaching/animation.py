@@ -13,6 +13,7 @@ import json
 
 import pandas as pd
 
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.records import LOG_EPOCH
 from salessim.scenario.schema import TERMINALS, Scenario
 from salessim.scenario.units import UNIT_HOURS
@@ -20,7 +21,8 @@ from salessim.scenario.units import UNIT_HOURS
 #: The state a lead enters with each event (others leave its state as it was).
 STATE = {"queued": "queue", "started": "work", "finished": "between", "delay_started": "customer",
          "delay_finished": "between", "handoff": "between", "skipped": "between",
-         "won": "won", "lost": "lost", "no_decision": "no_decision", "went_cold": "lost"}
+         WON.name: WON.name, LOST.name: LOST.name, NO_DECISION.name: NO_DECISION.name,
+         "went_cold": LOST.name}
 
 
 def timelines(log: pd.DataFrame, start: float, end: float) -> list[list]:

@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError
 
 from salessim import compare
 from salessim.analyse import analyse, versus
+from salessim.ends import WON
 from salessim.errors import Problem, ScenarioError
 from salessim.scenario.base import Frozen
 from salessim.scenario.yamlread import parse_yaml, read_text
@@ -165,7 +166,7 @@ def answer_key(folder: str | Path, replications: int | None = None) -> str:
         table = analysis.table()
         flow = table[((table.section == "process") & table.measure.isin(process))
                      | ((table.section == "role") & (table.measure == "utilisation"))
-                     | ((table.section == "end") & (table.item == "won"))]
+                     | ((table.section == "end") & (table.item == WON.name))]
         out += [f"## {run.label}: {run.scenario.name}", "", "Flow analysis (no simulation):", "",
                 _markdown(flow[["section", "item", "measure", "value", "unit", "method",
                                 "exact"]]), ""]

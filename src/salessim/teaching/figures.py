@@ -60,7 +60,7 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
         meetings = [s.meeting for s in sc.stages.values() if s.meeting is not None
                     and rid in s.staff]
         load = rate * per_lead + sum(m.length / m.every for m in meetings)
-        share = working_calendar(role.calendar or sc.calendar, sc.time_unit).working_time(
+        share = working_calendar(sc.calendar_of(rid), sc.time_unit).working_time(
             sc.warmup, sc.horizon) / window
         capacity = role.headcount * share
         rho = load / capacity

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from salessim.scenario.dists import Dist
-from salessim.scenario.schema import Scenario, Stage, shared_calendar
+from salessim.scenario.schema import Scenario, Stage
 from salessim.teaching import numeric
 
 Last = str | None
@@ -84,7 +84,7 @@ class Context:
         the work then stops outside working hours (holidays left out).
         """
         sc = self.scenario
-        calendar = shared_calendar([sc.roles[r].calendar or sc.calendar for r in roles])
+        calendar = sc.shared_calendar_of(roles)
         if calendar is None:
             return 0.0, 1.0
         key = (calendar.model_dump_json(), work.model_dump_json())

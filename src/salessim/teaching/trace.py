@@ -15,12 +15,13 @@ from datetime import timedelta
 
 import pandas as pd
 
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.model.calendar import working_calendar
 from salessim.records import LOG_EPOCH
-from salessim.scenario.schema import Scenario, shared_calendar
+from salessim.scenario.schema import Scenario
 from salessim.scenario.units import UNIT_HOURS
 
-ENDS = {"won": "won", "lost": "lost", "no_decision": "ended with no decision"}
+ENDS = {WON.name: WON.label, LOST.name: LOST.label, NO_DECISION.name: "ended with no decision"}
 
 
 def duration(hours: float) -> str:
@@ -75,7 +76,7 @@ class Narrator:
     def _off_duty(self, roles: tuple[str, ...], a: float, b: float) -> float:
         """The part of [a, b] outside the roles' common working hours, in the time unit."""
         try:
-            cal = shared_calendar([self.sc.roles[r].calendar or self.sc.calendar for r in roles])
+            cal = self.sc.shared_calendar_of(roles)
         except ValueError:
             return 0.0
         if cal is None:

@@ -1,8 +1,8 @@
-"""Output analysis for simulation replications.
+"""Intervals across replications: t intervals, paired differences, relative change, Holm.
 
 Pure functions over numpy arrays and pandas frames: confidence intervals across independent
-replications, paired comparisons of scenarios run with common random numbers, multiple-comparison
-adjustment, replication planning, and warm-up detection (MSER-5, Welch's moving average).
+replications, paired comparisons of scenarios run with common random numbers and their
+multiple-comparison adjustment.
 
 Replications are the unit of independence throughout: every interval here treats one value per
 replication as one i.i.d. observation, never the within-run observations.
@@ -16,25 +16,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats as st
 
-__all__ = [
-    "Estimate",
-    "holm",
-    "mser5",
-    "paired_difference",
-    "paired_t_pvalue",
-    "relative_change",
-    "replications_needed",
-    "summarise",
-    "t_interval",
-    "target_replications",
-    "welch_moving_average",
-]
-
 SUMMARY_COLUMNS = ["kpi", "mean", "ci_low", "ci_high", "n", "std", "half_width"]
 
-# ceil() of a ratio computed in floating point can land a hair above an integer (20.000000000004)
-# and cost a whole extra replication; ratios this close to an integer are treated as that integer.
-_CEIL_SLACK = 1e-9
 
 _NAN = float("nan")
 
@@ -66,20 +49,20 @@ class Estimate:
         return (self.ci_high - self.ci_low) / 2.0
 
 
-def _as_1d(values: npt.ArrayLike, name: str = "values") -> np.ndarray:
+def as_1d(values: npt.ArrayLike, name: str = "values") -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     return arr
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
 
 
 def _t_quantile(level: float, df: int) -> float:
-    _check_level(level)
+    check_level(level)
     return float(st.t.ppf(0.5 + level / 2.0, df))
 
 
@@ -104,8 +87,8 @@ def t_interval(values: npt.ArrayLike, level: float = 0.95) -> Estimate:
         is that value and the interval and std are nan. When all values are equal the interval
         collapses to the mean exactly.
     """
-    _check_level(level)  # also on the degenerate paths that never need a quantile
-    x = _as_1d(values)
+    check_level(level)  # also on the degenerate paths that never need a quantile
+    x = as_1d(values)
     x = x[np.isfinite(x)]
     n = int(x.size)
     if n == 0:
@@ -146,7 +129,7 @@ def summarise(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 def _paired(base: npt.ArrayLike, other: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Aligned finite pairs; a pair is dropped if either side is missing."""
-    b, o = _as_1d(base, "base"), _as_1d(other, "other")
+    b, o = as_1d(base, "base"), as_1d(other, "other")
     if b.shape != o.shape:
         raise ValueError(
             f"base and other must be aligned by replication, got lengths {b.size} and {o.size}"
@@ -217,7 +200,7 @@ def relative_change(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.
         Estimate of the relative change. Pairs with a nan are dropped. mean(base) == 0 (or no
         pairs) gives a nan estimate; a single pair gives the point estimate with a nan interval.
     """
-    _check_level(level)
+    check_level(level)
     b, o = _paired(base, other)
     n = int(b.size)
     if n == 0:
@@ -275,7 +258,7 @@ def holm(pvalues: npt.ArrayLike) -> np.ndarray:
     Raises:
         ValueError: If a p-value lies outside [0, 1].
     """
-    p = _as_1d(pvalues, "pvalues")
+    p = as_1d(pvalues, "pvalues")
     out = np.full(p.shape, _NAN)
     ok = ~np.isnan(p)
     q = p[ok]
@@ -291,135 +274,3 @@ def holm(pvalues: npt.ArrayLike) -> np.ndarray:
     back[order] = adjusted
     out[ok] = back
     return out
-
-
-def _planning_estimate(values: npt.ArrayLike, level: float) -> Estimate:
-    est = t_interval(values, level)
-    if est.n < 2:
-        raise ValueError(f"need a pilot of at least 2 finite replications to plan, got {est.n}")
-    return est
-
-
-def _scaled_n(n: int, half_width: float, target: float) -> int:
-    """The pilot-scaling rule n* = ceil(n * (h / target)^2), never below the pilot n."""
-    needed = math.ceil(n * (half_width / target) ** 2 - _CEIL_SLACK)
-    return max(n, needed)
-
-
-def replications_needed(values: npt.ArrayLike, rel_precision: float, level: float = 0.95) -> int:
-    """Replications needed for a CI half-width within ``rel_precision * |mean|``.
-
-    Uses the usual pilot-scaling rule n* = ceil(n * (h / (rel_precision * |mean|))^2), where n and
-    h come from the pilot's t interval; the half-width shrinks roughly as 1 / sqrt(n).
-
-    Args:
-        values: Pilot replication values (nan dropped).
-        rel_precision: Target half-width relative to |mean|, e.g. 0.05 for +/-5%.
-        level: Confidence level.
-
-    Returns:
-        The total number of replications (including the pilot), at least the pilot n; the
-        pilot n itself when it is already precise enough.
-
-    Raises:
-        ValueError: If rel_precision <= 0, the pilot has fewer than 2 finite values, or the
-            pilot mean is zero (relative precision is then undefined).
-    """
-    if not rel_precision > 0:
-        raise ValueError(f"rel_precision must be positive, got {rel_precision!r}")
-    est = _planning_estimate(values, level)
-    if est.mean == 0.0:
-        raise ValueError("pilot mean is zero, so a precision relative to the mean is undefined")
-    target = rel_precision * abs(est.mean)
-    if est.half_width <= target:
-        return est.n
-    return _scaled_n(est.n, est.half_width, target)
-
-
-def target_replications(values_diff: npt.ArrayLike, threshold: float, level: float = 0.95) -> float:
-    """Replications for the CI of a mean difference to exclude ``threshold``.
-
-    Answers "how many paired replications until this difference is resolved, if the mean stays
-    where the pilot puts it": n* = ceil(n * (h / |mean - threshold|)^2), at least the pilot n.
-
-    Args:
-        values_diff: Pilot paired differences, one per replication (nan dropped).
-        threshold: Value the interval should exclude, usually 0 (no difference).
-        level: Confidence level.
-
-    Returns:
-        The number of replications as a float: math.inf when the pilot mean equals the
-        threshold, since no amount of replication separates them then.
-
-    Raises:
-        ValueError: If the pilot has fewer than 2 finite values.
-    """
-    est = _planning_estimate(values_diff, level)
-    gap = abs(est.mean - threshold)
-    if gap == 0.0:
-        return math.inf
-    if est.half_width < gap:
-        return float(est.n)
-    return float(_scaled_n(est.n, est.half_width, gap))
-
-
-def mser5(series: npt.ArrayLike) -> int:
-    """MSER-5 warm-up truncation point.
-
-    The series is cut into k non-overlapping batches of 5 (an incomplete tail batch is dropped).
-    For each d in 0..k//2 the statistic MSER(d) = sum_{j>=d} (Y_j - mean(Y_d..))^2 / (k - d)^2 is
-    computed on the batch means Y_j; the d minimising it (the first, on ties) balances the bias
-    removed by truncating against the precision lost. Only the first half of the batches is
-    searched because MSER becomes erratic when few batches remain.
-
-    Args:
-        series: One run's output series in time order (finite values).
-
-    Returns:
-        The number of original observations to delete, 5 * d*; 0 for series shorter than 10.
-
-    Raises:
-        ValueError: If the series contains non-finite values.
-    """
-    x = _as_1d(series, "series")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("mser5 needs a finite series; drop or impute missing values first")
-    if x.size < 10:
-        return 0
-    k = x.size // 5
-    batches = x[: 5 * k].reshape(k, 5).mean(axis=1)
-    # np.var (ddof=0) is the sum of squared deviations / (k - d); one more division gives MSER.
-    scores = [np.var(batches[d:]) / (k - d) for d in range(k // 2 + 1)]
-    return 5 * int(np.argmin(scores))
-
-
-def welch_moving_average(series: npt.ArrayLike, window: int) -> np.ndarray:
-    """Welch's moving average, the smoothed curve of a Welch warm-up plot.
-
-    For a series Y_0..Y_{m-1} (usually the average over replications of each period) and
-    window w, point i (0 <= i < m - w) is the mean of Y_{i-w}..Y_{i+w} (2w + 1 values), except
-    near the start, i < w, where only i values exist on the left and the mean is taken over the
-    2i + 1 values centred on i.
-
-    Args:
-        series: One-dimensional series in time order.
-        window: Half-width w of the averaging window, 1 <= w < len(series).
-
-    Returns:
-        The m - w smoothed values.
-
-    Raises:
-        ValueError: If the window is out of range.
-    """
-    x = _as_1d(series, "series")
-    m = x.size
-    if isinstance(window, bool) or int(window) != window or not 1 <= window < m:
-        raise ValueError(f"window must be an integer in [1, {m - 1}], got {window!r}")
-    w = int(window)
-    i = np.arange(m - w)
-    reach = np.minimum(i, w)
-    # Prefix sums make every window O(1); centring first keeps their rounding error small when the
-    # series sits far from zero (e.g. clock times).
-    centre = float(np.mean(x))
-    csum = np.concatenate(([0.0], np.cumsum(x - centre)))
-    return centre + (csum[i + reach + 1] - csum[i - reach]) / (2 * reach + 1)
