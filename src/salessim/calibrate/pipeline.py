@@ -24,6 +24,7 @@ from salessim.calibrate.readers import ExportError, read_export, slug
 from salessim.calibrate.stagemap import StageMap
 from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.calibrate.writer import check_scenario, evidence, scenario_data, scenario_yaml
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.output import atomic_path, write_json, write_text
 from salessim.records import write_frame
 from salessim.scenario import Scenario
@@ -130,12 +131,12 @@ def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str
         return build_visits(raw, str(path), won, lost, no_decision, when), None
     raw, log = read_log(path, stages, when, timezone)
     seen = set(raw["stage"])
-    given = {"won": list(won), "lost": list(lost), "no_decision": list(no_decision)}
+    given = {WON.name: list(won), LOST.name: list(lost), NO_DECISION.name: list(no_decision)}
     # An end of the map that no case reached (by the as-of date) is no stage seen.
     mapped = {kind: names or [a for a, k in log.stage_map.ends.items() if k == kind and a in seen]
               for kind, names in given.items()}
-    visits = build_visits(raw, str(path), mapped["won"], mapped["lost"], mapped["no_decision"],
-                          when)
+    visits = build_visits(raw, str(path), mapped[WON.name], mapped[LOST.name],
+                          mapped[NO_DECISION.name], when)
     ends = raw.attrs.get("end_names", {})
     visits.deals["end"] = visits.deals["deal_id"].map(ends).where(visits.deals["outcome"].notna())
     visits.warnings.extend(log.warnings)

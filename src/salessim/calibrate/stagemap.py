@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from salessim.calibrate.readers import slug
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario import TERMINALS
 from salessim.scenario.yamlread import parse_yaml, read_text
@@ -41,9 +42,9 @@ _STAGE_KEYS = ("starts", "work")
 SAME_STAGE_GAP = 1 / 1440
 #: A milestone that is (but for automatic steps) its case's last this often ends cases.
 FINAL_SHARE = 0.8
-_WON = ("approv", "accept", "won", "activat", "granted", "paid", "signed", "register")
-_NO_DECISION = ("cancel", "withdr", "expire", "abandon", "no_decision", "timeout")
-_LOST = ("declin", "reject", "denied", "lost", "refus")
+_WON = ("approv", "accept", WON.name, "activat", "granted", "paid", "signed", "register")
+_NO_DECISION = ("cancel", "withdr", "expire", "abandon", NO_DECISION.name, "timeout")
+_LOST = ("declin", "reject", "denied", LOST.name, "refus")
 
 
 @dataclass(frozen=True)
@@ -229,10 +230,10 @@ def _mean_position(milestones: pd.DataFrame, acts: pd.Series) -> dict[str, float
 
 def _end_kind(name: str) -> str:
     low = name.lower()
-    for words, kind in ((_NO_DECISION, "no_decision"), (_LOST, "lost"), (_WON, "won")):
+    for words, kind in ((_NO_DECISION, NO_DECISION.name), (_LOST, LOST.name), (_WON, WON.name)):
         if any(w in low for w in words):
             return kind
-    return "lost"
+    return LOST.name
 
 
 def _unique(sid: str, taken: dict) -> str:
