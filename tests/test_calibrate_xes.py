@@ -250,3 +250,7 @@ def test_real_logs_read_and_give_a_proposal(path, tmp_path):
     out.write_text(text, encoding="utf-8")
     rows, log = read_log(path, out)
     assert log.events == len(events) and not math.isnan(log.instances.resolution)
+    if smap.ends:  # a log with ends calibrates, and its warnings reach calibration.json
+        result = calibrate_file(path, stages=out, run_backtest=False, report=False)
+        assert result.evidence["event_log"]["events"] == len(events)
+        assert result.evidence["warnings"] == result.warnings
