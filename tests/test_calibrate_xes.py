@@ -254,3 +254,20 @@ def test_real_logs_read_and_give_a_proposal(path, tmp_path):
         result = calibrate_file(path, stages=out, run_backtest=False, report=False)
         assert result.evidence["event_log"]["events"] == len(events)
         assert result.evidence["warnings"] == result.warnings
+
+
+def test_an_event_log_gives_the_deals_open_at_an_as_of_date(generated):
+    from salessim.forecast import read_pipeline
+
+    _, path, stages, result = generated
+    when = pd.Timestamp("2025-03-03")
+    snapshot = read_pipeline(path, result.scenario, when, stages=stages)
+    visits, _ = read_history(path, stages=stages, as_of="2025-03-03")
+    assert snapshot.as_of == when
+    assert len(snapshot.deals) == len(visits.open_deals()) > 0
+
+
+def test_run_refuses_stages_without_a_pipeline(capsys):
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "b2b_baseline.yaml"
+    assert main(["run", str(scenario), "--stages", "map.yaml"]) == 2
+    assert "--stages groups into stages the event log of --pipeline FILE: give --pipeline too" in capsys.readouterr().err

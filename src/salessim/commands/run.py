@@ -51,8 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.pipeline is not None:
         scenario = start_from_pipeline(scenario, args)
     elif args.as_of is not None or args.stages is not None:
-        option = "--as-of picks the date" if args.as_of is not None else "--stages groups"
-        raise UsageError(f"{option} of --pipeline FILE: give --pipeline too")
+        what = ("--as-of picks the date of" if args.as_of is not None else
+                "--stages groups into stages the event log of")
+        raise UsageError(f"{what} --pipeline FILE: give --pipeline too")
     known = engine.kpi_names(scenario)
     patterns = check_kpi_patterns(args.kpi, known)
     n = args.replications or scenario.replications
