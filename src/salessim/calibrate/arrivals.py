@@ -101,6 +101,13 @@ class Window:
     cut: pd.Timestamp | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def partial_months(self) -> list[str]:
+        """The window's first and last months when they are partial (left out of the
+        monthly test)."""
+        months = _full_months(self)
+        first, last = self.start.to_period("M"), (self.end - pd.Timedelta(1)).to_period("M")
+        return list(dict.fromkeys(str(m) for m in (first, last) if m not in months))
+
     @property
     def days(self) -> float:
         return (self.end - self.start) / DAY

@@ -224,6 +224,12 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     warnings += more
     win = window(visits)
     warnings += win.warnings
+    partial = win.partial_months()
+    if partial and win.days >= 60:
+        warnings.append(f"partial periods: the months {', '.join(partial)} are only partly in "
+                        "the data; they are left out of the monthly test (a part-month reads "
+                        "as low demand), as are the first and last days from the daily "
+                        "counts; the rate uses the whole window")
     arrivals = fit_arrivals(visits, win)
     routing = fit_routing(visits)
     times = fit_times(visits, families)
