@@ -65,6 +65,15 @@ def test_xes_plain_and_gzipped_give_the_same_typed_events(tmp_path):
     assert utc["time"].iloc[0] == pd.Timestamp("2025-03-01 21:30")
 
 
+def test_reading_in_chunks_gives_the_same_events(generated, monkeypatch):
+    from salessim.calibrate import xes
+
+    _, path, _, _ = generated
+    whole = read_xes(path)
+    monkeypatch.setattr(xes, "CHUNK", 997)  # many chunks, cut mid-way through the cases
+    pd.testing.assert_frame_equal(read_xes(path), whole)
+
+
 def test_xml_that_is_not_xes_and_broken_xml_are_named(tmp_path):
     other = _write(tmp_path / "b.xes", "<?xml version='1.0'?><rss><item/></rss>")
     with pytest.raises(ExportError, match=r"b\.xes: an XML file whose root is <rss>"):

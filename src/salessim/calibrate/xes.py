@@ -1,8 +1,9 @@
 """Reading IEEE XES event logs (IEEE 1849-2016), plain or gzipped, as one table of events.
 
-The log is streamed with :func:`xml.etree.ElementTree.iterparse`: each event is read into
-columns when its element ends and then cleared, each trace when it ends, so memory holds
-the table being built and one trace, never the document (a 600 MB log needs no tree).
+The log is streamed with :func:`xml.etree.ElementTree.iterparse`: each event is read when
+its element ends and then cleared, each trace when it ends, and every :data:`CHUNK` events
+become typed columns, so memory holds the compact table being built and one trace, never
+the document (a 600 MB log needs no tree).
 
 A trace's attributes become columns ``case:<key>`` (``case:concept:name`` is the case id),
 an event's attributes columns by their key; ``concept:name``, ``time:timestamp``,
@@ -36,6 +37,8 @@ _STANDARD = {"concept:name": "activity", "time:timestamp": "time",
              "lifecycle:transition": "lifecycle", "org:resource": "resource"}
 _TYPED = {"string", "date", "int", "float", "boolean", "id"}
 _OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+#: Events read into Python lists before they become typed columns (bounds the lists).
+CHUNK = 50_000
 
 
 def _local(name: str) -> str:
@@ -58,10 +61,10 @@ def read_xes(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
     name = str(path)
     if not path.is_file():
         raise ExportError(f"{name}: no such file")
-    columns: dict[str, list] = {"case": [], "activity": [], "time": [], "lifecycle": [],
-                                "resource": []}
+    columns = _empty()
     types: dict[str, str] = {}
-    n = 0
+    chunks: list[pd.DataFrame] = []
+    n = offset = 0
     case_attrs: dict[str, object] = {}
     pending: list[dict[str, object]] = []   # the open trace's events, until its attributes are known
     depth = 0
@@ -88,9 +91,12 @@ def read_xes(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
                         case = f"trace-{n_traces}"
                     for event in pending:
                         n += 1
-                        _append(columns, event, case, case_attrs, n)
+                        _append(columns, event, case, case_attrs, n - offset)
                     pending = []
                     elem.clear()
+                    if n - offset >= CHUNK:  # lists of Python objects, made compact columns
+                        chunks.append(_frame(columns, types, n - offset, offset, name, timezone))
+                        columns, offset = _empty(), n
                 elif depth == 0:
                     elem.clear()
     except ET.ParseError as exc:
@@ -99,7 +105,16 @@ def read_xes(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
         raise ExportError(f"{name}: cannot be read: {exc}") from None
     if n == 0:
         raise ExportError(f"{name}: the XES log has no events in traces")
-    return _frame(columns, types, n, name, timezone)
+    if n > offset:
+        chunks.append(_frame(columns, types, n - offset, offset, name, timezone))
+    frame = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    frame["activity"] = frame["activity"].astype("category")
+    frame["lifecycle"] = frame["lifecycle"].astype("category")
+    return frame
+
+
+def _empty() -> dict[str, list]:
+    return {"case": [], "activity": [], "time": [], "lifecycle": [], "resource": []}
 
 
 def _attributes(elem: ET.Element, types: dict[str, str]) -> dict[str, object]:
@@ -141,10 +156,11 @@ def _column(columns: dict[str, list], key: str, size: int) -> list:
     return columns[key]
 
 
-def _frame(columns: dict[str, list], types: dict[str, str], n: int, name: str,
+def _frame(columns: dict[str, list], types: dict[str, str], n: int, offset: int, name: str,
            timezone: str | None) -> pd.DataFrame:
+    """Events ``offset + 1`` to ``offset + n`` as typed columns."""
     frame = pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in columns.items()})
-    frame["row"] = np.arange(1, n + 1)
+    frame["row"] = np.arange(offset + 1, offset + n + 1)
     frame["case"] = frame["case"].astype("string")
     for column in ("activity", "lifecycle", "resource"):
         frame[column] = frame[column].astype("string").str.strip()
@@ -160,8 +176,6 @@ def _frame(columns: dict[str, list], types: dict[str, str], n: int, name: str,
         if key not in frame.columns or key in ("time",):
             continue
         frame[key] = _typed(frame[key], kind, frame, name, key, timezone)
-    frame["activity"] = frame["activity"].astype("category")
-    frame["lifecycle"] = frame["lifecycle"].astype("category")
     return frame
 
 
