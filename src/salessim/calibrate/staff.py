@@ -14,8 +14,9 @@
   role's first and last day of work on which it did no work at all.
 - Waits per stage: schedule to start of the stage's work items (days), median and P90 with
   order-statistic (binomial) 95% intervals; work per visit: the stage's work time / visits.
-  Work that is ready as the stage starts (median lag at most :data:`AT_ENTRY`) is the
-  stage's queue; work done later, on the side while the customer has the deal, is not.
+  The work items ready as the stage starts (activities whose first item in a visit is
+  ready, median, at most :data:`AT_ENTRY` after entry) are the stage's queue; work done later, on the side while the
+  customer has the deal, is not (a stage with only side work reports all its items).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class Queue:
     work_per_visit: float
     role: str | None
     wait_per_visit: float = 0.0
-    lag: float = 0.0   # median time from entering the stage to an item being ready (days)
+    lag: float = 0.0   # median from entering the stage to its first items being ready (days)
+    activities: list[str] = field(default_factory=list)  # the work items counted
 
     @property
     def at_entry(self) -> bool:
@@ -187,19 +189,30 @@ def _role(name: str, group: pd.DataFrame, visits: Visits) -> Role:
 
 
 def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
+    """Per stage, the queue of the work items ready as the stage starts (the activities whose
+    median lag from entry is at most :data:`AT_ENTRY`), else of all its items (side work)."""
     out = {}
     n_visits = visits.visits["stage"].map(visits.target).value_counts()
+    work = work.assign(lag=(work["ready"] - work["entered_at"]) / pd.Timedelta(days=1))
     for stage, group in work.dropna(subset=["stage"]).groupby("stage"):
-        waits = group["wait"].dropna().to_numpy()
+        # An activity's first item in each visit says when its work becomes ready (later
+        # items of it are sessions of the same work).
+        firsts = group.sort_values("ready").drop_duplicates(["case", "entered_at", "activity"])
+        lags = firsts.groupby(firsts["activity"].astype(str))["lag"].median()
+        first = lags.index[lags <= AT_ENTRY]
+        items = group[group["activity"].astype(str).isin(first)] if len(first) else group
+        waits = items["wait"].dropna().to_numpy()
         med, mlo, mhi = quantile_ci(waits, 0.5)
         p90, plo, phi = quantile_ci(waits, 0.9)
         visits_n = int(n_visits.get(stage, 0))
-        per_visit = float(group["work"].sum() / visits_n) if visits_n else math.nan
-        wait = float(group["wait"].fillna(0).sum() / visits_n) if visits_n else math.nan
-        role = group["role"].value_counts().index[0]
-        lag = float(((group["ready"] - group["entered_at"]) / pd.Timedelta(days=1)).median())
-        out[str(stage)] = Queue(str(stage), len(group), med, (mlo, mhi), p90, (plo, phi),
-                                per_visit, str(role), wait, lag)
+        per_visit = float(items["work"].sum() / visits_n) if visits_n else math.nan
+        wait = float(items["wait"].fillna(0).sum() / visits_n) if visits_n else math.nan
+        role = items["role"].value_counts().index[0]
+        chosen = firsts["activity"].astype(str).isin(first) if len(first) else True
+        lag = float(firsts.loc[chosen, "lag"].median())
+        out[str(stage)] = Queue(str(stage), len(items), med, (mlo, mhi), p90, (plo, phi),
+                                per_visit, str(role), wait, lag,
+                                sorted(items["activity"].astype(str).unique()))
     return out
 
 

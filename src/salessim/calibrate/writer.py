@@ -355,6 +355,7 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
                                  "wait_p90_days": q.wait_p90, "wait_p90_ci": q.wait_p90_ci,
                                  "work_per_visit_days": q.work_per_visit,
                                  "ready_after_entry_days": q.lag,
+                                 "activities": q.activities,
                                  "in_scenario": q.at_entry,
                                  "wait_per_visit_days": q.wait_per_visit}
                        for q in staff.queues.values()},
