@@ -208,7 +208,7 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         per_visit = float(items["work"].sum() / visits_n) if visits_n else math.nan
         wait = float(items["wait"].fillna(0).sum() / visits_n) if visits_n else math.nan
         role = items["role"].value_counts().index[0]
-        chosen = firsts["activity"].astype(str).isin(first) if len(first) else True
+        chosen = firsts["activity"].astype(str).isin(first) if len(first) else slice(None)
         lag = float(firsts.loc[chosen, "lag"].median())
         out[str(stage)] = Queue(str(stage), len(items), med, (mlo, mhi), p90, (plo, phi),
                                 per_visit, str(role), wait, lag,
