@@ -170,7 +170,13 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     if since is None and cal.window is not None and cal.window.cut is not None:
         # After an extraction cut the export shows no new case: score up to the cut.
         scored = visits.cut(min(cal.window.end, visits.as_of))
-    bt = backtest(scored, scenario, replications, seed, since) if run_backtest else None
+    waits = None
+    if since is None and cal.staff is not None:
+        # The waits of the stages whose queue the scenario simulates: they should match.
+        waits = {sid: (q.wait_median, q.wait_p90) for sid, q in cal.staff.queues.items()
+                 if q.at_entry and q.work_per_visit > 0 and sid in scenario.stages}
+    bt = (backtest(scored, scenario, replications, seed, since, waits) if run_backtest
+          else None)
     ev = evidence(cal, data, origin)
     if bt is not None:
         ev["backtest"] = {"replications": bt.replications,
