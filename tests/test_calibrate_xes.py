@@ -305,3 +305,29 @@ def test_run_refuses_stages_without_a_pipeline(capsys):
     scenario = Path(__file__).resolve().parents[1] / "scenarios" / "b2b_baseline.yaml"
     assert main(["run", str(scenario), "--stages", "map.yaml"]) == 2
     assert "--stages groups into stages the event log of --pipeline FILE: give --pipeline too" in capsys.readouterr().err
+
+
+def test_simulated_waits_pair_queued_and_started_per_lead_and_stage():
+    from salessim.calibrate.backtest import _waits
+
+    log = pd.DataFrame({
+        "lead": ["a", "a", "a", "a", "b", "b"],
+        "event": ["queued", "started", "queued", "started", "queued", "started"],
+        "stage": ["s", "s", "s", "s", "s", "t"],
+        "time": [1.0, 1.5, 3.0, 5.0, 2.0, 9.0],
+    })
+    waits = _waits(log, "day")
+    assert sorted(waits["s"]) == [0.5, 2.0] and "t" not in waits  # b never started in s
+    assert _waits(log, "hour")["s"] == pytest.approx(np.array([0.5, 2.0]) / 24)
+
+
+def test_the_back_test_scores_the_waits_of_simulated_queues():
+    root = Path(__file__).resolve().parents[1] / "examples" / "xes"
+    result = calibrate_file(root / "credit.xes.gz", stages=root / "stages.yaml",
+                            replications=2, report=False)
+    lines = {line.kpi: line for line in result.backtest.lines}
+    q = result.calibration.staff.queues["validation"]
+    assert lines["wait.validation.p50"].data == q.wait_median
+    assert lines["wait.validation.p90"].data == q.wait_p90
+    assert lines["wait.validation.p50"].mean > 0
+    assert "wait.offer.p50" not in lines  # side work: no simulated queue to compare
