@@ -331,3 +331,22 @@ def test_the_back_test_scores_the_waits_of_simulated_queues():
     assert lines["wait.validation.p90"].data == q.wait_p90
     assert lines["wait.validation.p50"].mean > 0
     assert "wait.offer.p50" not in lines  # side work: no simulated queue to compare
+
+
+def test_the_back_test_turns_staff_calendars_with_the_export_s_first_weekday():
+    from salessim.calibrate.backtest import aligned
+    from salessim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1] / "scenarios" / "b2b_baseline.yaml"
+    scenario = load_scenario(root)
+    with_calendar = scenario.model_copy(update={"roles": {
+        rid: role.model_copy(update={"calendar": {"workdays": ["mon", "tue", "wed", "thu",
+                                                               "fri"], "hours": (9, 17)}})
+        for rid, role in scenario.roles.items()}})
+    with_calendar = type(scenario).model_validate(with_calendar.model_dump())
+    turned = aligned(with_calendar, pd.Timestamp("2025-01-11"))  # a Saturday
+    for role in turned.roles.values():  # the export's Monday is simulated day 2 (Wed)
+        assert role.calendar.workdays == ["wed", "thu", "fri", "sat", "sun"]
+    same = aligned(with_calendar, pd.Timestamp("2025-01-06"))  # a Monday: unchanged
+    assert [r.calendar.workdays for r in same.roles.values()] == \
+        [r.calendar.workdays for r in with_calendar.roles.values()]

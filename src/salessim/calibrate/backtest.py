@@ -162,9 +162,9 @@ def _waits(log: pd.DataFrame, unit: str) -> dict[str, np.ndarray]:
 
 
 def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
-    """The scenario with its arrival profiles turned so that simulated day 0 has the
-    weekday (and roughly the calendar month) of ``start``: simulated time 0 is always
-    Monday 5 January 2026, the export's first day need not be."""
+    """The scenario with its arrival profiles and staff calendars turned so that simulated
+    day 0 has the weekday (and roughly the calendar month) of ``start``: simulated time 0 is
+    always Monday 5 January 2026, the export's first day need not be."""
     shift, months = int(start.day_of_week), int(start.month) - 1
     sources = {}
     for sid, source in scenario.sources.items():
@@ -177,7 +177,24 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
                 update["monthly"] = [profile.monthly[(k + months) % 12] for k in range(12)]
             source = source.model_copy(update={"profile": profile.model_copy(update=update)})
         sources[sid] = source
-    return scenario.model_copy(update={"sources": sources})
+    update: dict = {"sources": sources}
+    if shift:
+        # Staff calendars too: simulated weekday k is the export's weekday k + shift.
+        update["roles"] = {rid: role if role.calendar is None else role.model_copy(
+            update={"calendar": _turned(role.calendar, shift)})
+            for rid, role in scenario.roles.items()}
+        if scenario.calendar is not None:
+            update["calendar"] = _turned(scenario.calendar, shift)
+    return scenario.model_copy(update=update)
+
+
+def _turned(calendar, shift: int):
+    """The calendar's workdays as simulated weekdays when simulated Monday is the export's
+    weekday ``shift`` (holidays, given as dates, stay as they are)."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    worked = {days.index(d) for d in calendar.workdays}
+    return calendar.model_copy(update={
+        "workdays": [days[k] for k in range(7) if (k + shift) % 7 in worked]})
 
 
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:
