@@ -338,12 +338,13 @@ def test_the_back_test_turns_staff_calendars_with_the_export_s_first_weekday():
     from salessim.scenario import load_scenario
 
     root = Path(__file__).resolve().parents[1] / "scenarios" / "b2b_baseline.yaml"
+    from salessim.scenario.schema import Calendar
+
     scenario = load_scenario(root)
+    office = Calendar(workdays=["mon", "tue", "wed", "thu", "fri"], hours=(9, 17))
     with_calendar = scenario.model_copy(update={"roles": {
-        rid: role.model_copy(update={"calendar": {"workdays": ["mon", "tue", "wed", "thu",
-                                                               "fri"], "hours": (9, 17)}})
+        rid: role.model_copy(update={"calendar": office})
         for rid, role in scenario.roles.items()}})
-    with_calendar = type(scenario).model_validate(with_calendar.model_dump())
     turned = aligned(with_calendar, pd.Timestamp("2025-01-11"))  # a Saturday
     for role in turned.roles.values():  # the export's Monday is simulated day 2 (Wed)
         assert role.calendar.workdays == ["wed", "thu", "fri", "sat", "sun"]

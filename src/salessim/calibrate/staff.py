@@ -12,7 +12,9 @@
   with at least :data:`CELL_SHARE` of the busiest cell are working time, the calendar is
   their weekdays and the span of their hours. Holidays: working weekdays between the
   role's first and last day of work on which it did no work at all.
-- Waits per stage: schedule to start of the stage's work items (days), median and P90 with
+- Waits per stage: schedule to start of the stage's work items (days; an item with no
+  ``schedule`` that opens its activity in the visit waits from the stage's entry, when the
+  work became possible), median and P90 with
   order-statistic (binomial) 95% intervals; work per visit: the stage's work time / visits.
   The work items ready as the stage starts (activities whose first item in a visit is
   ready, median, at most :data:`AT_ENTRY` after entry) are the stage's queue; work done later, on the side while the
@@ -201,6 +203,13 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         lags = firsts.groupby(firsts["activity"].astype(str))["lag"].median()
         first = lags.index[lags <= AT_ENTRY]
         items = group[group["activity"].astype(str).isin(first)] if len(first) else group
+        if len(first):
+            # An item never scheduled waited from when it became possible: the stage's entry
+            # (for the first item of its activity in the visit; later ones are sessions).
+            opening = ~items.sort_values("ready").duplicated(["case", "entered_at", "activity"])
+            opening = opening.reindex(items.index)
+            since_entry = (items["started"] - items["entered_at"]) / pd.Timedelta(days=1)
+            items = items.assign(wait=items["wait"].fillna(since_entry.where(opening)))
         waits = items["wait"].dropna().to_numpy()
         med, mlo, mhi = quantile_ci(waits, 0.5)
         p90, plo, phi = quantile_ci(waits, 0.9)
