@@ -129,24 +129,21 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FR
     waits: dict[str, list[tuple]] = {"application": [], "validation": []}
 
     def item(case, act, ready, pool, stage):
-        # Exponential work, at most three hours: every item fits in a working day.
+        # Exponential work, at most three hours; a validation is sometimes suspended for
+        # half an hour, which keeps its worker: the whole span fits in a working day.
         need = pd.Timedelta(seconds=int(min(rng.exponential(WORK_MIN[act] * 60), 10800)) + 60)
-        start, who = pool.take(ready, need)
+        pause = pd.Timedelta(minutes=30 if act == "W_Validate" and rng.random() < 0.2 else 0)
+        start, who = pool.take(ready, need + pause)
         events.append((case, act, ready, "schedule", None))
-        if act == "W_Validate" and rng.random() < 0.2:
+        events.append((case, act, start, "start", who))
+        if pause:
             half = pd.Timedelta(seconds=int(need.total_seconds() / 2))
-            events.append((case, act, start, "start", who))
             events.append((case, act, start + half, "suspend", who))
-            events.append((case, act, start + half + pd.Timedelta(minutes=30), "resume", who))
-            need += pd.Timedelta(minutes=30)
-            pool.free = [(s + pd.Timedelta(minutes=30), w) if w == who else (s, w)
-                         for s, w in pool.free]
-        else:
-            events.append((case, act, start, "start", who))
-        events.append((case, act, start + need, "complete", who))
+            events.append((case, act, start + half + pause, "resume", who))
+        events.append((case, act, start + need + pause, "complete", who))
         if stage:
             waits[stage].append(((start - ready) / pd.Timedelta(days=1), start))
-        return start + need
+        return start + need + pause
 
     def milestone(case, act, t):
         events.append((case, act, t, "complete", None))
