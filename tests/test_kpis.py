@@ -98,10 +98,10 @@ def test_the_one_verdict_rule(low, high, op, bound, expected):
 
 def test_every_verdict_goes_through_the_one_rule(monkeypatch):
     """Targets, funnel conversion targets and optimisation bounds all call kpis.verdict."""
-    from salessim import compare, diagnose
+    from salessim import diagnose, targets
     from salessim.optimise import problem
 
-    for module in (compare, diagnose, problem):
+    for module in (targets, diagnose, problem):
         assert module.verdict is kpis.verdict
     calls = []
 
@@ -109,7 +109,7 @@ def test_every_verdict_goes_through_the_one_rule(monkeypatch):
         calls.append(args)
         return kpis.verdict(*args)
 
-    for module in (compare, diagnose, problem):
+    for module in (targets, diagnose, problem):
         monkeypatch.setattr(module, "verdict", spy)
     target = parse_target("win_rate", "+5%")
     assert target.verdict(stats.Estimate(0.07, 0.06, 0.08, 10, 0.01, 0.95)) == "met"

@@ -6,14 +6,19 @@ command line loads this module while it builds its parser.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from salessim import kpis as registry
+from salessim.kpisets import (  # noqa: F401 (the command line's names for them)
+    busiest_role,
+    default_kpis,
+    select_kpis,
+    split_patterns,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -38,42 +43,6 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-# --- choosing KPIs -------------------------------------------------------------------------
-
-
-def split_patterns(options: Iterable[str]) -> list[str]:
-    """``--kpis`` values, each one or several comma-separated names or globs."""
-    return [p.strip() for option in options for p in option.split(",") if p.strip()]
-
-
-def select_kpis(names: Sequence[str], patterns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The KPI names matching any pattern (a name or a glob like ``utilisation.*``).
-
-    Returns:
-        The matching names in the order of ``names``, and the patterns matching none.
-    """
-    chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
-    return chosen, unmatched
-
-
-def busiest_role(means: dict[str, float]) -> str | None:
-    """The ``utilisation.<role>`` KPI with the highest mean (members left out), if any."""
-    roles = {k: v for k, v in means.items()
-             if k.startswith("utilisation.") and k.count(".") == 1 and not math.isnan(v)}
-    return max(roles, key=roles.get) if roles else None
-
-
-def default_kpis(means: dict[str, float], also: Iterable[str] = ()) -> list[str]:
-    """The headline KPIs present in ``means`` (a KPI -> mean map), the busiest role's
-    utilisation and ``also`` (KPIs with targets), in the order of ``means``."""
-    wanted = {*registry.HEADLINE_KPIS, *also}
-    busiest = busiest_role(means)
-    if busiest is not None:
-        wanted.add(busiest)
-    return [k for k in means if k in wanted]
 
 
 # --- the KPI table of a run ----------------------------------------------------------------

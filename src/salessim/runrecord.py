@@ -1,10 +1,10 @@
 """The run record: what a command ran, with what, when, and how it ended.
 
-Every command that writes results (``run``, ``compare``, ``sweep``, ``optimise``) writes one
-record beside them, built by :func:`build_record`: the command and its arguments, each
-scenario's file and hash, the seed, the replications, the random-stream scheme, the
-versions, start and end times, the files written, and the exception that stopped it (or
-``null``). A command that fails after it started working still writes its record, with
+Every command that writes results (``run``, ``compare``, ``sweep``, ``optimise``,
+``forecast``, ``calibrate``) writes one record beside them, built by :func:`build_record`:
+the command and its arguments, each scenario's file and hash, the seed, the replications,
+the random-stream scheme, the versions, start and end times, the files written, and the
+exception that stopped it (or ``null``). A command that fails after it started working still writes its record, with
 the exception's type and message, so a folder always says what last happened to it.
 """
 

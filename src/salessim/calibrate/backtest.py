@@ -30,7 +30,7 @@ from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.kpis import win_rate
 from salessim.records import LOG_EPOCH
-from salessim.scenario import Scenario
+from salessim.scenario import Scenario, evolve
 from salessim.scenario.units import convert
 
 MONTH_DAYS = 30
@@ -166,35 +166,32 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
     day 0 has the weekday (and roughly the calendar month) of ``start``: simulated time 0 is
     always Monday 5 January 2026, the export's first day need not be."""
     shift, months = int(start.day_of_week), int(start.month) - 1
-    sources = {}
+    change = {}
     for sid, source in scenario.sources.items():
         profile = source.profile
-        if profile is not None and (profile.weekly or profile.monthly):
-            update = {}
-            if profile.weekly:
-                update["weekly"] = [profile.weekly[(k + shift) % 7] for k in range(7)]
-            if profile.monthly:
-                update["monthly"] = [profile.monthly[(k + months) % 12] for k in range(12)]
-            source = source.model_copy(update={"profile": profile.model_copy(update=update)})
-        sources[sid] = source
-    update: dict = {"sources": sources}
+        if profile is not None and profile.weekly:
+            change[f"sources.{sid}.profile.weekly"] = [
+                profile.weekly[(k + shift) % 7] for k in range(7)]
+        if profile is not None and profile.monthly:
+            change[f"sources.{sid}.profile.monthly"] = [
+                profile.monthly[(k + months) % 12] for k in range(12)]
     if shift:
         # Staff calendars too: simulated weekday k is the export's weekday k + shift.
-        update["roles"] = {rid: role if role.calendar is None else role.model_copy(
-            update={"calendar": _turned(role.calendar, shift)})
-            for rid, role in scenario.roles.items()}
+        for rid, role in scenario.roles.items():
+            if role.calendar is not None:
+                change[f"roles.{rid}.calendar.workdays"] = _turned(role.calendar.workdays,
+                                                                   shift)
         if scenario.calendar is not None:
-            update["calendar"] = _turned(scenario.calendar, shift)
-    return scenario.model_copy(update=update)
+            change["calendar.workdays"] = _turned(scenario.calendar.workdays, shift)
+    return evolve(scenario, change) if change else scenario
 
 
-def _turned(calendar, shift: int):
-    """The calendar's workdays as simulated weekdays when simulated Monday is the export's
-    weekday ``shift`` (holidays, given as dates, stay as they are)."""
+def _turned(workdays: list[str], shift: int) -> list[str]:
+    """Working weekdays as simulated weekdays when simulated Monday is the export's weekday
+    ``shift`` (holidays, given as dates, stay as they are)."""
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    worked = {days.index(d) for d in calendar.workdays}
-    return calendar.model_copy(update={
-        "workdays": [days[k] for k in range(7) if (k + shift) % 7 in worked]})
+    worked = {days.index(d) for d in workdays}
+    return [days[k] for k in range(7) if (k + shift) % 7 in worked]
 
 
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:

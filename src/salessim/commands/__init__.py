@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from salessim import kpis as registry
 from salessim.errors import SalessimError, ScenarioError, UsageError
 from salessim.output import staged_folder
 from salessim.runrecord import RECORD_FILE, RunRecord, write_record
@@ -87,3 +88,86 @@ def writes_out(command: str, record_file: str = RECORD_FILE, staged: bool = True
         return run
 
     return wrap
+
+
+# --- options shared by run and compare ------------------------------------------------
+
+
+def add_diagnosis_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``compare``: warm-up, precision and its cap."""
+    p.add_argument("--warmup", metavar="TIME|auto",
+                   help="warm-up for every scenario: a time ('30', '30 days') or 'auto' for "
+                        "MSER-5 on the (baseline's) mean open leads; default: the file's")
+    p.add_argument("--warmup-series", choices=list(registry.WARMUP_SERIES), default="wip",
+                   help="series MSER-5 looks at with --warmup auto (default: wip, open leads)")
+    p.add_argument("--precision", metavar="SHARE",
+                   help="add replications until the CI half-width of the --precision-kpi KPIs "
+                        "is within this share of their mean, e.g. 5%% (of the baseline in a "
+                        "comparison)")
+    p.add_argument("--precision-kpi", action="append", default=[], metavar="KPI",
+                   help="KPI the precision applies to (repeatable; default: "
+                        f"{', '.join(registry.PRECISION_KPIS)})")
+    p.add_argument("--max-replications", type=int, default=100, metavar="N",
+                   help="cap on replications with --precision (default 100)")
+
+
+def add_kpis_option(p: argparse.ArgumentParser, what: str, default: str) -> None:
+    """The ``--kpis`` option: KPI names or globs, comma-separated or repeated."""
+    p.add_argument("--kpis", "--kpi", dest="kpi", action="append", default=[],
+                   metavar="NAMES",
+                   help=f"KPIs to show ({what}): names or globs, comma-separated or repeated, "
+                        f"e.g. 'won,win_rate,utilisation.*' (default: {default})")
+
+
+def check_kpi_patterns(options: list[str], known: list[str]) -> list[str]:
+    """The ``--kpis`` patterns, each of which must match a KPI."""
+    from salessim.console import select_kpis, split_patterns
+
+    patterns = split_patterns(options)
+    unmatched = select_kpis(known, patterns)[1]
+    if unmatched:
+        import difflib
+
+        close = difflib.get_close_matches(unmatched[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"--kpis: {unmatched[0]!r} matches no KPI of these scenarios{hint}; "
+                         f"KPIs: {', '.join(known)}")
+    return patterns
+
+
+def check_diagnosis_options(args: argparse.Namespace, min_replications: int = 1) -> float | None:
+    """Validate the shared options; returns the precision as a share (or None)."""
+    if args.precision is not None:
+        min_replications = max(min_replications, 2)
+    if args.replications is not None and args.replications < min_replications:
+        raise UsageError(f"--replications must be at least {min_replications}"
+                         f"{' for confidence intervals' if min_replications > 1 else ''}, got "
+                         f"{args.replications}")
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    for option, value in (("--replications", args.replications),
+                          ("--max-replications", args.max_replications)):
+        if value is not None and value > MAX_REPLICATIONS:
+            raise UsageError(f"{option} may be at most {MAX_REPLICATIONS:,}, got {value:,}")
+    if args.max_replications < 2:
+        raise UsageError(f"--max-replications must be at least 2, got {args.max_replications}")
+    if args.precision is None:
+        if args.precision_kpi:
+            raise UsageError("--precision-kpi needs --precision")
+        return None
+    from salessim import diagnose
+
+    return diagnose.parse_precision(args.precision)
+
+
+def warmup_sets(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` overrides with a fixed ``--warmup`` added (``auto`` is decided later)."""
+    sets = list(args.set)
+    if args.warmup is not None and args.warmup != "auto":
+        sets.append(f"warmup={args.warmup}")
+    return sets
+
+
+def precision_kpis(args: argparse.Namespace) -> tuple[str, ...]:
+    """The KPIs ``--precision`` applies to."""
+    return tuple(args.precision_kpi) or registry.PRECISION_KPIS

@@ -1,71 +1,96 @@
-"""``salessim calibrate``: a CRM export or event log to a scenario, its evidence, a back-test."""
+"""``salessim calibrate``: a CRM export or event log to a scenario, its evidence, a back-test.
+
+A thin shell over :func:`salessim.api.calibrate`. Like every command that writes results,
+it writes ``--out`` whole or not at all, with its run record (run.json) beside the files.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from salessim.calibrate import FORMATS
+from salessim.commands import writes_out
 from salessim.errors import UsageError
+from salessim.runrecord import write_record
 
 
+@writes_out("calibrate")
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Calibrate, back-test, print the verdicts and write the outputs."""
-    from salessim.calibrate.funnel import calibrate_funnel
-    from salessim.calibrate.pipeline import calibrate_file
+    from salessim.api.studies import calibrate, check_backtest_options
+    from salessim.calibrate.readers import ExportError
+    from salessim.scenario import resolved, scenario_hash
 
     if args.propose_stages is not None:
-        from salessim.calibrate.pipeline import propose_stages
-
-        if args.export is None:
-            raise UsageError("--propose-stages FILE needs the event log to propose from")
-        smap = propose_stages(args.export, args.propose_stages, args.timezone)
-        print(f"wrote {args.propose_stages}: {len(smap.stages)} stages, "
-              f"{len(smap.ends)} ends; check it, then calibrate with --stages "
-              f"{args.propose_stages}")
-        return 0
+        return _propose(args)
     if args.out is None:
         raise UsageError("--out DIR is needed: the folder to write the outputs to")
     if (args.export is None) == (args.funnel is None):
         raise UsageError("give an export file or --funnel FILE (one of them)")
     if args.funnel is not None:
-        if args.period is None:
-            raise UsageError("--funnel needs --period, the time the counts cover (e.g. '1 year')")
+        return _funnel(args)
+    check_backtest_options(args.replications, args.seed, prefix="--")
+    try:  # the export's faults are bad input: refused, nothing written
+        report = calibrate(args.export, fmt=args.format, mapping=args.map, won=args.won,
+                           lost=args.lost, no_decision=args.no_decision, as_of=args.as_of,
+                           opportunities=args.opportunities, touch=args.touch,
+                           holdout=args.holdout, replications=args.replications,
+                           seed=args.seed, backtest=not args.no_backtest, name=args.name,
+                           stages=args.stages, timezone=args.timezone)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    print(report.summary())
+    written = report.write(args.out)
+    record = args.record
+    record.seed, record.replications = args.seed, args.replications
+    record.scenario("scenario", "scenario.yaml", scenario_hash(report.scenario))
+    record.details.update({"export": str(args.export), "format": args.format,
+                           "as_of": args.as_of, "holdout": args.holdout,
+                           "backtest": not args.no_backtest, "warnings": report.warnings,
+                           "resolved_scenario": resolved(report.scenario)})
+    write_record(args.out, record, written)
+    print(f"wrote {len(written)} files to {args.final_out}")
+    return 0
+
+
+def _propose(args: argparse.Namespace) -> int:
+    """``--propose-stages FILE``: a first stage map of an event log, to edit."""
+    from salessim.calibrate.pipeline import propose_stages
+    from salessim.calibrate.readers import ExportError
+
+    if args.export is None:
+        raise UsageError("--propose-stages FILE needs the event log to propose from")
+    try:
+        smap = propose_stages(args.export, args.propose_stages, args.timezone)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {args.propose_stages}: {len(smap.stages)} stages, {len(smap.ends)} ends; "
+          f"check it, then calibrate with --stages {args.propose_stages}")
+    return 0
+
+
+def _funnel(args: argparse.Namespace) -> int:
+    """``--funnel FILE``: arrival rate and routing from the counts entering each stage."""
+    from salessim.calibrate.funnel import calibrate_funnel
+    from salessim.calibrate.readers import ExportError
+
+    if args.period is None:
+        raise UsageError("--funnel needs --period, the time the counts cover (e.g. '1 year')")
+    try:
         result = calibrate_funnel(args.funnel, args.period, won=args.won)
-        for line in result.warnings:
-            print(f"warning: {line}", file=sys.stderr)
-        written = result.write(args.out)
-        print(f"{args.funnel}: {result.summary()}")
-        print(f"wrote {', '.join(str(p) for p in written)}")
-        return 0
-    if args.replications < 2:
-        raise UsageError(f"--replications must be at least 2, got {args.replications}")
-    result = calibrate_file(
-        args.export, args.format, args.map, args.won, args.lost, args.no_decision, args.as_of,
-        args.opportunities, args.touch, args.stages, args.timezone, holdout=args.holdout, replications=args.replications,
-        seed=args.seed, run_backtest=not args.no_backtest, name=args.name)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
-    cal = result.calibration
-    print(f"{args.export}: {len(cal.visits.deals)} deals, {len(cal.visits.visits)} stage visits, "
-          f"{cal.visits.days:.0f} days; entry {cal.entry!r}")
-    for sid, a in cal.arrivals.items():
-        print(f"  source {sid}: {a.rate:.3g} leads/day [{a.low:.3g}, {a.high:.3g}]"
-              + (" with a weekly profile" if a.weekly else ""))
-    for sid, t in cal.times.items():
-        print(f"  stage {sid}: {t.chosen.family}, mean {t.mean:.3g} days "
-              f"[{t.mean_low:.3g}, {t.mean_high:.3g}], {t.censored} open visits")
-    bt = result.backtest
-    if bt is not None:
-        frame = bt.frame()
-        print(f"back-test ({bt.replications} replications"
-              + ("" if bt.since is None else f", hold-out from {bt.since:%Y-%m-%d}") + "):")
-        for row in frame.itertuples():
-            verdict = "consistent" if row.consistent else "NOT consistent"
-            print(f"  {row.kpi:<32} data {row.data:>10.4g}   simulated {row.sim_mean:>10.4g} "
-                  f"[{row.sim_low:.4g}, {row.sim_high:.4g}]  {verdict}")
-    written = result.write(args.out)
-    print(f"wrote {len(written)} files to {args.out}")
+    written = [Path(p).name for p in result.write(args.out)]
+    args.record.details.update({"funnel": str(args.funnel), "period": args.period})
+    write_record(args.out, args.record, written)
+    print(f"{args.funnel}: {result.summary()}")
+    print(f"wrote {', '.join(str(args.final_out / name) for name in written)}")
     return 0
 
 

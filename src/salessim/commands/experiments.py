@@ -147,30 +147,27 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 @writes_out("optimise")
 def cmd_optimise(args: argparse.Namespace) -> int:
-    from salessim.experiments import make_executor
-    from salessim.optimise import SimulationEvaluator, load_problem, optimise, write_outputs
+    from salessim.api.studies import optimise
+    from salessim.optimise import load_problem
 
     overrides = {k: getattr(args, k) for k in (
         "seed", "replications", "max_designs", "finalists", "indifference_zone", "confidence",
         "holdout") if getattr(args, k) is not None}
     problem = load_problem(args.spec, **overrides)
     bar = _Bar(problem.name)
-    with make_executor(args.workers, args.dask) as executor:
-        evaluator = SimulationEvaluator(problem, executor, progress=bar.update)
-        try:
-            result = optimise(problem, evaluator,
-                              on_stage=lambda stage, n: bar.stage(f"{problem.name}: {stage}", n))
-        finally:
-            bar.close()
-    print(result.report())
+    try:
+        report = optimise(problem, workers=args.workers, dask=args.dask, progress=bar.update,
+                          on_stage=lambda stage, n: bar.stage(f"{problem.name}: {stage}", n))
+    finally:
+        bar.close()
+    print(report.summary())
     if args.out:
         args.record.seed = problem.seed
-        paths = write_outputs(result, Path(args.out))
-        files = [p.name for p in paths]
+        files = report.write(args.out)
         write_record(args.out, args.record, files)
         for name in [*files, "run.json"]:
             print(f"wrote {args.final_out / name}")
-    return 0 if result.chosen is not None else EXIT_RUNS_FAILED
+    return 0 if report.result.chosen is not None else EXIT_RUNS_FAILED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,10 +1,11 @@
 """``salessim forecast``: bookings to a date from today's open pipeline, and its back-test.
 
-A thin shell over :mod:`salessim.forecast`: read the open deals at the as-of date, check
-every option and every deal against the scenario (bad input stops here, before anything
-is run or written), simulate the baseline and each redesign on the same random numbers,
-print the summary and write forecast.csv, deals.csv, quota.csv, redesigns.csv,
-report.html and run.json into ``--out``, whole or not at all.
+A thin shell over :mod:`salessim.api.forecasting`: read the open deals at the as-of date,
+check every option and every deal against the scenario (bad input stops here, before
+anything is run or written), simulate the baseline and each redesign on the same random
+numbers, print the summary and write forecast.csv, deals.csv, quota.csv, redesigns.csv,
+report.html and run.json into ``--out``, whole or not at all. With ``--backtest HISTORY``:
+forecasts from as-of dates through a history, scored against what then happened.
 """
 
 from __future__ import annotations
@@ -12,50 +13,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from salessim.commands import MAX_REPLICATIONS, add_set_option, writes_out
-from salessim.errors import ScenarioError, UsageError
+from salessim.errors import UsageError
+from salessim.runrecord import write_record
 
 #: The periods forecast.csv can break the window into (``forecast.simulate.PERIODS``).
 PERIODS = ("month", "week")
 #: Replications when --replications is not given (``forecast.DEFAULT_REPLICATIONS``).
 DEFAULT_REPLICATIONS = 500
-#: Most bootstrap resamples: the capacity check's replications run on them too.
-MAX_RESAMPLES = 100
-
-
-@dataclass
-class Run:
-    """One scenario of the forecast, checked and ready to simulate."""
-
-    label: str
-    file: str
-    scenario: Any
-    snapshot: Any
-    forecast: Any = None
-    uncapped: Any = None
-
-
-@dataclass
-class Plan:
-    """Everything the options ask for, read and checked before any work is done."""
-
-    runs: list[Run]
-    pipeline: str
-    until: Any
-    replications: int
-    seed: int
-    period: str
-    quota: float | None
-    booked: float
-    warnings: list[str] = field(default_factory=list)
-    history: str | None = None
-    calibration: Any = None
-    resamples: int = 0
 
 
 def amount_option(text: str, option: str, positive: bool = False) -> float:
@@ -95,44 +62,9 @@ def _check_options(args: argparse.Namespace) -> None:
                          "calibrated from")
 
 
-def with_file(exc: ScenarioError, path: str, scenario: str | None = None) -> ScenarioError:
-    """The open deals' problems located in the pipeline file they came from (and, for a
-    redesign, the scenario file they do not fit)."""
-    from salessim.errors import Problem
-
-    def rule(text: str) -> str:
-        return text if scenario is None else f"{text}, in {scenario}"
-
-    return ScenarioError([Problem(p.field, rule(p.rule), p.value, path if p.field.startswith(
-        "pipeline") else p.file, p.line) for p in exc.problems])
-
-
-def calendar_warning(scenario, as_of) -> str | None:
-    """A warning when staff work to a calendar and the as-of time is not a Monday 00:00:
-    the calendar's week starts at simulated time 0, the as-of time."""
-    calendars = [scenario.calendar, *(r.calendar for r in scenario.roles.values())]
-    if all(c is None for c in calendars) or (as_of.day_of_week == 0 and as_of == as_of.normalize()):
-        return None
-    return (f"the staff calendar's week starts at the as-of time ({as_of:%A %Y-%m-%d %H:%M}) "
-            "as if it were Monday 00:00; take the pipeline on a Monday at midnight (--as-of) "
-            "to line the working days up")
-
-
-def _ready(run: Run, pipeline: str, until, replications: int, seed: int,
-           redesign: bool = False) -> None:
-    """Check that the open deals fit ``run``'s scenario (stages, sources, ages)."""
-    from salessim.forecast import forecast_scenario
-
-    try:
-        forecast_scenario(run.scenario, run.snapshot, until, replications, seed)
-    except ScenarioError as exc:
-        raise with_file(exc, pipeline, run.file if redesign else None) from None
-
-
-def plan_forecast(args: argparse.Namespace) -> Plan:
+def plan_forecast(args: argparse.Namespace):
     """Read and check everything the options name; raises on bad input, writes nothing."""
-    from salessim.compare import load_runs
-    from salessim.forecast import parse_date, read_pipeline
+    from salessim.api.forecasting import plan
 
     _check_options(args)
     for option, given in (("--pipeline FILE", args.pipeline), ("--until DATE", args.until),
@@ -146,164 +78,102 @@ def plan_forecast(args: argparse.Namespace) -> Plan:
     booked = 0.0 if args.booked is None else amount_option(args.booked, "--booked")
     if args.booked is not None and quota is None:
         raise UsageError("--booked counts towards --quota: give --quota too")
-    until = parse_date(args.until, "--until")
-    as_of = None if args.as_of is None else parse_date(args.as_of, "--as-of")
-    if as_of is not None and until <= as_of:
-        raise UsageError(f"--until {args.until} must be after --as-of {args.as_of}")
-    base, others = load_runs(args.scenario, args.redesign, args.set)
-    snapshot = read_pipeline(args.pipeline, base.scenario, as_of, stages=args.stages)
-    if until <= snapshot.as_of:
-        raise UsageError(f"--until {args.until} must be after the as-of date "
-                         f"{snapshot.as_of} (the latest time in {args.pipeline})")
-    runs = [Run(base.label, str(args.scenario), base.scenario, snapshot)]
-    for other in others:
-        same_unit = other.scenario.time_unit == base.scenario.time_unit
-        snap = snapshot if same_unit else read_pipeline(args.pipeline, other.scenario, as_of,
-                                                        stages=args.stages)
-        runs.append(Run(other.label, str(other.path), other.scenario, snap))
-    n = args.replications or DEFAULT_REPLICATIONS
-    seed = base.scenario.seed if args.seed is None else args.seed
-    for i, run in enumerate(runs):
-        _ready(run, str(args.pipeline), until, n, seed, redesign=i > 0)
-    warnings = list(snapshot.warnings)
-    history, calibration, resamples = _history(args, runs, n)
-    for run in runs:
-        late = calendar_warning(run.scenario, snapshot.as_of)
-        if late is not None and late not in warnings:
-            warnings.append(late)
-    return Plan(runs, str(args.pipeline), until, n, seed, args.period, quota, booked, warnings,
-                history, calibration, resamples)
-
-
-def _history(args: argparse.Namespace, runs: list[Run], replications: int):
-    """With ``--history``: the history's calibration (it must give the scenario) and B."""
-    from salessim.calibrate.pipeline import read_visits
-    from salessim.forecast.bootstrap import DEFAULT_RESAMPLES, calibration_of, check_resamples
-
-    if args.history is None:
-        return None, None, 0
-    if len(runs) > 1:
-        raise UsageError("--history does not combine with --redesign: a redesign's "
-                         "parameters are not estimated from the history")
-    resamples = check_resamples(DEFAULT_RESAMPLES if args.resamples is None else
-                                args.resamples, min(replications, MAX_RESAMPLES))
-    visits = read_visits(args.history, stages=args.stages)
-    calibration = calibration_of(visits, runs[0].scenario, str(args.history))
-    return str(args.history), calibration, resamples
+    return plan(args.scenario, args.pipeline, args.until, as_of=args.as_of,
+                redesigns=args.redesign,
+                sets=args.set, replications=args.replications, seed=args.seed,
+                period=args.period, quota=quota, booked=booked, history=args.history,
+                resamples=args.resamples, stages=args.stages)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Check the options and the open deals, then simulate and write."""
     if args.backtest is not None:
-        from salessim.commands.forecast_backtest import cmd_backtest
-
-        return cmd_backtest(args)
+        args.spans = _check_backtest(args)
+        return _backtest(args)
     args.plan = plan_forecast(args)
     return _forecast(args)
 
 
 @writes_out("forecast")
 def _forecast(args: argparse.Namespace) -> int:
+    from salessim.api.forecasting import simulate
     from salessim.console import progress_bar
-    from salessim.experiments.executors import make_executor, ordered_map
-    from salessim.forecast import run_forecast
-    from salessim.forecast.gap import CAPACITY_REPLICATIONS, staffed, unlimited_staff
-    from salessim.forecast.report import forecast_report
-    from salessim.forecast.tables import deals_csv, quota_table, redesign_table, summary_text
-    from salessim.records import write_frame
-    from salessim.runrecord import write_record
     from salessim.scenario import scenario_hash
 
-    plan: Plan = args.plan
+    plan = args.plan
     for line in plan.warnings:
         print(f"warning: {line}", file=sys.stderr)
-    clock = time.perf_counter()
-    base = plan.runs[0]
-    # The capacity part of the weighted pipeline's gap: the baseline's first replications
-    # again with unlimited staff, on the same random numbers (salessim.forecast.gap).
-    check = (min(plan.replications, CAPACITY_REPLICATIONS)
-             if staffed(base.scenario) and base.snapshot.deals else 0)
-    total = plan.replications * len(plan.runs) + check
-    with progress_bar(total, "forecast") as bar, make_executor(args.workers) as executor:
-        def simulate(scenario, snapshot, n):
-            return run_forecast(scenario, snapshot, plan.until, n, plan.seed, plan.period,
-                                mapper=ordered_map(executor), progress=lambda _: bar.update())
-
-        if plan.resamples:
-            bootstrap = _bootstrap(plan, executor, bar)
-            base.forecast = bootstrap(base.scenario, plan.replications, lambda s: s)
-            if check:
-                base.uncapped = bootstrap(unlimited_staff(base.scenario), check,
-                                          unlimited_staff)
-        else:
-            for run in plan.runs:
-                run.forecast = simulate(run.scenario, run.snapshot, plan.replications)
-            if check:
-                base.uncapped = simulate(unlimited_staff(base.scenario), base.snapshot, check)
-    seconds = time.perf_counter() - clock
-    base.forecast.warnings += [w for w in plan.warnings if w not in base.forecast.warnings]
-    others = [(run.label, run.forecast) for run in plan.runs[1:]]
-    paired = (redesign_table(base.forecast, others, plan.quota, plan.booked) if others
-              else None)
-    quota = (quota_table([(run.label, run.forecast) for run in plan.runs], plan.quota,
-                         plan.booked) if plan.quota is not None else None)
-    print(summary_text(base.forecast, seconds, paired, quota, base.uncapped))
-    print(f"band: {base.forecast.band}")
-    out = Path(args.out)
-    written = []
-    for run in plan.runs:
-        folder = out if run is base else out / run.label
-        prefix = "" if run is base else f"{run.label}/"
-        write_frame(run.forecast.table(), folder / "forecast.csv")
-        write_frame(deals_csv(run.forecast), folder / "deals.csv")
-        written += [f"{prefix}forecast.csv", f"{prefix}deals.csv"]
-    if quota is not None:
-        write_frame(quota, out / "quota.csv")
-        written.append("quota.csv")
-    if paired is not None:
-        write_frame(paired, out / "redesigns.csv")
-        written.append("redesigns.csv")
-    page = forecast_report(base.forecast, plan.quota, plan.booked, paired,
-                           source=plan.pipeline, seed=plan.seed, uncapped=base.uncapped,
-                           others=others)
-    path = page.write(out)
-    written += [path.name, *(f"{name}.png" for name in page.pngs)]
+    with progress_bar(plan.total_replications(), "forecast") as bar:
+        report = simulate(plan, args.workers, bar)
+    print(report.summary())
+    written = report.write(args.out)
     record = args.record
     record.seed, record.replications = plan.seed, plan.replications
     for run in plan.runs:
         record.scenario(run.label, run.file, scenario_hash(run.forecast.scenario))
-    record.details.update({
-        "pipeline": plan.pipeline, "as_of": base.snapshot.as_of.isoformat(),
-        "until": plan.until.isoformat(), "period": plan.period, "open_deals":
-        len(base.snapshot.deals), "quota": plan.quota, "booked": plan.booked,
-        "sets": list(args.set), "warnings": plan.warnings, "capacity_replications": check,
-        "history": plan.history, "resamples": plan.resamples, "band": base.forecast.band})
-    write_record(out, record, written)
-    print(f"\nreport: {args.final_out / path.name}\nwrote {args.final_out}/")
+    record.details.update({**report.record(), "sets": list(args.set)})
+    write_record(args.out, record, written)
+    page = next(w for w in written if w.endswith(".html"))
+    print(f"\nreport: {args.final_out / page}\nwrote {args.final_out}/")
     return 0
 
 
-def _bootstrap(plan: Plan, executor, bar):
-    """The resamples of ``--history`` calibrated (once), and a function forecasting from
-    them: ``(scenario, replications, change)`` with ``change`` applied to every resample's
-    scenario as to the original (unlimited staff for the capacity check)."""
-    from salessim.experiments.executors import ordered_map
-    from salessim.forecast.bootstrap import bootstrap_scenarios, run_bootstrap_forecast
+def _check_backtest(args: argparse.Namespace) -> dict[str, float]:
+    """``forecast --backtest HISTORY``: the options checked; returns --every and --horizon
+    in days."""
+    from salessim.scenario.units import parse_duration
 
-    base, cal = plan.runs[0], plan.calibration.calibration
-    families = {sid: t.chosen for sid, t in cal.times.items()}
-    scenarios, notes = bootstrap_scenarios(cal.visits, base.scenario, plan.resamples,
-                                           plan.seed, plan.history, cal.touch, families,
-                                           ordered_map(executor))
-    plan.warnings += [n for n in notes if n not in plan.warnings]
+    _check_options(args)
+    for option, given in (("--pipeline", args.pipeline), ("--until", args.until),
+                          ("--as-of", args.as_of), ("--quota", args.quota),
+                          ("--booked", args.booked), ("--redesign", args.redesign or None),
+                          ("--history", args.history), ("--set", args.set or None)):
+        if given is not None:
+            raise UsageError(f"{option} does not apply to --backtest, which forecasts from "
+                             "each as-of date of the history")
+    if not Path(args.backtest).is_file():
+        raise UsageError(f"--backtest {args.backtest}: no such file")
+    spans = {}
+    for option in ("every", "horizon"):
+        text = getattr(args, option)
+        if text is None:
+            raise UsageError(f"--backtest needs --{option}, e.g. --{option} '30 days'")
+        try:
+            spans[option] = parse_duration(text, "day")
+        except ValueError as exc:
+            raise UsageError(f"--{option}: {exc}") from None
+        if not math.isfinite(spans[option]) or spans[option] <= 0:
+            raise UsageError(f"--{option} must be a positive time, got {text!r}")
+    if args.scenario is not None:
+        print(f"note: {args.scenario} is not used: --backtest calibrates a scenario from the "
+              "history at each as-of date", file=sys.stderr)
+    return spans
 
-    def forecast(scenario, replications, change):
-        return run_bootstrap_forecast(scenario, [change(s) for s in scenarios], base.snapshot,
-                                      plan.until, replications, plan.seed, plan.period,
-                                      mapper=ordered_map(executor),
-                                      progress=lambda _: bar.update())
 
-    return forecast
+@writes_out("forecast")
+def _backtest(args: argparse.Namespace) -> int:
+    from salessim.api.backtesting import backtest
+    from salessim.console import progress_bar
+
+    every, horizon = args.spans["every"], args.spans["horizon"]
+    n = args.replications or DEFAULT_REPLICATIONS
+    seed = 1 if args.seed is None else args.seed
+    with progress_bar(None, "back-test") as bar:
+        report = backtest(args.backtest, every, horizon, n, seed,
+                          parameter_uncertainty=args.parameter_uncertainty,
+                          resamples=args.resamples, workers=args.workers, progress=bar,
+                          stages=args.stages)
+    scores = report.scores()
+    print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
+          f"{n} replications each; band: {scores['band']}")
+    print(report.summary())
+    written = report.write(args.out)
+    args.record.seed, args.record.replications = seed, n
+    args.record.details.update({"backtest": str(args.backtest), "every_days": every,
+                                "horizon_days": horizon, "summary": scores})
+    write_record(args.out, args.record, written)
+    print(f"wrote {args.final_out}/")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

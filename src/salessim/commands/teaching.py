@@ -9,59 +9,21 @@ from pathlib import Path
 from salessim.commands import add_set_option
 from salessim.errors import UsageError
 
-SECTIONS = {"stage": "Per stage", "end": "Ends", "process": "The process", "role": "Per role"}
-
-
-def analysis_text(table) -> str:
-    """The analysis table as text, one block per section."""
-    from salessim.console import format_number, text_table
-
-    blocks = []
-    for section, title in SECTIONS.items():
-        part = table[table.section == section]
-        if part.empty:
-            continue
-        rows = [("item", "measure", "value", "unit", "method", "theory")]
-        for r in part.itertuples(index=False):
-            rows.append((r.item, r.measure, format_number(r.value), r.unit, r.method,
-                         "exact" if r.exact else "approx."))
-        blocks.append(f"{title}\n{text_table(rows)}")
-    return "\n\n".join(blocks)
-
-
-def versus_text(result) -> str:
-    """The analytic figures beside a run's simulated ones, as text (``run --analytic``)."""
-    from salessim.analyse import versus
-    from salessim.console import format_number, text_table
-
-    rows = [("KPI", "analytic", "method", "theory", "simulated", "95% CI", "inside")]
-    for r in versus(result).itertuples(index=False):
-        rows.append((r.kpi, format_number(r.analytic), r.method,
-                     "exact" if r.exact else "approx.", format_number(r.mean),
-                     f"[{format_number(r.ci_low)}, {format_number(r.ci_high)}]",
-                     "yes" if r.inside else "no"))
-    return "Formulas against the simulation (salessim analyse):\n" + text_table(rows)
-
 
 def cmd_analyse(args: argparse.Namespace) -> int:
     """Flow analysis and queueing formulas of a scenario, without simulating."""
-    from salessim.analyse import analyse
+    from salessim.api.analysis import analyse
     from salessim.records import write_frame
-    from salessim.scenario import load_scenario
 
     hours = args.hours_per_day
     if hours is not None and not (math.isfinite(hours) and 0 < hours <= 24):
         raise UsageError(f"--hours-per-day must be a number in (0, 24], got {hours:g}")
     if args.out is not None and Path(args.out).suffix != ".csv":
         raise UsageError(f"--out writes CSV: give a file name ending in .csv, got {args.out!r}")
-    scenario = load_scenario(args.scenario, args.set)
-    analysis = analyse(scenario, hours)
-    table = analysis.table()
-    print(f"{scenario.name}: flow analysis (no simulation; 'approx.' marks figures the "
-          "simulation need not match exactly)\n")
-    print(analysis_text(table))
+    report = analyse(args.scenario, hours, args.set)
+    print(report.summary())
     if args.out is not None:
-        write_frame(table, Path(args.out))
+        write_frame(report.to_frame(), Path(args.out))
         print(f"\nwrote {args.out}")
     return 0
 

@@ -24,7 +24,7 @@ import pandas as pd
 from salessim import stats
 from salessim.console import format_number
 from salessim.forecast.simulate import Forecast
-from salessim.scenario.schema import Scenario
+from salessim.scenario import Scenario, evolve
 
 #: The capacity check runs with this many times the staff of every role.
 STAFF_FACTOR = 10
@@ -40,10 +40,9 @@ def staffed(scenario: Scenario) -> bool:
 def unlimited_staff(scenario: Scenario) -> Scenario:
     """The scenario with :data:`STAFF_FACTOR` times every role's headcount, every role a
     pool (no deal waits for its owner) with no cap on open deals: no queue to speak of."""
-    roles = {rid: role.model_copy(update={"headcount": role.headcount * STAFF_FACTOR,
-                                          "assignment": "pool", "max_open_deals": None})
-             for rid, role in scenario.roles.items()}
-    return scenario.model_copy(update={"roles": roles})
+    return evolve(scenario, {f"roles.{rid}": {"headcount": role.headcount * STAFF_FACTOR,
+                                             "assignment": "pool", "max_open_deals": None}
+                            for rid, role in scenario.roles.items()})
 
 
 @dataclass(frozen=True)

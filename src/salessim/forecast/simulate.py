@@ -187,20 +187,20 @@ def run_forecast(scenario: Scenario, snapshot: Snapshot, until: pd.Timestamp,
     ready = forecast_scenario(scenario, snapshot, until, replications, seed)
     result = engine.run(ready, mapper=mapper, progress=progress, watch_wins=True)
     out = summarise(ready, snapshot, until, result.replications, period)
-    out.warnings += calendar_warnings(ready, snapshot.as_of)
+    late = calendar_warning(ready, snapshot.as_of)
+    out.warnings += [late] if late else []
     return out
 
 
-def calendar_warnings(scenario: Scenario, as_of: pd.Timestamp) -> list[str]:
-    """Working hours count time 0 as a Monday at 00:00; say so when the as-of date is not."""
-    has_calendar = scenario.calendar is not None or any(
-        r.calendar is not None for r in scenario.roles.values())
-    if not has_calendar or (as_of.day_of_week == 0 and as_of == as_of.normalize()):
-        return []
-    return [f"the scenario's working hours start their week at time 0 (a Monday 00:00), "
-            f"but the as-of date {as_of:%a %Y-%m-%d %H:%M} is not one: staff hours are "
-            f"shifted by {(as_of - as_of.normalize()) / pd.Timedelta(hours=1) + 24 * as_of.day_of_week:.0f} "
-            "hours against the calendar (choose a Monday as-of date to avoid it)"]
+def calendar_warning(scenario: Scenario, as_of: pd.Timestamp) -> str | None:
+    """The one warning when staff work to a calendar and the as-of time is not a Monday
+    00:00: the calendar's week starts at simulated time 0, the as-of time."""
+    calendars = [scenario.calendar, *(r.calendar for r in scenario.roles.values())]
+    if all(c is None for c in calendars) or (as_of.day_of_week == 0 and as_of == as_of.normalize()):
+        return None
+    return (f"the staff calendar's week starts at the as-of time ({as_of:%A %Y-%m-%d %H:%M}) "
+            "as if it were Monday 00:00; take the pipeline on a Monday at midnight (--as-of) "
+            "to line the working days up")
 
 
 def summarise(scenario: Scenario, snapshot: Snapshot, until: pd.Timestamp, reps: list,

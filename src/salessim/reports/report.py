@@ -20,7 +20,7 @@ import pandas as pd
 from salessim import __version__
 from salessim import kpis as registry
 from salessim.compare import Comparison, ScenarioRun, headline_kpis
-from salessim.console import default_kpis, format_number
+from salessim.console import format_number
 from salessim.diagnose import (
     WARMUP_SERIES,
     PrecisionReport,
@@ -29,6 +29,7 @@ from salessim.diagnose import (
     estimate_warmup,
     funnel,
 )
+from salessim.kpisets import default_kpis
 from salessim.output import atomic_path, write_text
 from salessim.reports import figures, summary, tables
 from salessim.reports.html import HtmlDocument

@@ -58,7 +58,8 @@ class Document:
         return (self.files[-1] if self.files else None), None
 
 
-def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
+def merge(base: Any, change: Any, path: Path_ = ()) -> Any:
+    """``change`` merged into ``base`` by the rules above (neither is modified)."""
     if not (isinstance(base, dict) and isinstance(change, dict)):
         return copy.deepcopy(change)
     if path and path[-1] in _REPLACED_WHOLE:
@@ -70,7 +71,7 @@ def _merge(base: Any, change: Any, path: Path_ = ()) -> Any:
         if value is None:
             merged.pop(key, None)
         elif key in merged:
-            merged[key] = _merge(merged[key], value, (*path, str(key)))
+            merged[key] = merge(merged[key], value, (*path, str(key)))
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -114,7 +115,7 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
             raise ScenarioError([Problem("extends", "the base is not a YAML scenario (a mapping "
                                          "of keys to values)", parent_ref, name, at)]) from None
         raise
-    merged = _merge(parent.data, data)
+    merged = merge(parent.data, data)
     merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
     merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
     return Document(merged, merged_origins, [*parent.files, name])
@@ -271,10 +272,8 @@ def _index(key: str, items: list[Any]) -> int | None:
 def validate_document(doc: Document) -> Scenario:
     """Validate a merged document into a Scenario, or raise one error with every problem."""
     data = dict(doc.data)
-    unit = data.get("time_unit", "day")
-    context = {"time_unit": unit if unit in ("minute", "hour", "day", "week") else "day"}
-    try:
-        scenario = Scenario.model_validate(data, context=context)
+    try:  # duration strings in the document's own time unit (Scenario.model_validate)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(located_problems(doc, exc)) from None
     problems = process_problems(scenario) or size_problems(scenario)

@@ -41,7 +41,7 @@ from salessim.scenario.mechanics import (
     Task,
 )
 from salessim.scenario.opendeals import OpenDeal, pipeline_problems
-from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit
+from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit, unit_context
 
 #: Where a deal can end (see :mod:`salessim.ends`). They may appear in ``next`` but are
 #: never stage ids. ``no_decision``: the buyer does nothing (reported apart from lost).
@@ -285,6 +285,18 @@ class Scenario(Frozen):
     @property
     def hours_per_unit(self) -> float:
         return UNIT_HOURS[self.time_unit]
+
+    # However a scenario is built (a file, a dict in a notebook, keyword arguments), its
+    # duration strings are read in its own time unit: "2 weeks" is 336 in an hour scenario.
+    def __init__(self, /, **data: Any) -> None:
+        self.__pydantic_validator__.validate_python(data, self_instance=self,
+                                                    context=unit_context(data))
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: dict[str, Any] | None = None,
+                       **options: Any) -> Scenario:
+        return super().model_validate(obj, context={**unit_context(obj), **(context or {})},
+                                      **options)
 
     def calendar_of(self, role: str) -> Calendar | None:
         """The calendar ``role`` works under: its own, else the scenario's (None: all hours)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
@@ -74,3 +75,11 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+def unit_context(data: Any) -> dict[str, str]:
+    """The validation context that reads duration strings in ``data``'s own ``time_unit``
+    (a mapping or a model; an unknown unit falls back to days and is refused by the field)."""
+    unit = (data.get("time_unit", "day") if isinstance(data, Mapping)
+            else getattr(data, "time_unit", "day"))
+    return {"time_unit": unit if unit in UNIT_HOURS else "day"}

@@ -1,0 +1,145 @@
+"""Score forecasts against a history: :func:`backtest` and its :class:`BacktestReport`.
+
+    report = salessim.backtest("examples/crm/stage_history.csv", every=45, horizon=45)
+    print(report.summary())
+    report.to_frame()     # backtest.csv: one row per as-of date
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from salessim.forecast.backtest import Backtest
+
+
+@dataclass(repr=False)
+class BacktestReport:
+    """Forecasts from as-of dates through a history, scored against what then happened."""
+
+    backtest: Backtest
+    every: float
+    horizon: float
+    replications: int
+
+    def __repr__(self) -> str:
+        return (f"<BacktestReport: {len(self.to_frame())} forecasts every {self.every:g} "
+                f"days for {self.horizon:g} days>")
+
+    def scores(self) -> dict[str, Any]:
+        """The headline scores as one flat map of plain numbers (``outer.inner`` names)."""
+        return _plain(self.backtest.summary())
+
+    def to_frame(self) -> pd.DataFrame:
+        """``backtest.csv``: one row per as-of date."""
+        return self.backtest.table()
+
+    def summary(self) -> str:
+        """Each window beside what happened, then the scores."""
+        return backtest_text(self.to_frame(), self.scores())
+
+    def plot(self) -> Figure:
+        """Each window's band and P50 against the actual bookings (never shown)."""
+        import io
+
+        from matplotlib.figure import Figure
+        from matplotlib.image import imread
+
+        image = imread(io.BytesIO(self.backtest.figure_png()), format="png")
+        fig = Figure(figsize=(image.shape[1] / 100, image.shape[0] / 100))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(image)
+        ax.set_axis_off()
+        return fig
+
+    def write(self, out: str | Path) -> list[str]:
+        """backtest.csv and backtest.png; returns the names."""
+        return [p.name for p in self.backtest.write(out)]
+
+
+def backtest(history: str | Path, every: float | str, horizon: float | str, replications: int = 500,
+             seed: int = 1, *, parameter_uncertainty: bool = False,
+             resamples: int | None = None, workers: int | None = 1,
+             progress: Any = None, stages: str | Path | None = None) -> BacktestReport:
+    """Forecast from as-of dates every ``every`` days through a history, each ``horizon``
+    days long (numbers of days, or times such as ``"6 weeks"``), calibrating on what was
+    known then, and score them against what happened (``stages``: an event log's stage
+    map)."""
+    from salessim.api.runs import Ticker
+    from salessim.experiments.executors import make_executor, ordered_map
+    from salessim.forecast.backtest import run_backtest
+    from salessim.scenario.units import parse_duration
+
+    every, horizon = (parse_duration(t, "day") if isinstance(t, str) else float(t)
+                      for t in (every, horizon))
+
+    count = 0
+    if parameter_uncertainty:
+        from salessim.forecast.bootstrap import DEFAULT_RESAMPLES, check_resamples
+
+        count = check_resamples(DEFAULT_RESAMPLES if resamples is None else resamples,
+                                replications)
+    with make_executor(workers) as executor:
+        result = run_backtest(history, every, horizon, replications, seed,
+                              mapper=ordered_map(executor), progress=Ticker(progress),
+                              resamples=count, visits=_visits(history, stages))
+    return BacktestReport(result, every, horizon, replications)
+
+
+def _visits(history: str | Path, stages: str | Path | None):
+    """The history read with its stage map, or None to let the back-test read it."""
+    if stages is None:
+        return None
+    from salessim.calibrate.pipeline import read_visits
+
+    return read_visits(history, stages=stages)
+
+
+def backtest_text(table, scores: dict[str, Any]) -> str:
+    """The back-test for a reader: each window beside what happened, then the scores."""
+    from salessim.console import format_number as f
+
+    lines = [f"  {'as of':<10}  {'until':<10}  {'open':>5}  {'actual':>12}  {'P10':>12}  "
+             f"{'P50':>12}  {'P90':>12}  {'weighted':>12}  in band"]
+    for w in table.itertuples(index=False):
+        lines.append(f"  {w.as_of:%Y-%m-%d}  {w.until:%Y-%m-%d}  {w.open_deals:>5}  "
+                     f"{f(w.actual):>12}  {f(w.p10):>12}  {f(w.p50):>12}  {f(w.p90):>12}  "
+                     f"{f(w.weighted):>12}  {'yes' if w.inside else 'no'}")
+    k, m = scores["inside"], scores["forecasts"]
+    lines += [
+        f"P10-P90 band: held the actual bookings in {k:g} of {m:g} windows "
+        f"({scores['coverage']:.0%}, 95% CI {scores['coverage_low']:.0%} to "
+        f"{scores['coverage_high']:.0%}; a right band holds about 80%)",
+        f"P50: mean absolute error {f(scores['p50_mae'])} ({scores['p50_mape']:.0%}), CRPS "
+        f"{f(scores['crps_mean'])}; weighted pipeline: {f(scores['weighted_mae'])} "
+        f"({scores['weighted_mape']:.0%}), CRPS {f(scores['crps_weighted_mean'])}",
+    ]
+    if "coverage_plain" in scores:
+        lines.append(f"without the bootstrap (parameters as calibrated, the same random "
+                     f"numbers): {scores['inside_plain']:g} of {m:g} "
+                     f"({scores['coverage_plain']:.0%}, 95% CI "
+                     f"{scores['coverage_plain_low']:.0%} to {scores['coverage_plain_high']:.0%})")
+    if scores.get("overlapping"):
+        lines.append("the windows overlap (--every shorter than --horizon): the forecasts "
+                     "are not independent and the intervals above are too narrow")
+    return "\n".join(lines)
+
+
+def _plain(scores: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested maps as ``outer.inner`` names, numpy numbers as floats (the record is JSON)."""
+    flat: dict[str, Any] = {}
+    for key, value in scores.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_plain(value, f"{name}."))
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            flat[name] = float(value)
+        else:
+            flat[name] = value
+    return flat

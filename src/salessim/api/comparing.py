@@ -1,0 +1,249 @@
+"""Compare designs in memory: :func:`compare` and its :class:`ComparisonReport`.
+
+The baseline and the redesigns may be Scenario objects (derived with ``evolve``) or files;
+they run on common random numbers and every KPI is compared on paired replications::
+
+    base = salessim.load("scenarios/tutorial.yaml")
+    more = salessim.evolve(base, {"roles.ae.headcount": 3})
+    report = salessim.compare(base, more, replications=5, targets={"won": "+5%"})
+    print(report.summary())
+    report.to_frame()   # one row per redesign and KPI
+    report.plot()       # the forest plot of relative changes
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from salessim import kpis as registry
+from salessim.api.runs import Ticker, check_warmup_series, pilot_warmup, with_warmup
+from salessim.api.scenarios import as_scenario
+from salessim.scenario import Scenario, evolve
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from salessim.compare import Comparison, ScenarioRun
+    from salessim.diagnose import WarmupEstimate
+
+
+def scenario_runs(baseline: Scenario | str | Path, redesigns: Sequence[Scenario | str | Path],
+                  sets: Sequence[str] = (), targets: Sequence[str] | Mapping[str, str] = (),
+                  labels: Sequence[str] | None = None) -> tuple[ScenarioRun, list[ScenarioRun]]:
+    """The baseline and redesigns, from objects or files, with their targets.
+
+    A redesign's targets are those its scenario states (``targets:``), with ``targets``
+    (``{"win_rate": "+5%"}`` or ``["win_rate=+5%"]``) added to every redesign. Labels are
+    the files' stems or the scenarios' names, made unique, unless given.
+
+    Raises:
+        ScenarioError: a scenario or a target cannot be used as written.
+    """
+    from salessim.compare import ScenarioRun, kpi_names, unique_names
+    from salessim.targets import parse_target_options, scenario_targets
+
+    options = ([f"{k}={v}" for k, v in targets.items()] if isinstance(targets, Mapping)
+               else list(targets))
+    loaded = [as_scenario(s, sets) for s in [baseline, *redesigns]]
+    if labels is None:
+        labels = unique_names([Path(path).stem if path else scenario.name
+                               for scenario, path in loaded])
+    elif len(labels) != len(loaded) or len(set(labels)) != len(labels):
+        raise ValueError(f"labels: one distinct label per scenario ({len(loaded)}), got "
+                         f"{list(labels)}")
+    runs = []
+    for i, (label, (scenario, path)) in enumerate(zip(labels, loaded, strict=True)):
+        goals = {}
+        if i:
+            goals = scenario_targets(scenario, path)
+            goals.update(parse_target_options(options, kpi_names(scenario)))
+        runs.append(ScenarioRun(label, scenario, path, goals))
+    return runs[0], runs[1:]
+
+
+@dataclass(repr=False)
+class ComparisonReport:
+    """A comparison (:class:`salessim.compare.Comparison`) with how it was run.
+
+    Attributes:
+        comparison: the runs and the table of paired differences.
+        warmup_estimate: the MSER-5 estimate on the baseline, with ``warmup="auto"``.
+        notes: how the warm-up and the replications were chosen.
+        flows: per scenario, the transitions of its first replications (for the report).
+        seconds: wall time of the simulations.
+        sets: the overrides every scenario ran with.
+    """
+
+    comparison: Comparison
+    warmup_estimate: WarmupEstimate | None = None
+    notes: list[str] = field(default_factory=list)
+    flows: list = field(default_factory=list)
+    seconds: float = 0.0
+    sets: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        c = self.comparison
+        return (f"<ComparisonReport {c.baseline.label!r} against "
+                f"{[r.label for r in c.redesigns]}: {c.replications} replications, seed "
+                f"{c.seed}>")
+
+    @property
+    def baseline(self) -> ScenarioRun:
+        return self.comparison.baseline
+
+    @property
+    def runs(self) -> list[ScenarioRun]:
+        """Baseline first, then the redesigns (each with its ``result``)."""
+        return self.comparison.runs
+
+    def kpi_names(self) -> list[str]:
+        """Every KPI of the scenarios compared."""
+        from salessim.compare import kpi_names
+
+        return list(dict.fromkeys(k for run in self.runs for k in kpi_names(run.scenario)))
+
+    def headline(self, kpis: Sequence[str] = ()) -> list[str]:
+        """The KPIs matching names or globs, or the headline set and every target's KPI."""
+        from salessim.compare import headline_kpis
+
+        return headline_kpis(self.comparison, list(kpis))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per redesign and KPI (:data:`salessim.compare.COMPARISON_COLUMNS`)."""
+        return self.comparison.table
+
+    def verdicts(self) -> pd.DataFrame:
+        """The rows that carry a target, with their verdicts."""
+        return self.comparison.verdicts()
+
+    def caveats(self) -> list:
+        """Warnings a reader should see (warm-up, utilisation, open leads rising)."""
+        from salessim.reports.summary import comparison_caveats
+
+        return comparison_caveats(self.comparison, self.warmup_estimate)
+
+    def summary(self, kpis: Sequence[str] = ()) -> str:
+        """The notes, one block per redesign, the targets, warnings and a closing line."""
+        from salessim.reports.tables import comparison_text
+
+        shown = self.headline(kpis)
+        text = comparison_text(self.comparison, shown, self.caveats(),
+                               more=len(self.kpi_names()) - len(shown))
+        return "\n".join([*self.notes, "", text])
+
+    def plot(self, kpis: Sequence[str] = ()) -> Figure:
+        """The forest plot of each redesign's changes, with their intervals (never shown)."""
+        from salessim.reports.figures import forest_figure
+
+        return forest_figure(self.comparison, self.headline(kpis))
+
+    def html(self, kpis: Sequence[str] = ()):
+        """The HTML report (:class:`salessim.reports.Report`: ``write(folder)``)."""
+        from salessim.reports import comparison_report
+
+        return comparison_report(self.comparison, self.flows, self.warmup_estimate,
+                                 self.headline(kpis), self.sets, self.notes, self.caveats())
+
+    def write(self, out: str | Path, kpis: Sequence[str] = ()) -> list[str]:
+        """Write comparison.csv, ``<label>/summary.csv`` and ``replications.csv`` per
+        scenario, report.html and its figures; returns the names written."""
+        from salessim.records import write_frame
+        from salessim.reports.tables import with_labels
+
+        out = Path(out)
+        unit = self.baseline.scenario.time_unit
+        written = ["comparison.csv"]
+        write_frame(with_labels(self.to_frame(), unit), out / "comparison.csv")
+        for run in self.runs:
+            write_frame(with_labels(run.result.summary(self.comparison.level), unit),
+                        out / run.label / "summary.csv")
+            write_frame(run.result.frame(), out / run.label / "replications.csv")
+            written += [f"{run.label}/summary.csv", f"{run.label}/replications.csv"]
+        page = self.html(kpis)
+        path = page.write(out)
+        return [*written, path.name, *(f"{name}.png" for name in page.pngs)]
+
+
+def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
+            replications: int | None = None, seed: int | None = None,
+            sets: Sequence[str] = (), targets: Sequence[str] | Mapping[str, str] = (),
+            labels: Sequence[str] | None = None, warmup: str | float | None = None,
+            warmup_series: str = "wip", precision: float | None = None,
+            precision_kpis: Sequence[str] = registry.PRECISION_KPIS,
+            max_replications: int = 100, flow_replications: int = 0, level: float = 0.95,
+            workers: int | None = 1, progress: Any = None) -> ComparisonReport:
+    """Run a baseline and redesigns on common random numbers and compare every KPI.
+
+    Args:
+        baseline: a Scenario or a scenario file (or the runs of :func:`scenario_runs`).
+        redesigns: Scenarios (``salessim.evolve(baseline, ...)``) or files (``extends:`` the baseline).
+        replications: per scenario; default the baseline's.
+        seed: the root seed of every scenario; default the baseline's.
+        sets: ``key.path=value`` overrides of every file.
+        targets: goals for every redesign, ``{"win_rate": "+5%"}``, beside its own.
+        labels: names in tables and folders; default the files' stems or scenario names.
+        warmup: ``"auto"`` (MSER-5 on a pilot of the baseline, then used by every
+            scenario), a time for every scenario, or None for each scenario's own.
+        warmup_series: the series MSER-5 looks at.
+        precision: replications until the baseline's ``precision_kpis`` are within this
+            share of their mean (at most ``max_replications``); every scenario runs as many.
+        flow_replications: replications whose event logs feed the report's flow figure.
+        level: the confidence level of every interval.
+        workers: processes (1 runs here; None one per core); results do not depend on it.
+        progress: a tqdm-like bar (``update``, ``total``) told of each replication.
+    """
+    from salessim import diagnose
+    from salessim.compare import ScenarioRun
+    from salessim.compare import compare as compare_runs
+    from salessim.experiments.executors import make_executor, ordered_map
+
+    if isinstance(baseline, ScenarioRun):  # already loaded, by scenario_runs
+        base, others = baseline, list(redesigns)
+    else:
+        base, others = scenario_runs(baseline, redesigns, sets, targets, labels)
+    sets = list(sets)
+    if warmup is not None and warmup != "auto":
+        for run in [base, *others]:
+            run.scenario = evolve(run.scenario, warmup=warmup)
+        sets.append(f"warmup={warmup}")
+    n = replications or base.scenario.replications
+    seed = base.scenario.seed if seed is None else seed
+    tick, notes, estimate, clock = Ticker(progress), [], None, time.perf_counter()
+    if warmup == "auto":
+        estimate, pilot = pilot_warmup(base.scenario, n, seed,
+                                       check_warmup_series(warmup_series), tick)
+        tick.expect(len(pilot.replications))
+        if with_warmup(base.scenario, estimate) is not base.scenario:
+            for run in [base, *others]:
+                run.scenario = with_warmup(run.scenario, estimate)
+            sets.append(f"warmup={estimate.warmup:g}")
+        elif len(pilot.replications) == n and not precision:
+            base.result = pilot
+        notes.append(f"warm-up {estimate.warmup:g} estimated by MSER-5 on the baseline's "
+                     f"{diagnose.WARMUP_SERIES[warmup_series]}, used by every scenario")
+    if precision:
+        base.result, report = diagnose.run_to_precision(
+            base.scenario, precision, tuple(precision_kpis), n, max_replications, seed,
+            progress=tick)
+        tick.expect((len(base.result.replications) - n) * (1 + len(others)))
+        n = len(base.result.replications)
+        notes.append(report.summary() + " (on the baseline; every scenario ran as many)")
+    logged = min(flow_replications, n)
+    with make_executor(workers) as executor:
+        comparison = compare_runs(base, others, n, seed, level, progress=tick, logged=logged,
+                                  mapper=ordered_map(executor))
+    flows = []
+    for run in comparison.runs if logged else ():
+        reps = run.result.replications[:logged]
+        if any(r.log is None for r in reps):  # a baseline run without logs (warm-up pilot)
+            rows = diagnose.flow_logs(run.scenario, logged, seed)
+        else:
+            rows = diagnose.log_rows(reps)
+        flows.append((run, diagnose.transitions(rows, float(run.scenario.warmup))))
+    return ComparisonReport(comparison, estimate, notes, flows, time.perf_counter() - clock,
+                            sets)
