@@ -17,9 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/salessim compare scenarios/b2b_baseline.yaml scenarios/redesigns/*.yaml --out out/demo
 
+# The suite runs on every core (pytest-xdist); tests that share a resource carry an
+# xdist_group mark and run on one worker (pyproject.toml: --dist loadgroup).
 test: $(STAMP) browser bpmn
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # The report's browser test needs Chromium: install the Debian package when it is missing
 # and this is possible (apt-get present and running as root); otherwise that test skips.

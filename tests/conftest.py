@@ -1,8 +1,17 @@
-"""Shared tiny scenarios for the tests: built from their distinctive parts."""
+"""Shared tiny scenarios for the tests, guards against a hang, and the order tests run in.
+
+The suite runs on every core (``make test``: pytest-xdist, ``--dist loadgroup``); the
+longest tests are handed out first so that no core is left with a long one at the end.
+No test asserts how long something takes on the wall clock, which a busy machine
+stretches: a check that something is quick counts CPU time (:func:`cpu_limit`), and one
+that it does not hang stops it after a wide margin (:func:`no_hang`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -58,3 +67,43 @@ def refused(capsys, argv: list[str], *needles: str) -> None:
     assert "Traceback" not in err
     for needle in needles:
         assert needle in err, err
+
+
+class Hang(Exception):
+    """A guarded block ran past its limit."""
+
+
+@contextmanager
+def _timer(which: int, signum: int, seconds: float, what: str) -> Iterator[None]:
+    def expire(signum, frame):
+        raise Hang(f"{what} {seconds:g} s")
+
+    old = signal.signal(signum, expire)
+    signal.setitimer(which, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(which, 0)
+        signal.signal(signum, old)
+
+
+def cpu_limit(seconds: float):
+    """Raise :class:`Hang` once the block has used ``seconds`` of CPU time (this process,
+    user and system): "it is quick" without the wall clock, which other work stretches."""
+    return _timer(signal.ITIMER_PROF, signal.SIGPROF, seconds, "used more CPU time than")
+
+
+def no_hang(seconds: float = 60):
+    """Raise :class:`Hang` when the block is still waiting after ``seconds`` (a blocked
+    ``open`` or read included): for checks that something does not hang, with a margin
+    no busy machine comes near."""
+    return _timer(signal.ITIMER_REAL, signal.SIGALRM, seconds, "still waiting after")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a test marked ``slow`` first, then the rest, each module whole and
+    in its own order: with the work handed out so the cores finish together (longest
+    first), and a module's fixtures are built once per worker."""
+    slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: getattr(item, "module", None) not in slow)

@@ -37,6 +37,8 @@ TRUTH = Path(__file__).parent / "data" / "calibration_truth.yaml"
 EXPORT_DAY = 45
 AS_OF = pd.Timestamp(LOG_EPOCH) + pd.Timedelta(days=EXPORT_DAY)
 WIDEN = st.norm.ppf(0.9995) / st.norm.ppf(0.975)
+#: On one worker: the module's simulated fixtures are built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("calibrate_roundtrip")
 CRM_NAMES = {"qualify": "Qualify", "demo": "Demo", "proposal": "Proposal",
              "won": "Closed Won", "lost": "Closed Lost"}
 VALUES = {"inbound": (20000.0, 0.8), "partner": (50000.0, 0.5)}  # lognormal mean, cv

@@ -19,7 +19,7 @@ from salessim.model.journey import Walker
 from salessim.model.pools import StaffPool
 from salessim.records import CREATED, ENTERED, FINISHED, QUEUED, SKIPPED, STARTED, WENT_COLD
 from salessim.scenario import TERMINALS
-from salessim.sketch import RELATIVE_ERROR, QuantileSketch
+from salessim.sketch import EXACT_LIMIT, RELATIVE_ERROR, QuantileSketch
 from salessim.stats import t_interval
 
 # --- ends ------------------------------------------------------------------------------------
@@ -35,15 +35,35 @@ def test_ends_are_defined_once_and_the_scenario_uses_them():
 # --- the quantile sketch ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("q", [0.1, 0.5, 0.9, 0.99])
-def test_sketch_quantiles_are_within_the_stated_error(q):
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 0.99, 1.0])
+def test_few_values_give_the_exact_quantiles(q):
+    """Up to EXACT_LIMIT values a replication's quantiles are its exact order statistics."""
     rng = np.random.default_rng(7)
-    values = np.concatenate([rng.lognormal(2.0, 1.2, 50_000), np.zeros(500)])
+    values = np.concatenate([rng.lognormal(2.0, 1.2, 5_000), np.zeros(50), np.full(9, 27.0)])
     sketch = QuantileSketch()
     for x in values:
         sketch.add(float(x))
+    assert sketch.is_exact and sketch.count == values.size
+    assert sketch.quantile(q) == pytest.approx(float(np.quantile(values, q)), rel=1e-15)
+    assert sketch.mean == pytest.approx(values.mean(), rel=1e-12)
+    ones = QuantileSketch()
+    for x in (27.0, 27.0, 27.0):
+        ones.add(x)
+    assert ones.quantile(0.5) == ones.quantile(0.9) == 27.0  # not the bucket's 26.99...
+    assert ones.points() == ([27.0], [3])
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9, 0.99])
+def test_past_the_limit_quantiles_are_within_the_stated_error(q):
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.lognormal(2.0, 1.2, EXACT_LIMIT + 4_000), np.zeros(500)])
+    sketch = QuantileSketch()
+    for x in values:
+        sketch.add(float(x))
+    assert not sketch.is_exact  # the histogram took over, values included
     exact = float(np.quantile(values, q))
     assert sketch.quantile(q) == pytest.approx(exact, rel=RELATIVE_ERROR)
+    assert sketch.quantile(q) != exact  # a bucket's representative, not the value
     assert sketch.count == values.size
     assert sketch.mean == pytest.approx(values.mean(), rel=1e-12)
 
@@ -53,21 +73,73 @@ def test_sketch_memory_is_bounded_by_the_range_not_the_count():
     rng = np.random.default_rng(1)
     for x in rng.uniform(1.0, 10.0, 200_000):
         sketch.add(float(x))
-    # One factor of 10 of range: ln 10 / ln gamma buckets at most.
+    # One factor of 10 of range: ln 10 / ln gamma buckets at most, and no values kept.
     bound = math.log(10) / math.log((1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)) + 2
-    assert len(sketch.bins) <= bound
+    assert sketch.exact is None and len(sketch.bins) <= bound
+    assert sketch.count == 200_000
 
 
-def test_sketch_merge_equals_one_sketch_of_everything_and_empty_is_nan():
+def _filled(values, limit: int = EXACT_LIMIT) -> QuantileSketch:
+    sketch = QuantileSketch(limit=limit)
+    for x in values:
+        sketch.add(float(x))
+    return sketch
+
+
+@pytest.mark.parametrize(("limit", "sizes"), [
+    (EXACT_LIMIT, (2000, 2000)),  # exact + exact, still exact
+    (3000, (2000, 2000)),  # exact + exact past the limit
+    (3000, (3500, 500)),  # histogram + exact
+    (3000, (500, 3500)),  # exact + histogram
+    (3000, (3500, 3500)),  # histogram + histogram
+    (0, (2000, 2000)),  # histogram from the first value
+])
+def test_sketch_merge_equals_one_sketch_of_everything(limit, sizes):
     rng = np.random.default_rng(3)
-    a, b, both = QuantileSketch(), QuantileSketch(), QuantileSketch()
-    for i, x in enumerate(rng.exponential(3.0, 4000)):
-        (a if i % 2 else b).add(float(x))
-        both.add(float(x))
+    values = np.concatenate([rng.exponential(3.0, sum(sizes) - 40), np.zeros(40)])
+    rng.shuffle(values)
+    a, b = _filled(values[:sizes[0]], limit), _filled(values[sizes[0]:], limit)
+    both = _filled(values, limit)
     a.merge(b)
-    assert a.bins == both.bins and a.count == both.count and a.zeros == both.zeros
-    assert a.quantile(0.5) == both.quantile(0.5)
+    assert a.is_exact == both.is_exact == (len(values) <= limit)
+    assert a.count == both.count == len(values)
+    assert a.total == pytest.approx(both.total, rel=1e-12)
+    if a.is_exact:
+        assert sorted(a.exact) == sorted(values)
+        assert a.quantile(0.9) == pytest.approx(float(np.quantile(values, 0.9)), rel=1e-15)
+    else:
+        assert a.bins == both.bins and a.zeros == both.zeros == 40
+    for q in (0.1, 0.5, 0.9):
+        assert a.quantile(q) == pytest.approx(both.quantile(q), rel=1e-15)
+    assert a.points() == both.points()
+
+
+def test_a_classroom_case_of_constant_times_has_its_exact_median_and_p90():
+    """Two staffed stages of constant work and a constant wait, staff ample: every won deal
+    takes 2 + 25 = 27 hours, so the median and the P90 are 27 (the histogram said 26.977)."""
+    scenario = scenario_of({
+        "horizon": 400, "replications": 1,
+        "roles": {"rep": {"headcount": 50, "cost_per_hour": 10}},
+        "sources": {"web": {"rate": 2, "deal_value": 1000}},
+        "entry": "call",
+        "stages": {"call": {"role": "rep", "work": const(0.5), "next": {"close": 1.0}},
+                   "close": {"role": "rep", "work": const(1.5), "delay": const(25),
+                             "next": {"won": 0.6, "lost": 0.4}}},
+    })
+    kpis = engine.run_replication(scenario, 0).kpis
+    assert kpis["won"] > 100
+    for kpi in ("cycle_time_won_median", "cycle_time_won_p90", "cycle_time_won_mean"):
+        assert kpis[kpi] == pytest.approx(27, rel=1e-12), kpi
+    assert kpis["response_time_p90"] == 0  # nobody waits for a first contact
+
+
+def test_an_empty_sketch_is_nan_and_bad_arguments_are_refused():
     assert math.isnan(QuantileSketch().quantile(0.5)) and math.isnan(QuantileSketch().mean)
+    assert QuantileSketch().points() == ([], [])
+    with pytest.raises(ValueError, match="limit must be 0 or more, got -1"):
+        QuantileSketch(limit=-1)
+    with pytest.raises(ValueError, match="different accuracy"):
+        QuantileSketch().merge(QuantileSketch(alpha=0.01))
 
 
 # --- staff pools -----------------------------------------------------------------------------

@@ -240,6 +240,7 @@ def test_serial_and_process_pool_give_identical_results(folder):
     assert read_manifest(folder / "pool")["executor"] == "process pool (2 workers)"
 
 
+@pytest.mark.xdist_group("dask")  # one LocalCluster for both, on one core
 def test_dask_gives_identical_results(folder, dask_client):
     exp = load_experiment(folder / "exp.yaml")
     sweep(exp, folder / "serial", SerialExecutor())
@@ -250,6 +251,7 @@ def test_dask_gives_identical_results(folder, dask_client):
                                   values(load_results(folder / "dask")), check_exact=True)
 
 
+@pytest.mark.xdist_group("dask")  # one LocalCluster for both, on one core
 def test_dask_runs_equal_arguments_separately(dask_client):
     # pure=False: identical items are separate runs, not one merged task.
     with DaskExecutor(client=dask_client) as dask:

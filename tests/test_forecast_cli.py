@@ -176,6 +176,9 @@ BAD_DEALS = [
     ("A9,pitch,2026-02-28,100,mail,\n", ("deal 'A9'", "'mail'", "sources: web")),
     ("A9,pitch,2026-02-30,100,web,\n", ("open.csv:6", "entered_stage_at", "2026-02-30")),
     ("A9,pitch,2026-02-28,nan,web,\n", ("open.csv:6", "amount")),
+    # A rule of the open deal itself, which the reader does not check: a string error once.
+    ("A" * 201 + ",pitch,2026-02-28,100,web,\n",
+     ("open.csv: pipeline.4.id", "at most 200 characters")),
 ]
 
 
@@ -201,6 +204,9 @@ BAD_OPTIONS = [
     (["--period", "day"], ("--period", "month, week", "'day'")),
     (["--as-of", "2026-05-01"], ("--until 2026-04-15 must be after --as-of 2026-05-01",)),
     (["--as-of", "someday"], ("--as-of", "'someday'")),
+    # Past the range of nanosecond timestamps: once an OutOfBoundsDatetime traceback.
+    (["--until", "2300-01-01"], ("--until", "2262-04-11", "'2300-01-01'")),
+    (["--as-of", "1600-01-01"], ("--as-of", "1677-09-21", "'1600-01-01'")),
     (["-n", "1"], ("--replications", "got 1")),
     (["--seed", "-3"], ("--seed", "-3")),
     (["--every", "30 days"], ("--every belongs to --backtest",)),
@@ -225,6 +231,26 @@ def test_a_redesign_the_open_deals_do_not_fit_is_named(files, capsys):
                       str(files / "short.yaml"), "--out", str(files / "out")],
              "open.csv: pipeline.1.age: deal 'A2'", "at most 2 days", "in " + str(
                  files / "short.yaml"))
+    assert not (files / "out").exists()
+
+
+def test_a_window_past_the_size_limits_of_run_is_refused(files, capsys):
+    """The window to --until is a run of its own: a rate that is fine for the scenario's 90
+    days expects more leads to a date a year on than one replication may."""
+    from salessim.errors import ScenarioError
+    from salessim.forecast import forecast_scenario
+
+    (files / "busy.yaml").write_text("extends: base.yaml\nname: busy\n"
+                                     "sources: {web: {rate: 1000000}}\n", encoding="utf-8")
+    scenario = load_scenario(files / "busy.yaml")  # 9e7 leads in 90 days: within the limit
+    snap = read_pipeline(files / "open.csv", scenario)
+    with pytest.raises(ScenarioError, match=r"sources\.web\.rate: one replication would "
+                       r"expect 3\.\d+e\+08 leads, above the limit of 100,000,000 \(in the "
+                       r"window from 2026-03-01 to 2027-03-01\)"):
+        forecast_scenario(scenario, snap, parse_date("2027-03-01", "--until"), 2)
+    _refused(capsys, ["forecast", str(files / "busy.yaml"), "--pipeline",
+                      str(files / "open.csv"), "--until", "2027-03-01", "--out",
+                      str(files / "out")], "sources.web.rate", "above the limit")
     assert not (files / "out").exists()
 
 

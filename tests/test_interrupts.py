@@ -24,8 +24,13 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "scenarios" / "tutorial.yaml"
 SALESSIM = Path(sys.executable).with_name("salessim")
-#: One replication of the tutorial at this horizon takes about a second.
-SLOW = ["--set", "horizon=3000", "--workers", "2", "-n", "40"]
+#: One replication of the tutorial at this horizon takes about a second: 400 of them keep
+#: two workers busy for minutes, far longer than any bound below, so a command that ran
+#: on instead of stopping cannot pass on a machine however busy.
+SLOW = ["--set", "horizon=3000", "--workers", "2", "-n", "400"]
+#: Seconds a signalled command may take to end: stopping is immediate, but a machine
+#: shared with other work may take seconds to schedule and reap the processes.
+WITHIN = 30
 
 
 def session(sid: int) -> list[tuple[int, str]]:
@@ -49,7 +54,7 @@ def start(*args: str | Path) -> subprocess.Popen:
     """The command in a new session, once its two workers run (fork server and tracker too)."""
     proc = subprocess.Popen([str(SALESSIM), *map(str, args)], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a wait, not a bound: starting is quick
     while len(session(proc.pid)) < 5:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
@@ -70,7 +75,7 @@ def ends(proc: subprocess.Popen, within: float) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def nothing_left(sid: int, within: float = 3.0) -> None:
+def nothing_left(sid: int, within: float = WITHIN) -> None:
     deadline = time.monotonic() + within
     while session(sid) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -93,11 +98,9 @@ def test_ctrl_c_stops_run_at_once_and_leaves_out_as_it_was(tmp_path):
     (out / "run.json").write_text('{"seed": 1}\n')
     before = contents(out)
     proc = start("run", TUTORIAL, *SLOW, "--out", out, "--event-log")
-    sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does
-    code, err = ends(proc, within=10)
+    code, err = ends(proc, within=WITHIN)  # not the minutes the run would take
     assert code == 130, err
-    assert time.monotonic() - sent < 5
     assert "interrupted" in err and "Traceback" not in err
     nothing_left(proc.pid)
     assert contents(out) == before
@@ -111,14 +114,14 @@ def test_sigterm_to_the_sweep_alone_takes_its_workers_with_it(tmp_path):
         scenarios: {TUTORIAL}
         factors: {{horizon: [3000]}}
         design: {{kind: full_factorial}}
-        replications: 40
+        replications: 400
         seed: 1
         kpis: [won]
     """))
     out = tmp_path / "results"
     proc = start("sweep", spec, "--workers", "2", "--out", out)
     os.kill(proc.pid, signal.SIGTERM)  # the command only, not its workers
-    code, err = ends(proc, within=10)
+    code, err = ends(proc, within=WITHIN)
     assert code == 143, err
     assert "Traceback" not in err
     nothing_left(proc.pid)
@@ -133,7 +136,7 @@ def test_workers_die_with_a_killed_command_and_its_staging_folder_is_cleaned(tmp
     out = tmp_path / "out"
     proc = start("run", TUTORIAL, *SLOW, "--out", out)
     os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=WITHIN)
     nothing_left(proc.pid)
     stale = [p.name for p in tmp_path.iterdir()]
     assert len(stale) == 1 and stale[0].startswith(".staging-out-")

@@ -16,6 +16,8 @@ from salessim.compare import ScenarioRun, compare, headline_kpis, parse_target
 from salessim.reports import FIGURE_CAPTIONS, comparison_report, figures
 from salessim.scenario import Scenario
 
+#: On one worker: the module's simulated fixtures are built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("reports")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COMPARISON_FIGURES = {f"fig-{name}" for name in FIGURE_CAPTIONS}
 RUN_FIGURES = COMPARISON_FIGURES - {"fig-forest"}

@@ -136,21 +136,20 @@ def share_waited(log: EventLog, stage: str, since: float) -> float:
     """Share of the visits queued at ``stage`` from ``since`` on that had to wait for staff.
 
     A visit that finds staff free starts at the instant it queues (no calendar), so waiting
-    means started > queued. Visits still queued at the horizon are left out.
+    means started > queued. Each start is paired with its lead's latest queueing at the
+    stage, at or before it; visits still queued at the horizon are left out.
     """
-    queued: dict[str, float] = {}
-    served = waited = 0
-    for lead, event, sid, time, _ in log.records():
-        if sid != stage:
-            continue
-        if event == QUEUED:
-            queued[lead] = time
-        elif event == STARTED:
-            at = queued.pop(lead)
-            if at >= since:
-                served += 1
-                waited += time > at
-    return waited / served
+    frame = log.plain_frame()
+    frame = frame.loc[frame["stage"] == stage, ["lead", "event", "time"]]
+    queued = frame.loc[frame["event"] == QUEUED]
+    started = frame.loc[frame["event"] == STARTED]
+    visits = pd.merge_asof(
+        started.assign(started=started["time"]).sort_values("time", kind="stable"),
+        queued.assign(queued=queued["time"])[["lead", "time", "queued"]].sort_values(
+            "time", kind="stable"), on="time", by="lead", direction="backward")
+    assert visits["queued"].notna().all(), "a visit started without queueing"
+    visits = visits[visits["queued"] >= since]
+    return float((visits["started"] > visits["queued"]).sum() / len(visits))
 
 
 def sojourns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -61,6 +61,11 @@ def parse_date(text: str, option: str) -> pd.Timestamp:
         raise ExportError(f"{option}: not a date or time (got {text!r})")
     if when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
+    # Dates are nanosecond timestamps (the export's and the simulated ones): their range
+    # ends in 2262; a later date would only fail in the first subtraction.
+    if not pd.Timestamp.min <= when <= pd.Timestamp.max:
+        raise ExportError(f"{option}: must lie between {pd.Timestamp.min:%Y-%m-%d} and "
+                          f"{pd.Timestamp.max:%Y-%m-%d} (got {text!r})")
     return when
 
 

@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from salessim import engine
 from salessim.calibrate.backtest import aligned
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast.deals import Snapshot
+from salessim.scenario.load import Document, located_problems
 from salessim.scenario.schema import Scenario, process_problems
+from salessim.scenario.size import size_problems
 from salessim.scenario.units import convert
 
 #: Replications when none are asked for: P10 and P90 of 500 draws move by about 1% of
@@ -168,9 +171,13 @@ def forecast_scenario(scenario: Scenario, snapshot: Snapshot, until: pd.Timestam
         data["seed"] = seed
     try:
         ready = Scenario.model_validate(data, context={"time_unit": scenario.time_unit})
-    except ValueError as exc:  # a pydantic ValidationError: an open deal breaks a rule
-        raise ScenarioError(f"the open deals do not fit the scenario: {exc}") from None
+    except ValidationError as exc:  # an open deal breaks a rule of its own (a long id)
+        raise ScenarioError(located_problems(Document(data), exc)) from None
     problems = process_problems(ready)
+    if not problems:  # the window to ``until`` is a run of its own, within run's limits
+        problems = size_problems(ready)
+        for p in problems:
+            p.rule += f" (in the window from {as_of:%Y-%m-%d} to {until:%Y-%m-%d})"
     if problems:
         raise ScenarioError(problems)
     return aligned(ready, as_of)

@@ -115,7 +115,8 @@ def funnel_figure(runs: Sequence[ScenarioRun]) -> Figure:
 def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
     """Empirical CDF of the cycle time of won deals, all replications pooled, one curve each.
 
-    The times come from each replication's bounded sketch, so every point is within
+    The times come from each replication's sketch: exact while the pooled replications
+    hold at most :data:`salessim.sketch.EXACT_LIMIT` won deals, else every point is within
     :data:`salessim.sketch.RELATIVE_ERROR` of the exact one.
     """
     runs = _runs(runs)
