@@ -17,10 +17,10 @@ import pytest
 from salessim.analyse import analyse, versus
 from salessim.cli import main
 from salessim.engine import run
+from salessim.model.kinds import REGISTRY, numeric
 from salessim.scenario import Scenario
 from salessim.scenario.dists import Exponential, Lognormal
-from salessim.teaching import numeric
-from salessim.teaching.kinds import STAGE_KINDS, stage_kind
+from salessim.teaching.kinds import stage_kind
 from salessim.teaching.queueing import erlang_c, pooled_wait
 
 UNIT = "hour"
@@ -150,8 +150,9 @@ def test_erlang_c_by_hand():
 
 
 def test_every_stage_has_exactly_one_kind():
-    names = [name for name, _, _ in STAGE_KINDS]
-    assert names[-1] == "delay only" and len(set(names)) == len(names)
+    names = [kind.name for kind in REGISTRY]
+    assert len(set(names)) == len(names)
+    assert [k.name for k in REGISTRY if k.field is None] == ["delay only"]
 
 
 # --- against the simulation ---------------------------------------------------------------

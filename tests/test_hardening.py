@@ -15,13 +15,10 @@ import pytest
 
 from conftest import cpu_limit, no_hang
 from salessim.errors import ScenarioError
+from salessim.model.runsize import estimate
 from salessim.scenario import load_scenario
 from salessim.scenario.load import MAX_EXTENDS
-from salessim.scenario.size import (
-    MAX_LEADS_PER_REPLICATION,
-    MAX_TRACKED_HEADCOUNT,
-    estimate,
-)
+from salessim.scenario.size import MAX_LEADS_PER_REPLICATION, MAX_TRACKED_HEADCOUNT
 from salessim.scenario.yamlread import MAX_DEPTH, MAX_NODES
 
 ROOT = Path(__file__).resolve().parents[1]

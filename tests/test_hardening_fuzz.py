@@ -24,8 +24,8 @@ from hypothesis import strategies as hst
 from conftest import cpu_limit
 from salessim import cli
 from salessim.errors import ScenarioError
+from salessim.model.runsize import estimate
 from salessim.scenario import load_scenario
-from salessim.scenario.size import estimate
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
 

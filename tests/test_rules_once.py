@@ -190,12 +190,7 @@ END_LITERALS = {
     "teaching/casebook.py": "KPI ids",
     "diagnose.py": "a column name of the funnel table (lost visits)",
     "reports/tables.py": "a column heading of the funnel table",
-    "calibrate/visits.py": "CRM names recognised as ends (stage-kind work)",
     "calibrate/readers.py": "Salesforce IsWon read as an end (calibration formats work)",
-    "analyse.py": "forward/end predicate (stage-kind work)",
-    "teaching/figures.py": "forward/end predicate (stage-kind work)",
-    "teaching/graph.py": "diagram nodes (stage-kind work)",
-    "teaching/diagram.py": "diagram colours (stage-kind work)",
     "reports/figures.py": "flow-view nodes (public API work)",
 }
 

@@ -12,6 +12,7 @@ conversion of the stage the deal leaves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 
@@ -48,3 +49,20 @@ BY_CODE: dict[int, End] = {e.code: e for e in ENDS}
 def is_end(target: str) -> bool:
     """Is ``target`` (a name in ``next``) an end rather than a stage?"""
     return target in BY_NAME
+
+
+def is_forward(target: str, progress: Mapping[str, bool]) -> bool:
+    """Does leaving a stage for ``target`` count as that stage's conversion (moving on)?
+
+    The one rule, for the engine's routing, the flow analysis, the odds factors (decay,
+    score odds: they move the split between the forward and the other targets), the
+    teaching figures, calibration and the forecast: an end is forward when it says so
+    (won); a stage is forward unless it makes no progress (``progress: false``, a nurture
+    track), as ``progress`` maps each stage id.
+
+    Args:
+        target: an end name or a stage id (a key of a stage's ``next``).
+        progress: stage id -> does reaching that stage count as progress.
+    """
+    end = BY_NAME.get(target)
+    return end.forward if end is not None else progress[target]

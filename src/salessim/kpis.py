@@ -88,6 +88,13 @@ REGISTRY: tuple[Kpi, ...] = (
        "`won / (won + lost + no_decision)` (`won / (won + lost)` when no stage routes to "
        "`no_decision`)"),
     _k("close_rate", "Close rate (won per lead)", "share", True, "`won / leads`"),
+    _k("won_first_pass", "Deals won on the first pass", "count", True,
+       "cohort leads won without a visit to a nurture track (only with a `recycle` stage): "
+       "`won - won_recycled`"),
+    _k("won_recycled", "Deals won after recycling", "count", True,
+       "cohort leads won after coming back from a nurture track (a stage with `recycle`)"),
+    _k("recycled_win_share", "Share of wins recycled", "share", None,
+       "`won_recycled / won` (only with a `recycle` stage)"),
     _k("cycle_time_won_mean", "Mean cycle time of won deals", "time", False,
        "mean time from lead creation to won"),
     _k("cycle_time_won_median", "Median cycle time of won deals", "time", False,

@@ -16,6 +16,7 @@ import math
 
 from salessim import kpis as kpis_registry
 from salessim.model.calendar import working_calendar
+from salessim.model.kinds import kind_of
 from salessim.records import Tally
 from salessim.scenario.mechanics import AGING_BUCKETS, Collection
 from salessim.scenario.schema import Scenario
@@ -27,7 +28,7 @@ def _ratio(a: float, b: float) -> float:
 
 
 def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
-    """The KPIs of one replication, in a stable order (see :data:`KPI_DEFINITIONS`).
+    """The KPIs of one replication, in a stable order (declared in :mod:`salessim.kpis`).
 
     ``warm`` is the run's warm start (``model/warmstart.py``): with open deals at time 0,
     the ``pipeline_*`` KPIs say how they ended.
@@ -71,11 +72,10 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         out[f"delay_mean.{sid}"] = _ratio(st.delay, st.delayed)
     for sid, st in tally.stages.items():
         out[f"visits.{sid}"] = st.entered
-    for sid, stage in scenario.stages.items():
-        if stage.meeting is not None:
-            st = tally.stages[sid]
-            out[f"meetings.{sid}"] = st.meetings
-            out[f"meeting_size_mean.{sid}"] = _ratio(st.meeting_deals, st.meetings)
+    for sid, stage in scenario.stages.items():  # each kind's own KPIs (meetings)
+        out.update(kind_of(stage).kpis(sid, stage, tally.stages[sid]))
+    for kind in dict.fromkeys(kind_of(stage) for stage in scenario.stages.values()):
+        out.update(kind.process_kpis(tally))
     role_working = {
         rid: calendar_of(scenario.calendar_of(rid)).working_time(
             scenario.warmup, scenario.horizon)

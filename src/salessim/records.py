@@ -117,6 +117,7 @@ class Tally:
     response: QuantileSketch = field(default_factory=QuantileSketch)  # creation to 1st contact
     contacted_within: int = 0  # first contacts within the scenario's response_target
     won_handoffs: int = 0  # hand-offs of won deals
+    won_recycled: int = 0  # won after coming back from a nurture track
     handoff_time: float = 0.0
     member_busy: dict[str, list[float]] = field(default_factory=dict)  # owner roles, per member
     period_won: dict[int, int] = field(default_factory=dict)  # deals won per period (all leads)

@@ -66,10 +66,11 @@ class BacktestReport:
 def backtest(history: str | Path, every: float | str, horizon: float | str, replications: int = 500,
              seed: int = 1, *, parameter_uncertainty: bool = False,
              resamples: int | None = None, workers: int | None = 1,
-             progress: Any = None) -> BacktestReport:
+             progress: Any = None, stages: str | Path | None = None) -> BacktestReport:
     """Forecast from as-of dates every ``every`` days through a history, each ``horizon``
     days long (numbers of days, or times such as ``"6 weeks"``), calibrating on what was
-    known then, and score them against what happened."""
+    known then, and score them against what happened (``stages``: an event log's stage
+    map)."""
     from salessim.api.runs import Ticker
     from salessim.experiments.executors import make_executor, ordered_map
     from salessim.forecast.backtest import run_backtest
@@ -87,8 +88,17 @@ def backtest(history: str | Path, every: float | str, horizon: float | str, repl
     with make_executor(workers) as executor:
         result = run_backtest(history, every, horizon, replications, seed,
                               mapper=ordered_map(executor), progress=Ticker(progress),
-                              resamples=count)
+                              resamples=count, visits=_visits(history, stages))
     return BacktestReport(result, every, horizon, replications)
+
+
+def _visits(history: str | Path, stages: str | Path | None):
+    """The history read with its stage map, or None to let the back-test read it."""
+    if stages is None:
+        return None
+    from salessim.calibrate.pipeline import read_visits
+
+    return read_visits(history, stages=stages)
 
 
 def backtest_text(table, scores: dict[str, Any]) -> str:

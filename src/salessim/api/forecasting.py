@@ -89,10 +89,12 @@ class ForecastPlan:
 def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequence = (),
          sets: Sequence[str] = (), replications: int | None = None, seed: int | None = None,
          period: str = "month", quota: float | None = None, booked: float = 0.0,
-         history: str | Path | None = None, resamples: int | None = None) -> ForecastPlan:
+         history: str | Path | None = None, resamples: int | None = None,
+         stages: str | Path | None = None) -> ForecastPlan:
     """Read the open deals and check them against every scenario; raises on bad input.
 
-    Args: as :func:`forecast`.
+    Args: as :func:`forecast`; ``stages``, an event log's stage map, reads the pipeline
+    and the history.
     """
     from salessim.api.comparing import scenario_runs
     from salessim.forecast import DEFAULT_REPLICATIONS, forecast_scenario, read_pipeline
@@ -104,14 +106,15 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
     if as_of is not None and until <= as_of:
         raise UsageError(f"--until {until_text} must be after --as-of {as_of_text}")
     base, others = scenario_runs(scenario, redesigns, sets)
-    snapshot = read_pipeline(pipeline, base.scenario, as_of)
+    snapshot = read_pipeline(pipeline, base.scenario, as_of, stages=stages)
     if until <= snapshot.as_of:
         raise UsageError(f"--until {until_text} must be after the as-of date {snapshot.as_of} "
                          f"(the latest time in {pipeline})")
     runs = [ForecastRun(base.label, str(base.path or base.label), base.scenario, snapshot)]
     for other in others:
         same_unit = other.scenario.time_unit == base.scenario.time_unit
-        snap = snapshot if same_unit else read_pipeline(pipeline, other.scenario, as_of)
+        snap = snapshot if same_unit else read_pipeline(pipeline, other.scenario, as_of,
+                                                        stages=stages)
         runs.append(ForecastRun(other.label, str(other.path or other.label), other.scenario,
                                 snap))
     n = replications or DEFAULT_REPLICATIONS
@@ -126,7 +129,7 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
         late = calendar_warning(run.scenario, snapshot.as_of)
         if late is not None and late not in warnings:
             warnings.append(late)
-    found = _history(history, resamples, runs, n)
+    found = _history(history, resamples, runs, n, stages)
     return ForecastPlan(runs, str(pipeline), until, n, seed, period, quota, booked, warnings,
                         *found)
 
@@ -139,7 +142,8 @@ def _timestamp(when, option: str):
     return when if isinstance(when, pd.Timestamp) else parse_date(str(when), option)
 
 
-def _history(history, resamples: int | None, runs: list[ForecastRun], replications: int):
+def _history(history, resamples: int | None, runs: list[ForecastRun], replications: int,
+             stages: str | Path | None = None):
     """With a history: its calibration (it must give the scenario) and B resamples."""
     from salessim.calibrate.pipeline import read_visits
     from salessim.forecast.bootstrap import DEFAULT_RESAMPLES, calibration_of, check_resamples
@@ -151,7 +155,7 @@ def _history(history, resamples: int | None, runs: list[ForecastRun], replicatio
                          "parameters are not estimated from the history")
     resamples = check_resamples(DEFAULT_RESAMPLES if resamples is None else resamples,
                                 min(replications, MAX_RESAMPLES))
-    visits = read_visits(history)
+    visits = read_visits(history, stages=stages)
     return str(history), calibration_of(visits, runs[0].scenario, str(history)), resamples
 
 

@@ -183,7 +183,9 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
               no_decision: Sequence[str] = (), as_of: str | None = None,
               opportunities: str | Path | None = None, touch: Sequence[str] = (),
               holdout: float | None = None, replications: int = 20, seed: int = 1,
-              backtest: bool = True, name: str | None = None) -> CalibrationReport:
+              backtest: bool = True, name: str | None = None,
+              stages: str | Path | None = None, timezone: str | None = None
+              ) -> CalibrationReport:
     """Calibrate a scenario from a CRM export or event log, and back-test it.
 
     Args:
@@ -199,6 +201,9 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
         seed: the back-test's root seed (0 or more).
         backtest: run the back-test.
         name: the scenario's name.
+        stages: an event log's stage map (YAML); an XES log without one is calibrated on
+            a proposed map, with a warning.
+        timezone: an event log's times in this zone (default: each time's own local time).
 
     Raises:
         UsageError: ``replications`` or ``seed`` out of range.
@@ -208,6 +213,7 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
 
     check_backtest_options(replications, seed)
     result = calibrate_file(export, fmt, mapping, won, lost, no_decision, as_of, opportunities,
-                            touch, holdout=holdout, replications=replications, seed=seed,
-                            run_backtest=backtest, name=name)
+                            touch, stages, timezone, holdout=holdout,
+                            replications=replications, seed=seed, run_backtest=backtest,
+                            name=name)
     return CalibrationReport(result, str(export))

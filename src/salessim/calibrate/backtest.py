@@ -127,6 +127,13 @@ def simulated_histories(scenario: Scenario, days: float, replications: int, seed
     ``days`` is in days whatever the scenario's ``time_unit``; the simulated horizon is the
     whole days it spans, in the scenario's unit.
     """
+    return [visits for visits, _ in simulated_runs(scenario, days, replications, seed)]
+
+
+def simulated_runs(scenario: Scenario, days: float, replications: int, seed: int
+                   ) -> list[tuple[Visits, dict[str, np.ndarray]]]:
+    """As :func:`simulated_histories`, each with its waits for staff (days from ``queued``
+    to ``started``) per stage."""
     horizon = convert(float(math.ceil(days)), "day", scenario.time_unit)
     scenario = scenario.model_copy(update={"horizon": horizon, "warmup": 0.0})
     result = engine.run(scenario, replications=replications, seed=seed, event_log=True)
@@ -138,14 +145,26 @@ def simulated_histories(scenario: Scenario, days: float, replications: int, seed
         raw = readers.eventlog_rows(frame.assign(row=np.arange(2, len(frame) + 2)), "<simulation>")
         sim = build_visits(raw, "<simulation>", as_of=as_of)
         # The simulated period starts at the epoch, whenever its first lead arrived.
-        out.append(_restart(sim, pd.Timestamp(LOG_EPOCH)))
+        out.append((_restart(sim, pd.Timestamp(LOG_EPOCH)), _waits(frame, scenario.time_unit)))
     return out
 
 
+def _waits(log: pd.DataFrame, unit: str) -> dict[str, np.ndarray]:
+    """Days from each ``queued`` to the ``started`` of the same lead and stage (in order)."""
+    parts = {}
+    for event in ("queued", "started"):
+        rows = log[log["event"] == event][["lead", "stage", "time"]]
+        parts[event] = rows.assign(k=rows.groupby(["lead", "stage"]).cumcount())
+    both = parts["queued"].merge(parts["started"], on=["lead", "stage", "k"],
+                                 suffixes=("_q", "_s"))
+    wait = (both["time_s"] - both["time_q"]).to_numpy(float) * convert(1.0, unit, "day")
+    return {str(st_): wait[idx] for st_, idx in both.groupby("stage").indices.items()}
+
+
 def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
-    """The scenario with its arrival profiles turned so that simulated day 0 has the
-    weekday (and roughly the calendar month) of ``start``: simulated time 0 is always
-    Monday 5 January 2026, the export's first day need not be."""
+    """The scenario with its arrival profiles and staff calendars turned so that simulated
+    day 0 has the weekday (and roughly the calendar month) of ``start``: simulated time 0 is
+    always Monday 5 January 2026, the export's first day need not be."""
     shift, months = int(start.day_of_week), int(start.month) - 1
     change = {}
     for sid, source in scenario.sources.items():
@@ -156,7 +175,23 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
         if profile is not None and profile.monthly:
             change[f"sources.{sid}.profile.monthly"] = [
                 profile.monthly[(k + months) % 12] for k in range(12)]
+    if shift:
+        # Staff calendars too: simulated weekday k is the export's weekday k + shift.
+        for rid, role in scenario.roles.items():
+            if role.calendar is not None:
+                change[f"roles.{rid}.calendar.workdays"] = _turned(role.calendar.workdays,
+                                                                   shift)
+        if scenario.calendar is not None:
+            change["calendar.workdays"] = _turned(scenario.calendar.workdays, shift)
     return evolve(scenario, change) if change else scenario
+
+
+def _turned(workdays: list[str], shift: int) -> list[str]:
+    """Working weekdays as simulated weekdays when simulated Monday is the export's weekday
+    ``shift`` (holidays, given as dates, stay as they are)."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    worked = {days.index(d) for d in workdays}
+    return [days[k] for k in range(7) if (k + shift) % 7 in worked]
 
 
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:
@@ -166,7 +201,8 @@ def _restart(visits: Visits, start: pd.Timestamp) -> Visits:
 
 
 def backtest(visits: Visits, scenario: Scenario, replications: int = 20, seed: int = 1,
-             since: pd.Timestamp | None = None) -> Backtest:
+             since: pd.Timestamp | None = None,
+             waits: dict[str, tuple[float, float]] | None = None) -> Backtest:
     """Simulate ``scenario`` over the period of ``visits`` and compare KPI by KPI.
 
     Args:
@@ -175,12 +211,21 @@ def backtest(visits: Visits, scenario: Scenario, replications: int = 20, seed: i
         replications: simulated histories (at least 2).
         seed: root seed of the simulation.
         since: score only from this date (the start of the hold-out).
+        waits: the data's median and P90 wait for staff per stage (days; an event log's
+            schedule to start), scored as ``wait.<stage>.p50`` and ``.p90``.
     """
     replications = max(2, replications)
     data, data_cycle = history_kpis(visits, since)
     offset = None if since is None else pd.Timestamp(LOG_EPOCH) + (since - visits.start)
-    sims = [history_kpis(h, offset) for h in simulated_histories(
-        aligned(scenario, visits.start), visits.days, replications, seed)]
+    runs = simulated_runs(aligned(scenario, visits.start), visits.days, replications, seed)
+    sims = [history_kpis(h, offset) for h, _ in runs]
+    for stage, (p50, p90) in (waits or {}).items():
+        data[f"wait.{stage}.p50"], data[f"wait.{stage}.p90"] = p50, p90
+        for (kp, _), (_, sim_waits) in zip(sims, runs, strict=True):
+            w = sim_waits.get(stage, np.array([]))
+            kp[f"wait.{stage}.p50"], kp[f"wait.{stage}.p90"] = (
+                (float(np.quantile(w, 0.5)), float(np.quantile(w, 0.9))) if len(w)
+                else (math.nan, math.nan))
     names = list(data) + sorted({k for kp, _ in sims for k in kp} - set(data))
     t = st.t.ppf(0.975, replications - 1)
     lines = []

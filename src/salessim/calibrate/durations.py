@@ -33,6 +33,9 @@ MIN_EXITS = 20
 #: Durations are floored here (one minute, in days): a stage left the moment it was
 #: entered has a time of zero, which no family with a log-density at 0 can hold.
 MIN_DAYS = 1 / 1440
+#: The fit of a stage every visit of which left at once (below the timestamps' resolution):
+#: no delay at all, a point mass at 0.
+NONE = "none"
 Z95 = float(stats.norm.ppf(0.975))
 
 
@@ -47,6 +50,8 @@ class FamilyFit:
 
     @property
     def frozen(self):
+        if self.family == NONE:
+            return stats.rv_discrete(values=((0,), (1.0,)))
         dist, _ = FAMILIES[self.family]
         return dist(*self.params[:-1], loc=0, scale=self.params[-1])
 
@@ -61,6 +66,8 @@ class FamilyFit:
     def spec(self) -> dict[str, object]:
         """The family as a scenario distribution (``dist`` with its parameters)."""
         p = self.params
+        if self.family == NONE:
+            return {"dist": "constant", "value": 0}
         if self.family == "exponential":
             return {"dist": "exponential", "mean": _round(p[0])}
         if self.family == "weibull":
@@ -112,7 +119,7 @@ def _round(x: float) -> float:
 
 
 def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
-              family: FamilyFit | None = None) -> StageTimes:
+              family: FamilyFit | None = None, resolution: float = MIN_DAYS) -> StageTimes:
     """Fit the families to one stage's visits (days in stage, and whether still open).
 
     With ``family`` (a fit of the same stage on other data), only that family is fitted,
@@ -120,9 +127,17 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
     :data:`MIN_EXITS` exits): the forecast's bootstrap re-estimates the parameters of the
     family chosen on the data, on each resample, at a small part of the cost (the mean's
     interval and the Kaplan-Meier curve and median are then left out: NaN and empty).
+
+    Durations below ``resolution`` (days) were not measured: they are zero. A stage every
+    exit of which is zero has no delay (:data:`NONE`, a point mass at 0); otherwise zeros
+    are floored at ``resolution`` for the continuous families.
     """
-    x = np.maximum(np.asarray(durations, float), MIN_DAYS)
+    raw = np.asarray(durations, float)
     open_ = np.asarray(open_, bool)
+    zero = raw < resolution
+    if (~open_).any() and zero[~open_].all():
+        return _no_delay(stage, raw, open_)
+    x = np.maximum(raw, resolution)
     exits, censored = x[~open_], x[open_]
     note = ""
     if len(exits) == 0:
@@ -151,6 +166,19 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
         med, med_low, med_high = _km_median(*km)
     return StageTimes(stage, len(x), int((~open_).sum()), int(open_.sum()), fits,
                       fits[0].mean, mean_low, mean_high, med, med_low, med_high, km, note)
+
+
+def _no_delay(stage: str, raw: np.ndarray, open_: np.ndarray) -> StageTimes:
+    """Every exit at once: no delay. Open visits older than that are the data's doubt."""
+    exits = int((~open_).sum())
+    empty = np.array([])
+    older = int((open_ & (raw > 0)).sum())
+    note = (f"all {exits} exits below the timestamps' resolution: no delay"
+            + (f" ({older} open visits are older than that: check them)" if older else ""))
+    fit = FamilyFit(NONE, (0.0,), 0.0, 0.0)
+    return StageTimes(stage, len(raw), exits, int(open_.sum()), [fit], 0.0, 0.0, 0.0, 0.0, 0.0,
+                      0.0, (np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([0.0]))
+                      if exits else (empty, empty, empty, empty), note)
 
 
 def _fit(name: str, exits: np.ndarray, censored: np.ndarray) -> FamilyFit | None:

@@ -22,26 +22,29 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from scipy import stats as st
 
 from salessim import stats
-from salessim.calibrate.durations import FamilyFit, StageTimes, fit_stage
+from salessim.calibrate import checks
+from salessim.calibrate.arrivals import (
+    ALPHA,
+    WEEKDAYS,
+    Arrivals,
+    Test,
+    Window,
+    fit_arrivals,
+    poisson_interval,
+    window,
+)
+from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
+from salessim.calibrate.fromlog import EventLog
+from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import slug
+from salessim.calibrate.staff import Staff, discover
 from salessim.calibrate.visits import DAY, Visits
 
-ALPHA = 0.01
 MIN_VALUES = 20
 DRIFT_DAYS = 90
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def poisson_interval(count: int, exposure: float, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Garwood) interval of a Poisson rate from ``count`` events in ``exposure``."""
-    a = 1 - level
-    low = st.chi2.ppf(a / 2, 2 * count) / 2 if count > 0 else 0.0
-    high = st.chi2.ppf(1 - a / 2, 2 * count + 2) / 2
-    return low / exposure, high / exposure
 
 
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -53,40 +56,6 @@ def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-@dataclass
-class Test:
-    """A chi-square or binomial test on counts: its statistic, degrees of freedom, p-value."""
-
-    name: str
-    statistic: float
-    df: int
-    p: float
-
-    @property
-    def rejects(self) -> bool:
-        return self.p < ALPHA
-
-
-@dataclass
-class Arrivals:
-    """Arrivals of one source over the period."""
-
-    source: str
-    n: int
-    days: float
-    rate: float
-    low: float
-    high: float
-    dispersion: Test | None
-    weekly_test: Test | None
-    monthly_test: Test | None
-    weekly: list[float] | None = None
-    weekly_ci: list[tuple[float, float]] | None = None
-    monthly: list[float] | None = None
-    drift: Test | None = None
-    daily: pd.Series = field(default=None, repr=False)
 
 
 @dataclass
@@ -129,70 +98,9 @@ class Calibration:
     touch: dict[str, float]
     warnings: list[str]
     assumptions: list[str]
-
-
-def fit_arrivals(visits: Visits) -> dict[str, Arrivals]:
-    """Arrival rate, dispersion, weekly and monthly shape and drift per source."""
-    days = pd.date_range(visits.start, visits.as_of.floor("D"), freq="D")
-    exposure = visits.days
-    out = {}
-    for source, group in visits.deals.groupby("source", sort=True):
-        sid = slug(source)
-        created = group["created_at"]
-        daily = created.dt.floor("D").value_counts().reindex(days, fill_value=0).sort_index()
-        n = int(len(created))
-        low, high = poisson_interval(n, exposure)
-        rate = n / exposure
-        dispersion = _dispersion(daily.to_numpy())
-        weekly_test, weekly, weekly_ci = _shape_test(
-            "weekday", created.dt.day_of_week, days.day_of_week, 7, n)
-        monthly_test, monthly, _ = _shape_test("month", created.dt.month - 1, days.month - 1,
-                                               12, n, min_levels=3)
-        drift = _drift(created, visits) if exposure >= DRIFT_DAYS else None
-        out[sid] = Arrivals(sid, n, exposure, rate, low, high, dispersion, weekly_test,
-                            monthly_test, weekly if weekly_test and weekly_test.rejects else None,
-                            weekly_ci, monthly if monthly_test and monthly_test.rejects else None,
-                            drift, daily)
-    return out
-
-
-def _dispersion(counts: np.ndarray) -> Test | None:
-    if len(counts) < 2 or counts.mean() == 0:
-        return None
-    stat = float(((counts - counts.mean()) ** 2).sum() / counts.mean())
-    df = len(counts) - 1
-    return Test("chi-square dispersion of daily counts", stat, df, float(st.chi2.sf(stat, df)))
-
-
-def _shape_test(kind: str, levels: pd.Series, exposure_levels, k: int, n: int,
-                min_levels: int = 7):
-    """Chi-square of counts per level against the days of each level in the period."""
-    days = np.bincount(np.asarray(exposure_levels), minlength=k).astype(float)
-    counts = np.bincount(levels.to_numpy(), minlength=k).astype(float)
-    seen = days > 0
-    if seen.sum() < min_levels or n == 0:
-        return None, None, None
-    expected = n * days[seen] / days[seen].sum()
-    stat = float(((counts[seen] - expected) ** 2 / expected).sum())
-    df = int(seen.sum()) - 1
-    test = Test(f"chi-square of counts per {kind} against days in the period", stat, df,
-                float(st.chi2.sf(stat, df)))
-    overall = n / days[seen].sum()
-    multipliers = [float(f"{c / d / overall:.4g}") if d else 1.0 for c, d in zip(counts, days,
-                                                                                strict=True)]
-    intervals = [tuple(x / overall for x in poisson_interval(int(c), d)) if d else (0.0, math.inf)
-                 for c, d in zip(counts, days, strict=True)]
-    return test, multipliers, intervals
-
-
-def _drift(created: pd.Series, visits: Visits) -> Test:
-    quarter = (visits.as_of - visits.start) / 4
-    first = int((created < visits.start + quarter).sum())
-    last = int((created >= visits.as_of - quarter).sum())
-    n = first + last
-    p = float(st.binomtest(first, n, 0.5).pvalue) if n else 1.0
-    return Test("binomial test of arrivals in the first against the last quarter",
-                float(first - last), n, p)
+    staff: Staff | None = None
+    log: EventLog | None = field(default=None, repr=False)
+    window: Window | None = None
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
@@ -211,6 +119,11 @@ def fit_routing(visits: Visits) -> dict[str, Routing]:
     return out
 
 
+def time_resolution(visits: Visits) -> float:
+    """The resolution of the visits' entry times in days, at most :data:`MIN_DAYS`."""
+    return min(resolution(visits.visits["entered_at"]), MIN_DAYS)
+
+
 def fit_times(visits: Visits, families: dict[str, FamilyFit] | None = None
               ) -> dict[str, StageTimes]:
     """Right-censored time in stage of every stage (only ``families[stage]``'s family, if
@@ -218,10 +131,11 @@ def fit_times(visits: Visits, families: dict[str, FamilyFit] | None = None
     v = visits.visits
     durations = visits.durations().to_numpy()
     is_open = v["exited_at"].isna().to_numpy()
+    res = time_resolution(visits)
     out = {}
     for stage, idx in v.groupby("stage", sort=False).indices.items():
         sid = visits.target(stage)
-        out[sid] = fit_stage(sid, durations[idx], is_open[idx], (families or {}).get(sid))
+        out[sid] = fit_stage(sid, durations[idx], is_open[idx], (families or {}).get(sid), res)
     return out
 
 
@@ -289,7 +203,8 @@ def _logged_touch(visits: Visits, given: dict[str, float]) -> dict[str, float]:
 
 
 def calibrate(visits: Visits, touch: dict[str, float] | None = None,
-              families: dict[str, FamilyFit] | None = None) -> Calibration:
+              families: dict[str, FamilyFit] | None = None, log: EventLog | None = None
+              ) -> Calibration:
     """Every estimate from one export.
 
     Args:
@@ -298,6 +213,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
         families: per stage id, the only family of time in stage to fit, with the
             parameters to start from (the forecast's bootstrap keeps the fits chosen on
             the data); default: every family, chosen by AIC.
+        log: the event log the visits came from (:func:`salessim.calibrate.fromlog.read_log`):
+            its work items give the staff, calendars and waits.
     """
     touch = dict(touch or {})
     logged = _logged_touch(visits, touch)
@@ -305,9 +222,18 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     warnings = list(visits.warnings)
     entry, more = entry_stage(visits)
     warnings += more
-    arrivals = fit_arrivals(visits)
+    win = window(visits)
+    warnings += win.warnings
+    partial = win.partial_months()
+    if partial and win.days >= 60:
+        warnings.append(f"partial periods: the months {', '.join(partial)} are only partly in "
+                        "the data; they are left out of the monthly test (a part-month reads "
+                        "as low demand), as are the first and last days from the daily "
+                        "counts; the rate uses the whole window")
+    arrivals = fit_arrivals(visits, win)
     routing = fit_routing(visits)
     times = fit_times(visits, families)
+    warnings += _stage_checks(visits, times)
     unknown = sorted(set(touch) - set(times))
     if unknown:
         from salessim.calibrate.readers import ExportError
@@ -322,6 +248,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     for sid, a in arrivals.items():
         if a.n < 20:
             warnings.append(f"tiny sample: source {sid!r} has only {a.n} deals")
+        warnings += checks.arrival_warnings(a)
         if a.drift is not None and a.drift.rejects:
             warnings.append(f"drift: source {sid!r} had {a.drift.statistic:+.0f} more arrivals "
                             f"in the first quarter of the period than in the last "
@@ -340,8 +267,31 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     for sid, days in logged.items():
         assumptions.append(f"staff work of {sid!r} is the mean logged activity time of its "
                            f"visits ({days * 24:.3g} hours), exponential")
+    staff = None
+    if log is not None:
+        staff = discover(visits, log.instances)
+        if staff is not None:
+            warnings += checks.staff_warnings(staff.several_roles)
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits), headcount,
-                       owners, touch, warnings, assumptions)
+                       owners, touch, warnings, assumptions, staff, log, win)
 
 
-__all__ = ["DAY", "Calibration", "WEEKDAYS", "calibrate", "poisson_interval", "wilson"]
+def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:
+    """The checks of :mod:`salessim.calibrate.checks` on every stage's fit and durations."""
+    v = visits.visits
+    durations = visits.durations().to_numpy()
+    is_open = v["exited_at"].isna().to_numpy()
+    res = time_resolution(visits)
+    out = []
+    for stage, idx in v.groupby("stage", sort=False).indices.items():
+        sid = visits.target(stage)
+        t = times[sid]
+        out += checks.fit_warnings(sid, t)
+        out += checks.jump_warnings(sid, durations[idx], is_open[idx], res)
+        out += checks.resolution_warnings(sid, durations[idx], is_open[idx], res)
+        out += checks.sample_warnings(sid, t)
+    return out
+
+
+__all__ = ["ALPHA", "DAY", "Arrivals", "Calibration", "Test", "WEEKDAYS", "calibrate",
+           "fit_arrivals", "poisson_interval", "wilson"]

@@ -19,9 +19,12 @@ import pandas as pd
 
 from salessim.calibrate.backtest import Backtest, backtest
 from salessim.calibrate.estimate import Calibration, calibrate
+from salessim.calibrate.fromlog import EventLog, is_event_log, read_log
 from salessim.calibrate.readers import ExportError, read_export, slug
+from salessim.calibrate.stagemap import StageMap
 from salessim.calibrate.visits import DAY, Visits, build_visits
 from salessim.calibrate.writer import check_scenario, evidence, scenario_data, scenario_yaml
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.output import atomic_path, write_json, write_text
 from salessim.records import write_frame
 from salessim.scenario import Scenario
@@ -94,28 +97,61 @@ def _number(text: str) -> bool:
 def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
                 won: Sequence[str] = (), lost: Sequence[str] = (),
                 no_decision: Sequence[str] = (), as_of: str | None = None,
-                opportunities: str | Path | None = None) -> Visits:
+                opportunities: str | Path | None = None, stages: str | Path | None = None,
+                timezone: str | None = None) -> Visits:
     """Any supported export as the normalised visits table (what ``forecast`` reuses)."""
-    raw = read_export(path, fmt, mapping, opportunities)
-    when = None
-    if as_of is not None:
-        try:
-            when = pd.Timestamp(as_of)
-        except ValueError:
-            raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
-        if when.tzinfo is not None:
-            when = when.tz_convert("UTC").tz_localize(None)
-    return build_visits(raw, str(path), won, lost, no_decision, when)
+    return read_history(path, fmt, mapping, won, lost, no_decision, as_of, opportunities,
+                        stages, timezone)[0]
+
+
+def parse_as_of(as_of: str | None) -> pd.Timestamp | None:
+    """The ``--as-of`` date as a naive timestamp (UTC when it names a zone)."""
+    if as_of is None:
+        return None
+    try:
+        when = pd.Timestamp(as_of)
+    except ValueError:
+        raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    return when
+
+
+def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
+                 won: Sequence[str] = (), lost: Sequence[str] = (),
+                 no_decision: Sequence[str] = (), as_of: str | None = None,
+                 opportunities: str | Path | None = None, stages: str | Path | None = None,
+                 timezone: str | None = None) -> tuple[Visits, EventLog | None]:
+    """The visits of an export, and for an event log (XES, or any log with ``stages``) its
+    work items. ``as_of`` calibrates on what was known then: later events unseen, visits
+    open then censored."""
+    when = parse_as_of(as_of)
+    if stages is None and (fmt not in (None, "eventlog") or not is_event_log(path)):
+        raw = read_export(path, fmt, mapping, opportunities)
+        return build_visits(raw, str(path), won, lost, no_decision, when), None
+    raw, log = read_log(path, stages, when, timezone)
+    seen = set(raw["stage"])
+    given = {WON.name: list(won), LOST.name: list(lost), NO_DECISION.name: list(no_decision)}
+    # An end of the map that no case reached (by the as-of date) is no stage seen.
+    mapped = {kind: names or [a for a, k in log.stage_map.ends.items() if k == kind and a in seen]
+              for kind, names in given.items()}
+    visits = build_visits(raw, str(path), mapped[WON.name], mapped[LOST.name],
+                          mapped[NO_DECISION.name], when)
+    ends = raw.attrs.get("end_names", {})
+    visits.deals["end"] = visits.deals["deal_id"].map(ends).where(visits.deals["outcome"].notna())
+    visits.warnings.extend(log.warnings)
+    return visits, log
 
 
 def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,
                      holdout: float | None = None, replications: int = 20, seed: int = 1,
                      run_backtest: bool = True, report: bool = True,
-                     name: str | None = None, families: dict | None = None
-                     ) -> CalibrationResult:
+                     name: str | None = None, families: dict | None = None,
+                     log: EventLog | None = None) -> CalibrationResult:
     """Calibrate (on the first part only with ``holdout``), back-test and build the report.
 
-    ``families`` fixes the fit of time in stage per stage id (see ``calibrate``).
+    ``families`` fixes the fit of time in stage per stage id (see ``calibrate``); ``log``
+    is the event log the visits came from (its work items give staff and queues).
     """
     fit_on = visits
     since = None
@@ -125,12 +161,22 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                               f"between 0 and 1, got {holdout:g}")
         since = visits.start + (1 - holdout) * visits.days * DAY
         fit_on = visits.cut(since)
-    cal = calibrate(fit_on, touch, families)
+    cal = calibrate(fit_on, touch, families, log if since is None else None)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
     text = scenario_yaml(cal, data, origin)
     scenario = check_scenario(text)
-    bt = backtest(visits, scenario, replications, seed, since) if run_backtest else None
+    scored = visits
+    if since is None and cal.window is not None and cal.window.cut is not None:
+        # After an extraction cut the export shows no new case: score up to the cut.
+        scored = visits.cut(min(cal.window.end, visits.as_of))
+    waits = None
+    if since is None and cal.staff is not None:
+        # The waits of the stages whose queue the scenario simulates: they should match.
+        waits = {sid: (q.wait_median, q.wait_p90) for sid, q in cal.staff.queues.items()
+                 if q.at_entry and q.work_per_visit > 0 and sid in scenario.stages}
+    bt = (backtest(scored, scenario, replications, seed, since, waits) if run_backtest
+          else None)
     ev = evidence(cal, data, origin)
     if bt is not None:
         ev["backtest"] = {"replications": bt.replications,
@@ -148,7 +194,24 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
                    won: Sequence[str] = (), lost: Sequence[str] = (),
                    no_decision: Sequence[str] = (), as_of: str | None = None,
                    opportunities: str | Path | None = None, touch: Sequence[str] = (),
+                   stages: str | Path | None = None, timezone: str | None = None,
                    **options) -> CalibrationResult:
-    """Read an export and calibrate it (options as :func:`calibrate_visits`)."""
-    visits = read_visits(path, fmt, mapping, won, lost, no_decision, as_of, opportunities)
-    return calibrate_visits(visits, str(path), parse_touch(touch), **options)
+    """Read an export and calibrate it (options as :func:`calibrate_visits`).
+
+    An event log (XES, or any log given ``stages``) is grouped into stages by the stage
+    map ``stages`` (proposed from the log when None, with a warning)."""
+    visits, log = read_history(path, fmt, mapping, won, lost, no_decision, as_of,
+                               opportunities, stages, timezone)
+    return calibrate_visits(visits, str(path), parse_touch(touch), log=log, **options)
+
+
+def propose_stages(path: str | Path, out: str | Path, timezone: str | None = None) -> StageMap:
+    """Write a first stage map of an event log to ``out`` (YAML, to check and edit)."""
+    from salessim.calibrate.fromlog import read_events
+    from salessim.calibrate.lifecycle import pair
+    from salessim.calibrate.stagemap import propose_stage_map
+
+    events = read_events(path, timezone)
+    smap, text = propose_stage_map(events, pair(events).frame)
+    write_text(Path(out), f"# proposed from {Path(path).name}\n" + text)
+    return smap

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
+from salessim.calibrate.sniff import sniff
 from salessim.errors import SalessimError
 
 #: The fields of one stage row, whatever the input format.
@@ -68,6 +69,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
+    kind = sniff(path)
+    if kind is not None:
+        what = "an XES event log" if kind == "xes" else "an XML file, not a CSV or Parquet table"
+        raise ExportError(
+            f"{path}: this is {what}; "
+            + ("read it as an event log: give it to calibrate without --format (it is "
+               "recognised by its content), with --stages MAP.yaml to group its activities "
+               "into stages" if kind == "xes" else
+               "export the data as CSV (one row per stage visit or per event), or as XES"))
     try:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)

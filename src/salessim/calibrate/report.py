@@ -19,7 +19,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats as st
 
-from salessim.calibrate.durations import FAMILIES
 from salessim.calibrate.writer import routes, stages_kept
 from salessim.scenario import TERMINALS
 
@@ -121,7 +120,6 @@ def stage_times_figure(result: CalibrationResult) -> Figure:
         ax.fill_between(km_t, 1 - high, 1 - low, step="post", color="grey", alpha=0.3)
         grid = np.linspace(0, km_t.max() if len(km_t) else 1, 200)
         for fit, style in zip(t.fits[:2], ("-", "--"), strict=False):
-            dist, _ = FAMILIES[fit.family]
             cdf = fit.frozen.cdf(grid)
             ax.plot(grid, cdf, style, label=f"{fit.family} (AIC {fit.aic:.0f})")
         ax.set_title(f"{sid}: {t.exits} left, {t.censored} open", fontsize=9)
@@ -183,6 +181,29 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _staff_parts(cal) -> list[str]:
+    """Roles, calendars and queues found in an event log's work items."""
+    staff = getattr(cal, "staff", None)
+    if staff is None:
+        return []
+    hours = {r.name: f"{'/'.join(r.workdays)} {r.hours[0]:g}-{r.hours[1]:g}"
+             for r in staff.roles.values()}
+    return [
+        "<h2>Staff from the event log</h2>",
+        _table(["role", "members", "headcount", "fewest a week", "most a week", "calendar",
+                "availability", "holidays"],
+               [[r.name, len(r.members), r.headcount, *r.weekly_active, hours[r.name],
+                 r.availability, len(r.holidays)] for r in staff.roles.values()]),
+        "<h2>Waiting for staff (schedule to start), hours</h2>",
+        _table(["stage", "role", "items", "median", "95% low", "95% high", "P90", "95% low",
+                "95% high", "in the scenario"],
+               [[q.stage, q.role, q.items, q.wait_median * 24, *(x * 24 for x in q.wait_median_ci),
+                 q.wait_p90 * 24, *(x * 24 for x in q.wait_p90_ci),
+                 "queue, then work" if q.at_entry else "no: side work, in the delay"]
+                for q in staff.queues.values()]),
+    ]
+
+
 def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, bytes], str]:
     """The PNG figures by file name, and the self-contained HTML page."""
     figures = {"arrivals.png": arrivals_figure(result), "routing.png": routing_figure(result),
@@ -228,6 +249,7 @@ def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, byte
         _table(["source", "amounts", "mean", "95% low", "95% high", "model"],
                [[s, x.n, x.mean, x.low, x.high, x.note] for s, x in cal.values.items()]),
         img("deal_values.png"),
+        *_staff_parts(cal),
     ]
     bt = result.backtest
     if bt is not None:

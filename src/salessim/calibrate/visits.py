@@ -5,7 +5,8 @@ makes one row per stage visit (``deal_id, stage, entered_at, exited_at, next_sta
 amount, owner, created_at``; ``exited_at`` and ``next_stage`` empty while the visit is still
 open at the export date) and one row per deal, and collects data-quality warnings.
 A deal's row in a won, lost or no-decision stage ends it: it is no visit, it is where the
-previous visit went.
+previous visit went. A deal that was lost and came back (later rows) was in a nurture track
+meanwhile: that time is a visit to stage ``nurture``, not dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate.readers import ExportError, slug
+from salessim.ends import LOST, NO_DECISION, WON, is_forward
 from salessim.scenario import TERMINALS
 
 VISIT_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "source",
@@ -24,10 +26,12 @@ VISIT_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "s
 
 #: CRM names recognised as end stages without being named (compared by their id).
 DEFAULT_ENDS = {
-    "won": {"won", "closed_won", "closedwon", "win", "deal_won"},
-    "lost": {"lost", "closed_lost", "closedlost", "deal_lost"},
-    "no_decision": {"no_decision", "nodecision", "closed_no_decision"},
+    WON.name: {WON.name, "closed_won", "closedwon", "win", "deal_won"},
+    LOST.name: {LOST.name, "closed_lost", "closedlost", "deal_lost"},
+    NO_DECISION.name: {NO_DECISION.name, "nodecision", "closed_no_decision"},
 }
+#: The stage a deal is in between being lost and coming back (a nurture track).
+NURTURE = "nurture"
 #: A source name for deals whose export names none.
 ALL_SOURCES = "all"
 DAY = pd.Timedelta(days=1)
@@ -103,12 +107,12 @@ def resolve_ends(stages: Iterable[str], won: Iterable[str] = (), lost: Iterable[
     Named stages must be among those seen; without names, common ones are recognised.
     """
     seen = sorted(set(stages))
-    given = {"won": list(won), "lost": list(lost), "no_decision": list(no_decision)}
+    given = {WON.name: list(won), LOST.name: list(lost), NO_DECISION.name: list(no_decision)}
     ends: dict[str, str] = {}
     for kind, names in given.items():
         for name in names:
             if name not in seen:
-                option = "--no-decision" if kind == "no_decision" else f"--{kind}"
+                option = f"--{kind.replace('_', '-')}"
                 raise ExportError(f"{option} {name}: no such stage in the data (stages seen: "
                                   f"{', '.join(seen)})")
             ends[name] = kind
@@ -152,6 +156,11 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
         warnings.append(f"timestamps out of order: rows of {n} deals are not in time order "
                         f"(first at row {int(raw.loc[backwards, 'row'].iloc[0])}); sorted by time")
     v = raw.sort_values(["deal_id", "entered_at", "row"], kind="stable").reset_index(drop=True)
+    v, came_back = _re_entries(v, ends)
+    if came_back:
+        warnings.append(f"re-entries: {came_back} deals were lost (or ended with no decision) "
+                        f"and came back later; the time between is a visit to a nurture track, "
+                        f"stage {NURTURE!r} (recycle)")
     is_end = v["stage"].isin(list(ends)).to_numpy()
     deal = v["deal_id"].to_numpy()
     # Cut each deal at its first end row; later rows (after-sale events, a reopened deal) go.
@@ -206,6 +215,43 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
     v = v[[*VISIT_COLUMNS, "touch"]] if v["touch"].notna().any() else v[list(VISIT_COLUMNS)]
     return Visits(v.reset_index(drop=True), deals, ends, start, as_of,
                   warnings)
+
+
+def _re_entries(v: pd.DataFrame, ends: dict[str, str]) -> tuple[pd.DataFrame, int]:
+    """A deal lost (or ended with no decision) that has later rows came back: the time
+    between its end and its next row becomes a visit to :data:`NURTURE`.
+
+    Both shapes of a history: a row in the end stage (it becomes the nurture visit), or a
+    visit whose ``next_stage`` is the end (a nurture visit is added from its exit). Rows
+    after a win stay after-sale rows (cut below). Returns the visits and the number of
+    deals that came back.
+    """
+    if v.empty:
+        return v, 0
+    # An end that moves the deal on (won) is final: rows after it are after the sale.
+    final = {name for name, kind in ends.items() if is_forward(kind, {})}
+    dropped = {name for name in ends if name not in final}
+    deal = v["deal_id"].to_numpy()
+    at_end = v["stage"].isin(list(ends)).to_numpy()
+    # The deal goes on after this row: its next row is a stage, not an end.
+    more = np.append((deal[1:] == deal[:-1]) & ~at_end[1:], False)
+    won_before = v["stage"].isin(list(final)).groupby(v["deal_id"]).cumsum().to_numpy() > 0
+    row_end = v["stage"].isin(list(dropped)).to_numpy() & more & ~won_before
+    next_end = (v["next_stage"].isin(list(dropped)).to_numpy() & v["exited_at"].notna()
+                .to_numpy() & more & ~won_before & ~at_end)
+    if not (row_end.any() or next_end.any()):
+        return v, 0
+    v = v.copy()
+    before = np.append(row_end[1:], False)  # the visit that led to an end row
+    v.loc[before & v["next_stage"].isin(list(dropped)).to_numpy(), "next_stage"] = NURTURE
+    v.loc[row_end, ["stage", "next_stage", "exited_at"]] = [NURTURE, pd.NA, pd.NaT]
+    added = v[next_end].assign(stage=NURTURE, entered_at=v.loc[next_end, "exited_at"],
+                               exited_at=pd.NaT, next_stage=pd.NA)
+    v.loc[next_end, "next_stage"] = NURTURE
+    came_back = set(v.loc[row_end, "deal_id"]) | set(added["deal_id"])
+    v = pd.concat([v, added], ignore_index=True)
+    v = v.sort_values(["deal_id", "entered_at"], kind="stable").reset_index(drop=True)
+    return v, len(came_back)
 
 
 def _end_rows(raw: pd.DataFrame, ends: dict[str, str]) -> pd.DataFrame:

@@ -17,7 +17,8 @@ from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
 from salessim.calibrate.readers import ExportError
-from salessim.ends import LOST
+from salessim.calibrate.visits import NURTURE
+from salessim.ends import LOST, is_end
 from salessim.errors import ScenarioError
 from salessim.scenario import TERMINALS, Scenario, load_scenario
 
@@ -45,17 +46,40 @@ def routes(cal: Calibration, sid: str) -> dict[str, float]:
 
 
 def stage_delay(cal: Calibration, sid: str) -> dict[str, Any]:
-    """The stage's customer-side delay: the chosen fit, less any staff work (``--touch``)."""
+    """The stage's customer-side delay: the chosen fit, less any staff work (``--touch``),
+    or, from an event log, less the mean work and wait for staff per visit (the simulation
+    makes its own queue)."""
     fit = cal.times[sid].chosen
     spec = fit.spec()
+    queue = logged_queue(cal, sid)
+    if queue is not None:
+        left = fit.mean - queue.work_per_visit - queue.wait_per_visit
+        if left <= 0 or fit.mean <= 0:
+            return {"dist": "constant", "value": 0}
+        return _scaled(spec, left / fit.mean)
     work = cal.touch.get(sid)
     if not work:
         return spec
     if work >= fit.mean:
         raise ExportError(f"--touch {sid}={work:g}: staff work must be shorter than the mean "
                           f"time in stage ({fit.mean:.3g} days)")
-    factor = (fit.mean - work) / fit.mean
-    if spec["dist"] == "weibull":
+    return _scaled(spec, (fit.mean - work) / fit.mean)
+
+
+def logged_queue(cal: Calibration, sid: str):
+    """The event log's staff work in stage ``sid``, when there is some and the stage queues
+    for it as it starts (work done on the side, later in the stage, stays in its delay:
+    a stage is staff work, then customer-side time)."""
+    staff = getattr(cal, "staff", None)
+    queue = staff.queues.get(sid) if staff is not None else None
+    ok = queue is not None and queue.work_per_visit > 0 and queue.at_entry
+    return queue if ok else None
+
+
+def _scaled(spec: dict[str, Any], factor: float) -> dict[str, Any]:
+    if spec["dist"] == "constant":
+        spec["value"] = float(f"{spec['value'] * factor:.6g}")
+    elif spec["dist"] == "weibull":
         spec["scale"] = float(f"{spec['scale'] * factor:.6g}")
     else:
         spec["mean"] = float(f"{spec['mean'] * factor:.6g}")
@@ -77,14 +101,26 @@ def stages_kept(cal: Calibration) -> tuple[list[str], list[str]]:
                   f"{s!r}; left out of the scenario" for s in dropped]
 
 
+def _period_days(cal: Calibration) -> float:
+    """The export's period, ended at an extraction cut when there is one (the back-test
+    simulates what the export could show)."""
+    win = getattr(cal, "window", None)
+    if win is not None and win.cut is not None:
+        return (win.end - cal.visits.start).total_seconds() / 86400
+    return cal.visits.days
+
+
 def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int = 1
                   ) -> dict[str, Any]:
     """The calibrated scenario as plain data (what :func:`scenario_yaml` writes)."""
     keep, _ = stages_kept(cal)
     data: dict[str, Any] = {"name": name, "time_unit": "day",
-                            "horizon": max(1, math.ceil(cal.visits.days)),
+                            "horizon": max(1, math.ceil(_period_days(cal))),
                             "replications": replications, "seed": seed}
-    if cal.headcount is not None or cal.touch:
+    if getattr(cal, "staff", None) is not None:
+        data["roles"] = {r.name: {"headcount": r.headcount, "calendar": {
+            "workdays": r.workdays, "hours": list(r.hours)}} for r in cal.staff.roles.values()}
+    elif cal.headcount is not None or cal.touch:
         data["roles"] = {ROLE: {"headcount": cal.headcount or 1}}
     sources = {}
     for sid, a in cal.arrivals.items():
@@ -102,11 +138,24 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
             stages[sid] = {"next": {LOST.name: 1.0}}
             continue
         stage: dict[str, Any] = {}
-        if sid in cal.touch:
+        queue = logged_queue(cal, sid)
+        if queue is not None:
+            stage["role"] = queue.role
+            stage["work"] = {"dist": "exponential",
+                             "mean": float(f"{queue.work_per_visit:.6g}")}
+        elif sid in cal.touch:
             stage["role"] = ROLE
             stage["work"] = {"dist": "exponential", "mean": cal.touch[sid]}
-        stage["delay"] = stage_delay(cal, sid)
-        stage["next"] = routes(cal, sid)
+        delay = stage_delay(cal, sid)
+        if delay != {"dist": "constant", "value": 0}:  # no delay at all: the key is left out
+            stage["delay"] = delay
+        if sid == NURTURE:  # lost deals that came back: a nurture track (lead recycling)
+            odds = routes(cal, sid)
+            back = {t: p for t, p in odds.items() if not is_end(t)}
+            rest = max((t for t in odds if is_end(t)), key=odds.get, default=LOST.name)
+            stage["recycle"] = {"back": back, "rest": rest}
+        else:
+            stage["next"] = routes(cal, sid)
         stages[sid] = stage
     data["stages"] = stages
     return data
@@ -123,11 +172,22 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
         *(f"# Warning: {w}" for w in cal.warnings),
         f"name: {_flow(data['name'])}",
         "time_unit: day",
-        f"horizon: {data['horizon']}   # the export's period, for the back-test",
+        f"horizon: {data['horizon']}   # the export's period, for the back-test"
+        + (" (to the extraction cut)" if getattr(cal, "window", None) is not None
+           and cal.window.cut is not None else ""),
         f"replications: {data['replications']}",
         f"seed: {data['seed']}",
     ]
-    if "roles" in data:
+    if "roles" in data and ROLE not in data["roles"]:
+        lines.append("roles:   # resources clustered by what they do; headcount: median of "
+                     "distinct members active per full week; calendar: where work starts and "
+                     "completes")
+        for rid, role in data["roles"].items():
+            r = cal.staff.roles[rid]
+            lines.append(f"  {rid}: {_flow(role)}   # {len(r.members)} members, "
+                         f"{r.weekly_active[0]}-{r.weekly_active[1]} active a week, "
+                         f"availability {_g(r.availability, 2)}")
+    elif "roles" in data:
         months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
         lines += ["roles:", f"  {ROLE}: {_flow(data['roles'][ROLE])}   # distinct owners active "
                   f"per month, median of {{{months}}}" if months else
@@ -175,23 +235,40 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      f"{_g(t.median_high)}]")
         if t.note:
             lines.append(f"    # {t.note}")
-        if "role" in stage:
+        queue = logged_queue(cal, sid)
+        if queue is not None:
+            lines.append(f"    role: {stage['role']}")
+            lines.append(f"    work: {_flow(stage['work'])}   # logged work per visit; "
+                         f"{queue.items} items waited a median {_g(queue.wait_median * 24)} h "
+                         f"(95% CI [{_g(queue.wait_median_ci[0] * 24)}, "
+                         f"{_g(queue.wait_median_ci[1] * 24)}]), P90 {_g(queue.wait_p90 * 24)} h")
+            lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage less the mean "
+                         "work and wait for staff per visit, same shape" if "delay" in stage
+                         else "    # no delay: the work and the wait for staff fill the stage")
+        elif "role" in stage:
             lines.append(f"    role: {ROLE}")
             lines.append(f"    work: {_flow(stage['work'])}   # staff work per visit "
                          "(--touch or logged)")
             lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage less the staff "
                          "work, same shape")
-        else:
+        elif "delay" in stage:
             lines.append(f"    delay: {_flow(stage['delay'])}")
-        lines.append("    next:")
+        else:
+            lines.append("    # no delay: every visit left at once (below the timestamps' "
+                         "resolution)")
+        recycle = stage.get("recycle")
+        lines += ["    recycle:", "      back:"] if recycle else ["    next:"]
+        pad = "  " if recycle else ""
         r = cal.routing.get(sid)
-        for target, share in stage["next"].items():
+        for target, share in (recycle["back"] if recycle else stage["next"]).items():
             if r is None or r.exits == 0:
-                lines.append(f"      {target}: {share}   # assumed: the stage is never left")
+                lines.append(f"{pad}      {target}: {share}   # assumed: the stage is never left")
                 continue
             low, high = r.intervals[target]
-            lines.append(f"      {target}: {share}   # {r.counts[target]} of {r.exits} exits, "
-                         f"95% Wilson CI [{low:.3f}, {high:.3f}]")
+            lines.append(f"{pad}      {target}: {share}   # {r.counts[target]} of {r.exits} "
+                         f"exits, 95% Wilson CI [{low:.3f}, {high:.3f}]")
+        if recycle:
+            lines.append(f"      rest: {recycle['rest']}   # the deals that did not come back")
     return "\n".join(lines) + "\n"
 
 
@@ -249,4 +326,49 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
         "staff": {"owners_per_month": cal.owners_per_month, "headcount": cal.headcount,
                   "touch": cal.touch},
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
+        **log_evidence(cal),
     }
+
+
+def log_evidence(cal: Calibration) -> dict[str, Any]:
+    """What an event log adds to ``calibration.json``: its reading, staff and queues."""
+    out: dict[str, Any] = {}
+    win = getattr(cal, "window", None)
+    if win is not None:
+        out["arrival_window"] = {"start": win.start.isoformat(), "end": win.end.isoformat(),
+                                 "extraction_cut": None if win.cut is None else
+                                 win.cut.isoformat()}
+        out["arrival_shape"] = {sid: {
+            "index_of_dispersion": a.index, "day_effect_k": a.day_effect,
+            "day_effect_k_ci": a.day_effect_ci, "weekday_hour_shares": a.hourly,
+            "unobserved_months": a.unobserved_months} for sid, a in cal.arrivals.items()}
+    log = getattr(cal, "log", None)
+    if log is not None:
+        out["event_log"] = {
+            "file": log.path, "events": log.events, "cases": log.cases,
+            "stage_map": {"file": log.stage_map.path, "proposed": log.proposed,
+                          "stages": log.stage_map.stages, "work": log.stage_map.work,
+                          "ends": log.stage_map.ends, "value": log.stage_map.value,
+                          "source": log.stage_map.source},
+            "ends_by_activity": log.ends_by_name, "unpaired_events": log.instances.unpaired,
+            "resolution_seconds": log.instances.resolution * 86400}
+    staff = getattr(cal, "staff", None)
+    if staff is not None:
+        out["staff_from_log"] = {
+            "roles": {r.name: {"members": r.members, "headcount": r.headcount,
+                               "weekly_active": r.weekly_active, "workdays": r.workdays,
+                               "hours": r.hours, "availability": r.availability,
+                               "holidays": r.holidays, "activities": r.activities,
+                               "weekday_hour_grid": r.grid} for r in staff.roles.values()},
+            "queues": {q.stage: {"items": q.items, "role": q.role,
+                                 "wait_median_days": q.wait_median,
+                                 "wait_median_ci": q.wait_median_ci,
+                                 "wait_p90_days": q.wait_p90, "wait_p90_ci": q.wait_p90_ci,
+                                 "work_per_visit_days": q.work_per_visit,
+                                 "ready_after_entry_days": q.lag,
+                                 "activities": q.activities,
+                                 "in_scenario": q.at_entry,
+                                 "wait_per_visit_days": q.wait_per_visit}
+                       for q in staff.queues.values()},
+            "several_roles": staff.several_roles}
+    return out

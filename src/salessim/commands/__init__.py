@@ -24,7 +24,7 @@ MAX_REPLICATIONS = 100_000
 
 def warn_size(scenario, replications: int, event_log: bool = False) -> None:
     """Warn on stderr before a long run (or a large event log): its expected size."""
-    from salessim.scenario.size import estimate
+    from salessim.model.runsize import estimate
 
     warning = estimate(scenario, replications).warning(event_log)
     if warning is not None:
@@ -33,7 +33,8 @@ def warn_size(scenario, replications: int, event_log: bool = False) -> None:
 
 def warn_sweep_size(scenarios, replications: int) -> None:
     """Warn on stderr before a sweep whose designs together are a long run."""
-    from salessim.scenario.size import WARN_EVENTS, estimate
+    from salessim.model.runsize import estimate
+    from salessim.scenario.size import WARN_EVENTS
 
     events = sum(estimate(s, replications).total_events for s in scenarios)
     if events > WARN_EVENTS:

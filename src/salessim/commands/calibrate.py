@@ -23,6 +23,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from salessim.calibrate.readers import ExportError
     from salessim.scenario import resolved, scenario_hash
 
+    if args.propose_stages is not None:
+        return _propose(args)
+    if args.out is None:
+        raise UsageError("--out DIR is needed: the folder to write the outputs to")
     if (args.export is None) == (args.funnel is None):
         raise UsageError("give an export file or --funnel FILE (one of them)")
     if args.funnel is not None:
@@ -33,7 +37,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            lost=args.lost, no_decision=args.no_decision, as_of=args.as_of,
                            opportunities=args.opportunities, touch=args.touch,
                            holdout=args.holdout, replications=args.replications,
-                           seed=args.seed, backtest=not args.no_backtest, name=args.name)
+                           seed=args.seed, backtest=not args.no_backtest, name=args.name,
+                           stages=args.stages, timezone=args.timezone)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     for line in report.warnings:
@@ -49,6 +54,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            "resolved_scenario": resolved(report.scenario)})
     write_record(args.out, record, written)
     print(f"wrote {len(written)} files to {args.final_out}")
+    return 0
+
+
+def _propose(args: argparse.Namespace) -> int:
+    """``--propose-stages FILE``: a first stage map of an event log, to edit."""
+    from salessim.calibrate.pipeline import propose_stages
+    from salessim.calibrate.readers import ExportError
+
+    if args.export is None:
+        raise UsageError("--propose-stages FILE needs the event log to propose from")
+    try:
+        smap = propose_stages(args.export, args.propose_stages, args.timezone)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {args.propose_stages}: {len(smap.stages)} stages, {len(smap.ends)} ends; "
+          f"check it, then calibrate with --stages {args.propose_stages}")
     return 0
 
 
@@ -80,8 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Estimate arrivals, routing, censored stage times and deal values from a "
                     "CRM export; write scenario.yaml, calibration.json and report.html.")
     p.add_argument("export", nargs="?", help="stage history, Salesforce OpportunityHistory, "
-                   "HubSpot deals export or event log (CSV or Parquet)")
-    p.add_argument("--out", required=True, metavar="DIR")
+                   "HubSpot deals export or event log (CSV or Parquet; XES, gzipped or not)")
+    p.add_argument("--out", metavar="DIR", help="output folder (needed unless --propose-stages)")
     p.add_argument("--format", choices=FORMATS, help="force a format (default: by columns)")
     p.add_argument("--map", action="append", default=[], metavar="COL=FIELD",
                    help="rename a column, e.g. --map Deal=deal_id (repeatable)")
@@ -100,6 +121,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-backtest", action="store_true")
     p.add_argument("--name", help="scenario name")
+    p.add_argument("--stages", metavar="MAP.yaml",
+                   help="event log: the stage map (activities to stages, ends, value, source)")
+    p.add_argument("--propose-stages", metavar="MAP.yaml",
+                   help="event log: write a first stage map to edit, and stop")
+    p.add_argument("--timezone", metavar="ZONE", help="event log: express times in this zone "
+                   "(default: each timestamp's own local time)")
     p.add_argument("--funnel", metavar="FILE", help="aggregate funnel CSV (stage, count)")
     p.add_argument("--period", help="time the funnel counts cover, e.g. '1 year'")
     p.set_defaults(func=cmd_calibrate)

@@ -82,7 +82,7 @@ def plan_forecast(args: argparse.Namespace):
                 redesigns=args.redesign,
                 sets=args.set, replications=args.replications, seed=args.seed,
                 period=args.period, quota=quota, booked=booked, history=args.history,
-                resamples=args.resamples)
+                resamples=args.resamples, stages=args.stages)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -161,7 +161,8 @@ def _backtest(args: argparse.Namespace) -> int:
     with progress_bar(None, "back-test") as bar:
         report = backtest(args.backtest, every, horizon, n, seed,
                           parameter_uncertainty=args.parameter_uncertainty,
-                          resamples=args.resamples, workers=args.workers, progress=bar)
+                          resamples=args.resamples, workers=args.workers, progress=bar,
+                          stages=args.stages)
     scores = report.scores()
     print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
           f"{n} replications each; band: {scores['band']}")
@@ -189,6 +190,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pipeline", metavar="FILE",
                    help="the open deals: a plain open-deals CSV or Parquet (deal_id, stage, "
                         "entered_stage_at, ...) or any export salessim calibrate reads")
+    p.add_argument("--stages", metavar="MAP.yaml",
+                   help="an event log's stage map, for --pipeline, --history and --backtest")
     p.add_argument("--until", metavar="DATE", help="end of the forecast window")
     p.add_argument("--as-of", metavar="DATE",
                    help="the date the pipeline is taken at (default: the file's latest time)")

@@ -42,8 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, sets)
     if args.pipeline is not None:
         scenario = start_from_pipeline(scenario, args)
-    elif args.as_of is not None:
-        raise UsageError("--as-of picks the date of --pipeline FILE: give --pipeline too")
+    elif args.as_of is not None or args.stages is not None:
+        what = ("--as-of picks the date of" if args.as_of is not None else
+                "--stages groups into stages the event log of")
+        raise UsageError(f"{what} --pipeline FILE: give --pipeline too")
     patterns = check_kpi_patterns(args.kpi, kpi_names(scenario))
     n = args.replications or scenario.replications
     warn_size(scenario, n, args.event_log)
@@ -134,7 +136,7 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
                          "leave out --warmup")
     try:
         as_of = None if args.as_of is None else parse_date(args.as_of, "--as-of")
-        snapshot = read_pipeline(args.pipeline, scenario, as_of)
+        snapshot = read_pipeline(args.pipeline, scenario, as_of, stages=args.stages)
     except ExportError as exc:  # bad input: refused before the run, nothing written
         raise UsageError(str(exc)) from None
     late = calendar_warning(scenario, snapshot.as_of)
@@ -181,6 +183,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "xes, comma-separated), and cases.csv with each lead's attributes")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and its figures as PNG files (needs --out)")
+    p.add_argument("--stages", metavar="MAP.yaml",
+                   help="with --pipeline: an event log's stage map")
     p.add_argument("--pipeline", metavar="FILE",
                    help="start from the deals open in this file (a plain open-deals table or "
                         "any export calibrate reads) instead of empty, with no warm-up; adds "

@@ -76,8 +76,9 @@ def is_plain(frame: pd.DataFrame) -> bool:
 
 
 def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | None = None,
-                  fmt: str | None = None) -> Snapshot:
-    """The deals open at ``as_of`` in the file (default: its latest timestamp).
+                  fmt: str | None = None, stages: str | Path | None = None) -> Snapshot:
+    """The deals open at ``as_of`` in the file (default: its latest timestamp); an event
+    log (XES, or any log with a stage map ``stages``) is grouped into stages by the map.
 
     Raises:
         ExportError: the file cannot be read, a deal is in a stage or from a source the
@@ -85,11 +86,14 @@ def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | No
             names the file, row, deal and value.
     """
     path = Path(path)
-    frame = read_table(path) if fmt is None else None
+    from salessim.calibrate.sniff import sniff
+
+    plain = fmt is None and stages is None and sniff(path) is None
+    frame = read_table(path) if plain else None
     if frame is not None and is_plain(frame):
         table, as_of = _plain(frame, str(path), as_of)
     else:
-        table, as_of = _from_history(path, fmt, as_of)
+        table, as_of = _from_history(path, fmt, as_of, stages)
     return _snapshot(table, as_of, scenario, str(path))
 
 
@@ -156,11 +160,11 @@ def _plain(frame: pd.DataFrame, path: str, as_of: pd.Timestamp | None
     return out, when
 
 
-def _from_history(path: Path, fmt: str | None, as_of: pd.Timestamp | None
-                  ) -> tuple[pd.DataFrame, pd.Timestamp]:
+def _from_history(path: Path, fmt: str | None, as_of: pd.Timestamp | None,
+                  stages: str | Path | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
     from salessim.calibrate.pipeline import read_visits
 
-    visits = read_visits(path, fmt)
+    visits = read_visits(path, fmt, stages=stages)
     if as_of is not None and as_of > visits.as_of:
         raise ExportError(f"--as-of {as_of}: after the data in {path} (its latest timestamp "
                           f"is {visits.as_of})")

@@ -24,6 +24,7 @@ import pandas as pd
 from salessim import stats
 from salessim.console import format_number
 from salessim.forecast.simulate import Forecast
+from salessim.model.kinds import kind_of
 from salessim.scenario import Scenario, evolve
 
 #: The capacity check runs with this many times the staff of every role.
@@ -33,8 +34,8 @@ CAPACITY_REPLICATIONS = 100
 
 
 def staffed(scenario: Scenario) -> bool:
-    """Whether any stage needs staff (so queues can slow deals down)."""
-    return any(s.staff or s.parallel or s.approvals for s in scenario.stages.values())
+    """Whether any stage needs staff (so queues can slow deals down), as its kind says."""
+    return any(kind_of(s).staffed(s) for s in scenario.stages.values())
 
 
 def unlimited_staff(scenario: Scenario) -> Scenario:

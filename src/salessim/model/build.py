@@ -1,7 +1,7 @@
 """From a Scenario's stages to the compiled plans the journey runs on.
 
 Everything that can be decided before the clock starts is decided here: each stage's
-kind of behaviour (``model/stages.py``), its staff plans, the iterators of buffered
+behaviour, built by its kind (``model/kinds``), its staff plans, the iterators of buffered
 random draws, the routing tables and the event-log codes. The journey only reads these.
 """
 
@@ -11,18 +11,11 @@ from typing import Any
 
 import simpy
 
-from salessim.ends import BY_NAME
+from salessim.ends import BY_NAME, is_forward
 from salessim.model.journey import StagePlan
-from salessim.model.meeting import Meeting
+from salessim.model.kinds import Build, kind_of
 from salessim.model.staff import Staff
-from salessim.model.stages import (
-    ApprovalChain,
-    Delay,
-    DelayOnly,
-    ParallelTasks,
-    SkipRule,
-    StaffedWork,
-)
+from salessim.model.stages import Delay, SkipRule
 from salessim.records import EventLog, StageTally
 from salessim.scenario.dists import blocks
 from salessim.scenario.schema import Scenario, Stage
@@ -41,6 +34,7 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
     def target(name: str) -> Any:
         return BY_NAME[name].code if name in BY_NAME else plans[name]
 
+    progress = scenario.progress
     for sid, stage in scenario.stages.items():
         plan = plans[sid]
         plan.behaviour = _behaviour(sid, stage, env, staff, tallies[sid], log)
@@ -48,8 +42,11 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
         names = list(stage.next)
         plan.set_routing(
             [target(n) for n in names], [stage.next[n] for n in names],
-            [BY_NAME[n].forward if n in BY_NAME else scenario.stages[n].progress for n in names],
+            [is_forward(n, progress) for n in names],
             stage.decay, stage.score_odds)
+        # A stage that sends deals back always has two ways out (back, rest): it is routed,
+        # so its bit in Deal.visited marks the deals that came through it.
+        plan.returns = kind_of(stage).returns_deals and len(names) > 1
         if len(names) > 1:
             plan.route = blocks(staff.streams.generator(f"route:{sid}").random)
             plan.slot = len(routed)
@@ -67,36 +64,11 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
 
 def _behaviour(sid: str, stage: Stage, env: simpy.Environment, staff: Staff,
                tally: StageTally, log: EventLog | None):
-    """The stage's kind: an object with ``visit(deal)`` (None: nothing but routing)."""
+    """The stage's behaviour, built by its kind: an object with ``visit(deal)`` and
+    ``resume(...)`` (None: nothing but routing). The kind is chosen here, once per run;
+    the journey only calls the behaviour."""
     def delay(dist, stream: str, label: str = "") -> Delay | None:
         draws = staff.draws(dist, stream)
         return None if draws is None else Delay(draws, log, sid, label)
 
-    own_delay = delay(stage.delay, f"delay:{sid}")
-    if stage.work is not None:
-        plan = staff.plan(stage.staff, stage.work, f"work:{sid}", stage.queue)
-        staff.label(plan, sid)
-        return StaffedWork(staff, plan, tally, staff.draws(stage.patience, f"patience:{sid}"),
-                           own_delay)
-    if stage.parallel is not None:
-        tasks = []
-        for tid, task in stage.parallel.items():
-            plan = staff.plan(task.staff, task.work, f"work:{sid}.{tid}")
-            staff.label(plan, sid)
-            tasks.append((plan, delay(task.delay, f"delay:{sid}.{tid}", plan.label)))
-        return ParallelTasks(staff, tasks, tally, own_delay)
-    if stage.approvals is not None:
-        levels = []
-        for i, level in enumerate(stage.approvals):
-            plan = staff.plan(level.staff, level.work, f"work:{sid}.{i}")
-            plan.above = level.above
-            staff.label(plan, sid)
-            levels.append((plan, delay(level.delay, f"delay:{sid}.{i}", plan.label)))
-        return ApprovalChain(staff, levels, tally, own_delay)
-    if stage.meeting is not None:
-        plan = staff.plan(stage.staff, None, f"work:{sid}")
-        staff.label(plan, sid)
-        return Meeting(staff, plan, stage.meeting, tally, own_delay)
-    if own_delay is not None:
-        return DelayOnly(env, log, tally, own_delay)
-    return None
+    return kind_of(stage).build(Build(sid, stage, env, staff, tally, log, delay))

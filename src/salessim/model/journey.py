@@ -30,7 +30,7 @@ class StagePlan:
 
     __slots__ = (
         "id", "tally", "behaviour", "visit", "skip", "route", "cum", "targets", "decay", "score_odds",
-        "probs", "forward", "p_forward", "split", "slot", "bit", "entered", "skipped",
+        "probs", "forward", "p_forward", "split", "slot", "bit", "entered", "skipped", "returns",
     )
 
     def __init__(self, sid: str, tally: StageTally) -> None:
@@ -57,6 +57,9 @@ class StagePlan:
         self.slot = -1
         self.bit = 0
         self.entered = self.skipped = 0  # packed event-log codes
+        # Its kind sends deals back into the funnel (a nurture track): a deal that has left
+        # it (``bit`` in ``Deal.visited``) and is won is a recycled win.
+        self.returns = False
 
     def set_routing(self, targets: list[Any], probs: list[float], forward: list[bool],
                     decay: Any, score_odds: Any) -> None:
@@ -133,6 +136,9 @@ class Journey:
         self.env, self.tally, self.log, self.entry = env, tally, log, entry
         self.warmup, self.horizon, self.periods, self.on_end = warmup, horizon, periods, on_end
         self.open = 0  # leads in the process now
+        self.returned = _returning_bits(entry)
+        if self.returned:  # count recycled wins; without such stages, _end stays as lean
+            self._end = self._end_counting_returns
         self._last = 0.0
         self._area_at_warmup = 0.0
         if log is not None:
@@ -244,6 +250,12 @@ class Journey:
                 return self._end(deal, nxt)
             stage = nxt
 
+    def _end_counting_returns(self, deal: Deal, end: int, cold: bool = False) -> None:
+        """:meth:`_end`, and a won deal that came back from a nurture track is a recycled win."""
+        if end == WON_END and deal.counted and deal.visited & self.returned:
+            self.tally.won_recycled += 1
+        Journey._end(self, deal, end, cold)
+
     def _end(self, deal: Deal, end: int, cold: bool = False) -> None:
         now = self.env.now
         tally = self.tally
@@ -277,6 +289,22 @@ class Journey:
             tally.lost += 1
             if cold:
                 tally.went_cold += 1
+
+
+def _returning_bits(entry: StagePlan) -> int:
+    """The routing bits of the stages (reachable from ``entry``) that send deals back."""
+    bits, seen, todo = 0, set(), [entry]
+    while todo:
+        plan = todo.pop()
+        if plan.id in seen:
+            continue
+        seen.add(plan.id)
+        if plan.returns:
+            bits |= plan.bit
+        todo += [t for t in plan.targets if t.__class__ is StagePlan]
+        if plan.skip is not None and plan.skip.otherwise.__class__ is StagePlan:
+            todo.append(plan.skip.otherwise)
+    return bits
 
 
 def _routing_draw(deal: Deal, stage: StagePlan) -> float:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -23,146 +23,40 @@ from pydantic import (
 from salessim.ends import END_NAMES, NOT_FORWARD
 from salessim.errors import Problem, did_you_mean
 from salessim.scenario.base import Frozen, Id
-from salessim.scenario.dists import Constant, Dist
+from salessim.scenario.dists import Dist
 from salessim.scenario.mechanics import (
     ApprovalLevel,
-    ArrivalProfile,
     Collection,
     Decay,
     Handoff,
     Learning,
     Meeting,
-    Needs,
     NeedsWeights,
     Renewal,
-    ScoreFactor,
     ScoreOdds,
     Staffed,
     Task,
 )
 from salessim.scenario.opendeals import OpenDeal, pipeline_problems
+from salessim.scenario.parts import WEEKDAYS, Calendar, Role, Source, shared_calendar
+from salessim.scenario.recycle import Recycle, nurture_stage, stage_json_schema
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit, unit_context
+
+__all__ = ["KIND_FIELDS", "PROBABILITY_TOLERANCE", "TERMINALS", "WEEKDAYS", "Calendar", "Id",
+           "OnlyIf", "Role", "Scenario", "Source", "Stage", "process_problems",
+           "shared_calendar"]
 
 #: Where a deal can end (see :mod:`salessim.ends`). They may appear in ``next`` but are
 #: never stage ids. ``no_decision``: the buyer does nothing (reported apart from lost).
 TERMINALS = END_NAMES
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 #: Probabilities in ``next`` must sum to 1 within this tolerance (decimal input).
 PROBABILITY_TOLERANCE = 1e-6
 
-
-class Calendar(Frozen):
-    """Staff working time. Time 0 of a run is a Monday at 00:00."""
-
-    workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
-    )
-    hours: tuple[float, float] = (9.0, 17.0)
-    holidays: list[date] = Field(
-        default_factory=list, description="dates with no work; time 0 is Monday 2026-01-05"
-    )
-
-    @field_validator("workdays")
-    @classmethod
-    def _unique(cls, days: list[str]) -> list[str]:
-        if len(set(days)) != len(days):
-            raise ValueError(f"workdays must not repeat a day, got {days}")
-        return days
-
-    @field_validator("hours")
-    @classmethod
-    def _day(cls, hours: tuple[float, float]) -> tuple[float, float]:
-        start, end = hours
-        if not 0 <= start < end <= 24:
-            raise ValueError(f"hours must be [start, end] with 0 <= start < end <= 24, got {list(hours)}")
-        return hours
-
-    @property
-    def hours_per_week(self) -> float:
-        return len(self.workdays) * (self.hours[1] - self.hours[0])
-
-
-def shared_calendar(calendars: Sequence[Calendar | None]) -> Calendar | None:
-    """When all of several staff calendars are working: the days and hours they share.
-
-    ``None`` (around the clock) shares everything. Raises ValueError when they never overlap.
-    """
-    given = [c for c in calendars if c is not None]
-    if len(given) <= 1:
-        return given[0] if given else None
-    days = [d for d in WEEKDAYS if all(d in c.workdays for c in given)]
-    start = max(c.hours[0] for c in given)
-    end = min(c.hours[1] for c in given)
-    if not days or start >= end:
-        raise ValueError("these roles' calendars have no working time in common")
-    holidays = sorted({d for c in given for d in c.holidays})
-    return Calendar(workdays=days, hours=(start, end), holidays=holidays)
-
-
-
-
-class Role(Frozen):
-    """A pool of staff who do the same kind of work."""
-
-    headcount: int = Field(ge=1)
-    cost_per_hour: float = Field(default=0.0, ge=0)
-    description: str = ""
-    assignment: Literal["pool", "owner"] = Field(
-        default="pool",
-        description="pool: any free member takes the next task; owner: a deal keeps one member",
-    )
-    owner_choice: Literal["least_loaded", "round_robin"] = "least_loaded"
-    max_open_deals: int | None = Field(default=None, ge=1, description="cap per owner")
-    calendar: Calendar | None = Field(default=None, description="overrides the scenario's")
-
-    @model_validator(mode="after")
-    def _owner(self) -> Role:
-        if self.max_open_deals is not None and self.assignment != "owner":
-            raise ValueError("max_open_deals caps deals per owner: needs assignment: owner")
-        return self
-
-
-class Source(Frozen):
-    """A channel leads arrive from, as a Poisson process."""
-
-    rate: float = Field(gt=0, description="leads per time unit")
-    cost_per_lead: float = Field(default=0.0, ge=0)
-    deal_value: Dist = Field(
-        default_factory=lambda: Constant(value=0.0), description="money a won deal brings"
-    )
-    description: str = ""
-    score: Dist | None = Field(default=None, description="lead score on 0..1 (clipped)")
-    score_factors: dict[Id, ScoreFactor] | None = Field(
-        default=None, min_length=1,
-        description="score as the weighted mean of factors on 0..1 (behaviour, firmographics)",
-    )
-    needs: Needs | None = None
-    profile: ArrivalProfile | None = None
-
-    @model_validator(mode="after")
-    def _one_score(self) -> Source:
-        if self.score is not None and self.score_factors is not None:
-            raise ValueError("give either score or score_factors, not both")
-        if self.score_factors is not None and sum(f.weight for f in self.score_factors.values()) <= 0:
-            raise ValueError("score_factors weights must have a positive sum")
-        return self
-
-    @property
-    def scored(self) -> bool:
-        return self.score is not None or self.score_factors is not None
-
-    @field_validator("deal_value", mode="before")
-    @classmethod
-    def _amount(cls, value: Any) -> Any:
-        # Money, not time: a unit such as "3 days" would be converted silently.
-        items = value.items() if isinstance(value, dict) else [("value", value)]
-        for key, item in items:
-            if isinstance(item, str) and key != "dist":
-                raise ValueError(f"deal_value is an amount of money: give a number, not {item!r}")
-        return value
+#: The ``Stage`` fields that give a stage its kind (at most one per stage); each is
+#: claimed by one kind of ``salessim.model.kinds``, the kind of a stage with none is
+#: delay only.
+KIND_FIELDS = ("work", "parallel", "approvals", "meeting", "recycle")
 
 
 class OnlyIf(Frozen):
@@ -178,6 +72,8 @@ class OnlyIf(Frozen):
 class Stage(Staffed):
     """One step of the sale: staff work (``role`` / ``roles``, ``work``), then customer-side
     time (``delay``), then routing (``next``)."""
+
+    model_config = ConfigDict(**Frozen.model_config, json_schema_extra=stage_json_schema)
 
     description: str = ""
     patience: Dist | None = Field(
@@ -196,11 +92,14 @@ class Stage(Staffed):
     parallel: dict[Id, Task] | None = Field(default=None, min_length=2)
     approvals: list[ApprovalLevel] | None = Field(default=None, min_length=1)
     meeting: Meeting | None = None
+    recycle: Recycle | None = Field(default=None, description="a nurture track (lead recycling)")
     progress: bool = Field(
         default=True,
         description="does reaching this stage count as progress (conversion) of the stage a "
         "deal leaves? false for a nurture track that holds a lead and sends it back later",
     )
+
+    _nurture = model_validator(mode="before")(staticmethod(nurture_stage))
 
     @field_validator("next")
     @classmethod
@@ -217,8 +116,7 @@ class Stage(Staffed):
     def _stage_rules(self) -> Stage:
         if self.patience is not None and self.work is None:
             raise ValueError("patience is how long a lead waits for staff: the stage needs work")
-        kinds = [k for k in ("work", "parallel", "approvals", "meeting")
-                 if getattr(self, k) is not None]
+        kinds = [k for k in KIND_FIELDS if getattr(self, k) is not None]
         if len(kinds) > 1:
             raise ValueError(f"a stage has one kind of staff work, got {' and '.join(kinds)}")
         if (self.parallel is not None or self.approvals is not None) and self.staff:
@@ -238,6 +136,10 @@ class Stage(Staffed):
                                  "lost / no_decision: next needs both kinds of target")
         if self.patience is not None and not self.patience.mean > 0:
             raise ValueError(f"patience must be a positive duration, got mean {self.patience.mean}")
+        for name in kinds:  # a kind's own model may state rules on its whole stage
+            check = getattr(getattr(self, name), "check_stage", None)
+            if check is not None:
+                check(self)
         return self
 
 
@@ -285,6 +187,11 @@ class Scenario(Frozen):
     @property
     def hours_per_unit(self) -> float:
         return UNIT_HOURS[self.time_unit]
+
+    @property
+    def progress(self) -> dict[str, bool]:
+        """Stage id -> does reaching it count as progress (for :func:`salessim.ends.is_forward`)."""
+        return {sid: stage.progress for sid, stage in self.stages.items()}
 
     # However a scenario is built (a file, a dict in a notebook, keyword arguments), its
     # duration strings are read in its own time unit: "2 weeks" is 336 in an hour scenario.

@@ -3,9 +3,10 @@
 A scenario whose numbers are each valid can still describe a run that would never end
 or never fit in memory (a rate of 10^300 leads a day, a horizon of a billion years). The
 limits below are refused by validation, naming the field and its value, so that
-"validate says ok" means the run will end. Below them, :func:`estimate` gives the size of
-a run (expected leads, stage visits, events and the event log's memory) so the command
-line can warn before a long run.
+"validate says ok" means the run will end. Below them,
+:func:`salessim.model.runsize.estimate` gives the size of a run (expected leads, stage
+visits, events and the event log's memory, :class:`RunSize`; the events of a visit are
+said by its stage's kind) so the command line can warn before a long run.
 """
 
 from __future__ import annotations
@@ -114,18 +115,6 @@ def expected_visits(scenario: Scenario) -> dict[str, float]:
     except np.linalg.LinAlgError:  # a loop with no way out: refused elsewhere
         visits = np.full(len(ids), math.inf)
     return {sid: float(v) for sid, v in zip(ids, visits, strict=True)}
-
-
-def estimate(scenario: Scenario, replications: int | None = None) -> RunSize:
-    """The expected size of a run of ``replications`` (default: the scenario's)."""
-    leads = expected_leads(scenario)
-    per_lead = expected_visits(scenario)
-    events = 2.0  # created, and an end
-    for sid, stage in scenario.stages.items():
-        staffed = stage.work is not None or stage.parallel or stage.approvals
-        events += per_lead[sid] * ((3 if staffed else 1) + (2 if stage.delay is not None else 0))
-    visits = leads * sum(per_lead.values())
-    return RunSize(replications or scenario.replications, leads, visits, leads * events)
 
 
 def size_problems(scenario: Scenario) -> list[Problem]:

@@ -1,11 +1,11 @@
 """The process as BPMN 2.0 XML with diagram interchange (opens in bpmn.io, Camunda Modeler).
 
-Mapping: a lead's creation is the start event; a stage is a task (a user task when staff
-work on it, named with its roles); ``next`` with several targets is an exclusive gateway
-whose flows carry the shares; an ``only_if`` rule is an exclusive gateway before the
-stage with a skip flow; parallel tasks sit between a parallel split and join; an approval
-chain is one user task per level, each behind a gateway that lets smaller deals pass;
-won, lost and no decision are end events. Shapes and edges are laid out by
+Mapping: a lead's creation is the start event; a stage is drawn by its kind
+(``StageKind.bpmn``: a task, a user task when staff work on it, named with its roles;
+parallel tasks between a parallel split and join; an approval chain as one user task per
+level, each behind a gateway that lets smaller deals pass); ``next`` with several targets
+is an exclusive gateway whose flows carry the shares; an ``only_if`` rule is an exclusive
+gateway before the stage with a skip flow; won, lost and no decision are end events. Shapes and edges are laid out by
 :func:`salessim.teaching.graph.layout`.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
+from salessim.model.kinds import kind_of
+from salessim.model.kinds.words import money
 from salessim.scenario.schema import TERMINALS, Scenario
 from salessim.teaching.graph import Edge, Graph, Node, layout
 
@@ -26,8 +28,11 @@ SIZES = {"startEvent": (36, 36), "endEvent": (36, 36), "task": (120, 70),
          "userTask": (120, 70), "exclusiveGateway": (50, 50), "parallelGateway": (50, 50)}
 
 
-def _money(x: float) -> str:
-    return f"{x:,.0f}"
+class _Draw:
+    """The pen a stage kind draws its BPMN nodes with (``StageKind.bpmn``)."""
+
+    def __init__(self, node, flow) -> None:
+        self.node, self.flow = node, flow
 
 
 def bpmn_graph(scenario: Scenario) -> Graph:
@@ -42,6 +47,8 @@ def bpmn_graph(scenario: Scenario) -> Graph:
     def flow(src: str, dst: str, name: str = "") -> None:
         edges.append(Edge(f"Flow_{len(edges) + 1}", src, dst, name))
 
+    draw = _Draw(node, flow)
+
     def entry(target: str) -> str:
         if target in TERMINALS:
             return f"End_{target}"
@@ -55,38 +62,11 @@ def bpmn_graph(scenario: Scenario) -> Graph:
             node(f"End_{t}", "endEvent", t.replace("_", " "))
     flow("Start", entry(scenario.entry))
     for sid, stage in scenario.stages.items():
-        roles = "+".join(stage.staff)
-        if stage.parallel is not None:
-            node(f"In_{sid}", "parallelGateway", f"{sid}: split")
-            last = node(f"Join_{sid}", "parallelGateway", f"{sid}: join")
-            for tid, task in stage.parallel.items():
-                kind = "userTask" if task.work is not None else "task"
-                t = node(f"Task_{sid}_{tid}", kind, f"{sid}: {tid} ({'+'.join(task.staff)})")
-                flow(f"In_{sid}", t)
-                flow(t, last)
-        elif stage.approvals is not None:
-            last = None
-            for i, level in enumerate(stage.approvals):
-                g = node(f"In_{sid}" if i == 0 else f"Level_{sid}_{i}", "exclusiveGateway",
-                         f"value > {_money(level.above)}?")
-                if last is not None:
-                    flow(last, g)
-                t = node(f"Task_{sid}_{i}", "userTask",
-                         f"{sid}: approval {i + 1} ({'+'.join(level.staff)})")
-                flow(g, t, f"> {_money(level.above)}")
-                done = f"Done_{sid}_{i}"
-                node(done, "exclusiveGateway", "")
-                flow(g, done, "otherwise")
-                flow(t, done)
-                last = done
-        else:
-            kind = "userTask" if stage.work is not None else "task"
-            label = f"{sid} ({roles})" if roles else f"{sid} (customer)"
-            last = node(f"In_{sid}", kind, label)
+        last = kind_of(stage).bpmn(sid, stage, draw)
         targets = {t: p for t, p in stage.next.items() if p > 0}
         if stage.only_if is not None:
             node(f"Skip_{sid}", "exclusiveGateway",
-                 f"value > {_money(stage.only_if.deal_value_above)}?")
+                 f"value > {money(stage.only_if.deal_value_above)}?")
             flow(f"Skip_{sid}", f"In_{sid}", "yes")
         if len(targets) > 1:
             route = node(f"Route_{sid}", "exclusiveGateway", f"after {sid}")

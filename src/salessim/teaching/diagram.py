@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from salessim.ends import LOST, NO_DECISION, WON
 from salessim.scenario.schema import Scenario
 from salessim.teaching.graph import LINE, Edge, Graph, Node, process_graph
 
-COLOURS = {"start": "#e8f1fb", "stage": "#ffffff", "won": "#e3f6e3", "lost": "#fbe3e3",
-           "no_decision": "#f0f0f0"}
+COLOURS = {"start": "#e8f1fb", "stage": "#ffffff", WON.name: "#e3f6e3", LOST.name: "#fbe3e3",
+           NO_DECISION.name: "#f0f0f0"}
 EDGE_COLOURS = {"flow": "#333333", "loop": "#1f5fbf", "skip": "#d9822b", "exit": "#b03030"}
-EXIT_COLOURS = {"lost": "#b03030", "no_decision": "#777777"}
+EXIT_COLOURS = {LOST.name: "#b03030", NO_DECISION.name: "#777777"}
 
 
 def _exits(g: Graph) -> list[tuple[Node, list[tuple[Edge, float]]]]:

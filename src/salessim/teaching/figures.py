@@ -10,17 +10,16 @@ simulation in steady state must agree with it.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
+from salessim.ends import WON, is_forward
 from salessim.model.calendar import working_calendar
+from salessim.model.kinds import kind_of, numeric
+from salessim.model.kinds.flow import Context
 from salessim.scenario.dists import Exponential
 from salessim.scenario.schema import TERMINALS
-from salessim.teaching import numeric
-from salessim.teaching.kinds import Context, visit
+from salessim.teaching.chain import Analysis, routing
+from salessim.teaching.kinds import visit
 from salessim.teaching.queueing import pooled_wait
-
-if TYPE_CHECKING:
-    from salessim.analyse import Analysis
 
 
 def _flags(a: Analysis) -> dict[str, bool]:
@@ -28,7 +27,10 @@ def _flags(a: Analysis) -> dict[str, bool]:
     stages = sc.stages.values()
     return {
         "routing": not any(s.decay or s.score_odds or s.patience for s in stages),
-        "parallel": any(s.parallel for s in stages),
+        # queueing formulas hold for every kind's staff work (not for parallel tasks)
+        "queues": all(kind_of(s).queue_exact for s in stages),
+        # every kind's visit is exact (not a meeting with a capacity)
+        "visits": all(v.exact for ch in a.chains for v in ch.fresh),
         "calendar": sc.calendar is not None or any(r.calendar for r in sc.roles.values()),
         "poisson": not any(s.profile for s in sc.sources.values()),
     }
@@ -55,16 +57,14 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
     for rid, role in sc.roles.items():
         items = pieces[rid]
         per_lead = sum(n * p.work.mean for n, p in items)
-        # A meeting holds one member of each attending role for its length, per meeting
-        # held (every one, when deals arrive often enough): load length / every.
-        meetings = [s.meeting for s in sc.stages.values() if s.meeting is not None
-                    and rid in s.staff]
-        load = rate * per_lead + sum(m.length / m.every for m in meetings)
+        # Staff time that does not scale with leads (a meeting's attendees), by the kinds.
+        fixed = [kind_of(s).fixed_load(s, rid) for s in sc.stages.values()]
+        load = rate * per_lead + sum(fixed)
         share = working_calendar(sc.calendar_of(rid), sc.time_unit).working_time(
             sc.warmup, sc.horizon) / window
         capacity = role.headcount * share
         rho = load / capacity
-        util_exact = flags["routing"] and sc.learning is None and rho < 1 and not meetings
+        util_exact = flags["routing"] and sc.learning is None and rho < 1 and not any(fixed)
         rows += [
             ("role", rid, "offered load (staff busy on average)", load, "staff", "flow rule",
              util_exact, ""),
@@ -88,7 +88,7 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
         m2 = sum(n * numeric.second_moment(p.work) for n, p in items) / requests
         q = pooled_wait(role.headcount, rate * requests, mean, m2 / mean**2 - 1)
         means = {round(p.work.mean, 12) for _, p in items}
-        exact = (flags["routing"] and not flags["parallel"] and len(means) == 1
+        exact = (flags["routing"] and flags["queues"] and len(means) == 1
                  and all(isinstance(p.work, Exponential) for _, p in items))
         if exact:
             exact_roles.add(rid)
@@ -120,11 +120,9 @@ def _stage_rows(a: Analysis, waited: list, exact_wait: set[str], flow: bool) -> 
         if n == 0:
             continue
         fwd = 0.0
-        from salessim.analyse import routing
-
         for chain in a.chains:
-            on = sum(p for t, p in routing(stage, sc.sources[chain.source]).items()
-                     if t not in ("lost", "no_decision"))
+            on = sum(p for t, p in routing(stage, sc.sources[chain.source], sc.progress).items()
+                     if is_forward(t, sc.progress))
             fwd += chain.share * sum(chain.visits[i] * on for i, st in enumerate(chain.states)
                                      if st[0] == sid and not chain.fresh[i].skipped)
         rows.append(("stage", sid, "conversion", fwd / n, "share", "flow rule", flow,
@@ -151,12 +149,12 @@ def _stage_rows(a: Analysis, waited: list, exact_wait: set[str], flow: bool) -> 
         rows.append(("stage", sid, "time per visit, no queues",
                      a.sum(lambda v, s, sid=sid: v.duration if s[0] == sid else 0.0) / n,
                      unit, "flow rule", False, ""))
-        for level in stage.approvals or []:
+        for cut, who in kind_of(stage).value_cuts(stage):  # approval levels
             share = sum(ch.share * sum(ch.visits[i] for i, st in enumerate(ch.states)
-                                       if st[0] == sid and ch.value > level.above)
+                                       if st[0] == sid and ch.value > cut)
                         for ch in a.chains) / n
-            rows.append(("stage", sid, f"share above {level.above:g} ({'+'.join(level.staff)})",
-                         share, "share", "flow rule", flow, ""))
+            rows.append(("stage", sid, f"share above {cut:g} ({who})", share, "share",
+                         "flow rule", flow, ""))
     return rows
 
 
@@ -185,9 +183,11 @@ def fill_rows(a: Analysis, rate: float) -> None:
 
     ends = {t: sum(ch.share * ch.p_end[i] for ch in a.chains) for i, t in enumerate(TERMINALS)}
     rows = [("end", t, "share of leads", p, "share", "flow rule", flow,
-             "close_rate" if t == "won" else "") for t, p in ends.items()]
-    rows.append(("end", "won", "win rate", ends["won"] / sum(ends.values()), "share",
+             "close_rate" if t == WON.name else "") for t, p in ends.items()]
+    rows.append(("end", WON.name, "win rate", ends[WON.name] / sum(ends.values()), "share",
                  "flow rule", flow, "win_rate"))
+    for kind in dict.fromkeys(kind_of(stage) for stage in sc.stages.values()):
+        rows += kind.analysis_rows(a, flow)  # a kind's own figures of the process
 
     def hand(v, s):
         return sum(v.handoffs.values())
@@ -199,7 +199,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
     ]
     rows += [("process", "all", m, x, u, "flow rule", flow, k) for m, x, u, k in proc]
     share = a.hours_per_day / 24
-    no_queue_exact = flow and not working
+    no_queue_exact = flow and not working and flags["visits"]
     for label, won in (("won deals", True), ("all leads", False)):
         cycle = a.sum(lambda v, s: v.duration, won=won)
         processing = a.sum(lambda v, s: v.processing, won=won)
@@ -214,7 +214,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
     rows.append(("process", "all", "working hours per day (stated)", a.hours_per_day, "hours",
                  "stated", True, ""))
     if waited is not None:
-        exact = flow and not flags["parallel"] and working <= exact_roles
+        exact = flow and flags["queues"] and flags["visits"] and working <= exact_roles
         method = _method(a, working) if working else "flow rule"
         won = a.sum(lambda v, s: v.duration, won=True, visits=waited)
         every = a.sum(lambda v, s: v.duration, visits=waited)
@@ -229,7 +229,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
              a.sum(lambda v, s: v.processing, won=True) / (won * share) if won > 0 else math.nan,
              "share", method, False, ""),
         ]
-    rows.append(("process", "all", "won per time unit", rate * ends["won"],
+    rows.append(("process", "all", "won per time unit", rate * ends[WON.name],
                  f"won per {unit}", "flow rule", False, "throughput"))
     util = {r[1]: r[3] for r in a.rows if r[0] == "role" and r[2] == "utilisation"}
     if util and max(util.values()) > 0:
@@ -240,7 +240,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
              "flow rule", flow, ""),
             ("process", "all", "max lead arrival rate", top, f"leads per {unit}", "flow rule",
              flow, ""),
-            ("process", "all", "max throughput (won)", top * ends["won"], f"won per {unit}",
+            ("process", "all", "max throughput (won)", top * ends[WON.name], f"won per {unit}",
              "flow rule", flow, ""),
         ]
     a.rows = [r for r in a.rows if r[0] == "stage"] + rows + \

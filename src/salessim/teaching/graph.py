@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from salessim.ends import NOT_FORWARD, WON
+from salessim.model.kinds import kind_of
+from salessim.model.kinds.words import duration, money
 from salessim.scenario.schema import Scenario, Stage
 
 COLUMN_GAP = 90.0
 ROW_GAP = 40.0
 MARGIN = 30.0
 LINE = 16.0  # pixels per text line in a box
-EXITS = ("lost", "no_decision")  # ends drawn as exits above the boxes
+EXITS = NOT_FORWARD  # ends drawn as exits above the boxes (lost, no decision)
 
 
 @dataclass
@@ -123,37 +126,16 @@ def layout(graph: Graph, start: str) -> Graph:
     return graph
 
 
-def _money(x: float) -> str:
-    return f"{x:,.0f}"
-
-
-def _time(x: float, unit: str) -> str:
-    """A duration in the unit a reader would use: minutes, hours, or the scenario's."""
-    from salessim.scenario.units import UNIT_HOURS
-
-    hours = x * UNIT_HOURS[unit]
-    if hours < 1:
-        return f"{hours * 60:.3g} min"
-    if hours < 24 or unit == "hour":
-        return f"{hours:.3g} h"
-    return f"{x:.3g} {unit}s"
-
-
 def stage_lines(stage: Stage, sid: str, unit: str) -> list[str]:
-    """The lines of a stage's box: name, roles, work and delay, its kind's details."""
+    """The lines of a stage's box: name, roles, its kind's details, skip rule and delay."""
     lines = [sid]
     if stage.staff:
         lines.append(" + ".join(stage.staff))
-    if stage.work is not None:
-        lines.append(f"work {_time(stage.work.mean, unit)}")
-    for tid, task in (stage.parallel or {}).items():
-        lines.append(f"|| {tid}: {'+'.join(task.staff) or 'customer'}")
-    for level in stage.approvals or []:
-        lines.append(f"approve > {_money(level.above)}: {'+'.join(level.staff) or '-'}")
+    lines += kind_of(stage).box(stage, unit)
     if stage.only_if is not None:
-        lines.append(f"only if value > {_money(stage.only_if.deal_value_above)}")
+        lines.append(f"only if value > {money(stage.only_if.deal_value_above)}")
     if stage.delay is not None:
-        lines.append(f"customer {_time(stage.delay.mean, unit)}")
+        lines.append(f"customer {duration(stage.delay.mean, unit)}")
     return lines
 
 
@@ -170,7 +152,7 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
     for sid, stage in scenario.stages.items():
         lines = stage_lines(stage, sid, unit) + notes.get(sid, [])
         nodes[sid] = Node(sid, "stage", lines)
-    nodes["won"] = Node("won", "end", ["won"])
+    nodes[WON.name] = Node(WON.name, "end", [WON.label])
     edges = [Edge("e0", "start", scenario.entry)]
     exits = []
     for sid, stage in scenario.stages.items():
@@ -181,13 +163,13 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
                 edges.append(Edge(f"e{len(edges)}", sid, target, f"{p:.0%}"))
         if stage.only_if is not None and stage.only_if.otherwise in EXITS:
             exits.append(Edge(f"x{len(exits)}", sid, stage.only_if.otherwise,
-                              f"skip if <= {_money(stage.only_if.deal_value_above)}", "exit"))
+                              f"skip if <= {money(stage.only_if.deal_value_above)}", "exit"))
         elif stage.only_if is not None and stage.only_if.otherwise is not None:
             edges.append(Edge(f"e{len(edges)}", sid, stage.only_if.otherwise,
-                              f"skip if <= {_money(stage.only_if.deal_value_above)}", "skip"))
+                              f"skip if <= {money(stage.only_if.deal_value_above)}", "skip"))
     for node in nodes.values():
         node.w = max(130.0, 7.2 * max(len(s) for s in node.lines) + 16)
         node.h = LINE * len(node.lines) + 14
-    if not any(e.dst == "won" for e in edges):
-        del nodes["won"]
+    if not any(e.dst == WON.name for e in edges):
+        del nodes[WON.name]
     return layout(Graph(nodes, edges, exits=exits), "start")
