@@ -107,7 +107,7 @@ class Tally:
     open_created: float = 0.0  # sum of creation times of cohort leads still open
     cycle_won: QuantileSketch = field(default_factory=QuantileSketch)  # creation to won
     wip_area: float = 0.0  # integral of open leads over the window
-    wip_series: array[float] = field(default_factory=lambda: array("d"))  # open leads on a time grid
+    wip_series: array[float] = field(default_factory=lambda: array("d"))  # open leads, on a grid
     leads_by_source: dict[str, int] = field(default_factory=dict)
     won_by_source: dict[str, int] = field(default_factory=dict)
     revenue_by_source: dict[str, float] = field(default_factory=dict)

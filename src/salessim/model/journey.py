@@ -138,7 +138,8 @@ class Journey:
         self.open = 0  # leads in the process now
         self.returned = _returning_bits(entry)
         if self.returned:  # count recycled wins; without such stages, _end stays as lean
-            self._end = self._end_counting_returns
+            # Deliberately shadows the method, for this object only.
+            self._end = self._end_counting_returns  # type: ignore[method-assign]
         self._last = 0.0
         self._area_at_warmup = 0.0
         if log is not None:
