@@ -126,7 +126,10 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     for sid, a in cal.arrivals.items():
         src: dict[str, Any] = {"rate": float(f"{a.rate:.6g}"),
                                "deal_value": cal.values[sid].spec}
-        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly)) if v}
+        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly),
+                                     ("hourly", getattr(a, "hour_profile", None))) if v}
+        if a.day_effect is not None and a.dispersion is not None and a.dispersion.rejects:
+            profile["day_effect"] = {"shape": float(f"{a.day_effect:.4g}")}
         if profile:
             src["profile"] = profile
         sources[sid] = src
@@ -202,20 +205,29 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      f"days, 95% CI [{_g(a.low)}, {_g(a.high)}]{disp}")
         lines.append(f"    deal_value: {_flow(src['deal_value'])}   # n = {val.n} amounts, "
                      f"mean {_g(val.mean)}, 95% CI [{_g(val.low)}, {_g(val.high)}]; {val.note}")
-        for kind, test in (("weekly", a.weekly_test), ("monthly", a.monthly_test)):
+        profile, opened = src.get("profile", {}), False
+        for kind, test in (("weekly", a.weekly_test), ("monthly", a.monthly_test),
+                           ("hourly", getattr(a, "hourly_test", None))):
             if test is None:
                 continue
             verdict = "not flat" if test.rejects else "flat"
             line = (f"{test.name}: {_g(test.statistic)} on {test.df} df, p = {_g(test.p, 2)} "
                     f"({verdict} at {cal_alpha()})")
-            if kind in src.get("profile", {}):
-                if "profile:" not in lines[-1] and not lines[-1].startswith("      "):
+            if kind in profile:
+                if not opened:
                     lines.append("    profile:")
-                lines.append(f"      {kind}: {_flow(src['profile'][kind])}   # {line}"
-                             + ("; Mon..Sun" if kind == "weekly" else "; Jan..Dec, 1 where "
-                                "unobserved"))
+                    opened = True
+                lines.append(f"      {kind}: {_flow(profile[kind])}   # {line}{_ORDER[kind]}")
             else:
-                lines.append(f"    # {kind} shape: {line}; no profile")
+                indent = "      " if opened else "    "
+                lines.append(f"{indent}# {kind} shape: {line}; no profile")
+        if "day_effect" in profile:
+            if not opened:
+                lines.append("    profile:")
+            lo, hi = a.day_effect_ci
+            lines.append(f"      day_effect: {_flow(profile['day_effect'])}   # daily counts vary "
+                         f"{_g(a.index)} times as much as Poisson; gamma shape k by moments, "
+                         f"95% CI [{_g(lo)}, {_g(hi)}] (bootstrap over days)")
     lines.append(f"entry: {data['entry']}   # the stage most deals start in")
     lines.append("stages:")
     for sid, stage in data["stages"].items():
@@ -328,6 +340,11 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
         **log_evidence(cal),
     }
+
+
+#: What the entries of a written profile stand for.
+_ORDER = {"weekly": "; Mon..Sun", "monthly": "; Jan..Dec, 1 where unobserved",
+          "hourly": "; hours 0..23 local time, mean 1"}
 
 
 def log_evidence(cal: Calibration) -> dict[str, Any]:

@@ -334,7 +334,6 @@ def clip01(x: float) -> float:
 
 __all__ = [
     "AGING_BUCKETS", "ApprovalLevel", "ArrivalProfile", "BadDebt", "Collection", "DayEffect",
-    "Decay",
-    "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay",
+    "Decay", "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay",
     "Reminder", "Renewal", "ScoreFactor", "ScoreOdds", "Staffed", "Task", "Upsell", "clip01",
 ]
