@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from scipy import stats as sst
 
+from salessim.analyse import analyse
 from salessim.engine import run_replication
 from salessim.errors import ScenarioError
 from salessim.model.demand import arrival_gaps
@@ -145,3 +146,10 @@ def test_bad_values_are_refused_at_their_field(tmp_path, profile, field, rule):
         load_scenario(path)
     text = str(err.value)
     assert field in text and rule in text.lower(), text
+
+
+def test_flow_analysis_and_size_estimate_see_the_same_mean_rate():
+    plain = scenario(None)
+    shaped = scenario({"hourly": HOURLY, "day_effect": {"shape": 1.5}})
+    assert expected_leads(shaped) == expected_leads(plain) == 40.0 * 400
+    assert repr(analyse(shaped).rows) == repr(analyse(plain).rows)

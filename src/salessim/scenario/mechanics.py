@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    NonNegativeFloat,
     field_validator,
     model_validator,
 )
@@ -74,7 +75,7 @@ class ArrivalProfile(Frozen):
 
     weekly: list[float] | None = Field(default=None, min_length=7, max_length=7)
     monthly: list[float] | None = Field(default=None, min_length=12, max_length=12)
-    hourly: list[float] | None = Field(
+    hourly: list[NonNegativeFloat] | None = Field(
         default=None, min_length=24, max_length=24,
         description="multipliers of hours 0..23 of every day, a shape (divided by its mean)")
     day_effect: DayEffect | None = Field(
