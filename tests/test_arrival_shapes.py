@@ -18,10 +18,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sst
 
 from salessim.analyse import analyse
+from salessim.calibrate.backtest import aligned
 from salessim.engine import run_replication
 from salessim.errors import ScenarioError
 from salessim.model.demand import arrival_gaps
@@ -166,3 +168,11 @@ def test_flow_analysis_and_size_estimate_see_the_same_mean_rate():
     assert set(map(repr, rows)) <= set(plain_rows)
     assert all("allen_cunneen" in row or "erlang_c" in row
                for row in set(plain_rows) - set(map(repr, rows)))
+
+
+def test_a_start_at_another_hour_turns_the_hourly_shape():
+    sc = scenario({"weekly": [1, 2, 3, 4, 5, 6, 7], "hourly": HOURLY})
+    turned = aligned(sc, pd.Timestamp("2026-03-04 14:30")).sources["web"].profile
+    assert turned.hourly == HOURLY[14:] + HOURLY[:14]
+    assert turned.weekly == [3, 4, 5, 6, 7, 1, 2]  # a Wednesday
+    assert aligned(sc, pd.Timestamp("2026-03-02")).sources["web"].profile.hourly == HOURLY
