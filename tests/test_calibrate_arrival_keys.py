@@ -85,3 +85,11 @@ def test_poisson_days_give_no_day_effect(tmp_path, monkeypatch):
     profile = result.scenario.sources["all"].profile
     assert profile.day_effect is None and profile.hourly == a.hour_profile is not None
     assert "day_effect" not in result.yaml
+
+
+def test_calibration_json_keeps_the_hour_test(calibrated):
+    _, result = calibrated
+    a = result.calibration.arrivals["all"]
+    shape = result.evidence["arrival_shape"]["all"]
+    assert shape["hour_of_day_test"] == {"statistic": a.hourly_test.statistic, "df": 23,
+                                         "p": a.hourly_test.p}

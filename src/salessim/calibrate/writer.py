@@ -358,6 +358,9 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
         out["arrival_shape"] = {sid: {
             "index_of_dispersion": a.index, "day_effect_k": a.day_effect,
             "day_effect_k_ci": a.day_effect_ci, "weekday_hour_shares": a.hourly,
+            "hour_of_day_test": None if a.hourly_test is None else {
+                "statistic": a.hourly_test.statistic, "df": a.hourly_test.df,
+                "p": a.hourly_test.p},
             "unobserved_months": a.unobserved_months} for sid, a in cal.arrivals.items()}
     log = getattr(cal, "log", None)
     if log is not None:
