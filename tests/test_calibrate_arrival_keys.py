@@ -93,3 +93,8 @@ def test_calibration_json_keeps_the_hour_test(calibrated):
     shape = result.evidence["arrival_shape"]["all"]
     assert shape["hour_of_day_test"] == {"statistic": a.hourly_test.statistic, "df": 23,
                                          "p": a.hourly_test.p}
+
+
+def test_dates_without_a_time_give_no_hour_test():
+    days = pd.Series(pd.Timestamp("2025-01-06") + pd.to_timedelta(np.arange(500) % 90, unit="D"))
+    assert _hour_shape(days) == (None, None)

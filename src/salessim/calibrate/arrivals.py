@@ -253,8 +253,9 @@ def _hourly(created: pd.Series, days: pd.DatetimeIndex) -> list[list[float]] | N
 
 def _hour_shape(created: pd.Series) -> tuple[Test | None, list[float] | None]:
     """Chi-square of the counts per hour of day against flat, and the 24 multipliers (count
-    / mean count) when it rejects."""
-    if len(created) < 24:
+    / mean count) when it rejects. Dates without a time (most arrivals at exactly
+    midnight) say nothing of the hour: no test."""
+    if len(created) < 24 or (created == created.dt.normalize()).mean() > 0.5:
         return None, None
     counts = np.bincount(created.dt.hour.to_numpy(), minlength=24).astype(float)
     expected = counts.mean()
