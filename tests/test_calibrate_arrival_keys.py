@@ -12,10 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats as sst
 from tests import loggen
 
-from salessim.calibrate.arrivals import ALPHA, _hour_shape
+from salessim.calibrate.arrivals import ALPHA, _dispersion, _hour_shape
+from salessim.calibrate.backtest import aligned
 from salessim.calibrate.pipeline import calibrate_file
+from salessim.model.demand import arrival_gaps
+from salessim.rng import RandomStreams
 from salessim.scenario import load_scenario
 
 
@@ -98,3 +102,35 @@ def test_calibration_json_keeps_the_hour_test(calibrated):
 def test_dates_without_a_time_give_no_hour_test():
     days = pd.Series(pd.Timestamp("2025-01-06") + pd.to_timedelta(np.arange(500) % 90, unit="D"))
     assert _hour_shape(days) == (None, None)
+
+
+def test_simulating_the_calibrated_source_reproduces_the_days_and_hours(calibrated):
+    """A parametric bootstrap: the calibrated source, simulated over the window again and
+    again, gives indexes of dispersion among which the data's is not extreme, and hour
+    shares the data's do not differ from (chi-square of homogeneity)."""
+    _, result = calibrated
+    a, win = result.calibration.arrivals["all"], result.calibration.window
+    scenario = aligned(result.scenario, win.start)
+    source = scenario.sources["all"]
+    days = len(a.daily)
+    weekday = np.asarray(a.daily.index.day_of_week)[1:-1]
+    shape = np.asarray(source.profile.weekly)[weekday]
+    indexes, hours = [], np.zeros(24)
+    for replication in range(200):
+        t, times = 0.0, []
+        for gap in arrival_gaps(source, "day", RandomStreams(1, replication), "all"):
+            t += gap
+            if t >= days:
+                break
+            times.append(t)
+        times = np.asarray(times)
+        counts = np.bincount(times.astype(int), minlength=days)[1:-1]
+        test = _dispersion(counts, shape, 7)
+        indexes.append(test.statistic / test.df)
+        inner = times[(times >= 1) & (times < days - 1)]
+        hours += np.bincount((inner * 24 % 24).astype(int), minlength=24)
+    low, high = np.quantile(indexes, [0.005, 0.995])
+    assert low <= a.index <= high, (a.index, low, high)
+    data = np.asarray(a.hourly).sum(axis=0) * (a.n - int(a.daily.iloc[[0, -1]].sum()))
+    _, p, _, _ = sst.chi2_contingency(np.vstack([data.round(), hours]))
+    assert p > 1e-3, p
