@@ -42,6 +42,7 @@ from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import slug
 from salessim.calibrate.staff import Staff, discover
 from salessim.calibrate.visits import DAY, Visits
+from salessim.ends import NOT_FORWARD, WON
 
 MIN_VALUES = 20
 DRIFT_DAYS = 90
@@ -68,6 +69,7 @@ class Routing:
     counts: dict[str, int]
     shares: dict[str, float]
     intervals: dict[str, tuple[float, float]]
+    prior: str = ""
 
 
 @dataclass
@@ -116,6 +118,61 @@ def fit_routing(visits: Visits) -> dict[str, Routing]:
             visits.target(stage), n, int(group["next_stage"].isna().sum()), targets,
             {t: c / n for t, c in targets.items()},
             {t: wilson(c, n) for t, c in targets.items()})
+    return out
+
+
+def pool_unexited(visits: Visits, routing: dict[str, Routing]) -> list[str]:
+    """Give each stage with no observed exit a stated prior instead of its own shares.
+
+    A short export can end before any deal leaves a late stage. Its own exits say nothing,
+    and "lost" for all would be a funnel that never wins. The prior pools the stages with
+    exits: the share of their exits that ended a deal without a sale (lost, no decision),
+    with its Wilson interval, goes to those ends in the pooled proportions; the rest moves
+    forward, to the next stage in funnel order (stages ranked by the median position of
+    their visits in a deal's path) or, for the last stage, to won.
+
+    Returns:
+        One warning per pooled stage (the prior in words).
+
+    Raises:
+        ExportError: no stage has an exit at all (nothing to pool).
+    """
+    from salessim.calibrate.readers import ExportError
+
+    empty = [sid for sid, r in routing.items() if r.exits == 0]
+    if not empty:
+        return []
+    pooled: dict[str, int] = {}
+    for r in routing.values():
+        for target, count in r.counts.items():
+            pooled[target] = pooled.get(target, 0) + count
+    total = sum(pooled.values())
+    if total == 0:
+        raise ExportError(f"stage {empty[0]!r}: no visit of any stage ended in the data, so "
+                          "the routing of a stage with no exits cannot be pooled from the "
+                          "others; give a longer export (or an earlier --as-of)")
+    off = {t: c for t, c in pooled.items() if t in NOT_FORWARD}
+    n_off = sum(off.values())
+    v = visits.visits
+    rank = v.groupby("deal_id", sort=False).cumcount().groupby(
+        v["stage"].map(visits.target)).median().sort_values(kind="stable")
+    order = [str(s) for s in rank.index]
+    low, high = wilson(n_off, total)
+    out = []
+    for sid in empty:
+        r = routing[sid]
+        later = order[order.index(sid) + 1:] if sid in order else []
+        forward = later[0] if later else WON.name
+        shares = {t: c / total for t, c in off.items()}
+        shares[forward] = shares.get(forward, 0.0) + 1 - n_off / total
+        r.shares = shares
+        r.intervals = {t: (low, high) if t in off else (1 - high, 1 - low) for t in shares}
+        r.prior = (f"no exit seen: pooled prior from the {total} exits of the other stages, "
+                   f"{n_off} of them ({n_off / total:.1%}, 95% Wilson CI [{low:.3f}, "
+                   f"{high:.3f}]) ended without a sale; the rest moves on to {forward!r}")
+        out.append(f"stage never left: {sid!r} has {r.open} visits and none ended in the "
+                   f"export, so its routing is a prior, not an estimate: {r.prior}; a longer "
+                   "export (or a later --as-of) measures it")
     return out
 
 
@@ -232,6 +289,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
                         "counts; the rate uses the whole window")
     arrivals = fit_arrivals(visits, win)
     routing = fit_routing(visits)
+    warnings += pool_unexited(visits, routing)
     times = fit_times(visits, families)
     warnings += _stage_checks(visits, times)
     unknown = sorted(set(touch) - set(times))
@@ -242,7 +300,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     for sid, fit in times.items():
         if fit.exits == 0:
             warnings.append(f"stage never left: {sid!r} has {fit.censored} visits and none "
-                            "ended; its time and routing are assumptions")
+                            "ended; its time in stage is an assumption")
         elif fit.exits < 20:
             warnings.append(f"tiny sample: {sid!r} has only {fit.exits} exits; {fit.note}")
     for sid, a in arrivals.items():

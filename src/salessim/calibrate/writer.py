@@ -37,7 +37,7 @@ def _flow(value: Any) -> str:
 def routes(cal: Calibration, sid: str) -> dict[str, float]:
     """The stage's ``next``: shares rounded to 6 decimals, summing to exactly 1."""
     r = cal.routing.get(sid)
-    if r is None or r.exits == 0:
+    if r is None or not r.shares:
         return {LOST.name: 1.0}
     shares = {t: round(s, 6) for t, s in sorted(r.shares.items(), key=lambda kv: -kv[1])}
     top = next(iter(shares))
@@ -261,8 +261,11 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
         pad = "  " if recycle else ""
         r = cal.routing.get(sid)
         for target, share in (recycle["back"] if recycle else stage["next"]).items():
-            if r is None or r.exits == 0:
+            if r is None or not r.shares:
                 lines.append(f"{pad}      {target}: {share}   # assumed: the stage is never left")
+                continue
+            if r.exits == 0:
+                lines.append(f"{pad}      {target}: {share}   # prior, not data: {r.prior}")
                 continue
             low, high = r.intervals[target]
             lines.append(f"{pad}      {target}: {share}   # {r.counts[target]} of {r.exits} "
@@ -311,7 +314,8 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
             "weekday_rate_ratio": dict(zip(WEEKDAYS, a.weekly_ci or [], strict=False)),
             "monthly": a.monthly, "drift": test(a.drift)} for sid, a in cal.arrivals.items()},
         "routing": {sid: {"exits": r.exits, "open": r.open, "counts": r.counts,
-                          "shares": r.shares, "ci": r.intervals}
+                          "shares": r.shares, "ci": r.intervals,
+                          **({"prior": r.prior} if r.prior else {})}
                     for sid, r in cal.routing.items()},
         "stage_times": {sid: {
             "visits": t.visits, "exits": t.exits, "censored": t.censored,
