@@ -38,6 +38,7 @@ from salessim.calibrate.arrivals import (
 )
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.fromlog import EventLog
+from salessim.calibrate.headcount import Headcount, choose_headcount
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import slug
 from salessim.calibrate.staff import Staff, discover
@@ -103,6 +104,7 @@ class Calibration:
     staff: Staff | None = None
     log: EventLog | None = field(default=None, repr=False)
     window: Window | None = None
+    staffing: Headcount | None = None
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
@@ -260,8 +262,8 @@ def _logged_touch(visits: Visits, given: dict[str, float]) -> dict[str, float]:
 
 
 def calibrate(visits: Visits, touch: dict[str, float] | None = None,
-              families: dict[str, FamilyFit] | None = None, log: EventLog | None = None
-              ) -> Calibration:
+              families: dict[str, FamilyFit] | None = None, log: EventLog | None = None,
+              headcount: dict[str, int] | None = None) -> Calibration:
     """Every estimate from one export.
 
     Args:
@@ -272,6 +274,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
             the data); default: every family, chosen by AIC.
         log: the event log the visits came from (:func:`salessim.calibrate.fromlog.read_log`):
             its work items give the staff, calendars and waits.
+        headcount: ``--headcount``, {role: N}; without it and without owners in the data,
+            the headcount of staff work is estimated (:mod:`salessim.calibrate.headcount`).
     """
     touch = dict(touch or {})
     logged = _logged_touch(visits, touch)
@@ -312,7 +316,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
                             f"in the first quarter of the period than in the last "
                             f"(p = {a.drift.p:.2g}); a flat rate may not describe it")
     owners = owners_per_month(visits)
-    headcount = int(round(float(np.median(list(owners.values()))))) if owners else None
+    staffing = choose_headcount(visits, owners, touch, headcount)
     assumptions = [
         "time in stage in a CRM is queue + staff work + customer-side time together; it "
         "cannot be split without activity data, so the whole time in stage is the stage's "
@@ -320,8 +324,14 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
         "a lead arrives when its deal is created and enters the stage most deals start in",
         "deal value is each deal's amount at its end",
     ]
-    if headcount is None:
+    if staffing is None:
         assumptions.append("no owners in the data: no staff roles")
+    elif staffing.source == "estimated":
+        assumptions.append(f"headcount {staffing.value} {staffing.note}")
+        warnings.append(f"headcount not in the data: {staffing.value}, {staffing.note}")
+    elif staffing.source == "given" and owners:
+        warnings.append(f"headcount given ({staffing.value}) overrides the data's median of "
+                        f"distinct owners per month ({', '.join(map(str, owners.values()))})")
     for sid, days in logged.items():
         assumptions.append(f"staff work of {sid!r} is the mean logged activity time of its "
                            f"visits ({days * 24:.3g} hours), exponential")
@@ -330,8 +340,9 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
         staff = discover(visits, log.instances)
         if staff is not None:
             warnings += checks.staff_warnings(staff.several_roles)
-    return Calibration(visits, entry, arrivals, routing, times, fit_values(visits), headcount,
-                       owners, touch, warnings, assumptions, staff, log, win)
+    return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
+                       None if staffing is None else staffing.value, owners, touch, warnings,
+                       assumptions, staff, log, win, staffing)
 
 
 def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:

@@ -189,9 +189,11 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                          f"availability {_g(r.availability, 2)}")
     elif "roles" in data:
         months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
-        lines += ["roles:", f"  {ROLE}: {_flow(data['roles'][ROLE])}   # distinct owners active "
-                  f"per month, median of {{{months}}}" if months else
-                  f"  {ROLE}: {_flow(data['roles'][ROLE])}   # assumed: no owners in the data"]
+        how = getattr(cal, "staffing", None)
+        lines += ["roles:", f"  {ROLE}: {_flow(data['roles'][ROLE])}   # "
+                  + (how.note if how is not None and how.source != "owners" else
+                     f"distinct owners active per month, median of {{{months}}}" if months
+                     else "assumed: no owners in the data")]
     lines.append("sources:")
     for sid, src in data["sources"].items():
         a, val = cal.arrivals[sid], cal.values[sid]
@@ -328,10 +330,21 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
         "deal_values": {sid: {"n": x.n, "spec": x.spec, "mean": x.mean, "ci": [x.low, x.high],
                               "note": x.note} for sid, x in cal.values.items()},
         "staff": {"owners_per_month": cal.owners_per_month, "headcount": cal.headcount,
-                  "touch": cal.touch},
+                  "touch": cal.touch, **_staffing(cal)},
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
         **log_evidence(cal),
     }
+
+
+def _staffing(cal: Calibration) -> dict[str, Any]:
+    """Where the owner role's headcount came from (owners, given or estimated)."""
+    how = getattr(cal, "staffing", None)
+    if how is None:
+        return {"headcount_source": None}
+    out: dict[str, Any] = {"headcount_source": how.source, "headcount_note": how.note}
+    if how.source == "estimated":
+        out["offered_load"] = how.load
+    return out
 
 
 def log_evidence(cal: Calibration) -> dict[str, Any]:
