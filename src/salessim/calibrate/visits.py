@@ -139,7 +139,7 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
     Raises:
         ExportError: time running backwards in a row, fewer than two deals, no end stage.
     """
-    warnings: list[str] = []
+    warnings: list[str] = list(raw.attrs.get("warnings", []))  # what the reader could not show
     names = set(raw["stage"].dropna()) | set(raw["next_stage"].dropna())
     ends = resolve_ends(names, won, lost, no_decision, raw.attrs.get("closed"))
     raw = raw[raw["entered_at"].notna()] if raw["entered_at"].isna().any() else raw
