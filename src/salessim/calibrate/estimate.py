@@ -36,6 +36,7 @@ from salessim.calibrate.arrivals import (
     poisson_interval,
     window,
 )
+from salessim.calibrate.drift import Drift, find_drift
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.fromlog import EventLog
 from salessim.calibrate.headcount import Headcount, choose_headcount
@@ -105,6 +106,7 @@ class Calibration:
     log: EventLog | None = field(default=None, repr=False)
     window: Window | None = None
     staffing: Headcount | None = None
+    drift: list[Drift] = field(default_factory=list)
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
@@ -315,6 +317,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
             warnings.append(f"drift: source {sid!r} had {a.drift.statistic:+.0f} more arrivals "
                             f"in the first quarter of the period than in the last "
                             f"(p = {a.drift.p:.2g}); a flat rate may not describe it")
+    drift = find_drift(visits)
+    warnings += [d.warning() for d in drift]
     owners = owners_per_month(visits)
     staffing = choose_headcount(visits, owners, touch, headcount)
     assumptions = [
@@ -342,7 +346,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
             warnings += checks.staff_warnings(staff.several_roles)
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
                        None if staffing is None else staffing.value, owners, touch, warnings,
-                       assumptions, staff, log, win, staffing)
+                       assumptions, staff, log, win, staffing, drift)
 
 
 def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:

@@ -105,14 +105,14 @@ def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
                         stages, timezone)[0]
 
 
-def parse_as_of(as_of: str | None) -> pd.Timestamp | None:
-    """The ``--as-of`` date as a naive timestamp (UTC when it names a zone)."""
+def parse_as_of(as_of: str | None, option: str = "--as-of") -> pd.Timestamp | None:
+    """The ``--as-of`` (or ``option``) date as a naive timestamp (UTC when it names a zone)."""
     if as_of is None:
         return None
     try:
         when = pd.Timestamp(as_of)
     except ValueError:
-        raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
+        raise ExportError(f"{option}: not a date or time (got {as_of!r})") from None
     if when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
     return when
@@ -198,13 +198,17 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
                    no_decision: Sequence[str] = (), as_of: str | None = None,
                    opportunities: str | Path | None = None, touch: Sequence[str] = (),
                    stages: str | Path | None = None, timezone: str | None = None,
-                   headcount: Sequence[str] = (), **options) -> CalibrationResult:
+                   headcount: Sequence[str] = (), since: str | None = None,
+                   **options) -> CalibrationResult:
     """Read an export and calibrate it (options as :func:`calibrate_visits`).
 
     An event log (XES, or any log given ``stages``) is grouped into stages by the stage
-    map ``stages`` (proposed from the log when None, with a warning)."""
+    map ``stages`` (proposed from the log when None, with a warning). ``since`` keeps the
+    deals created from that date on (a calibration window after a change)."""
     visits, log = read_history(path, fmt, mapping, won, lost, no_decision, as_of,
                                opportunities, stages, timezone)
+    if since is not None:
+        visits = visits.since(parse_as_of(since, "--since"))
     return calibrate_visits(visits, str(path), parse_touch(touch), log=log,
                             headcount=parse_headcount(headcount), **options)
 

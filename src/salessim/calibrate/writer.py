@@ -331,6 +331,8 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
                               "note": x.note} for sid, x in cal.values.items()},
         "staff": {"owners_per_month": cal.owners_per_month, "headcount": cal.headcount,
                   "touch": cal.touch, **_staffing(cal)},
+        "drift": [{"stage": d.stage, "kind": d.kind, "date": d.date.isoformat(), "p": d.p,
+                   "size": d.size} for d in getattr(cal, "drift", [])],
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
         **log_evidence(cal),
     }

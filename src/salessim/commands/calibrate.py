@@ -39,7 +39,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            holdout=args.holdout, replications=args.replications,
                            seed=args.seed, backtest=not args.no_backtest, name=args.name,
                            stages=args.stages, timezone=args.timezone,
-                           headcount=args.headcount)
+                           headcount=args.headcount, since=args.since)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     for line in report.warnings:
@@ -50,7 +50,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     record.seed, record.replications = args.seed, args.replications
     record.scenario("scenario", "scenario.yaml", scenario_hash(report.scenario))
     record.details.update({"export": str(args.export), "format": args.format,
-                           "as_of": args.as_of, "holdout": args.holdout,
+                           "as_of": args.as_of, "since": args.since, "holdout": args.holdout,
                            "backtest": not args.no_backtest, "warnings": report.warnings,
                            "resolved_scenario": resolved(report.scenario)})
     write_record(args.out, record, written)
@@ -114,6 +114,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opportunities", metavar="FILE",
                    help="Salesforce Opportunity export to join (LeadSource, OwnerId, IsWon)")
     p.add_argument("--as-of", metavar="DATE", help="export date (default: latest timestamp)")
+    p.add_argument("--since", metavar="DATE", help="calibrate on the deals created from DATE "
+                   "on (a window after a change that calibration reports as drift)")
     p.add_argument("--touch", action="append", default=[], metavar="STAGE=DURATION",
                    help="staff work per visit of a stage, taken out of its delay")
     p.add_argument("--headcount", action="append", default=[], metavar="ROLE=N",
