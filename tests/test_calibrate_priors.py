@@ -12,7 +12,13 @@ from tests.forecast_histories import history, truth
 
 from salessim.calibrate.estimate import Routing, calibrate, pool_unexited, wilson
 from salessim.calibrate.readers import ExportError
-from salessim.calibrate.writer import evidence, routes, scenario_data, scenario_yaml
+from salessim.calibrate.writer import (
+    check_scenario,
+    evidence,
+    routes,
+    scenario_data,
+    scenario_yaml,
+)
 from salessim.forecast.gap import PipelineGap
 
 
@@ -37,6 +43,8 @@ def test_a_stage_never_left_is_pooled_from_the_stages_with_exits(short):
     assert data["stages"]["negotiation"]["next"]["won"] > 0.3
     text = scenario_yaml(short, data, "history")
     assert "# prior, not data: no exit seen: pooled prior from the" in text
+    assert check_scenario(text).stages["negotiation"].next == data["stages"]["negotiation"][
+        "next"]
     assert any("'negotiation'" in w and "prior, not an estimate" in w for w in short.warnings)
     assert "prior" in evidence(short, data, "history")["routing"]["negotiation"]
 
