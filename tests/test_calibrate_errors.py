@@ -140,3 +140,8 @@ def test_drift_in_a_long_export_is_a_warning(capsys, tmp_path):
     code, _, err, _ = run(capsys, tmp_path, "deal_id,stage,entered_at\n" + "\n".join(rows))
     assert code == 0, err
     assert "warning: drift: source 'all'" in err
+    # The change is dated and sized, and a window after it proposed: of the candidate
+    # splits (every 5% of arrivals) the likeliest is the 59th arrival, day 29: 58 arrivals
+    # in 29 days before (2 a day), 32 in the 91 days after (0.352 a day).
+    assert "the rate changed most about 2026-01-30, from 2 to 0.352 a day" in err
+    assert "--since 2026-01-30" in err

@@ -36,7 +36,7 @@ from salessim.calibrate.arrivals import (
     poisson_interval,
     window,
 )
-from salessim.calibrate.drift import Drift, find_drift
+from salessim.calibrate.drift import Drift, arrival_change, find_drift
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.fromlog import EventLog
 from salessim.calibrate.headcount import Headcount, choose_headcount
@@ -314,9 +314,14 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
             warnings.append(f"tiny sample: source {sid!r} has only {a.n} deals")
         warnings += checks.arrival_warnings(a)
         if a.drift is not None and a.drift.rejects:
+            change = _arrival_change(visits, sid, win)
             warnings.append(f"drift: source {sid!r} had {a.drift.statistic:+.0f} more arrivals "
                             f"in the first quarter of the period than in the last "
-                            f"(p = {a.drift.p:.2g}); a flat rate may not describe it")
+                            f"(p = {a.drift.p:.2g}); a flat rate may not describe it"
+                            + ("" if change is None else
+                               f"; the rate changed most about {change[0]:%Y-%m-%d}, from "
+                               f"{change[1]:.3g} to {change[2]:.3g} a day: calibrate on the "
+                               f"data after it with --since {change[0]:%Y-%m-%d}"))
     drift = find_drift(visits)
     warnings += [d.warning() for d in drift]
     owners = owners_per_month(visits)
@@ -347,6 +352,13 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
                        None if staffing is None else staffing.value, owners, touch, warnings,
                        assumptions, staff, log, win, staffing, drift)
+
+
+def _arrival_change(visits: Visits, sid: str, win: Window):
+    """The most likely change of source ``sid``'s arrival rate in the window, or None."""
+    deals = visits.deals[visits.deals["source"].map(slug) == sid]
+    created = deals["created_at"].dropna()
+    return arrival_change(created[created < win.end], win.start, win.end)
 
 
 def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:
