@@ -60,8 +60,11 @@ def test_customer_first_event_order_and_same_draws():
     assert (done.started >= done.delay_finished).all()
     assert (done.delay_started <= done.queued).all()
     other = engine.run(scenario_of(_office_stage("work_first")), event_log=True).event_log()
-    delays = lambda lg: (lg[lg.event == "delay_finished"].set_index("lead").time
-                         - lg[lg.event == "delay_started"].set_index("lead").time)
+
+    def delays(lg):
+        return (lg[lg.event == "delay_finished"].set_index("lead").time
+                - lg[lg.event == "delay_started"].set_index("lead").time)
+
     both = delays(log).to_frame("back").join(delays(other).to_frame("front"), how="inner")
     assert len(both) > 100
     assert np.allclose(both.back, both.front)
