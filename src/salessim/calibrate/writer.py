@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
+from salessim.calibrate.profileyaml import profile_lines
 from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import NURTURE
 from salessim.ends import LOST, is_end
@@ -126,7 +127,10 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     for sid, a in cal.arrivals.items():
         src: dict[str, Any] = {"rate": float(f"{a.rate:.6g}"),
                                "deal_value": cal.values[sid].spec}
-        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly)) if v}
+        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly),
+                                     ("hourly", getattr(a, "hour_profile", None))) if v}
+        if a.day_effect is not None and a.dispersion is not None and a.dispersion.rejects:
+            profile["day_effect"] = {"shape": float(f"{a.day_effect:.4g}")}
         if profile:
             src["profile"] = profile
         sources[sid] = src
@@ -204,20 +208,7 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      f"days, 95% CI [{_g(a.low)}, {_g(a.high)}]{disp}")
         lines.append(f"    deal_value: {_flow(src['deal_value'])}   # n = {val.n} amounts, "
                      f"mean {_g(val.mean)}, 95% CI [{_g(val.low)}, {_g(val.high)}]; {val.note}")
-        for kind, test in (("weekly", a.weekly_test), ("monthly", a.monthly_test)):
-            if test is None:
-                continue
-            verdict = "not flat" if test.rejects else "flat"
-            line = (f"{test.name}: {_g(test.statistic)} on {test.df} df, p = {_g(test.p, 2)} "
-                    f"({verdict} at {cal_alpha()})")
-            if kind in src.get("profile", {}):
-                if "profile:" not in lines[-1] and not lines[-1].startswith("      "):
-                    lines.append("    profile:")
-                lines.append(f"      {kind}: {_flow(src['profile'][kind])}   # {line}"
-                             + ("; Mon..Sun" if kind == "weekly" else "; Jan..Dec, 1 where "
-                                "unobserved"))
-            else:
-                lines.append(f"    # {kind} shape: {line}; no profile")
+        lines += profile_lines(a, src.get("profile", {}))
     lines.append(f"entry: {data['entry']}   # the stage most deals start in")
     lines.append("stages:")
     for sid, stage in data["stages"].items():
@@ -360,6 +351,9 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
         out["arrival_shape"] = {sid: {
             "index_of_dispersion": a.index, "day_effect_k": a.day_effect,
             "day_effect_k_ci": a.day_effect_ci, "weekday_hour_shares": a.hourly,
+            "hour_of_day_test": None if a.hourly_test is None else {
+                "statistic": a.hourly_test.statistic, "df": a.hourly_test.df,
+                "p": a.hourly_test.p},
             "unobserved_months": a.unobserved_months} for sid, a in cal.arrivals.items()}
     log = getattr(cal, "log", None)
     if log is not None:
