@@ -111,6 +111,21 @@ def loads(tmp_path, data) -> bool:
     return True
 
 
+@pytest.mark.parametrize("profile, accepted", [
+    ({"hourly": [1] * 8 + [3] * 8 + [0.5] * 8}, True),
+    ({"day_effect": {"shape": 2.5}}, True),
+    ({"weekly": [1] * 7, "hourly": [1] * 24, "day_effect": {"shape": 1}}, True),
+    ({"hourly": [1] * 23}, False), ({"hourly": [1] * 25}, False),
+    ({"hourly": [-1] + [1] * 23}, False), ({"day_effect": {"shape": 0}}, False),
+    ({"day_effect": {}}, False), ({"day_effect": {"shape": 1, "scale": 2}}, False),
+])
+def test_arrival_profile_keys_match_the_loader(tmp_path, profile, accepted):
+    data = json.loads(json.dumps(BASE))
+    data["sources"]["web"]["profile"] = profile
+    assert loads(tmp_path, data) is accepted
+    assert (errors(data, partial=False) == []) is accepted
+
+
 @pytest.mark.parametrize("work, accepted", [
     (4, True), (2.5, True), ("4 hours", True), ("30 Minutes", True),
     ("1e1 min", True), (".5 d", True), ({"dist": "lognormal", "mean": "20 minutes", "cv": 0.5}, True),

@@ -120,6 +120,9 @@ class CalibrationReport:
         for sid, t in cal.times.items():
             lines.append(f"  stage {sid}: {t.chosen.family}, mean {t.mean:.3g} days "
                          f"[{t.mean_low:.3g}, {t.mean_high:.3g}], {t.censored} open visits")
+        if cal.staffing is not None:
+            lines.append(f"  staff owner: headcount {cal.staffing.value} "
+                         f"({cal.staffing.note})")
         bt = self.result.backtest
         if bt is not None:
             lines.append(f"back-test ({bt.replications} replications"
@@ -184,7 +187,8 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
               opportunities: str | Path | None = None, touch: Sequence[str] = (),
               holdout: float | None = None, replications: int = 20, seed: int = 1,
               backtest: bool = True, name: str | None = None,
-              stages: str | Path | None = None, timezone: str | None = None
+              stages: str | Path | None = None, timezone: str | None = None,
+              headcount: Sequence[str] = (), since: str | None = None
               ) -> CalibrationReport:
     """Calibrate a scenario from a CRM export or event log, and back-test it.
 
@@ -204,6 +208,8 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
         stages: an event log's stage map (YAML); an XES log without one is calibrated on
             a proposed map, with a warning.
         timezone: an event log's times in this zone (default: each time's own local time).
+        headcount: ``"role=N"``: a role's headcount, where the export names no owners.
+        since: calibrate on the deals created from this date on (after a drift).
 
     Raises:
         UsageError: ``replications`` or ``seed`` out of range.
@@ -215,5 +221,5 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
     result = calibrate_file(export, fmt, mapping, won, lost, no_decision, as_of, opportunities,
                             touch, stages, timezone, holdout=holdout,
                             replications=replications, seed=seed, run_backtest=backtest,
-                            name=name)
+                            name=name, headcount=headcount, since=since)
     return CalibrationReport(result, str(export))

@@ -20,8 +20,10 @@
   kind in the window; months only from full months). A shape that rejects flatness at
   :data:`ALPHA` becomes a ``profile``; a monthly profile needs :data:`MIN_MONTHS` full
   months (fewer cannot tell a season from a trend), and months never observed are named.
-- Weekday x hour: the shares of arrivals per weekday and hour of day (local time), for the
-  report; the scenario language has no hour-of-day profile yet.
+- Hour of day: chi-square of the counts per hour (local time, full days only, so every
+  hour has the same exposure) against flat; a shape that rejects at :data:`ALPHA` becomes
+  ``profile.hourly`` (24 multipliers of mean 1, one shape for every weekday). The weekday x
+  hour shares are kept for the report.
 - Drift: a long window (>= 90 days) whose first and last quarter differ (binomial test).
 """
 
@@ -89,6 +91,8 @@ class Arrivals:
     day_effect: float | None = None            # gamma shape k of the day effect
     day_effect_ci: tuple[float, float] | None = None
     hourly: list[list[float]] | None = None    # [weekday][hour] shares of arrivals
+    hourly_test: Test | None = None
+    hour_profile: list[float] | None = None    # 24 multipliers of mean 1, when not flat
     unobserved_months: list[str] = field(default_factory=list)
 
 
@@ -179,6 +183,7 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
             a.low, a.high = rate * math.exp(-half), rate * math.exp(half)
             a.day_effect, a.day_effect_ci = _day_effect(counts, shape, 7 if shaped else 1)
         a.hourly = _hourly(in_full, full)
+        a.hourly_test, a.hour_profile = _hour_shape(in_full)
         a.unobserved_months = unobserved
         out[sid] = a
     return out
@@ -244,6 +249,20 @@ def _hourly(created: pd.Series, days: pd.DatetimeIndex) -> list[list[float]] | N
     grid = np.zeros((7, 24))
     np.add.at(grid, (created.dt.day_of_week.to_numpy(), created.dt.hour.to_numpy()), 1)
     return (grid / grid.sum()).round(6).tolist()
+
+
+def _hour_shape(created: pd.Series) -> tuple[Test | None, list[float] | None]:
+    """Chi-square of the counts per hour of day against flat, and the 24 multipliers (count
+    / mean count) when it rejects. Dates without a time (most arrivals at exactly
+    midnight) say nothing of the hour: no test."""
+    if len(created) < 24 or (created == created.dt.normalize()).mean() > 0.5:
+        return None, None
+    counts = np.bincount(created.dt.hour.to_numpy(), minlength=24).astype(float)
+    expected = counts.mean()
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    test = Test("chi-square of counts per hour of day against flat", stat, 23,
+                float(st.chi2.sf(stat, 23)))
+    return test, ([float(f"{c / expected:.4g}") for c in counts] if test.rejects else None)
 
 
 def _shape_test(kind: str, levels: pd.Series, exposure_levels, k: int, n: int,

@@ -176,6 +176,10 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
         if profile is not None and profile.monthly:
             change[f"sources.{sid}.profile.monthly"] = [
                 profile.monthly[(k + months) % 12] for k in range(12)]
+        if profile is not None and profile.hourly and start.hour:
+            # Simulated hour 0 is the hour of ``start`` (an as-of date need not be midnight).
+            change[f"sources.{sid}.profile.hourly"] = [
+                profile.hourly[(h + start.hour) % 24] for h in range(24)]
     if shift:
         # Staff calendars too: simulated weekday k is the export's weekday k + shift.
         for rid, role in scenario.roles.items():

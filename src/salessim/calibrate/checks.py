@@ -105,9 +105,12 @@ def arrival_warnings(a: Arrivals) -> list[str]:
              f"(95% CI [{a.day_effect_ci[0]:.3g}, {a.day_effect_ci[1]:.3g}])")
         out.append(f"over-dispersed arrivals: source {a.source!r}: daily counts vary "
                    f"{a.index:.3g} times as much as Poisson (chi-square {a.dispersion.statistic:.4g}"
-                   f" on {a.dispersion.df} df, p = {a.dispersion.p:.2g}){k}. The scenario "
-                   "simulates Poisson arrivals, so busy days and the queues they cause are "
-                   "understated: compare the waits in the back-test, or add staff margin")
+                   f" on {a.dispersion.df} df, p = {a.dispersion.p:.2g}){k}. "
+                   + ("The scenario simulates it as profile.day_effect: check the waits in "
+                      "the back-test" if a.day_effect is not None else
+                      "The scenario simulates Poisson arrivals, so busy days and the queues "
+                      "they cause are understated: compare the waits in the back-test, or "
+                      "add staff margin"))
     if (a.unobserved_months and a.monthly is None and a.monthly_test is not None
             and a.monthly_test.rejects):
         out.append(f"months not observed: source {a.source!r} differs between months (p = "

@@ -37,12 +37,15 @@ from salessim.calibrate.arrivals import (
     poisson_interval,
     window,
 )
+from salessim.calibrate.drift import Drift, arrival_change, find_drift
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.fromlog import EventLog
+from salessim.calibrate.headcount import Headcount, choose_headcount
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import slug
 from salessim.calibrate.staff import Staff, discover
 from salessim.calibrate.visits import DAY, Visits
+from salessim.ends import NOT_FORWARD, WON
 
 MIN_VALUES = 20
 DRIFT_DAYS = 90
@@ -69,6 +72,7 @@ class Routing:
     counts: dict[str, int]
     shares: dict[str, float]
     intervals: dict[str, tuple[float, float]]
+    prior: str = ""
 
 
 @dataclass
@@ -102,6 +106,8 @@ class Calibration:
     staff: Staff | None = None
     log: EventLog | None = field(default=None, repr=False)
     window: Window | None = None
+    staffing: Headcount | None = None
+    drift: list[Drift] = field(default_factory=list)
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
@@ -117,6 +123,61 @@ def fit_routing(visits: Visits) -> dict[str, Routing]:
             visits.target(stage), n, int(group["next_stage"].isna().sum()), targets,
             {t: c / n for t, c in targets.items()},
             {t: wilson(c, n) for t, c in targets.items()})
+    return out
+
+
+def pool_unexited(visits: Visits, routing: dict[str, Routing]) -> list[str]:
+    """Give each stage with no observed exit a stated prior instead of its own shares.
+
+    A short export can end before any deal leaves a late stage. Its own exits say nothing,
+    and "lost" for all would be a funnel that never wins. The prior pools the stages with
+    exits: the share of their exits that ended a deal without a sale (lost, no decision),
+    with its Wilson interval, goes to those ends in the pooled proportions; the rest moves
+    forward, to the next stage in funnel order (stages ranked by the median position of
+    their visits in a deal's path) or, for the last stage, to won.
+
+    Returns:
+        One warning per pooled stage (the prior in words).
+
+    Raises:
+        ExportError: no stage has an exit at all (nothing to pool).
+    """
+    from salessim.calibrate.readers import ExportError
+
+    empty = [sid for sid, r in routing.items() if r.exits == 0]
+    if not empty:
+        return []
+    pooled: dict[str, int] = {}
+    for r in routing.values():
+        for target, count in r.counts.items():
+            pooled[target] = pooled.get(target, 0) + count
+    total = sum(pooled.values())
+    if total == 0:
+        raise ExportError(f"stage {empty[0]!r}: no visit of any stage ended in the data, so "
+                          "the routing of a stage with no exits cannot be pooled from the "
+                          "others; give a longer export (or an earlier --as-of)")
+    off = {t: c for t, c in pooled.items() if t in NOT_FORWARD}
+    n_off = sum(off.values())
+    v = visits.visits
+    rank = v.groupby("deal_id", sort=False).cumcount().groupby(
+        v["stage"].map(visits.target)).median().sort_values(kind="stable")
+    order = [str(s) for s in rank.index]
+    low, high = wilson(n_off, total)
+    out = []
+    for sid in empty:
+        r = routing[sid]
+        later = order[order.index(sid) + 1:] if sid in order else []
+        forward = later[0] if later else WON.name
+        shares = {t: c / total for t, c in off.items()}
+        shares[forward] = shares.get(forward, 0.0) + 1 - n_off / total
+        r.shares = shares
+        r.intervals = {t: (low, high) if t in off else (1 - high, 1 - low) for t in shares}
+        r.prior = (f"no exit seen: pooled prior from the {total} exits of the other stages, "
+                   f"{n_off} of them ({n_off / total:.1%}, 95% Wilson CI [{low:.3f}, "
+                   f"{high:.3f}]) ended without a sale; the rest moves on to {forward!r}")
+        out.append(f"stage never left: {sid!r} has {r.open} visits and none ended in the "
+                   f"export, so its routing is a prior, not an estimate: {r.prior}; a longer "
+                   "export (or a later --as-of) measures it")
     return out
 
 
@@ -205,8 +266,8 @@ def _logged_touch(visits: Visits, given: dict[str, float]) -> dict[str, float]:
 
 
 def calibrate(visits: Visits, touch: dict[str, float] | None = None,
-              families: dict[str, FamilyFit] | None = None, log: EventLog | None = None
-              ) -> Calibration:
+              families: dict[str, FamilyFit] | None = None, log: EventLog | None = None,
+              headcount: dict[str, int] | None = None) -> Calibration:
     """Every estimate from one export.
 
     Args:
@@ -217,6 +278,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
             the data); default: every family, chosen by AIC.
         log: the event log the visits came from (:func:`salessim.calibrate.fromlog.read_log`):
             its work items give the staff, calendars and waits.
+        headcount: ``--headcount``, {role: N}; without it and without owners in the data,
+            the headcount of staff work is estimated (:mod:`salessim.calibrate.headcount`).
     """
     touch = dict(touch or {})
     logged = _logged_touch(visits, touch)
@@ -234,6 +297,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
                         "counts; the rate uses the whole window")
     arrivals = fit_arrivals(visits, win)
     routing = fit_routing(visits)
+    warnings += pool_unexited(visits, routing)
     times = fit_times(visits, families)
     warnings += _stage_checks(visits, times)
     unknown = sorted(set(touch) - set(times))
@@ -244,7 +308,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     for sid, fit in times.items():
         if fit.exits == 0:
             warnings.append(f"stage never left: {sid!r} has {fit.censored} visits and none "
-                            "ended; its time and routing are assumptions")
+                            "ended; its time in stage is an assumption")
         elif fit.exits < 20:
             warnings.append(f"tiny sample: {sid!r} has only {fit.exits} exits; {fit.note}")
     for sid, a in arrivals.items():
@@ -252,11 +316,18 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
             warnings.append(f"tiny sample: source {sid!r} has only {a.n} deals")
         warnings += checks.arrival_warnings(a)
         if a.drift is not None and a.drift.rejects:
+            change = _arrival_change(visits, sid, win)
             warnings.append(f"drift: source {sid!r} had {a.drift.statistic:+.0f} more arrivals "
                             f"in the first quarter of the period than in the last "
-                            f"(p = {a.drift.p:.2g}); a flat rate may not describe it")
+                            f"(p = {a.drift.p:.2g}); a flat rate may not describe it"
+                            + ("" if change is None else
+                               f"; the rate changed most about {change[0]:%Y-%m-%d}, from "
+                               f"{change[1]:.3g} to {change[2]:.3g} a day: calibrate on the "
+                               f"data after it with --since {change[0]:%Y-%m-%d}"))
+    drift = find_drift(visits)
+    warnings += [d.warning() for d in drift]
     owners = owners_per_month(visits)
-    headcount = int(round(float(np.median(list(owners.values()))))) if owners else None
+    staffing = choose_headcount(visits, owners, touch, headcount)
     assumptions = [
         "time in stage in a CRM is queue + staff work + customer-side time together; it "
         "cannot be split without activity data, so the whole time in stage is the stage's "
@@ -264,8 +335,14 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
         "a lead arrives when its deal is created and enters the stage most deals start in",
         "deal value is each deal's amount at its end",
     ]
-    if headcount is None:
+    if staffing is None:
         assumptions.append("no owners in the data: no staff roles")
+    elif staffing.source == "estimated":
+        assumptions.append(f"headcount {staffing.value} {staffing.note}")
+        warnings.append(f"headcount not in the data: {staffing.value}, {staffing.note}")
+    elif staffing.source == "given" and owners:
+        warnings.append(f"headcount given ({staffing.value}) overrides the data's median of "
+                        f"distinct owners per month ({', '.join(map(str, owners.values()))})")
     for sid, days in logged.items():
         assumptions.append(f"staff work of {sid!r} is the mean logged activity time of its "
                            f"visits ({days * 24:.3g} hours), exponential")
@@ -274,8 +351,16 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
         staff = discover(visits, log.instances)
         if staff is not None:
             warnings += checks.staff_warnings(staff.several_roles)
-    return Calibration(visits, entry, arrivals, routing, times, fit_values(visits), headcount,
-                       owners, touch, warnings, assumptions, staff, log, win)
+    return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
+                       None if staffing is None else staffing.value, owners, touch, warnings,
+                       assumptions, staff, log, win, staffing, drift)
+
+
+def _arrival_change(visits: Visits, sid: str, win: Window):
+    """The most likely change of source ``sid``'s arrival rate in the window, or None."""
+    deals = visits.deals[visits.deals["source"].map(slug) == sid]
+    created = deals["created_at"].dropna()
+    return arrival_change(created[created < win.end], win.start, win.end)
 
 
 def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:

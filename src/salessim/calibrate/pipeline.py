@@ -20,6 +20,7 @@ import pandas as pd
 from salessim.calibrate.backtest import Backtest, backtest
 from salessim.calibrate.estimate import Calibration, calibrate
 from salessim.calibrate.fromlog import EventLog, is_event_log, read_log
+from salessim.calibrate.headcount import parse_headcount
 from salessim.calibrate.readers import ExportError, read_export, slug
 from salessim.calibrate.stagemap import StageMap
 from salessim.calibrate.visits import DAY, Visits, build_visits
@@ -104,14 +105,14 @@ def read_visits(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
                         stages, timezone)[0]
 
 
-def parse_as_of(as_of: str | None) -> pd.Timestamp | None:
-    """The ``--as-of`` date as a naive timestamp (UTC when it names a zone)."""
+def parse_as_of(as_of: str | None, option: str = "--as-of") -> pd.Timestamp | None:
+    """The ``--as-of`` (or ``option``) date as a naive timestamp (UTC when it names a zone)."""
     if as_of is None:
         return None
     try:
         when = pd.Timestamp(as_of)
     except ValueError:
-        raise ExportError(f"--as-of: not a date or time (got {as_of!r})") from None
+        raise ExportError(f"{option}: not a date or time (got {as_of!r})") from None
     if when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
     return when
@@ -147,11 +148,13 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                      holdout: float | None = None, replications: int = 20, seed: int = 1,
                      run_backtest: bool = True, report: bool = True,
                      name: str | None = None, families: dict | None = None,
-                     log: EventLog | None = None) -> CalibrationResult:
+                     log: EventLog | None = None, headcount: dict[str, int] | None = None
+                     ) -> CalibrationResult:
     """Calibrate (on the first part only with ``holdout``), back-test and build the report.
 
     ``families`` fixes the fit of time in stage per stage id (see ``calibrate``); ``log``
-    is the event log the visits came from (its work items give staff and queues).
+    is the event log the visits came from (its work items give staff and queues);
+    ``headcount`` is ``--headcount`` as {role: N}.
     """
     fit_on = visits
     since = None
@@ -161,7 +164,7 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                               f"between 0 and 1, got {holdout:g}")
         since = visits.start + (1 - holdout) * visits.days * DAY
         fit_on = visits.cut(since)
-    cal = calibrate(fit_on, touch, families, log if since is None else None)
+    cal = calibrate(fit_on, touch, families, log if since is None else None, headcount)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
     text = scenario_yaml(cal, data, origin)
@@ -195,14 +198,19 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
                    no_decision: Sequence[str] = (), as_of: str | None = None,
                    opportunities: str | Path | None = None, touch: Sequence[str] = (),
                    stages: str | Path | None = None, timezone: str | None = None,
+                   headcount: Sequence[str] = (), since: str | None = None,
                    **options) -> CalibrationResult:
     """Read an export and calibrate it (options as :func:`calibrate_visits`).
 
     An event log (XES, or any log given ``stages``) is grouped into stages by the stage
-    map ``stages`` (proposed from the log when None, with a warning)."""
+    map ``stages`` (proposed from the log when None, with a warning). ``since`` keeps the
+    deals created from that date on (a calibration window after a change)."""
     visits, log = read_history(path, fmt, mapping, won, lost, no_decision, as_of,
                                opportunities, stages, timezone)
-    return calibrate_visits(visits, str(path), parse_touch(touch), log=log, **options)
+    if since is not None:
+        visits = visits.since(parse_as_of(since, "--since"))
+    return calibrate_visits(visits, str(path), parse_touch(touch), log=log,
+                            headcount=parse_headcount(headcount), **options)
 
 
 def propose_stages(path: str | Path, out: str | Path, timezone: str | None = None) -> StageMap:

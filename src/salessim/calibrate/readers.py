@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
+from salessim.calibrate.lossy import hubspot_warnings, source_warnings
 from salessim.calibrate.sniff import sniff
 from salessim.errors import SalessimError
 
@@ -291,6 +292,8 @@ def _salesforce(frame: pd.DataFrame, path: str, opp: pd.DataFrame | None,
     last_amount = raw.groupby("deal_id")["amount"].transform("last")
     raw = raw.assign(amount=last_amount)[~same.to_numpy()].reset_index(drop=True)
     raw.attrs["closed"] = _closed_stages(frame)
+    raw.attrs["warnings"] = source_warnings(
+        set(frame.columns), None if opp is None else set(opp.columns), raw["source"])
     return raw
 
 
@@ -332,7 +335,9 @@ def _hubspot(frame: pd.DataFrame, path: str) -> pd.DataFrame:
             source=_text(sub, source_col) if source_col else None,
             amount=_amounts(sub, "amount", path), owner=_text(sub, "hubspot_owner_id"),
             created_at=_dates(sub, "createdate", path)))
-    return pd.concat(parts, ignore_index=True)
+    raw = pd.concat(parts, ignore_index=True)
+    raw.attrs["warnings"] = hubspot_warnings(raw)
+    return raw
 
 
 def eventlog_rows(frame: pd.DataFrame, path: str) -> pd.DataFrame:

@@ -81,6 +81,20 @@ class Visits:
         out = out.rename(columns={"entered_at": "entered_stage_at"}).reset_index(drop=True)
         return out.assign(age=(known.as_of - out["entered_stage_at"]) / DAY)
 
+    def since(self, start: pd.Timestamp) -> Visits:
+        """Only the deals created from ``start`` on (``--since``: a window after a change)."""
+        start = pd.Timestamp(start)
+        if not self.start < start < self.as_of:
+            raise ExportError(f"--since {start:%Y-%m-%d %H:%M}: must lie in the export's period "
+                              f"({self.start} to {self.as_of})")
+        d = self.deals[self.deals["created_at"] >= start]
+        if len(d) < 2:
+            raise ExportError(f"--since {start:%Y-%m-%d %H:%M}: fewer than two deals created "
+                              "from then on")
+        v = self.visits[self.visits["deal_id"].isin(d["deal_id"])]
+        return replace(self, visits=v.reset_index(drop=True), deals=d.reset_index(drop=True),
+                       start=start, warnings=list(self.warnings))
+
     def cut(self, as_of: pd.Timestamp) -> Visits:
         """What was known at an earlier date: later visits gone, later exits open."""
         as_of = pd.Timestamp(as_of)
@@ -139,7 +153,7 @@ def build_visits(raw: pd.DataFrame, path: str = "<export>", won: Iterable[str] =
     Raises:
         ExportError: time running backwards in a row, fewer than two deals, no end stage.
     """
-    warnings: list[str] = []
+    warnings: list[str] = list(raw.attrs.get("warnings", []))  # what the reader could not show
     names = set(raw["stage"].dropna()) | set(raw["next_stage"].dropna())
     ends = resolve_ends(names, won, lost, no_decision, raw.attrs.get("closed"))
     raw = raw[raw["entered_at"].notna()] if raw["entered_at"].isna().any() else raw

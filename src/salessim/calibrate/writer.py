@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
+from salessim.calibrate.profileyaml import profile_lines
 from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import NURTURE
 from salessim.ends import LOST, is_end
@@ -37,7 +38,7 @@ def _flow(value: Any) -> str:
 def routes(cal: Calibration, sid: str) -> dict[str, float]:
     """The stage's ``next``: shares rounded to 6 decimals, summing to exactly 1."""
     r = cal.routing.get(sid)
-    if r is None or r.exits == 0:
+    if r is None or not r.shares:
         return {LOST.name: 1.0}
     shares = {t: round(s, 6) for t, s in sorted(r.shares.items(), key=lambda kv: -kv[1])}
     top = next(iter(shares))
@@ -127,7 +128,10 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     for sid, a in cal.arrivals.items():
         src: dict[str, Any] = {"rate": float(f"{a.rate:.6g}"),
                                "deal_value": cal.values[sid].spec}
-        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly)) if v}
+        profile = {k: v for k, v in (("weekly", a.weekly), ("monthly", a.monthly),
+                                     ("hourly", getattr(a, "hour_profile", None))) if v}
+        if a.day_effect is not None and a.dispersion is not None and a.dispersion.rejects:
+            profile["day_effect"] = {"shape": float(f"{a.day_effect:.4g}")}
         if profile:
             src["profile"] = profile
         sources[sid] = src
@@ -191,9 +195,11 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                          f"availability {_g(r.availability, 2)}")
     elif "roles" in data:
         months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
-        lines += ["roles:", f"  {ROLE}: {_flow(data['roles'][ROLE])}   # distinct owners active "
-                  f"per month, median of {{{months}}}" if months else
-                  f"  {ROLE}: {_flow(data['roles'][ROLE])}   # assumed: no owners in the data"]
+        how = getattr(cal, "staffing", None)
+        lines += ["roles:", f"  {ROLE}: {_flow(data['roles'][ROLE])}   # "
+                  + (how.note if how is not None and how.source != "owners" else
+                     f"distinct owners active per month, median of {{{months}}}" if months
+                     else "assumed: no owners in the data")]
     lines.append("sources:")
     for sid, src in data["sources"].items():
         a, val = cal.arrivals[sid], cal.values[sid]
@@ -204,20 +210,7 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      f"days, 95% CI [{_g(a.low)}, {_g(a.high)}]{disp}")
         lines.append(f"    deal_value: {_flow(src['deal_value'])}   # n = {val.n} amounts, "
                      f"mean {_g(val.mean)}, 95% CI [{_g(val.low)}, {_g(val.high)}]; {val.note}")
-        for kind, test in (("weekly", a.weekly_test), ("monthly", a.monthly_test)):
-            if test is None:
-                continue
-            verdict = "not flat" if test.rejects else "flat"
-            line = (f"{test.name}: {_g(test.statistic)} on {test.df} df, p = {_g(test.p, 2)} "
-                    f"({verdict} at {cal_alpha()})")
-            if kind in src.get("profile", {}):
-                if "profile:" not in lines[-1] and not lines[-1].startswith("      "):
-                    lines.append("    profile:")
-                lines.append(f"      {kind}: {_flow(src['profile'][kind])}   # {line}"
-                             + ("; Mon..Sun" if kind == "weekly" else "; Jan..Dec, 1 where "
-                                "unobserved"))
-            else:
-                lines.append(f"    # {kind} shape: {line}; no profile")
+        lines += profile_lines(a, src.get("profile", {}))
     lines.append(f"entry: {data['entry']}   # the stage most deals start in")
     lines.append("stages:")
     for sid, stage in data["stages"].items():
@@ -263,8 +256,11 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
         pad = "  " if recycle else ""
         r = cal.routing.get(sid)
         for target, share in (recycle["back"] if recycle else stage["next"]).items():
-            if r is None or r.exits == 0:
+            if r is None or not r.shares:
                 lines.append(f"{pad}      {target}: {share}   # assumed: the stage is never left")
+                continue
+            if r.exits == 0:
+                lines.append(f"{pad}      {target}: {share}   # prior, not data: {r.prior}")
                 continue
             low, high = r.intervals[target]
             lines.append(f"{pad}      {target}: {share}   # {r.counts[target]} of {r.exits} "
@@ -313,7 +309,8 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
             "weekday_rate_ratio": dict(zip(WEEKDAYS, a.weekly_ci or [], strict=False)),
             "monthly": a.monthly, "drift": test(a.drift)} for sid, a in cal.arrivals.items()},
         "routing": {sid: {"exits": r.exits, "open": r.open, "counts": r.counts,
-                          "shares": r.shares, "ci": r.intervals}
+                          "shares": r.shares, "ci": r.intervals,
+                          **({"prior": r.prior} if r.prior else {})}
                     for sid, r in cal.routing.items()},
         "stage_times": {sid: {
             "visits": t.visits, "exits": t.exits, "censored": t.censored,
@@ -326,10 +323,23 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
         "deal_values": {sid: {"n": x.n, "spec": x.spec, "mean": x.mean, "ci": [x.low, x.high],
                               "note": x.note} for sid, x in cal.values.items()},
         "staff": {"owners_per_month": cal.owners_per_month, "headcount": cal.headcount,
-                  "touch": cal.touch},
+                  "touch": cal.touch, **_staffing(cal)},
+        "drift": [{"stage": d.stage, "kind": d.kind, "date": d.date.isoformat(), "p": d.p,
+                   "size": d.size} for d in getattr(cal, "drift", [])],
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
         **log_evidence(cal),
     }
+
+
+def _staffing(cal: Calibration) -> dict[str, Any]:
+    """Where the owner role's headcount came from (owners, given or estimated)."""
+    how = getattr(cal, "staffing", None)
+    if how is None:
+        return {"headcount_source": None}
+    out: dict[str, Any] = {"headcount_source": how.source, "headcount_note": how.note}
+    if how.source == "estimated":
+        out["offered_load"] = how.load
+    return out
 
 
 def log_evidence(cal: Calibration) -> dict[str, Any]:
@@ -343,6 +353,9 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
         out["arrival_shape"] = {sid: {
             "index_of_dispersion": a.index, "day_effect_k": a.day_effect,
             "day_effect_k_ci": a.day_effect_ci, "weekday_hour_shares": a.hourly,
+            "hour_of_day_test": None if a.hourly_test is None else {
+                "statistic": a.hourly_test.statistic, "df": a.hourly_test.df,
+                "p": a.hourly_test.p},
             "unobserved_months": a.unobserved_months} for sid, a in cal.arrivals.items()}
     log = getattr(cal, "log", None)
     if log is not None:

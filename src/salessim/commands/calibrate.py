@@ -38,7 +38,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            opportunities=args.opportunities, touch=args.touch,
                            holdout=args.holdout, replications=args.replications,
                            seed=args.seed, backtest=not args.no_backtest, name=args.name,
-                           stages=args.stages, timezone=args.timezone)
+                           stages=args.stages, timezone=args.timezone,
+                           headcount=args.headcount, since=args.since)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     for line in report.warnings:
@@ -49,7 +50,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     record.seed, record.replications = args.seed, args.replications
     record.scenario("scenario", "scenario.yaml", scenario_hash(report.scenario))
     record.details.update({"export": str(args.export), "format": args.format,
-                           "as_of": args.as_of, "holdout": args.holdout,
+                           "as_of": args.as_of, "since": args.since, "holdout": args.holdout,
                            "backtest": not args.no_backtest, "warnings": report.warnings,
                            "resolved_scenario": resolved(report.scenario)})
     write_record(args.out, record, written)
@@ -113,8 +114,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opportunities", metavar="FILE",
                    help="Salesforce Opportunity export to join (LeadSource, OwnerId, IsWon)")
     p.add_argument("--as-of", metavar="DATE", help="export date (default: latest timestamp)")
+    p.add_argument("--since", metavar="DATE", help="calibrate on the deals created from DATE "
+                   "on (a window after a change that calibration reports as drift)")
     p.add_argument("--touch", action="append", default=[], metavar="STAGE=DURATION",
                    help="staff work per visit of a stage, taken out of its delay")
+    p.add_argument("--headcount", action="append", default=[], metavar="ROLE=N",
+                   help="a role's headcount (owner=N) where the export names no owners; "
+                        "without it, estimated from the offered work of --touch")
     p.add_argument("--holdout", type=float, metavar="SHARE",
                    help="calibrate on the first 1 - SHARE of the period, score the rest")
     p.add_argument("--replications", type=int, default=20, help="back-test replications")

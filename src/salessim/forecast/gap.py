@@ -70,6 +70,8 @@ class PipelineGap:
     capacity_high: float
     staffed: bool
     standard_error: float = 0.0
+    open_deals: int = 0
+    open_value: float = 0.0
 
     @property
     def timing(self) -> float:
@@ -81,8 +83,15 @@ class PipelineGap:
         """Why the two differ, in words."""
         by, f = f"{until:%Y-%m-%d}", format_number
         if self.weighted == 0 and self.simulated_mean == 0:
-            return ("The open deals bring nothing (none is open, or none has an amount): the "
-                    "bookings are the new leads'.")
+            if self.open_deals == 0:
+                return "No deal is open: the bookings are the new leads'."
+            if self.open_value == 0:
+                return (f"The {self.open_deals} open deals bring nothing: none has an amount; "
+                        "the bookings are the new leads'.")
+            return (f"The {self.open_deals} open deals ({f(self.open_value)} of value) bring "
+                    f"nothing by {by}: the scenario gives them no chance to be won from the "
+                    "stages they are in (no route from them reaches won): check their "
+                    "routing.")
         gap = self.weighted - self.simulated_mean
         text = (f"The weighted pipeline (amount x stage probability, counted whenever a deal "
                 f"closes and whoever works it) is {f(self.weighted)}; the simulation expects "
@@ -135,4 +144,6 @@ def pipeline_gap(forecast: Forecast, uncapped: Forecast | None = None) -> Pipeli
                        float(np.median(from_open)),
                        float(forecast.totals["slipped_value"].mean()), float(capacity),
                        float(low), float(high), staffed(forecast.scenario),
-                       float(from_open.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
+                       float(from_open.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                       len(forecast.snapshot.deals),
+                       float(sum(d["value"] for d in forecast.snapshot.deals)))

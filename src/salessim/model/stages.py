@@ -89,18 +89,24 @@ class DelayOnly:
 
 
 class StaffedWork:
-    """Staff work by one role or several at once, then optional customer-side time."""
+    """Staff work by one role or several at once, then optional customer-side time; with
+    ``customer_first``, the customer-side time first and then the staff work (a back-office
+    stage that waits for the customer's papers, then queues for staff, then decides)."""
 
     def __init__(self, staff: Staff, plan: StaffPlan, tally: StageTally,
-                 patience: Iterator[float] | None, delay: Delay | None) -> None:
+                 patience: Iterator[float] | None, delay: Delay | None,
+                 customer_first: bool = False) -> None:
         self.staff, self.plan, self.tally, self.patience, self.delay = (
             staff, plan, tally, patience, delay)
-        if delay is None:
+        self.customer_first = customer_first and delay is not None
+        if delay is not None:
+            self._then = delay  # the customer-side time, for the visits that wait it out
+        # The visit deliberately shadows the method, for this object only.
+        if self.customer_first:
+            self.visit = self._after_delay  # type: ignore[method-assign]
+        elif delay is None:
             # The staff work is the whole visit: the journey runs it with no frame of ours.
-            # Deliberately shadows the method, for this object only.
             self.visit = partial(staff.work, plan, tally, patience)  # type: ignore[method-assign]
-        else:
-            self._then = delay  # the delay after the work, for visit (when there is one)
 
     def visit(self, deal: Deal) -> Visit:
         return self._then_delay(deal)
@@ -111,7 +117,18 @@ class StaffedWork:
         yield from customer_delay(self.staff.env, self.staff.log, deal, self._then, self.tally)
         return True
 
+    def _after_delay(self, deal: Deal) -> Visit:
+        yield from customer_delay(self.staff.env, self.staff.log, deal, self._then, self.tally)
+        return (yield from self.staff.work(self.plan, self.tally, self.patience, deal))
+
     def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:
+        if self.customer_first:
+            # The work comes last: done, the deal only waits to be routed; not done, it
+            # waits out the rest of the customer's side (given its age) and then the work.
+            if work_done:
+                return True
+            yield from rest_of_delay(self.staff.env, self.staff.log, deal, self.delay, left)
+            return (yield from self.staff.work(self.plan, self.tally, self.patience, deal))
         if not work_done and not (
                 yield from self.staff.work(self.plan, self.tally, self.patience, deal)):
             return False

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    NonNegativeFloat,
     field_validator,
     model_validator,
 )
@@ -51,23 +52,41 @@ class NeedsWeights(Frozen):
     urgency: float = Field(default=0.3, ge=0)
 
 
+class DayEffect(Frozen):
+    """A random level per day: each day's rate is multiplied by G ~ gamma(shape, 1 / shape)
+    (mean 1, variance 1 / shape), drawn afresh each day, so a day's count is gamma-Poisson
+    (negative binomial) with variance m + m^2 / shape about its mean m."""
+
+    shape: float = Field(gt=0, description="k: the day effect's variance is 1 / k")
+
+
 class ArrivalProfile(Frozen):
     """How a source's arrival rate varies over time (non-homogeneous Poisson).
 
     The rate at time t is (the ``table`` rate in force at t, or the source's ``rate``)
-    x ``weekly[day of week]`` x ``monthly[calendar month]``. Time 0 is Monday 5 January
-    2026, so months are calendar months from then.
+    x ``weekly[day of week]`` x ``hourly[hour of day] / mean(hourly)``
+    x ``monthly[calendar month]``, times the day's ``day_effect`` when there is one. Time 0
+    is Monday 5 January 2026, 00:00, so months are calendar months from then. ``hourly`` is
+    a shape within the day: divided by its mean, it moves leads between hours and leaves
+    each day's expected count (``rate`` x weekly x monthly, per day) as it was, so ``rate``
+    stays the mean rate over the day. The day effect has mean 1: it spreads the days'
+    counts, not their mean.
     """
 
     weekly: list[float] | None = Field(default=None, min_length=7, max_length=7)
     monthly: list[float] | None = Field(default=None, min_length=12, max_length=12)
+    hourly: list[NonNegativeFloat] | None = Field(
+        default=None, min_length=24, max_length=24,
+        description="multipliers of hours 0..23 of every day, a shape (divided by its mean)")
+    day_effect: DayEffect | None = Field(
+        default=None, description="a random gamma level per day (over-dispersed daily counts)")
     table: list[tuple[Duration, float]] | None = Field(
         default=None, min_length=1, description="[[from time, rate], ...], from time 0"
     )
 
     @model_validator(mode="after")
     def _check(self) -> ArrivalProfile:
-        for name in ("weekly", "monthly"):
+        for name in ("weekly", "monthly", "hourly"):
             values = getattr(self, name)
             if values is not None and (min(values) < 0 or max(values) <= 0):
                 raise ValueError(f"{name} multipliers must be >= 0 with one above 0, got {values}")
@@ -78,8 +97,9 @@ class ArrivalProfile(Frozen):
                                  f"{[list(row) for row in self.table]}")
             if any(rate < 0 for _, rate in self.table) or max(r for _, r in self.table) <= 0:
                 raise ValueError("table rates must be >= 0 with one above 0")
-        if self.weekly is None and self.monthly is None and self.table is None:
-            raise ValueError("give weekly, monthly or table")
+        if all(getattr(self, k) is None for k in ("weekly", "monthly", "hourly", "day_effect",
+                                                   "table")):
+            raise ValueError("give weekly, monthly, hourly, day_effect or table")
         return self
 
 
@@ -322,7 +342,7 @@ def clip01(x: float) -> float:
 
 
 __all__ = [
-    "AGING_BUCKETS", "ApprovalLevel", "ArrivalProfile", "BadDebt", "Collection", "Decay",
-    "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay",
+    "AGING_BUCKETS", "ApprovalLevel", "ArrivalProfile", "BadDebt", "Collection", "DayEffect",
+    "Decay", "Dunning", "Handoff", "Learning", "Needs", "NeedsWeights", "PowerDecay",
     "Reminder", "Renewal", "ScoreFactor", "ScoreOdds", "Staffed", "Task", "Upsell", "clip01",
 ]

@@ -71,7 +71,9 @@ class OnlyIf(Frozen):
 
 class Stage(Staffed):
     """One step of the sale: staff work (``role`` / ``roles``, ``work``), then customer-side
-    time (``delay``), then routing (``next``)."""
+    time (``delay``), then routing (``next``); ``order: customer_first`` turns the first two
+    round (a back-office stage: the customer's side, then the queue for staff and their
+    work, then the decision)."""
 
     model_config = ConfigDict(**Frozen.model_config, json_schema_extra=stage_json_schema)
 
@@ -93,6 +95,12 @@ class Stage(Staffed):
     approvals: list[ApprovalLevel] | None = Field(default=None, min_length=1)
     meeting: Meeting | None = None
     recycle: Recycle | None = Field(default=None, description="a nurture track (lead recycling)")
+    order: Literal["work_first", "customer_first"] = Field(
+        default="work_first",
+        description="the stage's inner order: work_first (staff work, then the customer's "
+        "side: a customer-facing stage) or customer_first (the customer's side, then the "
+        "queue for staff and their work, then the decision: a back-office stage)",
+    )
     progress: bool = Field(
         default=True,
         description="does reaching this stage count as progress (conversion) of the stage a "
@@ -124,6 +132,9 @@ class Stage(Staffed):
                              "drop the stage's role")
         if self.meeting is not None and self.meeting.length > 0 and not self.staff:
             raise ValueError("a meeting with a length holds staff: give the role(s) who attend")
+        if self.order == "customer_first" and (self.work is None or self.delay is None):
+            raise ValueError("order: customer_first puts the customer's side (delay) before "
+                             "the staff work (work): the stage needs both")
         if self.queue != "fifo" and self.work is None:
             raise ValueError(f"queue: {self.queue} orders a staff queue: the stage needs work")
         if self.decay is not None and self.work is None:

@@ -93,6 +93,7 @@ def _mean_rate(source: Source, horizon: float) -> float:
         starts = [min(t, horizon) for t, _ in profile.table] + [horizon]
         rate = sum((b - a) * r for (a, b), (_, r) in
                    zip(zip(starts, starts[1:], strict=False), profile.table, strict=False)) / horizon
+    # ``hourly`` is a shape of mean 1 and a day effect has mean 1: neither moves the mean.
     for multipliers in (profile.weekly, profile.monthly):
         if multipliers is not None:
             rate *= sum(multipliers) / len(multipliers)

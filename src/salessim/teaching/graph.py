@@ -135,7 +135,8 @@ def stage_lines(stage: Stage, sid: str, unit: str) -> list[str]:
     if stage.only_if is not None:
         lines.append(f"only if value > {money(stage.only_if.deal_value_above)}")
     if stage.delay is not None:
-        lines.append(f"customer {duration(stage.delay.mean, unit)}")
+        first = " first" if stage.order == "customer_first" else ""
+        lines.append(f"customer {duration(stage.delay.mean, unit)}{first}")
     return lines
 
 

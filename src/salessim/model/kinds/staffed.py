@@ -32,7 +32,7 @@ class StaffedWorkKind(StageKind):
         plan = staff.plan(stage.staff, stage.work, f"work:{b.sid}", stage.queue)
         staff.label(plan, b.sid)
         return StaffedWork(staff, plan, b.tally, staff.draws(stage.patience, f"patience:{b.sid}"),
-                           b.own_delay)
+                           b.own_delay, customer_first=stage.order == "customer_first")
 
     def flow(self, stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Visit:
         visit = Visit(self.name)
