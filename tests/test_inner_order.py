@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.conftest import OFFICE, const, expo, scenario_of
 
+from conftest import OFFICE, const, expo, scenario_of
 from salessim import engine
 from salessim.errors import ScenarioError
 from salessim.scenario.load import load_scenario

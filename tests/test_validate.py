@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import refused
 from salessim import cli
 from salessim.compare import load_runs
 from salessim.errors import ScenarioError
@@ -124,3 +125,13 @@ def test_a_whole_new_stage_may_be_set_but_not_a_key_of_a_missing_one(capsys):
     assert code == 0, err
     code, _, err = run_cli(capsys, "validate", BASE, "--set", "stages.review.delay=1")
     assert code == 2 and "no stage 'review' in the scenario" in err
+
+
+@pytest.mark.parametrize("key", ["3", "null", "&stages"])
+def test_a_top_level_key_that_is_not_text_is_an_unknown_key(tmp_path, capsys, key):
+    """A YAML key that reads as a number or null (an anchor without a key, a torn line)
+    is refused as an unknown key with exit 2, never a TypeError from keyword arguments."""
+    path = tmp_path / "odd.yaml"
+    path.write_text(f"name: t\nhorizon: 10\n{key}: x\nsources: {{web: {{rate: 1}}}}\n"
+                    "entry: a\nstages: {a: {next: {won: 1}}}\n")
+    refused(capsys, ["validate", str(path)], "unknown key", "allowed here: name")

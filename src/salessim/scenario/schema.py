@@ -9,12 +9,13 @@ the whole process (unknown references, unreachable stages, loops with no way out
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import (
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -213,6 +214,13 @@ class Scenario(Frozen):
     @classmethod
     def model_validate(cls, obj: Any, *, context: dict[str, Any] | None = None,
                        **options: Any) -> Scenario:
+        if isinstance(obj, Mapping):
+            # The validator calls __init__(**obj): a key that is not text (YAML's null, a
+            # number) is an unknown key of the scenario, refused as pydantic refuses one.
+            keys = [k for k in obj if not isinstance(k, str)]
+            if keys:
+                raise ValidationError.from_exception_data(cls.__name__, [
+                    {"type": "extra_forbidden", "loc": (k,), "input": obj[k]} for k in keys])
         return super().model_validate(obj, context={**unit_context(obj), **(context or {})},
                                       **options)
 
