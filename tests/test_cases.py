@@ -70,6 +70,16 @@ def test_a_bad_case_file_names_the_field(tmp_path):
         load_case(tmp_path)
 
 
+
+def test_a_bad_list_item_in_a_case_file_names_its_line(tmp_path):
+    (tmp_path / "case.yaml").write_text(
+        "title: t\nsource: s\nbefore: before.yaml\nafter:\n  - before.yaml\n  - 3\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_case(tmp_path)
+    problem = caught.value.problems[0]
+    assert (problem.field, problem.line) == ("after.1", 6)
+
+
 TEACHING = (CASES.parent / "docs" / "teaching.md").read_text(encoding="utf-8")
 
 

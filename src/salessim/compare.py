@@ -76,6 +76,13 @@ class ScenarioRun:
         """SHA-256 of the resolved scenario."""
         return scenario_hash(self.scenario)
 
+    @property
+    def run_result(self) -> RunResult:
+        """The replications, for what comes after the run (an error before it)."""
+        if self.result is None:
+            raise ValueError(f"{self.label} has not been run")
+        return self.result
+
 
 def unique_labels(paths: Sequence[str | Path]) -> list[str]:
     """File stems as labels, with ``-2``, ``-3`` added to repeats (a file compared with itself).
@@ -199,10 +206,11 @@ def compare_results(
     rows = []
     for run in redesigns:
         other = _wide(run)
-        if list(other.index) != list(base.index) or run.result.seed != baseline.result.seed:
+        seed = run.run_result.seed
+        if list(other.index) != list(base.index) or seed != baseline.run_result.seed:
             raise ValueError(
                 f"{run.label} must run the baseline's replications on its seed (common random "
-                f"numbers): got replications {list(other.index)[:5]}... seed {run.result.seed}")
+                f"numbers): got replications {list(other.index)[:5]}... seed {seed}")
         kpis = list(dict.fromkeys([*base.columns, *other.columns]))
         for kpi in kpis:
             b = _column(base, kpi)
@@ -219,9 +227,7 @@ def compare_results(
 
 
 def _wide(run: ScenarioRun) -> pd.DataFrame:
-    if run.result is None:
-        raise ValueError(f"{run.label} has not been run")
-    return run.result.wide().sort_index()
+    return run.run_result.wide().sort_index()
 
 
 def _column(frame: pd.DataFrame, kpi: str) -> np.ndarray:

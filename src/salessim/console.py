@@ -33,7 +33,7 @@ def format_number(value: float | None) -> str:
     return registry.format_plain(value)
 
 
-def text_table(rows: list[tuple[str, ...]]) -> str:
+def text_table(rows: Sequence[Sequence[str]]) -> str:
     """Rows of cells as aligned text; the first row is the header, the first column left-aligned."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -65,10 +65,10 @@ def kpi_table(summary: pd.DataFrame, level: float = 0.95, time_unit: str | None 
     shown = list(rows_by_kpi) if kpis is None else [k for k in kpis if k in rows_by_kpi]
     single = all(rows_by_kpi[k].n < 2 for k in shown) if shown else False
     head = ("KPI", "name", "mean") if single else ("KPI", "name", "mean", f"{level:.0%} CI")
-    rows = [head]
+    rows: list[tuple[str, ...]] = [head]
     for k in shown:
         r = rows_by_kpi[k]
-        cells = (registry.label(k), k, registry.format_value(k, r.mean, time_unit))
+        cells: tuple[str, ...] = (registry.label(k), k, registry.format_value(k, r.mean, time_unit))
         if not single:
             ci = ("n/a" if math.isnan(r.ci_low) else
                   f"[{registry.format_value(k, r.ci_low, time_unit)}, "

@@ -115,7 +115,14 @@ class RunResult:
         return concat_logs([r.log for r in self.replications if r.log is not None])
 
 
-def _one(args: tuple[Scenario, int, int, bool, bool]) -> Replication:
+#: What a worker gets for one replication: scenario, replication, seed, event log, watch wins.
+ReplicationArgs = tuple[Scenario, int, int, bool, bool]
+#: A ``map``-like function that runs replications (the builtin, a pool's, a Dask client's).
+Mapper = Callable[[Callable[[ReplicationArgs], Replication], Iterable[ReplicationArgs]],
+                  Iterable[Replication]]
+
+
+def _one(args: ReplicationArgs) -> Replication:
     scenario, replication, seed, event_log, watch_wins = args
     return run_replication(scenario, replication, seed, event_log, watch_wins=watch_wins)
 
@@ -125,7 +132,7 @@ def run(
     replications: int | None = None,
     seed: int | None = None,
     event_log: bool | int = False,
-    mapper: Callable[[Callable, Iterable], Iterable[Replication]] = map,
+    mapper: Mapper = map,
     progress: Callable[[Replication], None] | None = None,
     into: RunResult | None = None,
     clock: Callable[[float], None] | None = None,

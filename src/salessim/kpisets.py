@@ -33,7 +33,7 @@ def busiest_role(means: dict[str, float]) -> str | None:
     """The ``utilisation.<role>`` KPI with the highest mean (members left out), if any."""
     roles = {k: v for k, v in means.items()
              if k.startswith("utilisation.") and k.count(".") == 1 and not math.isnan(v)}
-    return max(roles, key=roles.get) if roles else None
+    return max(roles, key=roles.__getitem__) if roles else None
 
 
 def default_kpis(means: dict[str, float], also: Iterable[str] = ()) -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from xml.sax.saxutils import XMLGenerator
+from xml.sax.xmlreader import AttributesImpl
 
 from salessim.output import atomic_path
 from salessim.records import (
@@ -103,14 +104,14 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
     with open(path, "w", encoding="utf-8") as out:
         xml = XMLGenerator(out, "utf-8", short_empty_elements=True)
         xml.startDocument()
-        xml.startElement("log", {"xes.version": "1849-2016", "xes.features": "",
-                                 "xmlns": "http://www.xes-standard.org/"})
+        _start(xml, "log", {"xes.version": "1849-2016", "xes.features": "",
+                            "xmlns": "http://www.xes-standard.org/"})
         for name, prefix, uri in _EXTENSIONS:
             _empty(xml, "extension", {"name": name, "prefix": prefix, "uri": uri})
-        xml.startElement("global", {"scope": "trace"})
+        _start(xml, "global", {"scope": "trace"})
         _empty(xml, "string", {"key": "concept:name", "value": ""})
         xml.endElement("global")
-        xml.startElement("global", {"scope": "event"})
+        _start(xml, "global", {"scope": "event"})
         _empty(xml, "string", {"key": "concept:name", "value": ""})
         _empty(xml, "date", {"key": "time:timestamp", "value": _iso(0.0)})
         _empty(xml, "string", {"key": "lifecycle:transition", "value": "complete"})
@@ -135,7 +136,7 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
             for block in np.split(order, bounds) if len(order) else []:
                 lead = int(codes[block[0]] >> 32)
                 case = cases.iloc[lead]
-                xml.startElement("trace", {})
+                _start(xml, "trace", {})
                 _empty(xml, "string", {"key": "concept:name",
                                        "value": f"{log.replication}/{names[lead]}"})
                 _empty(xml, "string", {"key": "source", "value": case["source"]})
@@ -149,7 +150,7 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
                                          resource_of[block].tolist(), times[block].tolist(),
                                          strict=True):
                     event = EVENTS[e]
-                    xml.startElement("event", {})
+                    _start(xml, "event", {})
                     _empty(xml, "string", {"key": "concept:name",
                                            "value": log.stages[st] or event})
                     _empty(xml, "string", {"key": "lifecycle:transition",
@@ -165,8 +166,12 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
         xml.endDocument()
 
 
+def _start(xml: XMLGenerator, name: str, attrs: dict[str, str]) -> None:
+    xml.startElement(name, AttributesImpl(attrs))  # SAX takes attributes in this wrapper
+
+
 def _empty(xml: XMLGenerator, name: str, attrs: dict[str, str]) -> None:
-    xml.startElement(name, attrs)
+    _start(xml, name, attrs)
     xml.endElement(name)
 
 

@@ -18,7 +18,7 @@ from salessim import kpis as kpis_registry
 from salessim.model.calendar import working_calendar
 from salessim.model.kinds import kind_of
 from salessim.records import Tally
-from salessim.scenario.mechanics import AGING_BUCKETS
+from salessim.scenario.mechanics import AGING_BUCKETS, Collection
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import convert
 
@@ -105,7 +105,7 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
     out.update(_by_source(tally, scenario, staff_cost))
     out.update(_by_period(tally, scenario))
     if scenario.collection is not None:
-        out.update(_collection(tally, scenario, window))
+        out.update(_collection(tally, scenario, scenario.collection, window))
     if scenario.renewal is not None:
         out.update(_renewal(tally))
     if scenario.pipeline and warm is not None:
@@ -151,9 +151,10 @@ def _by_period(tally: Tally, scenario: Scenario) -> dict[str, float]:
     return out
 
 
-def _collection(tally: Tally, scenario: Scenario, window: float) -> dict[str, float]:
+def _collection(tally: Tally, scenario: Scenario, collection: Collection, window: float
+                ) -> dict[str, float]:
     receivables = sum(tally.receivables.values())
-    rates = scenario.collection.provision_rates
+    rates = collection.provision_rates
     days = convert(window, scenario.time_unit, "day")
     out = {
         "invoiced": tally.invoiced,

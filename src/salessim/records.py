@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from salessim.clock import LOG_EPOCH
+from salessim.clock import LOG_EPOCH as LOG_EPOCH  # also read from here (see below)
 from salessim.ends import ENDS
 from salessim.output import atomic_path
 from salessim.sketch import QuantileSketch
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
 
 #: Events of a lead's life, in the ``event`` column of the log. The position of a name is
@@ -105,7 +107,7 @@ class Tally:
     open_created: float = 0.0  # sum of creation times of cohort leads still open
     cycle_won: QuantileSketch = field(default_factory=QuantileSketch)  # creation to won
     wip_area: float = 0.0  # integral of open leads over the window
-    wip_series: array = field(default_factory=lambda: array("d"))  # open leads on a time grid
+    wip_series: array[float] = field(default_factory=lambda: array("d"))  # open leads, on a grid
     leads_by_source: dict[str, int] = field(default_factory=dict)
     won_by_source: dict[str, int] = field(default_factory=dict)
     revenue_by_source: dict[str, float] = field(default_factory=dict)
@@ -171,7 +173,8 @@ class EventLog:
         self.lead_score = array("d")
         self.lead_counted = array("b")
         self.lead_end = array("b")
-        self._names = None  # lead names as an array, once a table is built
+        # Lead names as an array, once a table is built.
+        self._names: npt.NDArray[np.object_] | None = None
         # Ids of the deals open at time 0 (a warm start): lead number -(i + 1) is open_ids[i].
         self.open_ids: list[str] = []
 
@@ -213,7 +216,7 @@ class EventLog:
         return [f"{sources[s]}-{n}" if n > 0 else opened[-n - 1]
                 for s, n in zip(self.lead_source, self.lead_number, strict=True)]
 
-    def _name_array(self):
+    def _name_array(self) -> npt.NDArray[np.object_]:
         """The lead names as an object array, built once per size of the lead table."""
         import numpy as np
 

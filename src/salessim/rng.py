@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import numpy.typing as npt
 
 #: Bumped if the way streams are derived ever changes; recorded in run metadata.
 STREAM_SCHEME = "salessim-streams-v1: SeedSequence(root, spawn_key=(replication, sha256(name)[:4]))"
@@ -55,7 +56,7 @@ class RandomStreams:
         seq = np.random.SeedSequence(self.root_seed, spawn_key=(self.replication, stable_key(name)))
         return np.random.Generator(np.random.PCG64(seq))
 
-    def keyed(self, stream: str, keys: np.ndarray, n: int) -> np.ndarray:
+    def keyed(self, stream: str, keys: npt.ArrayLike, n: int) -> npt.NDArray[np.float64]:
         """``n`` uniforms on (0, 1) for each key: row i is stream ``<stream>:<key i>``.
 
         Row i depends only on the root seed, the replication, ``stream``, ``keys[i]`` and
@@ -67,7 +68,10 @@ class RandomStreams:
         start = _mix(np.asarray(keys, dtype=np.uint64) ^ base)
         steps = np.arange(1, n + 1, dtype=np.uint64) * _GAMMA
         bits = _mix(start[:, None] + steps[None, :])
-        return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+        # numpy's stubs lose the dtype through shifts and scalar arithmetic: declared here.
+        top53 = (bits >> np.uint64(11)).astype(np.float64)
+        uniforms: npt.NDArray[np.float64] = (top53 + 0.5) * 2.0**-53
+        return uniforms
 
 
 def key64(name: str) -> int:
@@ -80,8 +84,9 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
+def _mix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """SplitMix64's output function, on arrays of uint64 (products wrap modulo 2**64)."""
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    mixed: npt.NDArray[np.uint64] = z ^ (z >> np.uint64(31))
+    return mixed

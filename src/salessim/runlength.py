@@ -78,11 +78,12 @@ def series_matrix(result: RunResult, series: str = "wip") -> tuple[np.ndarray, n
     if series == "wip":
         values = np.array([np.frombuffer(r.tally.wip_series, dtype=float) for r in reps])
         return times, values
-    if any(r.log is None for r in reps):
+    logs = [r.log for r in reps if r.log is not None]
+    if len(logs) < len(reps):
         raise UsageError(f"the {series!r} series needs event logs: run with event_log=True")
-    rows = []
-    for r in reps:
-        log = r.log.plain_frame()
+    rows: list[np.ndarray] = []
+    for event_log in logs:
+        log = event_log.plain_frame()
         if series == "queue":
             ins = np.sort(log.loc[log["event"] == QUEUED, "time"].to_numpy())
             outs = np.sort(log.loc[log["event"].isin([STARTED, WENT_COLD]), "time"].to_numpy())

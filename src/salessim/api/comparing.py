@@ -160,16 +160,17 @@ class ComparisonReport:
         written = ["comparison.csv"]
         write_frame(with_labels(self.to_frame(), unit), out / "comparison.csv")
         for run in self.runs:
-            write_frame(with_labels(run.result.summary(self.comparison.level), unit),
+            write_frame(with_labels(run.run_result.summary(self.comparison.level), unit),
                         out / run.label / "summary.csv")
-            write_frame(run.result.frame(), out / run.label / "replications.csv")
+            write_frame(run.run_result.frame(), out / run.label / "replications.csv")
             written += [f"{run.label}/summary.csv", f"{run.label}/replications.csv"]
         page = self.html(kpis)
         path = page.write(out)
         return [*written, path.name, *(f"{name}.png" for name in page.pngs)]
 
 
-def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
+def compare(baseline: Scenario | str | Path | ScenarioRun,
+            *redesigns: Scenario | str | Path | ScenarioRun,
             replications: int | None = None, seed: int | None = None,
             sets: Sequence[str] = (), targets: Sequence[str] | Mapping[str, str] = (),
             labels: Sequence[str] | None = None, warmup: str | float | None = None,
@@ -202,10 +203,14 @@ def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
     from salessim.compare import compare as compare_runs
     from salessim.experiments.executors import make_executor, ordered_map
 
-    if isinstance(baseline, ScenarioRun):  # already loaded, by scenario_runs
-        base, others = baseline, list(redesigns)
+    loaded = [r for r in redesigns if isinstance(r, ScenarioRun)]
+    files = [r for r in redesigns if not isinstance(r, ScenarioRun)]
+    if isinstance(baseline, ScenarioRun) and not files:  # already loaded, by scenario_runs
+        base, others = baseline, loaded
+    elif not isinstance(baseline, ScenarioRun) and not loaded:
+        base, others = scenario_runs(baseline, files, sets, targets, labels)
     else:
-        base, others = scenario_runs(baseline, redesigns, sets, targets, labels)
+        raise TypeError("give scenarios and files, or the runs of scenario_runs, not both")
     sets = list(sets)
     if warmup is not None and warmup != "auto":
         for run in [base, *others]:
@@ -239,7 +244,7 @@ def compare(baseline: Scenario | str | Path, *redesigns: Scenario | str | Path,
                                   mapper=ordered_map(executor))
     flows = []
     for run in comparison.runs if logged else ():
-        reps = run.result.replications[:logged]
+        reps = run.run_result.replications[:logged]
         if any(r.log is None for r in reps):  # a baseline run without logs (warm-up pilot)
             rows = diagnose.flow_logs(run.scenario, logged, seed)
         else:

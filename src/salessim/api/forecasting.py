@@ -297,8 +297,8 @@ def _bootstrap(plan: ForecastPlan, mapper, tick):
     base, cal = plan.runs[0], plan.calibration.calibration
     families = {sid: t.chosen for sid, t in cal.times.items()}
     scenarios, notes = bootstrap_scenarios(cal.visits, base.scenario, plan.resamples,
-                                           plan.seed, plan.history, cal.touch, families,
-                                           mapper)
+                                           plan.seed, plan.history or "<history>", cal.touch,
+                                           families, mapper)
     plan.warnings += [n for n in notes if n not in plan.warnings]
 
     def forecast(scenario, replications, change):

@@ -18,6 +18,7 @@ With ``since`` (the hold-out), only what happened from that date on is scored.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,7 +167,7 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
     day 0 has the weekday (and roughly the calendar month) of ``start``: simulated time 0 is
     always Monday 5 January 2026, the export's first day need not be."""
     shift, months = int(start.day_of_week), int(start.month) - 1
-    change = {}
+    change: dict[str, object] = {}
     for sid, source in scenario.sources.items():
         profile = source.profile
         if profile is not None and profile.weekly:
@@ -190,7 +191,7 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
     return evolve(scenario, change) if change else scenario
 
 
-def _turned(workdays: list[str], shift: int) -> list[str]:
+def _turned(workdays: Sequence[str], shift: int) -> list[str]:
     """Working weekdays as simulated weekdays when simulated Monday is the export's weekday
     ``shift`` (holidays, given as dates, stay as they are)."""
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -100,7 +100,7 @@ def resolution_warnings(sid: str, durations: np.ndarray, is_open: np.ndarray,
 def arrival_warnings(a: Arrivals) -> list[str]:
     out = []
     if a.dispersion is not None and a.dispersion.rejects:
-        k = ("" if a.day_effect is None else
+        k = ("" if a.day_effect is None or a.day_effect_ci is None else
              f"; as a gamma-Poisson day effect, shape k = {a.day_effect:.3g} "
              f"(95% CI [{a.day_effect_ci[0]:.3g}, {a.day_effect_ci[1]:.3g}])")
         out.append(f"over-dispersed arrivals: source {a.source!r}: daily counts vary "

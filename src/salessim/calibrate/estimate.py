@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats as st
@@ -80,7 +81,7 @@ class Values:
 
     source: str
     n: int
-    spec: dict[str, object]
+    spec: dict[str, Any]  # a scenario distribution, as data
     mean: float
     low: float
     high: float
@@ -206,16 +207,17 @@ def fit_values(visits: Visits) -> dict[str, Values]:
     for source, group in visits.deals.groupby("source", sort=True):
         sid = slug(source)
         amounts = group["amount"].dropna().to_numpy(float)
-        est = stats.t_interval(amounts) if len(amounts) else None
         if len(amounts) == 0:
             out[sid] = Values(sid, 0, {"dist": "constant", "value": 0}, 0.0, math.nan, math.nan,
                               "no amounts: deal value 0")
-        elif len(amounts) < MIN_VALUES or (amounts <= 0).any():
+            continue
+        est = stats.t_interval(amounts)
+        if len(amounts) < MIN_VALUES or (amounts <= 0).any():
             why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES
                    else "amounts of 0 present")
             values = sorted({float(a) for a in amounts})
             weights = [int((amounts == a).sum()) for a in values]
-            spec = {"dist": "empirical", "values": values}
+            spec: dict[str, Any] = {"dist": "empirical", "values": values}
             if any(w != 1 for w in weights):
                 spec["weights"] = weights
             out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high,

@@ -119,7 +119,7 @@ def calibrate_funnel(path: str | Path, period: str, won: list[str] | tuple = ())
              f"95% CI [{low:.4g}, {high:.4g}]",
              f"entry: {ids[0]}", "stages:"]
     targets = _targets(frame, name)
-    routing = {}
+    routing: dict[str, dict[str, float | list[float]]] = {}
     for i, sid in enumerate(body):
         following = n[i + 1] if i + 1 < len(n) else None
         target = WON.name if (i + 1 == len(body) and (won_last or following is None)) else ids[i + 1]

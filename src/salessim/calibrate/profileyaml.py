@@ -44,7 +44,7 @@ def profile_lines(a: Arrivals, profile: dict[str, Any]) -> list[str]:
     if "day_effect" in profile:
         if not opened:
             lines.append("    profile:")
-        lo, hi = a.day_effect_ci
+        lo, hi = a.day_effect_ci or (math.nan, math.nan)  # set with the day effect
         lines.append(f"      day_effect: {json.dumps(profile['day_effect'])}   # daily counts "
                      f"vary {_g(a.index)} times as much as Poisson; gamma shape k by moments, "
                      f"95% CI [{_g(lo)}, {_g(hi)}] (bootstrap over days)")

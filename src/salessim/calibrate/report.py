@@ -152,8 +152,7 @@ def values_figure(result: CalibrationResult) -> Figure:
     return fig
 
 
-def backtest_figure(result: CalibrationResult) -> Figure:
-    bt = result.backtest
+def backtest_figure(bt: Backtest) -> Figure:
     fig = _figure(6, 3.2)
     ax = fig.add_subplot()
     for sample, label in ((bt.data_cycle, "data"), (bt.sim_cycle, "simulated (pooled)")):
@@ -210,7 +209,7 @@ def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, byte
                "stage_times.png": stage_times_figure(result),
                "deal_values.png": values_figure(result)}
     if result.backtest is not None:
-        figures["backtest.png"] = backtest_figure(result)
+        figures["backtest.png"] = backtest_figure(result.backtest)
     pngs = {name: _png(fig) for name, fig in figures.items()}
     cal = result.calibration
     v = cal.visits

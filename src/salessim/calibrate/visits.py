@@ -68,7 +68,7 @@ class Visits:
         end = self.visits["exited_at"].fillna(self.as_of)
         return (end - self.visits["entered_at"]) / DAY
 
-    def target(self, name: object) -> str:
+    def target(self, name: str) -> str:
         """Scenario id of a CRM stage name (``won`` / ``lost`` / ``no_decision`` for ends)."""
         return self.ends.get(name) or slug(name)
 

@@ -118,9 +118,10 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     data: dict[str, Any] = {"name": name, "time_unit": "day",
                             "horizon": max(1, math.ceil(_period_days(cal))),
                             "replications": replications, "seed": seed}
-    if getattr(cal, "staff", None) is not None:
+    staff = getattr(cal, "staff", None)
+    if staff is not None:
         data["roles"] = {r.name: {"headcount": r.headcount, "calendar": {
-            "workdays": r.workdays, "hours": list(r.hours)}} for r in cal.staff.roles.values()}
+            "workdays": r.workdays, "hours": list(r.hours)}} for r in staff.roles.values()}
     elif cal.headcount is not None or cal.touch:
         data["roles"] = {ROLE: {"headcount": cal.headcount or 1}}
     sources = {}
@@ -156,7 +157,7 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
         if sid == NURTURE:  # lost deals that came back: a nurture track (lead recycling)
             odds = routes(cal, sid)
             back = {t: p for t, p in odds.items() if not is_end(t)}
-            rest = max((t for t in odds if is_end(t)), key=odds.get, default=LOST.name)
+            rest = max((t for t in odds if is_end(t)), key=odds.__getitem__, default=LOST.name)
             stage["recycle"] = {"back": back, "rest": rest}
         else:
             stage["next"] = routes(cal, sid)
@@ -177,17 +178,18 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
         f"name: {_flow(data['name'])}",
         "time_unit: day",
         f"horizon: {data['horizon']}   # the export's period, for the back-test"
-        + (" (to the extraction cut)" if getattr(cal, "window", None) is not None
-           and cal.window.cut is not None else ""),
+        + (" (to the extraction cut)" if (window := getattr(cal, "window", None)) is not None
+           and window.cut is not None else ""),
         f"replications: {data['replications']}",
         f"seed: {data['seed']}",
     ]
-    if "roles" in data and ROLE not in data["roles"]:
+    staff = getattr(cal, "staff", None)
+    if staff is not None and "roles" in data and ROLE not in data["roles"]:
         lines.append("roles:   # resources clustered by what they do; headcount: median of "
                      "distinct members active per full week; calendar: where work starts and "
                      "completes")
         for rid, role in data["roles"].items():
-            r = cal.staff.roles[rid]
+            r = staff.roles[rid]
             lines.append(f"  {rid}: {_flow(role)}   # {len(r.members)} members, "
                          f"{r.weekly_active[0]}-{r.weekly_active[1]} active a week, "
                          f"availability {_g(r.availability, 2)}")

@@ -119,7 +119,7 @@ def _empty() -> dict[str, list]:
 
 def _attributes(elem: ET.Element, types: dict[str, str]) -> dict[str, object]:
     """The direct typed attributes of a trace or event (values as text, types recorded)."""
-    out = {}
+    out: dict[str, object] = {}
     for child in elem:
         kind = _local(child.tag)
         if kind not in _TYPED:

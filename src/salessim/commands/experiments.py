@@ -33,7 +33,7 @@ class _Bar:
     def stage(self, name: str, total: int | None) -> None:
         """Start a new bar for the next stage of the work."""
         self.close()
-        self.bar = progress_bar(total, name, self.unit)  # type: ignore[arg-type]
+        self.bar = progress_bar(total, name, self.unit)
 
     def update(self, *_: Any) -> None:
         if self.bar is not None:

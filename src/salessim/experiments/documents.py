@@ -10,6 +10,7 @@ spec means what ``--set roles.se.headcount=3`` means on the command line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,8 +129,9 @@ def kpi_problem(name: str, scenario: Scenario, also: tuple[str, ...] = ()) -> st
     if "." in pattern and pattern != name:
         placeholder = pattern.split(".")[1]
         ident = name.split(".")[1]
-        ids = {"<stage>": scenario.stages, "<role>": scenario.roles,
-               "<source>": scenario.sources}.get(placeholder)
+        by_placeholder: dict[str, Mapping[str, object]] = {
+            "<stage>": scenario.stages, "<role>": scenario.roles, "<source>": scenario.sources}
+        ids = by_placeholder.get(placeholder)
         if ids is not None and ident not in ids:
             return (f"no {placeholder.strip('<>')} {ident!r} in the scenario"
                     f"{did_you_mean(ident, ids)} ({', '.join(ids)})")

@@ -29,12 +29,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import ProcessPoolExecutor as _Pool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from salessim.errors import UsageError
 from salessim.output import process_running
@@ -65,9 +65,19 @@ class Executor(Protocol):
         """Release processes and connections."""
         ...
 
+    def __enter__(self) -> Executor:
+        """The executor itself, closed when the ``with`` block ends."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        ...
+
+
+_Self = TypeVar("_Self", bound="_Closing")
+
 
 class _Closing:
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -328,15 +338,15 @@ class DaskExecutor(_Closing):
             shutil.rmtree(self._scratch, ignore_errors=True)
 
 
-def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]:
+def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]:
     """A ``map``-like function on an executor: results in the order of the items.
 
     For library functions that take a ``mapper`` (``engine.run``, ``compare.compare``).
     A worker that died is an error here: such callers need every result.
     """
 
-    def mapper(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
-        items = list(items)
+    def mapper(fn: Callable[[Any], Any], iterable: Iterable[Any]) -> Iterator[Any]:
+        items = list(iterable)
         done: dict[int, Any] = {}
         following = 0
         for i, result in executor.map_unordered(fn, items):

@@ -158,7 +158,7 @@ def plot_kpi_by_factor(
     line_groups = part.groupby(groups, sort=True) if groups else [((None,), part)]
     for key, group in line_groups:
         group = group.sort_values(x)
-        xs = group[x].to_numpy() if numeric else np.array([ticks.index(v) for v in group[x]])
+        xs = group[x].to_numpy() if ticks is None else np.array([ticks.index(v) for v in group[x]])
         label = None if key[0] is None else f"{groups[0]} = {key[0]}"
         (line,) = ax.plot(xs, group["mean"], marker="o", label=label)
         ax.fill_between(xs, group["ci_low"], group["ci_high"], alpha=0.2,

@@ -55,9 +55,9 @@ class RunTimeout(Exception):
 
 def _time_limit(seconds: float | None):
     """Raise RunTimeout in this thread after ``seconds``; a no-op where signals cannot."""
-    usable = (seconds is not None and hasattr(signal, "setitimer")
+    usable = (hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
-    if not usable:
+    if seconds is None or not usable:
         return contextlib.nullcontext()
 
     @contextlib.contextmanager

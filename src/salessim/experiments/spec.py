@@ -43,7 +43,7 @@ from salessim.experiments.documents import (
     read_spec,
     relative_file,
 )
-from salessim.scenario.base import Frozen
+from salessim.scenario.base import Frozen, Id
 from salessim.scenario.load import (
     Document,
     read_document,
@@ -51,7 +51,7 @@ from salessim.scenario.load import (
     scenario_hash,
     validate_document,
 )
-from salessim.scenario.schema import Id, Scenario
+from salessim.scenario.schema import Scenario
 
 #: Columns of the result table that a factor may not be named after.
 RESERVED_COLUMNS = (
@@ -223,6 +223,7 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     spec, doc = read_spec(path, ExperimentSpec)
     files = spec.scenario_files()
+    keys: list[tuple[str, ...]]
     if isinstance(spec.scenarios, dict):
         keys = [("scenarios", label) for label in files]
     elif isinstance(spec.scenarios, list):
@@ -242,11 +243,11 @@ def load_experiment(path: str | Path) -> Experiment:
     except ValueError as exc:
         raise ScenarioError([problem_at(doc, "design", str(exc), spec.design.kind)]) from None
     for d in designs:
-        for key in d.values:
+        for factor in d.values:
             try:
-                _check_key(key)
+                _check_key(factor)
             except ValueError as exc:
-                raise ScenarioError([problem_at(doc, d.origin(key), str(exc), key)]) from None
+                raise ScenarioError([problem_at(doc, d.origin(factor), str(exc), factor)]) from None
         if d.scenario not in files:
             raise ScenarioError([problem_at(doc, ("design", "designs", d.id, "scenario"),
                                             f"unknown scenario label ({', '.join(files)})",

@@ -65,12 +65,13 @@ def check_resamples(resamples: object, replications: int) -> int:
     Raises:
         UsageError: anything else (the message names ``--resamples`` and the value).
     """
-    if (isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral)
-            or not MIN_RESAMPLES <= resamples <= replications):
+    count = (int(resamples) if isinstance(resamples, numbers.Integral)
+             and not isinstance(resamples, bool) else None)
+    if count is None or not MIN_RESAMPLES <= count <= replications:
         raise UsageError(f"--resamples: the bootstrap needs from {MIN_RESAMPLES} to the "
                          f"number of replications ({replications}) resamples, each with at "
                          f"least one replication, got {resamples!r}")
-    return int(resamples)
+    return count
 
 
 def resample_counts(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -147,7 +148,8 @@ def bootstrap_scenarios(visits: Visits, original: Scenario, resamples: int, seed
     """
     tasks = [(visits, b, seed, origin, touch or {}, families) for b in range(resamples)]
     base = original.model_dump(by_alias=True)
-    scenarios, filled = [], {"stages": set(), "sources": set()}
+    scenarios: list[Scenario] = []
+    filled: dict[str, set[str]] = {"stages": set(), "sources": set()}
     for data in mapper(_calibrate_resample, tasks):
         for part in ("stages", "sources"):
             for key, spec in base[part].items():

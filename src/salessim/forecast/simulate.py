@@ -123,7 +123,7 @@ class Forecast:
         out["stage_probability"] = out["stage"].map(self.win_probability)
         out["weighted_amount"] = out["stage_probability"] * out["amount"]
         for q, name in ((0.5, "close_median"), (0.9, "close_p90")):
-            at = np.quantile(closed, q, axis=0, method="inverted_cdf") if n else []
+            at = np.quantile(closed, q, axis=0, method="inverted_cdf") if n else np.empty(0)
             out[name] = [(self.snapshot.as_of + pd.Timedelta(days=float(t))).floor("min")
                          if math.isfinite(t) else pd.NaT for t in at]
         return out.sort_values("expected_bookings", ascending=False, kind="stable")
@@ -151,8 +151,8 @@ def win_probability(scenario: Scenario) -> dict[str, float]:
                 q[index[sid], index[target]] += p
             elif target == WON.name:
                 r[index[sid]] += p
-    p = np.linalg.solve(np.eye(len(ids)) - q, r)
-    return {sid: float(min(max(p[i], 0.0), 1.0)) for i, sid in enumerate(ids)}
+    won = np.linalg.solve(np.eye(len(ids)) - q, r)
+    return {sid: float(min(max(won[i], 0.0), 1.0)) for i, sid in enumerate(ids)}
 
 
 def forecast_scenario(scenario: Scenario, snapshot: Snapshot, until: pd.Timestamp,

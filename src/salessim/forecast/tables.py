@@ -88,7 +88,7 @@ def summary_text(forecast: Forecast, seconds: float | None = None,
     lines = [f"{forecast.scenario.name}: {len(snap.deals)} open deals at "
              f"{snap.as_of:%Y-%m-%d %H:%M}, forecast to {until:%Y-%m-%d %H:%M}; "
              f"{forecast.replications} replications, seed {forecast.scenario.seed}{took}", ""]
-    rows = [("bookings", "P10", "P50", "P90", "mean")]
+    rows: list[tuple[str, ...]] = [("bookings", "P10", "P50", "P90", "mean")]
     for kpi, label in (("bookings", "all"), ("bookings_from_open", "from open deals"),
                        ("bookings_from_new", "from new leads"), ("won", "deals won"),
                        ("slipped", "open deals slipping past the end")):

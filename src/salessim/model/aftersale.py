@@ -9,22 +9,20 @@ may be written off as bad debt. After each contract term a renewal decision is m
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from salessim.model.staff import Staff
+from salessim.model.staff import Staff, StaffPlan
 from salessim.records import CHURNED, INVOICED, PAID, RENEWED, WRITTEN_OFF, Tally
 from salessim.scenario.dists import blocks
-from salessim.scenario.mechanics import AGING_BUCKETS
+from salessim.scenario.mechanics import AGING_BUCKETS, BadDebt, Collection, Renewal
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import convert
 
 if TYPE_CHECKING:
     from salessim.model.deal import Deal
-
-_BAD_DEBT = object()
 
 
 def aging_bucket(days_past_due: float) -> str:
@@ -66,49 +64,51 @@ class AfterSale:
             self.delivery = staff.draws(c.delivery, "delivery")
             self.lateness = staff.draws(c.lateness, "payment")
             self.bad_u = self._uniforms("bad_debt")
-            self.steps: list[tuple[float, Any]] = []  # (offset from due date, plan)
-            for i, r in enumerate(c.reminders):
-                self.steps.append((-r.before, staff.plan((c.role,), r.work, f"reminder:{i}")))
+            # (offset from due date, the work done then or the write-off rule)
+            self.steps: list[tuple[float, StaffPlan | BadDebt]] = []
+            for i, rem in enumerate(c.reminders):
+                self.steps.append((-rem.before, staff.plan((c.role,), rem.work, f"reminder:{i}")))
             for i, d in enumerate(c.dunning):
                 self.steps.append((d.after, staff.plan((c.role,), d.work, f"dunning:{i}")))
             if c.bad_debt is not None:
-                self.steps.append((c.bad_debt.after, _BAD_DEBT))
+                self.steps.append((c.bad_debt.after, c.bad_debt))
             self.steps.sort(key=lambda step: step[0])
         if self.renewal is not None:
             r = self.renewal
             self.renew_u = self._uniforms("renewal")
+            # A role is required with work (the schema says so).
             self.renew_plan = (staff.plan((r.role,), r.work, "renewal:work")
-                               if r.work is not None else None)
+                               if r.work is not None and r.role is not None else None)
             if r.upsell is not None:
                 self.upsell_u = self._uniforms("upsell")
                 self.upsell_values = staff.draws(r.upsell.value, "upsell:value")
         log = self.log
         if log is not None:
             for _, plan in self.steps if self.collection is not None else ():
-                if plan is not _BAD_DEBT:
+                if isinstance(plan, StaffPlan):
                     staff.label(plan, "collection")
             if self.renewal is not None and self.renew_plan is not None:
                 staff.label(self.renew_plan, "renewal")
             self._codes = {e: log.code(e) for e in (CHURNED, INVOICED, PAID, RENEWED,
                                                     WRITTEN_OFF)}
 
-    def _uniforms(self, stream: str):
+    def _uniforms(self, stream: str) -> Iterator[float]:
         return blocks(self.staff.streams.generator(stream).random)
 
     def start(self, deal: Deal) -> None:
         """A deal was just won."""
         if self.collection is not None:
-            self.env.process(self._invoice(deal, deal.value, self.delivery))
+            self.env.process(self._invoice(self.collection, deal, deal.value, self.delivery))
         if self.renewal is not None:
-            self.env.process(self._renewals(deal))
+            self.env.process(self._renewals(self.renewal, deal))
 
     def _log(self, deal: Deal, event: str) -> None:
         if self.log is not None:
             self.log.add(deal.lead | self._codes[event], self.env.now)
 
-    def _invoice(self, deal: Deal, amount: float, delivery) -> Generator[simpy.Event, Any, None]:
+    def _invoice(self, c: Collection, deal: Deal, amount: float,
+                 delivery: Iterator[float] | None) -> Generator[simpy.Event, Any, None]:
         env, tally = self.env, self.tally
-        c = self.collection
         if delivery is not None:
             yield env.timeout(next(delivery))
         issued = env.now
@@ -126,8 +126,8 @@ class AfterSale:
                 break
             if at > env.now:
                 yield env.timeout(at - env.now)
-            if step is _BAD_DEBT:
-                if next(self.bad_u) < c.bad_debt.probability:
+            if isinstance(step, BadDebt):
+                if next(self.bad_u) < step.probability:
                     del self._open[invoice]
                     if env.now >= self.warmup:
                         tally.bad_debt += amount
@@ -142,8 +142,8 @@ class AfterSale:
             tally.cash_collected += amount
         self._log(deal, PAID)
 
-    def _renewals(self, deal: Deal) -> Generator[simpy.Event, Any, None]:
-        env, tally, r = self.env, self.tally, self.renewal
+    def _renewals(self, r: Renewal, deal: Deal) -> Generator[simpy.Event, Any, None]:
+        env, tally = self.env, self.tally
         value = deal.value
         while True:
             yield env.timeout(r.term)
@@ -164,11 +164,11 @@ class AfterSale:
                 tally.renewal_value += value
             self._log(deal, RENEWED)
             if self.collection is not None:
-                env.process(self._invoice(deal, value, None))
+                env.process(self._invoice(self.collection, deal, value, None))
 
     def finish(self) -> None:
         """Receivables at the horizon, by aging bucket."""
-        receivables = dict.fromkeys(AGING_BUCKETS, 0.0)
+        receivables: dict[str, float] = dict.fromkeys(AGING_BUCKETS, 0.0)
         for due, amount in self._open.values():
             receivables[aging_bucket((self.horizon - due) * self.days_per_unit)] += amount
         self.tally.receivables = receivables

@@ -17,7 +17,7 @@ from salessim.model.kinds import Build, kind_of
 from salessim.model.staff import Staff
 from salessim.model.stages import Delay, SkipRule
 from salessim.records import EventLog, StageTally
-from salessim.scenario.dists import blocks
+from salessim.scenario.dists import Dist, blocks
 from salessim.scenario.schema import Scenario, Stage
 
 
@@ -63,11 +63,11 @@ def build_stages(scenario: Scenario, env: simpy.Environment, staff: Staff,
 
 
 def _behaviour(sid: str, stage: Stage, env: simpy.Environment, staff: Staff,
-               tally: StageTally, log: EventLog | None):
+               tally: StageTally, log: EventLog | None) -> Any:
     """The stage's behaviour, built by its kind: an object with ``visit(deal)`` and
     ``resume(...)`` (None: nothing but routing). The kind is chosen here, once per run;
     the journey only calls the behaviour."""
-    def delay(dist, stream: str, label: str = "") -> Delay | None:
+    def delay(dist: Dist | None, stream: str, label: str = "") -> Delay | None:
         draws = staff.draws(dist, stream)
         return None if draws is None else Delay(draws, log, sid, label)
 

@@ -12,10 +12,15 @@ ends at the first clock time where ``W`` reaches ``W(t) + w``.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salessim.clock import LOG_EPOCH
 from salessim.scenario.schema import WEEKDAYS, Calendar, shared_calendar
 from salessim.scenario.units import UNIT_HOURS
+
+if TYPE_CHECKING:
+    import simpy
 
 _WEEK_HOURS = 168.0
 _SNAP = 1e-9  # hours: totals this close to an interval's end are taken as its end
@@ -156,7 +161,15 @@ def working_calendar(calendar: Calendar | None, time_unit: str) -> WorkCalendar 
 __all__ = ["AroundTheClock", "WorkCalendar", "shared_calendar", "working_calendar"]
 
 
-def shifts(env, pools: list, calendar: WorkCalendar):
+class OnDuty(Protocol):
+    """Staff that go off and on duty (a pool of :mod:`salessim.model.pools`)."""
+
+    def close(self) -> None: ...
+    def open(self) -> None: ...
+
+
+def shifts(env: simpy.Environment, pools: Sequence[OnDuty], calendar: WorkCalendar
+           ) -> Generator[simpy.Event, Any, None]:
     """A process that closes staff pools outside the calendar's working hours, from
     time 0 on (see :class:`salessim.model.pools.StaffPool`).
 

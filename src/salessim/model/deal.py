@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import simpy
+
 
 class Deal:
     """A lead on its way through the sale.
@@ -21,7 +26,7 @@ class Deal:
     )
 
     def __init__(self, source: str, number: int, value: float, created: float, counted: bool,
-                 luck: list[float] | None = None):
+                 luck: list[float] | None = None) -> None:
         self.lead = 0
         self.number = number
         self.source = source
@@ -30,7 +35,8 @@ class Deal:
         self.needs = 0.0
         self.created = created
         self.counted = counted
-        self.owners: dict[str, int] | None = None  # role -> member, for owner-assigned roles
+        # role -> member, for owner-assigned roles (an event while the owner is pending)
+        self.owners: dict[str, int | simpy.Event] | None = None
         self.last_role: str | None = None
         self.last_contact: float | None = None  # end of the last staff work
         self.first_contact: float | None = None

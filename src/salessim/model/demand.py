@@ -17,22 +17,24 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from salessim.records import LOG_EPOCH
 from salessim.rng import RandomStreams
 from salessim.scenario.dists import blocks
+from salessim.scenario.mechanics import ArrivalProfile
 from salessim.scenario.schema import Source
 from salessim.scenario.units import UNIT_HOURS
 
 
-def rate_function(source: Source, time_unit: str):
+def rate_function(source: Source, profile: ArrivalProfile, time_unit: str
+                  ) -> tuple[Callable[[float], float], float]:
     """rate(t) in leads per time unit, and its maximum, for a source with a profile."""
-    profile = source.profile
     hours_per_unit = UNIT_HOURS[time_unit]
-    starts = [t for t, _ in profile.table] if profile.table else None
-    rates = [r for _, r in profile.table] if profile.table else None
+    table = profile.table or []
+    starts = [t for t, _ in table]
+    rates = [r for _, r in table]
     weekly, monthly = profile.weekly, profile.monthly
     # The hour-of-day shape is divided by its mean: it moves leads within the day only.
     hourly = None if profile.hourly is None else \
@@ -64,12 +66,12 @@ def arrival_gaps(source: Source, time_unit: str, streams: RandomStreams, sid: st
     if source.profile is None:
         mean = 1 / source.rate
         return blocks(lambda n: arrivals.exponential(mean, n))
-    rate, peak = rate_function(source, time_unit)
+    rate, peak = rate_function(source, source.profile, time_unit)
     keep = blocks(streams.generator(f"thinning:{sid}").random)
     # A monthly profile reads the date: none after the last one there is (a rate so low
     # that the first lead would come later ended the run in OverflowError).
     last_date = (datetime.max - LOG_EPOCH) / timedelta(hours=UNIT_HOURS[time_unit])
-    until = min(_last_arrival(source), last_date)
+    until = min(_last_arrival(source.profile), last_date)
     effect = source.profile.day_effect
     if effect is not None:
         k = effect.shape
@@ -82,9 +84,9 @@ def arrival_gaps(source: Source, time_unit: str, streams: RandomStreams, sid: st
     return _thinned(candidates, keep, rate, peak, until)
 
 
-def _last_arrival(source: Source) -> float:
+def _last_arrival(profile: ArrivalProfile) -> float:
     """When a table of rates ends in zeros, no lead arrives after the zeros start."""
-    table = source.profile.table
+    table = profile.table
     if not table or table[-1][1] > 0:
         return math.inf
     end = len(table)
@@ -109,8 +111,8 @@ def _by_day(exposures: Iterator[float], levels: Iterator[float], peak: float,
         last = t
 
 
-def _thinned(candidates: Iterator[float], keep: Iterator[float], rate, peak: float,
-             until: float):
+def _thinned(candidates: Iterator[float], keep: Iterator[float],
+             rate: Callable[[float], float], peak: float, until: float) -> Iterator[float]:
     t = last = 0.0
     for gap in candidates:
         t += gap

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_right
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.model.deal import Deal
 from salessim.records import EventLog, StageTally, Tally
+
+if TYPE_CHECKING:
+    from salessim.model.stages import SkipRule
+    from salessim.scenario.mechanics import Decay, ScoreOdds
 
 WON_END, LOST_END, NO_DECISION_END = WON.code, LOST.code, NO_DECISION.code
 
@@ -34,12 +38,13 @@ class StagePlan:
         self.tally = tally
         self.behaviour: Any = None  # the stage kind's object (model/stages.py), or None
         self.visit: Callable[[Deal], Generator[simpy.Event, Any, bool]] | None = None
-        self.skip = None  # a SkipRule, for stages only some deals go through
-        self.route = None  # uniforms for routing on later visits (None: one way out)
+        self.skip: SkipRule | None = None  # for stages only some deals go through
+        # Uniforms for routing on later visits (None: one way out).
+        self.route: Iterator[float] | None = None
         self.cum: list[float] = []
         self.targets: list[Any] = []  # StagePlan, or an end code
-        self.decay = None
-        self.score_odds = None
+        self.decay: Decay | None = None
+        self.score_odds: ScoreOdds | None = None
         self.probs: list[float] = []  # of each target
         # Does leaving for the target count as the stage's conversion? (a stage that makes
         # progress, or won; not lost, no decision, or a stage with progress: false)
@@ -133,7 +138,8 @@ class Journey:
         self.open = 0  # leads in the process now
         self.returned = _returning_bits(entry)
         if self.returned:  # count recycled wins; without such stages, _end stays as lean
-            self._end = self._end_counting_returns
+            # Deliberately shadows the method, for this object only.
+            self._end = self._end_counting_returns  # type: ignore[method-assign]
         self._last = 0.0
         self._area_at_warmup = 0.0
         if log is not None:
@@ -304,8 +310,9 @@ def _returning_bits(entry: StagePlan) -> int:
 
 def _routing_draw(deal: Deal, stage: StagePlan) -> float:
     """The uniform that routes a deal out of a stage: its own on the first visit."""
-    if deal.visited & stage.bit:
-        return next(stage.route)
+    route = stage.route  # None only at a stage with one way out, which draws nothing
+    if route is not None and deal.visited & stage.bit:
+        return next(route)
     deal.visited |= stage.bit
     return deal.luck[stage.slot]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import simpy
@@ -44,7 +45,9 @@ class Turn(simpy.Event):
         """The member is the deal's: it goes on now."""
         self._ok = True
         self._value = None
-        callbacks, self.callbacks = self.callbacks, None
+        # SimPy marks a processed event by callbacks = None, which its own annotation
+        # (a list) leaves out; its kernel ignores the same assignment.
+        callbacks, self.callbacks = self.callbacks, None  # type: ignore[assignment]
         for callback in callbacks:
             callback(self)
 
@@ -59,6 +62,10 @@ class _LaterTurn(simpy.Event):
     """
 
     give = simpy.Event.succeed
+
+
+#: A deal waiting in a pool's line.
+Waiter = Turn | _LaterTurn
 
 
 class StaffPool:
@@ -83,6 +90,8 @@ class StaffPool:
         self.size = size
         self.free = size  # members free to take work now
         self.prioritised = prioritised
+        # A deque of waiters (first come first served) or a heap of (priority, number,
+        # waiter): which one is `prioritised`, read in the hot path instead of a type test.
         self.line: Any = [] if prioritised else deque()
         self.closed = False
         self.held = 0  # members free but off duty (the pool is closed)
@@ -91,7 +100,7 @@ class StaffPool:
         self._giving = False  # a release is handing a member over (see release)
         self._passed = 0  # members let go again meanwhile, for that release to pass on
 
-    def request(self, priority: float = 0.0, more: bool = False) -> simpy.Event | None:
+    def request(self, priority: float = 0.0, more: bool = False) -> Waiter | None:
         """A member for a deal: None when it has one at once, else an event to wait on.
 
         ``more``: the deal needs other roles after this one (see :class:`_LaterTurn`).
@@ -104,25 +113,25 @@ class StaffPool:
             if self.free:
                 self.free -= 1
                 return None
-            event = _LaterTurn(self.env) if more else Turn(self.env)
-            self.line.append(event)
-            return event
-        event = Turn(self.env)
-        heapq.heappush(self.line, (priority, next(self._seq), event))
+            waiter: Waiter = _LaterTurn(self.env) if more else Turn(self.env)
+            self.line.append(waiter)
+            return waiter
+        turn = Turn(self.env)
+        heapq.heappush(self.line, (priority, next(self._seq), turn))
         if self.free:
             self._hand_over()
-            if event.triggered:
+            if turn.triggered:
                 return None
-        return event
+        return turn
 
     def give_up(self, event: simpy.Event) -> None:
         """A deal in line went cold: it will be passed over."""
         self._gone.add(event)
 
-    def _next_in_line(self) -> simpy.Event | None:
+    def _next_in_line(self) -> Waiter | None:
         line, gone = self.line, self._gone
         while line:
-            event = heapq.heappop(line)[2] if self.prioritised else line.popleft()
+            event: Waiter = heapq.heappop(line)[2] if self.prioritised else line.popleft()
             if gone and event in gone:
                 gone.discard(event)
                 continue
@@ -163,11 +172,11 @@ class StaffPool:
             members = 1
             while members:  # first come first served, passing over those gone cold
                 members -= 1
-                event = self._next_in_line()
-                if event is None:
+                waiter = self._next_in_line()
+                if waiter is None:
                     self.free += 1
                     continue
-                event.give()
+                waiter.give()
                 members += self._passed
                 self._passed = 0
         finally:
@@ -253,3 +262,13 @@ class OwnerPool:
                 return
             self.open_deals[chosen] += 1
             self._waiting.popleft().succeed(chosen)
+
+
+def cold_at_deadline(pool: StaffPool | OwnerPool, event: simpy.Event
+                     ) -> Callable[[simpy.Event], None]:
+    """A callback for a deal's deadline: if it is still waiting, it goes cold."""
+    def expire(_: simpy.Event) -> None:
+        if not event.triggered:
+            pool.give_up(event)
+            event.succeed(COLD)
+    return expire

@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from salessim.scenario.dists import (
     Constant,
+    Dist,
     Empirical,
     Exponential,
     Gamma,
@@ -27,25 +29,33 @@ from salessim.scenario.dists import (
     Weibull,
 )
 
+#: An array of float64; numpy's stubs (and scipy, untyped) give Any through arithmetic, so
+#: the results are declared with this type where they are returned.
+Floats = npt.NDArray[np.float64]
 
-def residual(dist, ages: np.ndarray, u: np.ndarray) -> np.ndarray:
+
+def residual(dist: Dist, ages: npt.ArrayLike, u: npt.ArrayLike) -> Floats:
     """Remaining times T - a given T > a, for ages ``ages`` and uniforms ``u`` on (0, 1).
 
     The ages must lie below the distribution's upper bound (``pipeline_problems`` checks).
     """
-    a = np.asarray(ages, dtype=float)
-    u = np.asarray(u, dtype=float)
+    a = np.asarray(ages, dtype=np.float64)
+    u = np.asarray(u, dtype=np.float64)
+    left: Floats  # declared: numpy's ufuncs are typed as returning Any
     if isinstance(dist, Constant):
         return float(dist.value) - a
     if isinstance(dist, Exponential):
-        return -dist.mean_ * np.log(u)
+        left = -dist.mean_ * np.log(u)
+        return left
     if isinstance(dist, Weibull):
         k, s = dist.shape, dist.scale
         # S(t) = exp(-(t/s)^k): (T/s)^k = (a/s)^k - ln u.
-        return s * ((a / s) ** k - np.log(u)) ** (1 / k) - a
+        left = s * ((a / s) ** k - np.log(u)) ** (1 / k) - a
+        return left
     if isinstance(dist, Uniform):
         lo = np.maximum(a, dist.low)
-        return lo + (dist.high - lo) * (1 - u) - a
+        left = lo + (dist.high - lo) * (1 - u) - a
+        return left
     if isinstance(dist, Lognormal):
         sigma2 = math.log1p(dist.cv_**2)
         mu, sigma = math.log(dist.mean_) - sigma2 / 2, math.sqrt(sigma2)
@@ -66,17 +76,18 @@ def residual(dist, ages: np.ndarray, u: np.ndarray) -> np.ndarray:
     raise TypeError(f"no residual life for {type(dist).__name__}")  # pragma: no cover
 
 
-def _normal_tail(z: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _normal_tail(z: Floats, u: Floats) -> Floats:
     """Z given Z > z for a standard normal: the point whose upper tail is u P(Z > z).
 
     In log space (log_ndtr, ndtri_exp), so z far in the tail still gives a finite answer.
     """
     from scipy.special import log_ndtr, ndtri_exp
 
-    return -ndtri_exp(np.log(u) + log_ndtr(-z))
+    tail: Floats = -ndtri_exp(np.log(u) + log_ndtr(-z))
+    return tail
 
 
-def _gamma(dist: Gamma, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _gamma(dist: Gamma, a: Floats, u: Floats) -> Floats:
     from scipy.special import gammaincc, gammainccinv
 
     shape = 1 / dist.cv_**2
@@ -88,29 +99,33 @@ def _gamma(dist: Gamma, a: np.ndarray, u: np.ndarray) -> np.ndarray:
     # Beyond ~700 scales the tail underflows; there the gamma's hazard has converged to
     # 1 / scale, so the remaining time is exponential with mean scale.
     out[~ok] = -scale * np.log(u[~ok])
-    return np.maximum(out, 0.0)
+    left: Floats = np.maximum(out, 0.0)
+    return left
 
 
-def _triangular(dist: Triangular, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _triangular(dist: Triangular, a: Floats, u: Floats) -> Floats:
     lo, mode, hi = dist.low, dist.mode, dist.high
     span = hi - lo
 
-    def cdf(t):
+    def cdf(t: Floats) -> Floats:
         t = np.clip(t, lo, hi)
         left = (t - lo) ** 2 / (span * (mode - lo)) if mode > lo else np.zeros_like(t)
         right = 1 - (hi - t) ** 2 / (span * (hi - mode)) if hi > mode else np.ones_like(t)
-        return np.where(t <= mode, left, right)
+        p: Floats = np.where(t <= mode, left, right)
+        return p
 
-    def ppf(p):
+    def ppf(p: Floats) -> Floats:
         at_mode = (mode - lo) / span
-        return np.where(p <= at_mode, lo + np.sqrt(p * span * (mode - lo)),
-                        hi - np.sqrt((1 - p) * span * (hi - mode)))
+        t: Floats = np.where(p <= at_mode, lo + np.sqrt(p * span * (mode - lo)),
+                             hi - np.sqrt((1 - p) * span * (hi - mode)))
+        return t
 
     f = cdf(a)
-    return np.maximum(ppf(1 - u * (1 - f)), a) - a  # S(T) = u S(a)
+    left: Floats = np.maximum(ppf(1 - u * (1 - f)), a) - a  # S(T) = u S(a)
+    return left
 
 
-def _pert(dist: Pert, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _pert(dist: Pert, a: Floats, u: Floats) -> Floats:
     from scipy.special import betainc, betaincinv
 
     alpha, beta = dist._shape
@@ -119,10 +134,11 @@ def _pert(dist: Pert, a: np.ndarray, u: np.ndarray) -> np.ndarray:
     # The upper tail of Beta(alpha, beta) at x is the lower tail of Beta(beta, alpha) at 1 - x.
     tail = betainc(beta, alpha, 1 - x)
     y = 1 - betaincinv(beta, alpha, u * tail)
-    return np.maximum(dist.low + span * y, a) - a
+    left: Floats = np.maximum(dist.low + span * y, a) - a
+    return left
 
 
-def _empirical(dist: Empirical, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _empirical(dist: Empirical, a: Floats, u: Floats) -> Floats:
     values = np.asarray(dist.values, dtype=float)
     order = np.argsort(values, kind="stable")
     values, p = values[order], dist._p[order]

@@ -16,7 +16,7 @@ from salessim.model.deal import Deal
 from salessim.model.demand import arrival_gaps
 from salessim.records import EventLog, Tally
 from salessim.rng import RandomStreams
-from salessim.scenario.dists import blocks
+from salessim.scenario.dists import Dist, blocks
 from salessim.scenario.mechanics import Needs, clip01
 from salessim.scenario.schema import Scenario
 
@@ -48,7 +48,7 @@ class Sources:
         for k, sid in enumerate(scenario.sources):
             env.process(self._source(sid, k))
 
-    def _draws(self, dist, stream: str) -> Iterator[float]:
+    def _draws(self, dist: Dist, stream: str) -> Iterator[float]:
         return dist.draws(self.streams.generator(stream))
 
     def _source(self, sid: str, code: int) -> Generator[simpy.Event, Any, None]:

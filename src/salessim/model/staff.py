@@ -10,20 +10,25 @@ free member is a counter decrement: the common case costs no event.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any, overload
 
 import simpy
 
 from salessim.model.calendar import WorkCalendar, shared_calendar, shifts
-from salessim.model.pools import COLD, OwnerPool, StaffPool
+from salessim.model.deal import Deal
+from salessim.model.pools import COLD, OwnerPool, StaffPool, cold_at_deadline
 from salessim.records import EventLog, StageTally, Tally
 from salessim.rng import RandomStreams
 from salessim.scenario.dists import Dist
+from salessim.scenario.mechanics import Learning
 from salessim.scenario.schema import Scenario
 
+#: Hand-off delays by (from role, to role); the key None holds the default's.
+HandoffDraws = dict[tuple[str | None, ...] | None, Iterator[float]]
+
 #: Rank of a deal in a prioritised queue, per queue policy (the lowest goes first).
-PRIORITY = {
+PRIORITY: dict[str, Callable[[Deal], float] | None] = {
     "fifo": None,
     "score": lambda deal: -deal.score,
     "deal_value": lambda deal: -deal.value,
@@ -51,10 +56,10 @@ class StaffPlan:
         self.cal: WorkCalendar | None = None  # hours all the roles work (None: always)
         # Roles keep different hours: queue only when all of them work (None: they agree).
         self.opening: WorkCalendar | None = None
-        self.learning = None  # a Learning, when this work is in a transition period
+        self.learning: Learning | None = None  # when this work is in a transition period
         self.cost_rate = 0.0  # money per time unit while this work is done
         self.above = 0.0  # approval levels: deals above this need it
-        self.priority = None  # deal -> its rank in a prioritised queue (lower goes first)
+        self.priority: Callable[[Deal], float] | None = None  # deal -> rank (lowest first)
         # Packed event-log codes of this work at its stage (set when a log is kept).
         self.queued = self.started = self.finished = self.cold = 0
         # Working time of each of its roles in the window, added to the roles' totals at
@@ -143,16 +148,20 @@ class Staff:
             plan.finished = log.code("finished", stage, plan.label)
             plan.cold = log.code("went_cold", stage, plan.label)
 
+    @overload
+    def draws(self, dist: Dist, stream: str) -> Iterator[float]: ...
+    @overload
+    def draws(self, dist: Dist | None, stream: str) -> Iterator[float] | None: ...
     def draws(self, dist: Dist | None, stream: str) -> Iterator[float] | None:
         """Endless draws of ``dist`` from the named stream (None for no distribution)."""
         return None if dist is None else dist.draws(self.streams.generator(stream))
 
-    def _handoff_draws(self) -> dict[Any, Iterator[float]] | None:
+    def _handoff_draws(self) -> HandoffDraws | None:
         """Hand-off delays by (from role, to role); the key None holds the default's."""
         spec = self.scenario.handoff
         if spec is None:
             return None
-        draws: dict[Any, Iterator[float]] = {
+        draws: HandoffDraws = {
             tuple(key.split(">")): self.draws(d, f"handoff:{key}") for key, d in spec.pairs.items()
         }
         if spec.delay is not None:
@@ -162,7 +171,7 @@ class Staff:
     # --- doing the work ---------------------------------------------------------------------
 
     def work(self, plan: StaffPlan, st: StageTally | None, patience: Iterator[float] | None,
-             deal: Any, selling: bool = True) -> Generator[simpy.Event, Any, bool]:
+             deal: Deal, selling: bool = True) -> Generator[simpy.Event, Any, bool]:
         """Queue for the plan's roles, work, release. Returns False if the lead went cold.
 
         The deal comes last, so a stage binds the rest once (``partial(work, plan, st,
@@ -175,10 +184,11 @@ class Staff:
         if selling:
             last = deal.last_role
             if last is not None and last != plan.primary:
-                if self._handoff is None:  # a hand-off that costs no time: count it only
+                handoff = self._handoff
+                if handoff is None:  # a hand-off that costs no time: count it only
                     deal.handoffs += 1
                 else:
-                    yield from self._hand_off(deal, plan.primary)
+                    yield from self._hand_off(handoff, deal, plan.primary)
         queued = env.now
         if log is not None:
             log.add(deal.lead | plan.queued, queued)
@@ -196,8 +206,8 @@ class Staff:
             members = yield from self._owners(deal, plan, deadline)
             if members is None:
                 return False
-            pools = [p.members[members[p]] if p.__class__ is OwnerPool else p
-                     for p in plan.pools]
+            pools: Sequence[StaffPool] = [p.members[members[p]] if p.__class__ is OwnerPool else p
+                                          for p in plan.pools]
         else:
             members, pools = None, plan.pools
         for pool in pools:
@@ -212,10 +222,11 @@ class Staff:
                 yield event
             else:
                 env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
-                    _patience(pool, event))
+                    cold_at_deadline(pool, event))
                 if (yield event) is COLD:
                     return self._went_cold(deal, plan, pools[:pools.index(pool)])
         now = env.now
+        assert plan.work is not None, "a plan for staff work draws its durations (see plan)"
         work = next(plan.work)
         if plan.learning is not None:
             work *= plan.learning.factor(now)
@@ -273,7 +284,7 @@ class Staff:
             deal.last_role = plan.primary
         return True
 
-    def meet(self, plan: StaffPlan, length: float, deals: list[Any]
+    def meet(self, plan: StaffPlan, length: float, deals: list[Deal]
              ) -> Generator[simpy.Event, Any, float]:
         """Hold one member of each of the plan's roles for a meeting about ``deals``.
 
@@ -310,7 +321,8 @@ class Staff:
             return 0.0
         return hi - lo if plan.cal is None else plan.cal.working_time(lo, hi)
 
-    def _owners(self, deal: Any, plan: StaffPlan, deadline: float | None):
+    def _owners(self, deal: Deal, plan: StaffPlan, deadline: float | None
+                ) -> Generator[simpy.Event, Any, dict[OwnerPool, int] | None]:
         """The deal's member of each owner-assigned role of the plan; None if it went cold.
 
         Owners are assigned before any staff is requested, so a deal waiting for a capped
@@ -324,13 +336,13 @@ class Staff:
             member = deal.owners.get(pool.rid)
             if member is None:
                 member = deal.owners[pool.rid] = pool.assign()
-                if member.__class__ is not int:
+                if not isinstance(member, int):
                     # Pending: another task of this deal that needs the role waits for the
                     # same owner instead of asking for a second one.
                     if deadline is not None:
                         env.timeout(max(deadline - env.now, 0.0)).callbacks.append(
-                            _patience(pool, member))
-            if member.__class__ is not int:
+                            cold_at_deadline(pool, member))
+            if not isinstance(member, int):
                 member = yield member
                 if member is COLD:
                     deal.owners.pop(pool.rid, None)
@@ -340,16 +352,16 @@ class Staff:
             members[pool] = member
         return members
 
-    def _went_cold(self, deal: Any, plan: StaffPlan, held: list[StaffPool] | tuple) -> bool:
+    def _went_cold(self, deal: Deal, plan: StaffPlan, held: Sequence[StaffPool]) -> bool:
         if self.log is not None:
             self.log.add(deal.lead | plan.cold, self.env.now)
         for pool in held:
             pool.release()
         return False
 
-    def _hand_off(self, deal: Any, to_role: str):
+    def _hand_off(self, draws: HandoffDraws, deal: Deal, to_role: str | None
+                  ) -> Generator[simpy.Event, Any, None]:
         deal.handoffs += 1
-        draws = self._handoff
         source = draws.get((deal.last_role, to_role)) or draws.get(None)
         if source is None:
             return
@@ -361,10 +373,10 @@ class Staff:
         if deal.counted:
             self.tally.handoff_time += d
 
-    def release_owners(self, deal: Any) -> None:
+    def release_owners(self, deal: Deal) -> None:
         """The deal has ended: its owners have one open deal fewer."""
-        for rid, member in deal.owners.items():
-            if member.__class__ is int:
+        for rid, member in (deal.owners or {}).items():
+            if isinstance(member, int):
                 self.owner_pools[rid].release(member)
             else:  # still waiting for an owner
                 self.owner_pools[rid].give_up(member)
@@ -380,13 +392,4 @@ class Staff:
     def member_busy(self) -> dict[str, list[float]]:
         """Busy time in the window of each member of each owner-assigned role."""
         return {rid: list(pool.busy) for rid, pool in self.owner_pools.items()}
-
-
-def _patience(pool: Any, event: simpy.Event):
-    """A callback for a deal's deadline: if it is still waiting, it goes cold."""
-    def expire(_: simpy.Event) -> None:
-        if not event.triggered:
-            pool.give_up(event)
-            event.succeed(COLD)
-    return expire
 

@@ -99,11 +99,14 @@ class StaffedWork:
         self.staff, self.plan, self.tally, self.patience, self.delay = (
             staff, plan, tally, patience, delay)
         self.customer_first = customer_first and delay is not None
+        if delay is not None:
+            self._then = delay  # the customer-side time, for the visits that wait it out
+        # The visit deliberately shadows the method, for this object only.
         if self.customer_first:
             self.visit = self._after_delay  # type: ignore[method-assign]
         elif delay is None:
             # The staff work is the whole visit: the journey runs it with no frame of ours.
-            self.visit = partial(staff.work, plan, tally, patience)
+            self.visit = partial(staff.work, plan, tally, patience)  # type: ignore[method-assign]
 
     def visit(self, deal: Deal) -> Visit:
         return self._then_delay(deal)
@@ -111,11 +114,11 @@ class StaffedWork:
     def _then_delay(self, deal: Deal) -> Visit:
         if not (yield from self.staff.work(self.plan, self.tally, self.patience, deal)):
             return False
-        yield from customer_delay(self.staff.env, self.staff.log, deal, self.delay, self.tally)
+        yield from customer_delay(self.staff.env, self.staff.log, deal, self._then, self.tally)
         return True
 
     def _after_delay(self, deal: Deal) -> Visit:
-        yield from customer_delay(self.staff.env, self.staff.log, deal, self.delay, self.tally)
+        yield from customer_delay(self.staff.env, self.staff.log, deal, self._then, self.tally)
         return (yield from self.staff.work(self.plan, self.tally, self.patience, deal))
 
     def resume(self, left: float | None, work_done: bool, deal: Deal) -> Visit:

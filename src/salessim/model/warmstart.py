@@ -19,7 +19,7 @@ they load the staff, and :class:`PipelineOutcomes` records how each of them ends
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any
 
@@ -133,7 +133,7 @@ class WarmStart:
             out.wins.append((self._env.now, deal.value, number < 0))
 
 
-def _routed_at_once(deal: Deal):
+def _routed_at_once(deal: Deal) -> Generator[simpy.Event, Any, bool]:
     """The visit of a stage with nothing to do but route: over at once."""
     return True
     yield  # a generator, like every visit

@@ -8,7 +8,8 @@ stage kind), ``journey`` (a deal walking its stages), ``sources`` (lead arrivals
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any
 
 import simpy
 
@@ -89,7 +90,7 @@ class SalesModel:
         if clock is not None:
             env.process(self._tell(clock))
 
-    def _tell(self, clock: Callable[[float], None]):
+    def _tell(self, clock: Callable[[float], None]) -> Generator[simpy.Event, Any, None]:
         """Call ``clock`` with the share of the horizon simulated, each 1% of it."""
         step = self.horizon / 100
         for k in range(1, 100):

@@ -277,7 +277,7 @@ def load_problem(path: str | Path, **overrides: Any) -> Problem:
         if d.key != SCENARIO_KEY:
             continue
         for label, ref in zip(d.labels, d.levels, strict=True):
-            where = ("variables", SCENARIO_KEY, "options", label)
+            where: tuple[str, ...] = ("variables", SCENARIO_KEY, "options", label)
             if not isinstance(ref, str):
                 raise ScenarioError([problem_at(doc, where, "a scenario option is a file path",
                                                 ref)])
@@ -301,8 +301,8 @@ def load_problem(path: str | Path, **overrides: Any) -> Problem:
                 raise ScenarioError([problem_at(doc, ("derived", name), f"{kpi}: {why} (put "
                                                 "spaces around + and -)", text)])
         quantities[name] = expr
-    wanted = [(("objective", "maximise" if spec.objective.sense > 0 else "minimise"),
-               spec.objective.kpi)]
+    wanted: list[tuple[tuple[str, ...], str]] = [
+        (("objective", "maximise" if spec.objective.sense > 0 else "minimise"), spec.objective.kpi)]
     wanted += [(("constraints", "kpis", k), k) for k in spec.constraints.kpis]
     for where, name in wanted:
         if name in quantities:
@@ -313,7 +313,8 @@ def load_problem(path: str | Path, **overrides: Any) -> Problem:
                                             "with spaces around + and -)", name)])
         quantities[name] = Expression(name, ((1.0, name),))
     c = spec.constraints
-    role_lists = [(("constraints", "headcount"), cap.roles) for cap in c.caps]
+    role_lists: list[tuple[tuple[str, ...], list[str] | None]] = [
+        (("constraints", "headcount"), cap.roles) for cap in c.caps]
     if c.budget is not None:
         role_lists.append((("constraints", "budget", "roles"), c.budget.roles))
     for where, roles in role_lists:

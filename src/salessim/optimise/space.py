@@ -92,7 +92,7 @@ class Expression:
         if not body.startswith(("+", "-")):
             body = "+ " + body
         parts = re.split(r"(?:^|\s+)([+-])\s*", body)
-        terms = []
+        terms: list[tuple[float, str | None]] = []
         for sign, term in zip(parts[1::2], parts[2::2], strict=True):
             match = _TERM.match(term.strip())
             if not term.strip() or match is None:
@@ -146,7 +146,7 @@ def staff_budget(
 
 def domain_of(key: str, var: Any) -> Domain:
     if isinstance(var, IntegerVariable):
-        levels = tuple(range(var.low, var.high + 1))
+        levels: tuple[float, ...] = tuple(range(var.low, var.high + 1))
         return Domain(key, levels, tuple(str(v) for v in levels), True)
     if isinstance(var, ContinuousVariable):
         step = var.step or ((var.high - var.low) / 10 or 1.0)

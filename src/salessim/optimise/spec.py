@@ -34,8 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from salessim.experiments.documents import KEY_PATTERN
-from salessim.scenario.base import Frozen
-from salessim.scenario.schema import Id
+from salessim.scenario.base import Frozen, Id
 
 #: The variable key that chooses the scenario file.
 SCENARIO_KEY = "scenario"

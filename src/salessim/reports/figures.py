@@ -44,10 +44,10 @@ def colour(i: int) -> str:
     return _COLOURS[i % len(_COLOURS)]
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+def _figure(width: float, height: float, constrained: bool = True) -> Figure:
     # Layout engines cost about as much as drawing; figures with many panels set their
-    # margins by hand instead (layout=None).
-    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
+    # margins by hand instead (constrained=False).
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
     FigureCanvasAgg(fig)
     return fig
 
@@ -84,12 +84,12 @@ def funnel_figure(runs: Sequence[ScenarioRun]) -> Figure:
     rows = math.ceil(len(runs) / cols)
     n_stages = max(len(r.scenario.stages) for r in runs)
     panel_h = 0.36 * n_stages + 1.1
-    fig = _figure(4.0 * cols + 0.6, panel_h * rows + 0.5, layout=None)
+    fig = _figure(4.0 * cols + 0.6, panel_h * rows + 0.5, constrained=False)
     _margins(fig, left=1.1, right=0.25, top=0.55, bottom=0.55, wspace=0.55, hspace=0.6)
     axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     for i, run in enumerate(runs):
         ax = axes[i // cols][i % cols]
-        table = funnel(run.result)
+        table = funnel(run.run_result)
         y = np.arange(len(table))[::-1]
         ax.barh(y, table["entered"], color=colour(i), alpha=0.85)
         for yy, entered, conv, target in zip(
@@ -125,7 +125,7 @@ def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
     unit = runs[0].scenario.time_unit
     for i, run in enumerate(runs):
         pooled = QuantileSketch()
-        for r in run.result.replications:
+        for r in run.run_result.replications:
             pooled.merge(r.tally.cycle_won)
         values, counts = pooled.points()
         times = np.repeat(np.asarray(values, dtype=float), counts)
@@ -133,7 +133,7 @@ def cycle_time_figure(runs: Sequence[ScenarioRun]) -> Figure:
             continue
         # The table's median is the KPI cycle_time_won_median averaged over replications;
         # the curve pools every replication. Both are stated, the table's value is marked.
-        wide = run.result.wide()
+        wide = run.run_result.wide()
         table_median = float(np.nanmean(wide["cycle_time_won_median"])) \
             if "cycle_time_won_median" in wide and wide["cycle_time_won_median"].notna().any() \
             else math.nan
@@ -165,7 +165,7 @@ def utilisation_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figu
     width = 0.8 / len(runs)
     x = np.arange(len(roles))
     for i, run in enumerate(runs):
-        wide = run.result.wide()
+        wide = run.run_result.wide()
         means, lows, highs = [], [], []
         for rid in roles:
             col = f"utilisation.{rid}"
@@ -216,7 +216,7 @@ def forest_figure(comparison: Comparison, kpis: Sequence[str]) -> Figure:
     layout = [(unit, g[i:i + cols]) for unit, g in groups for i in range(0, max(1, len(g)), cols)]
     rows = len(layout)
     panel_h = 0.22 * len(labels) + 1.05
-    fig = _figure(3.4 * cols + 1.7, panel_h * rows + 0.7, layout=None)
+    fig = _figure(3.4 * cols + 1.7, panel_h * rows + 0.7, constrained=False)
     _margins(fig, left=1.8, right=0.25, top=0.75, bottom=0.5, wspace=0.12, hspace=0.75)
     axes = fig.subplots(rows, cols, squeeze=False)
     y = np.arange(len(labels))[::-1]
@@ -284,7 +284,7 @@ def flow_figure(flows: Sequence[tuple[ScenarioRun, pd.DataFrame]]) -> Figure:
     if not flows:
         raise ValueError("no flows to draw")
     width = max(8.0, 1.3 * (max(len(run.scenario.stages) for run, _ in flows) + 2))
-    fig = _figure(width, 2.6 * len(flows) + 0.4, layout=None)
+    fig = _figure(width, 2.6 * len(flows) + 0.4, constrained=False)
     _margins(fig, left=0.1, right=0.1, top=0.45, bottom=0.05, hspace=0.12)
     axes = fig.subplots(len(flows), 1, squeeze=False)
     for i, (run, frame) in enumerate(flows):
@@ -360,7 +360,7 @@ def wip_figure(runs: Sequence[ScenarioRun], level: float = 0.95) -> Figure:
     fig = _figure(7, 4.0)
     ax = fig.subplots()
     for i, run in enumerate(runs):
-        times, values = series_matrix(run.result, "wip")
+        times, values = series_matrix(run.run_result, "wip")
         ests = [stats.t_interval(values[:, j], level) for j in range(values.shape[1])]
         mean = np.array([e.mean for e in ests])
         lo = np.array([e.ci_low for e in ests])

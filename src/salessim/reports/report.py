@@ -110,12 +110,12 @@ def _figure(doc: HtmlDocument, pngs: dict[str, bytes], name: str, fig) -> None:
 
 
 def _diagnosis(doc: HtmlDocument, run: ScenarioRun, level: float) -> None:
-    fun = funnel(run.result, level)
+    fun = funnel(run.run_result, level)
     doc.heading(f"{run.label}: {run.scenario.name}", level=3)
     doc.table(tables.funnel_display(fun), f"funnel-{run.label}",
               f"Funnel of {run.label} (means per replication over the cohort)",
               row_class="status" if fun["target"].notna().any() else None)
-    b = bottlenecks(run.result, level)
+    b = bottlenecks(run.run_result, level)
     doc.table(tables.bottleneck_stage_display(b), f"bottleneck-stages-{run.label}",
               f"Where the time goes in {run.label}")
     doc.table(tables.bottleneck_role_display(b), f"bottleneck-roles-{run.label}",
@@ -165,7 +165,7 @@ def comparison_report(
     """
     runs = comparison.runs
     kpis = list(kpis) if kpis else headline_kpis(comparison)
-    warmup = warmup or estimate_warmup(comparison.baseline.result)
+    warmup = warmup or estimate_warmup(comparison.baseline.run_result)
     if caveats is None:
         caveats = summary.comparison_caveats(comparison, warmup)
     doc = HtmlDocument(f"Comparison: {comparison.baseline.scenario.name} and "
@@ -221,7 +221,7 @@ def run_report(
 ) -> Report:
     """The report of one scenario: its headline KPIs, warnings, funnel, bottlenecks, figures,
     every KPI, and what was run."""
-    result = run.result
+    result = run.run_result
     warmup = warmup or estimate_warmup(result)
     if caveats is None:
         caveats = summary.run_caveats(run, warmup, level)

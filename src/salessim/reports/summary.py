@@ -73,7 +73,7 @@ def wip_rise(run: ScenarioRun, level: float = 0.95) -> stats.Estimate:
     of the measurement window, times that half's length, over the mean level there; then a
     t interval across replications.
     """
-    times, values = series_matrix(run.result, "wip")
+    times, values = series_matrix(run.run_result, "wip")
     warmup, horizon = float(run.scenario.warmup), float(run.scenario.horizon)
     keep = times >= warmup + (horizon - warmup) / 2
     if keep.sum() < 3:
@@ -105,7 +105,7 @@ def wip_caveat(run: ScenarioRun, level: float = 0.95) -> Caveat | None:
 
 def utilisation_caveats(run: ScenarioRun) -> list[Caveat]:
     """Roles above :data:`BUSY_ROLE` utilisation."""
-    means = run.result.summary().set_index("kpi")["mean"]
+    means = run.run_result.summary().set_index("kpi")["mean"]
     out = []
     for rid in run.scenario.roles:
         value = means.get(f"utilisation.{rid}", math.nan)
@@ -163,6 +163,14 @@ def _row(comparison: Comparison, label: str, kpi: str) -> pd.Series | None:
     return None if sel.empty else sel.iloc[0]
 
 
+def _target_row(comparison: Comparison, label: str, kpi: str) -> pd.Series:
+    """The row of a target's KPI: a target's KPI is always among those compared."""
+    row = _row(comparison, label, kpi)
+    if row is None:
+        raise KeyError(f"{label}: no comparison of {kpi}, the KPI of one of its targets")
+    return row
+
+
 def change_words(row: pd.Series) -> str:
     """``deals won +1.4% [+0.4%, +2.3%]``."""
     name = registry.label(row["kpi"])
@@ -188,8 +196,8 @@ def redesign_sentence(comparison: Comparison, run: ScenarioRun) -> str:
             parts.append(change_words(row))
     text = f"{run.label} ({run.scenario.name}): "
     text += ", ".join(parts) if parts else "no headline KPI changed significantly"
-    verdicts = [f"{kpi} {t.text} {_row(comparison, run.label, kpi)['verdict']}"
-                for kpi, t in run.targets.items() if _row(comparison, run.label, kpi) is not None]
+    verdicts = [f"{kpi} {t.text} {row['verdict']}" for kpi, t in run.targets.items()
+                if (row := _row(comparison, run.label, kpi)) is not None]
     if verdicts:
         text += "; targets: " + ", ".join(verdicts)
     return text + "."
@@ -198,7 +206,7 @@ def redesign_sentence(comparison: Comparison, run: ScenarioRun) -> str:
 def _progress(comparison: Comparison, run: ScenarioRun, kpi: str) -> float:
     """How far past its bound a target's estimate is, signed so that beyond is positive."""
     t = run.targets[kpi]
-    row = _row(comparison, run.label, kpi)
+    row = _target_row(comparison, run.label, kpi)
     value = row["rel_change"] if t.relative else row["mean"]
     gap = value - t.value if t.op == ">=" else t.value - value
     return gap if t.relative else gap / abs(t.value) if t.value else gap
@@ -211,7 +219,7 @@ def ranking(comparison: Comparison) -> pd.DataFrame:
     for run in comparison.redesigns:
         if not run.targets:
             continue
-        verdicts = [_row(comparison, run.label, k)["verdict"] for k in run.targets]
+        verdicts = [_target_row(comparison, run.label, k)["verdict"] for k in run.targets]
         progress = [_progress(comparison, run, k) for k in run.targets]
         finite = [p for p in progress if not math.isnan(p)]
         rows.append({

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Literal, Union
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from salessim.scenario.units import Duration
@@ -326,9 +327,10 @@ class Empirical(_Spec):
                                  f"{self.weights}")
 
     @property
-    def _p(self) -> np.ndarray:
+    def _p(self) -> npt.NDArray[np.float64]:
         w = np.ones(len(self.values)) if self.weights is None else np.asarray(self.weights, float)
-        return w / w.sum()
+        p: npt.NDArray[np.float64] = w / w.sum()  # declared: numpy types the division as Any
+        return p
 
     @property
     def mean(self) -> float:

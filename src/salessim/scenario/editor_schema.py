@@ -106,7 +106,7 @@ def _with_shorthand(schema: dict[str, Any]) -> set[str]:
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:
     """``node`` or ``null`` (which deletes the key in a file with ``extends:``)."""
-    notes = {k: node[k] for k in ("title", "description") if k in node}
+    notes: dict[str, Any] = {k: node[k] for k in ("title", "description") if k in node}
     return {**notes, "anyOf": [{k: v for k, v in node.items() if k not in notes},
                                {"type": "null"}]}
 
@@ -146,7 +146,7 @@ def _partial_schema(full: dict[str, Any], members: set[str]) -> dict[str, Any]:
                 out[key] = copy.deepcopy(value)
         return out
 
-    schema = partial(full)
+    schema: dict[str, Any] = partial(full)  # a mapping in, a mapping out
     schema["required"] = ["extends"]
     new_defs = dict(defs)
     done: set[str] = set()

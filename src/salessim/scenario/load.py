@@ -26,10 +26,11 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.dists import DIST_NAMES
-from salessim.scenario.editor_schema import json_schema  # noqa: F401 (part of this API)
+from salessim.scenario.editor_schema import json_schema as json_schema  # part of this API
 from salessim.scenario.fields import allowed_keys
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
@@ -177,10 +178,11 @@ def apply_sets(doc: Document, assignments: list[str]) -> Document:
             value = load_value(raw)
         except yaml.YAMLError:
             value = raw
-        node = data
+        node: dict[str, Any] | list[Any] = data
         for k in keys[:-1]:
-            if isinstance(node, list) and _index(k, node) is not None:
-                child = node[_index(k, node)]  # a list item: calendar.hours.1
+            child: Any
+            if isinstance(node, list) and (j := _index(k, node)) is not None:
+                child = node[j]  # a list item: calendar.hours.1
             else:
                 child = node.get(k) if isinstance(node, dict) else None
             if not isinstance(child, dict | list):
@@ -239,8 +241,8 @@ def check_set_paths(doc: Document, assignments: list[str]) -> None:
             deletes = False
         node: Any = doc.data
         for depth, k in enumerate(keys):
-            if isinstance(node, list) and _index(k, node) is not None:
-                node = node[_index(k, node)]
+            if isinstance(node, list) and (j := _index(k, node)) is not None:
+                node = node[j]
                 continue
             if not isinstance(node, dict):
                 break
@@ -318,7 +320,7 @@ def located_problems(doc: Document, exc: ValidationError,
     return [_problem(doc, err, model) for err in exc.errors()]
 
 
-def _problem(doc: Document, err: dict[str, Any], model: type[BaseModel]) -> Problem:
+def _problem(doc: Document, err: ErrorDetails, model: type[BaseModel]) -> Problem:
     path = _data_path(doc.data, err["loc"])
     file, line = doc.locate(path)
     rule = err["msg"]

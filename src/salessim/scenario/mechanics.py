@@ -143,10 +143,15 @@ class Decay(Frozen):
 
     def multiplier(self, waited: float) -> float:
         """The factor on the odds of moving on after waiting ``waited``."""
+        # A float to a float power is typed Any (it may be complex): declared here.
+        m: float
         if self.half_life is not None:
-            return 0.5 ** (waited / self.half_life)
+            m = 0.5 ** (waited / self.half_life)
+            return m
         if self.power is not None:
-            return (1 + waited / self.power.scale) ** -self.power.exponent
+            m = (1 + waited / self.power.scale) ** -self.power.exponent
+            return m
+        assert self.table is not None, "one of half_life, power and table is given (see _one)"
         for limit, factor in self.table:
             if waited <= limit:
                 return factor
@@ -160,7 +165,8 @@ class ScoreOdds(Frozen):
     at_1: float = Field(default=1.0, gt=0)
 
     def multiplier(self, score: float) -> float:
-        return self.at_0 ** (1 - score) * self.at_1**score
+        m: float = self.at_0 ** (1 - score) * self.at_1**score  # declared: see Decay
+        return m
 
 
 class Staffed(Frozen):
@@ -172,7 +178,7 @@ class Staffed(Frozen):
     delay: Dist | None = None
 
     @model_validator(mode="after")
-    def _staffing(self):
+    def _staffing(self) -> Staffed:
         if self.role is not None and self.roles is not None:
             raise ValueError("give either role or roles, not both")
         if self.roles is not None and len(set(self.roles)) != len(self.roles):
@@ -260,7 +266,9 @@ class Learning(Frozen):
 # --- after the sale ------------------------------------------------------------------------
 
 #: Receivables aging buckets, by days past due.
-AGING_BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
+AgingBucket = Literal["current", "days_1_30", "days_31_60", "days_61_90", "over_90"]
+AGING_BUCKETS: tuple[AgingBucket, ...] = (
+    "current", "days_1_30", "days_31_60", "days_61_90", "over_90")
 
 
 class Dunning(Frozen):
@@ -294,7 +302,7 @@ class Collection(Frozen):
     reminders: list[Reminder] = Field(default_factory=list)
     dunning: list[Dunning] = Field(default_factory=list)
     bad_debt: BadDebt | None = None
-    provision_rates: dict[Literal["current", "days_1_30", "days_31_60", "days_61_90", "over_90"], float] = Field(
+    provision_rates: dict[AgingBucket, float] = Field(
         default_factory=dict, description="bad-debt provision rate per aging bucket"
     )
 

@@ -13,12 +13,14 @@ the scenario; ``run`` then never fails on a pipeline that validated.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from pydantic import Field, model_validator
 
 from salessim.errors import Problem, did_you_mean
 from salessim.scenario.base import Frozen
-from salessim.scenario.dists import Constant, Empirical, Pert, Triangular, Uniform
+from salessim.scenario.dists import Constant, Dist, Empirical, Pert, Triangular, Uniform
 from salessim.scenario.units import Duration
 
 #: A pipeline may hold at most this many open deals (each is a process at time 0).
@@ -53,7 +55,7 @@ class OpenDeal(Frozen):
         return self.age if self.created is None else self.created
 
 
-def upper_bound(dist) -> float:
+def upper_bound(dist: Dist) -> float:
     """The longest time a distribution allows (infinity for unbounded families)."""
     if isinstance(dist, Constant):
         return float(dist.value)
@@ -66,12 +68,33 @@ def upper_bound(dist) -> float:
     return math.inf
 
 
-def stage_clock(stage):
+class _Stage(Protocol):
+    """What the pipeline rules read of a stage (the schema's ``Stage``, which imports
+    this module)."""
+
+    @property
+    def delay(self) -> Dist | None: ...
+
+
+class _Scenario(Protocol):
+    """What the pipeline rules read of a scenario (the schema's ``Scenario``)."""
+
+    @property
+    def pipeline(self) -> Sequence[OpenDeal]: ...
+    @property
+    def stages(self) -> Mapping[str, _Stage]: ...
+    @property
+    def sources(self) -> Mapping[str, object]: ...
+    @property
+    def time_unit(self) -> str: ...
+
+
+def stage_clock(stage: _Stage) -> Dist | None:
     """The distribution an open deal's age in ``stage`` is measured against: its delay."""
     return stage.delay
 
 
-def pipeline_problems(scenario) -> list[Problem]:
+def pipeline_problems(scenario: _Scenario) -> list[Problem]:
     """Open deals in unknown stages or sources, repeated ids, ages no draw allows."""
     problems: list[Problem] = []
     deals = scenario.pipeline

@@ -17,12 +17,17 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _workweek() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri"]
+
+
 class Calendar(Frozen):
     """Staff working time. Time 0 of a run is a Monday at 00:00."""
 
-    workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
-    )
+    workdays: list[Weekday] = Field(default_factory=_workweek, min_length=1)
     hours: tuple[float, float] = (9.0, 17.0)
     holidays: list[date] = Field(
         default_factory=list, description="dates with no work; time 0 is Monday 2026-01-05"

@@ -264,8 +264,8 @@ def process_problems(scenario: Scenario) -> list[Problem]:
             if target not in targets:
                 problems.append(Problem(f"stages.{sid}.next.{target}", "unknown stage or "
                                         f"terminal state{did_you_mean(target, targets)}", target))
-        if stage.only_if and stage.only_if.otherwise not in (None, *targets):
-            otherwise = stage.only_if.otherwise
+        otherwise = stage.only_if.otherwise if stage.only_if is not None else None
+        if otherwise is not None and otherwise not in targets:
             problems.append(Problem(f"stages.{sid}.only_if.otherwise", "unknown stage or "
                                     f"terminal state{did_you_mean(otherwise, targets)}", otherwise))
     if problems:
@@ -307,11 +307,12 @@ def _staff_problems(scenario: Scenario) -> list[Problem]:
                     problems.append(Problem(f"stages.{sid}.role", "a meeting is attended by "
                                             "members of a pool: this role has assignment: "
                                             "owner", role))
-    for field, role in (("collection.role", scenario.collection and scenario.collection.role),
-                        ("renewal.role", scenario.renewal and scenario.renewal.role)):
-        if role is not None and scenario.roles[role].assignment == "owner":
+    after_sale = (("collection.role", scenario.collection.role if scenario.collection else None),
+                  ("renewal.role", scenario.renewal.role if scenario.renewal else None))
+    for field, pool_role in after_sale:
+        if pool_role is not None and scenario.roles[pool_role].assignment == "owner":
             problems.append(Problem(field, "work after the sale is done by a pool: this role "
-                                    "has assignment: owner", role))
+                                    "has assignment: owner", pool_role))
     return problems
 
 
@@ -324,10 +325,10 @@ def _staffed_items(scenario: Scenario) -> list[tuple[str, Staffed]]:
     return items
 
 
-def _staffed_refs(prefix: str, item) -> list[tuple[str, str]]:
-    if getattr(item, "roles", None) is not None:
+def _staffed_refs(prefix: str, item: Staffed) -> list[tuple[str, str]]:
+    if item.roles is not None:
         return [(f"{prefix}.roles.{i}", r) for i, r in enumerate(item.roles)]
-    return [(f"{prefix}.role", item.role)] if getattr(item, "role", None) is not None else []
+    return [(f"{prefix}.role", item.role)] if item.role is not None else []
 
 
 def _role_references(scenario: Scenario) -> list[tuple[str, str]]:

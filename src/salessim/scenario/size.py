@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from salessim.errors import Problem
-from salessim.scenario.schema import Scenario
+from salessim.scenario.schema import Scenario, Source
 
 #: Most leads one replication may expect (all sources, over the horizon).
 MAX_LEADS_PER_REPLICATION = 10**8
@@ -84,7 +84,7 @@ def expected_leads(scenario: Scenario) -> float:
         * float(scenario.horizon)
 
 
-def _mean_rate(source, horizon: float) -> float:
+def _mean_rate(source: Source, horizon: float) -> float:
     rate = source.rate
     profile = source.profile
     if profile is None:

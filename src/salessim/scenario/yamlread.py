@@ -43,18 +43,21 @@ class Loader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark.line + 1)
+                # The PyYAML stubs leave peek_event unannotated: it returns an Event.
+                event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+                mark = event.start_mark
+                raise _TooDeep(mark.line + 1 if mark else None)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
 
 class _TooDeep(Exception):
-    def __init__(self, line: int) -> None:
+    def __init__(self, line: int | None) -> None:
         self.line = line
 
 

@@ -225,7 +225,8 @@ def _linearised(b: np.ndarray, o: np.ndarray) -> np.ndarray:
     # the sign convention of R.
     mb, mo = float(np.mean(b)), float(np.mean(o))
     rel = (mo - mb) / abs(mb)
-    return rel + ((o - b) - (mo - mb) / mb * b) / abs(mb)
+    z: npt.NDArray[np.float64] = rel + ((o - b) - (mo - mb) / mb * b) / abs(mb)
+    return z
 
 
 def relative_change_linearised(base: npt.ArrayLike, other: npt.ArrayLike) -> np.ndarray | None:

@@ -65,4 +65,6 @@ def welch_moving_average(series: npt.ArrayLike, window: int) -> np.ndarray:
     # series sits far from zero (e.g. clock times).
     centre = float(np.mean(x))
     csum = np.concatenate(([0.0], np.cumsum(x - centre)))
-    return centre + (csum[i + reach + 1] - csum[i - reach]) / (2 * reach + 1)
+    sums = csum[i + reach + 1] - csum[i - reach]
+    smooth: npt.NDArray[np.float64] = centre + sums / (2 * reach + 1)
+    return smooth

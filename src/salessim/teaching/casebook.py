@@ -70,8 +70,8 @@ def load_case(folder: str | Path) -> Case:
         case = Case.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc)
+        loc = tuple(str(p) for p in err["loc"])  # the YAML lines are keyed by strings
+        field = ".".join(loc)
         raise ScenarioError([Problem(field, err["msg"], err.get("input"), str(path),
                                      lines.get(loc))]) from None
     for name in [case.before, *case.after]:

@@ -10,6 +10,7 @@ others exactly as the engine does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,8 @@ class Chain:
     def first_hits(self, hit: set[str]) -> np.ndarray:
         """Per state, P(the walk from the entry reaches it before any state of a stage in
         ``hit`` and the state is in ``hit``): where a deal first enters those stages."""
+        if self.moves is None:
+            raise ValueError("a chain without its moves (chain_of keeps them)")
         q = self.moves.copy()
         for i, (sid, _) in enumerate(self.states):
             if sid in hit:
@@ -106,8 +109,11 @@ def value_classes(scenario: Scenario, source: Source) -> list[tuple[float, float
 def chain_of(scenario: Scenario, sid_source: str, share: float, value: float,
            ctx: Context) -> Chain:
     source = scenario.sources[sid_source]
-    start = (scenario.entry, None)
-    index, states, fresh, moves = {start: 0}, [start], [], []
+    start: tuple[str, str | None] = (scenario.entry, None)
+    index = {start: 0}
+    states = [start]
+    fresh: list[Visit] = []
+    moves: list[list[tuple[str | int, float]]] = []  # per state: (end or state, probability)
     k = 0
     while k < len(states):  # the states a deal can reach, breadth first
         sid, last = states[k]
@@ -115,7 +121,7 @@ def chain_of(scenario: Scenario, sid_source: str, share: float, value: float,
         v = visit(stage, sid, value, last, ctx)
         fresh.append(v)
         routes = {v.otherwise: 1.0} if v.skipped and v.otherwise else routing(stage, source, scenario.progress)
-        out = []
+        out: list[tuple[str | int, float]] = []
         for new_last, p_last in v.last.items():
             for target, p in routes.items():
                 if p * p_last == 0:
@@ -133,11 +139,11 @@ def chain_of(scenario: Scenario, sid_source: str, share: float, value: float,
     n = len(states)
     q, r = np.zeros((n, n)), np.zeros((n, len(TERMINALS)))
     for i, out in enumerate(moves):
-        for target, p in out:
-            if isinstance(target, str):
-                r[i, TERMINALS.index(target)] += p
+        for to, p in out:
+            if isinstance(to, str):
+                r[i, TERMINALS.index(to)] += p
             else:
-                q[i, target] += p
+                q[i, to] += p
     a = np.eye(n) - q
     visits = np.linalg.solve(a.T, np.eye(n)[0])
     ends = np.linalg.solve(a, r)
@@ -165,7 +171,8 @@ class Analysis:
             raise KeyError(f"no figure {section}/{item}/{measure}")
         return float(hit.value.iloc[0])
 
-    def sum(self, per_visit, won: bool = False, visits: list[Visit] | None = None) -> float:
+    def sum(self, per_visit: Callable[..., float], won: bool = False,
+            visits: list[list[Visit]] | None = None) -> float:
         """Sum over chains and states of share x visits x per_visit(visit, state).
 
         With ``won``, conditioned on ending won (visits weighted by P(won | state)).

@@ -10,11 +10,12 @@ simulation in steady state must agree with it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from salessim.ends import WON, is_forward
 from salessim.model.calendar import working_calendar
 from salessim.model.kinds import kind_of, numeric
-from salessim.model.kinds.flow import Context
+from salessim.model.kinds.flow import Context, Piece, Visit
 from salessim.scenario.dists import Exponential
 from salessim.scenario.schema import TERMINALS
 from salessim.teaching.chain import Analysis, routing
@@ -36,9 +37,9 @@ def _flags(a: Analysis) -> dict[str, bool]:
     }
 
 
-def _pieces_by_role(a: Analysis) -> dict[str, list[tuple[float, object]]]:
+def _pieces_by_role(a: Analysis) -> dict[str, list[tuple[float, Piece]]]:
     """Per role: (requests per lead, piece) of every piece of staff work that holds it."""
-    out: dict[str, dict[str, tuple[float, object]]] = {r: {} for r in a.scenario.roles}
+    out: dict[str, dict[str, tuple[float, Piece]]] = {r: {} for r in a.scenario.roles}
     for chain in a.chains:
         for i, v in enumerate(chain.fresh):
             for p in v.pieces:
@@ -100,7 +101,8 @@ def _role_rows(a: Analysis, rate: float, flags: dict[str, bool]) -> tuple[list, 
     return rows, waits, exact_roles
 
 
-def _stage_rows(a: Analysis, waited: list, exact_wait: set[str], flow: bool) -> list:
+def _stage_rows(a: Analysis, waited: list[list[Visit]] | None, exact_wait: set[str],
+                flow: bool) -> list[tuple[Any, ...]]:
     sc = a.scenario
     rows = []
     unit = sc.time_unit
@@ -174,7 +176,7 @@ def fill_rows(a: Analysis, rate: float) -> None:
     a.waits = waits
     a.rows = list(role_rows)
     working = {r for r, items in _pieces_by_role(a).items() if items}
-    waited = None
+    waited: list[list[Visit]] | None = None
     if working <= set(waits):
         ctx = Context(sc, waits)
         waited = [[visit(sc.stages[s], s, ch.value, last, ctx) for s, last in ch.states]
@@ -216,24 +218,25 @@ def fill_rows(a: Analysis, rate: float) -> None:
     if waited is not None:
         exact = flow and flags["queues"] and flags["visits"] and working <= exact_roles
         method = _method(a, working) if working else "flow rule"
-        won = a.sum(lambda v, s: v.duration, won=True, visits=waited)
+        won_cycle = a.sum(lambda v, s: v.duration, won=True, visits=waited)
         every = a.sum(lambda v, s: v.duration, visits=waited)
         rows += [
-            ("process", "won deals", "cycle time with queues", won, unit, method, exact,
+            ("process", "won deals", "cycle time with queues", won_cycle, unit, method, exact,
              "cycle_time_won_mean"),
             ("process", "all leads", "cycle time with queues", every, unit, method, exact,
              "time_in_process_mean"),
             ("process", "all", "WIP (Little: rate x time in process)", rate * every, "leads",
              method, exact, "wip_mean"),
             ("process", "won deals", "cycle-time efficiency with queues",
-             a.sum(lambda v, s: v.processing, won=True) / (won * share) if won > 0 else math.nan,
+             a.sum(lambda v, s: v.processing, won=True) / (won_cycle * share)
+             if won_cycle > 0 else math.nan,
              "share", method, False, ""),
         ]
     rows.append(("process", "all", "won per time unit", rate * ends[WON.name],
                  f"won per {unit}", "flow rule", False, "throughput"))
     util = {r[1]: r[3] for r in a.rows if r[0] == "role" and r[2] == "utilisation"}
     if util and max(util.values()) > 0:
-        neck = max(util, key=util.get)
+        neck = max(util, key=util.__getitem__)
         top = rate / util[neck]
         rows += [
             ("process", neck, "bottleneck (highest utilisation)", util[neck], "share",

@@ -87,7 +87,7 @@ def layout(graph: Graph, start: str) -> Graph:
     for n in graph.nodes:
         if n not in found:
             dfs(n)
-    order = sorted(graph.nodes, key=found.get)
+    order = sorted(graph.nodes, key=found.__getitem__)
     layer = dict.fromkeys(graph.nodes, 0)
     forward = [e for e in graph.edges if e.kind != "loop"]
     for _ in range(len(graph.nodes)):  # longest path by relaxation (a DAG: settles fast)
@@ -155,7 +155,7 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
         nodes[sid] = Node(sid, "stage", lines)
     nodes[WON.name] = Node(WON.name, "end", [WON.label])
     edges = [Edge("e0", "start", scenario.entry)]
-    exits = []
+    exits: list[Edge] = []
     for sid, stage in scenario.stages.items():
         for target, p in stage.next.items():
             if p > 0 and target in EXITS:

@@ -15,6 +15,7 @@ from salessim.model.kinds.meeting import MeetingKind
 from salessim.model.kinds.parallel import ParallelTasksKind
 from salessim.model.kinds.recycle import RecycleKind
 from salessim.model.kinds.staffed import StaffedWorkKind
+from salessim.scenario.schema import Stage
 
 #: Every stage kind salessim knows.
 REGISTRY = Registry([
@@ -27,7 +28,7 @@ REGISTRY = Registry([
 ])
 
 
-def kind_of(stage) -> StageKind:
+def kind_of(stage: Stage) -> StageKind:
     """The kind of ``stage`` (a ``scenario.schema.Stage``)."""
     return REGISTRY.of(stage)
 

@@ -9,7 +9,15 @@ from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit, staff_piece
 from salessim.model.kinds.words import money
 from salessim.model.stages import ApprovalChain
+from salessim.scenario.mechanics import ApprovalLevel
 from salessim.scenario.schema import Stage
+
+
+def _levels(stage: Stage) -> list[ApprovalLevel]:
+    """The stage's approval levels (this kind is the one of stages that have them)."""
+    if stage.approvals is None:
+        raise TypeError("an approval-chain stage without approvals")
+    return stage.approvals
 
 
 class ApprovalChainKind(StageKind):
@@ -23,7 +31,7 @@ class ApprovalChainKind(StageKind):
     def build(self, b: Build) -> Any:
         staff, sid = b.staff, b.sid
         levels = []
-        for i, level in enumerate(b.stage.approvals):
+        for i, level in enumerate(_levels(b.stage)):
             plan = staff.plan(level.staff, level.work, f"work:{sid}.{i}")
             plan.above = level.above
             staff.label(plan, sid)
@@ -32,7 +40,7 @@ class ApprovalChainKind(StageKind):
 
     def flow(self, stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Visit:
         visit = Visit(self.name)
-        for level in stage.approvals:
+        for level in _levels(stage):
             if not value > level.above:
                 continue
             if level.work is not None:
@@ -46,15 +54,15 @@ class ApprovalChainKind(StageKind):
         return visit
 
     def value_cuts(self, stage: Stage) -> list[tuple[float, str]]:
-        return [(level.above, "+".join(level.staff)) for level in stage.approvals]
+        return [(level.above, "+".join(level.staff)) for level in _levels(stage)]
 
     def box(self, stage: Stage, unit: str) -> list[str]:
         return [f"approve > {money(level.above)}: {'+'.join(level.staff) or '-'}"
-                for level in stage.approvals]
+                for level in _levels(stage)]
 
     def bpmn(self, sid: str, stage: Stage, draw: Draw) -> str:
-        last = None
-        for i, level in enumerate(stage.approvals):
+        last: str | None = None
+        for i, level in enumerate(_levels(stage)):
             g = draw.node(f"In_{sid}" if i == 0 else f"Level_{sid}_{i}", "exclusiveGateway",
                           f"value > {money(level.above)}?")
             if last is not None:
@@ -66,6 +74,7 @@ class ApprovalChainKind(StageKind):
             draw.flow(g, done, "otherwise")
             draw.flow(t, done)
             last = done
+        assert last is not None, "a chain has a level (the schema says so)"
         return last
 
     def events_per_visit(self, stage: Stage) -> float:

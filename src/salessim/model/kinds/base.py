@@ -38,7 +38,7 @@ A subclass that leaves an aspect out, or declares a behaviour without ``visit`` 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
 from salessim.model.kinds.flow import Context, Last, Visit
@@ -141,7 +141,7 @@ class StageKind(ABC):
         per run of a scenario that has a stage of this kind."""
         return {}
 
-    def analysis_rows(self, analysis: Any, exact: bool) -> list[tuple]:
+    def analysis_rows(self, analysis: Any, exact: bool) -> list[tuple[Any, ...]]:
         """The kind's own figures of the process, as rows of the flow analysis's table
         (``salessim.analyse.COLUMNS``), from its chains; ``exact`` is whether the routing
         figures are exact for the scenario."""
@@ -200,7 +200,7 @@ class Registry:
             raise TypeError("two stage kinds share a name")
         self._plain = next(k for k in self.kinds if k.field is None)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[StageKind]:
         return iter(self.kinds)
 
     def get(self, name: str) -> StageKind:

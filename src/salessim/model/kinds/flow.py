@@ -65,8 +65,8 @@ class Context:
     def __init__(self, scenario: Scenario, waits: dict[str, float] | None = None) -> None:
         self.scenario = scenario
         self.waits = waits or {}
-        self._timing: dict[tuple, tuple[float, float]] = {}
-        self.visits: dict[tuple, Visit] = {}
+        self._timing: dict[tuple[str, str], tuple[float, float]] = {}  # (calendar, work) JSON
+        self.visits: dict[tuple[str, Last, float | None], Visit] = {}  # (stage, last, value)
 
     def handoff_dist(self, a: str, b: str) -> Dist | None:
         spec = self.scenario.handoff
@@ -104,7 +104,8 @@ class Context:
         return self._timing[key]
 
 
-def _handoff(last: Last, primary: str, ctx: Context) -> tuple[dict, numeric.Masses]:
+def _handoff(last: Last, primary: str, ctx: Context
+             ) -> tuple[dict[tuple[str, str], float], numeric.Masses]:
     if last is None or last == primary:
         return {}, numeric.ZERO
     dist = ctx.handoff_dist(last, primary)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Masses:
 ZERO = Masses(np.zeros(1), np.ones(1))
 
 
-def frozen(dist: d.Dist):
+def frozen(dist: d.Dist) -> Any:  # a scipy frozen distribution (untyped) or None
     """The scipy distribution of a continuous spec (None for constant and empirical)."""
     from scipy import stats
 

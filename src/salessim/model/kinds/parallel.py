@@ -9,7 +9,15 @@ from salessim.model.kinds import numeric
 from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit, staff_piece
 from salessim.model.stages import ParallelTasks
+from salessim.scenario.mechanics import Task
 from salessim.scenario.schema import Stage
+
+
+def _tasks(stage: Stage) -> dict[str, Task]:
+    """The stage's parallel tasks (this kind is the one of stages that have them)."""
+    if stage.parallel is None:
+        raise TypeError("a parallel-tasks stage without tasks")
+    return stage.parallel
 
 
 class ParallelTasksKind(StageKind):
@@ -27,7 +35,7 @@ class ParallelTasksKind(StageKind):
     def build(self, b: Build) -> Any:
         staff, sid = b.staff, b.sid
         tasks = []
-        for tid, task in b.stage.parallel.items():
+        for tid, task in _tasks(b.stage).items():
             plan = staff.plan(task.staff, task.work, f"work:{sid}.{tid}")
             staff.label(plan, sid)
             tasks.append((plan, b.delay(task.delay, f"delay:{sid}.{tid}", plan.label)))
@@ -38,7 +46,7 @@ class ParallelTasksKind(StageKind):
         last role is the one whose work finishes last."""
         visit = Visit(self.name)
         branches, work_ends, workers, work_only = [], [], [], []
-        for task in stage.parallel.values():
+        for task in _tasks(stage).values():
             end = numeric.ZERO
             if task.work is not None:
                 end = staff_piece(sid, task.staff, task.work, last, ctx, visit, parts=[])
@@ -62,12 +70,12 @@ class ParallelTasksKind(StageKind):
 
     def box(self, stage: Stage, unit: str) -> list[str]:
         return [f"|| {tid}: {'+'.join(task.staff) or 'customer'}"
-                for tid, task in stage.parallel.items()]
+                for tid, task in _tasks(stage).items()]
 
     def bpmn(self, sid: str, stage: Stage, draw: Draw) -> str:
         draw.node(f"In_{sid}", "parallelGateway", f"{sid}: split")
         last = draw.node(f"Join_{sid}", "parallelGateway", f"{sid}: join")
-        for tid, task in stage.parallel.items():
+        for tid, task in _tasks(stage).items():
             kind = "userTask" if task.work is not None else "task"
             t = draw.node(f"Task_{sid}_{tid}", kind, f"{sid}: {tid} ({'+'.join(task.staff)})")
             draw.flow(f"In_{sid}", t)

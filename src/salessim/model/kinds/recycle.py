@@ -60,7 +60,7 @@ class RecycleKind(StageKind):
                 "won_recycled": tally.won_recycled,
                 "recycled_win_share": tally.won_recycled / tally.won if tally.won else math.nan}
 
-    def analysis_rows(self, analysis: Any, exact: bool) -> list[tuple]:
+    def analysis_rows(self, analysis: Any, exact: bool) -> list[tuple[Any, ...]]:
         """The share of wins that came back from a track: per chain, where a deal first
         enters a track times its chance to be won from there, over the chance to be won."""
         tracks = {sid for sid, s in analysis.scenario.stages.items() if s.recycle is not None}
@@ -76,7 +76,8 @@ class RecycleKind(StageKind):
         ]
 
     def box(self, stage: Stage, unit: str) -> list[str]:
-        return [f"nurture track, rest {stage.recycle.rest.replace('_', ' ')}"]
+        rest = stage.recycle.rest if stage.recycle is not None else NO_DECISION.name
+        return [f"nurture track, rest {rest.replace('_', ' ')}"]
 
     def bpmn(self, sid: str, stage: Stage, draw: Draw) -> str:
         return draw.node(f"In_{sid}", "task", f"{sid} (nurture)")

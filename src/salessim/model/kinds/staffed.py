@@ -9,7 +9,15 @@ from salessim.model.kinds.base import Build, Draw, StageKind
 from salessim.model.kinds.flow import Context, Last, Visit, staff_piece
 from salessim.model.kinds.words import duration
 from salessim.model.stages import StaffedWork
+from salessim.scenario.dists import Dist
 from salessim.scenario.schema import Stage
+
+
+def _work(stage: Stage) -> Dist:
+    """The stage's staff work (this kind is the one of stages that have it)."""
+    if stage.work is None:
+        raise TypeError("a staffed-work stage without work")
+    return stage.work
 
 
 class StaffedWorkKind(StageKind):
@@ -28,12 +36,12 @@ class StaffedWorkKind(StageKind):
 
     def flow(self, stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Visit:
         visit = Visit(self.name)
-        staff_piece(sid, stage.staff, stage.work, last, ctx, visit)
+        staff_piece(sid, stage.staff, _work(stage), last, ctx, visit)
         visit.last = {stage.staff[0]: 1.0}
         return visit
 
     def box(self, stage: Stage, unit: str) -> list[str]:
-        return [f"work {duration(stage.work.mean, unit)}"]
+        return [f"work {duration(_work(stage).mean, unit)}"]
 
     def bpmn(self, sid: str, stage: Stage, draw: Draw) -> str:
         return draw.node(f"In_{sid}", "userTask", f"{sid} ({'+'.join(stage.staff)})")
