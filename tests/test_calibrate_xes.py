@@ -266,9 +266,10 @@ def test_lost_reasons_are_kept_per_deal(generated):
 REAL = os.environ.get("SALESSIM_REAL_XES", "")
 
 
-@pytest.mark.skipif(not REAL, reason="no real XES log here: public logs (e.g. BPIC 2012) "
-                    "carry licences that forbid redistribution; set SALESSIM_REAL_XES to "
-                    "paths of logs to read (separated by os.pathsep)")
+@pytest.mark.skipif(not REAL, reason="no real XES log here: none is shipped (public logs such "
+                    "as BPIC 2012 come under their publishers' terms, and the machine has no "
+                    "network to fetch them); set SALESSIM_REAL_XES to paths of logs to read "
+                    "(separated by os.pathsep)")
 @pytest.mark.parametrize("path", [p for p in REAL.split(os.pathsep) if p] or ["-"])
 def test_real_logs_read_and_give_a_proposal(path, tmp_path):
     events = read_xes(path)
