@@ -27,6 +27,9 @@ from salessim.scenario.schema import Scenario
 #: Hand-off delays by (from role, to role); the key None holds the default's.
 HandoffDraws = dict[tuple[str | None, ...] | None, Iterator[float]]
 
+#: The durations of a plan without staff work: none (drawing one is a bug, StopIteration).
+NO_WORK: Iterator[float] = iter(())
+
 #: Rank of a deal in a prioritised queue, per queue policy (the lowest goes first).
 PRIORITY: dict[str, Callable[[Deal], float] | None] = {
     "fifo": None,
@@ -40,7 +43,7 @@ class StaffPlan:
     """A piece of staff work: who does it, how long it takes, where it is queued."""
 
     __slots__ = (
-        "roles", "primary", "label", "pools", "owned", "work", "delay", "cal", "opening",
+        "roles", "primary", "label", "pools", "owned", "work", "has_work", "delay", "cal", "opening",
         "learning", "cost_rate", "above", "priority", "queued", "started", "finished", "cold",
         "busy",
     )
@@ -51,7 +54,9 @@ class StaffPlan:
         self.label = ""
         self.pools: tuple[Any, ...] = ()  # per role: a StaffPool, or an OwnerPool
         self.owned: tuple[OwnerPool, ...] = ()  # the owner-assigned roles among them
-        self.work: Iterator[float] | None = None
+        # Durations; a plan without work (a meeting, a customer-only task) is never worked.
+        self.work: Iterator[float] = NO_WORK
+        self.has_work = False
         self.delay: Iterator[float] | None = None
         self.cal: WorkCalendar | None = None  # hours all the roles work (None: always)
         # Roles keep different hours: queue only when all of them work (None: they agree).
@@ -126,7 +131,8 @@ class Staff:
         plan.pools = tuple(self.pools[r] for r in plan.roles)
         plan.owned = tuple(p for p in plan.pools if isinstance(p, OwnerPool))
         plan.priority = PRIORITY[policy]
-        plan.work = self.draws(work, stream)
+        if work is not None:
+            plan.work, plan.has_work = self.draws(work, stream), True
         own = [sc.calendar_of(r) for r in roles]
         calendar = shared_calendar(own)
         if calendar is not None:
@@ -226,7 +232,6 @@ class Staff:
                 if (yield event) is COLD:
                     return self._went_cold(deal, plan, pools[:pools.index(pool)])
         now = env.now
-        assert plan.work is not None, "a plan for staff work draws its durations (see plan)"
         work = next(plan.work)
         if plan.learning is not None:
             work *= plan.learning.factor(now)

@@ -139,7 +139,7 @@ class StaffedWork:
 def task(staff: Staff, deal: Deal, plan: StaffPlan, delay: Delay | None,
          st: StageTally) -> Generator[simpy.Event, Any, None]:
     """Staff work and then its own customer-side delay (a parallel task, an approval)."""
-    if plan.work is not None:
+    if plan.has_work:
         yield from staff.work(plan, st, None, deal)
     if delay is not None:
         yield from customer_delay(staff.env, staff.log, deal, delay, st)
