@@ -40,9 +40,11 @@ def rate_function(source: Source, profile: ArrivalProfile, time_unit: str
     hourly = None if profile.hourly is None else \
         [h * 24 / sum(profile.hourly) for h in profile.hourly]
 
+    shaped = weekly is not None or monthly is not None or hourly is not None
+
     def rate(t: float) -> float:
         r = rates[bisect.bisect_right(starts, t) - 1] if starts else source.rate
-        if weekly is not None or monthly is not None or hourly is not None:
+        if shaped:
             hours = t * hours_per_unit
             if weekly is not None:
                 r *= weekly[int(hours // 24) % 7]
@@ -79,7 +81,10 @@ def arrival_gaps(source: Source, time_unit: str, streams: RandomStreams, sid: st
         exposures = blocks(lambda n: arrivals.exponential(1.0, n))
         days = blocks(lambda n: levels.gamma(k, 1 / k, n))
         day = 24 / UNIT_HOURS[time_unit]
-        return _thinned(_by_day(exposures, days, peak, day), keep, rate, peak, until)
+        gaps = _by_day(exposures, days, peak, day)
+        if source.profile.constant:  # the day's level is the only change: nothing to thin
+            return gaps
+        return _thinned(gaps, keep, rate, peak, until)
     candidates = blocks(lambda n: arrivals.exponential(1 / peak, n))
     return _thinned(candidates, keep, rate, peak, until)
 

@@ -102,6 +102,11 @@ class ArrivalProfile(Frozen):
             raise ValueError("give weekly, monthly, hourly, day_effect or table")
         return self
 
+    @property
+    def constant(self) -> bool:
+        """The rate does not vary with the time of day, week or year (a day effect alone)."""
+        return all(getattr(self, k) is None for k in ("weekly", "monthly", "hourly", "table"))
+
 
 # --- stages: speed-to-lead, score effects, parallel work, approvals ------------------------
 
