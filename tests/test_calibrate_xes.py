@@ -54,8 +54,8 @@ def test_xes_plain_and_gzipped_give_the_same_typed_events(tmp_path):
     packed = read_xes(_write(tmp_path / "a.dat", XES, gz=True))  # by content, not by name
     pd.testing.assert_frame_equal(plain, packed)
     assert list(plain["activity"].astype(str)) == ["Submit", "Check", "Check"]
-    assert list(plain["lifecycle"].astype(str).fillna("")) == ["nan", "start", "complete"] or \
-        plain["lifecycle"].isna().iloc[0]
+    assert plain["lifecycle"].isna().iloc[0]
+    assert plain["lifecycle"].iloc[1:].tolist() == ["start", "complete"]
     assert plain["case:AMOUNT"].tolist() == [2500.5] * 3
     assert plain["prio"].tolist()[1] == 3.0 and plain["urgent"].tolist()[1] is True
     assert "skipped" not in plain.columns  # a list attribute is skipped
@@ -239,8 +239,9 @@ def test_warnings_name_the_cut_the_time_out_and_the_dispersion(generated):
     assert "over-dispersed arrivals: source 'all'" in text
     jump = [w for w in result.warnings if w.startswith("jump in the Kaplan-Meier curve: "
                                                      "stage 'offer'")]
-    assert jump and f"age of {loggen.TIMEOUT_DAYS:.3g}" in jump[0] or \
-        abs(float(jump[0].split("age of ")[1].split(" ")[0]) - loggen.TIMEOUT_DAYS) < 0.5
+    assert jump
+    age = float(jump[0].split("age of ")[1].split(" ")[0])
+    assert abs(age - loggen.TIMEOUT_DAYS) < 0.5
     assert result.evidence["warnings"] == result.warnings
     assert result.evidence["event_log"]["ends_by_activity"]["A_CANCELLED"] > 0
 

@@ -140,7 +140,8 @@ def find_drift(visits: Visits) -> list[Drift]:
     v = visits.visits
     durations = visits.durations()
     groups = list(v.groupby(v["stage"].map(visits.target), sort=False))
-    scans = len(SPLITS) * max(1, len(groups))
+    # Two scans per stage (routing and time in stage), each over every split.
+    scans = 2 * len(SPLITS) * max(1, len(groups))
     out = []
     for stage, group in groups:
         for found in (_routing(visits, str(stage), group, scans),
