@@ -17,10 +17,9 @@ import pytest
 from salessim.analyse import analyse, versus
 from salessim.cli import main
 from salessim.engine import run
-from salessim.model.kinds import REGISTRY, numeric
+from salessim.model.kinds import REGISTRY, kind_of, numeric
 from salessim.scenario import Scenario
 from salessim.scenario.dists import Exponential, Lognormal
-from salessim.teaching.kinds import stage_kind
 from salessim.teaching.queueing import erlang_c, pooled_wait
 
 UNIT = "hour"
@@ -85,7 +84,7 @@ def test_parallel_work_takes_the_expected_maximum():
     # E[max(E1, E1 + E1')] = 1 + 2 - E[min] with E[min] = int (1 + t) e^{-2t} dt = 3/4.
     assert a.value("stage", "a", "time per visit, no queues") == pytest.approx(2.25, rel=2e-3)
     assert a.value("process", "won deals", "processing time") == pytest.approx(1.5, rel=2e-3)
-    assert stage_kind(sc.stages["a"]) == "parallel tasks"
+    assert kind_of(sc.stages["a"]).name == "parallel tasks"
 
 
 def test_expected_maximum_matches_closed_forms():

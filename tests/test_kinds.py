@@ -27,7 +27,6 @@ from salessim.records import CREATED
 from salessim.scenario import Scenario
 from salessim.teaching.bpmn import bpmn_xml
 from salessim.teaching.diagram import dot, svg
-from salessim.teaching.kinds import stage_kind
 
 KINDS = list(REGISTRY)
 IDS = [k.name.replace(" ", "_") for k in KINDS]
@@ -56,7 +55,7 @@ def around(kind: StageKind, replications: int = 2, pipeline: list | None = None,
 def test_schema_knows_the_kind(kind):
     sc = around(kind)
     assert kind_of(sc.stages["probe"]) is kind
-    assert stage_kind(sc.stages["probe"]) == kind.name
+    assert kind_of(sc.stages["probe"]).name == kind.name
     if kind.field is not None:
         stage = Scenario.model_json_schema()["$defs"]["Stage"]
         assert kind.field in stage["properties"]

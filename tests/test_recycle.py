@@ -92,6 +92,22 @@ def test_wins_split_into_first_pass_and_recycled():
                                    wide["won_recycled"] / wide["won"], check_names=False)
 
 
+def test_recycled_wins_are_the_won_leads_that_visited_the_track():
+    """Counted from the event log, independently of the engine's tally: a recycled win is
+    a lead created after the warm-up, won, that entered the nurture track before."""
+    sc = funnel(replications=1)
+    result = engine.run(sc, event_log=True)
+    log = result.event_log()
+    created = log[log.event == "created"].set_index("lead").time
+    counted = set(created[created >= sc.warmup].index)
+    won = set(log[log.event == "won"].lead) & counted
+    nurtured = set(log[(log.event == "entered") & (log.stage == "nurture")].lead)
+    kpis = result.wide().iloc[0]
+    assert kpis["won"] == len(won)
+    assert kpis["won_recycled"] == len(won & nurtured) > 0
+    assert kpis["won_first_pass"] == len(won - nurtured) > 0
+
+
 def test_re_entries_do_not_inflate_conversion():
     """Leaving for the track is no conversion; a re-entered visit counts as one visit."""
     result = engine.run(funnel(replications=6))

@@ -66,3 +66,13 @@ def is_forward(target: str, progress: Mapping[str, bool]) -> bool:
     """
     end = BY_NAME.get(target)
     return end.forward if end is not None else progress[target]
+
+
+def shifted_forward(p_on: float, odds: float) -> float:
+    """The probability of moving on when its odds are multiplied by ``odds`` (decay, score
+    odds): p' = odds * p / (1 - p + odds * p). Each side (forward, the others) then keeps
+    the shares of its targets. A stage that always or never moves on is left as it is.
+    """
+    if odds == 1.0 or p_on <= 0.0 or p_on >= 1.0:
+        return p_on
+    return odds * p_on / (1.0 - p_on + odds * p_on)

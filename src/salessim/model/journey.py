@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from salessim.ends import LOST, NO_DECISION, WON
+from salessim.ends import LOST, NO_DECISION, WON, shifted_forward
 from salessim.model.deal import Deal
 from salessim.records import EventLog, StageTally, Tally
 
@@ -343,13 +343,14 @@ def _route_with_odds(stage: StagePlan, u: float, odds: float) -> int:
     Moving on is going to a stage that makes progress or to won; the rest is lost, no
     decision or a stage with ``progress: false``. Each side keeps the shares of its
     targets; only the split between the sides changes:
-    p' = odds * p / (1 - p + odds * p), p the probability of moving on.
+    p' = odds * p / (1 - p + odds * p), p the probability of moving on
+    (:func:`salessim.ends.shifted_forward`, which the flow analysis uses too).
     """
     probs = stage.probs
     p_on = stage.p_forward
-    if odds == 1.0 or p_on <= 0.0 or p_on >= 1.0:
+    p_on_new = shifted_forward(p_on, odds)
+    if p_on_new == p_on:
         return bisect_right(stage.cum, u)
-    p_on_new = odds * p_on / (1.0 - p_on + odds * p_on)
     scale_on, scale_off = p_on_new / p_on, (1.0 - p_on_new) / (1.0 - p_on)
     acc = 0.0
     for i, p in enumerate(probs):

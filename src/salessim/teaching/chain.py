@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salessim.ends import is_forward
+from salessim.ends import is_forward, shifted_forward
 from salessim.model.kinds import kind_of, numeric
 from salessim.model.kinds.flow import Context, Visit
 from salessim.scenario.schema import TERMINALS, Scenario, Source, Stage
@@ -52,9 +52,9 @@ def routing(stage: Stage, source: Source, progress: dict[str, bool]) -> dict[str
         odds *= stage.score_odds.multiplier(_mean_score(source))
     forward = {t: p for t, p in stage.next.items() if is_forward(t, progress)}
     p_on = sum(forward.values())
-    if odds == 1.0 or p_on in (0.0, 1.0):
+    new = shifted_forward(p_on, odds)
+    if new == p_on:
         return dict(stage.next)
-    new = odds * p_on / (1 - p_on + odds * p_on)
     return {t: p * (new / p_on if t in forward else (1 - new) / (1 - p_on))
             for t, p in stage.next.items()}
 

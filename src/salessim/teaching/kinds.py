@@ -13,12 +13,7 @@ from salessim.model.kinds import kind_of
 from salessim.model.kinds.flow import Context, Last, Visit
 from salessim.scenario.schema import Stage
 
-__all__ = ["Context", "Visit", "skip_visit", "stage_kind", "visit"]
-
-
-def stage_kind(stage: Stage) -> str:
-    """The name of the stage's kind ("staffed work", "meeting", ...)."""
-    return kind_of(stage).name
+__all__ = ["Context", "Visit", "skip_visit", "visit"]
 
 
 def skip_visit(stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Visit | None:

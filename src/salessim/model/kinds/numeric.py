@@ -177,6 +177,3 @@ def share_at_most(dist: d.Dist, x: float) -> float:
 def second_moment(dist: d.Dist) -> float:
     return dist.variance + dist.mean**2
 
-
-def is_exponential(dist: d.Dist) -> bool:
-    return isinstance(dist, d.Exponential)

@@ -22,7 +22,15 @@ from salessim.model.kinds.flow import Context, Last, Visit
 from salessim.model.stages import Delay, customer_delay, rest_of_delay
 from salessim.model.stages import Visit as VisitGen
 from salessim.records import StageTally, Tally
+from salessim.scenario.recycle import Recycle
 from salessim.scenario.schema import Stage
+
+
+def _track(stage: Stage) -> Recycle:
+    """The stage's ``recycle`` (set on every stage of this kind)."""
+    if stage.recycle is None:
+        raise TypeError("a nurture-track stage without recycle")
+    return stage.recycle
 
 
 class Nurture:
@@ -63,7 +71,7 @@ class RecycleKind(StageKind):
     def analysis_rows(self, analysis: Any, exact: bool) -> list[tuple[Any, ...]]:
         """The share of wins that came back from a track: per chain, where a deal first
         enters a track times its chance to be won from there, over the chance to be won."""
-        tracks = {sid for sid, s in analysis.scenario.stages.items() if s.recycle is not None}
+        tracks = {sid for sid, s in analysis.scenario.stages.items() if self.applies(s)}
         after = won = 0.0
         for chain in analysis.chains:
             after += chain.share * float(np.dot(chain.first_hits(tracks), chain.ends[:, 0]))
@@ -76,8 +84,7 @@ class RecycleKind(StageKind):
         ]
 
     def box(self, stage: Stage, unit: str) -> list[str]:
-        rest = stage.recycle.rest if stage.recycle is not None else NO_DECISION.name
-        return [f"nurture track, rest {rest.replace('_', ' ')}"]
+        return [f"nurture track, rest {_track(stage).rest.replace('_', ' ')}"]
 
     def bpmn(self, sid: str, stage: Stage, draw: Draw) -> str:
         return draw.node(f"In_{sid}", "task", f"{sid} (nurture)")
