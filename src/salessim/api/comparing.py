@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salessim import kpis as registry
-from salessim.api.runs import Ticker, check_warmup_series, pilot_warmup, with_warmup
+from salessim.api.runs import Ticker, settle_warmup
 from salessim.api.scenarios import as_scenario
-from salessim.scenario import Scenario, evolve
+from salessim.scenario import Scenario
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -211,24 +211,17 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
         base, others = scenario_runs(baseline, files, sets, targets, labels)
     else:
         raise TypeError("give scenarios and files, or the runs of scenario_runs, not both")
-    sets = list(sets)
-    if warmup is not None and warmup != "auto":
-        for run in [base, *others]:
-            run.scenario = evolve(run.scenario, warmup=warmup)
-        sets.append(f"warmup={warmup}")
     n = replications or base.scenario.replications
     seed = base.scenario.seed if seed is None else seed
-    tick, notes, estimate, clock = Ticker(progress), [], None, time.perf_counter()
-    if warmup == "auto":
-        estimate, pilot = pilot_warmup(base.scenario, n, seed,
-                                       check_warmup_series(warmup_series), tick)
-        tick.expect(len(pilot.replications))
-        if with_warmup(base.scenario, estimate) is not base.scenario:
-            for run in [base, *others]:
-                run.scenario = with_warmup(run.scenario, estimate)
-            sets.append(f"warmup={estimate.warmup:g}")
-        elif len(pilot.replications) == n and not precision:
-            base.result = pilot
+    tick, notes, clock = Ticker(progress), [], time.perf_counter()
+    runs = [base, *others]
+    settled = settle_warmup([r.scenario for r in runs], warmup, warmup_series, n, seed, tick)
+    for run, scenario in zip(runs, settled.scenarios, strict=True):
+        run.scenario = scenario
+    estimate, sets = settled.estimate, [*sets, *settled.sets]
+    if settled.pilot is not None and not precision:
+        base.result = settled.pilot
+    if estimate is not None:
         notes.append(f"warm-up {estimate.warmup:g} estimated by MSER-5 on the baseline's "
                      f"{diagnose.WARMUP_SERIES[warmup_series]}, used by every scenario")
     if precision:

@@ -77,6 +77,42 @@ def with_warmup(scenario: Scenario, estimate: WarmupEstimate) -> Scenario:
     return scenario if warmup == float(scenario.warmup) else evolve(scenario, warmup=warmup)
 
 
+@dataclass
+class Warmup:
+    """The warm-up every scenario of a run or comparison got (:func:`settle_warmup`).
+
+    Attributes:
+        scenarios: the scenarios with it, in the order given.
+        estimate: the MSER-5 estimate (``warmup="auto"``), else None.
+        pilot: the pilot run of the first scenario, when it can stand as that scenario's
+            run: same warm-up and ``replications`` replications. Else None.
+        sets: the ``--set`` lines that reproduce the warm-up from the files.
+    """
+
+    scenarios: list[Scenario]
+    estimate: WarmupEstimate | None = None
+    pilot: RunResult | None = None
+    sets: list[str] = field(default_factory=list)
+
+
+def settle_warmup(scenarios: list[Scenario], warmup: float | str | None, series: str,
+                  replications: int, seed: int, tick: Ticker) -> Warmup:
+    """Give every scenario the same warm-up (common random numbers need it): ``warmup`` as
+    given (a time in the scenarios' unit), their own (None), or ``"auto"``: MSER-5 on
+    ``series`` of a pilot of the first scenario (the baseline)."""
+    if warmup is None:
+        return Warmup(scenarios)
+    if warmup != "auto":
+        return Warmup([evolve(s, warmup=warmup) for s in scenarios], sets=[f"warmup={warmup}"])
+    first = scenarios[0]
+    estimate, pilot = pilot_warmup(first, replications, seed, check_warmup_series(series), tick)
+    tick.expect(len(pilot.replications))  # the pilot's replications come on top
+    settled = [with_warmup(s, estimate) for s in scenarios]
+    fits = settled[0] is first and len(pilot.replications) == replications
+    return Warmup(settled, estimate, pilot if fits else None,
+                  [] if settled[0] is first else [f"warmup={estimate.warmup:g}"])
+
+
 def check_warmup_series(series: str) -> str:
     """A known warm-up series (:data:`salessim.kpis.WARMUP_SERIES`)."""
     if series not in registry.WARMUP_SERIES:
@@ -270,24 +306,14 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
     from salessim.experiments.executors import make_executor, ordered_map
 
     scenario, path = as_scenario(scenario, sets)
-    sets = list(sets)
-    if warmup is not None and warmup != "auto":
-        scenario = evolve(scenario, warmup=warmup)
-        sets.append(f"warmup={warmup}")
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     tick = Ticker(progress)
-    clock_start, estimate, result, report = time.perf_counter(), None, None, None
-    if warmup == "auto":
-        estimate, pilot = pilot_warmup(scenario, n, seed, check_warmup_series(warmup_series),
-                                       tick)
-        tick.expect(n)
-        scenario = with_warmup(scenario, estimate)
-        if scenario is not pilot.scenario:
-            sets.append(f"warmup={estimate.warmup:g}")
-        if scenario.warmup == pilot.scenario.warmup and len(pilot.replications) == n \
-                and not (precision or event_log):
-            result = pilot
+    clock_start, result, report = time.perf_counter(), None, None
+    settled = settle_warmup([scenario], warmup, warmup_series, n, seed, tick)
+    (scenario,), estimate, sets = settled.scenarios, settled.estimate, [*sets, *settled.sets]
+    if not (precision or event_log):
+        result = settled.pilot
     if result is None and precision:
         result, report = diagnose.run_to_precision(
             scenario, precision, tuple(precision_kpis), n, max_replications, seed,
