@@ -43,7 +43,6 @@ ALPHA = 0.01
 DRIFT_DAYS = 90
 CUT_CHANCE = 1e-4
 MIN_MONTHS = 12
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 

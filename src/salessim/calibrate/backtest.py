@@ -32,6 +32,7 @@ from salessim.ends import LOST, NO_DECISION, WON
 from salessim.kpis import win_rate
 from salessim.records import LOG_EPOCH
 from salessim.scenario import Scenario, evolve
+from salessim.scenario.parts import WEEKDAYS
 from salessim.scenario.units import convert
 
 MONTH_DAYS = 30
@@ -194,9 +195,8 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
 def _turned(workdays: Sequence[str], shift: int) -> list[str]:
     """Working weekdays as simulated weekdays when simulated Monday is the export's weekday
     ``shift`` (holidays, given as dates, stay as they are)."""
-    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    worked = {days.index(d) for d in workdays}
-    return [days[k] for k in range(7) if (k + shift) % 7 in worked]
+    worked = {WEEKDAYS.index(d) for d in workdays}
+    return [WEEKDAYS[k] for k in range(7) if (k + shift) % 7 in worked]
 
 
 def _restart(visits: Visits, start: pd.Timestamp) -> Visits:

@@ -29,7 +29,6 @@ from salessim import stats
 from salessim.calibrate import checks
 from salessim.calibrate.arrivals import (
     ALPHA,
-    WEEKDAYS,
     Arrivals,
     Test,
     Window,
@@ -46,6 +45,7 @@ from salessim.calibrate.readers import slug
 from salessim.calibrate.staff import Staff, discover
 from salessim.calibrate.visits import DAY, Visits
 from salessim.ends import NOT_FORWARD, WON
+from salessim.scenario.parts import WEEKDAYS
 
 MIN_VALUES = 20
 DRIFT_DAYS = 90

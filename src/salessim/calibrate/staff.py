@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from salessim.calibrate.arrivals import WEEKDAYS
 from salessim.calibrate.lifecycle import Instances
 from salessim.calibrate.readers import slug
 from salessim.calibrate.visits import Visits
+from salessim.scenario.parts import WEEKDAYS
 
 ROLE_DISTANCE = 0.5
 SHARED = 0.2
