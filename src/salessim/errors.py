@@ -55,7 +55,9 @@ class ScenarioError(SalessimError):
     problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        super().__init__(str(self))
+        # The problems are the arguments: a copy made as type(exc)(*exc.args) (SimPy makes
+        # one of an error raised in a simulation) or by pickling is the same error.
+        super().__init__(self.problems)
 
     def __str__(self) -> str:
         if len(self.problems) == 1:
