@@ -171,8 +171,25 @@ def _blank(values: pd.Series) -> pd.Series:
     return values.isna() | empty.astype(bool)
 
 
+#: The dates a history may hold: a CRM's dates outside them are typing errors (year 1500,
+#: 9999 as "never"), and pandas' nanosecond clock cannot hold those before 1677 or after 2262.
+FIRST_DATE, LAST_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31 23:59:59")
+
+
+def first_outside(dates: pd.Series) -> int | None:
+    """The position of the first date before :data:`FIRST_DATE` or after :data:`LAST_DATE`."""
+    outside = dates.notna() & ((dates < FIRST_DATE) | (dates > LAST_DATE))
+    return int(np.flatnonzero(outside.to_numpy())[0]) if outside.any() else None
+
+
+def outside_rule(column: str) -> str:
+    return (f"{column}: a date must lie between {FIRST_DATE:%Y-%m-%d} and "
+            f"{LAST_DATE:%Y-%m-%d}")
+
+
 def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
-    """Datetimes (naive, in UTC when a zone is given); an unparseable one names its row."""
+    """Datetimes (naive, in UTC when a zone is given); an unparseable one, or one outside
+    :data:`FIRST_DATE` .. :data:`LAST_DATE`, names its row."""
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values
     else:
@@ -188,7 +205,17 @@ def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> p
                               f"(got {text.iloc[i]!r})")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    i = first_outside(out)
+    if i is not None:
+        raise ExportError(f"{path}:{rows.iloc[i]}: {outside_rule(column)} (got "
+                          f"{_short(values.iloc[i])})")
     return out.astype("datetime64[ns]")
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """A value as an error quotes it: at most ``limit`` characters of its repr."""
+    text = repr(str(value)) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def parse_amounts(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from salessim.calibrate.readers import ExportError
+from salessim.calibrate.readers import ExportError, first_outside, outside_rule
 from salessim.calibrate.sniff import open_maybe_gzip
 
 #: Columns of the events table, whatever else a log adds.
@@ -203,6 +203,11 @@ def parse_times(values: pd.Series, frame: pd.DataFrame, name: str, column: str,
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ExportError(f"{name}: event {int(frame['row'].iloc[i])} (case "
                           f"{frame['case'].iloc[i]}): {column}: not a date and time "
+                          f"(got {text.iloc[i]!r})")
+    i = first_outside(out)
+    if i is not None:
+        raise ExportError(f"{name}: event {int(frame['row'].iloc[i])} (case "
+                          f"{frame['case'].iloc[i]}): {outside_rule(column)} "
                           f"(got {text.iloc[i]!r})")
     return out.astype("datetime64[ns]")
 

@@ -19,16 +19,10 @@ the same experiment are bit-identical.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import multiprocessing
 import os
 import shutil
-import signal
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import ProcessPoolExecutor as _Pool
@@ -37,7 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from salessim.errors import UsageError
-from salessim.output import process_running
+from salessim.experiments.processes import (
+    kill_workers,
+    pool_context,
+    start_helpers,
+    stop_forkserver,
+    worker_init,
+)
 
 DASK_EXTRA = "the Dask executor needs the salessim[dask] extra: pip install 'salessim[dask]'"
 
@@ -128,10 +128,11 @@ class ProcessPool(_Closing):
             raise UsageError(f"--workers must be at least 1, got {workers}")
         self.workers = workers or default_workers()
         self.name = f"process pool ({self.workers} workers)"
-        self._context = _pool_context()
+        self._context = pool_context()
         self._pool: _Pool | None = None
 
     def _new_pool(self, workers: int) -> _Pool:
+        start_helpers(self._context)
         return _Pool(max_workers=workers, mp_context=self._context,
                      initializer=worker_init, initargs=(os.getpid(),))
 
@@ -180,10 +181,12 @@ class ProcessPool(_Closing):
                             broken = True
                             continue
                         yield i, result
-            except BaseException:
+            except BaseException as exc:
                 # Ctrl-C, a signal or an error here: the work in flight is abandoned, so
                 # its workers are stopped now rather than left to finish it.
                 self._discard_pool(kill=True)
+                if isinstance(exc, KeyboardInterrupt):  # the command ends (Ctrl-C, SIGTERM)
+                    stop_forkserver()
                 raise
             if broken:
                 self._discard_pool()
@@ -207,53 +210,6 @@ class ProcessPool(_Closing):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-
-#: How often a worker checks that the process that started its pool still runs, seconds.
-WATCHDOG_SECONDS = 0.5
-_PR_SET_PDEATHSIG = 1
-
-
-def worker_init(parent: int) -> None:
-    """Set up a pool worker: ignore Ctrl-C, and die with the process that made the pool.
-
-    Ctrl-C at a terminal reaches every process of the group; the parent alone decides
-    what to do, and stops the workers itself. A worker forked from the fork server is the
-    fork server's child, so on Linux it asks to be killed when that process ends, and a
-    watchdog thread ends it when ``parent`` (the command) is gone, whatever killed it.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):  # no prctl: the watchdog still works
-            pass
-    threading.Thread(target=_watchdog, args=(parent,), daemon=True,
-                     name="salessim-watchdog").start()
-
-
-def _watchdog(parent: int) -> None:
-    while process_running(parent):
-        time.sleep(WATCHDOG_SECONDS)
-    os._exit(1)  # the command is gone: nobody will read this worker's results
-
-
-def kill_workers(pool: _Pool) -> None:
-    """Kill a pool's worker processes now (their work is abandoned)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        try:
-            process.kill()
-        except (OSError, ValueError, AttributeError):  # already gone
-            pass
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Only takes effect when the fork server starts (the first pool of this process).
-    context.set_forkserver_preload(["salessim.experiments.runs"])
-    return context
 
 
 def import_distributed() -> Any:
