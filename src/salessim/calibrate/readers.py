@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
+from salessim.calibrate.bounds import first_outside, outside_rule, quoted
 from salessim.calibrate.lossy import hubspot_warnings, source_warnings
 from salessim.calibrate.sniff import sniff
 from salessim.errors import SalessimError
+from salessim.scenario.yamlread import file_problem
 
 #: The fields of one stage row, whatever the input format.
 RAW_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "source", "amount",
@@ -68,8 +70,9 @@ def slug(name: object) -> str:
 def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV or Parquet file as a frame of strings (CSV) or typed columns (Parquet)."""
     path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ExportError(f"{path}: {problem}")
     kind = sniff(path)
     if kind is not None:
         what = "an XES event log" if kind == "xes" else "an XML file, not a CSV or Parquet table"
@@ -171,22 +174,6 @@ def _blank(values: pd.Series) -> pd.Series:
     return values.isna() | empty.astype(bool)
 
 
-#: The dates a history may hold: a CRM's dates outside them are typing errors (year 1500,
-#: 9999 as "never"), and pandas' nanosecond clock cannot hold those before 1677 or after 2262.
-FIRST_DATE, LAST_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31 23:59:59")
-
-
-def first_outside(dates: pd.Series) -> int | None:
-    """The position of the first date before :data:`FIRST_DATE` or after :data:`LAST_DATE`."""
-    outside = dates.notna() & ((dates < FIRST_DATE) | (dates > LAST_DATE))
-    return int(np.flatnonzero(outside.to_numpy())[0]) if outside.any() else None
-
-
-def outside_rule(column: str) -> str:
-    return (f"{column}: a date must lie between {FIRST_DATE:%Y-%m-%d} and "
-            f"{LAST_DATE:%Y-%m-%d}")
-
-
 def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
     """Datetimes (naive, in UTC when a zone is given); an unparseable one, or one outside
     :data:`FIRST_DATE` .. :data:`LAST_DATE`, names its row."""
@@ -202,20 +189,14 @@ def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> p
         if bad.any():
             i = np.flatnonzero(bad.to_numpy())[0]
             raise ExportError(f"{path}:{rows.iloc[i]}: {column}: not a date or time "
-                              f"(got {text.iloc[i]!r})")
+                              f"(got {quoted(text.iloc[i])})")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     i = first_outside(out)
     if i is not None:
         raise ExportError(f"{path}:{rows.iloc[i]}: {outside_rule(column)} (got "
-                          f"{_short(values.iloc[i])})")
+                          f"{quoted(values.iloc[i])})")
     return out.astype("datetime64[ns]")
-
-
-def _short(value: object, limit: int = 80) -> str:
-    """A value as an error quotes it: at most ``limit`` characters of its repr."""
-    text = repr(str(value)) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def parse_amounts(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
@@ -227,7 +208,7 @@ def parse_amounts(values: pd.Series, rows: pd.Series, path: str, column: str) ->
     if bad.any():
         i = np.flatnonzero(bad.to_numpy())[0]
         raise ExportError(f"{path}:{rows.iloc[i]}: {column}: an amount must be a finite number "
-                          f">= 0 (got {values.iloc[i]!r})")
+                          f">= 0 (got {quoted(values.iloc[i])})")
     return out.astype(float)
 
 

@@ -34,7 +34,7 @@ from salessim.scenario.editor_schema import json_schema as json_schema  # part o
 from salessim.scenario.fields import allowed_keys
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
-from salessim.scenario.yamlread import load_value, parse_yaml, read_text
+from salessim.scenario.yamlread import file_problem, load_value, parse_yaml, read_text
 
 SET_SOURCE = "--set"
 _REPLACED_WHOLE = {"next"}
@@ -136,10 +136,11 @@ def _base_path(path: Path, ref: Any, name: str, line: int | None) -> Path:
     if Path(ref).suffix.lower() not in (".yaml", ".yml"):
         raise refuse("must name a .yaml or .yml file")
     parent_path = path.parent / ref
-    if not parent_path.exists():
+    problem = file_problem(parent_path)
+    if problem == "no such file":
         raise refuse("no such file (paths are relative to this file)")
-    if not parent_path.is_file():
-        raise refuse("not a regular file (a folder, device or FIFO)")
+    if problem is not None:
+        raise refuse(problem)
     return parent_path
 
 
