@@ -95,7 +95,11 @@ def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
     """
     # Resolved, so that the staging folder is a sibling of ``out`` even for ``--out .``:
     # a path relative to it (a best.yaml's extends:) then holds for ``out`` too.
+    if not str(out).strip():
+        raise OutputError("--out must name a folder, and it is empty")
     shown, out = Path(out), Path(out).resolve()
+    if out == out.parent:  # the root: no folder beside it to stage in, nor to move into
+        raise OutputError(f"{shown}: --out must be a folder of its own, not the root folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{shown}: --out must be a folder, and this is a file")
     try:

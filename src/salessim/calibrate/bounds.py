@@ -12,6 +12,11 @@ from salessim.errors import clipped
 FIRST_DATE, LAST_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31 23:59:59")
 
 
+#: The largest amount a deal may have: a quadrillion. Larger ones are typing errors (or
+#: 1e308), and they overflow the fit of the deal values (a lognormal's mean).
+MAX_AMOUNT = 1e15
+
+
 def first_outside(dates: pd.Series) -> int | None:
     """The position of the first date before :data:`FIRST_DATE` or after :data:`LAST_DATE`."""
     outside = dates.notna() & ((dates < FIRST_DATE) | (dates > LAST_DATE))

@@ -212,9 +212,13 @@ def fit_values(visits: Visits) -> dict[str, Values]:
                               "no amounts: deal value 0")
             continue
         est = stats.t_interval(amounts)
-        if len(amounts) < MIN_VALUES or (amounts <= 0).any():
+        # Logs spread this far (a cv above 10^10) overflow the lognormal's mean: such
+        # amounts (1e-300 beside 1e4) are kept as they are, as the empirical values.
+        spread = (amounts > 0).all() and float(np.log(amounts).var()) > 50
+        if len(amounts) < MIN_VALUES or (amounts <= 0).any() or spread:
             why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES
-                   else "amounts of 0 present")
+                   else "amounts of 0 present" if (amounts <= 0).any()
+                   else "amounts too spread out for a lognormal")
             values = sorted({float(a) for a in amounts})
             weights = [int((amounts == a).sum()) for a in values]
             spec: dict[str, Any] = {"dist": "empirical", "values": values}
@@ -246,6 +250,13 @@ def entry_stage(visits: Visits) -> tuple[str, list[str]]:
     """The stage most deals start in; a warning when some start elsewhere."""
     first = visits.visits.drop_duplicates("deal_id", keep="first")["stage"].map(visits.target)
     counts = first.value_counts()
+    if counts.empty:  # every row is an end: a first stage was named as an end
+        from salessim.calibrate.readers import ExportError
+
+        ends = ", ".join(f"{name!r} ({end})" for name, end in sorted(visits.ends.items()))
+        raise ExportError(f"no deal visits a stage before its end: every row is in an end stage "
+                          f"({ends}); --won, --lost and --no-decision name the stages where "
+                          "deals end, not one they start in")
     entry = str(counts.index[0])
     others = int(counts.iloc[1:].sum())
     warnings = []

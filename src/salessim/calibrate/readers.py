@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
-from salessim.calibrate.bounds import first_outside, outside_rule, quoted
+from salessim.calibrate.bounds import MAX_AMOUNT, first_outside, outside_rule, quoted
 from salessim.calibrate.lossy import hubspot_warnings, source_warnings
 from salessim.calibrate.sniff import sniff
 from salessim.errors import SalessimError
@@ -204,11 +204,11 @@ def parse_amounts(values: pd.Series, rows: pd.Series, path: str, column: str) ->
     blank = _blank(values)
     text = values.astype(str).str.replace(",", "", regex=False).str.strip()
     out = pd.to_numeric(text.where(~blank), errors="coerce")
-    bad = (~blank) & (out.isna() | ~np.isfinite(out.fillna(0)) | (out < 0))
+    bad = (~blank) & (out.isna() | ~np.isfinite(out.fillna(0)) | (out < 0) | (out > MAX_AMOUNT))
     if bad.any():
         i = np.flatnonzero(bad.to_numpy())[0]
         raise ExportError(f"{path}:{rows.iloc[i]}: {column}: an amount must be a finite number "
-                          f">= 0 (got {quoted(values.iloc[i])})")
+                          f">= 0 and at most {MAX_AMOUNT:g} (got {quoted(values.iloc[i])})")
     return out.astype(float)
 
 

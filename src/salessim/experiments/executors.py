@@ -260,7 +260,7 @@ class DaskExecutor(_Closing):
                                  f"tcp://host:8786, got {address!r}")
             try:
                 self._client = distributed.Client(address, timeout="20s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an unknown scheme
                 raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
             label = address
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
