@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         except SalessimError as exc:
             print(f"salessim: {clip_lines(str(exc))}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        except MemoryError:
+            print("salessim: out of memory: the run needs more memory than this machine "
+                  "gives it (fewer replications at once: --workers 1; or an overloaded role "
+                  "whose waiting leads pile up: see the warnings above)", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except BrokenPipeError:  # output piped into head and the like
             sys.stderr.close()
             return 0

@@ -25,10 +25,13 @@ MAX_REPLICATIONS = 100_000
 def warn_size(scenario, replications: int, event_log: bool = False) -> None:
     """Warn on stderr before a long run (or a large event log): its expected size."""
     from salessim.model.runsize import estimate
+    from salessim.scenario.size import overloads
 
     warning = estimate(scenario, replications).warning(event_log)
     if warning is not None:
         print(f"salessim: {warning}", file=sys.stderr)
+    for over in overloads(scenario):
+        print(f"salessim: {over.warning()}", file=sys.stderr)
 
 
 def warn_sweep_size(scenarios, replications: int) -> None:

@@ -43,6 +43,12 @@ ZERO_TIME_TURNS = 10_000
 #: Largest headcount of any role (a pool's staff are one counter, but a headcount is a
 #: count every table stores as a 64-bit integer, and no sales team is larger).
 MAX_HEADCOUNT = 1_000_000_000
+#: Bytes of memory a lead waiting for staff takes (its deal, its queue entry and the event
+#: it waits on; measured: about 1.7 KB).
+WAITING_LEAD_BYTES = 1_800
+#: An overloaded role whose waiting leads would take more memory than this in one
+#: replication is refused: the run would end in MemoryError, not in a result.
+MAX_WAITING_BYTES = 4 * 1024**3
 #: Bytes of memory one event of the event log takes: a packed code and a time (16 bytes),
 #: and its share of the lead table (17.3 in all, measured by benchmarks/bench_scale.py).
 EVENT_LOG_BYTES_PER_EVENT = 18
@@ -162,6 +168,65 @@ def zero_time_turns(scenario: Scenario) -> int:
     return int(max(ZERO_TIME_TURNS, min(50 * visits, 1e12)))
 
 
+@dataclass(frozen=True)
+class Overload:
+    """A role offered more work than its staff have hours for (over one replication).
+
+    Attributes:
+        role: the role.
+        offered, capacity: hours of work offered, and staff hours available.
+        waiting: leads expected to wait at the end of a replication (from the stages
+            without patience, where waiting leads stay until served).
+    """
+
+    role: str
+    offered: float
+    capacity: float
+    waiting: float
+
+    def warning(self) -> str:
+        return (f"role {self.role!r} is overloaded: {self.offered:,.0f} hours of work are offered "
+                f"against {self.capacity:,.0f} hours of staff time per replication "
+                f"({self.offered / self.capacity:.0%}); about {self.waiting:,.0f} leads wait at "
+                f"its end (about {self.waiting * WAITING_LEAD_BYTES / 1024**2:,.0f} MB of memory). "
+                "An overloaded role is a finding: add staff or check the rates")
+
+
+def overloads(scenario: Scenario) -> list[Overload]:
+    """The roles offered more work than they can do, from the expected visits and the
+    mean staff work of each stage (the calendar's share of the week counted).
+
+    Routing whose odds change with waiting or scores (``decay``, ``score_odds``) makes the
+    visits depend on the queues themselves: no overload is claimed for such a scenario.
+    """
+    if any(s.decay is not None or s.score_odds is not None for s in scenario.stages.values()):
+        return []
+    hours = scenario.hours_per_unit
+    horizon_hours = float(scenario.horizon) * hours
+    leads = expected_leads(scenario)
+    visits = expected_visits(scenario)
+    offered: dict[str, float] = {}
+    piling: dict[str, float] = {}
+    for sid, stage in scenario.stages.items():
+        if stage.work is None or not stage.staff or not math.isfinite(visits[sid]):
+            continue
+        work = leads * visits[sid] * stage.work.mean * hours
+        for role in stage.staff:
+            offered[role] = offered.get(role, 0.0) + work
+            if stage.patience is None:  # patient leads leave the queue; these stay
+                piling[role] = piling.get(role, 0.0) + leads * visits[sid]
+    found = []
+    for role, work in offered.items():
+        calendar = scenario.calendar_of(role)
+        share = 1.0 if calendar is None else \
+            len(calendar.workdays) * (calendar.hours[1] - calendar.hours[0]) / (7 * 24)
+        capacity = scenario.roles[role].headcount * horizon_hours * share
+        if work > capacity > 0:
+            found.append(Overload(role, work, capacity,
+                                  piling.get(role, 0.0) * (1 - capacity / work)))
+    return found
+
+
 def _interval_problems(scenario: Scenario) -> list[Problem]:
     """Meeting intervals and renewal terms below a minute, or too many in the horizon."""
     hours = scenario.hours_per_unit
@@ -235,6 +300,12 @@ def size_problems(scenario: Scenario) -> list[Problem]:
             problems.append(Problem("stages", f"one replication would expect {visits:.3g} stage "
                                     f"visits (loops, meetings and renewals), above the limit of "
                                     f"{MAX_VISITS_PER_REPLICATION:,}", None))
+    for over in overloads(scenario) if not problems else []:
+        if over.waiting * WAITING_LEAD_BYTES > MAX_WAITING_BYTES:
+            problems.append(Problem(f"roles.{over.role}.headcount", over.warning() + "; the "
+                                    f"waiting leads of one replication would need more than "
+                                    f"{MAX_WAITING_BYTES / 1024**3:g} GiB",
+                                    scenario.roles[over.role].headcount))
     tracked = {r for stage in scenario.stages.values() if stage.queue != "fifo"
                for r in stage.staff}
     tracked |= {rid for rid, role in scenario.roles.items() if role.assignment == "owner"}
