@@ -43,6 +43,10 @@ ZERO_TIME_TURNS = 10_000
 #: Largest headcount of any role (a pool's staff are one counter, but a headcount is a
 #: count every table stores as a 64-bit integer, and no sales team is larger).
 MAX_HEADCOUNT = 1_000_000_000
+#: Largest mean of any distribution of a scenario (time in its unit, or money): larger
+#: ones describe no sales process, and their sums overflow the reports' tables to inf
+#: (a work time of 1e308 did, with shares of 0%).
+MAX_MEAN = 1e15
 #: Bytes of memory a lead waiting for staff takes (its deal, its queue entry and the event
 #: it waits on; measured: about 1.7 KB).
 WAITING_LEAD_BYTES = 1_800
@@ -248,6 +252,31 @@ def _interval_problems(scenario: Scenario) -> list[Problem]:
     return problems
 
 
+def _dist_problems(node: object, path: str) -> list[Problem]:
+    """Distributions (anywhere in the scenario) whose mean is above :data:`MAX_MEAN`."""
+    from pydantic import BaseModel
+
+    from salessim.scenario.dists import _Spec
+
+    if isinstance(node, _Spec):
+        mean = node.mean
+        return [] if abs(mean) <= MAX_MEAN else [Problem(
+            path, f"a mean of at most {MAX_MEAN:g}: no time or amount of a sales process is "
+            "larger, and sums of larger ones overflow", mean)]
+    items: list[tuple[str, object]] = []
+    if isinstance(node, BaseModel):
+        items = [(name, getattr(node, name)) for name in type(node).model_fields]
+    elif isinstance(node, dict):
+        items = [(str(k), v) for k, v in node.items()]
+    elif isinstance(node, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(node)]
+    found: list[Problem] = []
+    for name, child in items:
+        if isinstance(child, (BaseModel, dict, list, tuple)):
+            found += _dist_problems(child, f"{path}.{name}" if path else name)
+    return found
+
+
 def _skip_loops(scenario: Scenario) -> list[Problem]:
     """Stages whose ``only_if.otherwise`` chain comes back to itself: a deal that passes
     them all by goes round for ever, at one moment of simulated time."""
@@ -293,7 +322,7 @@ def size_problems(scenario: Scenario) -> list[Problem]:
                                 f"{leads:.3g} leads, above the limit of "
                                 f"{MAX_LEADS_PER_REPLICATION:,}", scenario.sources[sid].rate))
     intervals = _interval_problems(scenario)
-    problems += intervals + _skip_loops(scenario)
+    problems += intervals + _skip_loops(scenario) + _dist_problems(scenario, "")
     if leads <= MAX_LEADS_PER_REPLICATION and not intervals:
         visits = leads * sum(expected_visits(scenario).values()) + sum(recurring_steps(scenario))
         if not visits <= MAX_VISITS_PER_REPLICATION:
