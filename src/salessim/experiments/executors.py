@@ -14,7 +14,8 @@ the same experiment are bit-identical.
   items in flight are then retried one at a time in a fresh one-worker pool, so the item
   that kills its worker is found and reported as :class:`WorkerLost`, and the rest finish.
 - :class:`DaskExecutor`: Dask ``distributed`` (the ``salessim[dask]`` extra): a
-  ``LocalCluster`` bound to 127.0.0.1, or an existing scheduler such as ``tcp://host:8786``.
+  ``LocalCluster`` bound to 127.0.0.1 that speaks TLS with a certificate of its own, or an
+  existing scheduler such as ``tcp://host:8786``.
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ class DaskExecutor(_Closing):
 
     Args:
         address: ``"local"`` starts a LocalCluster on this machine, bound to 127.0.0.1
-            (scheduler, workers and dashboards); ``tcp://host:8786`` connects to a running
+            (scheduler, workers and dashboards) and speaking TLS with a certificate of its
+            own; ``tcp://host:8786`` connects to a running
             scheduler (``dask scheduler``, dask-jobqueue's SLURMCluster, ...).
         workers: LocalCluster processes; default one per core. Ignored for an address.
         client: an existing ``distributed.Client`` to use instead (not closed by us).
@@ -238,21 +240,13 @@ class DaskExecutor(_Closing):
         distributed = import_distributed()
         self._cluster = None
         self._scratch: str | None = None
+        self._config: Any = None
         self._own_client = client is None
         if client is not None:
             self._client = client
             label = "client"
         elif address == "local":
-            n = workers or default_workers()
-            # Its workers' scratch space in a folder of its own, removed on close (Dask
-            # would leave /tmp/dask-scratch-space behind).
-            self._scratch = tempfile.mkdtemp(prefix="salessim-dask-")
-            self._cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR, local_directory=self._scratch,
-            )
-            self._client = distributed.Client(self._cluster)
+            self._start_local(distributed, workers or default_workers())
             label = "local"
         else:
             if "://" not in address:
@@ -285,13 +279,46 @@ class DaskExecutor(_Closing):
         finally:
             self._client.cancel([f for f in futures if not f.done()])
 
+    def _start_local(self, distributed: Any, n: int) -> None:
+        """A LocalCluster on 127.0.0.1 that only this process can use, and that leaves
+        nothing behind.
+
+        Its scheduler and workers speak TLS with a certificate made for this cluster
+        alone (Dask's ``Security.temporary()``, held in memory): another user of the
+        machine who reaches its ports cannot run code as ours. Its scratch space, and the
+        lock files Dask keeps in its temporary directory, are in a folder of its own,
+        removed on close, and also when the start is interrupted.
+        """
+        import dask
+
+        try:
+            import cryptography  # noqa: F401 - Security.temporary() needs it
+        except ImportError:
+            raise UsageError(f"{DASK_EXTRA} (it includes the cryptography package, for the "
+                             "local cluster's TLS)") from None
+        self._scratch = tempfile.mkdtemp(prefix="salessim-dask-")
+        self._config = dask.config.set({"temporary-directory": self._scratch})
+        try:
+            self._cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR, local_directory=self._scratch, security=True,
+            )
+            self._client = distributed.Client(self._cluster)
+        except BaseException:  # Ctrl-C while it starts, or it cannot: nothing left behind
+            self._own_client = False
+            self.close()
+            raise
+
     def close(self) -> None:
-        if self._own_client:
+        if self._own_client and hasattr(self, "_client"):
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
+            self._config.__exit__(None, None, None)
+            self._scratch = None
 
 
 def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]:
