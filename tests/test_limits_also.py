@@ -120,3 +120,11 @@ def test_a_dask_address_of_no_known_kind_is_bad_input(tmp_path, capsys):
     refused(capsys, ["sweep", str(ROOT / "experiments" / "se_headcount_by_delay.yaml"),
                      "--dask", "garbage://", "--out", str(tmp_path / "r")],
             "cannot reach the Dask scheduler at garbage://", "unknown address scheme")
+
+
+def test_a_set_inside_a_field_is_blamed_not_the_file(capsys):
+    # next of qualify is 0.3 / 0.7 in the file; the --set makes it 0.5 / 0.7.
+    refused(capsys, ["validate", str(TUTORIAL), "--set", "stages.qualify.next.pitch=0.5"],
+            "--set:1: stages.qualify.next: probabilities must sum to 1")
+    refused(capsys, ["validate", str(TUTORIAL), "--set", "horizon=40", "--set",
+                     "stages.qualify.next.pitch=0.5"], "--set:2: stages.qualify.next")

@@ -52,7 +52,13 @@ class Document:
     files: list[str] = field(default_factory=list)
 
     def locate(self, path: Path_) -> tuple[str | None, int | None]:
-        """File and line of the longest prefix of ``path`` that some file writes."""
+        """File and line of the longest prefix of ``path`` that some file writes; a
+        ``--set`` that changed a key inside ``path`` (``next.won`` of a ``next`` that no
+        longer sums to 1) wins, being the change that broke it."""
+        inside = [o for p, o in self.origins.items()
+                  if o[0] == SET_SOURCE and len(p) > len(path) and p[: len(path)] == path]
+        if inside:
+            return max(inside, key=lambda o: o[1])
         for end in range(len(path), 0, -1):
             if path[:end] in self.origins:
                 return self.origins[path[:end]]
