@@ -128,3 +128,21 @@ def test_a_set_inside_a_field_is_blamed_not_the_file(capsys):
             "--set:1: stages.qualify.next: probabilities must sum to 1")
     refused(capsys, ["validate", str(TUTORIAL), "--set", "horizon=40", "--set",
                      "stages.qualify.next.pitch=0.5"], "--set:2: stages.qualify.next")
+
+
+def test_case_file_errors_carry_their_line(tmp_path):
+    from salessim.errors import ScenarioError
+    from salessim.teaching.casebook import load_case
+
+    (tmp_path / "before.yaml").write_text("name: x\n")
+    (tmp_path / "case.yaml").write_text(
+        "title: t\nsource: s\nbefore: before.yaml\nafter: [before.yaml]\n"
+        "verdicts:\n  before.yaml:\n    won: higher\n")
+    with pytest.raises(ScenarioError) as info:
+        load_case(tmp_path)
+    assert info.value.problems[0].line == 7
+    (tmp_path / "case.yaml").write_text("title: t\nsource: s\nbefore: before.yaml\n"
+                                        "after:\n  - before.yaml\n  - nothere.yaml\n")
+    with pytest.raises(ScenarioError) as info:
+        load_case(tmp_path)
+    assert info.value.problems[0].line == 6
