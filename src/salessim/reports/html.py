@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import numbers
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from salessim.kpis import format_plain
 
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -134,28 +135,5 @@ def _cell(value: object) -> str:
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
     if isinstance(value, numbers.Real):
-        return format_number(float(value))
+        return format_plain(float(value))
     return str(value)
-
-
-def format_number(x: float) -> str:
-    """Plain notation: whole units from 1,000 up (3,125,256), four significant digits below
-    (123.5; 0.1862; 0.0000123)."""
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e15:  # beyond any amount a report should show: say it plainly
-        return f"{x:.3g}"
-    rounded = float(f"{x:.4g}")  # four significant digits below 1,000: 999.99 is 1,000
-    if abs(rounded) >= 1000:
-        return f"{x:,.0f}"  # amounts keep every unit: 3,125,256
-    x = rounded
-    if x == int(x):
-        return f"{x:,.0f}"
-    size = abs(x)
-    decimals = 3 - math.floor(math.log10(size))  # four significant digits
-    text = f"{x:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
