@@ -39,6 +39,7 @@ def redesign(tmp_path, targets: str) -> Path:
     ("win_rat: +5%", "unknown KPI (did you mean 'win_rate'?)"),
     ('utilisation.sd: "<= 0.85"', "unknown KPI (did you mean 'utilisation.sdr'?)"),
     ("won_rate: +5%", "unknown KPI (did you mean 'win_rate'?)"),
+    ("wins: +10%", "unknown KPI (did you mean 'won'?); the KPIs: leads, won,"),
     ("conversion.closng: +5%", "unknown KPI (did you mean 'conversion.close'?)"),
     ("win_rate: 20%", "a relative target needs its sign"),
     ("win_rate: 0.85", "a target is a signed relative change"),
