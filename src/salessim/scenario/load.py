@@ -122,7 +122,7 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
             raise ScenarioError([Problem("extends", "the base is not a YAML scenario (a mapping "
                                          "of keys to values)", parent_ref, name, at)]) from None
         raise
-    data = _with_additions(data, parent.data, lines, name)
+    data = with_additions(data, parent.data, lines, name)
     # An error inside an added item points at the line under add: where it is written.
     origins.update({p[1:]: (name, line) for p, line in lines.items()
                     if p[:1] == ("add",) and len(p) > 2})
@@ -132,7 +132,7 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     return Document(merged, merged_origins, [*parent.files, name])
 
 
-def _with_additions(data: dict[str, Any], base: dict[str, Any], lines: dict[Path_, int],
+def with_additions(data: dict[str, Any], base: dict[str, Any], lines: dict[Path_, int],
                     name: str) -> dict[str, Any]:
     """A redesign's keys with its ``add:`` moved into place, after checking both.
 
