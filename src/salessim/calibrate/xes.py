@@ -207,11 +207,11 @@ def parse_times(values: pd.Series, frame: pd.DataFrame, name: str, column: str,
         raise ExportError(f"{name}: event {int(frame['row'].iloc[i])} (case "
                           f"{frame['case'].iloc[i]}): {column}: not a date and time "
                           f"(got {text.iloc[i]!r})")
-    i = first_outside(out)
-    if i is not None:
-        raise ExportError(f"{name}: event {int(frame['row'].iloc[i])} (case "
-                          f"{frame['case'].iloc[i]}): {outside_rule(column)} "
-                          f"(got {text.iloc[i]!r})")
+    outside = first_outside(out)
+    if outside is not None:
+        raise ExportError(f"{name}: event {int(frame['row'].iloc[outside])} (case "
+                          f"{frame['case'].iloc[outside]}): {outside_rule(column)} "
+                          f"(got {text.iloc[outside]!r})")
     return out.astype("datetime64[ns]")
 
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor as _Pool
+from typing import Any
 
 from salessim.output import process_running
 
@@ -95,7 +96,7 @@ def stop_forkserver() -> None:
     """
     from multiprocessing import forkserver
 
-    server = forkserver._forkserver  # the module's own instance: it holds the process id
+    server: Any = forkserver._forkserver  # the module's own instance: it holds the process id
     pid = getattr(server, "_forkserver_pid", None)
     if pid is None:
         return
@@ -122,7 +123,7 @@ def stop_forkserver() -> None:
 
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (Linux's /proc; none found elsewhere)."""
-    found = []
+    found: list[int] = []
     try:
         entries = os.listdir("/proc")
     except OSError:

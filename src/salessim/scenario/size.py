@@ -288,9 +288,10 @@ def _skip_loops(scenario: Scenario) -> list[Problem]:
         seen, at = [sid], sid
         while True:
             only_if = scenario.stages[at].only_if
-            at = only_if.otherwise if only_if is not None else None
-            if at not in scenario.stages:
+            then = only_if.otherwise if only_if is not None else None
+            if then is None or then not in scenario.stages:
                 break
+            at = then
             if at == sid:
                 loop = " -> ".join([*seen, sid])
                 problems.append(Problem(f"stages.{sid}.only_if.otherwise", "a deal that passes "

@@ -28,6 +28,7 @@ import yaml
 
 from salessim.errors import Problem, ScenarioError
 
+_CParser: Any
 try:  # libyaml: the same YAML, read about five times faster than PyYAML's pure Python
     from yaml._yaml import CParser as _CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
@@ -160,7 +161,7 @@ def read_text(path: str | Path) -> str:
 
 
 if _CParser is not None:
-    class FastLoader(_CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc,valid-type]
+    class FastLoader(_CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc]
         """:class:`Loader`'s rules on libyaml's parser. Its composer recurses in C without a
         depth check: only a document that :func:`_prescan` passed is given to it."""
 
@@ -185,17 +186,18 @@ def _prescan(text: str, filename: str) -> None:
     depth = count = 0
     try:
         while parser.check_event():
-            event = parser.get_event()
+            event: Any = parser.get_event()
             if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
                 count += 1
                 if count > MAX_NODES:
                     raise ScenarioError([Problem("", f"more than the limit of {MAX_NODES:,} "
                                                  "values", f"> {MAX_NODES:,} values", filename,
-                                                 event.start_mark.line + 1)])
+                                                 line)])
                 if isinstance(event, yaml.CollectionStartEvent):
                     depth += 1
                     if depth > MAX_DEPTH:
-                        raise _TooDeep(event.start_mark.line + 1)
+                        raise _TooDeep(line)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     finally:
