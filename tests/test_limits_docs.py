@@ -20,7 +20,7 @@ def test_the_limits_page_states_the_new_limits_in_the_code():
         assert f"{value:,}" in text, value
     assert "at most 1e15" in text and size.MAX_MEAN == 1e15
     assert "at most 1e15" in text and bounds.MAX_AMOUNT == 1e15
-    assert f"{size.MAX_WAITING_BYTES // 1024**3} GiB" in text
+    assert f"{size.WARN_WAITING_BYTES // 1024**3} GiB" in text
     assert f"{MIN_PRECISION:.4%}" in text
     assert f"from {bounds.FIRST_DATE:%Y-%m-%d} to {bounds.LAST_DATE:%Y-%m-%d}" in text
     assert size.MIN_INTERVAL_HOURS == 1 / 60 and "at least a minute" in text

@@ -51,8 +51,8 @@ MAX_MEAN = 1e15
 #: it waits on; measured: about 1.7 KB).
 WAITING_LEAD_BYTES = 1_800
 #: An overloaded role whose waiting leads would take more memory than this in one
-#: replication is refused: the run would end in MemoryError, not in a result.
-MAX_WAITING_BYTES = 4 * 1024**3
+#: replication is warned of as a run that may not fit in memory.
+WARN_WAITING_BYTES = 4 * 1024**3
 #: Bytes of memory one event of the event log takes: a packed code and a time (16 bytes),
 #: and its share of the lead table (17.3 in all, measured by benchmarks/bench_scale.py).
 EVENT_LOG_BYTES_PER_EVENT = 18
@@ -189,11 +189,16 @@ class Overload:
     waiting: float
 
     def warning(self) -> str:
-        return (f"role {self.role!r} is overloaded: {self.offered:,.0f} hours of work are offered "
-                f"against {self.capacity:,.0f} hours of staff time per replication "
+        memory = self.waiting * WAITING_LEAD_BYTES
+        text = (f"role {self.role!r} is overloaded: {self.offered:,.0f} hours of work are "
+                f"offered against {self.capacity:,.0f} hours of staff time per replication "
                 f"({self.offered / self.capacity:.0%}); about {self.waiting:,.0f} leads wait at "
-                f"its end (about {self.waiting * WAITING_LEAD_BYTES / 1024**2:,.0f} MB of memory). "
-                "An overloaded role is a finding: add staff or check the rates")
+                f"its end (about {memory / 1024**2:,.0f} MB of memory per replication). An "
+                "overloaded role is a finding: add staff or check the rates")
+        if memory > WARN_WAITING_BYTES:
+            text += (f"; above {WARN_WAITING_BYTES / 1024**3:g} GiB the run may not fit in "
+                     "memory (--workers 1 runs one replication at a time)")
+        return text
 
 
 def overloads(scenario: Scenario) -> list[Overload]:
@@ -330,12 +335,6 @@ def size_problems(scenario: Scenario) -> list[Problem]:
             problems.append(Problem("stages", f"one replication would expect {visits:.3g} stage "
                                     f"visits (loops, meetings and renewals), above the limit of "
                                     f"{MAX_VISITS_PER_REPLICATION:,}", None))
-    for over in overloads(scenario) if not problems else []:
-        if over.waiting * WAITING_LEAD_BYTES > MAX_WAITING_BYTES:
-            problems.append(Problem(f"roles.{over.role}.headcount", over.warning() + "; the "
-                                    f"waiting leads of one replication would need more than "
-                                    f"{MAX_WAITING_BYTES / 1024**3:g} GiB",
-                                    scenario.roles[over.role].headcount))
     tracked = {r for stage in scenario.stages.values() if stage.queue != "fifo"
                for r in stage.staff}
     tracked |= {rid for rid, role in scenario.roles.items() if role.assignment == "owner"}
