@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from salessim.ends import WON
 from salessim.errors import Problem
 from salessim.scenario.schema import Scenario, Source
 
@@ -144,7 +145,7 @@ def expected_visits(scenario: Scenario) -> dict[str, float]:
 def won_per_lead(scenario: Scenario) -> float:
     """The share of leads won, from the routing odds (skip rules ignored)."""
     visits = expected_visits(scenario)
-    return sum(visits[sid] * stage.next.get("won", 0.0) for sid, stage in scenario.stages.items())
+    return sum(visits[sid] * stage.next.get(WON.name, 0.0) for sid, stage in scenario.stages.items())
 
 
 def recurring_steps(scenario: Scenario) -> tuple[float, float]:
