@@ -122,6 +122,13 @@ class ExitRace:
         self.after, self.to = after, to
         self.value_odds, self.visit_odds = value_odds, visit_odds
         self.customer_first = customer_first
+        if exits is not None and not customer_first:
+            # The common form, in one frame: work, then the race. Deliberately shadows
+            # the method, for this object only.
+            self._inner = None if inner is None else inner.visit
+            self._racers = [(i, draws, forward[i]) for i, _, draws in exits]
+            self._factored = value_odds is not None or visit_odds is not None
+            self.visit = self._work_then_race  # type: ignore[method-assign]
 
     # --- a visit -----------------------------------------------------------------------
 
@@ -132,6 +139,45 @@ class ExitRace:
             draws = [next(d) for _, _, d in self.exits]
             return self._run(deal, factor, deadline, lambda: self._first(draws, factor))
         return self._run(deal, factor, deadline, self._delay)
+
+    def _work_then_race(self, deal: Deal) -> Visit:
+        """A ``work_first`` visit with exits: :meth:`_run`'s path, drawing the exits'
+        times once the work is done (a deal timed out by then draws none)."""
+        env = self.env
+        after = self.after
+        deadline = 0.0 if after is None else env.now + after
+        inner = self._inner
+        if inner is not None and not (yield from inner(deal)):
+            return False
+        factor = self._factor(deal) if self._factored else 1.0
+        now = env.now
+        if after is not None and now >= deadline:
+            return self._timed_out(deal)
+        best, when = -1, math.inf
+        for i, draws, forward in self._racers:
+            t = next(draws)
+            if forward and factor != 1.0:
+                t /= factor
+            if t < when:
+                best, when = i, t
+        if after is not None and now + when > deadline:
+            best, when = -1, deadline - now
+        log, st = self.log, self.tally
+        if log is not None:
+            side = self.side
+            assert side is not None
+            log.add(deal.lead | side.started, now)
+            yield env.timeout(when)
+            log.add(deal.lead | side.finished, env.now)
+        else:
+            yield env.timeout(when)
+        if deal.counted:
+            st.delayed += 1
+            st.delay += when
+        if best < 0:
+            return self._timed_out(deal)
+        deal.exit = best
+        return True
 
     def resume(self, left: OpenVisit, work_done: bool, deal: Deal) -> Visit:
         """An open deal of age ``left.age`` at time 0 (a warm start); its age counts
