@@ -112,8 +112,11 @@ def test_amounts_too_spread_for_a_lognormal_are_kept_as_they_are():
 
 @pytest.mark.parametrize("out, needle", [("", "--out must name a folder"),
                                          ("/", "not the root folder")])
-def test_out_of_nothing_or_the_root_is_refused(capsys, out, needle):
+def test_out_of_nothing_or_the_root_is_refused(capsys, tmp_path, monkeypatch, out, needle):
+    monkeypatch.chdir(tmp_path)
     refused(capsys, ["run", str(TUTORIAL), "-n", "2", "--out", out], needle)
+    assert list(tmp_path.iterdir()) == []  # no run record, here or anywhere
+    assert not Path("/run.json").exists() or out != "/"
 
 
 def test_a_dask_address_of_no_known_kind_is_bad_input(tmp_path, capsys):

@@ -95,11 +95,10 @@ def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
     """
     # Resolved, so that the staging folder is a sibling of ``out`` even for ``--out .``:
     # a path relative to it (a best.yaml's extends:) then holds for ``out`` too.
-    if not str(out).strip():
-        raise OutputError("--out must name a folder, and it is empty")
+    problem = out_problem(out)
+    if problem is not None:
+        raise OutputError(problem)
     shown, out = Path(out), Path(out).resolve()
-    if out == out.parent:  # the root: no folder beside it to stage in, nor to move into
-        raise OutputError(f"{shown}: --out must be a folder of its own, not the root folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{shown}: --out must be a folder, and this is a file")
     try:
@@ -119,6 +118,16 @@ def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
         raise OutputError(f"{shown}: cannot write: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def out_problem(out: str | Path) -> str | None:
+    """Why ``out`` cannot be a command's output folder (empty, or the root), or None."""
+    if not str(out).strip():
+        return "--out must name a folder, and it is empty"
+    resolved = Path(out).resolve()
+    if resolved == resolved.parent:  # no folder beside it to stage in, nor to move into
+        return f"{out}: --out must be a folder of its own, not the root folder"
+    return None
 
 
 def _move_into(stage: Path, out: Path, last: Sequence[str]) -> None:

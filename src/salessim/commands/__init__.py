@@ -13,7 +13,7 @@ from pathlib import Path
 
 from salessim import kpis as registry
 from salessim.errors import SalessimError, ScenarioError, UsageError
-from salessim.output import staged_folder
+from salessim.output import out_problem, staged_folder
 from salessim.runrecord import RECORD_FILE, RunRecord, write_record
 
 #: Exit status of a command given bad input (a scenario error, a bad option).
@@ -70,6 +70,8 @@ def writes_out(command: str, record_file: str = RECORD_FILE, staged: bool = True
         def run(args: argparse.Namespace) -> int:
             args.record = RunRecord(command)
             final = getattr(args, "out", None)
+            if final is not None and (problem := out_problem(final)) is not None:
+                raise UsageError(problem)  # bad input: refused before any record is written
             args.final_out = None if final is None else Path(final)
             try:
                 if final is None or not staged:
