@@ -48,7 +48,7 @@ from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
 from salessim.ends import WON
 from salessim.errors import ScenarioError, UsageError
-from salessim.forecast import score
+from salessim.forecast import horizons, score
 from salessim.forecast.bootstrap import (
     bootstrap_scenarios,
     check_resamples,
@@ -187,39 +187,20 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             raise UsageError("--parameter-uncertainty: the bootstrap re-calibrates at each "
                              "as-of date; it does not apply to a given scenario")
         resamples = check_resamples(resamples, replications)
-    windows, samples = [], []
+    windows, samples, rows = [], [], []
     said: dict[str, list[pd.Timestamp]] = {}  # each warning once, with the dates it held
     for k, as_of in enumerate(dates):
         until = as_of + horizon_days * DAY
-        known = visits.cut(as_of)
-        try:
-            if scenario is None:
-                cal = calibrate_visits(known, origin, replications=replications, seed=seed,
-                                       run_backtest=False, report=False)
-                ready, notes = cal.scenario, list(cal.warnings)
-            else:
-                ready, notes = scenario, list(known.warnings)  # the data's own findings
-            snap = snapshot_from_visits(known, ready, origin)
-            root = forecast_seed(seed, k)
-            if resamples:
-                families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
-                scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
-                                                      cal.calibration.touch, families, mapper)
-                notes += more
-                fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
-                                            mapper=mapper, progress=progress)
-                plain = run_forecast(ready, snap, until, replications, root, mapper=mapper)
-            else:
-                fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
-                                  progress=progress)
-        except (ExportError, ScenarioError) as exc:
-            raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
+        fc, plain, snap, notes = forecast_at(visits, as_of, until, replications,
+                                             forecast_seed(seed, k), origin, scenario,
+                                             resamples, mapper, progress)
         for note in notes + fc.warnings:
             said.setdefault(note, []).append(as_of)
         from_open, from_new = actual_bookings(visits, as_of, until)
+        rate = horizons.run_rate(visits, as_of)
         window = _window(as_of, until, len(snap.deals), from_open, from_new, fc.bookings,
-                         fc.weighted_pipeline)
-        if resamples:
+                         fc.weighted_pipeline, rate * horizon_days, fc.band)
+        if plain is not None:
             p10, p90 = score.band(plain.bookings, LEVEL)
             actual = from_open + from_new
             window = replace(window, mean_plain=float(plain.bookings.mean()),
@@ -229,15 +210,60 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                              pit_plain=float((plain.bookings <= actual).mean()))
         windows.append(window)
         samples.append(fc.bookings.copy())
+        rows += horizons.horizon_rows(visits, as_of, fc.cumulative, fc.weighted_pipeline,
+                                      rate, horizon_days)
     warnings = [note if len(when) == len(dates) else
                 f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
                 for note, when in said.items()]
     return Backtest(windows, float(every_days), float(horizon_days), replications, seed,
-                    origin, scenario is None, samples, warnings, resamples)
+                    origin, scenario is None, samples, warnings, resamples,
+                    pd.DataFrame(rows, columns=horizons.COLUMNS))
+
+
+def forecast_at(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp, replications: int,
+                root: int, origin: str = "<history>", scenario: Scenario | None = None,
+                resamples: int = 0, mapper: Callable[[Callable, Iterable], Iterable] = map,
+                progress: Callable[[object], None] | None = None):
+    """The forecast made at ``as_of`` from what was known then, to ``until``.
+
+    Calibrates on ``visits.cut(as_of)`` (unless ``scenario`` is given), and with
+    ``resamples`` > 0 forecasts with the bootstrap too.
+
+    Returns:
+        (forecast, the same without the bootstrap or None, the open deals, the notes).
+
+    Raises:
+        ExportError: what was known cannot be calibrated or forecast (names the date).
+    """
+    known = visits.cut(as_of)
+    plain = None
+    try:
+        if scenario is None:
+            cal = calibrate_visits(known, origin, replications=replications, seed=root,
+                                   run_backtest=False, report=False)
+            ready, notes = cal.scenario, list(cal.warnings)
+        else:
+            ready, notes = scenario, list(known.warnings)  # the data's own findings
+        snap = snapshot_from_visits(known, ready, origin)
+        if resamples:
+            families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
+            scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
+                                                  cal.calibration.touch, families, mapper)
+            notes += more
+            fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
+                                        mapper=mapper, progress=progress)
+            plain = run_forecast(ready, snap, until, replications, root, mapper=mapper)
+        else:
+            fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
+                              progress=progress)
+    except (ExportError, ScenarioError) as exc:
+        raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
+    return fc, plain, snap, notes
 
 
 def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open: float,
-            from_new: float, sample: np.ndarray, weighted: float) -> Window:
+            from_new: float, sample: np.ndarray, weighted: float, naive: float,
+            band: str) -> Window:
     actual = from_open + from_new
     p10, p90 = score.band(sample, LEVEL)
     p50 = float(np.quantile(sample, 0.5))
@@ -245,4 +271,7 @@ def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open
                   float(sample.mean()), p10, p50, p90, score.inside(actual, p10, p90),
                   float((sample <= actual).mean()), weighted, p50 - actual,
                   weighted - actual, score.crps_sample(sample, actual),
-                  abs(weighted - actual))
+                  abs(weighted - actual), run_rate=naive, error_run_rate=naive - actual,
+                  accuracy_p50=horizons.accuracy(p50, actual),
+                  accuracy_weighted=horizons.accuracy(weighted, actual),
+                  accuracy_run_rate=horizons.accuracy(naive, actual), band=band)
