@@ -1,0 +1,77 @@
+"""Loose ends of the forecast found on a real log (issue 22, item 7): end names as
+``calibrate`` takes them, an as-of date after a history's end, the event log's dates, the
+overlap note of a single window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.forecast_histories import history, truth
+
+from salessim import cli
+from salessim.forecast.backtest import as_of_dates, run_backtest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "crm" / "stage_history.csv"
+CALIBRATED = ROOT / "examples" / "crm" / "calibrated.yaml"
+
+
+@pytest.fixture(scope="module")
+def renamed(tmp_path_factory) -> Path:
+    """The sample export with its ends called what no default recognises."""
+    path = tmp_path_factory.mktemp("ends") / "renamed.csv"
+    text = SAMPLE.read_text(encoding="utf-8")
+    path.write_text(text.replace("Closed Won", "Signed").replace("Closed Lost", "Dropped"),
+                    encoding="utf-8")
+    return path
+
+
+def _forecast(pipeline: Path, out: Path, *extra: str) -> int:
+    return cli.main(["forecast", str(CALIBRATED), "--pipeline", str(pipeline), "--as-of",
+                     "2026-05-01", "--until", "2026-06-15", "-n", "4", "--workers", "1",
+                     "--out", str(out), *extra])
+
+
+def test_forecast_reads_the_end_names_calibrate_takes(renamed, tmp_path):
+    assert _forecast(SAMPLE, tmp_path / "original") == 0
+    assert _forecast(renamed, tmp_path / "named", "--won", "Signed", "--lost", "Dropped") == 0
+    original = pd.read_csv(tmp_path / "original" / "deals.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "named" / "deals.csv"), original)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "named" / "forecast.csv"),
+                                  pd.read_csv(tmp_path / "original" / "forecast.csv"))
+
+
+def test_backtest_reads_the_end_names_calibrate_takes(renamed, tmp_path, capsys):
+    def backtest(path: Path, out: str, *extra: str) -> int:
+        return cli.main(["forecast", "--backtest", str(path), "--every", "60 days",
+                         "--horizon", "30 days", "-n", "4", "--no-parameter-uncertainty",
+                         "--workers", "1", "--out", str(tmp_path / out), *extra])
+
+    assert backtest(SAMPLE, "original") == 0
+    assert backtest(renamed, "named", "--won", "Signed", "--lost", "Dropped") == 0
+    original = pd.read_csv(tmp_path / "original" / "backtest.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "named" / "backtest.csv"), original)
+    assert original["actual"].gt(0).all()
+    assert "parameters as calibrated" in capsys.readouterr().out  # the band said so
+    # Without the names no deal of the history is ever won: nothing booked to score.
+    assert backtest(renamed, "unnamed") == 0
+    assert pd.read_csv(tmp_path / "unnamed" / "backtest.csv")["actual"].eq(0).all()
+
+
+def test_an_end_name_not_in_the_export_is_named(renamed, tmp_path, capsys):
+    code = _forecast(renamed, tmp_path / "bad", "--won", "Closed Won")
+    assert code == 2
+    assert "--won Closed Won: no such stage in the data" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_single_window_is_not_said_to_overlap():
+    visits = history(truth(), 150.0, seed=4)
+    # 150 days: the first as-of date 60 days in, the last 80 days before the end.
+    assert len(as_of_dates(visits, 20.0, 80.0, min_exits=0)) == 1
+    one = run_backtest(None, 20.0, 80.0, 2, visits=visits, scenario=truth())
+    assert one.summary()["overlapping"] is False
+    two = run_backtest(None, 5.0, 80.0, 2, visits=visits, scenario=truth())
+    assert len(two.windows) > 1 and two.summary()["overlapping"] is True
