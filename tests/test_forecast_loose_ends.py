@@ -75,3 +75,42 @@ def test_a_single_window_is_not_said_to_overlap():
     assert one.summary()["overlapping"] is False
     two = run_backtest(None, 5.0, 80.0, 2, visits=visits, scenario=truth())
     assert len(two.windows) > 1 and two.summary()["overlapping"] is True
+
+
+def test_a_warm_started_run_stamps_its_event_log_from_the_as_of_date(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from salessim.records import LOG_EPOCH
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(CALIBRATED.read_text(encoding="utf-8").replace("horizon: ", "horizon: 9"
+                        "  # was ", 1), encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli.main(["run", str(scenario), "--pipeline", str(SAMPLE), "--as-of",
+                     "2026-05-01 09:30", "-n", "1", "--workers", "1", "--event-log",
+                     "csv,xes", "--out", str(out)]) == 0
+    log = pd.read_csv(out / "event_log.csv", parse_dates=["time:timestamp"])
+    as_of = pd.Timestamp("2026-05-01 09:30")
+    # time 0 is the as-of date: each stamp is it plus the simulated time (days here).
+    expected = as_of + pd.to_timedelta(log["time"], unit="D")
+    assert (log["time:timestamp"] - expected).abs().max() < pd.Timedelta(microseconds=1)
+    # So an open deal's entry into its stage is stamped when the export says it entered.
+    raw = pd.read_csv(SAMPLE, parse_dates=["entered_at", "exited_at"])
+    open_then = raw[(raw["entered_at"] <= as_of)
+                    & ~(raw["exited_at"] <= as_of)].set_index("deal_id")["entered_at"]
+    entered = log[(log["event"] == "entered") & (log["time"] < 0)].set_index("lead")
+    assert len(entered) == len(open_then) > 10
+    gap = (entered["time:timestamp"] - open_then.reindex(entered.index)).abs()
+    assert gap.max() < pd.Timedelta(milliseconds=1)
+    assert log.loc[log["time"] >= 0, "time:timestamp"].min() == as_of
+    stamps = [e.get("value") for e in ET.parse(out / "event_log.xes").iter()
+              if e.get("key") == "time:timestamp"][1:]  # the first is the global default
+    xes = pd.to_datetime(pd.Series(sorted(stamps))).dt.tz_localize(None)
+    both = xes - log["time:timestamp"].sort_values().reset_index(drop=True)
+    assert both.abs().max() < pd.Timedelta(milliseconds=2)  # XES keeps milliseconds
+    # A run from an empty pipeline keeps the fixed epoch.
+    assert cli.main(["run", str(scenario), "-n", "1", "--workers", "1", "--event-log", "csv",
+                     "--out", str(tmp_path / "cold")]) == 0
+    cold = pd.read_csv(tmp_path / "cold" / "event_log.csv", parse_dates=["time:timestamp"])
+    assert cold["time:timestamp"].min() >= pd.Timestamp(LOG_EPOCH)
+    assert cold["time:timestamp"].min() < pd.Timestamp(LOG_EPOCH) + pd.Timedelta(days=2)
