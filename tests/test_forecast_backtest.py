@@ -91,8 +91,15 @@ def test_crps_refuses_an_empty_or_non_finite_sample():
 
 
 def test_band_inside_coverage_and_errors():
-    assert score.band(np.arange(101.0)) == pytest.approx((10.0, 90.0), rel=1e-12)
-    assert score.band(np.arange(101.0), 0.5) == pytest.approx((25.0, 75.0), rel=1e-12)
+    # Order statistics at positions p (n + 1), 1-based: 10.2 and 91.8 of 0..100.
+    assert score.band(np.arange(101.0)) == pytest.approx((9.2, 90.8), rel=1e-12)
+    assert score.band(np.arange(101.0), 0.5) == pytest.approx((24.5, 75.5), rel=1e-12)
+    # Their expected probability content is 0.8 for any n >= 9 (0.1 (n + 1) >= 1): order
+    # statistic j of n uniforms has mean j / (n + 1), and interpolation keeps it linear.
+    for n in (9, 39, 40):
+        u = np.sort(np.random.default_rng(n).random((20000, n)), axis=1)
+        low, high = score.quantiles(u, [0.1, 0.9], axis=1)
+        assert (high - low).mean() == pytest.approx(0.8, abs=0.005)
     assert score.inside(10.0, 10.0, 90.0) and score.inside(90.0, 10.0, 90.0)
     assert not score.inside(90.5, 10.0, 90.0)
     cov = score.coverage([True] * 8 + [False] * 2)
@@ -256,12 +263,13 @@ def test_backtest_of_the_sample_export_agrees_with_the_file(tmp_path):
 # interval applies to their count.
 #
 # With R replications the band runs between sample quantiles; for a continuous outcome the
-# expected share of the true distribution between numpy's interpolated P10 and P90 of R
-# draws is 0.8 (R - 1) / (R + 1) (order statistic j of R has E[F] = j / (R + 1)), not 0.8:
-# that is what a correct forecast covers.
+# expected share of the true distribution between the order statistics at positions
+# 0.1 (R + 1) and 0.9 (R + 1) is 0.8 (order statistic j of R has E[F] = j / (R + 1)): that
+# is what a correct forecast covers (numpy's default positions would give 0.8 (R - 1) /
+# (R + 1)).
 
 REPLICATIONS = 40
-EXPECTED = 0.8 * (REPLICATIONS - 1) / (REPLICATIONS + 1)
+EXPECTED = 0.8  # the band's quantiles are read at positions p (R + 1): score.METHOD
 
 
 def scored(n_histories: int, windows: int, horizon: float, first_seed: int,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.forecast_histories import history, truth
@@ -114,3 +115,42 @@ def test_a_warm_started_run_stamps_its_event_log_from_the_as_of_date(tmp_path):
     cold = pd.read_csv(tmp_path / "cold" / "event_log.csv", parse_dates=["time:timestamp"])
     assert cold["time:timestamp"].min() >= pd.Timestamp(LOG_EPOCH)
     assert cold["time:timestamp"].min() < pd.Timestamp(LOG_EPOCH) + pd.Timedelta(days=2)
+
+
+def test_amounts_of_zero_give_their_share_and_a_lognormal_of_the_rest():
+    from scipy import integrate
+    from scipy import stats as st
+
+    from salessim.calibrate.estimate import VALUE_BINS, fit_values
+    from salessim.calibrate.pipeline import calibrate_visits
+    from salessim.scenario.dists import Empirical
+
+    visits = history(truth(), 150.0, seed=8)
+    d = visits.deals
+    web = d.index[d["source"] == "web"]
+    zero = web[::3]  # a third of the web deals booked at 0
+    d.loc[zero, "amount"] = 0.0
+    fit = fit_values(visits)["web"]
+    spec = fit.spec
+    assert spec["dist"] == "empirical" and len(spec["values"]) == VALUE_BINS + 1
+    assert spec["values"][0] == 0.0 and spec["weights"][0] == len(zero)
+    positive = d.loc[web, "amount"].to_numpy(float)
+    positive = positive[positive > 0]
+    assert sum(spec["weights"][1:]) == pytest.approx(len(positive), rel=1e-6)
+    # The bins' means, by numerical integration of the fitted lognormal's density.
+    mu, s = np.log(positive).mean(), np.log(positive).std()
+    dist = st.lognorm(s, scale=np.exp(mu))
+    for i in (0, 9, VALUE_BINS - 1):
+        a, b = dist.ppf(i / VALUE_BINS), dist.ppf((i + 1) / VALUE_BINS)
+        mass = integrate.quad(lambda x: x * dist.pdf(x), a, b, limit=200)[0]
+        assert spec["values"][i + 1] == pytest.approx(mass * VALUE_BINS, rel=1e-5)
+    # The mean: the share of positive amounts x the lognormal's mean.
+    share = len(positive) / (len(positive) + len(zero))
+    values = Empirical(**spec)
+    assert values.mean == pytest.approx(share * dist.mean(), rel=1e-5)
+    assert "are 0" in fit.note
+    # And what calibrate writes: a short list, not every distinct amount.
+    written = calibrate_visits(visits, "<history>", run_backtest=False, report=False)
+    deal_value = written.scenario.sources["web"].deal_value
+    assert len(deal_value.values) == VALUE_BINS + 1 and deal_value.mean == values.mean
+    assert "are 0" in written.yaml

@@ -137,7 +137,8 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                  mapper: Callable[[Callable, Iterable], Iterable] = map,
                  progress: Callable[[object], None] | None = None,
                  visits: Visits | None = None, scenario: Scenario | None = None,
-                 min_history_days: float = MIN_HISTORY_DAYS, resamples: int = 0) -> Backtest:
+                 min_history_days: float = MIN_HISTORY_DAYS, resamples: int = 0,
+                 plain: bool = True) -> Backtest:
     """Back-test the forecast on a history (see the module's docstring).
 
     Args:
@@ -164,6 +165,8 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             The forecast without it is scored beside it (the ``*_plain`` columns; its
             replications are not in ``progress``). Needs a calibrated scenario (no
             ``scenario``) and B <= ``replications``.
+        plain: with the bootstrap, score the forecast without it beside it (False saves
+            its replications; the ``*_plain`` columns are then NaN).
 
     Raises:
         UsageError: a bad spacing, horizon or number of replications.
@@ -193,7 +196,7 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
         until = as_of + horizon_days * DAY
         fc, plain, snap, notes = forecast_at(visits, as_of, until, replications,
                                              forecast_seed(seed, k), origin, scenario,
-                                             resamples, mapper, progress)
+                                             resamples, mapper, progress, plain)
         for note in notes + fc.warnings:
             said.setdefault(note, []).append(as_of)
         from_open, from_new = actual_bookings(visits, as_of, until)
@@ -223,11 +226,11 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
 def forecast_at(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp, replications: int,
                 root: int, origin: str = "<history>", scenario: Scenario | None = None,
                 resamples: int = 0, mapper: Callable[[Callable, Iterable], Iterable] = map,
-                progress: Callable[[object], None] | None = None):
+                progress: Callable[[object], None] | None = None, plain: bool = True):
     """The forecast made at ``as_of`` from what was known then, to ``until``.
 
     Calibrates on ``visits.cut(as_of)`` (unless ``scenario`` is given), and with
-    ``resamples`` > 0 forecasts with the bootstrap too.
+    ``resamples`` > 0 forecasts with the bootstrap (and, with ``plain``, without it too).
 
     Returns:
         (forecast, the same without the bootstrap or None, the open deals, the notes).
@@ -236,7 +239,7 @@ def forecast_at(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp, replic
         ExportError: what was known cannot be calibrated or forecast (names the date).
     """
     known = visits.cut(as_of)
-    plain = None
+    without = None
     try:
         if scenario is None:
             cal = calibrate_visits(known, origin, replications=replications, seed=root,
@@ -252,13 +255,14 @@ def forecast_at(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp, replic
             notes += more
             fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
                                         mapper=mapper, progress=progress)
-            plain = run_forecast(ready, snap, until, replications, root, mapper=mapper)
+            without = (run_forecast(ready, snap, until, replications, root, mapper=mapper)
+                       if plain else None)
         else:
             fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
                               progress=progress)
     except (ExportError, ScenarioError) as exc:
         raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
-    return fc, plain, snap, notes
+    return fc, without, snap, notes
 
 
 def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open: float,

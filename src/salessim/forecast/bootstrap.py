@@ -23,7 +23,9 @@ too narrow (docs/forecast.md, section 5). The nonparametric bootstrap puts that 
 
 A source's day effect (day-to-day variation of arrivals) is the original calibration's in
 every resample: copies of a deal arrive together, so a resample's own daily counts are
-over-dispersed by construction.
+over-dispersed by construction. With a day effect the resampled rate's spread is widened
+by the square root of the daily counts' index of dispersion (a Poisson count of deals
+understates it).
 
 Resample b draws from the stream ``bootstrap`` of replication b of the forecast's seed
 (:class:`salessim.rng.RandomStreams`), so the result is the same bit for bit whatever runs
@@ -164,6 +166,7 @@ def bootstrap_scenarios(visits: Visits, original: Scenario, resamples: int, seed
                     filled[part].add(key)
         for key, spec in data["sources"].items():
             _keep_day_effect(spec, base["sources"].get(key))
+            _widen_rate(spec, original.sources.get(key), original.time_unit)
         data.update(name=original.name, seed=original.seed,
                     replications=original.replications, horizon=original.horizon)
         scenarios.append(Scenario.model_validate(data,
@@ -188,6 +191,25 @@ def _keep_day_effect(spec: dict, original: dict | None) -> None:
     if effect is not None:
         profile["day_effect"] = effect
     spec["profile"] = profile or None
+
+
+def _widen_rate(spec: dict, original, time_unit: str) -> None:
+    """Over-dispersed arrivals: the resample's rate moved from the original's by its
+    bootstrap deviation times sqrt(D), D = 1 + m / k the index of dispersion of daily
+    counts of mean m under a day effect of shape k.
+
+    Resampling deals draws the count of leads as Poisson (variance n); under a day effect
+    its variance is n D, the rate's standard error sqrt(D) times the Poisson one (the
+    calibration's own interval of the rate, from the days' spread, says the same).
+    """
+    if original is None or original.profile is None or original.profile.day_effect is None:
+        return
+    from salessim.scenario.units import convert
+
+    per_day = original.rate * convert(1.0, "day", time_unit)
+    dispersion = 1.0 + per_day / original.profile.day_effect.shape
+    moved = original.rate + (spec["rate"] - original.rate) * dispersion ** 0.5
+    spec["rate"] = max(moved, original.rate / 100)  # a rate stays positive
 
 
 def _replicate(task: tuple) -> engine.Replication:

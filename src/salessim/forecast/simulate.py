@@ -25,6 +25,7 @@ from salessim import engine
 from salessim.calibrate.backtest import aligned
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import ScenarioError, UsageError
+from salessim.forecast import score
 from salessim.forecast.deals import Snapshot
 from salessim.scenario.load import Document, located_problems
 from salessim.scenario.schema import Scenario, process_problems
@@ -145,7 +146,7 @@ class Forecast:
 
 
 def _row(kpi: str, values: np.ndarray) -> list:
-    q = np.quantile(values, QUANTILES) if len(values) else [math.nan] * 3
+    q = score.quantiles(values, QUANTILES) if len(values) else [math.nan] * 3
     return [kpi, float(values.mean()) if len(values) else math.nan, *map(float, q)]
 
 
