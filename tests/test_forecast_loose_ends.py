@@ -154,3 +154,43 @@ def test_amounts_of_zero_give_their_share_and_a_lognormal_of_the_rest():
     deal_value = written.scenario.sources["web"].deal_value
     assert len(deal_value.values) == VALUE_BINS + 1 and deal_value.mean == values.mean
     assert "are 0" in written.yaml
+
+
+def test_the_week_of_quarter_view_books_the_quarter_as_it_goes():
+    from salessim.forecast.quarters import WEEKS, quarter_view
+
+    visits = history(truth(), 200.0, seed=6)  # from Monday 5 January 2026 to 24 July
+    view = quarter_view(visits, 8, seed=3, scenario=truth())
+    assert list(view["quarter"]) == ["2026Q2"] * WEEKS and list(view["week"]) == [
+        *range(1, WEEKS + 1)]
+    start, end = pd.Timestamp("2026-04-01"), pd.Timestamp("2026-07-01")
+    assert (view["as_of"] == [start + pd.Timedelta(days=7 * k) for k in range(WEEKS)]).all()
+    assert (view["until"] == end).all()
+    d = visits.deals
+    won = d[d["outcome"] == "won"]
+
+    def booked(a, b):
+        return won.loc[(won["closed_at"] > a) & (won["closed_at"] <= b), "amount"].sum()
+
+    assert view["actual"].eq(booked(start, end)).all() and view["actual"].iloc[0] > 0
+    for row in view.itertuples():
+        assert row.booked == pytest.approx(booked(start, row.as_of), rel=1e-12)
+        assert row.booked <= row.p10 <= row.p50 <= row.p90  # bookings are never negative
+        assert row.error_p50 == pytest.approx(row.p50 - row.actual, rel=1e-12)
+        assert row.inside == (row.p10 <= row.actual <= row.p90)
+    assert view["booked"].iloc[0] == 0 and view["booked"].is_monotonic_increasing
+    # What the command prints of it: per week, the P50's error as a share of the actual.
+    from salessim.api.backtesting import quarters_text
+
+    text = quarters_text(view)
+    share = view["error_share"].iloc[12]
+    assert f"week 13: mean error {share:+.0%}, mean absolute {abs(share):.0%}" in text
+
+
+def test_quarters_belong_to_the_backtest(tmp_path, capsys):
+    from conftest import refused
+
+    refused(capsys, ["forecast", str(CALIBRATED), "--pipeline", str(SAMPLE), "--until",
+                     "2026-09-01", "--quarters", "--out", str(tmp_path / "q")],
+            "--quarters belongs to --backtest HISTORY")
+    assert not (tmp_path / "q").exists()

@@ -28,6 +28,7 @@ class BacktestReport:
     every: float
     horizon: float
     replications: int
+    quarters: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         return (f"<BacktestReport: {len(self.to_frame())} forecasts every {self.every:g} "
@@ -47,8 +48,10 @@ class BacktestReport:
         return self.backtest.horizon_scores()
 
     def summary(self) -> str:
-        """Each window beside what happened, then the scores (by horizon too)."""
-        return backtest_text(self.to_frame(), self.scores(), self.horizons())
+        """Each window beside what happened, then the scores (by horizon too, and the
+        week-of-quarter view when it was asked for)."""
+        text = backtest_text(self.to_frame(), self.scores(), self.horizons())
+        return text if self.quarters is None else f"{text}\n{quarters_text(self.quarters)}"
 
     def plot(self) -> Figure:
         """Each window's band and P50 against the actual bookings (never shown)."""
@@ -65,9 +68,15 @@ class BacktestReport:
         return fig
 
     def write(self, out: str | Path) -> list[str]:
-        """backtest.csv, backtest_horizons.csv, coverage_by_horizon.csv and backtest.png;
-        returns the names."""
-        return [p.name for p in self.backtest.write(out)]
+        """backtest.csv, backtest_horizons.csv, coverage_by_horizon.csv and backtest.png
+        (and quarters.csv with the week-of-quarter view); returns the names."""
+        from salessim.records import write_frame
+
+        names = [p.name for p in self.backtest.write(out)]
+        if self.quarters is not None:
+            write_frame(self.quarters, Path(out) / "quarters.csv")
+            names.append("quarters.csv")
+        return names
 
 
 def backtest(history: str | Path, every: float | str, horizon: float | str, replications: int = 500,
@@ -75,7 +84,7 @@ def backtest(history: str | Path, every: float | str, horizon: float | str, repl
              resamples: int | None = None, workers: int | None = 1,
              progress: Any = None, stages: str | Path | None = None,
              won: Sequence[str] = (), lost: Sequence[str] = (),
-             no_decision: Sequence[str] = ()) -> BacktestReport:
+             no_decision: Sequence[str] = (), quarters: bool = False) -> BacktestReport:
     """Forecast from as-of dates every ``every`` days through a history, each ``horizon``
     days long (numbers of days, or times such as ``"6 weeks"``), calibrating on what was
     known then, and score them against what happened.
@@ -87,6 +96,8 @@ def backtest(history: str | Path, every: float | str, horizon: float | str, repl
             only, arrival over-dispersion included).
         stages: an event log's stage map.
         won, lost, no_decision: the history's end stages, as ``calibrate`` names them.
+        quarters: also the week-of-quarter view (:mod:`salessim.forecast.quarters`): 13
+            forecasts per calendar quarter of the history, each to the quarter's end.
     """
     from salessim.api.runs import Ticker
     from salessim.experiments.executors import make_executor, ordered_map
@@ -103,11 +114,21 @@ def backtest(history: str | Path, every: float | str, horizon: float | str, repl
         count = check_resamples(min(DEFAULT_RESAMPLES, replications) if resamples is None
                                 else resamples, replications)
     visits = _visits(history, stages, won, lost, no_decision)
+    if quarters and visits is None:
+        from salessim.calibrate.pipeline import read_visits
+
+        visits = read_visits(history)
+    view = None
     with make_executor(workers) as executor:
         result = run_backtest(history, every, horizon, replications, seed,
                               mapper=ordered_map(executor), progress=Ticker(progress),
                               resamples=count, visits=visits)
-    return BacktestReport(result, every, horizon, replications)
+        if quarters:
+            from salessim.forecast.quarters import quarter_view
+
+            view = quarter_view(visits, replications, seed, str(history), resamples=count,
+                                mapper=ordered_map(executor))
+    return BacktestReport(result, every, horizon, replications, view)
 
 
 def _visits(history: str | Path, stages: str | Path | None, won: Sequence[str] = (),
@@ -165,6 +186,22 @@ def backtest_text(table, scores: dict[str, Any], horizons=None) -> str:
             lines.append(f"  {weeks:>8}: {h.inside} of {h.forecasts} ({h.coverage:.0%}, 95% CI "
                          f"{h.coverage_low:.0%} to {h.coverage_high:.0%})"
                          + ("; forecasts overlap at this horizon" if h.overlapping else ""))
+    return "\n".join(lines)
+
+
+def quarters_text(view) -> str:
+    """The week-of-quarter view for a reader: per week of the quarter, the P50's error as
+    a share of the quarter's bookings (mean over the quarters, and its mean absolute)."""
+    if not len(view):
+        return "week of quarter: no whole calendar quarter after the first as-of date"
+    lines = [f"week of quarter ({view['quarter'].nunique()} quarters: "
+             f"{', '.join(view['quarter'].unique())}): the P50 of the quarter's bookings "
+             "against the actual"]
+    for week, t in view.groupby("week", sort=True):
+        share = t["error_share"]
+        lines.append(f"  week {week:>2}: mean error {share.mean():+.0%}, mean absolute "
+                     f"{share.abs().mean():.0%}, {int(t['inside'].sum())} of {len(t)} "
+                     "inside P10-P90")
     return "\n".join(lines)
 
 

@@ -77,6 +77,8 @@ def plan_forecast(args: argparse.Namespace):
     for option in ("every", "horizon"):
         if getattr(args, option) is not None:
             raise UsageError(f"--{option} belongs to --backtest HISTORY")
+    if args.quarters:
+        raise UsageError("--quarters belongs to --backtest HISTORY")
     quota = None if args.quota is None else amount_option(args.quota, "--quota", positive=True)
     booked = 0.0 if args.booked is None else amount_option(args.booked, "--booked")
     if args.booked is not None and quota is None:
@@ -171,7 +173,7 @@ def _backtest(args: argparse.Namespace) -> int:
         report = backtest(args.backtest, every, horizon, n, seed,
                           parameter_uncertainty=args.parameter_uncertainty is not False,
                           resamples=args.resamples, workers=args.workers, progress=bar,
-                          **_ends(args))
+                          quarters=args.quarters, **_ends(args))
     scores = report.scores()
     print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
           f"{n} replications each; band: {scores['band']}")
@@ -243,6 +245,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resamples", type=int, metavar="B",
                    help="bootstrap resamples with --history or --backtest (default 20; each "
                         "gets replications / B of the replications)")
+    p.add_argument("--quarters", action="store_true",
+                   help="with --backtest: also the week-of-quarter view (quarters.csv): as of "
+                        "each week of each whole calendar quarter, the forecast of the "
+                        "quarter's bookings and its error")
     p.add_argument("--every", metavar="TIME", help="with --backtest: time between as-of dates")
     p.add_argument("--horizon", metavar="TIME", help="with --backtest: length of each forecast")
     p.add_argument("--out", required=True, metavar="DIR",
