@@ -31,24 +31,30 @@ WINDOWS = 2
 HORIZON = 28.0
 MIN_HISTORY = 120.0
 REPLICATIONS = 40
-RESAMPLES = 4
+RESAMPLES = 3
 
 
 def _backtest(h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """History h's back-test: its windows and its scores by horizon."""
     visits = history(truth(SHAPE), MIN_HISTORY + WINDOWS * HORIZON + 3, seed=7000 + h)
     bt = run_backtest(None, HORIZON, HORIZON, REPLICATIONS, seed=h, visits=visits,
                       min_history_days=MIN_HISTORY, resamples=RESAMPLES, plain=False)
     return bt.table().assign(history=h), bt.horizon_scores().assign(history=h)
 
 
+def windows() -> pd.DataFrame:
+    """The scored windows of every history (``backtest.csv`` rows with ``history``)."""
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(_backtest, range(HISTORIES)))
+    return pd.concat([r[0] for r in results], ignore_index=True)
+
+
 @pytest.mark.slow
 def test_the_calibrated_band_holds_80_percent_of_the_actuals():
     """40 forecasts of four weeks (20 histories, 2 windows each), each calibrated on what
-    was known then with 4 bootstrap resamples and 40 replications. (Measured on 120 such
+    was known then with 3 bootstrap resamples and 40 replications. (Measured on 120 such
     forecasts: docs/forecast.md, section 5.)"""
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(_backtest, range(HISTORIES)))
-    t = pd.concat([r[0] for r in results], ignore_index=True)
+    t = windows()
     assert len(t) >= 40
     # Windows of one history follow each other: none overlaps the next.
     for _, one in t.groupby("history"):
@@ -56,7 +62,7 @@ def test_the_calibrated_band_holds_80_percent_of_the_actuals():
     # The calibration found the over-dispersion and the band carries it, with the
     # parameters' uncertainty.
     assert t["band"].str.contains(OVERDISPERSED, regex=False).all()
-    assert t["band"].str.contains("parameter uncertainty (bootstrap, 4 resamples)",
+    assert t["band"].str.contains("parameter uncertainty (bootstrap, 3 resamples)",
                                   regex=False).all()
     cov = score.coverage(t["inside"].to_numpy(bool), level=0.95)
     assert cov.low <= 0.80 <= cov.high, cov
