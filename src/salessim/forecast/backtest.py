@@ -24,11 +24,14 @@ or not, its place in the forecast distribution (PIT, the share of replications a
 it), the errors of the P50, and the CRPS; the same errors for the weighted pipeline (sum of
 amount x the stage's chance to be won, a point forecast: its CRPS is its absolute error).
 
-What the band leaves out: a calibrated scenario's parameters are estimates, and the band is
-the simulation's spread with them taken as true. On a short history (a few hundred deals)
-the band is then too narrow and covers fewer than 80% of the actuals, the more so the longer
-the horizon; with the true process the coverage is what a correct forecast gives
-(tests/test_forecast_backtest.py measures both).
+What the band leaves out without ``resamples``: a calibrated scenario's parameters are
+estimates, and the band is then the simulation's spread with them taken as true. On a short
+history (a few hundred deals) it is too narrow and covers fewer than 80% of the actuals, the
+more so the longer the horizon; with the true process the coverage is what a correct
+forecast gives (tests/test_forecast_backtest.py measures both). ``salessim forecast
+--backtest`` and :func:`salessim.api.backtest` therefore bootstrap by default
+(tests/test_forecast_coverage.py). Each forecast is also scored at the horizons of
+:mod:`salessim.forecast.horizons` that fit in its window, beside the naive run rate.
 """
 
 from __future__ import annotations
