@@ -194,3 +194,41 @@ def test_quarters_belong_to_the_backtest(tmp_path, capsys):
                      "2026-09-01", "--quarters", "--out", str(tmp_path / "q")],
             "--quarters belongs to --backtest HISTORY")
     assert not (tmp_path / "q").exists()
+
+
+def test_over_dispersed_arrivals_are_calibrated_simulated_and_kept_by_the_bootstrap():
+    import math
+
+    from salessim.calibrate.pipeline import calibrate_visits
+    from salessim.forecast.bootstrap import _calibrate_resample, band_name, bootstrap_scenarios
+    from salessim.forecast.deals import snapshot_from_visits
+    from salessim.forecast.simulate import OVERDISPERSED, PLAIN_BAND, run_forecast
+
+    visits = history(truth(1.0), 150.0, seed=12)
+    cal = calibrate_visits(visits, "<history>", run_backtest=False, report=False)
+    original = cal.scenario
+    effects = {sid: s.profile.day_effect for sid, s in original.sources.items()}
+    assert effects["web"] is not None  # the day effect of shape 1 is found ...
+    snap = snapshot_from_visits(visits, original)
+    until = visits.as_of + pd.Timedelta(days=30)
+    fc = run_forecast(original, snap, until, 4, seed=1)
+    assert fc.band == PLAIN_BAND + OVERDISPERSED  # ... and the band says it carries it
+    assert band_name(3, True) == ("process randomness" + OVERDISPERSED + " and parameter "
+                                  "uncertainty (bootstrap, 3 resamples)")
+    families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
+    scenarios, _ = bootstrap_scenarios(visits, original, 2, 5, "<history>", cal.calibration.touch,
+                                       families)
+    for b, scenario in enumerate(scenarios):
+        raw = _calibrate_resample((visits, b, 5, "<history>", cal.calibration.touch, families))
+        for sid, source in scenario.sources.items():
+            # The original's day effect (or none), not the resample's own.
+            assert source.profile.day_effect == effects[sid] if effects[sid] else (
+                source.profile is None or source.profile.day_effect is None)
+            r0 = original.sources[sid].rate
+            if effects[sid] is None:
+                assert source.rate == raw["sources"][sid]["rate"]
+                continue
+            # The rate's bootstrap deviation widened by sqrt(D), D = 1 + m / k per day.
+            d = 1 + r0 / effects[sid].shape
+            assert source.rate == pytest.approx(r0 + (raw["sources"][sid]["rate"] - r0)
+                                                * math.sqrt(d), rel=1e-12)
