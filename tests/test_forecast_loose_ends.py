@@ -121,8 +121,9 @@ def test_amounts_of_zero_give_their_share_and_a_lognormal_of_the_rest():
     from scipy import integrate
     from scipy import stats as st
 
-    from salessim.calibrate.estimate import VALUE_BINS, fit_values
+    from salessim.calibrate.estimate import fit_values
     from salessim.calibrate.pipeline import calibrate_visits
+    from salessim.calibrate.values import VALUE_BINS
     from salessim.scenario.dists import Empirical
 
     visits = history(truth(), 150.0, seed=8)
