@@ -43,6 +43,7 @@ from salessim.calibrate.headcount import Headcount, choose_headcount
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import slug
 from salessim.calibrate.staff import Staff, discover
+from salessim.calibrate.values import zeros_and_lognormal
 from salessim.calibrate.visits import DAY, Visits
 from salessim.ends import NOT_FORWARD, WON
 from salessim.scenario.parts import WEEKDAYS
@@ -212,6 +213,11 @@ def fit_values(visits: Visits) -> dict[str, Values]:
                               "no amounts: deal value 0")
             continue
         est = stats.t_interval(amounts)
+        positive = amounts[amounts > 0]
+        if (amounts >= 0).all() and len(positive) >= MIN_VALUES and len(positive) < len(amounts):
+            spec, note = zeros_and_lognormal(amounts)
+            out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high, note)
+            continue
         if len(amounts) < MIN_VALUES or (amounts <= 0).any():
             why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES
                    else "amounts of 0 present")
