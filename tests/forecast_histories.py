@@ -27,13 +27,17 @@ RATES = {"web": 1.6, "partner": 0.4}
 VALUES = {"web": (18000.0, 0.9), "partner": (45000.0, 0.6)}
 
 
-def truth() -> Scenario:
-    """The known process: truth.yaml at :data:`RATES`, with :data:`VALUES`."""
+def truth(day_effect: float | None = None) -> Scenario:
+    """The known process: truth.yaml at :data:`RATES`, with :data:`VALUES`; with
+    ``day_effect`` k, every source's daily rate is multiplied by a gamma(k, 1 / k) level
+    drawn afresh each day (daily counts gamma-Poisson, variance m + m^2 / k)."""
     sets = []
     for sid, rate in RATES.items():
         mean, cv = VALUES[sid]
         sets += [f"sources.{sid}.rate={rate}",
                  f"sources.{sid}.deal_value={{dist: lognormal, mean: {mean}, cv: {cv}}}"]
+        if day_effect is not None:
+            sets.append(f"sources.{sid}.profile.day_effect={{shape: {day_effect}}}")
     return load_scenario(TRUTH, sets)
 
 

@@ -91,8 +91,15 @@ def test_crps_refuses_an_empty_or_non_finite_sample():
 
 
 def test_band_inside_coverage_and_errors():
-    assert score.band(np.arange(101.0)) == pytest.approx((10.0, 90.0), rel=1e-12)
-    assert score.band(np.arange(101.0), 0.5) == pytest.approx((25.0, 75.0), rel=1e-12)
+    # Order statistics at positions p (n + 1), 1-based: 10.2 and 91.8 of 0..100.
+    assert score.band(np.arange(101.0)) == pytest.approx((9.2, 90.8), rel=1e-12)
+    assert score.band(np.arange(101.0), 0.5) == pytest.approx((24.5, 75.5), rel=1e-12)
+    # Their expected probability content is 0.8 for any n >= 9 (0.1 (n + 1) >= 1): order
+    # statistic j of n uniforms has mean j / (n + 1), and interpolation keeps it linear.
+    for n in (9, 39, 40):
+        u = np.sort(np.random.default_rng(n).random((20000, n)), axis=1)
+        low, high = score.quantiles(u, [0.1, 0.9], axis=1)
+        assert (high - low).mean() == pytest.approx(0.8, abs=0.005)
     assert score.inside(10.0, 10.0, 90.0) and score.inside(90.0, 10.0, 90.0)
     assert not score.inside(90.5, 10.0, 90.0)
     cov = score.coverage([True] * 8 + [False] * 2)
@@ -205,13 +212,43 @@ def test_backtest_of_the_sample_export_agrees_with_the_file(tmp_path):
     assert s["mae_gain_low"] < s["mae_gain"] < s["mae_gain_high"]
     assert s["p50_bias"] == pytest.approx(t["error_p50"].mean())
     assert s["overlapping"] is True and s["calibrated"] is True  # every 45 days, 60 ahead
-    # What a user opens: the table in pandas, the figure as an image.
+    # The naive run rate by hand from the file: won in the 90 days before as-of, per day,
+    # times the 60-day window (the first as-of date has more than 90 days behind it).
+    start = raw["created_at"].min().normalize()
+    for row in t.itertuples():
+        back_to = max(row.as_of - 90 * DAY, start)
+        days = (row.as_of - back_to) / DAY
+        booked = won[(won["exited_at"] > back_to) & (won["exited_at"] <= row.as_of)]
+        assert row.run_rate == pytest.approx(booked["amount"].sum() / days * 60, rel=1e-12)
+        assert row.accuracy_p50 == pytest.approx(row.p50 / row.actual, rel=1e-12)
+    assert s["run_rate_mae"] == pytest.approx((t["run_rate"] - t["actual"]).abs().mean())
+    ratio = t["accuracy_weighted"]
+    on = int(ratio.between(0.85, 1.15).sum())
+    assert (s["weighted_on_target"], s["weighted_on_target_n"]) == (on / len(t), len(t))
+    # Each forecast at the horizons that fit in 60 days: 1, 2, 4 and 8 weeks.
+    h = bt.horizon_table()
+    assert list(h["horizon_weeks"]) == [1, 2, 4, 8] * len(t)
+    for row in h.itertuples():
+        here = won[(won["exited_at"] > row.as_of) & (won["exited_at"] <= row.until)]
+        assert row.until == row.as_of + 7 * row.horizon_weeks * DAY
+        assert row.actual == pytest.approx(here["amount"].sum(), rel=1e-12)
+        assert row.p10 <= row.p50 <= row.p90
+    # The 60-day run rate, per day, is the same rate at every horizon.
+    rates = h["run_rate"] / (7 * h["horizon_weeks"])
+    assert np.allclose(rates, np.repeat(t["run_rate"].to_numpy() / 60, 4))
+    by = bt.horizon_scores()
+    assert list(by["horizon_weeks"]) == [1, 2, 4, 8] and (by["forecasts"] == len(t)).all()
+    # Forecasts 45 days apart overlap at 8 weeks only.
+    assert list(by["overlapping"]) == [False, False, False, True]
+    # What a user opens: the tables in pandas, the figure as an image.
     written = bt.write(tmp_path / "bt")
-    assert [p.name for p in written] == ["backtest.csv", "backtest.png"]
+    assert [p.name for p in written] == ["backtest.csv", "backtest_horizons.csv",
+                                         "coverage_by_horizon.csv", "backtest.png"]
     back = pd.read_csv(written[0], parse_dates=["as_of", "until"])
     assert list(back.columns) == list(t.columns)
     pd.testing.assert_series_equal(back["actual"], t["actual"])
-    assert matplotlib.image.imread(written[1]).shape == (400, 800, 4)
+    assert list(pd.read_csv(written[2])["coverage"].round(12)) == list(by["coverage"].round(12))
+    assert matplotlib.image.imread(written[3]).shape == (400, 800, 4)
     assert not [p for p in (tmp_path / "bt").iterdir() if p.name.startswith(".")]
 
 
@@ -226,12 +263,13 @@ def test_backtest_of_the_sample_export_agrees_with_the_file(tmp_path):
 # interval applies to their count.
 #
 # With R replications the band runs between sample quantiles; for a continuous outcome the
-# expected share of the true distribution between numpy's interpolated P10 and P90 of R
-# draws is 0.8 (R - 1) / (R + 1) (order statistic j of R has E[F] = j / (R + 1)), not 0.8:
-# that is what a correct forecast covers.
+# expected share of the true distribution between the order statistics at positions
+# 0.1 (R + 1) and 0.9 (R + 1) is 0.8 (order statistic j of R has E[F] = j / (R + 1)): that
+# is what a correct forecast covers (numpy's default positions would give 0.8 (R - 1) /
+# (R + 1)).
 
 REPLICATIONS = 40
-EXPECTED = 0.8 * (REPLICATIONS - 1) / (REPLICATIONS + 1)
+EXPECTED = 0.8  # the band's quantiles are read at positions p (R + 1): score.METHOD
 
 
 def scored(n_histories: int, windows: int, horizon: float, first_seed: int,

@@ -269,7 +269,7 @@ def test_the_backtest_options_are_checked(crm, capsys):
 
 REPLICATIONS = 40
 RESAMPLES = 6
-EXPECTED = 0.8 * (REPLICATIONS - 1) / (REPLICATIONS + 1)
+EXPECTED = 0.8  # the band's quantiles are read at positions p (R + 1): score.METHOD
 RIGHT_DISTANCE = sum(abs(k / REPLICATIONS - 0.5) for k in range(REPLICATIONS + 1)) / (
     REPLICATIONS + 1)
 

@@ -260,7 +260,7 @@ def test_until_before_the_data_and_as_of_after_it(files, capsys):
                       str(files / "open.csv"), "--until", "2026-02-01", "--out", out],
              "--until 2026-02-01 must be after the as-of date 2026-03-01 00:00:00 (the latest "
              "time in")
-    # A stage history knows when its data end: an as-of date after them is refused.
+    # A stage history knows when its data end.
     history = files / "history.csv"
     history.write_text(textwrap.dedent("""\
         deal_id,stage,entered_at,exited_at,next_stage,source,amount
@@ -269,10 +269,16 @@ def test_until_before_the_data_and_as_of_after_it(files, capsys):
         H2,qualify,2026-03-02,2026-03-04,pitch,web,2000
         H2,pitch,2026-03-04,,,web,2000
         """), encoding="utf-8")
-    _refused(capsys, ["forecast", str(files / "base.yaml"), "--pipeline", str(history),
-                      "--as-of", "2026-03-20", "--until", UNTIL, "--out", out],
-             "--as-of 2026-03-20", "after the data")
     assert not (files / "out").exists()
+    # An as-of date after them is the export's date (a client's export is often a day
+    # old): accepted with a warning, the open deal older by the gap.
+    assert cli.main(["forecast", str(files / "base.yaml"), "--pipeline", str(history),
+                     "--as-of", "2026-03-11", "--until", UNTIL, "-n", "4", "--out", out]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: --as-of 2026-03-11 00:00:00: 2 days after the latest timestamp in "
+            f"{history} (2026-03-09 00:00:00)") in err
+    deals = pd.read_csv(files / "out" / "deals.csv")
+    assert list(deals["deal_id"]) == ["H2"] and deals["age"].iloc[0] == 7.0
 
 
 def test_missing_arguments_and_the_backtest_options(files, capsys):
@@ -372,10 +378,21 @@ def test_the_backtest_command_prints_and_writes_the_same_windows(tmp_path, capsy
     out = tmp_path / "bt"
     sample = Path(__file__).parents[1] / "examples" / "crm" / "stage_history.csv"
     code = cli.main(["forecast", "--backtest", str(sample), "--every", "45 days",
-                     "--horizon", "45 days", "--replications", "8", "--out", str(out)])
+                     "--horizon", "45 days", "--replications", "8", "--resamples", "2",
+                     "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
+    # The parameters' uncertainty is in the band by default, and the output says so.
+    assert "band: process randomness" in text and "parameter uncertainty (bootstrap, 2" in text
     table = pd.read_csv(out / "backtest.csv")
+    assert table["p10_plain"].notna().all()
+    by = pd.read_csv(out / "coverage_by_horizon.csv")
+    assert list(by["horizon_weeks"]) == [1, 2, 4] and (by["nominal"] == 0.8).all()
+    for h in by.itertuples(index=False):
+        weeks = f"{h.horizon_weeks} week{'s' if h.horizon_weeks > 1 else ''}"
+        assert f"{weeks}: {h.inside} of {h.forecasts} ({h.coverage:.0%}" in text
+    on = int(table["accuracy_p50"].between(0.85, 1.15).sum())
+    assert f"P50 {on} of {int(table['accuracy_p50'].notna().sum())} (" in text
     assert len(table) >= 1 and (out / "backtest.png").stat().st_size > 0
     for row in table.itertuples(index=False):
         assert row.as_of[:10] in text

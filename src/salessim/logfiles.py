@@ -13,7 +13,7 @@ with the lead's source, deal value, score, cohort and end as trace attributes) a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import XMLGenerator
 from xml.sax.xmlreader import AttributesImpl
@@ -155,7 +155,8 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
                                            "value": log.stages[st] or event})
                     _empty(xml, "string", {"key": "lifecycle:transition",
                                            "value": LIFECYCLE[event]})
-                    _empty(xml, "date", {"key": "time:timestamp", "value": _iso(t * hours)})
+                    _empty(xml, "date", {"key": "time:timestamp",
+                                         "value": _iso(t * hours, log.epoch)})
                     _empty(xml, "string", {"key": "event", "value": event})
                     if res:
                         _empty(xml, "string", {"key": "org:resource",
@@ -175,7 +176,8 @@ def _empty(xml: XMLGenerator, name: str, attrs: dict[str, str]) -> None:
     xml.endElement(name)
 
 
-def _iso(hours: float) -> str:
-    """An xs:dateTime with milliseconds and the UTC offset, as XES asks."""
-    stamp = LOG_EPOCH + timedelta(hours=hours)
+def _iso(hours: float, epoch: datetime = LOG_EPOCH) -> str:
+    """An xs:dateTime with milliseconds and the UTC offset, as XES asks (``hours`` after
+    ``epoch``, the date of simulated time 0)."""
+    stamp = epoch + timedelta(hours=hours)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+00:00"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -159,6 +160,8 @@ class EventLog:
             raise ValueError(f"an event log tells apart at most {MAX_NAMES - 1} stages")
         self.replication = replication
         self.time_unit = time_unit
+        # The date of time 0 in the exported timestamps: a warm-started run's is its as-of date.
+        self.epoch = LOG_EPOCH
         self.stages = ("", *stages)
         self.sources = tuple(sources)
         self.resources: list[str] = [""]
@@ -262,10 +265,12 @@ class EventLog:
         ``case:concept:name`` is ``<replication>/<lead>``, unique across replications so a
         log of several never merges two leads into one trace; ``concept:name`` the stage
         (or the event for created / won / lost and the like), ``time:timestamp`` a datetime
-        counted from :data:`LOG_EPOCH`, ``org:resource`` the roles and
+        counted from :attr:`epoch` (:data:`LOG_EPOCH` unless the run started at an as-of
+        date), ``org:resource`` the roles and
         ``lifecycle:transition`` the XES transition of the event.
         """
-        return add_process_mining_columns(self.plain_frame(start, stop), self.time_unit)
+        return add_process_mining_columns(self.plain_frame(start, stop), self.time_unit,
+                                          self.epoch)
 
     def cases(self) -> pd.DataFrame:
         """One row per lead: its case id, source, deal value, score, cohort and end."""
@@ -290,8 +295,10 @@ class EventLog:
         self.lead_end[lead >> _LEAD_SHIFT] = -end_code
 
 
-def add_process_mining_columns(frame: pd.DataFrame, time_unit: str) -> pd.DataFrame:
-    """The process-mining columns, computed from a plain frame (in place; returned)."""
+def add_process_mining_columns(frame: pd.DataFrame, time_unit: str,
+                               epoch: datetime = LOG_EPOCH) -> pd.DataFrame:
+    """The process-mining columns, computed from a plain frame (in place; returned);
+    timestamps count from ``epoch``, the date of simulated time 0."""
     import pandas as pd
 
     from salessim.scenario.units import UNIT_HOURS
@@ -299,7 +306,7 @@ def add_process_mining_columns(frame: pd.DataFrame, time_unit: str) -> pd.DataFr
     hours = frame["time"] * UNIT_HOURS[time_unit]
     frame["case:concept:name"] = frame["replication"].astype(str) + "/" + frame["lead"]
     frame["concept:name"] = frame["stage"].where(frame["stage"].notna(), frame["event"])
-    frame["time:timestamp"] = pd.Timestamp(LOG_EPOCH) + pd.to_timedelta(hours, unit="h")
+    frame["time:timestamp"] = pd.Timestamp(epoch) + pd.to_timedelta(hours, unit="h")
     frame["org:resource"] = frame["resource"]
     frame["lifecycle:transition"] = frame["event"].map(LIFECYCLE)
     return frame

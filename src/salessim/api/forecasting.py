@@ -90,11 +90,11 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
          sets: Sequence[str] = (), replications: int | None = None, seed: int | None = None,
          period: str = "month", quota: float | None = None, booked: float = 0.0,
          history: str | Path | None = None, resamples: int | None = None,
-         stages: str | Path | None = None) -> ForecastPlan:
+         stages: str | Path | None = None, won: Sequence[str] = (),
+         lost: Sequence[str] = (), no_decision: Sequence[str] = ()) -> ForecastPlan:
     """Read the open deals and check them against every scenario; raises on bad input.
 
-    Args: as :func:`forecast`; ``stages``, an event log's stage map, reads the pipeline
-    and the history.
+    Args: as :func:`forecast`.
     """
     from salessim.api.comparing import scenario_runs
     from salessim.forecast import DEFAULT_REPLICATIONS, forecast_scenario, read_pipeline
@@ -106,7 +106,8 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
     if as_of is not None and until <= as_of:
         raise UsageError(f"--until {until_text} must be after --as-of {as_of_text}")
     base, others = scenario_runs(scenario, redesigns, sets)
-    snapshot = read_pipeline(pipeline, base.scenario, as_of, stages=stages)
+    ends = {"stages": stages, "won": won, "lost": lost, "no_decision": no_decision}
+    snapshot = read_pipeline(pipeline, base.scenario, as_of, **ends)
     if until <= snapshot.as_of:
         raise UsageError(f"--until {until_text} must be after the as-of date {snapshot.as_of} "
                          f"(the latest time in {pipeline})")
@@ -114,7 +115,7 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
     for other in others:
         same_unit = other.scenario.time_unit == base.scenario.time_unit
         snap = snapshot if same_unit else read_pipeline(pipeline, other.scenario, as_of,
-                                                        stages=stages)
+                                                        **ends)
         runs.append(ForecastRun(other.label, str(other.path or other.label), other.scenario,
                                 snap))
     n = replications or DEFAULT_REPLICATIONS
@@ -129,7 +130,7 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
         late = calendar_warning(run.scenario, snapshot.as_of)
         if late is not None and late not in warnings:
             warnings.append(late)
-    found = _history(history, resamples, runs, n, stages)
+    found = _history(history, resamples, runs, n, ends)
     return ForecastPlan(runs, str(pipeline), until, n, seed, period, quota, booked, warnings,
                         *found)
 
@@ -143,8 +144,11 @@ def _timestamp(when, option: str):
 
 
 def _history(history, resamples: int | None, runs: list[ForecastRun], replications: int,
-             stages: str | Path | None = None):
-    """With a history: its calibration (it must give the scenario) and B resamples."""
+             ends: dict[str, Any] | None = None):
+    """With a history: its calibration (it must give the scenario) and B resamples.
+
+    ``ends``: the stage map and end names it is read with (``read_visits``'s keywords).
+    """
     from salessim.calibrate.pipeline import read_visits
     from salessim.forecast.bootstrap import DEFAULT_RESAMPLES, calibration_of, check_resamples
 
@@ -155,7 +159,7 @@ def _history(history, resamples: int | None, runs: list[ForecastRun], replicatio
                          "parameters are not estimated from the history")
     resamples = check_resamples(DEFAULT_RESAMPLES if resamples is None else resamples,
                                 min(replications, MAX_RESAMPLES))
-    visits = read_visits(history, stages=stages)
+    visits = read_visits(history, **(ends or {}))
     return str(history), calibration_of(visits, runs[0].scenario, str(history)), resamples
 
 
@@ -314,7 +318,9 @@ def forecast(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Se
              seed: int | None = None, period: str = "month", quota: float | None = None,
              booked: float = 0.0, history: str | Path | None = None,
              resamples: int | None = None, workers: int | None = 1,
-             progress: Any = None) -> ForecastReport:
+             progress: Any = None, stages: str | Path | None = None,
+             won: Sequence[str] = (), lost: Sequence[str] = (),
+             no_decision: Sequence[str] = ()) -> ForecastReport:
     """Forecast the bookings to ``until`` from the deals open at ``as_of``.
 
     Args:
@@ -332,8 +338,12 @@ def forecast(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Se
             calibrated parameters' uncertainty (``resamples`` bootstrap resamples).
         workers: processes (1 runs here; None one per core); results do not depend on it.
         progress: a tqdm-like bar told of each replication.
+        stages: an event log's stage map, for the pipeline and the history.
+        won, lost, no_decision: the end stages of the pipeline's and the history's export,
+            as ``calibrate``'s ``--won``, ``--lost`` and ``--no-decision`` name them.
     """
     checked = plan(scenario, pipeline, until, as_of=as_of, redesigns=redesigns, sets=sets,
                    replications=replications, seed=seed, period=period, quota=quota,
-                   booked=booked, history=history, resamples=resamples)
+                   booked=booked, history=history, resamples=resamples, stages=stages,
+                   won=won, lost=lost, no_decision=no_decision)
     return simulate(checked, workers, progress)

@@ -41,8 +41,9 @@ from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_st
 from salessim.calibrate.fromlog import EventLog
 from salessim.calibrate.headcount import Headcount, choose_headcount
 from salessim.calibrate.lifecycle import resolution
-from salessim.calibrate.readers import slug
+from salessim.calibrate.readers import ExportError, slug
 from salessim.calibrate.staff import Staff, discover
+from salessim.calibrate.values import zeros_and_lognormal
 from salessim.calibrate.visits import DAY, Visits
 from salessim.ends import NOT_FORWARD, WON
 from salessim.scenario.parts import WEEKDAYS
@@ -212,9 +213,14 @@ def fit_values(visits: Visits) -> dict[str, Values]:
                               "no amounts: deal value 0")
             continue
         est = stats.t_interval(amounts)
-        # Logs spread this far (a cv above 10^10) overflow the lognormal's mean: such
-        # amounts (1e-300 beside 1e4) are kept as they are, as the empirical values.
-        spread = (amounts > 0).all() and float(np.log(amounts).var()) > 50
+        positive = amounts[amounts > 0]
+        # Logs this spread (1e-300 beside 1e4) overflow a lognormal's mean: kept as they are.
+        spread = len(positive) > 1 and float(np.log(positive).var()) > 50
+        if (not spread and (amounts >= 0).all() and len(positive) >= MIN_VALUES
+                and len(positive) < len(amounts)):
+            spec, note = zeros_and_lognormal(amounts)
+            out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high, note)
+            continue
         if len(amounts) < MIN_VALUES or (amounts <= 0).any() or spread:
             why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES
                    else "amounts of 0 present" if (amounts <= 0).any()
@@ -251,8 +257,6 @@ def entry_stage(visits: Visits) -> tuple[str, list[str]]:
     first = visits.visits.drop_duplicates("deal_id", keep="first")["stage"].map(visits.target)
     counts = first.value_counts()
     if counts.empty:  # every row is an end: a first stage was named as an end
-        from salessim.calibrate.readers import ExportError
-
         ends = ", ".join(f"{name!r} ({end})" for name, end in sorted(visits.ends.items()))
         raise ExportError(f"no deal visits a stage before its end: every row is in an end stage "
                           f"({ends}); --won, --lost and --no-decision name the stages where "

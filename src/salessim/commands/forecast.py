@@ -52,13 +52,16 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    if args.resamples is not None and args.history is None and not args.parameter_uncertainty:
-        raise UsageError("--resamples belongs to --history FILE (or --parameter-uncertainty "
-                         "with --backtest)")
-    if args.parameter_uncertainty and args.backtest is None:
-        raise UsageError("--parameter-uncertainty belongs to --backtest HISTORY; a forecast "
-                         "gets it from --history FILE, the export its scenario was "
-                         "calibrated from")
+    if args.parameter_uncertainty is not None and args.backtest is None:
+        raise UsageError(f"--{'' if args.parameter_uncertainty else 'no-'}parameter-uncertainty "
+                         "belongs to --backtest HISTORY; a forecast gets it from --history "
+                         "FILE, the export its scenario was calibrated from (leave --history "
+                         "out for a band without it)")
+    bootstrap = args.history is not None or (args.backtest is not None
+                                             and args.parameter_uncertainty is not False)
+    if args.resamples is not None and not bootstrap:
+        raise UsageError("--resamples belongs to --history FILE, or to --backtest HISTORY "
+                         "without --no-parameter-uncertainty")
 
 
 def plan_forecast(args: argparse.Namespace):
@@ -73,6 +76,8 @@ def plan_forecast(args: argparse.Namespace):
     for option in ("every", "horizon"):
         if getattr(args, option) is not None:
             raise UsageError(f"--{option} belongs to --backtest HISTORY")
+    if args.quarters:
+        raise UsageError("--quarters belongs to --backtest HISTORY")
     quota = None if args.quota is None else amount_option(args.quota, "--quota", positive=True)
     booked = 0.0 if args.booked is None else amount_option(args.booked, "--booked")
     if args.booked is not None and quota is None:
@@ -81,7 +86,13 @@ def plan_forecast(args: argparse.Namespace):
                 redesigns=args.redesign,
                 sets=args.set, replications=args.replications, seed=args.seed,
                 period=args.period, quota=quota, booked=booked, history=args.history,
-                resamples=args.resamples, stages=args.stages)
+                resamples=args.resamples, **_ends(args))
+
+
+def _ends(args: argparse.Namespace) -> dict:
+    """The stage map and end names a history or pipeline export is read with."""
+    return {"stages": args.stages, "won": args.won, "lost": args.lost,
+            "no_decision": args.no_decision}
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -161,9 +172,9 @@ def _backtest(args: argparse.Namespace) -> int:
     seed = 1 if args.seed is None else args.seed
     with progress_bar(None, "back-test") as bar:
         report = backtest(args.backtest, every, horizon, n, seed,
-                          parameter_uncertainty=args.parameter_uncertainty,
+                          parameter_uncertainty=args.parameter_uncertainty is not False,
                           resamples=args.resamples, workers=args.workers, progress=bar,
-                          stages=args.stages)
+                          quarters=args.quarters, **_ends(args))
     scores = report.scores()
     print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
           f"{n} replications each; band: {scores['band']}")
@@ -193,6 +204,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "entered_stage_at, ...) or any export salessim calibrate reads")
     p.add_argument("--stages", metavar="MAP.yaml",
                    help="an event log's stage map, for --pipeline, --history and --backtest")
+    p.add_argument("--won", action="append", default=[], metavar="NAME",
+                   help="a won stage of the export read by --pipeline, --history or "
+                        "--backtest, as calibrate takes it (repeatable; default recognises "
+                        "Closed Won, won, ...)")
+    p.add_argument("--lost", action="append", default=[], metavar="NAME",
+                   help="a lost stage, likewise (repeatable)")
+    p.add_argument("--no-decision", action="append", default=[], metavar="NAME",
+                   help="a no-decision stage, likewise (repeatable)")
     p.add_argument("--until", metavar="DATE", help="end of the forecast window")
     p.add_argument("--as-of", metavar="DATE",
                    help="the date the pipeline is taken at (default: the file's latest time)")
@@ -219,12 +238,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the export SCENARIO was calibrated from: the band then holds the "
                         "uncertainty of the calibrated parameters too (a bootstrap of its "
                         "deals, each resample calibrated the same way)")
-    p.add_argument("--parameter-uncertainty", action="store_true",
+    p.add_argument("--parameter-uncertainty", action=argparse.BooleanOptionalAction,
+                   default=None,
                    help="with --backtest: put the calibrated parameters' uncertainty into "
-                        "each forecast's band (a bootstrap at each as-of date)")
+                        "each forecast's band (a bootstrap at each as-of date): the default; "
+                        "--no-parameter-uncertainty leaves it out")
     p.add_argument("--resamples", type=int, metavar="B",
-                   help="bootstrap resamples with --history or --parameter-uncertainty "
-                        "(default 20; each gets replications / B of the replications)")
+                   help="bootstrap resamples with --history or --backtest (default 20; each "
+                        "gets replications / B of the replications)")
+    p.add_argument("--quarters", action="store_true",
+                   help="with --backtest: also the week-of-quarter view (quarters.csv): as of "
+                        "each week of each whole calendar quarter, the forecast of the "
+                        "quarter's bookings and its error")
     p.add_argument("--every", metavar="TIME", help="with --backtest: time between as-of dates")
     p.add_argument("--horizon", metavar="TIME", help="with --backtest: length of each forecast")
     p.add_argument("--out", required=True, metavar="DIR",

@@ -67,6 +67,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if warnings:
         print(f"\n{warnings}")
     if args.out is not None:
+        if args.pipeline is not None:  # the event log's time 0 is the as-of date
+            for rep in report.result.replications:
+                if rep.log is not None:
+                    rep.log.epoch = args.started_at
         written = report.write(args.out, args.event_log or (), args.report)
         if args.report:
             print(f"\nreport: {args.final_out / next(w for w in written if w.endswith('.html'))}")
@@ -139,6 +143,7 @@ def start_from_pipeline(scenario, args: argparse.Namespace):
         snapshot = read_pipeline(args.pipeline, scenario, as_of, stages=args.stages)
     except ExportError as exc:  # bad input: refused before the run, nothing written
         raise UsageError(str(exc)) from None
+    args.started_at = snapshot.as_of.to_pydatetime()
     late = calendar_warning(scenario, snapshot.as_of)
     for line in [*snapshot.warnings, *([late] if late else [])]:
         print(f"warning: {line}", file=sys.stderr)

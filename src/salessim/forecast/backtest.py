@@ -24,11 +24,14 @@ or not, its place in the forecast distribution (PIT, the share of replications a
 it), the errors of the P50, and the CRPS; the same errors for the weighted pipeline (sum of
 amount x the stage's chance to be won, a point forecast: its CRPS is its absolute error).
 
-What the band leaves out: a calibrated scenario's parameters are estimates, and the band is
-the simulation's spread with them taken as true. On a short history (a few hundred deals)
-the band is then too narrow and covers fewer than 80% of the actuals, the more so the longer
-the horizon; with the true process the coverage is what a correct forecast gives
-(tests/test_forecast_backtest.py measures both).
+What the band leaves out without ``resamples``: a calibrated scenario's parameters are
+estimates, and the band is then the simulation's spread with them taken as true. On a short
+history (a few hundred deals) it is too narrow and covers fewer than 80% of the actuals, the
+more so the longer the horizon; with the true process the coverage is what a correct
+forecast gives (tests/test_forecast_backtest.py measures both). ``salessim forecast
+--backtest`` and :func:`salessim.api.backtest` therefore bootstrap by default
+(tests/test_forecast_coverage.py). Each forecast is also scored at the horizons of
+:mod:`salessim.forecast.horizons` that fit in its window, beside the naive run rate.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
 from salessim.ends import WON
 from salessim.errors import ScenarioError, UsageError
-from salessim.forecast import score
+from salessim.forecast import horizons, score
 from salessim.forecast.bootstrap import (
     bootstrap_scenarios,
     check_resamples,
@@ -147,7 +150,8 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                  mapper: Callable[[Callable, Iterable], Iterable] = map,
                  progress: Callable[[object], None] | None = None,
                  visits: Visits | None = None, scenario: Scenario | None = None,
-                 min_history_days: float = MIN_HISTORY_DAYS, resamples: int = 0) -> Backtest:
+                 min_history_days: float = MIN_HISTORY_DAYS, resamples: int = 0,
+                 plain: bool = True) -> Backtest:
     """Back-test the forecast on a history (see the module's docstring).
 
     Args:
@@ -174,6 +178,8 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             The forecast without it is scored beside it (the ``*_plain`` columns; its
             replications are not in ``progress``). Needs a calibrated scenario (no
             ``scenario``) and B <= ``replications``.
+        plain: with the bootstrap, score the forecast without it beside it (False saves
+            its replications; the ``*_plain`` columns are then NaN).
 
     Raises:
         UsageError: a bad spacing, horizon or number of replications.
@@ -197,39 +203,20 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
             raise UsageError("--parameter-uncertainty: the bootstrap re-calibrates at each "
                              "as-of date; it does not apply to a given scenario")
         resamples = check_resamples(resamples, replications)
-    windows, samples = [], []
+    windows, samples, rows = [], [], []
     said: dict[str, list[pd.Timestamp]] = {}  # each warning once, with the dates it held
     for k, as_of in enumerate(dates):
         until = as_of + horizon_days * DAY
-        known = visits.cut(as_of)
-        try:
-            if scenario is None:
-                cal = calibrate_visits(known, origin, replications=replications, seed=seed,
-                                       run_backtest=False, report=False)
-                ready, notes = cal.scenario, list(cal.warnings)
-            else:
-                ready, notes = scenario, list(known.warnings)  # the data's own findings
-            snap = snapshot_from_visits(known, ready, origin)
-            root = forecast_seed(seed, k)
-            if resamples:
-                families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
-                scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
-                                                      cal.calibration.touch, families, mapper)
-                notes += more
-                fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
-                                            mapper=mapper, progress=progress)
-                plain = run_forecast(ready, snap, until, replications, root, mapper=mapper)
-            else:
-                fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
-                                  progress=progress)
-        except (ExportError, ScenarioError) as exc:
-            raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
+        fc, plain, snap, notes = forecast_at(visits, as_of, until, replications,
+                                             forecast_seed(seed, k), origin, scenario,
+                                             resamples, mapper, progress, plain)
         for note in notes + fc.warnings:
             said.setdefault(note, []).append(as_of)
         from_open, from_new = actual_bookings(visits, as_of, until)
+        rate = horizons.run_rate(visits, as_of)
         window = _window(as_of, until, len(snap.deals), from_open, from_new, fc.bookings,
-                         fc.weighted_pipeline)
-        if resamples:
+                         fc.weighted_pipeline, rate * horizon_days, fc.band)
+        if plain is not None:
             p10, p90 = score.band(plain.bookings, LEVEL)
             actual = from_open + from_new
             window = replace(window, mean_plain=float(plain.bookings.mean()),
@@ -239,15 +226,61 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
                              pit_plain=float((plain.bookings <= actual).mean()))
         windows.append(window)
         samples.append(fc.bookings.copy())
+        rows += horizons.horizon_rows(visits, as_of, fc.cumulative, fc.weighted_pipeline,
+                                      rate, horizon_days)
     warnings = [note if len(when) == len(dates) else
                 f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
                 for note, when in said.items()]
     return Backtest(windows, float(every_days), float(horizon_days), replications, seed,
-                    origin, scenario is None, samples, warnings, resamples)
+                    origin, scenario is None, samples, warnings, resamples,
+                    pd.DataFrame(rows, columns=horizons.COLUMNS))
+
+
+def forecast_at(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp, replications: int,
+                root: int, origin: str = "<history>", scenario: Scenario | None = None,
+                resamples: int = 0, mapper: Callable[[Callable, Iterable], Iterable] = map,
+                progress: Callable[[object], None] | None = None, plain: bool = True):
+    """The forecast made at ``as_of`` from what was known then, to ``until``.
+
+    Calibrates on ``visits.cut(as_of)`` (unless ``scenario`` is given), and with
+    ``resamples`` > 0 forecasts with the bootstrap (and, with ``plain``, without it too).
+
+    Returns:
+        (forecast, the same without the bootstrap or None, the open deals, the notes).
+
+    Raises:
+        ExportError: what was known cannot be calibrated or forecast (names the date).
+    """
+    known = visits.cut(as_of)
+    without = None
+    try:
+        if scenario is None:
+            cal = calibrate_visits(known, origin, replications=replications, seed=root,
+                                   run_backtest=False, report=False)
+            ready, notes = cal.scenario, list(cal.warnings)
+        else:
+            ready, notes = scenario, list(known.warnings)  # the data's own findings
+        snap = snapshot_from_visits(known, ready, origin)
+        if resamples:
+            families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
+            scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
+                                                  cal.calibration.touch, families, mapper)
+            notes += more
+            fc = run_bootstrap_forecast(ready, scenarios, snap, until, replications, root,
+                                        mapper=mapper, progress=progress)
+            without = (run_forecast(ready, snap, until, replications, root, mapper=mapper)
+                       if plain else None)
+        else:
+            fc = run_forecast(ready, snap, until, replications, root, mapper=mapper,
+                              progress=progress)
+    except (ExportError, ScenarioError) as exc:
+        raise ExportError(f"back-test at as-of {as_of}: {exc}") from None
+    return fc, without, snap, notes
 
 
 def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open: float,
-            from_new: float, sample: np.ndarray, weighted: float) -> Window:
+            from_new: float, sample: np.ndarray, weighted: float, naive: float,
+            band: str) -> Window:
     actual = from_open + from_new
     p10, p90 = score.band(sample, LEVEL)
     p50 = float(np.quantile(sample, 0.5))
@@ -255,4 +288,7 @@ def _window(as_of: pd.Timestamp, until: pd.Timestamp, open_deals: int, from_open
                   float(sample.mean()), p10, p50, p90, score.inside(actual, p10, p90),
                   float((sample <= actual).mean()), weighted, p50 - actual,
                   weighted - actual, score.crps_sample(sample, actual),
-                  abs(weighted - actual))
+                  abs(weighted - actual), run_rate=naive, error_run_rate=naive - actual,
+                  accuracy_p50=horizons.accuracy(p50, actual),
+                  accuracy_weighted=horizons.accuracy(weighted, actual),
+                  accuracy_run_rate=horizons.accuracy(naive, actual), band=band)

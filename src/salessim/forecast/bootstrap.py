@@ -21,6 +21,12 @@ too narrow (docs/forecast.md, section 5). The nonparametric bootstrap puts that 
    The quantiles come from all replications together, a draw from the forecast's
    distribution with the parameters' uncertainty integrated out.
 
+A source's day effect (day-to-day variation of arrivals) is the original calibration's in
+every resample: copies of a deal arrive together, so a resample's own daily counts are
+over-dispersed by construction. With a day effect the resampled rate's spread is widened
+by the square root of the daily counts' index of dispersion (a Poisson count of deals
+understates it).
+
 Resample b draws from the stream ``bootstrap`` of replication b of the forecast's seed
 (:class:`salessim.rng.RandomStreams`), so the result is the same bit for bit whatever runs
 the calibrations and replications (``map`` or a process pool).
@@ -42,10 +48,12 @@ from salessim.calibrate.visits import Visits
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast.deals import Snapshot
 from salessim.forecast.simulate import (
+    OVERDISPERSED,
     PERIODS,
     PLAIN_BAND,
     Forecast,
     forecast_scenario,
+    overdispersed,
     summarise,
 )
 from salessim.rng import RandomStreams
@@ -156,6 +164,9 @@ def bootstrap_scenarios(visits: Visits, original: Scenario, resamples: int, seed
                 if key not in data[part]:
                     data[part][key] = spec
                     filled[part].add(key)
+        for key, spec in data["sources"].items():
+            _keep_day_effect(spec, base["sources"].get(key))
+            _widen_rate(spec, original.sources.get(key), original.time_unit)
         data.update(name=original.name, seed=original.seed,
                     replications=original.replications, horizon=original.horizon)
         scenarios.append(Scenario.model_validate(data,
@@ -164,6 +175,41 @@ def bootstrap_scenarios(visits: Visits, original: Scenario, resamples: int, seed
              "calibrated values there" for part in ("stages", "sources")
              for key in sorted(filled[part])]
     return scenarios, notes
+
+
+def _keep_day_effect(spec: dict, original: dict | None) -> None:
+    """A resampled source keeps the original's day effect (or its absence).
+
+    The copies of a deal arrive at the same moment, so a resample's daily counts are
+    over-dispersed by construction (index of dispersion near 2 with Poisson(1) copies): its
+    own fit would find a day effect the data do not have. The day-to-day variation is the
+    history's, estimated once; the resamples carry the uncertainty of the rest.
+    """
+    effect = ((original or {}).get("profile") or {}).get("day_effect")
+    profile = {k: v for k, v in (spec.get("profile") or {}).items()
+               if v is not None and k != "day_effect"}
+    if effect is not None:
+        profile["day_effect"] = effect
+    spec["profile"] = profile or None
+
+
+def _widen_rate(spec: dict, original, time_unit: str) -> None:
+    """Over-dispersed arrivals: the resample's rate moved from the original's by its
+    bootstrap deviation times sqrt(D), D = 1 + m / k the index of dispersion of daily
+    counts of mean m under a day effect of shape k.
+
+    Resampling deals draws the count of leads as Poisson (variance n); under a day effect
+    its variance is n D, the rate's standard error sqrt(D) times the Poisson one (the
+    calibration's own interval of the rate, from the days' spread, says the same).
+    """
+    if original is None or original.profile is None or original.profile.day_effect is None:
+        return
+    from salessim.scenario.units import convert
+
+    per_day = original.rate * convert(1.0, "day", time_unit)
+    dispersion = 1.0 + per_day / original.profile.day_effect.shape
+    moved = original.rate + (spec["rate"] - original.rate) * dispersion ** 0.5
+    spec["rate"] = max(moved, original.rate / 100)  # a rate stays positive
 
 
 def _replicate(task: tuple) -> engine.Replication:
@@ -192,15 +238,18 @@ def run_bootstrap_forecast(original: Scenario, scenarios: list[Scenario], snapsh
         if progress is not None:
             progress(rep)
     out = summarise(ready, snapshot, until, reps, period)
-    out.band = band_name(len(scenarios))
+    out.band = band_name(len(scenarios), any(overdispersed(s) for s in scenarios))
     return out
 
 
-def band_name(resamples: int = 0) -> str:
-    """How a forecast's band was made, in the words forecast.csv and the report use."""
+def band_name(resamples: int = 0, over_dispersed: bool = False) -> str:
+    """How a forecast's band was made, in the words forecast.csv and the report use:
+    ``over_dispersed`` when arrivals carry a day effect."""
+    extra = OVERDISPERSED if over_dispersed else ""
     if not resamples:
-        return PLAIN_BAND
-    return f"process randomness and parameter uncertainty (bootstrap, {resamples} resamples)"
+        return PLAIN_BAND + extra
+    return (f"process randomness{extra} and parameter uncertainty (bootstrap, {resamples} "
+            "resamples)")
 
 
 #: Scenario fields a calibration does not estimate: they may differ from the history's.

@@ -15,7 +15,8 @@ Stage and source names are matched to the scenario's ids as calibration writes t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +77,19 @@ def is_plain(frame: pd.DataFrame) -> bool:
 
 
 def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | None = None,
-                  fmt: str | None = None, stages: str | Path | None = None) -> Snapshot:
+                  fmt: str | None = None, stages: str | Path | None = None,
+                  won: Sequence[str] = (), lost: Sequence[str] = (),
+                  no_decision: Sequence[str] = ()) -> Snapshot:
     """The deals open at ``as_of`` in the file (default: its latest timestamp); an event
     log (XES, or any log with a stage map ``stages``) is grouped into stages by the map.
 
+    ``won``, ``lost`` and ``no_decision`` name a history's end stages as ``calibrate``'s
+    options do. An ``as_of`` after a history's latest timestamp is the date it was exported
+    (a client's export is often a day old): accepted, with a warning.
+
     Raises:
         ExportError: the file cannot be read, a deal is in a stage or from a source the
-            scenario does not have, or the as-of date lies outside the data; the message
+            scenario does not have, or the as-of date lies before the data; the message
             names the file, row, deal and value.
     """
     path = Path(path)
@@ -93,7 +100,10 @@ def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | No
     if frame is not None and is_plain(frame):
         table, as_of = _plain(frame, str(path), as_of)
     else:
-        table, as_of = _from_history(path, fmt, as_of, stages)
+        table, as_of, notes = _from_history(path, fmt, as_of, stages, won, lost, no_decision)
+        snap = _snapshot(table, as_of, scenario, str(path))
+        snap.warnings[:0] = notes
+        return snap
     return _snapshot(table, as_of, scenario, str(path))
 
 
@@ -161,15 +171,33 @@ def _plain(frame: pd.DataFrame, path: str, as_of: pd.Timestamp | None
 
 
 def _from_history(path: Path, fmt: str | None, as_of: pd.Timestamp | None,
-                  stages: str | Path | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
+                  stages: str | Path | None = None, won: Sequence[str] = (),
+                  lost: Sequence[str] = (), no_decision: Sequence[str] = ()
+                  ) -> tuple[pd.DataFrame, pd.Timestamp, list[str]]:
     from salessim.calibrate.pipeline import read_visits
 
-    visits = read_visits(path, fmt, stages=stages)
+    visits = read_visits(path, fmt, won=won, lost=lost, no_decision=no_decision,
+                         stages=stages)
+    return open_at(visits, as_of, str(path))
+
+
+def open_at(visits: Visits, as_of: pd.Timestamp | None, origin: str
+            ) -> tuple[pd.DataFrame, pd.Timestamp, list[str]]:
+    """The deals open at ``as_of`` in a history, the as-of date and what was assumed.
+
+    A date after the history's latest timestamp is taken as the date of the export: nothing
+    happened in between, so every deal open at the end is open then, older by the gap.
+    """
+    notes: list[str] = []
     if as_of is not None and as_of > visits.as_of:
-        raise ExportError(f"--as-of {as_of}: after the data in {path} (its latest timestamp "
-                          f"is {visits.as_of})")
-    known = visits if as_of is None or as_of == visits.as_of else visits.cut(as_of)
-    return _open_table(known), known.as_of
+        gap = (as_of - visits.as_of) / pd.Timedelta(days=1)
+        notes.append(f"--as-of {as_of}: {gap:.3g} days after the latest timestamp in "
+                     f"{origin} ({visits.as_of}); taken as the export's date, with no event "
+                     "between (the open deals are older by the gap)")
+        known = replace(visits, as_of=as_of, warnings=list(visits.warnings))
+    else:
+        known = visits if as_of is None or as_of == visits.as_of else visits.cut(as_of)
+    return _open_table(known), known.as_of, notes
 
 
 def _open_table(known: Visits) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from salessim import __version__
 from salessim.console import format_number
 from salessim.forecast.gap import STAFF_FACTOR, PipelineGap, pipeline_gap
+from salessim.forecast.score import quantiles
 from salessim.forecast.simulate import Forecast
 from salessim.reports.figures import colour, png_bytes
 from salessim.reports.html import HtmlDocument
@@ -77,7 +78,7 @@ def fan_figure(forecast: Forecast, quota: float | None = None, booked: float = 0
     fig = _figure(8, 3.6)
     ax = fig.add_subplot()
     dates, cum = _cumulative(forecast, booked)
-    p10, p50, p90 = np.quantile(cum, [0.1, 0.5, 0.9], axis=0)
+    p10, p50, p90 = quantiles(cum, [0.1, 0.5, 0.9], axis=0)
     ax.fill_between(dates, p10, p90, color="#1f77b4", alpha=0.25, label="P10 to P90")
     ax.plot(dates, p50, color="#1f77b4", lw=2, label="P50")
     for i, (label, other) in enumerate(others):
@@ -105,7 +106,7 @@ def distribution_figure(forecast: Forecast, quota: float | None = None,
     ax.hist(values, bins=min(40, max(10, len(values) // 12)), color="#9ecae1",
             edgecolor="white")
     for q, style in ((0.1, ":"), (0.5, "-"), (0.9, ":")):
-        x = float(np.quantile(values, q))
+        x = float(quantiles(values, q))
         ax.axvline(x, color="#1f4e9c", ls=style, lw=1.2, label=f"P{round(q * 100)} "
                    f"{format_number(x)}")
     title = "Bookings in the window" + (" (booked included)" if booked else "")
@@ -226,7 +227,7 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     doc = HtmlDocument(f"Forecast: {forecast.scenario.name}")
     doc.summary_start()
     b = booked + forecast.bookings
-    p10, p50, p90 = np.quantile(b, [0.1, 0.5, 0.9])
+    p10, p50, p90 = quantiles(b, [0.1, 0.5, 0.9])
     lines = [f"Bookings from {snap.as_of:%Y-%m-%d %H:%M} to {forecast.until:%Y-%m-%d %H:%M}"
              + (f" (with {format_number(booked)} already booked)" if booked else "")
              + f": P10 {format_number(p10)}, P50 {format_number(p50)}, P90 {format_number(p90)} "

@@ -25,6 +25,7 @@ from salessim import engine
 from salessim.calibrate.backtest import aligned
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import ScenarioError, UsageError
+from salessim.forecast import score
 from salessim.forecast.deals import Snapshot
 from salessim.scenario.load import Document, located_problems
 from salessim.scenario.schema import Scenario, process_problems
@@ -39,6 +40,21 @@ QUANTILES = (0.1, 0.5, 0.9)
 PERIODS = ("month", "week")
 #: How the band is made without the bootstrap (``forecast.bootstrap.band_name``).
 PLAIN_BAND = "process randomness, parameters as calibrated"
+#: Added to the band's name when some source's arrivals vary by day (``profile.day_effect``).
+OVERDISPERSED = " (arrivals over-dispersed by the day effect)"
+
+
+def plain_band(scenario: Scenario) -> str:
+    """How a forecast's band is made without the bootstrap: the process's randomness, with
+    the day-to-day variation of arrivals when the scenario has it (a calibrated day effect:
+    daily counts gamma-Poisson, not Poisson)."""
+    return PLAIN_BAND + (OVERDISPERSED if overdispersed(scenario) else "")
+
+
+def overdispersed(scenario: Scenario) -> bool:
+    """Whether some source's daily arrivals carry a day effect."""
+    return any(s.profile is not None and s.profile.day_effect is not None
+               for s in scenario.sources.values())
 
 
 @dataclass
@@ -130,7 +146,7 @@ class Forecast:
 
 
 def _row(kpi: str, values: np.ndarray) -> list:
-    q = np.quantile(values, QUANTILES) if len(values) else [math.nan] * 3
+    q = score.quantiles(values, QUANTILES) if len(values) else [math.nan] * 3
     return [kpi, float(values.mean()) if len(values) else math.nan, *map(float, q)]
 
 
@@ -194,6 +210,7 @@ def run_forecast(scenario: Scenario, snapshot: Snapshot, until: pd.Timestamp,
     ready = forecast_scenario(scenario, snapshot, until, replications, seed)
     result = engine.run(ready, mapper=mapper, progress=progress, watch_wins=True)
     out = summarise(ready, snapshot, until, result.replications, period)
+    out.band = plain_band(ready)
     late = calendar_warning(ready, snapshot.as_of)
     out.warnings += [late] if late else []
     return out

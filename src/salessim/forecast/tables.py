@@ -16,6 +16,7 @@ from salessim import stats
 from salessim.console import format_number as fmt
 from salessim.console import text_table
 from salessim.forecast.gap import pipeline_gap
+from salessim.forecast.score import quantiles
 from salessim.forecast.simulate import Forecast, paired
 
 #: KPIs whose paired differences ``redesigns.csv`` reports (and ``quota_reached``).
@@ -93,7 +94,7 @@ def summary_text(forecast: Forecast, seconds: float | None = None,
                        ("bookings_from_new", "from new leads"), ("won", "deals won"),
                        ("slipped", "open deals slipping past the end")):
         v = forecast.totals[kpi].to_numpy()
-        rows.append((label, *(fmt(x) for x in np.quantile(v, [0.1, 0.5, 0.9])), fmt(v.mean())))
+        rows.append((label, *(fmt(x) for x in quantiles(v, [0.1, 0.5, 0.9])), fmt(v.mean())))
     lines.append(text_table(rows))
     if quota is not None:
         q = quota.iloc[0]

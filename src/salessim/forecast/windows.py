@@ -43,6 +43,12 @@ class Window:
             bootstrap, the
             same forecast without it (the calibrated parameters taken as true, the same
             random numbers), side by side; NaN without the bootstrap.
+        run_rate, error_run_rate: the naive run rate (bookings per day over the 90 days
+            before as_of, times the horizon) and its error
+            (:mod:`salessim.forecast.horizons`).
+        accuracy_p50, accuracy_weighted, accuracy_run_rate: forecast / actual, the
+            Gong-style accuracy (NaN when nothing was booked).
+        band: what the forecast's band holds (``Forecast.band``).
     """
 
     as_of: pd.Timestamp
@@ -68,6 +74,12 @@ class Window:
     p90_plain: float = math.nan
     inside_plain: float = math.nan
     pit_plain: float = math.nan
+    run_rate: float = math.nan
+    error_run_rate: float = math.nan
+    accuracy_p50: float = math.nan
+    accuracy_weighted: float = math.nan
+    accuracy_run_rate: float = math.nan
+    band: str = ""
 
 
 #: The columns of a plain forecast beside the bootstrap's (in backtest.csv with it only).
@@ -90,6 +102,9 @@ class Backtest:
         samples: per window, the bookings of each replication.
         warnings: what was assumed or found, in words, each once (with the as-of dates it
             held at, unless all).
+        horizons: each forecast scored at each horizon of
+            :data:`salessim.forecast.horizons.HORIZON_WEEKS` that fits in the window (one
+            row per as-of date and horizon; ``backtest_horizons.csv``).
     """
 
     windows: list[Window]
@@ -102,6 +117,7 @@ class Backtest:
     samples: list[np.ndarray] | None = None
     warnings: list[str] | None = None
     resamples: int = 0
+    horizons: pd.DataFrame | None = None
 
     def table(self) -> pd.DataFrame:
         """``backtest.csv``: one row per as-of date, the columns of :class:`Window` (those
@@ -117,10 +133,15 @@ class Backtest:
         """Coverage of the P10-P90 band with its Wilson 95% interval, and the errors of the
         P50 and of the weighted pipeline side by side (MAPE over windows that booked).
 
-        ``overlapping`` says the windows overlap (``every_days < horizon_days``): the
-        forecasts are then not independent and the interval of the coverage, like that of
-        ``mae_gain`` (weighted pipeline's absolute error minus the P50's, per window, with
-        its Student-t 95% interval), is too narrow.
+        ``overlapping`` says the windows overlap (``every_days < horizon_days``, and more
+        than one window): the forecasts are then not independent and the interval of the
+        coverage, like that of ``mae_gain`` (weighted pipeline's absolute error minus the
+        P50's, per window, with its Student-t 95% interval), is too narrow.
+
+        Beside the weighted pipeline, the naive run rate (``run_rate_mae``), and for each
+        point forecast the Gong-style accuracy: the share of windows whose forecast /
+        actual lies within 85-115% (``<point>_on_target`` with its Wilson interval).
+        ``band`` says what the bands hold.
         """
         t = self.table()
         cov = score.coverage(t["inside"].to_numpy(bool))
@@ -131,11 +152,11 @@ class Backtest:
             "forecasts": cov.n,
             "every_days": self.every_days,
             "horizon_days": self.horizon_days,
-            "overlapping": bool(self.every_days < self.horizon_days),
+            "overlapping": bool(self.every_days < self.horizon_days and cov.n > 1),
             "replications": self.replications,
             "calibrated": self.calibrated,
             "resamples": self.resamples,
-            "band": band_name(self.resamples),
+            "band": self._band(t),
             "level": LEVEL,
             "inside": cov.inside,
             "coverage": cov.share,
@@ -153,8 +174,48 @@ class Backtest:
             "mae_gain_low": float(gain.ci_low),
             "mae_gain_high": float(gain.ci_high),
             "p50_closer": int((t["error_p50"].abs() < t["error_weighted"].abs()).sum()),
+            "run_rate_mae": score.mean_absolute_error(t["run_rate"], actual),
+            "run_rate_bias": float(t["error_run_rate"].mean()) if cov.n else math.nan,
+            **self._on_target(t),
             **(self._plain_summary(t) if self.resamples else {}),
         }
+
+    def _band(self, t: pd.DataFrame) -> str:
+        """What the bands hold: the forecasts' own words, or how many windows said which."""
+        said = [b for b in t["band"] if b] if "band" in t else []
+        if not said:
+            return band_name(self.resamples)
+        counts = pd.Series(said).value_counts(sort=False)
+        if len(counts) == 1:
+            return str(counts.index[0])
+        return "; ".join(f"{b} ({n} of {len(said)} windows)" for b, n in counts.items())
+
+    @staticmethod
+    def _on_target(t: pd.DataFrame) -> dict[str, Any]:
+        from salessim.forecast.horizons import POINTS, on_target
+
+        out: dict[str, Any] = {}
+        for point in POINTS:
+            on = on_target(t[f"accuracy_{point}"])
+            out |= {f"{point}_on_target": on.share, f"{point}_on_target_low": on.low,
+                    f"{point}_on_target_high": on.high, f"{point}_on_target_n": on.n}
+        return out
+
+    def horizon_table(self) -> pd.DataFrame:
+        """``backtest_horizons.csv``: each forecast scored at each horizon that fits."""
+        from salessim.forecast.horizons import COLUMNS
+
+        if self.horizons is None:
+            return pd.DataFrame(columns=list(COLUMNS))
+        return self.horizons
+
+    def horizon_scores(self) -> pd.DataFrame:
+        """``coverage_by_horizon.csv``: per horizon, the coverage with its Wilson interval
+        against the nominal 80%, and the point forecasts' errors and Gong-style accuracy
+        (:func:`salessim.forecast.horizons.horizon_scores`)."""
+        from salessim.forecast.horizons import horizon_scores
+
+        return horizon_scores(self.horizon_table(), self.every_days)
 
     def _plain_summary(self, t: pd.DataFrame) -> dict[str, Any]:
         """The coverage without the bootstrap, from the same calibrations and random numbers."""
@@ -193,13 +254,18 @@ class Backtest:
         return buf.getvalue()
 
     def write(self, out: str | Path) -> list[Path]:
-        """Write backtest.csv and backtest.png into ``out``, each whole or not at all."""
+        """Write backtest.csv, backtest_horizons.csv, coverage_by_horizon.csv and
+        backtest.png into ``out``, each whole or not at all."""
         from salessim.output import atomic_path
         from salessim.records import write_frame
 
         out = Path(out)
         table, png = self.table(), self.figure_png()  # everything built before writing
+        rows, by_horizon = self.horizon_table(), self.horizon_scores()
         write_frame(table, out / "backtest.csv")
+        write_frame(rows, out / "backtest_horizons.csv")
+        write_frame(by_horizon, out / "coverage_by_horizon.csv")
         with atomic_path(out / "backtest.png") as tmp:
             tmp.write_bytes(png)
-        return [out / "backtest.csv", out / "backtest.png"]
+        return [out / "backtest.csv", out / "backtest_horizons.csv",
+                out / "coverage_by_horizon.csv", out / "backtest.png"]
