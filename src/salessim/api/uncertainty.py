@@ -277,7 +277,8 @@ def parameter_runs(scenarios: Sequence[Scenario], path: str | Path | None, repli
     The first scenario's file (``path``; else the scenario itself) must be the history's
     calibration; each scenario's changes on top of that file go to every resample. Replication
     r of every scenario runs on resample r mod B (B at most ``replications``; default the
-    forecast's 20, or fewer), with the run's random numbers: a comparison stays paired.
+    forecast's 20, at most half the replications), with the run's random numbers: a
+    comparison stays paired.
 
     Returns:
         The :class:`ParameterRuns`, or None with a note (see :func:`bootstrap`).
@@ -286,8 +287,10 @@ def parameter_runs(scenarios: Sequence[Scenario], path: str | Path | None, repli
         return None, []
     if replications < 2:
         return None, ["parameter uncertainty left out: it needs 2 or more replications"]
-    count = check_resamples(min(default_resamples(), replications) if resamples is None
-                            else resamples, replications)
+    # By default every resample gets 2 or more replications: the noise the common random
+    # numbers leave between paired replications is then measured and taken out.
+    count = check_resamples(max(2, min(default_resamples(), replications // 2))
+                            if resamples is None else resamples, replications)
     base = load_scenario(path) if path is not None else scenarios[0]
     if base.provenance is None:
         return None, []

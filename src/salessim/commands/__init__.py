@@ -120,7 +120,8 @@ def add_parameter_options(p: argparse.ArgumentParser) -> None:
                         "default they also get the parameters' uncertainty, by a bootstrap "
                         "of the history its provenance names, when that file is found")
     p.add_argument("--resamples", type=int, metavar="B",
-                   help="bootstrap resamples of the history (default 20)")
+                   help="bootstrap resamples of the history (default 20, at most half the "
+                        "replications)")
 
 
 def add_kpis_option(p: argparse.ArgumentParser, what: str, default: str) -> None:
