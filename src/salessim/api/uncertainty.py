@@ -96,7 +96,7 @@ def bootstrap(base: Scenario, path: str | Path | None, resamples: int, seed: int
                       "is missing (put it back, or run with --no-parameter-uncertainty); the "
                       "intervals cover the simulation only"]
     opts = base.provenance.options
-    here = history.parent if path is None else Path(path).resolve().parent
+    here = Path.cwd() if path is None else Path(path).resolve().parent
 
     def near(p: str | None) -> Path | None:
         return None if p is None else here / p
