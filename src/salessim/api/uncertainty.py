@@ -113,7 +113,10 @@ def bootstrap(base: Scenario, path: str | Path | None, resamples: int, seed: int
         scenarios, notes = bootstrap_scenarios(visits, base, resamples, seed, str(history),
                                                cal.calibration.touch, families, mapper)
     except SalessimError as exc:  # ExportError, UsageError (not its calibration), ...
-        return None, [f"{left_out}: {exc}"]
+        # The check's advice is worded for forecast --history; here the way out is the flag.
+        why = str(exc).replace("or leave out --history", "or run with "
+                               "--no-parameter-uncertainty")
+        return None, [f"{left_out}: {why}"]
     return Resamples(str(history), base, scenarios, len(visits.deals), notes), []
 
 
