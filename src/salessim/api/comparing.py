@@ -245,7 +245,8 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
         progress: a tqdm-like bar (``update``, ``total``) told of each replication.
         parameter_uncertainty: for a calibrated baseline whose history is found (its
             ``provenance``), also run every scenario on ``resamples`` bootstrap resamples
-            of it (default 20; a redesign's changes applied to each) and report the
+            of it (default 20, at most half the replications; a redesign's changes applied
+            to each) and report the
             differences' intervals with the parameters' uncertainty, paired by resample.
     """
     from salessim import diagnose
@@ -294,7 +295,7 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
             rows = diagnose.log_rows(reps)
         flows.append((run, diagnose.transitions(rows, float(run.scenario.warmup))))
     found = None
-    if parameter_uncertainty:
+    if parameter_uncertainty and base.scenario.provenance is not None:  # calibrated
         from salessim.api.uncertainty import parameter_runs
 
         with make_executor(workers) as executor:

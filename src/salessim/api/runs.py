@@ -334,8 +334,8 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
         label: a short name; default the file's stem or the scenario's name.
         parameter_uncertainty: for a calibrated scenario whose history is found (its
             ``provenance``), also run on ``resamples`` bootstrap resamples of it (default
-            the forecast's 20) and report each KPI's interval with the parameters'
-            uncertainty (:mod:`salessim.api.uncertainty`).
+            20, at most half the replications) and report each KPI's interval with the
+            parameters' uncertainty (:mod:`salessim.api.uncertainty`).
         given_path: the scenario's file when ``scenario`` is a Scenario object read from
             one (its provenance's history is relative to it).
     """
@@ -364,7 +364,7 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
                                 mapper=ordered_map(executor))
     name = label or (Path(path).stem if path else scenario.name)
     found, notes = None, []
-    if parameter_uncertainty:
+    if parameter_uncertainty and scenario.provenance is not None:  # a calibrated scenario
         from salessim.api.uncertainty import parameter_runs
 
         with make_executor(workers) as executor:
