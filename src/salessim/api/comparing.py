@@ -167,9 +167,9 @@ class ComparisonReport:
         intervals cover the simulation only)."""
         from salessim.api.uncertainty import table_text
 
-        if self.parameters is None:
-            return []
         table, unit = self.parameter_table(), self.baseline.scenario.time_unit
+        if self.parameters is None or table is None:
+            return []
         lines = ["", "Parameter uncertainty: the differences above, the same bootstrap "
                  "resample for the baseline and each redesign (paired)"]
         for label, part in table.groupby("scenario", sort=False):

@@ -343,7 +343,7 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
     from salessim.experiments.executors import make_executor, ordered_map
 
     scenario, path = as_scenario(scenario, sets)
-    path = path if path is not None else given_path
+    path = path if path is not None or given_path is None else str(given_path)
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     tick = Ticker(progress)
@@ -363,7 +363,8 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
             result = engine.run(scenario, n, seed, event_log=event_log, progress=tick,
                                 mapper=ordered_map(executor))
     name = label or (Path(path).stem if path else scenario.name)
-    found, notes = None, []
+    found: ParameterRuns | None = None
+    notes: list[str] = []
     if parameter_uncertainty and scenario.provenance is not None:  # a calibrated scenario
         from salessim.api.uncertainty import parameter_runs
 

@@ -88,7 +88,7 @@ def bootstrap(base: Scenario, path: str | Path | None, resamples: int, seed: int
     from salessim.forecast.bootstrap import bootstrap_scenarios, calibration_of
 
     history = history_of(base, path)
-    if history is None:
+    if history is None or base.provenance is None:
         return None, []
     left_out = "parameter uncertainty left out"
     if not history.is_file():

@@ -82,6 +82,8 @@ class CalibrationResult:
 
         from salessim.scenario.provenance import PROVENANCE_MARK, provenance_yaml
 
+        if self.source is None:
+            return
         history, options = self.source
         where = Path(folder).resolve()
 
@@ -242,11 +244,10 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
         visits = visits.since(parse_as_of(since, "--since"))
     result = calibrate_visits(visits, str(path), parse_touch(touch), log=log,
                               headcount=parse_headcount(headcount), **options)
-    result.source = (Path(path), {
-        "format": fmt, "map": list(mapping), "won": list(won), "lost": list(lost),
-        "no_decision": list(no_decision), "as_of": as_of, "opportunities": opportunities,
-        "stages": stages, "timezone": timezone, "since": since,
-        "holdout": options.get("holdout")})
+    result.source = (Path(path), dict(
+        format=fmt, map=list(mapping), won=list(won), lost=list(lost),
+        no_decision=list(no_decision), as_of=as_of, opportunities=opportunities,
+        stages=stages, timezone=timezone, since=since, holdout=options.get("holdout")))
     return result
 
 

@@ -10,6 +10,7 @@ changes what a run simulates.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import Field
 
@@ -48,7 +49,7 @@ PROVENANCE_MARK = ("# where the parameters came from: run and compare bootstrap 
                    "for their uncertainty\n")
 
 
-def provenance_yaml(history: str, options: dict) -> str:
+def provenance_yaml(history: str, options: dict[str, Any]) -> str:
     """The ``provenance`` key as YAML lines: the history (relative to the scenario file) and
     the read options that differ from their defaults."""
     given = {k: v for k, v in options.items() if v not in (None, [], ())}
