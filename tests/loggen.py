@@ -18,6 +18,7 @@ The process (every number below is the truth a calibration should recover):
 - ``validation``: a back-office item ``W_Validate`` waits for one of ``BACK`` people
   working Mon-Fri 9-17 (a queue), sometimes suspended for half an hour; then approved
   (``A_APPROVED``, won, 60%), declined (20%) or returned for a new offer (20%, a loop).
+- Holidays (optional): dates on which no one works; leads still arrive.
 
 All times are local wall-clock times written with a ``+01:00`` offset, to the second.
 """
@@ -70,16 +71,18 @@ class Log:
 class _Pool:
     """Staff of one role: each member's next free time; FIFO by the order items are ready."""
 
-    def __init__(self, prefix: str, n: int, hours: tuple[int, int]) -> None:
+    def __init__(self, prefix: str, n: int, hours: tuple[int, int],
+                 holidays: frozenset[pd.Timestamp] = frozenset()) -> None:
         self.free = [(START, f"{prefix}{i + 1}") for i in range(n)]
         self.hours = hours
+        self.holidays = holidays
 
     def open_at(self, t: pd.Timestamp, need: pd.Timedelta) -> pd.Timestamp:
         """The first time from ``t`` at which ``need`` of work fits in a working day."""
         h0, h1 = self.hours
         while True:
             day = t.normalize()
-            if t.day_of_week < 5:
+            if t.day_of_week < 5 and day not in self.holidays:
                 begin = max(t, day + pd.Timedelta(hours=h0))
                 if begin + need <= day + pd.Timedelta(hours=h1):
                     return begin
@@ -94,13 +97,15 @@ class _Pool:
 
 
 def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FRONT,
-             back: int = BACK) -> Log:
+             back: int = BACK, holidays: tuple[str, ...] = ()) -> Log:
     """Generate one log of ``days`` days (seeded; the same seed gives the same log);
-    ``front`` and ``back`` are the two roles' headcounts (scale them with the rate)."""
+    ``front`` and ``back`` are the two roles' headcounts (scale them with the rate);
+    on ``holidays`` (dates) no one works, though leads still arrive."""
     rng = np.random.default_rng(seed)
     end = START + pd.Timedelta(days=days)
-    front = _Pool("front", front, FRONT_HOURS)
-    back = _Pool("back", back, BACK_HOURS)
+    off = frozenset(pd.Timestamp(d) for d in holidays)
+    front = _Pool("front", front, FRONT_HOURS, off)
+    back = _Pool("back", back, BACK_HOURS, off)
     events: list[tuple] = []
     heap: list[tuple] = []
     seq = 0

@@ -11,7 +11,12 @@
 - Working calendar per role: the weekday x hour grid of work starts and completes; cells
   with at least :data:`CELL_SHARE` of the busiest cell are working time, the calendar is
   their weekdays and the span of their hours. Holidays: working weekdays between the
-  role's first and last day of work on which it did no work at all.
+  role's first and last day of work on which it did no work at all, when so empty a day is
+  no chance: the mean count m of work events on the :data:`NEIGHBOURS` working days on its
+  quieter side (before or after) gives exp(-m) (Poisson) below :data:`HOLIDAY_CHANCE` over the number of working
+  days looked at. In the scenario they
+  are simulated dates (:func:`simulated_dates`: time 0 is the Monday of the log's first
+  week, so each keeps its weekday).
 - Waits per stage: schedule to start of the stage's work items (days; an item with no
   ``schedule`` that opens its activity in the visit waits from the stage's entry, when the
   work became possible), median and P90 with
@@ -33,6 +38,7 @@ from scipy import stats as st
 from salessim.calibrate.lifecycle import Instances
 from salessim.calibrate.readers import slug
 from salessim.calibrate.visits import Visits
+from salessim.clock import LOG_EPOCH
 from salessim.scenario.parts import WEEKDAYS
 
 ROLE_DISTANCE = 0.5
@@ -40,6 +46,10 @@ SHARED = 0.2
 #: Work ready within this time of entering its stage (days: an hour) is the stage's queue.
 AT_ENTRY = 1 / 24
 CELL_SHARE = 0.05
+#: Chance that any working day of a role's span is empty by chance, at most (holidays).
+HOLIDAY_CHANCE = 0.01
+#: Working days on either side whose work gives an empty day's expected count.
+NEIGHBOURS = 5
 
 
 @dataclass
@@ -56,6 +66,7 @@ class Role:
     grid: list[list[int]] = field(repr=False)  # [weekday][hour] starts + completes
     availability: float = math.nan
     holidays: list[str] = field(default_factory=list)
+    measured: int | None = None   # the log's headcount when ``--headcount`` replaced it
 
 
 @dataclass
@@ -179,15 +190,41 @@ def _role(name: str, group: pd.DataFrame, visits: Visits) -> Role:
     hours_per_week = len(days) * (hours[1] - hours[0])
     availability = (busy / (headcount * hours_per_week * len(active))
                     if len(active) and hours_per_week else math.nan)
-    worked = set(starts.dt.normalize())
-    # Within the role's own span of work: after an extraction cut the work dries up.
-    period = pd.date_range(min(worked), max(worked), freq="D")
-    holidays = [f"{d:%Y-%m-%d}" for d in period
-                if WEEKDAYS[d.day_of_week] in days and d not in worked]
+    holidays = _holidays(pd.concat([starts, ends]), days)
     return Role(name, sorted(group["resource"].unique()),
                 group["activity"].astype(str).value_counts().to_dict(), headcount,
                 (int(active.min()), int(active.max())) if len(active) else (headcount, headcount),
                 days, hours, grid.tolist(), availability, holidays)
+
+
+def _holidays(times: pd.Series, workdays: list[str]) -> list[str]:
+    """Working weekdays with no work at all that chance cannot explain (see the module),
+    within the span of the work (after an extraction cut the work dries up)."""
+    day = times.dt.normalize()
+    counts = day.value_counts()
+    period = pd.date_range(day.min(), day.max(), freq="D")
+    working = period[[WEEKDAYS[d] in workdays for d in period.day_of_week]]
+    if not len(working):
+        return []
+    per_day = counts.reindex(working, fill_value=0).to_numpy(float)
+    bound = HOLIDAY_CHANCE / len(working)
+    out = []
+    for i in np.flatnonzero(per_day == 0):
+        # The day's expected work from its neighbours, the quieter side: a holiday has
+        # busy days on both sides, work drying up (an extraction cut) a quiet one.
+        before, after = per_day[max(0, i - NEIGHBOURS):i], per_day[i + 1:i + 1 + NEIGHBOURS]
+        if len(before) and len(after) and \
+                math.exp(-min(before.mean(), after.mean())) < bound:
+            out.append(f"{working[i]:%Y-%m-%d}")
+    return out
+
+
+def simulated_dates(dates: list[str], start: pd.Timestamp) -> list[str]:
+    """Log dates as dates of a simulation whose time 0 (:data:`~salessim.clock.LOG_EPOCH`,
+    a Monday) is the Monday of the week ``start`` falls in: each keeps its weekday."""
+    monday = start.normalize() - pd.Timedelta(days=int(start.day_of_week))
+    epoch = pd.Timestamp(LOG_EPOCH)
+    return [f"{epoch + (pd.Timestamp(d) - monday):%Y-%m-%d}" for d in dates]
 
 
 def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:

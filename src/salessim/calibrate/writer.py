@@ -18,6 +18,7 @@ from typing import Any
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
 from salessim.calibrate.profileyaml import profile_lines
 from salessim.calibrate.readers import ExportError
+from salessim.calibrate.staff import simulated_dates
 from salessim.calibrate.visits import NURTURE
 from salessim.ends import LOST, is_end
 from salessim.errors import ScenarioError
@@ -121,7 +122,9 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     staff = getattr(cal, "staff", None)
     if staff is not None:
         data["roles"] = {r.name: {"headcount": r.headcount, "calendar": {
-            "workdays": r.workdays, "hours": list(r.hours)}} for r in staff.roles.values()}
+            "workdays": r.workdays, "hours": list(r.hours),
+            **({"holidays": simulated_dates(r.holidays, cal.visits.start)} if r.holidays
+               else {})}} for r in staff.roles.values()}
     elif cal.headcount is not None or cal.touch:
         data["roles"] = {ROLE: {"headcount": cal.headcount or 1}}
     sources = {}
@@ -190,9 +193,15 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      "completes")
         for rid, role in data["roles"].items():
             r = staff.roles[rid]
+            off = ("" if not r.holidays else
+                   f"; holidays: the log's {', '.join(r.holidays)} (no one worked), as "
+                   "simulated dates: time 0 is the Monday of the log's first week")
+            given = ("" if r.measured is None else
+                     f"; headcount given by --headcount {rid}={r.headcount}, the log's "
+                     f"{r.measured}")
             lines.append(f"  {rid}: {_flow(role)}   # {len(r.members)} members, "
                          f"{r.weekly_active[0]}-{r.weekly_active[1]} active a week, "
-                         f"availability {_g(r.availability, 2)}")
+                         f"availability {_g(r.availability, 2)}{given}{off}")
     elif "roles" in data:
         months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
         how = getattr(cal, "staffing", None)
@@ -371,6 +380,9 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
     if staff is not None:
         out["staff_from_log"] = {
             "roles": {r.name: {"members": r.members, "headcount": r.headcount,
+                               "headcount_source": "log" if r.measured is None else "given",
+                               "headcount_in_log": r.headcount if r.measured is None
+                               else r.measured,
                                "weekly_active": r.weekly_active, "workdays": r.workdays,
                                "hours": r.hours, "availability": r.availability,
                                "holidays": r.holidays, "activities": r.activities,
