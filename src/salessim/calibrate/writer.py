@@ -73,7 +73,8 @@ def logged_queue(cal: Calibration, sid: str):
     for it as it starts (work done on the side, later in the stage, stays in its delay:
     a stage is staff work, then customer-side time)."""
     staff = getattr(cal, "staff", None)
-    queue = staff.queues.get(sid) if staff is not None else None
+    # A nurture track holds a lost deal and has no staff work of its own (recycle).
+    queue = staff.queues.get(sid) if staff is not None and sid != NURTURE else None
     ok = queue is not None and queue.work_per_visit > 0 and queue.at_entry
     return queue if ok else None
 
