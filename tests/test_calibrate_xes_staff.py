@@ -116,3 +116,48 @@ def test_headcount_of_a_log_role_on_the_command_line(with_holidays, tmp_path, ca
     assert '"holidays": ["2026-03-04", "2026-04-20"]' in text
     evidence = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
     assert evidence["staff_from_log"]["roles"]["application_staff"]["headcount"] == 2
+
+
+#: The generator's offer and validation as one stage: the customer's side, then the
+#: back office's queue and work, then the decision.
+MERGED_MAP = loggen.STAGE_MAP.replace(
+    "    work: [W_Call]\n  validation:\n    starts: [O_SENT_BACK]\n    work: [W_Validate]",
+    "    work: [W_Call, W_Validate]")
+
+
+def test_a_queue_after_the_customer_s_side_makes_the_stage_customer_first(tmp_path):
+    assert MERGED_MAP != loggen.STAGE_MAP
+    log = loggen.generate(seed=11, days=150)
+    path = loggen.write_xes(log, tmp_path / "credit.xes.gz")
+    stages = tmp_path / "stages.yaml"
+    stages.write_text(MERGED_MAP, encoding="utf-8")
+    result = calibrate_file(path, stages=stages, replications=4, report=False)
+    queue = result.calibration.staff.queues["offer"]
+    # W_Call (side work two days in) is not the queue; W_Validate, ready days in and
+    # followed at once by the decision, is.
+    assert (queue.order, queue.activities) == ("customer_first", ["W_Validate"])
+    assert queue.lag > 1
+    stage = result.scenario.stages["offer"]
+    assert stage.order == "customer_first" and stage.role == queue.role
+    assert stage.delay is not None and stage.work.mean == pytest.approx(queue.work_per_visit,
+                                                                        rel=1e-5)
+    back = result.calibration.staff.roles[queue.role]
+    assert set(back.activities) == {"W_Validate"}
+    true = np.asarray([w for w, start in log.waits["validation"] if start <= log.end])
+    assert queue.wait_median_ci[0] <= np.median(true) <= queue.wait_median_ci[1]
+    assert queue.wait_p90_ci[0] <= np.quantile(true, 0.9) <= queue.wait_p90_ci[1]
+    # The back-test simulates that queue (after the simulated customer's side) and scores
+    # its waits against the log's.
+    lines = {line.kpi: line for line in result.backtest.lines}
+    assert lines["wait.offer.p50"].data == queue.wait_median
+    assert lines["wait.offer.p90"].data == queue.wait_p90
+    assert lines["wait.offer.p50"].mean > 0 and lines["wait.offer.p90"].mean > 0
+    assert result.calibration.staff.queues["application"].order == "work_first"
+    assert result.evidence["staff_from_log"]["queues"]["offer"]["order"] == "customer_first"
+
+
+def test_a_queue_as_the_stage_starts_stays_work_first(with_holidays):
+    _, _, result = with_holidays
+    queue = result.calibration.staff.queues["validation"]
+    assert queue.order == "work_first" and queue.at_entry
+    assert result.scenario.stages["validation"].order == "work_first"

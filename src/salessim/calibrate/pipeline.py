@@ -177,7 +177,7 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     if since is None and cal.staff is not None:
         # The waits of the stages whose queue the scenario simulates: they should match.
         waits = {sid: (q.wait_median, q.wait_p90) for sid, q in cal.staff.queues.items()
-                 if q.at_entry and q.work_per_visit > 0 and sid in scenario.stages}
+                 if q.in_scenario and q.work_per_visit > 0 and sid in scenario.stages}
     bt = (backtest(scored, scenario, replications, seed, since, waits) if run_backtest
           else None)
     ev = evidence(cal, data, origin)

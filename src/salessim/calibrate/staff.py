@@ -22,8 +22,12 @@
   work became possible), median and P90 with
   order-statistic (binomial) 95% intervals; work per visit: the stage's work time / visits.
   The work items ready as the stage starts (activities whose first item in a visit is
-  ready, median, at most :data:`AT_ENTRY` after entry) are the stage's queue; work done later, on the side while the
-  customer has the deal, is not (a stage with only side work reports all its items).
+  ready, median, at most :data:`AT_ENTRY` after entry) are the stage's queue (order
+  ``work_first``). Without such, the activities ready later whose last item in a visit
+  completes at most :data:`AT_ENTRY` before the stage is left (median) are: the customer's
+  side, then the queue, the work and the decision (order ``customer_first``, a back-office
+  stage). Work done on the side while the customer has the deal is neither (a stage with
+  only side work reports all its items, and the scenario leaves them in its delay).
 """
 
 from __future__ import annotations
@@ -84,12 +88,19 @@ class Queue:
     wait_per_visit: float = 0.0
     lag: float = 0.0   # median from entering the stage to its first items being ready (days)
     activities: list[str] = field(default_factory=list)  # the work items counted
+    order: str = "work_first"   # or customer_first: the customer's side, then this queue
 
     @property
     def at_entry(self) -> bool:
-        """The stage queues for staff as it starts (a back-office stage), rather than being
-        worked on the side while the customer has it (ready :data:`AT_ENTRY` or later)."""
+        """The stage queues for staff as it starts, rather than being worked on the side
+        while the customer has it (ready :data:`AT_ENTRY` or later)."""
         return self.lag <= AT_ENTRY
+
+    @property
+    def in_scenario(self) -> bool:
+        """The scenario simulates this queue: at the stage's start (``work_first``) or after
+        the customer's side, just before the decision (``customer_first``)."""
+        return self.at_entry or self.order == "customer_first"
 
 
 @dataclass
@@ -130,13 +141,14 @@ def discover(visits: Visits, instances: Instances) -> Staff | None:
 
 
 def _with_stage(work: pd.DataFrame, visits: Visits) -> pd.DataFrame:
-    v = visits.visits[["deal_id", "entered_at", "stage"]].dropna()
+    v = visits.visits[["deal_id", "entered_at", "exited_at", "stage"]].dropna(
+        subset=["deal_id", "entered_at", "stage"])
     v = v.assign(case=v["deal_id"].astype(str)).sort_values("entered_at")
     # An item belongs to the stage the case was in when it became ready (scheduled), else
     # when it started: a queue belongs to the stage that made it.
     ready = work["scheduled"].fillna(work["started"])
     w = work.assign(case=work["case"].astype(str), ready=ready).sort_values("ready")
-    out = pd.merge_asof(w, v[["case", "entered_at", "stage"]], left_on="ready",
+    out = pd.merge_asof(w, v[["case", "entered_at", "exited_at", "stage"]], left_on="ready",
                         right_on="entered_at", by="case", direction="backward")
     return out.assign(stage=out["stage"].map(visits.target))
 
@@ -239,8 +251,14 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         firsts = group.sort_values("ready").drop_duplicates(["case", "entered_at", "activity"])
         lags = firsts.groupby(firsts["activity"].astype(str))["lag"].median()
         first = lags.index[lags <= AT_ENTRY]
+        order = "work_first"
+        if not len(first):
+            # No queue as the stage starts: a back-office stage may queue after the
+            # customer's side instead, its work the last thing before the decision.
+            first = _closing(group, lags)
+            order = "customer_first" if len(first) else order
         items = group[group["activity"].astype(str).isin(first)] if len(first) else group
-        if len(first):
+        if len(first) and order == "work_first":
             # An item never scheduled waited from when it became possible: the stage's entry
             # (for the first item of its activity in the visit; later ones are sessions).
             opening = ~items.sort_values("ready").duplicated(["case", "entered_at", "activity"])
@@ -258,8 +276,23 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         lag = float(firsts.loc[chosen, "lag"].median())
         out[str(stage)] = Queue(str(stage), len(items), med, (mlo, mhi), p90, (plo, phi),
                                 per_visit, str(role), wait, lag,
-                                sorted(items["activity"].astype(str).unique()))
+                                sorted(items["activity"].astype(str).unique()), order)
     return out
+
+
+def _closing(group: pd.DataFrame, lags: pd.Series) -> pd.Index:
+    """Activities of a stage ready later than :data:`AT_ENTRY` after its start whose last
+    item in a visit completes within :data:`AT_ENTRY` of the visit's exit (median over the
+    visits that left): work that comes after the customer's side and leads to the decision."""
+    done = group.dropna(subset=["completed", "exited_at"])
+    if done.empty:
+        return pd.Index([])
+    last = done.sort_values("completed").drop_duplicates(
+        ["case", "entered_at", "activity"], keep="last")
+    gap = (last["exited_at"] - last["completed"]) / pd.Timedelta(days=1)
+    gaps = gap.groupby(last["activity"].astype(str)).median()
+    late = lags.index[lags > AT_ENTRY]
+    return gaps.index[(gaps <= AT_ENTRY) & gaps.index.isin(late)]
 
 
 def _several(work: pd.DataFrame) -> dict[str, list[str]]:

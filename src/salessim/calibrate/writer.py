@@ -75,7 +75,7 @@ def logged_queue(cal: Calibration, sid: str):
     staff = getattr(cal, "staff", None)
     # A nurture track holds a lost deal and has no staff work of its own (recycle).
     queue = staff.queues.get(sid) if staff is not None and sid != NURTURE else None
-    ok = queue is not None and queue.work_per_visit > 0 and queue.at_entry
+    ok = queue is not None and queue.work_per_visit > 0 and queue.in_scenario
     return queue if ok else None
 
 
@@ -158,6 +158,8 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
         delay = stage_delay(cal, sid)
         if delay != {"dist": "constant", "value": 0}:  # no delay at all: the key is left out
             stage["delay"] = delay
+            if queue is not None and queue.order == "customer_first":
+                stage["order"] = "customer_first"
         if sid == NURTURE:  # lost deals that came back: a nurture track (lead recycling)
             odds = routes(cal, sid)
             back = {t: p for t, p in odds.items() if not is_end(t)}
@@ -250,6 +252,10 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
             lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage less the mean "
                          "work and wait for staff per visit, same shape" if "delay" in stage
                          else "    # no delay: the work and the wait for staff fill the stage")
+            if "order" in stage:
+                lines.append(f"    order: {stage['order']}   # the log: the customer's side, "
+                             f"then the work is ready (median {_g(queue.lag)} days in), waits "
+                             "for staff, and the decision follows its completion")
         elif "role" in stage:
             lines.append(f"    role: {ROLE}")
             lines.append(f"    work: {_flow(stage['work'])}   # staff work per visit "
@@ -395,7 +401,7 @@ def log_evidence(cal: Calibration) -> dict[str, Any]:
                                  "work_per_visit_days": q.work_per_visit,
                                  "ready_after_entry_days": q.lag,
                                  "activities": q.activities,
-                                 "in_scenario": q.at_entry,
+                                 "in_scenario": q.in_scenario, "order": q.order,
                                  "wait_per_visit_days": q.wait_per_visit}
                        for q in staff.queues.values()},
             "several_roles": staff.several_roles}
