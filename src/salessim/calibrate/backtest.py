@@ -18,9 +18,9 @@ With ``since`` (the hold-out), only what happened from that date on is scored.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
