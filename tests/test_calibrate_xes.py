@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,10 @@ from tests import loggen
 
 from salessim.calibrate.durations import NONE, fit_stage
 from salessim.calibrate.estimate import wilson
-from salessim.calibrate.fromlog import read_log
 from salessim.calibrate.lifecycle import pair, resolution
 from salessim.calibrate.pipeline import calibrate_file, read_history
 from salessim.calibrate.readers import ExportError, read_table
-from salessim.calibrate.stagemap import load_stage_map, propose_stage_map
+from salessim.calibrate.stagemap import load_stage_map
 from salessim.calibrate.xes import read_xes
 from salessim.cli import main
 from salessim.errors import ScenarioError
@@ -262,34 +260,6 @@ def test_lost_reasons_are_kept_per_deal(generated):
     kinds = ended.groupby("end")["outcome"].agg(set).to_dict()
     assert kinds == {"A_APPROVED": {"won"}, "A_DECLINED": {"lost"},
                      "A_CANCELLED": {"no_decision"}}
-
-
-REAL = os.environ.get("SALESSIM_REAL_XES", "")
-
-
-@pytest.mark.skipif(not REAL, reason="no real XES log here: none is shipped (public logs such "
-                    "as BPIC 2012 come under their publishers' terms, and the machine has no "
-                    "network to fetch them); set SALESSIM_REAL_XES to paths of logs to read "
-                    "(separated by os.pathsep)")
-@pytest.mark.parametrize("path", [p for p in REAL.split(os.pathsep) if p] or ["-"])
-def test_real_logs_read_and_give_a_proposal(path, tmp_path):
-    events = read_xes(path)
-    smap, text = propose_stage_map(events, pair(events).frame)
-    assert len(events) > 0 and smap.stages
-    out = tmp_path / "map.yaml"
-    out.write_text(text, encoding="utf-8")
-    rows, log = read_log(path, out)
-    assert log.events == len(events) and not math.isnan(log.instances.resolution)
-    if not smap.ends:
-        return
-    # An unedited proposal calibrates, or is refused with the stages that make it unusable.
-    try:
-        result = calibrate_file(path, stages=out, run_backtest=False, report=False)
-    except ExportError as exc:
-        assert "stages." in str(exc)
-    else:
-        assert result.evidence["event_log"]["events"] == len(events)
-        assert result.evidence["warnings"] == result.warnings
 
 
 def test_an_event_log_gives_the_deals_open_at_an_as_of_date(generated):
