@@ -201,6 +201,28 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FR
     return Log(events, amounts, channels, days, end, arrival_days - 1, daily, waits)
 
 
+def arrivals(rng: np.random.Generator, days: int = 150, rate: float = RATE, k: float = K
+             ) -> tuple[pd.DatetimeIndex, pd.Timestamp]:
+    """The generator's arrivals alone (the same model, not the same stream as
+    :func:`generate`): times of the leads of a log of ``days`` days with an extraction cut,
+    and the log's end. ``k = inf`` gives Poisson days."""
+    times = []
+    for d in range(days - CUT_DAYS):
+        day = START + pd.Timedelta(days=d)
+        effect = 1.0 if np.isinf(k) else rng.gamma(k, 1 / k)
+        count = rng.poisson(rate * WEEKDAY[day.day_of_week] * effect)
+        seconds = rng.choice(24, size=count, p=HOURS) * 3600 + rng.integers(3600, size=count)
+        times.append(day.value + seconds.astype(np.int64) * 1_000_000_000)
+    return pd.DatetimeIndex(np.sort(np.concatenate(times))), START + pd.Timedelta(days=days)
+
+
+def window_rate(days: int = 150, rate: float = RATE) -> float:
+    """The true mean leads per day over the days leads arrive (the weekday shape's mean
+    over those days: a window of whole weeks would give ``rate`` itself)."""
+    weekdays = (START + pd.to_timedelta(np.arange(days - CUT_DAYS), unit="D")).day_of_week
+    return float(rate * WEEKDAY[weekdays].mean())
+
+
 STAGE_MAP = """\
 stages:
   application:
