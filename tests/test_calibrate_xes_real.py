@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -153,3 +154,17 @@ def test_a_log_of_work_items_only_proposes_stages_from_their_starts():
     assert {"A", "B"} <= opened
     # Of the burst, only the step that is the very last one of cases ends them.
     assert list(smap.ends) == ["z"]
+
+
+def test_one_time_out_gives_one_jump_warning_at_both_bin_widths():
+    """A time-out at 15.3 days (as Helpdesk's tickets close) is found by the narrow bins
+    and by the day-wide ones, whose centres differ (15.x and 15.5): one warning, not two."""
+    from salessim.calibrate.checks import jump_warnings
+
+    rng = np.random.default_rng(3)
+    exits = rng.uniform(0.5, 40, 2000).tolist() + [15.3] * 500
+    warnings = jump_warnings("resolve", np.array(exits),
+                             np.zeros(len(exits), bool), 1 / 86400)
+    assert len(warnings) == 1
+    age = float(warnings[0].split("at an age of ")[1].split(" ")[0])
+    assert 15 <= age <= 16
