@@ -102,6 +102,11 @@ def test_headcount_replaces_a_log_role_s_and_says_so(with_holidays):
                                           r"roles are application_staff, validation_staff"):
         calibrate_file(path, stages=stages, run_backtest=False, report=False,
                        headcount=["owner=3"])
+    with pytest.raises(ExportError, match=r"--headcount validation_staff with --holdout: a "
+                                          r"held-out calibration of an event log finds no "
+                                          r"roles"):
+        calibrate_file(path, stages=stages, run_backtest=False, report=False, holdout=0.25,
+                       headcount=["validation_staff=9"])
 
 
 def test_headcount_of_a_log_role_on_the_command_line(with_holidays, tmp_path, capsys):

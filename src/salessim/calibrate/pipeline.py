@@ -164,6 +164,13 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                               f"between 0 and 1, got {holdout:g}")
         since = visits.start + (1 - holdout) * visits.days * DAY
         fit_on = visits.cut(since)
+        others = sorted(set(headcount or {}) - {"owner"})
+        if log is not None and others:
+            raise ExportError(f"--headcount {others[0]} with --holdout: a held-out "
+                              "calibration of an event log finds no roles in its work items "
+                              "(its stages have no staff), so there is no role to staff; "
+                              "drop --holdout, or --as-of DATE to calibrate on the earlier "
+                              "part")
     cal = calibrate(fit_on, touch, families, log if since is None else None, headcount)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
