@@ -39,7 +39,7 @@ from salessim.calibrate.arrivals import (
 from salessim.calibrate.drift import Drift, arrival_change, find_drift
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
 from salessim.calibrate.fromlog import EventLog
-from salessim.calibrate.headcount import Headcount, choose_headcount
+from salessim.calibrate.headcount import Headcount, choose_headcount, override_roles
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import slug
 from salessim.calibrate.staff import Staff, discover
@@ -333,7 +333,12 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     drift = find_drift(visits)
     warnings += [d.warning() for d in drift]
     owners = owners_per_month(visits)
-    staffing = choose_headcount(visits, owners, touch, headcount)
+    staff = discover(visits, log.instances) if log is not None else None
+    given = dict(headcount or {})
+    if staff is not None:  # the log's roles: --headcount replaces theirs, no owner role
+        warnings += override_roles(staff, given)
+        given = {}
+    staffing = choose_headcount(visits, owners, touch, given)
     assumptions = [
         "time in stage in a CRM is queue + staff work + customer-side time together; it "
         "cannot be split without activity data, so the whole time in stage is the stage's "
@@ -352,11 +357,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     for sid, days in logged.items():
         assumptions.append(f"staff work of {sid!r} is the mean logged activity time of its "
                            f"visits ({days * 24:.3g} hours), exponential")
-    staff = None
-    if log is not None:
-        staff = discover(visits, log.instances)
-        if staff is not None:
-            warnings += checks.staff_warnings(staff.several_roles)
+    if staff is not None:
+        warnings += checks.staff_warnings(staff.several_roles)
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
                        None if staffing is None else staffing.value, owners, touch, warnings,
                        assumptions, staff, log, win, staffing, drift)

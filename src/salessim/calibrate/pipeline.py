@@ -197,6 +197,13 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     ``headcount`` is ``--headcount`` as {role: N}.
     """
     fit_on, since = fit_period(visits, holdout)
+    others = sorted(set(headcount or {}) - {"owner"})
+    if since is not None and log is not None and others:
+        raise ExportError(f"--headcount {others[0]} with --holdout: a held-out "
+                          "calibration of an event log finds no roles in its work items "
+                          "(its stages have no staff), so there is no role to staff; "
+                          "drop --holdout, or --as-of DATE to calibrate on the earlier "
+                          "part")
     cal = calibrate(fit_on, touch, families, log if since is None else None, headcount)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
@@ -210,7 +217,7 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     if since is None and cal.staff is not None:
         # The waits of the stages whose queue the scenario simulates: they should match.
         waits = {sid: (q.wait_median, q.wait_p90) for sid, q in cal.staff.queues.items()
-                 if q.at_entry and q.work_per_visit > 0 and sid in scenario.stages}
+                 if q.in_scenario and q.work_per_visit > 0 and sid in scenario.stages}
     bt = (backtest(scored, scenario, replications, seed, since, waits) if run_backtest
           else None)
     ev = evidence(cal, data, origin)

@@ -198,7 +198,8 @@ def _staff_parts(cal) -> list[str]:
                 "95% high", "in the scenario"],
                [[q.stage, q.role, q.items, q.wait_median * 24, *(x * 24 for x in q.wait_median_ci),
                  q.wait_p90 * 24, *(x * 24 for x in q.wait_p90_ci),
-                 "queue, then work" if q.at_entry else "no: side work, in the delay"]
+                 "queue, then work" if q.at_entry else "customer, then queue, then work"
+                 if q.in_scenario else "no: side work, in the delay"]
                 for q in staff.queues.values()]),
     ]
 
