@@ -52,3 +52,14 @@ def test_loading_a_scenario_never_imports_scipy():
 
 def test_console_and_kpis_import_nothing_heavy():
     assert _loaded("import salessim.console, salessim.kpis") == []
+
+
+def test_validate_imports_nothing_heavy():
+    """``validate`` reads scenarios and their targets: no tables, statistics or plots."""
+    code = ("import contextlib, io, salessim.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    code = salessim.cli.main(['validate', 'scenarios/b2b_baseline.yaml',\n"
+            "                              'scenarios/speed_to_lead.yaml', '--target',\n"
+            "                              'win_rate=+5%'])\n"
+            "assert code == 0, code")
+    assert _loaded(code) == []

@@ -54,7 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path, args.set)
             # Targets are read as compare reads them, so a bad one fails here, not there.
-            from salessim.compare import kpi_names, parse_target_options, scenario_targets
+            from salessim.targets import kpi_names, parse_target_options, scenario_targets
 
             targets = scenario_targets(scenario, path)
             targets.update(parse_target_options(args.target, kpi_names(scenario)))

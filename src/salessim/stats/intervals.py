@@ -8,13 +8,21 @@ Replications are the unit of independence throughout: every interval here treats
 replication as one i.i.d. observation, never the within-run observations.
 """
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from scipy import stats as st
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and scipy are imported inside the functions that use them: every command imports
+# this module (targets, verdicts), and a command that only reads a scenario must not pay
+# for either. The t distribution comes from scipy.special (a third of scipy.stats' cost).
 
 SUMMARY_COLUMNS = ["kpi", "mean", "ci_low", "ci_high", "n", "std", "half_width"]
 
@@ -62,8 +70,10 @@ def check_level(level: float) -> None:
 
 
 def _t_quantile(level: float, df: int) -> float:
+    from scipy.special import stdtrit  # the t quantile function
+
     check_level(level)
-    return float(st.t.ppf(0.5 + level / 2.0, df))
+    return float(stdtrit(df, 0.5 + level / 2.0))
 
 
 def _interval(mean: float, std: float, n: int, level: float) -> Estimate:
@@ -116,6 +126,8 @@ def summarise(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     Raises:
         KeyError: If a required column is missing.
     """
+    import pandas as pd
+
     missing = {"replication", "kpi", "value"} - set(frame.columns)
     if missing:
         raise KeyError(f"summarise needs columns {sorted(missing)} in the frame")
@@ -170,7 +182,9 @@ def paired_t_pvalue(base: npt.ArrayLike, other: npt.ArrayLike) -> float:
     if np.all(d == d[0]):
         return 1.0 if d[0] == 0.0 else 0.0
     tstat = float(np.mean(d)) / (float(np.std(d, ddof=1)) / math.sqrt(n))
-    return float(2.0 * st.t.sf(abs(tstat), n - 1))
+    from scipy.special import stdtr  # the t distribution function
+
+    return float(2.0 * stdtr(n - 1, -abs(tstat)))
 
 
 def relative_change(base: npt.ArrayLike, other: npt.ArrayLike, level: float = 0.95) -> Estimate:
