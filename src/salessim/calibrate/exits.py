@@ -91,6 +91,7 @@ class StageExits:
     fits: dict[str, CauseFit]
     current: StageTimes | None
     shares: dict[str, float]
+    counts: dict[str, int]
     loglik: dict[str, float]
     aic: dict[str, float]
     check: dict[str, float]
@@ -123,8 +124,18 @@ def _codes(visits: Visits, group) -> tuple[np.ndarray, list[str]]:
     return code, causes
 
 
-def fit_exits(visits: Visits, resolution: float) -> dict[str, StageExits]:
-    """Every stage's exits analysis (stages with two or more exits seen; not nurture)."""
+def fit_exits(visits: Visits, resolution: float, times: dict[str, StageTimes] | None = None,
+              families: dict[str, FamilyFit] | None = None) -> dict[str, StageExits]:
+    """Every stage's exits analysis (stages with two or more exits seen; not nurture).
+
+    Args:
+        visits: the export's visits; resolution: of their times (days).
+        times: the stages' fits of time in stage (reused where no time-out censors them).
+        families: a re-fit on resampled data (the forecast's bootstrap) keeps the choices
+            of the original (:func:`chosen_families`): a stage is fitted in the exits form
+            exactly when it has ``"stage->exit"`` keys, each exit in its family, started
+            from its parameters; without such keys the stage keeps its current form.
+    """
     v = visits.visits
     durations = visits.durations().to_numpy()
     amounts = v["amount"].to_numpy(float) if "amount" in v else np.full(len(v), np.nan)
@@ -139,7 +150,10 @@ def fit_exits(visits: Visits, resolution: float) -> dict[str, StageExits]:
         code, causes = _codes(visits, v.iloc[idx])
         if sid == NURTURE or len(causes) < 2:
             continue
-        out[sid] = _stage(sid, np.maximum(durations[idx], 0.0), code, causes, resolution)
+        if families is not None and not any(k.startswith(f"{sid}->") for k in families):
+            continue
+        out[sid] = _stage(sid, np.maximum(durations[idx], 0.0), code, causes, resolution,
+                          (times or {}).get(sid), families)
         forward = np.array([is_forward(c, progress) if c in progress or c in _ENDS else True
                             for c in causes])
         x = np.log2(amounts[idx] / reference) if len(positive) else None
@@ -154,7 +168,19 @@ def fit_exits(visits: Visits, resolution: float) -> dict[str, StageExits]:
 _ENDS = ("won", "lost", "no_decision")
 
 
-def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolution: float
+def chosen_families(cal) -> dict[str, FamilyFit]:
+    """The fits a re-fit on resampled data keeps (the ``families`` of
+    :func:`salessim.calibrate.estimate.calibrate`): every stage's time in stage, and each
+    exit's latent time in the stages written in the exits form."""
+    out = {sid: t.chosen for sid, t in cal.times.items()}
+    for sid, s in (getattr(cal, "exits", None) or {}).items():
+        if s.form == "exits":
+            out.update({f"{sid}->{c}": f.times.chosen for c, f in s.fits.items()})
+    return out
+
+
+def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolution: float,
+           known: StageTimes | None = None, families: dict[str, FamilyFit] | None = None
            ) -> StageExits:
     inc = aalen_johansen(t, code, causes)
     timeout = find_timeout(sid, t, code, causes)
@@ -164,12 +190,15 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
         hit = (code == k) & ~stopped
         if not hit.any():
             continue
-        fits[cause] = _cause(sid, cause, t, hit, resolution, timeout)
+        fits[cause] = _cause(sid, cause, t, hit, resolution, timeout,
+                             None if families is None else families.get(f"{sid}->{cause}"))
     closed = (code >= 0) & ~stopped
-    current = fit_stage(sid, t, ~closed, resolution=resolution)
+    current = (known if known is not None and timeout is None else
+               fit_stage(sid, t, ~closed, (families or {}).get(sid), resolution))
     counts = {c: int(((code == k) & ~stopped).sum()) for k, c in enumerate(causes)}
+    counts = {c: m for c, m in counts.items() if m}
     n = sum(counts.values())
-    shares = {c: m / n for c, m in counts.items() if m}
+    shares = {c: m / n for c, m in counts.items()}
     ll_next = current.chosen.loglik + sum(m * math.log(m / n) for m in counts.values() if m)
     k_next = len(current.chosen.params) + len(shares) - 1
     ll_exits = sum(f.times.chosen.loglik for f in fits.values())
@@ -183,7 +212,7 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
     bound = float(stats.norm.ppf(1 - CHECK_LEVEL / (2 * len(ages) * len(causes))))
     usable = current.chosen.family != "none" and len(fits) >= 2
     gain = aic["next"] - aic["exits"]
-    form = "exits" if usable and gain > DELTA_AIC else "next"
+    form = "exits" if usable and (gain > DELTA_AIC if families is None else True) else "next"
     why = (f"AIC of the joint (time, exit) likelihood: next {aic['next']:.1f}, exits "
            f"{aic['exits']:.1f} (exits {'lower' if gain > 0 else 'higher'} by {abs(gain):.1f}; "
            f"exits is chosen when lower by more than {DELTA_AIC:g}); Aalen-Johansen check, "
@@ -192,20 +221,22 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
     if not usable:
         why = "one time and shares: " + ("no time in stage to race" if len(fits) >= 2 else
                                          "fewer than two exits outside time-outs")
-    return StageExits(sid, len(t), causes, inc, timeout, fits, current, shares, loglik, aic,
+    return StageExits(sid, len(t), causes, inc, timeout, fits, current, shares, counts, loglik, aic,
                       check, bound, form, why)
 
 
 def _cause(sid: str, cause: str, t: np.ndarray, hit: np.ndarray, resolution: float,
-           timeout: Timeout | None) -> CauseFit:
-    times = fit_stage(f"{sid}->{cause}", t, ~hit, resolution=resolution)
+           timeout: Timeout | None, family: FamilyFit | None = None) -> CauseFit:
+    times = fit_stage(f"{sid}->{cause}", t, ~hit, family, resolution)
     chosen = times.chosen
     km_t, km_s, km_lo, km_hi = times.km
     misfit = 0.0
     if len(km_t) and chosen.family != "none":
         model = chosen.frozen.sf(km_t)
         misfit = float(np.mean((model < km_lo - 1e-12) | (model > km_hi + 1e-12)))
-    if math.isfinite(times.median):
+    if family is not None:  # a re-fit keeps the estimate only (no curve, no interval)
+        med, lo, hi, how = chosen.median, math.nan, math.nan, "fitted family"
+    elif math.isfinite(times.median):
         med, lo, hi, how = times.median, times.median_low, times.median_high, "Kaplan-Meier"
     else:
         med, (lo, hi), how = chosen.median, _median_interval(chosen, t, hit), "fitted family"
