@@ -206,8 +206,8 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
     loglik = {"next": ll_next, "exits": ll_exits}
     aic = {"next": 2 * k_next - 2 * ll_next, "exits": 2 * k_exits - 2 * ll_exits}
     ages = np.quantile(t[code >= 0], np.linspace(0.1, 0.9, 9))
-    check = {"next": _check(inc, ages, _next_cif(current.chosen, shares, timeout)),
-             "exits": _check(inc, ages, _exits_cif({c: f.spec for c, f in fits.items()},
+    check = {"next": _check(inc, ages, next_cif(current.chosen, shares, timeout)),
+             "exits": _check(inc, ages, exits_cif({c: f.spec for c, f in fits.items()},
                                                    timeout))}
     bound = float(stats.norm.ppf(1 - CHECK_LEVEL / (2 * len(ages) * len(causes))))
     usable = current.chosen.family != "none" and len(fits) >= 2
@@ -292,7 +292,7 @@ def _median_interval(fit: FamilyFit, t: np.ndarray, hit: np.ndarray) -> tuple[fl
     return fit.median * math.exp(-z), fit.median * math.exp(z)
 
 
-def _next_cif(fit: FamilyFit, shares: dict[str, float], timeout: Timeout | None):
+def next_cif(fit: FamilyFit, shares: dict[str, float], timeout: Timeout | None):
     """The current form's incidence: p_k F(t) before a time-out; its atom after."""
     dist = fit.frozen
     after = timeout.after if timeout else math.inf
@@ -329,7 +329,7 @@ def _sf(spec: dict[str, Any], s: np.ndarray) -> np.ndarray:
     return frozen_spec(spec).sf(s)
 
 
-def _exits_cif(specs: dict[str, dict[str, Any]], timeout: Timeout | None):
+def exits_cif(specs: dict[str, dict[str, Any]], timeout: Timeout | None):
     """The exits form's incidence: integral of f_k times the other exits' survival, on a
     fine grid (empirical latent times as their steps), plus the time-out's atom."""
     after = timeout.after if timeout else math.inf
