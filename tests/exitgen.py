@@ -9,7 +9,9 @@ The process (the truth a calibration should recover; it does not use salessim's 
 - ``application``: competing exits. The latent time to ``offer`` is lognormal (fast), the
   latent time to ``lost`` is Weibull (slow); the first to come decides.
 - ``offer``: competing exits (``validation`` lognormal, ``lost`` exponential) and a time-out:
-  a deal still here ``timeout`` days after entering is lost at exactly that age.
+  a deal still here ``timeout`` days after entering is lost at exactly that age. With
+  ``offer_per_doubling`` != 1 the latent time to ``validation`` is divided by
+  ``offer_per_doubling ** log2(value / reference)`` (the exits form's value odds).
 - ``validation``: the current form: one time in the stage (gamma) and then a draw of the
   exit, ``won`` / ``lost`` (and ``offer``, a loop, when ``loop`` > 0). The odds of moving
   on (won or back to offer: both are forward by salessim's rule) are multiplied by
@@ -90,6 +92,11 @@ class Truth:
     reference: float = 15000.0
     per_doubling: float = 1.6
     visit_odds: tuple[float, ...] | None = None
+    offer_per_doubling: float = 1.0
+
+    def factor(self, value: float, per_doubling: float) -> float:
+        """The value factor r = per_doubling ** log2(value / reference) (value >= 1)."""
+        return float(per_doubling ** np.log2(max(value, 1.0) / self.reference))
 
     @property
     def value_mean(self) -> float:
@@ -157,7 +164,10 @@ class Truth:
                 "application": {"exits": {k: {"time": v} for k, v in
                                           self.exits()["application"].items()}},
                 "offer": {"exits": {k: {"time": v} for k, v in self.exits()["offer"].items()},
-                          "timeout": {"after": f"{self.timeout:g} days", "to": "lost"}},
+                          "timeout": {"after": f"{self.timeout:g} days", "to": "lost"},
+                          **({"value_odds": {"reference": self.reference,
+                                             "per_doubling": self.offer_per_doubling}}
+                             if self.offer_per_doubling != 1.0 else {})},
                 "validation": validation,
             },
         }
@@ -256,6 +266,9 @@ def _walk(rng, truth: Truth, deal: str, t: float, value: float, end: float, rows
         visits[stage] = visits.get(stage, 0) + 1
         if stage in exits:
             latent = {k: _draw(rng, spec) for k, spec in exits[stage].items()}
+            if stage == "offer" and truth.offer_per_doubling != 1.0:
+                # The forward exit's latent time divided by the value factor (accelerated).
+                latent["validation"] /= truth.factor(value, truth.offer_per_doubling)
             nxt = min(latent, key=latent.get)
             stay = latent[nxt]
             after, to = timeouts.get(stage, (np.inf, None))

@@ -14,6 +14,10 @@ no visit is left to leave at all. The test, for each cause of a stage:
   exits, at least :data:`MIN_RATIO` times E_k, and N_k is improbable under Poisson(E_k):
   P(N >= N_k) < :data:`ALPHA` / (bins scanned), a Bonferroni bound on the false alarms of
   one cause of one stage.
+- And the stage empties there: of the visits still in it at the bin's start, at most
+  :data:`MAX_SURVIVORS` are still in it at the bin's end. A rule ends every visit that
+  reaches it (a few exceptions allowed); a bump in one exit's time (many exits about one
+  age from a second mode of its distribution) leaves the others in the stage.
 - The time-out's age is the median age of the exits in the bin (a rule fires at one age,
   so they sit together); exits of that cause in the bin are the time-outs.
 
@@ -35,6 +39,7 @@ RING = 7
 MIN_COUNT = 10
 MIN_SHARE = 0.05
 MIN_RATIO = 3.0
+MAX_SURVIVORS = 0.1
 
 
 @dataclass
@@ -101,6 +106,8 @@ def find_timeout(stage: str, durations: np.ndarray, cause: np.ndarray, causes: l
         return None
     edges = np.arange(MIN_AGE - 0.5, top + 1.5)
     pt = person_time(t, edges)
+    order = np.sort(t)
+    at_risk = len(t) - np.searchsorted(order, edges, side="left")  # age >= edge
     bins = len(pt)
     best: Timeout | None = None
     for k, name in enumerate(causes):
@@ -122,6 +129,8 @@ def find_timeout(stage: str, durations: np.ndarray, cause: np.ndarray, causes: l
             p = float(stats.poisson.sf(n - 1, max(expected, 1e-9)))
             if p >= ALPHA / bins or (best is not None and p >= best.p):
                 continue
+            if at_risk[i + 1] > MAX_SURVIVORS * at_risk[i]:
+                continue  # the stage does not empty there: no rule
             lo, hi = float(edges[i]), float(edges[i + 1])
             inside = ages[(ages >= lo) & (ages < hi)]
             best = Timeout(stage, name, float(np.median(inside)), n, n / len(ages),
