@@ -383,9 +383,11 @@ def _stage_checks(visits: Visits, times: dict[str, StageTimes],
         if timeout is None:
             out += checks.jump_warnings(sid, durations[idx], is_open[idx], res)
         else:
-            out.append(f"time-out: stage {sid!r}: {timeout.words()}; the scenario says "
-                       f"timeout: {{after: {timeout.after:.4g} days, to: {timeout.to}}} "
-                       "(unless the stage has staff work)")
+            out.append(f"jump in the Kaplan-Meier curve: stage {sid!r}: exits by "
+                       f"{timeout.to!r} pile up at an age of {timeout.after:.3g} days, a "
+                       f"time-out: {timeout.words()}; the scenario says timeout: {{after: "
+                       f"{timeout.after:.4g} days, to: {timeout.to}}} unless the stage has "
+                       "staff work")
         out += checks.resolution_warnings(sid, durations[idx], is_open[idx], res)
         out += checks.sample_warnings(sid, t)
     return out
