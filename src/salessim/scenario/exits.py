@@ -103,12 +103,8 @@ def implied(stage: Any) -> Implied:
     exact = stage.timeout is None and stage.value_odds is None and stage.visit_odds is None
     cap: float | None = stage.timeout.after if stage.timeout is not None else None
     if stage.exits is not None:
-        targets = list(stage.exits)
-        out = race([e.time for e in stage.exits.values()], cap)
-        routes = dict(zip(targets, out.exits, strict=True))
-        if stage.timeout is not None:
-            routes[stage.timeout.to] = routes.get(stage.timeout.to, 0.0) + out.timed_out
-        return Implied(routes, out.mean_time, exact)
+        routes, mean = _race_routes(stage.exits, stage.timeout)
+        return Implied(routes, mean, exact)
     routes = dict(stage.next)
     delay = stage.delay
     if cap is None or delay is None:
@@ -141,13 +137,18 @@ def with_implied_next(data: Any, context: Any) -> Any:
         return {**data, "next": {next(iter(NOT_FORWARD)): 1.0}}
     if len(exits) < 2:
         return {**data, "next": {next(iter(NOT_FORWARD)): 1.0}}
-    cap = timeout.after if timeout is not None else None
-    out = race([e.time for e in exits.values()], cap)
+    return {**data, "next": _race_routes(exits, timeout)[0]}
+
+
+def _race_routes(exits: Exits, timeout: Timeout | None) -> tuple[dict[str, float], float]:
+    """The race's shares per target (the time-out's included, summing to 1) and its mean
+    time, for a deal of factor 1 and age 0."""
+    out = race([e.time for e in exits.values()], None if timeout is None else timeout.after)
     routes = dict(zip(exits, out.exits, strict=True))
     if timeout is not None:
         routes[timeout.to] = routes.get(timeout.to, 0.0) + out.timed_out
     total = math.fsum(routes.values())
-    return {**data, "next": {t: p / total for t, p in routes.items()}}
+    return {t: p / total for t, p in routes.items()}, out.mean_time
 
 
 def check_stage(stage: Any) -> None:
