@@ -78,3 +78,12 @@ def test_evolve_keeps_the_time_unit_and_takes_no_base():
     assert evolve(base, time_unit="hour") == base
     with pytest.raises(ScenarioError, match=r"evolve: extends:"):
         evolve(base, extends="other.yaml")
+
+
+def test_evolve_adds_only_under_add():
+    base = load_scenario("scenarios/b2b_baseline.yaml")
+    with pytest.raises(ScenarioError, match=r"roles\.aee: the base has no such role \(did you "
+                                            r"mean 'ae'\?\)"):
+        evolve(base, {"roles.aee.headcount": 7})
+    more = evolve(base, add={"roles": {"bdr": {"headcount": 2, "cost_per_hour": 30}}})
+    assert more.roles["bdr"].headcount == 2 and set(base.roles) < set(more.roles)

@@ -89,7 +89,7 @@ def _gap(**change) -> PipelineGap:
 def test_the_sentence_names_each_cause():
     until = pd.Timestamp("2026-09-30")
     text = _gap().sentence(until)
-    assert "is 1000;" in text and "300 less" in text
+    assert "is 1,000;" in text and "300 less" in text  # amounts of 1,000 and up: separators
     assert "bring 100 more by 2026-09-30 (95% CI 50 to 150)" in text
     assert "the other 200 is mostly deals that close after 2026-09-30" in text
     assert "400 of value is still open" in text

@@ -118,3 +118,45 @@ def test_report_in_a_headless_browser(report_path):
             assert page.evaluate(_OVERFLOW) == []
         finally:
             browser.close()
+
+
+# Figures (an amount, a share, a bound of an interval: a word that is a number) the browser
+# broke over two lines: each word's own boxes must lie on one line.
+_BROKEN_FIGURES = r"""() => {
+  const out = [];
+  for (const td of document.querySelectorAll('td, th')) {
+    const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/\S+/g)) {
+        if (!/^[\[(]?[-+−]?[$€£]?\d[\d,.]*%?[\])]?,?$/.test(m[0])) continue;
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set(Array.from(range.getClientRects(), r => Math.round(r.top)));
+        if (tops.size > 1) out.push(`${td.closest('table').id}: ${m[0]}`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_report_tables_never_break_a_number(report_path, width):
+    executable = _chromium()
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: pip install "
+        "'salessim[test]'")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(report_path.as_uri())
+            page.wait_for_load_state("load")
+            cells = page.evaluate("() => document.querySelectorAll('td').length")
+            assert cells > 100  # the check below looks at real tables
+            assert page.evaluate(_BROKEN_FIGURES) == []
+            text = page.locator("body").inner_text()
+            assert "e+0" not in text and "True" not in text and "False" not in text
+        finally:
+            browser.close()

@@ -39,6 +39,7 @@ def redesign(tmp_path, targets: str) -> Path:
     ("win_rat: +5%", "unknown KPI (did you mean 'win_rate'?)"),
     ('utilisation.sd: "<= 0.85"', "unknown KPI (did you mean 'utilisation.sdr'?)"),
     ("won_rate: +5%", "unknown KPI (did you mean 'win_rate'?)"),
+    ("wins: +10%", "unknown KPI (did you mean 'won'?); the KPIs: leads, won,"),
     ("conversion.closng: +5%", "unknown KPI (did you mean 'conversion.close'?)"),
     ("win_rate: 20%", "a relative target needs its sign"),
     ("win_rate: 0.85", "a target is a signed relative change"),
@@ -135,3 +136,40 @@ def test_a_top_level_key_that_is_not_text_is_an_unknown_key(tmp_path, capsys, ke
     path.write_text(f"name: t\nhorizon: 10\n{key}: x\nsources: {{web: {{rate: 1}}}}\n"
                     "entry: a\nstages: {a: {next: {won: 1}}}\n")
     refused(capsys, ["validate", str(path)], "unknown key", "allowed here: name")
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [
+    ("stages: {qualfy: {work: {mean: 1}}}", 3,
+     "stages.qualfy: the base has no such stage (did you mean 'qualify'?); to add one, write "
+     "it under add: stages:"),
+    ("roles: {aee: {headcount: 7}}", 3, "roles.aee: the base has no such role (did you mean 'ae'?)"),
+    ("sources: {inbund: {rate: 2}}", 3, "sources.inbund: the base has no such source"),
+    ("add: {stages: {qualify: {delay: 1, next: {won: 1}}}}", 3,
+     "add.stages.qualify: the base has this stage already: change it under stages: instead"),
+    ("add: {calendar: {hours: [9, 17]}}", 3, "add: add: holds stages, roles, sources"),
+])
+def test_a_redesign_cannot_add_by_a_misspelling(tmp_path, capsys, body, line, message):
+    path = tmp_path / "redesign.yaml"
+    path.write_text(f"extends: {BASE}\nname: changed\n{body}\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "validate", path)
+    assert code == 2 and f"{path}:{line}: {message}" in err, err
+
+
+def test_a_redesign_adds_under_add_and_errors_inside_point_at_their_line(tmp_path, capsys):
+    path = tmp_path / "redesign.yaml"
+    path.write_text(f"extends: {BASE}\nname: a BDR team\nadd:\n  roles:\n"
+                    "    bdr: {headcount: 2, cost_per_hour: 30}\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "validate", path)
+    assert code == 0 and "5 roles" in out
+    path.write_text(f"extends: {BASE}\nname: a BDR team\nadd:\n  roles:\n"
+                    "    bdr: {headcount: -2}\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "validate", path)
+    assert code == 2 and f"{path}:5: roles.bdr.headcount" in err, err
+
+
+def test_add_is_only_for_a_redesign(tmp_path, capsys):
+    path = tmp_path / "whole.yaml"
+    path.write_text(Path(BASE).read_text(encoding="utf-8") + "add: {roles: {bdr: {headcount: 1}}}\n",
+                    encoding="utf-8")
+    code, _, err = run_cli(capsys, "validate", path)
+    assert code == 2 and "add: is for a redesign" in err

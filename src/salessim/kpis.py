@@ -297,16 +297,17 @@ def markdown_table() -> str:
 
 
 def format_plain(value: float | None) -> str:
-    """A number for a table: n/a for NaN, thousands separators, 4 significant digits, and
-    never an exponent (``0.00003401``, not ``3.401e-05``)."""
+    """A number for a table: n/a for NaN, whole units with thousands separators from 1,000
+    (``3,125,256``), 4 significant digits below, and never an exponent (``0.00003401``, not
+    ``3.401e-05``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    if abs(value) >= 1e4:
-        return f"{value:,.0f}"
     if value == 0 or abs(value) < 1e-9:
         return "0"
+    if abs(float(f"{value:.4g}")) >= 1000:  # whole units from 1,000 (999.99 is 1,000)
+        return f"{value:,.0f}"
     digits = max(0, 3 - math.floor(math.log10(abs(value))))
     text = f"{value:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text

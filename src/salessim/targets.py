@@ -96,9 +96,7 @@ def parse_target(
     if known_kpis is not None:
         known = list(known_kpis)
         if kpi not in known:
-            close = difflib.get_close_matches(kpi, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise fail(f"unknown KPI{hint}; KPIs of this scenario: {', '.join(known)}", kpi)
+            raise fail(unknown_kpi(kpi, known), kpi)
     if not isinstance(spec, str):
         # A bare YAML number is ambiguous: 0.85 could be a bound or a change of 85%.
         raise fail(_SYNTAX)
@@ -120,6 +118,20 @@ def parse_target(
     if not math.isfinite(value):
         raise fail("the bound must be a finite number")
     return Target(kpi, op, value, pct is not None, spec.strip())
+
+
+def unknown_kpi(kpi: str, known: Sequence[str]) -> str:
+    """The rule an unknown KPI breaks: the closest name first, then the KPIs in short.
+
+    Per-stage, per-role and per-source KPIs are shown once as a pattern
+    (``conversion.<stage>``), so the list stays a line or two long whatever the scenario.
+    """
+    close = difflib.get_close_matches(kpi, known, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    plain = [k for k in known if "." not in k]
+    families = dict.fromkeys(k.split(".", 1)[0] + ".<name>" for k in known if "." in k)
+    listed = ", ".join([*plain, *families])
+    return f"unknown KPI{hint}; the KPIs: {listed} (<name>: a stage, role or source)"
 
 
 def scenario_targets(scenario: Scenario, path: str | Path | None = None) -> dict[str, Target]:

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import base64
 import html
+import numbers
+import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+
+from salessim.kpis import format_plain
 
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -20,7 +25,8 @@ h3 { font-size: 1.05em; margin-top: 1.4em; }
 table { border-collapse: collapse; font-size: 0.82em; margin: 0.6em 0 1.2em; display: block;
         max-width: 100%; overflow-x: auto; }
 caption { text-align: left; }
-th, td { overflow-wrap: anywhere; }
+th, td { overflow-wrap: break-word; }
+td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 section.summary { background: #f6f8fb; border: 1px solid #d8dee8; padding: 0.2em 1em 0.6em;
                   border-radius: 4px; } section.summary h2 { margin-top: 0.6em; }
 p.redesign { margin: 0.5em 0; } ul.warnings li { margin: 0.4em 0; }
@@ -79,7 +85,7 @@ class HtmlDocument:
         rows = []
         for _, row in frame.iterrows():
             cls = f' class="{html.escape(str(row[row_class]))}"' if row_class else ""
-            cells = "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+            cells = "".join(_td(_cell(v), _is_number(v)) for v in row)
             rows.append(f"<tr{cls}>{cells}</tr>")
         self.parts.append(
             f'<table id="{html.escape(ident)}"><caption>{html.escape(caption)}</caption>'
@@ -101,9 +107,33 @@ class HtmlDocument:
             f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self.parts) + "\n</body></html>\n")
 
 
+#: Text that is one figure: 1,234.5; -3.2%; €12,000 (a figure with its interval may wrap
+#: between the two, never inside a figure: break-word breaks no word a column can hold).
+_FIGURE = re.compile(r"[-+−]?[$€£]?\d[\d,.]*%?")
+
+
+def _td(text: str, number: bool) -> str:
+    """A cell; a figure never wraps (its column widens, and the table scrolls if it must)."""
+    if number or _FIGURE.fullmatch(text.strip()):
+        return f'<td class="num">{html.escape(text)}</td>'
+    return f"<td>{html.escape(text)}</td>"
+
+
+def _is_number(value: object) -> bool:
+    """A cell that holds a number (a bool is a yes or no, not a number)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def _cell(value: object) -> str:
+    """A cell's text as a client reads it: thousands separators, no scientific notation,
+    about four significant digits, yes/no for a flag (a cell never shows ``1.5e+04`` or
+    ``True``)."""
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        return format_plain(float(value))
     return str(value)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from salessim.errors import Problem, ScenarioError
-from salessim.scenario.load import Document, merge, resolved, validate_document
+from salessim.scenario.load import Document, merge, resolved, validate_document, with_additions
 from salessim.scenario.schema import Scenario
 
 #: The pseudo-file errors of :func:`evolve` name.
@@ -20,7 +20,8 @@ def evolve(scenario: Scenario, changes: Mapping[str, Any] | None = None,
     ``changes`` merge in as a redesign file's do (maps key by key, ``None`` deletes a key,
     a stage's ``next`` and a distribution naming another ``dist`` are replaced whole); a
     key may be a dotted path (``"roles.ae.headcount"``). Keyword arguments change
-    top-level keys (``warmup="2 weeks"``). Duration strings are read in the scenario's own
+    top-level keys (``warmup="2 weeks"``). A new stage, role or source goes under ``add``
+    (``add={"roles": {"bdr": {...}}}``), as in a file. Duration strings are read in the scenario's own
     ``time_unit``, which cannot change here: the numbers already in the scenario are
     written in it. Unlike pydantic's ``model_copy(update=...)``, every rule of the
     scenario language is checked again.
@@ -44,5 +45,6 @@ def evolve(scenario: Scenario, changes: Mapping[str, Any] | None = None,
                                     f"in {scenario.time_unit}s")):
         if key in change and not (key == "time_unit" and change[key] == scenario.time_unit):
             raise ScenarioError([Problem(key, rule, change[key], EVOLVE_SOURCE)])
-    data = merge(resolved(scenario), change)
+    base = resolved(scenario)
+    data = merge(base, with_additions(change, base, {}, EVOLVE_SOURCE))
     return validate_document(Document(data, {}, [EVOLVE_SOURCE]))

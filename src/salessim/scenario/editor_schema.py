@@ -38,6 +38,11 @@ TARGET_PATTERN = (rf"^\s*(?:[-+](?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*%"
                   rf"|(?:<=|>=)\s*{NUMBER_PATTERN}\s*%?)\s*$")
 
 
+#: The named collections a redesign may add to, but only under ``add:`` (a key of them
+#: that its base lacks is an error elsewhere: a misspelt id must not become a new item).
+ADDABLE = ("stages", "roles", "sources")
+
+
 def kpi_name_pattern() -> str:
     """KPI names of the registry as one pattern (``utilisation.<role>`` takes any id)."""
     names = [re.escape(k.id).replace(re.escape("."), r"\.") for k in kpis.REGISTRY]
@@ -146,8 +151,13 @@ def _partial_schema(full: dict[str, Any], members: set[str]) -> dict[str, Any]:
                 out[key] = copy.deepcopy(value)
         return out
 
+    whole = {group: copy.deepcopy(full["properties"][group]) for group in ADDABLE}
     schema: dict[str, Any] = partial(full)  # a mapping in, a mapping out
     schema["required"] = ["extends"]
+    # New stages, roles and sources are whole (their base has none to merge onto).
+    schema["properties"]["add"] = {
+        "type": "object", "additionalProperties": False, "properties": whole,
+        "description": "stages, roles and sources the base does not have, each written whole"}
     new_defs = dict(defs)
     done: set[str] = set()
     while len(done) < len(wanted):

@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 
 from salessim.errors import Problem, ScenarioError, did_you_mean
 from salessim.scenario.dists import DIST_NAMES
+from salessim.scenario.editor_schema import ADDABLE
 from salessim.scenario.editor_schema import json_schema as json_schema  # part of this API
 from salessim.scenario.fields import allowed_keys
 from salessim.scenario.schema import Scenario, process_problems
@@ -96,6 +97,11 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     origins = {p: (name, line) for p, line in lines.items()}
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
+        if "add" in data:
+            raise ScenarioError([Problem("add", "add: is for a redesign (a file with extends:): "
+                                         "a whole scenario writes its stages, roles and "
+                                         "sources where they belong", "add",
+                                         name, lines.get(("add",)))])
         return Document(data, origins, [name])
     at = lines.get(("extends",))
     parent_path = _base_path(path, parent_ref, name, at)
@@ -116,10 +122,58 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
             raise ScenarioError([Problem("extends", "the base is not a YAML scenario (a mapping "
                                          "of keys to values)", parent_ref, name, at)]) from None
         raise
+    data = with_additions(data, parent.data, lines, name)
+    # An error inside an added item points at the line under add: where it is written.
+    origins.update({p[1:]: (name, line) for p, line in lines.items()
+                    if p[:1] == ("add",) and len(p) > 2})
     merged = merge(parent.data, data)
     merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
     merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
     return Document(merged, merged_origins, [*parent.files, name])
+
+
+def with_additions(data: dict[str, Any], base: dict[str, Any], lines: dict[Path_, int],
+                    name: str) -> dict[str, Any]:
+    """A redesign's keys with its ``add:`` moved into place, after checking both.
+
+    A stage, role or source a redesign names must be one of its base's (a misspelt
+    ``qualfy`` would otherwise become a new, half-written stage); a new one is written
+    under ``add:`` and must not be one already.
+    """
+    problems: list[Problem] = []
+    for group in ADDABLE:
+        changed, known = data.get(group), base.get(group)
+        if isinstance(changed, dict) and isinstance(known, dict):
+            for key in changed:
+                if key not in known:
+                    problems.append(Problem(
+                        f"{group}.{key}", f"the base has no such {group[:-1]}"
+                        f"{did_you_mean(str(key), [str(k) for k in known])}; to add one, write "
+                        f"it under add: {group}: ({', '.join(map(str, known))})", key, name,
+                        lines.get((group, key))))
+    added = data.get("add")
+    if added is not None:
+        if not isinstance(added, dict) or set(added) - set(ADDABLE):
+            problems.append(Problem("add", f"add: holds {', '.join(ADDABLE)}: new ones by id",
+                                    added if not isinstance(added, dict) else
+                                    sorted(map(str, set(added) - set(ADDABLE))), name,
+                                    lines.get(("add",))))
+        else:
+            for group, items in added.items():
+                for key in items if isinstance(items, dict) else ():
+                    if key in (base.get(group) or {}) or key in (data.get(group) or {}):
+                        problems.append(Problem(f"add.{group}.{key}", f"the base has this "
+                                                f"{group[:-1]} already: change it under "
+                                                f"{group}: instead", key, name,
+                                                lines.get(("add", group, key))))
+    if problems:
+        raise ScenarioError(problems)
+    if not added:
+        return data
+    data = {k: v for k, v in data.items() if k != "add"}
+    for group, items in added.items():
+        data[group] = {**(data.get(group) or {}), **(items or {})}
+    return data
 
 
 #: Most bases a chain of ``extends:`` may hold.
