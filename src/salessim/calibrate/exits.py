@@ -102,6 +102,7 @@ class StageExits:
     value: Factor | None = None
     visit: Factor | None = None
     written: dict[str, bool] = field(default_factory=dict)
+    staffed: bool = False  # staff work in the stage: the writer keeps its current form
 
     @property
     def value_odds(self) -> dict[str, float] | None:
@@ -150,10 +151,9 @@ def fit_exits(visits: Visits, resolution: float, times: dict[str, StageTimes] | 
         code, causes = _codes(visits, v.iloc[idx])
         if sid == NURTURE or len(causes) < 2:
             continue
-        if families is not None and not any(k.startswith(f"{sid}->") for k in families):
-            continue
+        race = families is None or any(k.startswith(f"{sid}->") for k in families)
         out[sid] = _stage(sid, np.maximum(durations[idx], 0.0), code, causes, resolution,
-                          (times or {}).get(sid), families)
+                          (times or {}).get(sid), families, race)
         forward = np.array([is_forward(c, progress) if c in progress or c in _ENDS else True
                             for c in causes])
         x = np.log2(amounts[idx] / reference) if len(positive) else None
@@ -180,15 +180,15 @@ def chosen_families(cal) -> dict[str, FamilyFit]:
 
 
 def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolution: float,
-           known: StageTimes | None = None, families: dict[str, FamilyFit] | None = None
-           ) -> StageExits:
+           known: StageTimes | None = None, families: dict[str, FamilyFit] | None = None,
+           race: bool = True) -> StageExits:
     inc = aalen_johansen(t, code, causes)
     timeout = find_timeout(sid, t, code, causes)
     stopped = timeout.hits(t, code, causes) if timeout else np.zeros(len(t), bool)
     fits = {}
     for k, cause in enumerate(causes):
         hit = (code == k) & ~stopped
-        if not hit.any():
+        if not hit.any() or not race:
             continue
         fits[cause] = _cause(sid, cause, t, hit, resolution, timeout,
                              None if families is None else families.get(f"{sid}->{cause}"))
@@ -208,7 +208,7 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
     ages = np.quantile(t[code >= 0], np.linspace(0.1, 0.9, 9))
     check = {"next": _check(inc, ages, next_cif(current.chosen, shares, timeout)),
              "exits": _check(inc, ages, exits_cif({c: f.spec for c, f in fits.items()},
-                                                   timeout))}
+                                                   timeout)) if fits else math.nan}
     bound = float(stats.norm.ppf(1 - CHECK_LEVEL / (2 * len(ages) * len(causes))))
     usable = current.chosen.family != "none" and len(fits) >= 2
     gain = aic["next"] - aic["exits"]
@@ -218,11 +218,14 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
            f"exits is chosen when lower by more than {DELTA_AIC:g}); Aalen-Johansen check, "
            f"largest |z| at the deciles of the exit ages: next {check['next']:.2f}, exits "
            f"{check['exits']:.2f} (bound {bound:.2f})")
-    if not usable:
+    if not race:
+        aic["exits"] = loglik["exits"] = math.nan
+        why = "a re-fit keeps the original's form: one time and shares"
+    elif not usable:
         why = "one time and shares: " + ("no time in stage to race" if len(fits) >= 2 else
                                          "fewer than two exits outside time-outs")
-    return StageExits(sid, len(t), causes, inc, timeout, fits, current, shares, counts, loglik, aic,
-                      check, bound, form, why)
+    return StageExits(sid, len(t), causes, inc, timeout, fits, current, shares, counts, loglik,
+                      aic, check, bound, form, why)
 
 
 def _cause(sid: str, cause: str, t: np.ndarray, hit: np.ndarray, resolution: float,

@@ -4,9 +4,9 @@ A stage whose form is ``exits`` gets ``exits: {target: {time: Dist}}`` in place 
 ``delay`` and ``next``; a time-out found in it is written as ``timeout`` in either form
 (with ``next``, the delay and the shares are then those fitted with the time-outs
 censored); ``value_odds`` and ``visit_odds`` where their test rejects. A stage with staff
-work (``--touch``, or a queue from an event log) keeps its current form and gets no
-time-out: its time in stage is work and customer-side time together, and the race of the
-latent times would be run after the work as well.
+work (a ``role``: ``--touch``, or a queue from an event log) keeps its current form and
+gets none of these keys: its time in stage is work and customer-side time together, and
+the race of the latent times would be run after the work as well.
 """
 
 from __future__ import annotations
@@ -28,14 +28,10 @@ def _flow(value: Any) -> str:
 
 
 def analysis(cal, sid: str) -> StageExits | None:
-    """The stage's exits analysis when the scenario uses any of it (no staff work)."""
+    """The stage's exits analysis when the scenario uses it (a stage without staff work;
+    :func:`exit_keys` records which, from the stage's ``role``)."""
     found = (getattr(cal, "exits", None) or {}).get(sid)
-    if found is None or sid in cal.touch:
-        return None
-    staff = getattr(cal, "staff", None)
-    if staff is not None and sid in staff.queues:
-        return None
-    return found
+    return None if found is None or found.staffed else found
 
 
 def _shares(s: StageExits) -> dict[str, float]:
@@ -47,6 +43,9 @@ def _shares(s: StageExits) -> dict[str, float]:
 
 def exit_keys(cal, sid: str, stage: dict[str, Any]) -> None:
     """Put the stage's exits, time-out and odds into its scenario data (in place)."""
+    found = (getattr(cal, "exits", None) or {}).get(sid)
+    if found is not None:
+        found.staffed = "role" in stage
     s = analysis(cal, sid)
     if s is None:
         return
