@@ -152,6 +152,8 @@ def fit_exits(visits: Visits, resolution: float, times: dict[str, StageTimes] | 
         if sid == NURTURE or len(causes) < 2:
             continue
         race = families is None or any(k.startswith(f"{sid}->") for k in families)
+        if not race:
+            continue  # a re-fit keeps the original's choices: none made here
         out[sid] = _stage(sid, np.maximum(durations[idx], 0.0), code, causes, resolution,
                           (times or {}).get(sid), families, race)
         forward = np.array([is_forward(c, progress) if c in progress or c in _ENDS else True
