@@ -38,6 +38,7 @@ from salessim.calibrate.arrivals import (
 )
 from salessim.calibrate.drift import Drift, arrival_change, find_drift
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
+from salessim.calibrate.exits import StageExits, fit_exits
 from salessim.calibrate.fromlog import EventLog
 from salessim.calibrate.headcount import Headcount, choose_headcount, override_roles
 from salessim.calibrate.lifecycle import resolution
@@ -109,6 +110,7 @@ class Calibration:
     window: Window | None = None
     staffing: Headcount | None = None
     drift: list[Drift] = field(default_factory=list)
+    exits: dict[str, StageExits] = field(default_factory=dict)
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
@@ -305,7 +307,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     routing = fit_routing(visits)
     warnings += pool_unexited(visits, routing)
     times = fit_times(visits, families)
-    warnings += _stage_checks(visits, times)
+    exits = fit_exits(visits, time_resolution(visits), times, families)
+    warnings += _stage_checks(visits, times, exits)
     unknown = sorted(set(touch) - set(times))
     if unknown:
         from salessim.calibrate.readers import ExportError
@@ -361,7 +364,7 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
         warnings += checks.staff_warnings(staff.several_roles)
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
                        None if staffing is None else staffing.value, owners, touch, warnings,
-                       assumptions, staff, log, win, staffing, drift)
+                       assumptions, staff, log, win, staffing, drift, exits)
 
 
 def _arrival_change(visits: Visits, sid: str, win: Window):
@@ -371,8 +374,10 @@ def _arrival_change(visits: Visits, sid: str, win: Window):
     return arrival_change(created[created < win.end], win.start, win.end)
 
 
-def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:
-    """The checks of :mod:`salessim.calibrate.checks` on every stage's fit and durations."""
+def _stage_checks(visits: Visits, times: dict[str, StageTimes],
+                  exits: dict[str, StageExits]) -> list[str]:
+    """The checks of :mod:`salessim.calibrate.checks` on every stage's fit and durations;
+    a stage whose time-out the exits analysis found gets that finding, not the jump's."""
     v = visits.visits
     durations = visits.durations().to_numpy()
     is_open = v["exited_at"].isna().to_numpy()
@@ -382,7 +387,15 @@ def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:
         sid = visits.target(stage)
         t = times[sid]
         out += checks.fit_warnings(sid, t)
-        out += checks.jump_warnings(sid, durations[idx], is_open[idx], res)
+        timeout = exits[sid].timeout if sid in exits else None
+        if timeout is None:
+            out += checks.jump_warnings(sid, durations[idx], is_open[idx], res)
+        else:
+            out.append(f"jump in the Kaplan-Meier curve: stage {sid!r}: exits by "
+                       f"{timeout.to!r} pile up at an age of {timeout.after:.3g} days, a "
+                       f"time-out: {timeout.words()}; the scenario says timeout: {{after: "
+                       f"{timeout.after:.4g} days, to: {timeout.to}}} unless the stage has "
+                       "staff work")
         out += checks.resolution_warnings(sid, durations[idx], is_open[idx], res)
         out += checks.sample_warnings(sid, t)
     return out

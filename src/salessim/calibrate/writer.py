@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
+from salessim.calibrate.exitwriter import (
+    exit_keys,
+    exits_evidence,
+    odds_lines,
+    rewrites,
+    stage_lines,
+)
 from salessim.calibrate.logevidence import log_evidence
 from salessim.calibrate.profileyaml import profile_lines
 from salessim.calibrate.readers import ExportError
@@ -168,6 +175,7 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
             stage["recycle"] = {"back": back, "rest": rest}
         else:
             stage["next"] = routes(cal, sid)
+        exit_keys(cal, sid, stage)  # competing exits, a time-out, odds: where the data say
         stages[sid] = stage
     data["stages"] = stages
     return data
@@ -243,6 +251,9 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      f"{_g(t.median_high)}]")
         if t.note:
             lines.append(f"    # {t.note}")
+        if rewrites(stage):
+            lines += stage_lines(cal, sid, stage)
+            continue
         queue = logged_queue(cal, sid)
         if queue is not None:
             lines.append(f"    role: {stage['role']}")
@@ -284,13 +295,8 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                          f"exits, 95% Wilson CI [{low:.3f}, {high:.3f}]")
         if recycle:
             lines.append(f"      rest: {recycle['rest']}   # the deals that did not come back")
+        lines += odds_lines(cal, sid, stage)
     return "\n".join(lines) + "\n"
-
-
-def cal_alpha() -> str:
-    from salessim.calibrate.estimate import ALPHA
-
-    return f"level {ALPHA:g}"
 
 
 def check_scenario(text: str) -> Scenario:
@@ -343,6 +349,7 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
                   "touch": cal.touch, **_staffing(cal)},
         "drift": [{"stage": d.stage, "kind": d.kind, "date": d.date.isoformat(), "p": d.p,
                    "size": d.size} for d in getattr(cal, "drift", [])],
+        "exits": exits_evidence(cal),
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
         **log_evidence(cal),
     }
