@@ -1,0 +1,191 @@
+"""The simulations of the studio, in a worker process (never in the web server's).
+
+:func:`serve` runs in a process of its own: it takes one job at a time from a pipe and
+answers with messages (``progress`` with the estimates so far, then ``done`` or
+``error``). A cancelled job is stopped by ending the whole process, the same guarantee
+as Ctrl-C: nothing of the job is left running. Runs go through the public API
+(:class:`salessim.api.runs.RunReport`, :func:`salessim.compare`) and write the same
+folders and run records as ``salessim run --report`` and ``salessim compare --out``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+#: Where the studio writes its runs, inside its folder.
+OUT = "out/studio"
+
+
+def serve(conn: Any) -> None:
+    """Answer jobs from ``conn`` until it closes or sends None (the worker's main loop)."""
+    import salessim.api.comparing  # noqa: F401  (loaded before the first job: a quick first run)
+    import salessim.api.runs  # noqa: F401
+    import salessim.engine  # noqa: F401
+
+    conn.send({"type": "ready"})
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            result = HANDLERS[job["kind"]](job, conn.send)
+            conn.send({"type": "done", "result": result})
+        except Exception as exc:  # every failure goes back to the page, none kills the loop
+            from salessim.errors import SalessimError
+
+            detail = str(exc) if isinstance(exc, SalessimError) else \
+                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+            conn.send({"type": "error", "message": detail})
+
+
+class _Bar:
+    """A tqdm-like bar (``update``, ``total``) that reports ticks to the page."""
+
+    def __init__(self, total: int, send: Any) -> None:
+        self.total, self.n, self.send = total, 0, send
+
+    def update(self, k: int = 1) -> None:
+        self.n += k
+        self.send({"type": "progress", "done": self.n, "total": self.total})
+
+
+def kpi_rows(summary: Any, time_unit: str) -> list[dict[str, Any]]:
+    """The headline KPIs of a summary frame as display rows (label, mean, CI, unit)."""
+    import math
+
+    from salessim import kpis as registry
+    from salessim.kpisets import default_kpis
+
+    means = dict(zip(summary["kpi"], summary["mean"], strict=True))
+    rows = []
+    by_kpi = {r.kpi: r for r in summary.itertuples(index=False)}
+    for name in default_kpis(means):
+        r = by_kpi[name]
+        ci = None if r.n < 2 or math.isnan(r.ci_low) else (
+            f"[{registry.format_value(name, r.ci_low, time_unit)}, "
+            f"{registry.format_value(name, r.ci_high, time_unit)}]")
+        rows.append({"kpi": name, "label": registry.label(name),
+                     "unit": registry.unit_text(name, time_unit),
+                     "mean": registry.format_value(name, r.mean, time_unit), "ci": ci,
+                     "value": float(r.mean), "half_width": None if ci is None
+                     else float(r.ci_high - r.mean), "n": int(r.n)})
+    return rows
+
+
+def out_folder(root: Path, label: str, key: str) -> Path:
+    """The run's folder: ``out/studio/<label>-<key>`` inside the studio's folder."""
+    return root / OUT / f"{label}-{key}"
+
+
+def run_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
+    """Run one scenario file; the estimates go to the page after every replication."""
+    from salessim import engine
+    from salessim.api.runs import RunReport
+    from salessim.output import staged_folder
+    from salessim.reports.summary import caveat_lines
+    from salessim.runrecord import RunRecord, write_record
+    from salessim.scenario import load_scenario, resolved, scenario_hash
+
+    root, rel = Path(job["root"]), job["path"]
+    path = root / rel
+    scenario = load_scenario(path, job.get("sets") or [])
+    n = int(job.get("replications") or scenario.replications)
+    seed = scenario.seed if job.get("seed") is None else int(job["seed"])
+    started = time.perf_counter()
+    so_far = engine.RunResult(scenario, seed)
+
+    def finished(rep: Any) -> None:
+        so_far.replications.append(rep)
+        rows = kpi_rows(so_far.summary(), scenario.time_unit) if len(so_far.replications) > 1 \
+            else []
+        send({"type": "progress", "done": len(so_far.replications), "total": n,
+              "estimates": rows, "seconds": round(time.perf_counter() - started, 3)})
+
+    result = engine.run(scenario, n, seed, progress=finished)
+    report = RunReport(Path(rel).stem, scenario, result, str(path),
+                       seconds=time.perf_counter() - started, sets=list(job.get("sets") or []))
+    answer = {"estimates": kpi_rows(report.estimates(), scenario.time_unit),
+              "warnings": caveat_lines(report.caveats()), "replications": n, "seed": seed,
+              "seconds": round(report.seconds, 3), "scenario_hash": scenario_hash(scenario)}
+    send({"type": "progress", "done": n, "total": n, "estimates": answer["estimates"],
+          "warnings": answer["warnings"], "writing": True})
+    out = out_folder(root, Path(rel).stem, job["key"])
+    record = RunRecord("run", argv=["studio", "run", rel, "-n", str(n), "--seed", str(seed)])
+    with staged_folder(out, last=["run.json"]) as stage:
+        written = report.write(stage, report=True)
+        record.seed, record.replications = seed, n
+        record.scenario(report.label, rel, scenario_hash(scenario))
+        record.details.update({"scenario": rel, "sets": report.sets,
+                               "scenario_hash": scenario_hash(scenario),
+                               "warmup": float(scenario.warmup), "warmup_estimate": None,
+                               "precision": None, "resolved_scenario": resolved(scenario),
+                               "pipeline": None})
+        write_record(stage, record, written)
+    answer["out"] = out.relative_to(root).as_posix()
+    answer["report"] = f"{answer['out']}/report.html"
+    return answer
+
+
+def compare_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
+    """Compare a baseline file with redesign files on common random numbers."""
+    import salessim
+    from salessim.output import staged_folder
+    from salessim.reports.tables import comparison_frame, verdicts_frame
+    from salessim.runrecord import RunRecord, write_record
+    from salessim.scenario import resolved
+
+    root = Path(job["root"])
+    files = [job["baseline"], *job["redesigns"]]
+    n = job.get("replications")
+    base = salessim.load(root / files[0])
+    total = (n or base.replications) * len(files)
+    report = salessim.compare(*(root / f for f in files), replications=n, seed=job.get("seed"),
+                              progress=_Bar(total, send))
+    comparison = report.comparison
+    out = root / OUT / f"compare-{job['key']}"
+    record = RunRecord("compare", argv=["studio", "compare", *files])
+    with staged_folder(out, last=["compare.json"]) as stage:
+        written = report.write(stage)
+        record.seed, record.replications = comparison.seed, comparison.replications
+        for run in comparison.runs:
+            record.scenario(run.label, str(Path(run.path).relative_to(root)), run.hash)
+        record.details.update({
+            "baseline": files[0], "redesigns": files[1:], "sets": report.sets,
+            "scenario_hashes": {r.label: r.hash for r in comparison.runs},
+            "warmup": float(comparison.baseline.scenario.warmup),
+            "holm_adjusted": comparison.holm_adjusted,
+            "resolved_scenarios": {r.label: resolved(r.scenario) for r in comparison.runs}})
+        write_record(stage, record, sorted(written), name="compare.json")
+    rel_out = out.relative_to(root).as_posix()
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    return {"verdicts": verdicts_frame(comparison).to_dict("records"),
+            "table": comparison_frame(comparison, report.headline()).to_dict("records"),
+            "warnings": [c.text() for c in report.caveats()],
+            "replications": comparison.replications, "seed": comparison.seed,
+            "out": rel_out, "report": f"{rel_out}/report.html",
+            "figures": [f"{rel_out}/{p}" for p in pngs]}
+
+
+def whatif_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
+    """The scenario with the sliders' values against itself, on the same random numbers."""
+    import salessim
+    from salessim.reports.tables import comparison_frame
+    from salessim.scenario import load_scenario
+
+    path = Path(job["root"]) / job["path"]
+    base = load_scenario(path)
+    changed = load_scenario(path, job["sets"])
+    n = int(job.get("replications") or base.replications)
+    report = salessim.compare(base, changed, replications=n, seed=job.get("seed"),
+                              labels=["baseline", "what-if"], progress=_Bar(2 * n, send))
+    return {"table": comparison_frame(report.comparison, report.headline()).to_dict("records"),
+            "replications": n, "seed": report.comparison.seed, "sets": job["sets"]}
+
+
+HANDLERS = {"run": run_job, "compare": compare_job, "whatif": whatif_job}
