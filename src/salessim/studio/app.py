@@ -95,6 +95,9 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
     def list_files(request, body):
         return {"root": str(root), "files": files.list_files(root)}
 
+    def status(request, body):
+        return {"root": str(root), "worker_pid": queue.worker_pid()}
+
     def read(request, body):
         return files.read_file(root, request.query_params["path"])
 
@@ -202,6 +205,7 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
         Route("/files/{path:path}", raw),
         Route("/api/files", api(list_files)),
         Route("/api/file", api(read)),
+        Route("/api/status", api(status)),
         Route("/api/check", api(check), methods=["POST"]),
         Route("/api/save", api(save), methods=["POST"]),
         Route("/api/form", api(set_form), methods=["POST"]),

@@ -61,13 +61,20 @@ async function filesPage() {
 // --- editor --------------------------------------------------------------------------
 
 function highlight(line) {
+  // Tokens on the raw text, escaped one by one (a class name is never re-matched).
   let comment = "";
   const hash = line.search(/(^|\s)#/);
   if (hash >= 0) { const at = line.indexOf("#", hash); comment = line.slice(at); line = line.slice(0, at); }
-  let out = esc(line)
-    .replace(/^(\s*(?:-\s+)?)([^\s:#&][^:#]*?)(:)(?=\s|$)/, '$1<span class="k">$2</span>$3')
-    .replace(/("[^"]*"|'[^']*')/g, '<span class="s">$1</span>')
-    .replace(/([\s\[{,:])(-?\d+(?:\.\d+)?%?)(?=[\s,}\]]|$)/g, '$1<span class="n">$2</span>');
+  let out = "";
+  const key = line.match(/^(\s*(?:-\s+)?)([^\s:#&'"][^:#]*?)(:)(?=\s|$)/);
+  if (key) { out = esc(key[1]) + `<span class="k">${esc(key[2])}</span>:`; line = line.slice(key[0].length); }
+  const token = /("[^"]*"|'[^']*')|((?<![\w.])-?\d+(?:\.\d+)?%?(?![\w.]))/g;
+  let last = 0, m;
+  while ((m = token.exec(line)) !== null) {
+    out += esc(line.slice(last, m.index)) + `<span class="${m[1] ? "s" : "n"}">${esc(m[0])}</span>`;
+    last = m.index + m[0].length;
+  }
+  out += esc(line.slice(last));
   if (comment) out += `<span class="c">${esc(comment)}</span>`;
   return out;
 }
