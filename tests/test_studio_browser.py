@@ -306,7 +306,7 @@ def test_compare_shows_the_verdicts_and_the_forest_plot(page, studio, shots):
     diffs = {}
     for r in page.locator("#differences tr").all()[1:]:
         cells = r.locator("td").all_inner_texts()
-        diffs.setdefault(cells[2], []).append(cells[5])
+        diffs.setdefault(cells[1], []).append(cells[5])
     assert diffs and all(len(set(v)) == 1 for v in diffs.values()), diffs
     assert page.evaluate("document.getElementById('forest').naturalWidth") > 0
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
@@ -326,4 +326,8 @@ def test_whatif_slider_reruns_on_common_random_numbers(page, studio, shots):
             for r in page.locator("#whatif tr").all()[1:]}
     kpi, before, after, diff, ci, change = rows["Leads created (cohort)"]
     assert before == after and ci == "[0, 0]"  # same random numbers: the same leads
+    # The role the slider moved: a third SE is less busy, and the paired interval says so.
+    kpi, before, after, diff, ci, change = rows["Utilisation of se"]
+    low, high = (float(x.split()[0]) for x in ci.strip("[]").split(", "))
+    assert diff.startswith("-") and low < high < 0, ci
     page.screenshot(path=str(shots / "whatif.png"), full_page=True)

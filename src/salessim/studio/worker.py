@@ -184,7 +184,10 @@ def whatif_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
     n = int(job.get("replications") or base.replications)
     report = salessim.compare(base, changed, replications=n, seed=job.get("seed"),
                               labels=["baseline", "what-if"], progress=_Bar(2 * n, send))
-    return {"table": comparison_frame(report.comparison, report.headline()).to_dict("records"),
+    # The utilisation of each role a slider moved, beside the headline KPIs.
+    moved = [f"utilisation.{s.split('.')[1]}" for s in job["sets"] if s.startswith("roles.")]
+    kpis = [*report.headline(), *(k for k in moved if k not in report.headline())]
+    return {"table": comparison_frame(report.comparison, kpis).to_dict("records"),
             "replications": n, "seed": report.comparison.seed, "sets": job["sets"]}
 
 

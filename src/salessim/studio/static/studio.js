@@ -33,6 +33,7 @@ window.addEventListener("hashchange", () => {
 
 function route() {
   current = location.hash || "#files";
+  status("");
   clearInterval(state.jobTimer); clearInterval(state.diskTimer);
   const [name, ...rest] = current.slice(1).split("/");
   const arg = decodeURIComponent(rest.join("/"));
@@ -195,6 +196,7 @@ async function watchDisk() {
 async function editPage(path) {
   status("");
   page.innerHTML = `<h2>${esc(path)} <span id="dirty" class="ok">saved</span></h2><div id="disk"></div>
+  <div class="panel" id="diagram"></div>
   <div class="row">
     <div class="editor-col">
       <div class="toolbar">
@@ -211,7 +213,6 @@ async function editPage(path) {
     </div>
     <div class="side">
       <div class="panel" id="form"></div>
-      <div class="panel" id="diagram"></div>
     </div>
   </div>`;
   const file = await api("/api/file?path=" + encodeURIComponent(path));
@@ -311,11 +312,15 @@ async function comparePage() {
     document.getElementById("cmp-go").disabled = live;
     const r = job.result;
     if (!r) { document.getElementById("cmp-result").innerHTML = ""; return; }
-    const table = (rows, id) => rows.length ? `<table id="${id}"><tr>${Object.keys(rows[0]).map(k => `<th>${esc(k)}</th>`).join("")}</tr>` +
-      rows.map(row => `<tr>${Object.values(row).map(v => `<td class="${esc(v)}">${esc(v ?? "")}</td>`).join("")}</tr>`).join("") + "</table>" : `<p class="note" id="${id}">no targets in these redesigns</p>`;
+    const table = (rows, id, columns) => {
+      if (!rows.length) return `<p class="note" id="${id}">no targets in these redesigns</p>`;
+      columns = columns || Object.keys(rows[0]);
+      return `<table id="${id}"><tr>${columns.map(k => `<th>${esc(k)}</th>`).join("")}</tr>` +
+        rows.map(row => `<tr>${columns.map(k => `<td class="${esc(row[k] ?? "")}">${esc(row[k] ?? "")}</td>`).join("")}</tr>`).join("") + "</table>";
+    };
     const forest = r.figures.find(f => f.includes("forest")) || r.figures[0];
     document.getElementById("cmp-result").innerHTML = `<h3>Verdicts on the targets</h3>${table(r.verdicts, "verdicts")}
-      <h3>Headline KPIs (paired differences, ${r.replications} replications, seed ${r.seed})</h3>${table(r.table, "differences")}
+      <h3>Headline KPIs (paired differences, ${r.replications} replications, seed ${r.seed})</h3>${table(r.table, "differences", ["redesign", "KPI", "baseline", "redesign mean", "difference", "difference CI", "change", "change CI", "verdict"])}
       ${warningsHtml(r.warnings)}
       ${forest ? `<p><img class="figure" id="forest" src="${fileUrl(forest)}" alt="forest plot"></p>` : ""}
       <p><a id="report-link" target="_blank" href="${fileUrl(r.report)}">the full report</a> · written to ${esc(r.out)}/ (with compare.json)</p>`;
