@@ -316,7 +316,7 @@ def test_compare_shows_the_verdicts_and_the_forest_plot(page, studio, shots):
 
 
 def test_whatif_slider_reruns_on_common_random_numbers(page, studio, shots):
-    base, _, _ = studio
+    base, token, _ = studio
     page.goto(f"{base}/#whatif/b2b_baseline.yaml")
     page.locator("#wi-n").fill("3")
     slider = page.locator('#sliders input[data-key="roles.se.headcount"]')
@@ -330,4 +330,13 @@ def test_whatif_slider_reruns_on_common_random_numbers(page, studio, shots):
     kpi, before, after, diff, ci, change = rows["Utilisation of se"]
     low, high = (float(x.split()[0]) for x in ci.strip("[]").split(", "))
     assert diff.startswith("-") and low < high < 0, ci
+    # The next move runs only the changed scenario: the baseline's replications are kept.
+    first = page.evaluate("state.job.id")
+    slider.evaluate("s => { s.value = 4; s.dispatchEvent(new Event('input')); }")
+    page.wait_for_function(f"state.job.id !== '{first}'")
+    job = {"state": "queued", "id": page.evaluate("state.job.id")}
+    while job["state"] in ("queued", "running"):
+        job = _get(base, f"/api/jobs/{job['id']}", token)
+    assert job["result"]["baseline_reused"] and job["result"]["sets"] == [
+        "roles.se.headcount=4"]
     page.screenshot(path=str(shots / "whatif.png"), full_page=True)

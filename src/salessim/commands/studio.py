@@ -32,6 +32,8 @@ def cmd_studio(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"studio: cannot listen on {args.host}:{args.port}: "
                          f"{exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C is how the studio is stopped: not a failure
+        pass
     return 0
 
 

@@ -26,6 +26,7 @@ def serve(conn: Any) -> None:
     import salessim.engine  # noqa: F401
 
     conn.send({"type": "ready"})
+    memory: dict[Any, Any] = {}  # what-if baselines already run, by their key
     while True:
         try:
             job = conn.recv()
@@ -34,7 +35,7 @@ def serve(conn: Any) -> None:
         if job is None:
             return
         try:
-            result = HANDLERS[job["kind"]](job, conn.send)
+            result = HANDLERS[job["kind"]](job, conn.send, memory)
             conn.send({"type": "done", "result": result})
         except Exception as exc:  # every failure goes back to the page, none kills the loop
             from salessim.errors import SalessimError
@@ -83,7 +84,7 @@ def out_folder(root: Path, label: str, key: str) -> Path:
     return root / OUT / f"{label}-{key}"
 
 
-def run_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
+def run_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
     """Run one scenario file; the estimates go to the page after every replication."""
     from salessim import engine
     from salessim.api.runs import RunReport
@@ -132,7 +133,7 @@ def run_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
     return answer
 
 
-def compare_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
+def compare_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
     """Compare a baseline file with redesign files on common random numbers."""
     import salessim
     from salessim.output import staged_folder
@@ -172,23 +173,36 @@ def compare_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
             "figures": [f"{rel_out}/{p}" for p in pngs]}
 
 
-def whatif_job(job: dict[str, Any], send: Any) -> dict[str, Any]:
-    """The scenario with the sliders' values against itself, on the same random numbers."""
+def whatif_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
+    """The scenario with the sliders' values against itself, on the same random numbers.
+
+    The baseline's replications are kept in ``memory`` (by resolved hash, seed and
+    replications), so a slider's next move runs only the changed scenario.
+    """
     import salessim
+    from salessim.api.comparing import scenario_runs
     from salessim.reports.tables import comparison_frame
-    from salessim.scenario import load_scenario
+    from salessim.scenario import load_scenario, scenario_hash
 
     path = Path(job["root"]) / job["path"]
     base = load_scenario(path)
     changed = load_scenario(path, job["sets"])
     n = int(job.get("replications") or base.replications)
-    report = salessim.compare(base, changed, replications=n, seed=job.get("seed"),
-                              labels=["baseline", "what-if"], progress=_Bar(2 * n, send))
+    seed = base.seed if job.get("seed") is None else int(job["seed"])
+    key = ("whatif", scenario_hash(base), seed, n)
+    baseline, (other,) = scenario_runs(base, [changed], labels=["baseline", "what-if"])
+    baseline.result = memory.get(key)
+    todo = n if baseline.result is not None else 2 * n
+    report = salessim.compare(baseline, other, replications=n, seed=seed,
+                              progress=_Bar(todo, send))
+    memory.clear()  # one baseline at a time: a folder of scenarios must not fill the memory
+    memory[key] = report.comparison.baseline.result
     # The utilisation of each role a slider moved, beside the headline KPIs.
     moved = [f"utilisation.{s.split('.')[1]}" for s in job["sets"] if s.startswith("roles.")]
     kpis = [*report.headline(), *(k for k in moved if k not in report.headline())]
     return {"table": comparison_frame(report.comparison, kpis).to_dict("records"),
-            "replications": n, "seed": report.comparison.seed, "sets": job["sets"]}
+            "replications": n, "seed": seed, "sets": job["sets"],
+            "baseline_reused": todo == n}
 
 
 HANDLERS = {"run": run_job, "compare": compare_job, "whatif": whatif_job}

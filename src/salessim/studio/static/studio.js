@@ -362,7 +362,7 @@ async function whatifPage(path) {
     const values = {};
     document.querySelectorAll("#sliders input[type=range]").forEach(s => { if (s.value !== s.dataset.base) values[s.dataset.key] = s.value; });
     if (!Object.keys(values).length) { document.getElementById("wi-result").innerHTML = "<p class='note'>Move a slider.</p>"; return; }
-    try { const job = await api("/api/whatif", {path, values, replications: document.getElementById("wi-n").value}); follow(job, draw); }
+    try { const job = await api("/api/whatif", {path, values, replications: document.getElementById("wi-n").value}); state.job = job; follow(job, draw); }
     catch (e) { status(e.message); }
   };
   document.querySelectorAll("#sliders input[type=range]").forEach(s => s.addEventListener("input", () => {
