@@ -336,6 +336,7 @@ def test_whatif_slider_reruns_on_common_random_numbers(page, studio, shots):
     page.wait_for_function(f"state.job.id !== '{first}'")
     job = {"state": "queued", "id": page.evaluate("state.job.id")}
     while job["state"] in ("queued", "running"):
+        page.wait_for_timeout(100)
         job = _get(base, f"/api/jobs/{job['id']}", token)
     assert job["result"]["baseline_reused"] and job["result"]["sets"] == [
         "roles.se.headcount=4"]
