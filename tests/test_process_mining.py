@@ -22,7 +22,7 @@ name: mining
 horizon: 120
 replications: 3
 roles: {sdr: {headcount: 1}, ae: {headcount: 2}}
-sources: {web: {rate: 0.6, deal_value: 500}}
+sources: {web: {rate: 0.6, deal_value: {dist: lognormal, mean: 500, cv: 0.5}, score: 0.7}}
 entry: qualify
 stages:
   qualify:
@@ -86,3 +86,14 @@ def test_xes_log_gives_the_same_graph_and_traces(out):
                                         case_id_key="case:concept:name",
                                         timestamp_key="time:timestamp")
     assert set(starts) == {"created"}
+
+
+def test_xes_trace_attributes_are_numbers_pm4py_reads(out):
+    """Each lead's deal value and score read back by pm4py as numbers (a numpy repr such as
+    ``np.float64(512.3)`` in the file made pm4py drop the attribute)."""
+    log = pm4py.read_xes(str(out / "event_log.xes"))
+    values = log.groupby("case:concept:name")["case:deal_value"].first()
+    scores = log.groupby("case:concept:name")["case:score"].first()
+    assert pd.api.types.is_float_dtype(values) and pd.api.types.is_float_dtype(scores)
+    assert (values > 0).all() and values.nunique() == len(values)  # a lognormal: all differ
+    assert (scores == 0.7).all()

@@ -140,8 +140,8 @@ def _write_xes(logs: Sequence[EventLog], path: Path) -> None:
                 _empty(xml, "string", {"key": "concept:name",
                                        "value": f"{log.replication}/{names[lead]}"})
                 _empty(xml, "string", {"key": "source", "value": case["source"]})
-                _empty(xml, "float", {"key": "deal_value", "value": repr(case["deal_value"])})
-                _empty(xml, "float", {"key": "score", "value": repr(case["score"])})
+                _empty(xml, "float", {"key": "deal_value", "value": repr(float(case["deal_value"]))})
+                _empty(xml, "float", {"key": "score", "value": repr(float(case["score"]))})
                 _empty(xml, "boolean", {"key": "counted",
                                         "value": "true" if case["counted"] else "false"})
                 _empty(xml, "string", {"key": "end", "value": case["end"]})
