@@ -118,6 +118,20 @@ def test_save_keeps_a_backup_and_refuses_a_file_changed_on_disk(folder):
         files.save_file(folder, "new.yaml", "name: m\n", None)
 
 
+def test_a_new_file_is_a_copy_or_an_empty_redesign_and_never_overwrites(folder):
+    files.new_file(folder, "copy.yaml", "b2b_baseline.yaml", "copy")
+    assert (folder / "copy.yaml").read_text() == BASELINE.read_text()
+    files.new_file(folder, "redesigns/try.yaml", "b2b_baseline.yaml", "redesign")
+    scenario = load_scenario(folder / "redesigns/try.yaml")
+    assert scenario.name == "try"
+    assert scenario_hash(scenario) == scenario_hash(
+        load_scenario(BASELINE).model_copy(update={"name": "try"}))
+    with pytest.raises(UsageError, match="exists already"):
+        files.new_file(folder, "copy.yaml", "redesigns/try.yaml", "copy")
+    with pytest.raises(OutsideFolder):
+        files.new_file(folder, "../x.yaml", "b2b_baseline.yaml", "copy")
+
+
 # --- the form ------------------------------------------------------------------------------
 
 
@@ -247,3 +261,22 @@ def test_a_cancelled_run_leaves_no_worker_and_the_next_run_works(folder):
         jobs.close()
     assert not process_running(last)
     assert os.path.exists(folder / waiting.result["out"] / "run.json")
+
+
+def test_the_built_package_ships_the_page(tmp_path):
+    import subprocess
+    import sys
+
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "src", tmp_path / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    done = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q",
+                           "build_py", "--build-lib", str(tmp_path / "lib")], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    static = tmp_path / "lib" / "salessim" / "studio" / "static"
+    assert sorted(p.name for p in static.iterdir()) == ["index.html", "studio.css", "studio.js"]
+    # Everything the page loads comes from the package: no address outside the studio.
+    for name in ("index.html", "studio.js", "studio.css"):
+        assert "http" not in (static / name).read_text(encoding="utf-8"), name

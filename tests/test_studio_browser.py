@@ -142,6 +142,14 @@ def test_the_files_page_lists_each_file_with_its_state(page, studio, shots):
     assert states == {"b2b_baseline.yaml": "ok", "redesigns/faster_first_response.yaml": "ok",
                       "redesigns/one_more_se.yaml": "ok"}
     page.screenshot(path=str(shots / "files.png"), full_page=True)
+    # A new redesign of the baseline, opened in the editor.
+    page.locator("#new-name").fill("redesigns/blank.yaml")
+    page.locator("#new-as").select_option("redesign")
+    page.locator("#new-from").select_option("b2b_baseline.yaml")
+    page.click("#new-go")
+    page.locator("#problems li.ok").wait_for()
+    assert "extends: ../b2b_baseline.yaml" in page.locator("#editor").input_value()
+    assert (studio[2] / "redesigns" / "blank.yaml").is_file()
 
 
 def test_paths_outside_the_folder_are_refused(page, studio, tmp_path):

@@ -116,6 +116,9 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
     def save(request, body):
         return files.save_file(root, body["path"], body["text"], body.get("version"))
 
+    def new(request, body):
+        return files.new_file(root, body["path"], body["from"], body.get("as", "copy"))
+
     def set_form(request, body):
         return {"text": form.set_knobs(body["text"], body["changes"])}
 
@@ -209,6 +212,7 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
         Route("/api/check", api(check), methods=["POST"]),
         Route("/api/save", api(save), methods=["POST"]),
         Route("/api/form", api(set_form), methods=["POST"]),
+        Route("/api/new", api(new), methods=["POST"]),
         Route("/api/redesign", api(save_redesign), methods=["POST"]),
         Route("/api/run", api(run), methods=["POST"]),
         Route("/api/compare", api(compare), methods=["POST"]),

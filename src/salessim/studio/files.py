@@ -171,3 +171,25 @@ def backups(root: Path, rel: str) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(relative(root, p) for p in folder.glob(f"{name}.*"))
+
+
+def new_file(root: Path, rel: str, start: str, how: str) -> dict[str, Any]:
+    """Create ``rel`` from the folder's file ``start``: a ``copy`` of it, or a ``redesign``
+    (an empty ``extends:`` file to fill in). An existing ``rel`` is never overwritten."""
+    from salessim.errors import UsageError
+
+    if not rel.endswith((".yaml", ".yml")):
+        raise UsageError(f"a scenario file ends in .yaml or .yml, got {rel!r}")
+    path, source = inside(root, rel), inside(root, start)
+    if path.exists():
+        raise UsageError(f"{rel} exists already: choose another name")
+    if how == "copy":
+        text = source.read_text(encoding="utf-8")
+    elif how == "redesign":
+        ref = Path(os.path.relpath(source, path.parent)).as_posix()
+        text = (f"# A redesign of {start}: write only what changes (new stages, roles and "
+                f"sources under add:).\nextends: {ref}\nname: {path.stem}\n")
+    else:
+        raise UsageError(f"a new file is a copy or a redesign, got {how!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_file(root, rel, text, None)

@@ -55,8 +55,19 @@ async function filesPage() {
     return `<tr data-path="${esc(f.path)}"><td>${esc(f.path)}</td><td>${esc(f.kind)}</td>` +
       `<td class="${esc(f.state)}">${esc(f.state)}${problem}</td><td>${esc(f.name || "")}</td><td>${actions}</td></tr>`;
   }).join("");
+  const starts = data.files.filter(f => f.state === "ok").map(f => `<option value="${esc(f.path)}">${esc(f.path)}</option>`).join("");
   page.innerHTML = `<h2>Files in ${esc(data.root)}</h2>
-    <table id="files"><tr><th>file</th><th>kind</th><th>validation</th><th>name</th><th></th></tr>${rows}</table>`;
+    <table id="files"><tr><th>file</th><th>kind</th><th>validation</th><th>name</th><th></th></tr>${rows}</table>
+    <h3>New file</h3><div class="toolbar"><label>name <input id="new-name" size="30" placeholder="redesigns/my_change.yaml"></label>
+    <select id="new-as"><option value="redesign">a redesign of</option><option value="copy">a copy of</option></select>
+    <select id="new-from">${starts}</select><button id="new-go">Create</button></div>`;
+  document.getElementById("new-go").onclick = async () => {
+    try {
+      const made = await api("/api/new", {path: document.getElementById("new-name").value.trim(),
+        from: document.getElementById("new-from").value, as: document.getElementById("new-as").value});
+      location.hash = "#edit/" + encodeURIComponent(made.path);
+    } catch (e) { status(e.message); }
+  };
 }
 
 // --- editor --------------------------------------------------------------------------
