@@ -349,3 +349,22 @@ def test_whatif_slider_reruns_on_common_random_numbers(page, studio, shots):
     assert job["result"]["baseline_reused"] and job["result"]["sets"] == [
         "roles.se.headcount=4"]
     page.screenshot(path=str(shots / "whatif.png"), full_page=True)
+
+
+def test_classroom_puts_the_formulas_beside_the_simulation(page, studio, shots):
+    base, _, folder = studio
+    page.goto(f"{base}/#classroom/b2b_baseline.yaml")
+    page.locator("#cls-n").fill("2")
+    page.click("#cls-go")
+    page.locator("#versus").wait_for()
+    versus = page.inner_text("#versus").splitlines()
+    assert versus[0] == "Formulas against the simulation (salessim analyse):"
+    rows = [line.split() for line in versus[3:]]
+    assert rows and all(r[-1] in ("yes", "no") for r in rows)
+    assert any(r[0] == "conversion.qualify" and r[1] == "0.3" for r in rows)
+    assert re.match(r"(inbound|events)-1: created by source (inbound|events) at day ",
+                    page.inner_text("#trace"))
+    href = page.get_attribute("#animation-link", "href")
+    assert page.request.get(base + href).status == 200
+    assert (folder / href.removeprefix("/files/")).is_file()
+    page.screenshot(path=str(shots / "classroom.png"), full_page=False)

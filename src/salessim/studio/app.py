@@ -177,6 +177,14 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
                            _key(digest, sets, seed, n))
         return job.as_json()
 
+    def classroom(request, body):
+        scenario, digest = _loaded(body["path"])
+        n, seed = _count(body.get("replications"), 5), _seed(body, scenario)
+        job = queue.submit("classroom", {"root": str(root), "path": body["path"],
+                                         "replications": n, "seed": seed},
+                           _key(digest, seed, n))
+        return job.as_json()
+
     def job_state(request, body):
         job = queue.get(request.path_params["id"])
         if job is None:
@@ -217,6 +225,7 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
         Route("/api/run", api(run), methods=["POST"]),
         Route("/api/compare", api(compare), methods=["POST"]),
         Route("/api/whatif", api(whatif), methods=["POST"]),
+        Route("/api/classroom", api(classroom), methods=["POST"]),
         Route("/api/jobs/{id}", api(job_state)),
         Route("/api/jobs/{id}/cancel", api(cancel), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -205,4 +205,36 @@ def whatif_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[s
             "baseline_reused": todo == n}
 
 
-HANDLERS = {"run": run_job, "compare": compare_job, "whatif": whatif_job}
+def classroom_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
+    """For teaching: the flow analysis beside a short run (``run --analytic``), the story of
+    the first leads (``trace``) and the animation of the first replication."""
+    from salessim import engine
+    from salessim.api.analysis import analyse, versus_text
+    from salessim.output import write_text
+    from salessim.scenario import load_scenario
+    from salessim.teaching.animation import animation_html
+    from salessim.teaching.trace import trace
+
+    root, rel = Path(job["root"]), job["path"]
+    scenario = load_scenario(root / rel)
+    n = int(job.get("replications") or 5)
+    seed = scenario.seed if job.get("seed") is None else int(job["seed"])
+    result = engine.run(scenario, n, seed, event_log=1, progress=_Ticks(n, send))
+    log = result.event_log()
+    out = root / OUT / f"classroom-{Path(rel).stem}-{job['key']}"
+    write_text(out / "animation.html", animation_html(scenario, log, float(scenario.warmup),
+                                                       float(scenario.horizon)))
+    return {"analysis": analyse(scenario).summary(), "versus": versus_text(result),
+            "trace": trace(scenario, log, int(job.get("leads") or 5)), "replications": n,
+            "seed": seed, "animation": f"{out.relative_to(root).as_posix()}/animation.html"}
+
+
+class _Ticks(_Bar):
+    """The engine's progress callback (one call per finished replication) as ticks."""
+
+    def __call__(self, _replication: object) -> None:
+        self.update(1)
+
+
+HANDLERS = {"run": run_job, "compare": compare_job, "whatif": whatif_job,
+            "classroom": classroom_job}

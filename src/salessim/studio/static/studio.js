@@ -28,7 +28,30 @@ window.addEventListener("hashchange", () => {
   if (state.dirty && !confirm("The file has unsaved changes. Leave it without saving?")) {
     history.replaceState(null, "", current); return;
   }
-  state.dirty = false; route();
+  state.dirty = false; // --- classroom -----------------------------------------------------------------------
+
+async function classroomPage(path) {
+  page.innerHTML = `<h2>Classroom: ${esc(path)}</h2>
+  <p class="note">The flow analysis (formulas, no simulation) beside a short simulation, the story of the first leads, and the animation of the first replication.</p>
+  <div class="toolbar"><label>replications <input type="number" id="cls-n" min="2" value="5"></label>
+  <button class="primary" id="cls-go">Simulate and explain</button></div>
+  <div id="cls-progress"></div><div id="cls-result"></div>`;
+  const draw = job => {
+    document.getElementById("cls-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner">${esc(job.error)}</div>` : "");
+    const r = job.result;
+    if (!r) return;
+    document.getElementById("cls-result").innerHTML = `<p><a id="animation-link" target="_blank" href="${fileUrl(r.animation)}">the animation</a> (first replication)</p>
+      <h3>Formulas against the simulation</h3><pre id="versus">${esc(r.versus)}</pre>
+      <h3>The first leads</h3><pre id="trace">${esc(r.trace.join("\n"))}</pre>
+      <h3>Flow analysis</h3><pre id="analysis">${esc(r.analysis)}</pre>`;
+  };
+  document.getElementById("cls-go").onclick = async () => {
+    try { const job = await api("/api/classroom", {path, replications: document.getElementById("cls-n").value}); state.job = job; follow(job, draw); }
+    catch (e) { status(e.message); }
+  };
+}
+
+route();
 });
 
 function route() {
@@ -37,7 +60,8 @@ function route() {
   clearInterval(state.jobTimer); clearInterval(state.diskTimer);
   const [name, ...rest] = current.slice(1).split("/");
   const arg = decodeURIComponent(rest.join("/"));
-  ({files: filesPage, edit: editPage, run: runPage, compare: comparePage, whatif: whatifPage}[name] || filesPage)(arg);
+  ({files: filesPage, edit: editPage, run: runPage, compare: comparePage, whatif: whatifPage,
+    classroom: classroomPage}[name] || filesPage)(arg);
 }
 
 // --- files ---------------------------------------------------------------------------
@@ -379,6 +403,29 @@ async function whatifPage(path) {
   document.querySelectorAll("#sliders input[type=range]").forEach(s => s.addEventListener("input", () => {
     s.nextElementSibling.textContent = s.value; clearTimeout(timer); timer = setTimeout(rerun, 250);
   }));
+}
+
+// --- classroom -----------------------------------------------------------------------
+
+async function classroomPage(path) {
+  page.innerHTML = `<h2>Classroom: ${esc(path)}</h2>
+  <p class="note">The flow analysis (formulas, no simulation) beside a short simulation, the story of the first leads, and the animation of the first replication.</p>
+  <div class="toolbar"><label>replications <input type="number" id="cls-n" min="2" value="5"></label>
+  <button class="primary" id="cls-go">Simulate and explain</button></div>
+  <div id="cls-progress"></div><div id="cls-result"></div>`;
+  const draw = job => {
+    document.getElementById("cls-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner">${esc(job.error)}</div>` : "");
+    const r = job.result;
+    if (!r) return;
+    document.getElementById("cls-result").innerHTML = `<p><a id="animation-link" target="_blank" href="${fileUrl(r.animation)}">the animation</a> (first replication)</p>
+      <h3>Formulas against the simulation</h3><pre id="versus">${esc(r.versus)}</pre>
+      <h3>The first leads</h3><pre id="trace">${esc(r.trace.join("\n"))}</pre>
+      <h3>Flow analysis</h3><pre id="analysis">${esc(r.analysis)}</pre>`;
+  };
+  document.getElementById("cls-go").onclick = async () => {
+    try { const job = await api("/api/classroom", {path, replications: document.getElementById("cls-n").value}); state.job = job; follow(job, draw); }
+    catch (e) { status(e.message); }
+  };
 }
 
 route();
