@@ -37,7 +37,7 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starlette:
+def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio:
     """The app over folder ``root``, guarded by ``token``."""
     root = Path(root).resolve()
     queue = jobs if jobs is not None else Jobs()
@@ -54,7 +54,7 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Starle
             rest = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items()
                             if k != "token")
             target = request.url.path + (f"?{rest}" if rest else "")
-            response = RedirectResponse(target, status_code=303)
+            response: Response = RedirectResponse(target, status_code=303)
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
             await response(scope, receive, send)
             return

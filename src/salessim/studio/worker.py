@@ -135,7 +135,8 @@ def run_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str,
 
 def compare_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
     """Compare a baseline file with redesign files on common random numbers."""
-    import salessim
+    from salessim.api.comparing import compare
+    from salessim.api.scenarios import load
     from salessim.output import staged_folder
     from salessim.reports.tables import comparison_frame, verdicts_frame
     from salessim.runrecord import RunRecord, write_record
@@ -144,9 +145,9 @@ def compare_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[
     root = Path(job["root"])
     files = [job["baseline"], *job["redesigns"]]
     n = job.get("replications")
-    base = salessim.load(root / files[0])
+    base = load(root / files[0])
     total = (n or base.replications) * len(files)
-    report = salessim.compare(*(root / f for f in files), replications=n, seed=job.get("seed"),
+    report = compare(*(root / f for f in files), replications=n, seed=job.get("seed"),
                               progress=_Bar(total, send))
     comparison = report.comparison
     out = root / OUT / f"compare-{job['key']}"
@@ -154,8 +155,8 @@ def compare_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[
     with staged_folder(out, last=["compare.json"]) as stage:
         written = report.write(stage)
         record.seed, record.replications = comparison.seed, comparison.replications
-        for run in comparison.runs:
-            record.scenario(run.label, str(Path(run.path).relative_to(root)), run.hash)
+        for run, rel in zip(comparison.runs, files, strict=True):
+            record.scenario(run.label, rel, run.hash)
         record.details.update({
             "baseline": files[0], "redesigns": files[1:], "sets": report.sets,
             "scenario_hashes": {r.label: r.hash for r in comparison.runs},
@@ -179,8 +180,7 @@ def whatif_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[s
     The baseline's replications are kept in ``memory`` (by resolved hash, seed and
     replications), so a slider's next move runs only the changed scenario.
     """
-    import salessim
-    from salessim.api.comparing import scenario_runs
+    from salessim.api.comparing import compare, scenario_runs
     from salessim.reports.tables import comparison_frame
     from salessim.scenario import load_scenario, scenario_hash
 
@@ -193,7 +193,7 @@ def whatif_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[s
     baseline, (other,) = scenario_runs(base, [changed], labels=["baseline", "what-if"])
     baseline.result = memory.get(key)
     todo = n if baseline.result is not None else 2 * n
-    report = salessim.compare(baseline, other, replications=n, seed=seed,
+    report = compare(baseline, other, replications=n, seed=seed,
                               progress=_Bar(todo, send))
     memory.clear()  # one baseline at a time: a folder of scenarios must not fill the memory
     memory[key] = report.comparison.baseline.result
