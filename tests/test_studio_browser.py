@@ -62,6 +62,9 @@ def studio(tmp_path_factory):
     shutil.copy(REPO / "scenarios" / "b2b_baseline.yaml", folder)
     for name in ("one_more_se.yaml", "faster_first_response.yaml"):
         shutil.copy(REPO / "scenarios" / "redesigns" / name, folder / "redesigns")
+    (folder / "crm").mkdir()
+    for name in ("calibrated.yaml", "one_more_owner.yaml", "stage_history.csv"):
+        shutil.copy(REPO / "examples" / "crm" / name, folder / "crm")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
     proc = subprocess.Popen([sys.executable, "-m", "salessim.cli", "studio", str(folder),
@@ -129,8 +132,8 @@ def test_without_the_token_everything_is_refused(studio):
         urllib.request.urlopen(request, timeout=30)
     assert err.value.code == 403
     assert [f["path"] for f in _get(base, "/api/files", token)["files"]] == [
-        "b2b_baseline.yaml", "redesigns/faster_first_response.yaml",
-        "redesigns/one_more_se.yaml"]
+        "b2b_baseline.yaml", "crm/calibrated.yaml", "crm/one_more_owner.yaml",
+        "redesigns/faster_first_response.yaml", "redesigns/one_more_se.yaml"]
 
 
 def test_the_files_page_lists_each_file_with_its_state(page, studio, shots):
@@ -140,7 +143,8 @@ def test_the_files_page_lists_each_file_with_its_state(page, studio, shots):
     states = {r.get_attribute("data-path"): r.locator("td").nth(2).inner_text()
               for r in rows.all()}
     assert states == {"b2b_baseline.yaml": "ok", "redesigns/faster_first_response.yaml": "ok",
-                      "redesigns/one_more_se.yaml": "ok"}
+                      "redesigns/one_more_se.yaml": "ok", "crm/calibrated.yaml": "ok",
+                      "crm/one_more_owner.yaml": "ok"}
     page.screenshot(path=str(shots / "files.png"), full_page=True)
     # A new redesign of the baseline, opened in the editor.
     page.locator("#new-name").fill("redesigns/blank.yaml")
@@ -368,3 +372,30 @@ def test_classroom_puts_the_formulas_beside_the_simulation(page, studio, shots):
     assert page.request.get(base + href).status == 200
     assert (folder / href.removeprefix("/files/")).is_file()
     page.screenshot(path=str(shots / "classroom.png"), full_page=False)
+
+
+def test_forecast_gives_the_chance_to_reach_the_quota_and_a_redesign_value(page, studio, shots):
+    base, _, folder = studio
+    page.goto(f"{base}/#forecast")
+    page.locator("#fc-scenario").select_option("crm/calibrated.yaml")
+    page.locator("#fc-pipeline").select_option("crm/stage_history.csv")
+    page.locator("#fc-until").fill("2026-09-30")
+    page.locator("#fc-quota").fill("1800000")
+    page.locator("#fc-redesign").select_option("crm/one_more_owner.yaml")
+    page.locator("#fc-n").fill("5")
+    page.click("#fc-go")
+    page.locator("#fc-summary").wait_for()
+    chance = page.inner_text("#fc-quota-chance")
+    match = re.fullmatch(r"Chance to reach 1,800,000: (\d+\.\d)% \(95% CI (\d+\.\d)% to "
+                         r"(\d+\.\d)%\)", chance)
+    assert match, chance
+    p, low, high = (float(x) for x in match.groups())
+    assert low <= p <= high
+    summary = page.inner_text("#fc-summary")
+    assert "chance to reach the quota of 1,800,000" in summary
+    assert "one_more_owner" in summary and "deals that matter most" in summary
+    assert page.evaluate("document.getElementById('fan').naturalWidth") > 0
+    page.screenshot(path=str(shots / "forecast.png"), full_page=False)
+    href = page.get_attribute("#report-link", "href")
+    record = json.loads((folder / href.removeprefix("/files/")).with_name("run.json").read_text())
+    assert record["command"] == "forecast" and record["quota"] == 1800000

@@ -185,6 +185,27 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
                            _key(digest, seed, n))
         return job.as_json()
 
+    def pipelines(request, body):
+        from salessim.studio.forecasting import pipeline_files
+
+        return {"files": pipeline_files(root)}
+
+    def forecast(request, body):
+        scenario, digest = _loaded(body["path"])
+        others = [_loaded(r)[1] for r in body.get("redesigns") or []]
+        data = inside(root, body["pipeline"])
+        if not data.is_file():
+            raise UsageError(f"no such file: {body['pipeline']}")
+        quota = None if body.get("quota") in (None, "") else float(body["quota"])
+        n = _count(body.get("replications"), 20)
+        seed = _seed(body, scenario)
+        params = {"root": str(root), "path": body["path"], "pipeline": body["pipeline"],
+                  "until": str(body["until"]), "redesigns": list(body.get("redesigns") or []),
+                  "quota": quota, "replications": n, "seed": seed}
+        version = files.version(data.read_bytes().decode("utf-8", "replace"))
+        job = queue.submit("forecast", params, _key(digest, others, version, params))
+        return job.as_json()
+
     def job_state(request, body):
         job = queue.get(request.path_params["id"])
         if job is None:
@@ -226,6 +247,8 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         Route("/api/compare", api(compare), methods=["POST"]),
         Route("/api/whatif", api(whatif), methods=["POST"]),
         Route("/api/classroom", api(classroom), methods=["POST"]),
+        Route("/api/pipelines", api(pipelines)),
+        Route("/api/forecast", api(forecast), methods=["POST"]),
         Route("/api/jobs/{id}", api(job_state)),
         Route("/api/jobs/{id}/cancel", api(cancel), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

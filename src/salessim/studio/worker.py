@@ -236,5 +236,11 @@ class _Ticks(_Bar):
         self.update(1)
 
 
+def _forecast(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
+    from salessim.studio.forecasting import forecast_job
+
+    return forecast_job(job, send, memory)
+
+
 HANDLERS = {"run": run_job, "compare": compare_job, "whatif": whatif_job,
-            "classroom": classroom_job}
+            "classroom": classroom_job, "forecast": _forecast}

@@ -28,7 +28,45 @@ window.addEventListener("hashchange", () => {
   if (state.dirty && !confirm("The file has unsaved changes. Leave it without saving?")) {
     history.replaceState(null, "", current); return;
   }
-  state.dirty = false; // --- classroom -----------------------------------------------------------------------
+  state.dirty = false; // --- forecast ------------------------------------------------------------------------
+
+async function forecastPage() {
+  const [data, deals] = await Promise.all([api("/api/files"), api("/api/pipelines")]);
+  const good = data.files.filter(f => f.state === "ok");
+  const options = list => list.map(p => `<option value="${esc(p)}">${esc(p)}</option>`).join("");
+  page.innerHTML = `<h2>Forecast</h2>
+  <p class="note">What will we book by a date, from the deals open now (salessim forecast)? The band, the chance to reach the quota, the deals that matter most and, with a redesign, its value on the same random numbers.</p>
+  <div class="panel"><div class="toolbar">
+    <label>scenario <select id="fc-scenario">${options(good.map(f => f.path))}</select></label>
+    <label>open deals <select id="fc-pipeline">${options(deals.files)}</select></label>
+    <label>until <input id="fc-until" type="date"></label>
+    <label>quota <input id="fc-quota" type="number" min="0" placeholder="none"></label></div>
+    <div class="toolbar"><label>redesign <select id="fc-redesign"><option value="">none</option>${options(good.filter(f => f.kind === "redesign").map(f => f.path))}</select></label>
+    <label>replications <input type="number" id="fc-n" min="2" value="20"></label>
+    <button class="primary" id="fc-go">Forecast</button></div></div>
+  <div id="fc-progress"></div><div id="fc-result"></div>`;
+  const draw = job => {
+    document.getElementById("fc-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner" id="fc-error">${esc(job.error)}</div>` : "");
+    const r = job.result;
+    if (!r) return;
+    const q = r.quota ? `<p id="fc-quota-chance"><b>Chance to reach ${esc(r.quota.quota.toLocaleString("en"))}: ${(100 * r.quota.probability).toFixed(1)}%</b> (95% CI ${(100 * r.quota.ci_low).toFixed(1)}% to ${(100 * r.quota.ci_high).toFixed(1)}%)</p>` : "";
+    document.getElementById("fc-result").innerHTML = q +
+      (r.figure ? `<p><img class="figure" id="fan" src="${fileUrl(r.figure)}" alt="fan chart"></p>` : "") +
+      `<pre id="fc-summary">${esc(r.summary)}</pre><p><a id="report-link" target="_blank" href="${fileUrl(r.report)}">the full report</a> · written to ${esc(r.out)}/ (with run.json)</p>`;
+  };
+  document.getElementById("fc-go").onclick = async () => {
+    const redesign = document.getElementById("fc-redesign").value;
+    try {
+      const job = await api("/api/forecast", {path: document.getElementById("fc-scenario").value,
+        pipeline: document.getElementById("fc-pipeline").value, until: document.getElementById("fc-until").value,
+        quota: document.getElementById("fc-quota").value, redesigns: redesign ? [redesign] : [],
+        replications: document.getElementById("fc-n").value});
+      state.job = job; follow(job, draw);
+    } catch (e) { status(e.message); document.getElementById("fc-progress").innerHTML = `<div class="banner">${esc(e.message)}</div>`; }
+  };
+}
+
+// --- classroom -----------------------------------------------------------------------
 
 async function classroomPage(path) {
   page.innerHTML = `<h2>Classroom: ${esc(path)}</h2>
@@ -61,7 +99,7 @@ function route() {
   const [name, ...rest] = current.slice(1).split("/");
   const arg = decodeURIComponent(rest.join("/"));
   ({files: filesPage, edit: editPage, run: runPage, compare: comparePage, whatif: whatifPage,
-    classroom: classroomPage}[name] || filesPage)(arg);
+    classroom: classroomPage, forecast: forecastPage}[name] || filesPage)(arg);
 }
 
 // --- files ---------------------------------------------------------------------------
@@ -403,6 +441,44 @@ async function whatifPage(path) {
   document.querySelectorAll("#sliders input[type=range]").forEach(s => s.addEventListener("input", () => {
     s.nextElementSibling.textContent = s.value; clearTimeout(timer); timer = setTimeout(rerun, 250);
   }));
+}
+
+// --- forecast ------------------------------------------------------------------------
+
+async function forecastPage() {
+  const [data, deals] = await Promise.all([api("/api/files"), api("/api/pipelines")]);
+  const good = data.files.filter(f => f.state === "ok");
+  const options = list => list.map(p => `<option value="${esc(p)}">${esc(p)}</option>`).join("");
+  page.innerHTML = `<h2>Forecast</h2>
+  <p class="note">What will we book by a date, from the deals open now (salessim forecast)? The band, the chance to reach the quota, the deals that matter most and, with a redesign, its value on the same random numbers.</p>
+  <div class="panel"><div class="toolbar">
+    <label>scenario <select id="fc-scenario">${options(good.map(f => f.path))}</select></label>
+    <label>open deals <select id="fc-pipeline">${options(deals.files)}</select></label>
+    <label>until <input id="fc-until" type="date"></label>
+    <label>quota <input id="fc-quota" type="number" min="0" placeholder="none"></label></div>
+    <div class="toolbar"><label>redesign <select id="fc-redesign"><option value="">none</option>${options(good.filter(f => f.kind === "redesign").map(f => f.path))}</select></label>
+    <label>replications <input type="number" id="fc-n" min="2" value="20"></label>
+    <button class="primary" id="fc-go">Forecast</button></div></div>
+  <div id="fc-progress"></div><div id="fc-result"></div>`;
+  const draw = job => {
+    document.getElementById("fc-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner" id="fc-error">${esc(job.error)}</div>` : "");
+    const r = job.result;
+    if (!r) return;
+    const q = r.quota ? `<p id="fc-quota-chance"><b>Chance to reach ${esc(r.quota.quota.toLocaleString("en"))}: ${(100 * r.quota.probability).toFixed(1)}%</b> (95% CI ${(100 * r.quota.ci_low).toFixed(1)}% to ${(100 * r.quota.ci_high).toFixed(1)}%)</p>` : "";
+    document.getElementById("fc-result").innerHTML = q +
+      (r.figure ? `<p><img class="figure" id="fan" src="${fileUrl(r.figure)}" alt="fan chart"></p>` : "") +
+      `<pre id="fc-summary">${esc(r.summary)}</pre><p><a id="report-link" target="_blank" href="${fileUrl(r.report)}">the full report</a> · written to ${esc(r.out)}/ (with run.json)</p>`;
+  };
+  document.getElementById("fc-go").onclick = async () => {
+    const redesign = document.getElementById("fc-redesign").value;
+    try {
+      const job = await api("/api/forecast", {path: document.getElementById("fc-scenario").value,
+        pipeline: document.getElementById("fc-pipeline").value, until: document.getElementById("fc-until").value,
+        quota: document.getElementById("fc-quota").value, redesigns: redesign ? [redesign] : [],
+        replications: document.getElementById("fc-n").value});
+      state.job = job; follow(job, draw);
+    } catch (e) { status(e.message); document.getElementById("fc-progress").innerHTML = `<div class="banner">${esc(e.message)}</div>`; }
+  };
 }
 
 // --- classroom -----------------------------------------------------------------------
