@@ -106,7 +106,8 @@ def page(studio):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
-            tab = browser.new_page(viewport=VIEWPORT)
+            # The page's policy forbids evaluating strings, as Playwright's waits do.
+            tab = browser.new_page(viewport=VIEWPORT, bypass_csp=True)
             tab.set_default_timeout(WAIT)
             tab.goto(f"{base}/?token={token}")
             assert tab.url == f"{base}/"  # the token went into a cookie, out of the address
@@ -131,6 +132,10 @@ def test_without_the_token_everything_is_refused(studio):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=30)
     assert err.value.code == 403
+    request = urllib.request.Request(base + "/", headers={"X-Studio-Token": token})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
     assert [f["path"] for f in _get(base, "/api/files", token)["files"]] == [
         "b2b_baseline.yaml", "crm/calibrated.yaml", "crm/one_more_owner.yaml",
         "redesigns/faster_first_response.yaml", "redesigns/one_more_se.yaml"]
@@ -172,6 +177,9 @@ def test_paths_outside_the_folder_are_refused(page, studio, tmp_path):
         assert not (folder.parent / "written.yaml").exists()
         page.goto(f"{base}/files/%2e%2e%2fsecret.yaml")
         assert "403" in page.inner_text("body")
+        # /files/ serves the studio's outputs only; the scenarios go through the API.
+        answer = page.request.get(f"{base}/files/b2b_baseline.yaml")
+        assert answer.status == 403 and "only the studio's outputs" in answer.text()
     finally:
         (folder / "escape.yaml").unlink()
 

@@ -15,6 +15,7 @@ import hmac
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,9 +27,13 @@ from salessim.errors import SalessimError, UsageError
 from salessim.studio import files, form, redesign
 from salessim.studio.jobs import Jobs
 from salessim.studio.paths import OutsideFolder, inside
+from salessim.studio.worker import OUT
 
 COOKIE = "salessim_studio_token"
 STATIC = Path(__file__).parent / "static"
+#: The page runs only its own script and talks only to the studio; no site may frame it.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
 #: Most replications one request may ask for (a typo of 10000 would hold the queue).
 MAX_REPLICATIONS = 1000
 
@@ -51,8 +56,8 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         given = request.query_params.get("token")
         if given is not None and hmac.compare_digest(given.encode(), token.encode()):
             # The first visit: keep the token in a cookie, drop it from the address bar.
-            rest = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items()
-                            if k != "token")
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items()
+                              if k != "token"])
             target = request.url.path + (f"?{rest}" if rest else "")
             response: Response = RedirectResponse(target, status_code=303)
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
@@ -81,7 +86,9 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
                 return JSONResponse({"error": str(exc), "conflict": True}, 409)
             except FileNotFoundError as exc:
                 return JSONResponse({"error": f"no such file: {exc.filename}"}, 404)
-            except (SalessimError, ValueError, KeyError, TypeError) as exc:
+            except KeyError as exc:
+                return JSONResponse({"error": f"missing or unknown: {exc.args[0]}"}, 400)
+            except (SalessimError, ValueError, TypeError) as exc:
                 return JSONResponse({"error": str(exc)}, 400)
         return endpoint
 
@@ -209,25 +216,29 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
     def job_state(request, body):
         job = queue.get(request.path_params["id"])
         if job is None:
-            raise KeyError(f"no such job: {request.path_params['id']}")
+            raise UsageError(f"no such job: {request.path_params['id']}")
         return job.as_json()
 
     def cancel(request, body):
         job = queue.cancel(request.path_params["id"])
         if job is None:
-            raise KeyError(f"no such job: {request.path_params['id']}")
+            raise UsageError(f"no such job: {request.path_params['id']}")
         return job.as_json()
 
     # --- pages and files -------------------------------------------------------------
 
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html")
+        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP})
 
     async def raw(request: Request) -> Response:
+        rel = request.path_params["path"]
         try:
-            path = inside(root, request.path_params["path"])
+            path = inside(root, rel)
         except OutsideFolder as exc:
             return Response(f"403: {exc}\n", 403, media_type="text/plain")
+        if not rel.startswith(OUT + "/"):  # the scenarios themselves go through /api/file
+            return Response(f"403: only the studio's outputs ({OUT}/) are served here\n", 403,
+                            media_type="text/plain")
         if not path.is_file():
             return Response("404: no such file\n", 404, media_type="text/plain")
         return FileResponse(path)

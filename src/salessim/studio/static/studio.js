@@ -28,68 +28,7 @@ window.addEventListener("hashchange", () => {
   if (state.dirty && !confirm("The file has unsaved changes. Leave it without saving?")) {
     history.replaceState(null, "", current); return;
   }
-  state.dirty = false; // --- forecast ------------------------------------------------------------------------
-
-async function forecastPage() {
-  const [data, deals] = await Promise.all([api("/api/files"), api("/api/pipelines")]);
-  const good = data.files.filter(f => f.state === "ok");
-  const options = list => list.map(p => `<option value="${esc(p)}">${esc(p)}</option>`).join("");
-  page.innerHTML = `<h2>Forecast</h2>
-  <p class="note">What will we book by a date, from the deals open now (salessim forecast)? The band, the chance to reach the quota, the deals that matter most and, with a redesign, its value on the same random numbers.</p>
-  <div class="panel"><div class="toolbar">
-    <label>scenario <select id="fc-scenario">${options(good.map(f => f.path))}</select></label>
-    <label>open deals <select id="fc-pipeline">${options(deals.files)}</select></label>
-    <label>until <input id="fc-until" type="date"></label>
-    <label>quota <input id="fc-quota" type="number" min="0" placeholder="none"></label></div>
-    <div class="toolbar"><label>redesign <select id="fc-redesign"><option value="">none</option>${options(good.filter(f => f.kind === "redesign").map(f => f.path))}</select></label>
-    <label>replications <input type="number" id="fc-n" min="2" value="20"></label>
-    <button class="primary" id="fc-go">Forecast</button></div></div>
-  <div id="fc-progress"></div><div id="fc-result"></div>`;
-  const draw = job => {
-    document.getElementById("fc-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner" id="fc-error">${esc(job.error)}</div>` : "");
-    const r = job.result;
-    if (!r) return;
-    const q = r.quota ? `<p id="fc-quota-chance"><b>Chance to reach ${esc(r.quota.quota.toLocaleString("en"))}: ${(100 * r.quota.probability).toFixed(1)}%</b> (95% CI ${(100 * r.quota.ci_low).toFixed(1)}% to ${(100 * r.quota.ci_high).toFixed(1)}%)</p>` : "";
-    document.getElementById("fc-result").innerHTML = q +
-      (r.figure ? `<p><img class="figure" id="fan" src="${fileUrl(r.figure)}" alt="fan chart"></p>` : "") +
-      `<pre id="fc-summary">${esc(r.summary)}</pre><p><a id="report-link" target="_blank" href="${fileUrl(r.report)}">the full report</a> · written to ${esc(r.out)}/ (with run.json)</p>`;
-  };
-  document.getElementById("fc-go").onclick = async () => {
-    const redesign = document.getElementById("fc-redesign").value;
-    try {
-      const job = await api("/api/forecast", {path: document.getElementById("fc-scenario").value,
-        pipeline: document.getElementById("fc-pipeline").value, until: document.getElementById("fc-until").value,
-        quota: document.getElementById("fc-quota").value, redesigns: redesign ? [redesign] : [],
-        replications: document.getElementById("fc-n").value});
-      state.job = job; follow(job, draw);
-    } catch (e) { status(e.message); document.getElementById("fc-progress").innerHTML = `<div class="banner">${esc(e.message)}</div>`; }
-  };
-}
-
-// --- classroom -----------------------------------------------------------------------
-
-async function classroomPage(path) {
-  page.innerHTML = `<h2>Classroom: ${esc(path)}</h2>
-  <p class="note">The flow analysis (formulas, no simulation) beside a short simulation, the story of the first leads, and the animation of the first replication.</p>
-  <div class="toolbar"><label>replications <input type="number" id="cls-n" min="2" value="5"></label>
-  <button class="primary" id="cls-go">Simulate and explain</button></div>
-  <div id="cls-progress"></div><div id="cls-result"></div>`;
-  const draw = job => {
-    document.getElementById("cls-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner">${esc(job.error)}</div>` : "");
-    const r = job.result;
-    if (!r) return;
-    document.getElementById("cls-result").innerHTML = `<p><a id="animation-link" target="_blank" href="${fileUrl(r.animation)}">the animation</a> (first replication)</p>
-      <h3>Formulas against the simulation</h3><pre id="versus">${esc(r.versus)}</pre>
-      <h3>The first leads</h3><pre id="trace">${esc(r.trace.join("\n"))}</pre>
-      <h3>Flow analysis</h3><pre id="analysis">${esc(r.analysis)}</pre>`;
-  };
-  document.getElementById("cls-go").onclick = async () => {
-    try { const job = await api("/api/classroom", {path, replications: document.getElementById("cls-n").value}); state.job = job; follow(job, draw); }
-    catch (e) { status(e.message); }
-  };
-}
-
-route();
+  state.dirty = false; route();
 });
 
 function route() {
@@ -113,7 +52,7 @@ async function filesPage() {
     const problem = f.problems.length ? `<div class="note">${esc(f.problems[0].message)}${f.problems.length > 1 ? ` (and ${f.problems.length - 1} more)` : ""}</div>` : "";
     const actions = f.kind === "scenario" || f.kind === "redesign" || f.state === "invalid"
       ? `<a href="#edit/${encodeURIComponent(f.path)}">edit</a>` +
-        (ok ? ` · <a href="#run/${encodeURIComponent(f.path)}">run</a> · <a href="#whatif/${encodeURIComponent(f.path)}">what-if</a>` : "") : "";
+        (ok ? ` · <a href="#run/${encodeURIComponent(f.path)}">run</a> · <a href="#whatif/${encodeURIComponent(f.path)}">what-if</a> · <a href="#classroom/${encodeURIComponent(f.path)}">classroom</a>` : "") : "";
     return `<tr data-path="${esc(f.path)}"><td>${esc(f.path)}</td><td>${esc(f.kind)}</td>` +
       `<td class="${esc(f.state)}">${esc(f.state)}${problem}</td><td>${esc(f.name || "")}</td><td>${actions}</td></tr>`;
   }).join("");
@@ -274,7 +213,7 @@ async function editPage(path) {
     <div class="editor-col">
       <div class="toolbar">
         <button class="primary" id="save">Save</button>
-        <a href="#run/${encodeURIComponent(path)}">run</a> <a href="#whatif/${encodeURIComponent(path)}">what-if</a>
+        <a href="#run/${encodeURIComponent(path)}">run</a> <a href="#whatif/${encodeURIComponent(path)}">what-if</a> <a href="#classroom/${encodeURIComponent(path)}">classroom</a>
         <span class="note">Ctrl-S saves; the previous version goes to .studio-backups/</span>
       </div>
       <div class="code"><div class="gutter" id="gutter"></div>
