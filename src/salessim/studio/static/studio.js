@@ -57,7 +57,7 @@ async function filesPage() {
       `<td class="${esc(f.state)}">${esc(f.state)}${problem}</td><td>${esc(f.name || "")}</td><td>${actions}</td></tr>`;
   }).join("");
   const starts = data.files.filter(f => f.state === "ok").map(f => `<option value="${esc(f.path)}">${esc(f.path)}</option>`).join("");
-  page.innerHTML = `<h2>Files in ${esc(data.root)}</h2>
+  page.innerHTML = `<h2 title="${esc(data.root)}">Files in ${esc(data.root.split("/").pop())}/</h2>
     <table id="files"><tr><th>file</th><th>kind</th><th>validation</th><th>name</th><th></th></tr>${rows}</table>
     <h3>New file</h3><div class="toolbar"><label>name <input id="new-name" size="30" placeholder="redesigns/my_change.yaml"></label>
     <select id="new-as"><option value="redesign">a redesign of</option><option value="copy">a copy of</option></select>
