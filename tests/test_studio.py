@@ -157,8 +157,43 @@ def test_the_form_writes_a_redesign_role_it_does_not_name_yet(folder):
     assert scenario.roles["ae"].cost_per_hour == 70  # the base's, merged
 
 
+def test_the_form_sets_a_stage_means_and_routing_and_only_those_lines():
+    text = BASELINE.read_text()
+    out = form.set_knobs(text, {"stages": {
+        "qualify": {"work.mean": "45 minutes", "next": {"discovery": 0.35, "lost": 0.65}},
+        "discovery": {"delay.mean": "4"}}})
+    changed = [line for line in difflib.ndiff(text.splitlines(), out.splitlines())
+               if line.startswith(("+ ", "- "))]
+    assert changed == [
+        '-     work: {dist: lognormal, mean: "1 hour", cv: 0.5}',
+        '+     work: {dist: lognormal, mean: "45 minutes", cv: 0.5}',
+        "-     next: {discovery: 0.3, lost: 0.7}",
+        "+     next: {discovery: 0.35, lost: 0.65}",
+        "-     delay: {dist: lognormal, mean: 5, cv: 1.0}      # finding a slot with the buyer",
+        "+     delay: {dist: lognormal, mean: 4, cv: 1.0}      # finding a slot with the buyer",
+    ]
+
+
+def test_the_stage_form_of_a_redesign_merges_its_mean_and_writes_its_routing_whole(folder):
+    rel = "redesigns/one_more_se.yaml"
+    path = folder / rel
+    knobs = form.stage_knobs(files.merged_data(folder, rel, path.read_text()))
+    assert knobs["qualify"] == {"work.mean": "1 hour", "next": {"discovery": 0.3, "lost": 0.7}}
+    assert "work.mean" not in knobs["discovery"]  # triangular: no mean to set
+    path.write_text(form.set_knobs(path.read_text(), {"stages": {"qualify": {
+        "work.mean": "45 minutes", "next": {"discovery": 0.35, "lost": 0.65}}}}))
+    scenario = load_scenario(path)
+    expected = load_scenario(BASELINE, ["stages.qualify.work.mean=45 minutes"])
+    assert scenario.stages["qualify"].work == expected.stages["qualify"].work  # cv kept
+    assert form.stage_knobs(files.merged_data(folder, rel, path.read_text()))["qualify"] == {
+        "work.mean": "45 minutes", "next": {"discovery": 0.35, "lost": 0.65}}
+
+
 @pytest.mark.parametrize("changes, says", [
-    ({"stages": {"x": 1}}, "the form sets roles, sources"),
+    ({"targets": {"x": 1}}, "the form sets roles, sources, stages"),
+    ({"stages": {"qualify": {"next": {"lost": 2}}}}, "odds in \\[0, 1\\]"),
+    ({"stages": {"qualify": {"patience.mean": 3}}}, "a stage's work.mean, delay.mean"),
+    ({"stages": {"qualify": {"work.mean": " "}}}, "must not be empty"),
     ({"roles": {"se": -1}}, "must be a number >= 0"),
     ({"roles": {"se": "3"}}, "must be a number >= 0"),
 ])

@@ -231,6 +231,19 @@ def test_edit_break_fix_form_and_save_as_redesign(page, studio, shots):
                                                    "roles": {"se": {"headcount": 3}}}
     assert page.inner_text("#redesign-text").strip() == written.read_text().strip()
     assert (folder / "b2b_baseline.yaml").read_text() == original  # the base is not saved
+    # The stage form: routing odds are written into their line, comments kept.
+    page.locator('#stage-form input[data-stage="qualify"][data-target="discovery"]').fill("0.35")
+    page.locator('#stage-form input[data-stage="qualify"][data-target="lost"]').fill("0.65")
+    page.locator('#stage-form input[data-stage="discovery"][data-field="delay.mean"]').fill("4")
+    page.click("#form-apply")
+    page.wait_for_function("document.getElementById('editor').value.includes("
+                           "'next: {discovery: 0.35, lost: 0.65}')")
+    text = _editor_text(page)
+    assert "    delay: {dist: lognormal, mean: 4, cv: 1.0}      # finding a slot with the buyer" \
+        in text.splitlines()
+    page.locator("#problems li.ok").wait_for()
+    page.evaluate("state.dirty = false")  # leave without saving (the next test saves)
+    page.goto(f"{base}/#files")
 
 
 def test_save_keeps_a_backup_and_never_overwrites_another_editor(page, studio):

@@ -115,7 +115,8 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         answer: dict[str, Any] = {"problems": problems, "valid": scenario is not None}
         if scenario is not None:
             answer["svg"] = svg(scenario)
-            answer["knobs"] = form.knobs(scenario)
+            answer["knobs"] = {**form.knobs(scenario), "stages": form.stage_knobs(
+                files.merged_data(root, body["path"], body["text"]))}
             answer["name"] = scenario.name
             answer["replications"], answer["seed"] = scenario.replications, scenario.seed
         return answer

@@ -138,6 +138,21 @@ def check_text(root: Path, rel: str, text: str) -> tuple[Any, list[dict[str, Any
         os.unlink(tmp)
 
 
+def merged_data(root: Path, rel: str, text: str) -> dict[str, Any]:
+    """The unsaved text of ``rel`` merged as the loader merges it (its ``extends:``
+    resolved), values as written; checked as :func:`check_text` checks, beside the file."""
+    from salessim.scenario.load import read_document
+
+    path = inside(root, rel)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.check.", suffix=".yaml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return read_document(tmp).data
+    finally:
+        os.unlink(tmp)
+
+
 def save_file(root: Path, rel: str, text: str, known: str | None) -> dict[str, Any]:
     """Save ``text`` as ``rel``, keeping the previous version in :data:`BACKUPS`.
 

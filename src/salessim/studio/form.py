@@ -1,5 +1,6 @@
-"""The form's knobs (headcount per role, lead rate per source), read from a scenario and
-written back into its YAML text with comments, key order and layout kept.
+"""The form's knobs (headcount per role, lead rate per source, a stage's work and delay
+means and its routing odds), read from a scenario and written back into its YAML text with
+comments, key order and layout kept.
 
 ruamel.yaml's round trip keeps comments, key order and flow style; it re-spaces lines
 aligned by hand (``sdr:   {headcount: 3}``), so every line the edit did not change is
@@ -33,6 +34,100 @@ def knobs(scenario: Any) -> dict[str, dict[str, float]]:
                 values[str(name)] = value
         out[group] = values
     return out
+
+
+#: The times of a stage the form sets, by their mean (as written: ``"1 hour"`` or ``5``).
+STAGE_TIMES = ("work", "delay")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def stage_knobs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per stage of a merged document (values as written): the work and delay means where
+    the file gives a ``mean``, and the routing odds (``next``) where they are numbers."""
+    out: dict[str, dict[str, Any]] = {}
+    for sid, stage in (data.get("stages") or {}).items():
+        if not isinstance(stage, dict):
+            continue
+        row: dict[str, Any] = {}
+        for key in STAGE_TIMES:
+            dist = stage.get(key)
+            if isinstance(dist, dict) and (_number(dist.get("mean"))
+                                           or isinstance(dist.get("mean"), str)):
+                row[f"{key}.mean"] = dist["mean"]
+        routing = stage.get("next")
+        if isinstance(routing, dict) and routing and all(_number(v) for v in routing.values()):
+            row["next"] = {str(k): v for k, v in routing.items()}
+        if row:
+            out[str(sid)] = row
+    return out
+
+
+def typed(value: Any) -> Any:
+    """A form field as YAML: a number when it reads as one, else the text (``"45 minutes"``)."""
+    if _number(value):
+        return int(value) if float(value).is_integer() else value
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        if not text:
+            raise UsageError("a stage's mean must not be empty") from None
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def _stage_changes(data: Any, values: dict[str, Any]) -> None:
+    """Write stage knobs into the round-trip ``data`` (in place)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    for sid, fields in values.items():
+        stage = _item(data, "stages", sid, "its times")
+        for key, value in fields.items():
+            if key == "next":
+                if not isinstance(value, dict) or not all(
+                        _number(v) and 0 <= v <= 1 for v in value.values()):
+                    raise UsageError(f"stages.{sid}.next must map targets to odds in [0, 1], "
+                                     f"got {value!r}")
+                routing = stage.get("next")
+                if isinstance(routing, dict):  # in place: its comments and order stay
+                    for target in [t for t in routing if t not in value]:
+                        del routing[target]
+                    for target, odds in value.items():
+                        routing[target] = odds
+                else:  # a routing is replaced whole by a redesign: write all of it
+                    routing = stage["next"] = CommentedMap(value)
+                    routing.fa.set_flow_style()
+            elif key in {f"{t}.mean" for t in STAGE_TIMES}:
+                part = key.split(".")[0]
+                dist = stage.get(part)
+                if dist is None:
+                    dist = stage[part] = CommentedMap()
+                    dist.fa.set_flow_style()
+                elif not isinstance(dist, dict):
+                    raise UsageError(f"stages.{sid}.{part} is not a mapping in this file: edit "
+                                     f"its mean in the text")
+                dist["mean"] = typed(value)
+            else:
+                raise UsageError(f"the form sets a stage's work.mean, delay.mean and next, "
+                                 f"got {key!r}")
+
+
+def _item(data: Any, group: str, name: str, what: str) -> Any:
+    """``data[group][name]`` as a mapping, created (flow style) when the file lacks it."""
+    from ruamel.yaml.comments import CommentedMap
+
+    if data.get(group) is None:
+        data[group] = CommentedMap()
+    item = data[group].get(name)
+    if item is None:
+        item = data[group][name] = CommentedMap()
+        item.fa.set_flow_style()
+    elif not isinstance(item, dict):
+        raise UsageError(f"{group}.{name} is not a mapping in this file: edit {what} in the text")
+    return item
 
 
 def _yaml():
@@ -88,7 +183,6 @@ def set_knobs(text: str, changes: dict[str, dict[str, float]]) -> str:
         UsageError: an unknown group, a value that is not a number, or a text that is not
             a YAML mapping.
     """
-    from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
 
     y = _yaml()
@@ -100,22 +194,16 @@ def set_knobs(text: str, changes: dict[str, dict[str, float]]) -> str:
     if not isinstance(data, dict):
         raise UsageError("the text is not a YAML mapping: fix it before using the form")
     for group, values in changes.items():
+        if group == "stages":
+            _stage_changes(data, values)
+            continue
         if group not in KNOBS:
-            raise UsageError(f"the form sets {', '.join(KNOBS)}, got {group!r}")
+            raise UsageError(f"the form sets {', '.join([*KNOBS, 'stages'])}, got {group!r}")
         field = KNOBS[group]
         for name, value in values.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise UsageError(f"{group}.{name}.{field} must be a number >= 0, got {value!r}")
-            if data.get(group) is None:
-                data[group] = CommentedMap()
-            items = data[group]
-            item = items.get(name)
-            if not isinstance(item, dict):
-                if item is not None:
-                    raise UsageError(f"{group}.{name} is not a mapping in this file: edit "
-                                     f"its {field} in the text")
-                item = items[name] = CommentedMap()
-                item.fa.set_flow_style()
+            item = _item(data, group, name, f"its {field}")
             item[field] = int(value) if float(value).is_integer() and group == "roles" \
                 else value
     out = io.StringIO()

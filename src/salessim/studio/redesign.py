@@ -75,7 +75,7 @@ def redesign_text(root: Path, base_rel: str, edited_text: str, new_rel: str) -> 
     """
     from salessim.errors import ScenarioError
     from salessim.scenario.load import read_document
-    from salessim.studio.files import check_text
+    from salessim.studio.files import check_text, merged_data
 
     base_path, new_path = inside(root, base_rel), inside(root, new_rel)
     scenario, problems = check_text(root, base_rel, edited_text)
@@ -86,7 +86,7 @@ def redesign_text(root: Path, base_rel: str, edited_text: str, new_rel: str) -> 
         base = read_document(base_path).data
     except ScenarioError as exc:
         raise UsageError(f"the base {base_rel} does not load: {exc}") from None
-    edited = _edited_data(root, base_rel, edited_text)
+    edited = merged_data(root, base_rel, edited_text)
     change = difference(base, edited)
     if not change:
         raise UsageError(f"the edits change nothing in {base_rel}: no redesign to save")
@@ -96,22 +96,6 @@ def redesign_text(root: Path, base_rel: str, edited_text: str, new_rel: str) -> 
     body = yaml.safe_dump({"extends": ref, **with_add(change, base)}, sort_keys=False,
                           allow_unicode=True, width=100)
     return header + body
-
-
-def _edited_data(root: Path, rel: str, text: str) -> dict[str, Any]:
-    """The edited text merged as the loader merges it (its own ``extends:`` resolved)."""
-    import tempfile
-
-    from salessim.scenario.load import read_document
-
-    path = inside(root, rel)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.check.", suffix=".yaml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        return read_document(tmp).data
-    finally:
-        os.unlink(tmp)
 
 
 def save_redesign(root: Path, base_rel: str, edited_text: str, new_rel: str) -> dict[str, Any]:

@@ -44,9 +44,11 @@ function route() {
 // --- files ---------------------------------------------------------------------------
 
 async function filesPage() {
+  const here = location.hash;
   status("");
   page.innerHTML = "<h2>Files</h2><p class='note'>Loading…</p>";
   const data = await api("/api/files");
+  if (location.hash !== here) return;  // the user moved on meanwhile
   const rows = data.files.map(f => {
     const ok = f.state === "ok";
     const problem = f.problems.length ? `<div class="note">${esc(f.problems[0].message)}${f.problems.length > 1 ? ` (and ${f.problems.length - 1} more)` : ""}</div>` : "";
@@ -147,8 +149,14 @@ function renderForm(knobs) {
   const box = document.getElementById("form");
   const row = (group, name, value, step) =>
     `<label class="slider"><span>${esc(name)}</span><input type="number" min="0" step="${step}" data-group="${group}" data-name="${esc(name)}" value="${value}"><span></span></label>`;
+  const stage = (sid, k) => `<tr data-stage="${esc(sid)}"><td>${esc(sid)}</td>` +
+    ["work.mean", "delay.mean"].map(f => `<td>${f in k ? `<input size="9" data-stage="${esc(sid)}" data-field="${f}" value="${esc(k[f])}">` : ""}</td>`).join("") +
+    `<td>${Object.entries(k.next || {}).map(([t, p]) => `<label>${esc(t)} <input type="number" min="0" max="1" step="0.01" style="width:4.5em" data-stage="${esc(sid)}" data-target="${esc(t)}" value="${p}"></label>`).join(" ")}</td></tr>`;
+  const stages = Object.entries(knobs.stages || {});
   box.innerHTML = "<b>Headcount per role</b>" + Object.entries(knobs.roles).map(([n, v]) => row("roles", n, v, 1)).join("") +
     "<b>Lead rate per source</b> <span class='note'>(leads per time unit)</span>" + Object.entries(knobs.sources).map(([n, v]) => row("sources", n, v, "any")).join("") +
+    (stages.length ? "<b>Stages</b> <span class='note'>(means as written: a number in the scenario's time unit, or \"45 minutes\")</span>" +
+      `<table id="stage-form"><tr><th>stage</th><th>work mean</th><th>delay mean</th><th>routing odds</th></tr>${stages.map(([sid, k]) => stage(sid, k)).join("")}</table>` : "") +
     "<button id='form-apply'>Write into the YAML</button>";
   box.dataset.knobs = JSON.stringify(knobs);
   document.getElementById("form-apply").onclick = applyForm;
@@ -162,6 +170,17 @@ async function applyForm() {
     const value = Number(input.value);
     if (value !== known[group][name]) (changes[group] = changes[group] || {})[name] = value;
   });
+  const stageChange = sid => ((changes.stages = changes.stages || {})[sid] = changes.stages[sid] || {});
+  document.querySelectorAll("#form input[data-field]").forEach(input => {
+    const {stage, field} = input.dataset;
+    if (input.value !== String(known.stages[stage][field])) stageChange(stage)[field] = input.value;
+  });
+  for (const [sid, k] of Object.entries(known.stages || {})) {
+    if (!k.next) continue;
+    const odds = {};
+    document.querySelectorAll(`#form input[data-target][data-stage="${CSS.escape(sid)}"]`).forEach(i => odds[i.dataset.target] = Number(i.value));
+    if (Object.entries(odds).some(([t, p]) => p !== k.next[t])) stageChange(sid).next = odds;  // a routing is written whole
+  }
   if (!Object.keys(changes).length) { status("the form changes nothing"); return; }
   try {
     const answer = await api("/api/form", {text: state.editor.area.value, changes});
@@ -206,6 +225,7 @@ async function watchDisk() {
 }
 
 async function editPage(path) {
+  const here = location.hash;
   status("");
   page.innerHTML = `<h2>${esc(path)} <span id="dirty" class="ok">saved</span></h2><div id="disk"></div>
   <div class="panel" id="diagram"></div>
@@ -228,6 +248,7 @@ async function editPage(path) {
     </div>
   </div>`;
   const file = await api("/api/file?path=" + encodeURIComponent(path));
+  if (location.hash !== here) return;  // the user moved on meanwhile
   const area = document.getElementById("editor");
   area.value = file.text;
   state.editor = {path, version: file.version, area, pre: document.getElementById("hl"),
@@ -275,7 +296,9 @@ function progressHtml(job) {
 }
 
 async function runPage(path) {
+  const here = location.hash;
   const check = await api("/api/check", {path, text: (await api("/api/file?path=" + encodeURIComponent(path))).text});
+  if (location.hash !== here) return;  // the user moved on meanwhile
   page.innerHTML = `<h2>Run ${esc(path)}</h2>
   <div class="toolbar"><label>replications <input type="number" id="run-n" min="2" value="${check.replications || 20}"></label>
    <label>seed <input type="number" id="run-seed" value="${check.seed ?? 0}"></label>
@@ -305,7 +328,9 @@ async function runPage(path) {
 // --- compare -------------------------------------------------------------------------
 
 async function comparePage() {
+  const here = location.hash;
   const data = await api("/api/files");
+  if (location.hash !== here) return;  // the user moved on meanwhile
   const good = data.files.filter(f => f.state === "ok");
   const options = good.map(f => `<option value="${esc(f.path)}">${esc(f.path)}</option>`).join("");
   page.innerHTML = `<h2>Compare</h2>
@@ -351,8 +376,10 @@ async function comparePage() {
 // --- what-if -------------------------------------------------------------------------
 
 async function whatifPage(path) {
+  const here = location.hash;
   const file = await api("/api/file?path=" + encodeURIComponent(path));
   const check = await api("/api/check", {path, text: file.text});
+  if (location.hash !== here) return;  // the user moved on meanwhile
   if (!check.valid) { page.innerHTML = `<div class="banner">${esc(check.problems[0].message)}</div>`; return; }
   const slider = (group, field, name, value, max, step) =>
     `<label class="slider"><span>${esc(name)} ${field}</span><input type="range" data-key="${group}.${esc(name)}.${field}" min="0" max="${max}" step="${step}" value="${value}" data-base="${value}"><output>${value}</output></label>`;
@@ -385,7 +412,9 @@ async function whatifPage(path) {
 // --- forecast ------------------------------------------------------------------------
 
 async function forecastPage() {
+  const here = location.hash;
   const [data, deals] = await Promise.all([api("/api/files"), api("/api/pipelines")]);
+  if (location.hash !== here) return;  // the user moved on meanwhile
   const good = data.files.filter(f => f.state === "ok");
   const options = list => list.map(p => `<option value="${esc(p)}">${esc(p)}</option>`).join("");
   page.innerHTML = `<h2>Forecast</h2>
