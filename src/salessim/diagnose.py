@@ -94,7 +94,13 @@ def funnel(result: RunResult, level: float = 0.95) -> pd.DataFrame:
             conv.mean, conv.ci_low, conv.ci_high,
             math.nan if target is None else float(target), gap, status,
         ])
-    return pd.DataFrame(rows, columns=FUNNEL_COLUMNS)
+    frame = pd.DataFrame(rows, columns=FUNNEL_COLUMNS)
+    if any(stage.timeout is not None for stage in result.scenario.stages.values()):
+        # Visits that left by a time-out (among those lost or moved on), only when a
+        # stage has one.
+        frame["timed_out"] = [_mean(r.tally.stages[sid].timed_out for r in reps)
+                              for sid in result.scenario.stages]
+    return frame
 
 
 def _mean(values) -> float:

@@ -44,6 +44,7 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         "won": tally.won,
         "lost": tally.lost,
         "went_cold": tally.went_cold,
+        **_timed_out(tally, scenario),
         "no_decision": tally.no_decision,
         "open": tally.leads - closed,
         "win_rate": kpis_registry.win_rate(tally.won, tally.lost, tally.no_decision),
@@ -72,6 +73,8 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         out[f"delay_mean.{sid}"] = _ratio(st.delay, st.delayed)
     for sid, st in tally.stages.items():
         out[f"visits.{sid}"] = st.entered
+        if scenario.stages[sid].timeout is not None:
+            out[f"timed_out.{sid}"] = st.timed_out
     for sid, stage in scenario.stages.items():  # each kind's own KPIs (meetings)
         out.update(kind_of(stage).kpis(sid, stage, tally.stages[sid]))
     for kind in dict.fromkeys(kind_of(stage) for stage in scenario.stages.values()):
@@ -202,3 +205,10 @@ def staff_cost_of(scenario: Scenario, start: float, end: float,
             start, end)
         total += role.headcount * role.cost_per_hour * paid * scenario.hours_per_unit
     return total
+
+
+def _timed_out(tally: Tally, scenario: Scenario) -> dict[str, float]:
+    """``timed_out``: visits that left a stage by its time-out (only with a time-out)."""
+    if not any(stage.timeout is not None for stage in scenario.stages.values()):
+        return {}
+    return {"timed_out": sum(st.timed_out for st in tally.stages.values())}

@@ -89,6 +89,7 @@ class StageTally:
     delay: float = 0.0  # customer-side time
     meetings: int = 0  # meetings held in the window (meeting stages)
     meeting_deals: int = 0  # deals handled at those meetings
+    timed_out: int = 0  # visits that left by the stage's time-out
 
 
 @dataclass(slots=True)

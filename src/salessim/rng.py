@@ -15,12 +15,17 @@ Stream names used by the model (``<x>`` is a source or stage id):
   visit to a stage, drawn for every lead when it is created, so a lead's luck at a stage
   does not depend on the order in which events happen;
 - ``route:<stage>``: the same for later visits (loops), in the order they happen;
+- ``exit:<stage>:<target>``: the latent time of one exit of a stage with ``exits``
+  (competing risks), drawn at every visit for every exit, so each exit's draws are its
+  own whatever the others do;
 - ``open:<deal id>``: a deal open at time 0 (a warm start), its own: the rest of its time
   in its stage and its first routing draw at every stage. Keyed by the deal's id, never by
   its place in the pipeline, so a deal keeps its draws when other deals or other stages
   change. Drawn by :meth:`RandomStreams.keyed`, a counter-based generator (SplitMix64's
   output function on the stream's seed, the key and the draw's number), so thousands of
   deals cost one vectorised call instead of a generator each.
+- ``open-exit:<deal id>``: for a deal open in a stage with ``exits``, one uniform per exit
+  (its remaining latent time given its age), keyed the same way.
 """
 
 from __future__ import annotations

@@ -18,12 +18,21 @@ class Deal:
         counted: created after the warm-up, so in the KPIs' cohort.
         luck: first-visit routing draws, one per routed stage (see ``rng``).
         visited: bit set of the routed stages already left once.
+        exit: the target (its index in the stage plan) a stage that routes its deals
+            itself chose (``model/exitrace.py``); set there, before the journey reads it.
+        visits: stage id -> visits so far, kept only for stages with ``visit_odds``
+            (unset until then: a deal of any other scenario never pays for it).
     """
 
     __slots__ = (
         "lead", "number", "source", "value", "score", "needs", "created", "counted", "owners",
         "last_role", "last_contact", "first_contact", "handoffs", "started", "luck", "visited",
+        "exit", "visits",
     )
+
+    # Set only where used (model/exitrace.py), never in __init__: see above.
+    exit: int
+    visits: dict[str, int]
 
     def __init__(self, source: str, number: int, value: float, created: float, counted: bool,
                  luck: list[float] | None = None) -> None:

@@ -31,6 +31,7 @@ class StagePlan:
     __slots__ = (
         "id", "tally", "behaviour", "visit", "skip", "route", "cum", "targets", "decay", "score_odds",
         "probs", "forward", "p_forward", "split", "slot", "bit", "entered", "skipped", "returns",
+        "race",
     )
 
     def __init__(self, sid: str, tally: StageTally) -> None:
@@ -60,6 +61,9 @@ class StagePlan:
         # Its kind sends deals back into the funnel (a nurture track): a deal that has left
         # it (``bit`` in ``Deal.visited``) and is won is a recycled win.
         self.returns = False
+        # The stage routes its deals itself (exits, a time-out, value or visit odds:
+        # model/exitrace.py): the target's index is in Deal.exit after the visit.
+        self.race = False
 
     def set_routing(self, targets: list[Any], probs: list[float], forward: list[bool],
                     decay: Any, score_odds: Any) -> None:
@@ -227,7 +231,7 @@ class Journey:
                 return self._end(deal, LOST_END, cold=True)
             route = stage.route
             if route is None:
-                i = 0
+                i = deal.exit if stage.race else 0
             else:
                 if deal.visited & stage.bit:  # _routing_draw, inline: once per visit
                     u = next(route)

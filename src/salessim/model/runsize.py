@@ -22,7 +22,7 @@ def estimate(scenario: Scenario, replications: int | None = None) -> RunSize:
     per_lead = expected_visits(scenario)
     events = 2.0  # created, and an end
     for sid, stage in scenario.stages.items():
-        own = 2 if stage.delay is not None else 0
+        own = 2 if stage.delay is not None or stage.exits is not None else 0  # the race's too
         events += per_lead[sid] * (kind_of(stage).events_per_visit(stage) + own)
     visits = leads * sum(per_lead.values())
     return RunSize(replications or scenario.replications, leads, visits, leads * events)

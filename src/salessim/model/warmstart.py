@@ -28,6 +28,7 @@ import simpy
 
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.model.deal import Deal
+from salessim.model.exitrace import OpenVisit
 from salessim.model.residual import residual
 from salessim.model.staff import Staff
 from salessim.records import EventLog
@@ -94,6 +95,7 @@ class WarmStart:
         keys = np.array([key64(d.id) for d in deals], dtype=np.uint64)
         u = streams.keyed("open", keys, 1 + len(routed))
         left = _remaining(scenario, deals, u[:, 0])
+        racing = _exit_uniforms(scenario, deals, streams, keys)
         owners = _owner_members(scenario, staff, deals)
         first_source = next(iter(scenario.sources))
         if log is not None:
@@ -118,8 +120,11 @@ class WarmStart:
                 log.add(deal.lead | log.code("created"), deal.created)
                 log.add(deal.lead | plan.entered, -od.age)
             behaviour = plan.behaviour
+            here: Any = left[i]
+            if plan.race:  # its age counts against a time-out; exits draw their own rests
+                here = OpenVisit(od.age, left[i], racing[i] if racing is not None else [])
             resume = _routed_at_once if behaviour is None else partial(
-                behaviour.resume, left[i], od.work_done)
+                behaviour.resume, here, od.work_done)
             env.process(walk(deal, plan, resume))
 
     def ended(self, deal: Deal, end: int) -> None:
@@ -154,6 +159,18 @@ def _remaining(scenario: Scenario, deals: list[OpenDeal], u: np.ndarray) -> list
         for i, t in zip(idx, times.tolist(), strict=True):
             left[i] = t
     return left
+
+
+def _exit_uniforms(scenario: Scenario, deals: list[OpenDeal], streams: RandomStreams,
+                   keys: np.ndarray) -> list[list[float]] | None:
+    """Per deal, one uniform per exit of its stage (``open-exit:<deal id>``, its own, so
+    a deal keeps its draws when the pipeline changes); None when no deal is in a stage
+    with ``exits`` (the other streams are then exactly as they were)."""
+    widths = [len(scenario.stages[d.stage].exits or ()) for d in deals]
+    if not any(widths):
+        return None
+    u = streams.keyed("open-exit", keys, max(widths))
+    return [u[i, :w].tolist() for i, w in enumerate(widths)]
 
 
 def owner_roles(scenario: Scenario, stage: str) -> list[str]:

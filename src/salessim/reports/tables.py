@@ -120,6 +120,7 @@ def funnel_display(frame: pd.DataFrame) -> pd.DataFrame:
             "stage": r.stage, "entered": format_number(r.entered),
             "moved on": format_number(r.moved_on), "lost": format_number(r.lost),
             "went cold": format_number(r.went_cold),
+            **({"timed out": format_number(r.timed_out)} if "timed_out" in frame else {}),
             "conversion": _share(r.conversion),
             "95% CI": ci_text(r.conversion_ci_low, r.conversion_ci_high, _share),
         }

@@ -85,7 +85,12 @@ def nurture_stage(data: Any) -> Any:
 
 def stage_json_schema(schema: dict[str, Any]) -> None:
     """The JSON Schema of ``Stage``: ``next`` unless the stage is a nurture track, which
-    has ``recycle`` and no ``next`` (an editor then says what validation says)."""
+    has ``recycle`` and no ``next``, or has ``exits`` and neither ``next`` nor ``delay``
+    (an editor then says what validation says)."""
     schema["required"] = [r for r in schema.get("required", []) if r != "next"]
-    schema["anyOf"] = [{"required": ["next"], "not": {"required": ["recycle"]}},
-                       {"required": ["recycle"], "not": {"required": ["next"]}}]
+    schema["anyOf"] = [
+        {"required": ["next"], "not": {"anyOf": [{"required": ["recycle"]},
+                                                 {"required": ["exits"]}]}},
+        {"required": ["recycle"], "not": {"required": ["next"]}},
+        {"required": ["exits"], "not": {"anyOf": [{"required": ["next"]},
+                                                  {"required": ["delay"]}]}}]

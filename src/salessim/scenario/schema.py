@@ -18,13 +18,16 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from salessim.ends import END_NAMES, NOT_FORWARD
 from salessim.errors import Problem, did_you_mean
+from salessim.scenario import exits as exit_rules
 from salessim.scenario.base import Frozen, Id
 from salessim.scenario.dists import Dist
+from salessim.scenario.exits import Exits, Implied, Timeout, ValueOdds, VisitOdds
 from salessim.scenario.mechanics import (
     ApprovalLevel,
     Collection,
@@ -108,7 +111,29 @@ class Stage(Staffed):
         "deal leaves? false for a nurture track that holds a lead and sends it back later",
     )
 
+    exits: Exits | None = Field(default=None, min_length=2, description="competing risks: "
+                                "each way out with its own latent time (replaces next, delay)")
+    timeout: Timeout | None = None
+    value_odds: ValueOdds | None = None
+    visit_odds: VisitOdds | None = Field(default=None, min_length=1)
+
     _nurture = model_validator(mode="before")(staticmethod(nurture_stage))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exits_next(cls, data: Any, info: ValidationInfo) -> Any:
+        return exit_rules.with_implied_next(data, info.context)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        data = handler(self)
+        return exit_rules.drop_derived_next(data) if self.exits is not None else data
+
+    @property
+    def implied(self) -> Implied:
+        """Routing shares and mean customer-side time for a deal of factor 1 on its first
+        visit, time-out included (:func:`salessim.scenario.exits.implied`)."""
+        return exit_rules.implied(self)
 
     @field_validator("next")
     @classmethod
@@ -133,7 +158,8 @@ class Stage(Staffed):
                              "drop the stage's role")
         if self.meeting is not None and self.meeting.length > 0 and not self.staff:
             raise ValueError("a meeting with a length holds staff: give the role(s) who attend")
-        if self.order == "customer_first" and (self.work is None or self.delay is None):
+        if self.order == "customer_first" and self.exits is None and (
+                self.work is None or self.delay is None):
             raise ValueError("order: customer_first puts the customer's side (delay) before "
                              "the staff work (work): the stage needs both")
         if self.queue != "fifo" and self.work is None:
@@ -148,6 +174,7 @@ class Stage(Staffed):
                                  "lost / no_decision: next needs both kinds of target")
         if self.patience is not None and not self.patience.mean > 0:
             raise ValueError(f"patience must be a positive duration, got mean {self.patience.mean}")
+        exit_rules.check_stage(self)
         for name in kinds:  # a kind's own model may state rules on its whole stage
             check = getattr(getattr(self, name), "check_stage", None)
             if check is not None:
@@ -260,9 +287,9 @@ def process_problems(scenario: Scenario) -> list[Problem]:
             problems.append(Problem(field, "uses lead scores: every source needs score or "
                                     f"score_factors (missing: {', '.join(unscored)})",
                                     stage.queue if stage.queue == "score" else "score_odds"))
-        for target in stage.next:
+        for target, field in exit_rules.targets_of(stage).items():
             if target not in targets:
-                problems.append(Problem(f"stages.{sid}.next.{target}", "unknown stage or "
+                problems.append(Problem(f"stages.{sid}.{field}", "unknown stage or "
                                         f"terminal state{did_you_mean(target, targets)}", target))
         otherwise = stage.only_if.otherwise if stage.only_if is not None else None
         if otherwise is not None and otherwise not in targets:
@@ -288,7 +315,8 @@ def process_problems(scenario: Scenario) -> list[Problem]:
                                     "a loop with no way out: no terminal state (won, lost, "
                                     "no_decision) can be "
                                     "reached from this stage", dict(stages[sid].next)))
-    return problems or pipeline_problems(scenario)
+    return (problems or pipeline_problems(scenario)
+            or exit_rules.exit_pipeline_problems(scenario))
 
 
 def _staff_problems(scenario: Scenario) -> list[Problem]:
@@ -350,6 +378,7 @@ def _role_references(scenario: Scenario) -> list[tuple[str, str]]:
 
 def _successors(stage: Stage) -> set[str]:
     succ = {target for target, p in stage.next.items() if p > 0}
+    succ |= set(stage.exits or ()) | ({stage.timeout.to} if stage.timeout else set())
     if stage.only_if and stage.only_if.otherwise:
         succ.add(stage.only_if.otherwise)
     return succ

@@ -106,7 +106,7 @@ def expected_visits(scenario: Scenario) -> dict[str, float]:
     at = {sid: i for i, sid in enumerate(ids)}
     p = np.zeros((len(ids), len(ids)))
     for sid, stage in scenario.stages.items():
-        for target, prob in stage.next.items():
+        for target, prob in stage.implied.routes.items():  # a time-out's share included
             if target in at:
                 p[at[sid], at[target]] += prob
     entry = np.zeros(len(ids))

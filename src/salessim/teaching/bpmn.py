@@ -15,7 +15,7 @@ from xml.sax.saxutils import quoteattr
 
 from salessim.model.kinds import kind_of
 from salessim.model.kinds.words import money
-from salessim.scenario.schema import TERMINALS, Scenario
+from salessim.scenario.schema import TERMINALS, Scenario, Stage
 from salessim.teaching.graph import Edge, Graph, Node, layout
 
 NS = {
@@ -57,19 +57,19 @@ def bpmn_graph(scenario: Scenario) -> Graph:
 
     node("Start", "startEvent", "lead created")
     for t in TERMINALS:
-        if any(t in s.next or (s.only_if and s.only_if.otherwise == t)
+        if any(t in s.implied.routes or (s.only_if and s.only_if.otherwise == t)
                for s in scenario.stages.values()):
             node(f"End_{t}", "endEvent", t.replace("_", " "))
     flow("Start", entry(scenario.entry))
     for sid, stage in scenario.stages.items():
         last = kind_of(stage).bpmn(sid, stage, draw)
-        targets = {t: p for t, p in stage.next.items() if p > 0}
+        targets = {t: p for t, p in stage.implied.routes.items() if p > 0}
         if stage.only_if is not None:
             node(f"Skip_{sid}", "exclusiveGateway",
                  f"value > {money(stage.only_if.deal_value_above)}?")
             flow(f"Skip_{sid}", f"In_{sid}", "yes")
         if len(targets) > 1:
-            route = node(f"Route_{sid}", "exclusiveGateway", f"after {sid}")
+            route = node(f"Route_{sid}", "exclusiveGateway", _gateway_name(sid, stage))
             flow(last, route)
             for t, p in targets.items():
                 flow(route, entry(t), f"{p:.0%}")
@@ -83,6 +83,15 @@ def bpmn_graph(scenario: Scenario) -> Graph:
     for n in nodes.values():
         n.w, n.h = SIZES[n.kind]
     return layout(Graph(nodes, edges), "Start")
+
+
+def _gateway_name(sid: str, stage: Stage) -> str:
+    """The routing gateway's name: the exits' race and the time-out, when the stage has them
+    (its flows carry the implied shares)."""
+    name = f"first exit of {sid}" if stage.exits is not None else f"after {sid}"
+    if stage.timeout is not None:
+        name += f" (time-out {stage.timeout.after:g} -> {stage.timeout.to})"
+    return name
 
 
 def _waypoints(g: Graph, e: Edge) -> list[tuple[float, float]]:

@@ -50,13 +50,14 @@ def routing(stage: Stage, source: Source, progress: dict[str, bool]) -> dict[str
         odds *= stage.decay.multiplier(0.0)
     if stage.score_odds is not None:
         odds *= stage.score_odds.multiplier(_mean_score(source))
-    forward = {t: p for t, p in stage.next.items() if is_forward(t, progress)}
+    shares = stage.implied.routes  # exits and a time-out: their implied shares
+    forward = {t: p for t, p in shares.items() if is_forward(t, progress)}
     p_on = sum(forward.values())
     new = shifted_forward(p_on, odds)
     if new == p_on:
-        return dict(stage.next)
+        return dict(shares)
     return {t: p * (new / p_on if t in forward else (1 - new) / (1 - p_on))
-            for t, p in stage.next.items()}
+            for t, p in shares.items()}
 
 
 @dataclass

@@ -27,7 +27,8 @@ def _flags(a: Analysis) -> dict[str, bool]:
     sc = a.scenario
     stages = sc.stages.values()
     return {
-        "routing": not any(s.decay or s.score_odds or s.patience for s in stages),
+        "routing": not any(s.decay or s.score_odds or s.patience or not s.implied.exact
+                           for s in stages),
         # queueing formulas hold for every kind's staff work (not for parallel tasks)
         "queues": all(kind_of(s).queue_exact for s in stages),
         # every kind's visit is exact (not a meeting with a capacity)

@@ -134,9 +134,14 @@ def stage_lines(stage: Stage, sid: str, unit: str) -> list[str]:
     lines += kind_of(stage).box(stage, unit)
     if stage.only_if is not None:
         lines.append(f"only if value > {money(stage.only_if.deal_value_above)}")
+    first = " first" if stage.order == "customer_first" else ""
     if stage.delay is not None:
-        first = " first" if stage.order == "customer_first" else ""
         lines.append(f"customer {duration(stage.delay.mean, unit)}{first}")
+    if stage.exits is not None:
+        lines.append(f"exits race{first}: " + ", ".join(
+            f"{t} {duration(e.time.mean, unit)}" for t, e in stage.exits.items()))
+    if stage.timeout is not None:
+        lines.append(f"time-out {duration(stage.timeout.after, unit)} -> {stage.timeout.to}")
     return lines
 
 
@@ -157,7 +162,7 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
     edges = [Edge("e0", "start", scenario.entry)]
     exits: list[Edge] = []
     for sid, stage in scenario.stages.items():
-        for target, p in stage.next.items():
+        for target, p in stage.implied.routes.items():
             if p > 0 and target in EXITS:
                 exits.append(Edge(f"x{len(exits)}", sid, target, f"{p:.0%}", "exit"))
             elif p > 0:

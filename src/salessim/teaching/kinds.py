@@ -33,9 +33,13 @@ def visit(stage: Stage, sid: str, value: float, last: Last, ctx: Context) -> Vis
     key = (sid, last, value if kind.value_dependent else None)
     if key not in ctx.visits:
         out = kind.flow(stage, sid, value, last, ctx)
-        if stage.delay is not None:  # the stage's own customer-side time, after the kind's
-            out.duration += stage.delay.mean
-            out.delay += stage.delay.mean
+        # The stage's own customer-side time, after the kind's (the exits' race, capped by
+        # a time-out, in the implied mean).
+        own = stage.delay.mean if stage.delay is not None and stage.timeout is None \
+            else stage.implied.mean_time
+        if own is not None:
+            out.duration += own
+            out.delay += own
             out.delays += 1
         ctx.visits[key] = out
     return ctx.visits[key]
