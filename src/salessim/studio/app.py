@@ -26,8 +26,7 @@ from starlette.staticfiles import StaticFiles
 from salessim.errors import SalessimError, UsageError
 from salessim.studio import files, form, redesign
 from salessim.studio.jobs import Jobs
-from salessim.studio.paths import OutsideFolder, inside
-from salessim.studio.worker import OUT
+from salessim.studio.paths import OUT, OutsideFolder, inside
 
 COOKIE = "salessim_studio_token"
 STATIC = Path(__file__).parent / "static"

@@ -36,7 +36,8 @@ def forecast_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict
     from salessim.output import staged_folder
     from salessim.runrecord import RunRecord, write_record
     from salessim.scenario import scenario_hash
-    from salessim.studio.worker import OUT, _Bar
+    from salessim.studio.paths import OUT
+    from salessim.studio.progress import Bar
 
     root = Path(job["root"])
     redesigns = [root / r for r in job.get("redesigns") or []]
@@ -44,7 +45,7 @@ def forecast_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict
     checked = plan(root / job["path"], root / job["pipeline"], job["until"],
                    redesigns=redesigns, replications=job.get("replications"),
                    seed=job.get("seed"), quota=quota)
-    report = simulate(checked, 1, _Bar(checked.total_replications(), send))
+    report = simulate(checked, 1, Bar(checked.total_replications(), send))
     out = root / OUT / f"forecast-{job['key']}"
     record = RunRecord("forecast", argv=["studio", "forecast", job["path"], "--pipeline",
                                          job["pipeline"], "--until", str(job["until"])])

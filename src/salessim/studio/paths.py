@@ -12,6 +12,9 @@ from pathlib import Path, PurePosixPath
 
 from salessim.errors import UsageError
 
+#: Where the studio writes its runs, inside its folder (the only files /files/ serves).
+OUT = "out/studio"
+
 
 class OutsideFolder(UsageError):
     """A path that points outside the studio's folder (or is not a plain relative path)."""

@@ -15,8 +15,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-#: Where the studio writes its runs, inside its folder.
-OUT = "out/studio"
+from salessim.studio.paths import OUT
+from salessim.studio.progress import Bar as _Bar
 
 
 def serve(conn: Any) -> None:
@@ -43,17 +43,6 @@ def serve(conn: Any) -> None:
             detail = str(exc) if isinstance(exc, SalessimError) else \
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
             conn.send({"type": "error", "message": detail})
-
-
-class _Bar:
-    """A tqdm-like bar (``update``, ``total``) that reports ticks to the page."""
-
-    def __init__(self, total: int, send: Any) -> None:
-        self.total, self.n, self.send = total, 0, send
-
-    def update(self, k: int = 1) -> None:
-        self.n += k
-        self.send({"type": "progress", "done": self.n, "total": self.total})
 
 
 def kpi_rows(summary: Any, time_unit: str) -> list[dict[str, Any]]:
