@@ -146,10 +146,10 @@ class ExitRace:
         env = self.env
         after = self.after
         deadline = 0.0 if after is None else env.now + after
+        factor = self._factor(deal) if self._factored else 1.0  # this visit counted now
         inner = self._inner
         if inner is not None and not (yield from inner(deal)):
             return False
-        factor = self._factor(deal) if self._factored else 1.0
         now = env.now
         if after is not None and now >= deadline:
             return self._timed_out(deal)
