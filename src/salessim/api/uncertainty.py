@@ -109,7 +109,9 @@ def bootstrap(base: Scenario, path: str | Path | None, resamples: int, seed: int
             visits = visits.since(parse_as_of(opts.since, "since"))
         visits = fit_period(visits, opts.holdout)[0]
         cal = calibration_of(visits, base, str(history))
-        families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
+        from salessim.calibrate.exits import chosen_families
+
+        families = chosen_families(cal.calibration)  # exits stages keep their form
         scenarios, notes = bootstrap_scenarios(visits, base, resamples, seed, str(history),
                                                cal.calibration.touch, families, mapper)
     except SalessimError as exc:  # ExportError, UsageError (not its calibration), ...
