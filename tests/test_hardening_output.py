@@ -152,7 +152,7 @@ def test_staged_folder_moves_in_whole_keeps_other_files_and_cleans_up(tmp_path):
     assert contents(out) == {"a.csv": b"1", "mine.txt": b"the user's", "run.json": b"{}",
                              "sub/b.csv": b"3"}
     # A staging folder of a process that is gone is removed by the next command.
-    dead = tmp_path / f"{output.STAGING}out-999999999-x"
+    dead = tmp_path / f"{output.STAGING}999999999-x-out"
     dead.mkdir()
     with staged_folder(out):
         pass

@@ -139,7 +139,7 @@ def test_workers_die_with_a_killed_command_and_its_staging_folder_is_cleaned(tmp
     proc.communicate(timeout=WITHIN)
     nothing_left(proc.pid)
     stale = [p.name for p in tmp_path.iterdir()]
-    assert len(stale) == 1 and stale[0].startswith(".staging-out-")
+    assert len(stale) == 1 and stale[0].startswith(".staging-") and stale[0].endswith("-out")
     assert not out.exists()
     # The next command removes the leftover of the killed one.
     assert cli.main(["run", str(TUTORIAL), "-n", "1", "--workers", "1", "--set", "horizon=40",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from salessim.commands import EXIT_BAD_INPUT, add_set_option
-from salessim.errors import SalessimError
+from salessim.errors import SalessimError, clip_lines
 
 #: Modules that add their own subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -45,7 +45,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             try:
                 case, scenarios = validate_case(Path(path).parent)
             except SalessimError as exc:
-                print(exc, file=sys.stderr)
+                print(clip_lines(str(exc)), file=sys.stderr)
                 failed += 1
             else:
                 print(f"{path}: ok (case {case.title!r}: {len(scenarios)} scenarios, "
@@ -59,7 +59,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             targets = scenario_targets(scenario, path)
             targets.update(parse_target_options(args.target, kpi_names(scenario)))
         except SalessimError as exc:
-            print(exc, file=sys.stderr)
+            print(clip_lines(str(exc)), file=sys.stderr)
             failed += 1
             continue
         print(f"{path}: ok ({scenario.name}: {len(scenario.stages)} stages, "
@@ -150,7 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.func(args)
         except SalessimError as exc:
-            print(f"salessim: {exc}", file=sys.stderr)
+            print(f"salessim: {clip_lines(str(exc))}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except MemoryError:
+            print("salessim: out of memory: the run needs more memory than this machine "
+                  "gives it (fewer replications at once: --workers 1; or an overloaded role "
+                  "whose waiting leads pile up: see the warnings above)", file=sys.stderr)
             return EXIT_BAD_INPUT
         except BrokenPipeError:  # output piped into head and the like
             sys.stderr.close()

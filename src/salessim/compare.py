@@ -97,7 +97,8 @@ def unique_names(names: Sequence[str]) -> list[str]:
 
     Characters other than letters, digits, ``_``, ``-`` and ``.`` become ``_``, and a name
     of dots only (``...yaml`` has the stem ``..``) becomes ``scenario``, so every folder
-    stays inside ``--out``.
+    stays inside ``--out``; a name of one of compare's own files (:data:`OUTPUT_NAMES`, a
+    figure) gets ``-2`` too.
     """
     labels: list[str] = []
     for name in names:
@@ -105,11 +106,20 @@ def unique_names(names: Sequence[str]) -> list[str]:
         if not stem.strip("."):
             stem = "scenario"
         label, k = stem, 1
-        while label in labels:
+        while label in labels or _output_name(label):
             k += 1
             label = f"{stem}-{k}"
         labels.append(label)
     return labels
+
+
+#: Names compare writes beside the scenarios' folders: a label never takes one of them
+#: (a redesign file named comparison.csv.yaml would have), nor a figure's name (.png).
+OUTPUT_NAMES = frozenset({"comparison.csv", "report.html", "compare.json", "run.json"})
+
+
+def _output_name(label: str) -> bool:
+    return label in OUTPUT_NAMES or label.lower().endswith(".png")
 
 
 @dataclass

@@ -18,6 +18,21 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: Longest value an error message quotes whole, in characters: a value of a 10 MB field
+#: is quoted by its start and its length.
+QUOTE_LIMIT = 200
+
+
+def clipped(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text``, or its first ``limit`` characters and how long it is."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def clip_lines(text: str, limit: int = 5 * QUOTE_LIMIT) -> str:
+    """Each line of a message at most about ``limit`` characters (see :func:`clipped`)."""
+    return "\n".join(clipped(line, limit) for line in text.split("\n"))
+
+
 class SalessimError(Exception):
     """Base class of every error salessim raises on purpose."""
 
@@ -45,7 +60,8 @@ class Problem:
         if self.line is not None:
             where = f"{where}:{self.line}"
         subject = self.field or "(document)"
-        return f"{where}: {subject}: {self.rule} (got {self.value!r})"
+        return (f"{where}: {subject}: {clipped(self.rule, 5 * QUOTE_LIMIT)} "
+                f"(got {clipped(repr(self.value))})")
 
 
 @dataclass
@@ -55,7 +71,9 @@ class ScenarioError(SalessimError):
     problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        super().__init__(str(self))
+        # The problems are the arguments: a copy made as type(exc)(*exc.args) (SimPy makes
+        # one of an error raised in a simulation) or by pickling is the same error.
+        super().__init__(self.problems)
 
     def __str__(self) -> str:
         if len(self.problems) == 1:

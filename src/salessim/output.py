@@ -27,6 +27,7 @@ from salessim.errors import OutputError
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically."""
     path = Path(path)
+    created = not path.parent.exists()  # removed again, empty, when the write fails
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # The writer's pid in the name: remove_stale_parts() can tell a killed writer's
@@ -44,6 +45,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
         _fsync(path.parent)
     except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     finally:
         if tmp_path.exists():
@@ -67,13 +72,16 @@ STAGING = ".staging-"
 def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
     """A command's output folder, written whole or not at all.
 
-    Yields a temporary folder beside ``out`` (``.staging-<name>-<pid>-<random>``); write
+    Yields a temporary folder beside ``out`` (``.staging-<pid>-<random>-<name>``); write
     every output there. When the block ends normally its files are moved into ``out``:
     the whole folder with one rename if ``out`` does not exist yet, else file by file
     (the names in ``last``, such as the run record, moved last), so files of an earlier
     run that this one does not write are left as they were. When the block raises (an
     error, Ctrl-C, a full disk), the temporary folder is removed and ``out`` is untouched.
-    Temporary folders left by a process that was killed are removed on the next call.
+    Temporary folders left by a process that was killed are removed on the next call for
+    the same ``out``: only those of exactly that name, and only when their process no
+    longer runs (the pid comes first in the name, and the random part holds no ``-``, so
+    ``r`` and ``r-99999`` can never be taken for each other).
 
     Any command with an ``--out DIR`` can use it::
 
@@ -87,14 +95,17 @@ def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
     """
     # Resolved, so that the staging folder is a sibling of ``out`` even for ``--out .``:
     # a path relative to it (a best.yaml's extends:) then holds for ``out`` too.
+    problem = out_problem(out)
+    if problem is not None:
+        raise OutputError(problem)
     shown, out = Path(out), Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise OutputError(f"{shown}: --out must be a folder, and this is a file")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(out)
-        stage = Path(tempfile.mkdtemp(prefix=f"{STAGING}{out.name}-{os.getpid()}-",
-                                      dir=out.parent))
+        stage = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-",
+                                      suffix=f"-{out.name}", dir=out.parent))
     except OSError as exc:
         raise OutputError(f"{shown}: cannot write here: {exc.strerror or exc}") from None
     try:
@@ -107,6 +118,16 @@ def staged_folder(out: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
         raise OutputError(f"{shown}: cannot write: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def out_problem(out: str | Path) -> str | None:
+    """Why ``out`` cannot be a command's output folder (empty, or the root), or None."""
+    if not str(out).strip():
+        return "--out must name a folder, and it is empty"
+    resolved = Path(out).resolve()
+    if resolved == resolved.parent:  # no folder beside it to stage in, nor to move into
+        return f"{out}: --out must be a folder of its own, not the root folder"
+    return None
 
 
 def _move_into(stage: Path, out: Path, last: Sequence[str]) -> None:
@@ -125,11 +146,20 @@ def _move_into(stage: Path, out: Path, last: Sequence[str]) -> None:
         _fsync(folder)
 
 
+def staging_owner(name: str) -> tuple[int, str] | None:
+    """The process id and the ``out`` name of a staging folder's name, or None."""
+    if not name.startswith(STAGING):
+        return None
+    pid, _, rest = name[len(STAGING):].partition("-")
+    _, dash, target = rest.partition("-")  # tempfile's random part has no "-"
+    return (int(pid), target) if pid.isdigit() and dash and target else None
+
+
 def _remove_stale(out: Path) -> None:
-    """Remove staging folders of ``out`` whose process no longer runs."""
-    for path in out.parent.glob(f"{STAGING}{out.name}-*"):
-        pid = path.name[len(f"{STAGING}{out.name}-"):].split("-", 1)[0]
-        if pid.isdigit() and not process_running(int(pid)):
+    """Remove staging folders of ``out`` (of exactly its name) whose process no longer runs."""
+    for path in out.parent.glob(f"{STAGING}*"):
+        owner = staging_owner(path.name)
+        if owner is not None and owner[1] == out.name and not process_running(owner[0]):
             shutil.rmtree(path, ignore_errors=True)
 
 

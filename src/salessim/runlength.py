@@ -25,6 +25,10 @@ from salessim.kpis import PRECISION_KPIS, WARMUP_SERIES
 from salessim.records import QUEUED, STARTED, WENT_COLD, WON
 from salessim.scenario import Scenario
 
+#: The finest relative precision asked for: finer ones need more replications than the
+#: limit of 100,000 for any KPI that varies at all (and their plan overflowed a float).
+MIN_PRECISION = 1e-6
+
 # WARMUP_SERIES (the series estimate_warmup can use; all but wip need event logs) and
 # PRECISION_KPIS (what --precision checks when no KPI is named) are declared in
 # salessim.kpis, which the command line reads without importing the statistics.
@@ -242,4 +246,7 @@ def parse_precision(text: str) -> float:
             f"a precision is a share of the mean like 5% or 0.05, got {text!r}") from None
     if not 0 < value < 1:
         raise UsageError(f"a precision must lie strictly between 0% and 100%, got {text!r}")
+    if value < MIN_PRECISION:
+        raise UsageError(f"a precision must be at least {MIN_PRECISION:.4%} of the mean (finer "
+                         f"needs more replications than any run can have), got {text!r}")
     return value

@@ -42,7 +42,7 @@ from salessim.calibrate.exits import StageExits, fit_exits
 from salessim.calibrate.fromlog import EventLog
 from salessim.calibrate.headcount import Headcount, choose_headcount, override_roles
 from salessim.calibrate.lifecycle import resolution
-from salessim.calibrate.readers import slug
+from salessim.calibrate.readers import ExportError, slug
 from salessim.calibrate.staff import Staff, discover
 from salessim.calibrate.values import zeros_and_lognormal
 from salessim.calibrate.visits import DAY, Visits
@@ -216,13 +216,17 @@ def fit_values(visits: Visits) -> dict[str, Values]:
             continue
         est = stats.t_interval(amounts)
         positive = amounts[amounts > 0]
-        if (amounts >= 0).all() and len(positive) >= MIN_VALUES and len(positive) < len(amounts):
+        # Logs this spread (1e-300 beside 1e4) overflow a lognormal's mean: kept as they are.
+        spread = len(positive) > 1 and float(np.log(positive).var()) > 50
+        if (not spread and (amounts >= 0).all() and len(positive) >= MIN_VALUES
+                and len(positive) < len(amounts)):
             spec, note = zeros_and_lognormal(amounts)
             out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high, note)
             continue
-        if len(amounts) < MIN_VALUES or (amounts <= 0).any():
+        if len(amounts) < MIN_VALUES or (amounts <= 0).any() or spread:
             why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES
-                   else "amounts of 0 present")
+                   else "amounts of 0 present" if (amounts <= 0).any()
+                   else "amounts too spread out for a lognormal")
             values = sorted({float(a) for a in amounts})
             weights = [int((amounts == a).sum()) for a in values]
             spec: dict[str, Any] = {"dist": "empirical", "values": values}
@@ -254,6 +258,11 @@ def entry_stage(visits: Visits) -> tuple[str, list[str]]:
     """The stage most deals start in; a warning when some start elsewhere."""
     first = visits.visits.drop_duplicates("deal_id", keep="first")["stage"].map(visits.target)
     counts = first.value_counts()
+    if counts.empty:  # every row is an end: a first stage was named as an end
+        ends = ", ".join(f"{name!r} ({end})" for name, end in sorted(visits.ends.items()))
+        raise ExportError(f"no deal visits a stage before its end: every row is in an end stage "
+                          f"({ends}); --won, --lost and --no-decision name the stages where "
+                          "deals end, not one they start in")
     entry = str(counts.index[0])
     others = int(counts.iloc[1:].sum())
     warnings = []

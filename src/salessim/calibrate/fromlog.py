@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from salessim.calibrate.bounds import MAX_AMOUNT, quoted
 from salessim.calibrate.lifecycle import Instances, pair
 from salessim.calibrate.readers import ExportError, _raw, read_table
 from salessim.calibrate.sniff import sniff
@@ -197,6 +198,14 @@ def stage_rows(events: pd.DataFrame, smap: StageMap, name: str) -> pd.DataFrame:
     ev = ev[~same.to_numpy()]
     is_end = ev["stage"].isin(list(smap.ends))
     end_names = ev[is_end].drop_duplicates("case").set_index("case")["stage"].to_dict()
+    if value is not None:  # the bounds of a CSV's amounts (calibrate.readers.parse_amounts)
+        amounts = pd.to_numeric(value, errors="coerce")
+        bad = amounts.notna() & ~amounts.between(0, MAX_AMOUNT)
+        if bad.any():
+            case = bad.index[bad.to_numpy()][0]
+            raise ExportError(f"{name}: case {case}: {smap.value}: an amount must be a finite "
+                              f"number >= 0 and at most {MAX_AMOUNT:g} (got "
+                              f"{quoted(value[case])})")
     frame = pd.DataFrame({"row": ev["row"].to_numpy()}, index=ev.index)
     raw = _raw(frame, name, deal_id=ev["case"].astype("string"),
                stage=ev["stage"].astype("string"), entered_at=ev["time"],

@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
+from salessim.calibrate.bounds import MAX_AMOUNT, first_outside, outside_rule, quoted
 from salessim.calibrate.lossy import hubspot_warnings, source_warnings
 from salessim.calibrate.sniff import sniff
 from salessim.errors import SalessimError
+from salessim.scenario.yamlread import file_problem
 
 #: The fields of one stage row, whatever the input format.
 RAW_COLUMNS = ("deal_id", "stage", "entered_at", "exited_at", "next_stage", "source", "amount",
@@ -68,8 +70,9 @@ def slug(name: object) -> str:
 def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV or Parquet file as a frame of strings (CSV) or typed columns (Parquet)."""
     path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ExportError(f"{path}: {problem}")
     kind = sniff(path)
     if kind is not None:
         what = "an XES event log" if kind == "xes" else "an XML file, not a CSV or Parquet table"
@@ -172,7 +175,8 @@ def _blank(values: pd.Series) -> pd.Series:
 
 
 def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
-    """Datetimes (naive, in UTC when a zone is given); an unparseable one names its row."""
+    """Datetimes (naive, in UTC when a zone is given); an unparseable one, or one outside
+    :data:`FIRST_DATE` .. :data:`LAST_DATE`, names its row."""
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values
     else:
@@ -185,9 +189,13 @@ def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> p
         if bad.any():
             i = np.flatnonzero(bad.to_numpy())[0]
             raise ExportError(f"{path}:{rows.iloc[i]}: {column}: not a date or time "
-                              f"(got {text.iloc[i]!r})")
+                              f"(got {quoted(text.iloc[i])})")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    i = first_outside(out)
+    if i is not None:
+        raise ExportError(f"{path}:{rows.iloc[i]}: {outside_rule(column)} (got "
+                          f"{quoted(values.iloc[i])})")
     return out.astype("datetime64[ns]")
 
 
@@ -196,11 +204,11 @@ def parse_amounts(values: pd.Series, rows: pd.Series, path: str, column: str) ->
     blank = _blank(values)
     text = values.astype(str).str.replace(",", "", regex=False).str.strip()
     out = pd.to_numeric(text.where(~blank), errors="coerce")
-    bad = (~blank) & (out.isna() | ~np.isfinite(out.fillna(0)) | (out < 0))
+    bad = (~blank) & (out.isna() | ~np.isfinite(out.fillna(0)) | (out < 0) | (out > MAX_AMOUNT))
     if bad.any():
         i = np.flatnonzero(bad.to_numpy())[0]
         raise ExportError(f"{path}:{rows.iloc[i]}: {column}: an amount must be a finite number "
-                          f">= 0 (got {values.iloc[i]!r})")
+                          f">= 0 and at most {MAX_AMOUNT:g} (got {quoted(values.iloc[i])})")
     return out.astype(float)
 
 

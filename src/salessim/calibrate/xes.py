@@ -28,8 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from salessim.calibrate.bounds import first_outside, outside_rule
 from salessim.calibrate.readers import ExportError
 from salessim.calibrate.sniff import open_maybe_gzip
+from salessim.scenario.yamlread import file_problem
 
 #: Columns of the events table, whatever else a log adds.
 EVENT_COLUMNS = ("case", "activity", "time", "lifecycle", "resource", "row")
@@ -59,8 +61,9 @@ def read_xes(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
     """
     path = Path(path)
     name = str(path)
-    if not path.is_file():
-        raise ExportError(f"{name}: no such file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ExportError(f"{name}: {problem}")
     columns = _empty()
     types: dict[str, str] = {}
     chunks: list[pd.DataFrame] = []
@@ -204,6 +207,11 @@ def parse_times(values: pd.Series, frame: pd.DataFrame, name: str, column: str,
         raise ExportError(f"{name}: event {int(frame['row'].iloc[i])} (case "
                           f"{frame['case'].iloc[i]}): {column}: not a date and time "
                           f"(got {text.iloc[i]!r})")
+    outside = first_outside(out)
+    if outside is not None:
+        raise ExportError(f"{name}: event {int(frame['row'].iloc[outside])} (case "
+                          f"{frame['case'].iloc[outside]}): {outside_rule(column)} "
+                          f"(got {text.iloc[outside]!r})")
     return out.astype("datetime64[ns]")
 
 

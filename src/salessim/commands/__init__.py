@@ -13,7 +13,7 @@ from pathlib import Path
 
 from salessim import kpis as registry
 from salessim.errors import SalessimError, ScenarioError, UsageError
-from salessim.output import staged_folder
+from salessim.output import out_problem, staged_folder
 from salessim.runrecord import RECORD_FILE, RunRecord, write_record
 
 #: Exit status of a command given bad input (a scenario error, a bad option).
@@ -25,10 +25,13 @@ MAX_REPLICATIONS = 100_000
 def warn_size(scenario, replications: int, event_log: bool = False) -> None:
     """Warn on stderr before a long run (or a large event log): its expected size."""
     from salessim.model.runsize import estimate
+    from salessim.scenario.size import overloads
 
     warning = estimate(scenario, replications).warning(event_log)
     if warning is not None:
         print(f"salessim: {warning}", file=sys.stderr)
+    for over in overloads(scenario):
+        print(f"salessim: {over.warning()}", file=sys.stderr)
 
 
 def warn_sweep_size(scenarios, replications: int) -> None:
@@ -67,6 +70,8 @@ def writes_out(command: str, record_file: str = RECORD_FILE, staged: bool = True
         def run(args: argparse.Namespace) -> int:
             args.record = RunRecord(command)
             final = getattr(args, "out", None)
+            if final is not None and (problem := out_problem(final)) is not None:
+                raise UsageError(problem)  # bad input: refused before any record is written
             args.final_out = None if final is None else Path(final)
             try:
                 if final is None or not staged:

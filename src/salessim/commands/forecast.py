@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 from salessim.commands import MAX_REPLICATIONS, add_set_option, writes_out
 from salessim.errors import UsageError
@@ -133,6 +132,7 @@ def _check_backtest(args: argparse.Namespace) -> dict[str, float]:
     """``forecast --backtest HISTORY``: the options checked; returns --every and --horizon
     in days."""
     from salessim.scenario.units import parse_duration
+    from salessim.scenario.yamlread import file_problem
 
     _check_options(args)
     for option, given in (("--pipeline", args.pipeline), ("--until", args.until),
@@ -142,8 +142,9 @@ def _check_backtest(args: argparse.Namespace) -> dict[str, float]:
         if given is not None:
             raise UsageError(f"{option} does not apply to --backtest, which forecasts from "
                              "each as-of date of the history")
-    if not Path(args.backtest).is_file():
-        raise UsageError(f"--backtest {args.backtest}: no such file")
+    problem = file_problem(args.backtest)
+    if problem is not None:
+        raise UsageError(f"--backtest {args.backtest}: {problem}")
     spans = {}
     for option in ("every", "horizon"):
         text = getattr(args, option)

@@ -14,21 +14,16 @@ the same experiment are bit-identical.
   items in flight are then retried one at a time in a fresh one-worker pool, so the item
   that kills its worker is found and reported as :class:`WorkerLost`, and the rest finish.
 - :class:`DaskExecutor`: Dask ``distributed`` (the ``salessim[dask]`` extra): a
-  ``LocalCluster`` bound to 127.0.0.1, or an existing scheduler such as ``tcp://host:8786``.
+  ``LocalCluster`` bound to 127.0.0.1 that speaks TLS with a certificate of its own, or an
+  existing scheduler such as ``tcp://host:8786``.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import multiprocessing
 import os
 import shutil
-import signal
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import ProcessPoolExecutor as _Pool
@@ -37,7 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from salessim.errors import UsageError
-from salessim.output import process_running
+from salessim.experiments.processes import (
+    kill_workers,
+    pool_context,
+    start_helpers,
+    stop_forkserver,
+    worker_init,
+)
 
 DASK_EXTRA = "the Dask executor needs the salessim[dask] extra: pip install 'salessim[dask]'"
 
@@ -128,10 +129,11 @@ class ProcessPool(_Closing):
             raise UsageError(f"--workers must be at least 1, got {workers}")
         self.workers = workers or default_workers()
         self.name = f"process pool ({self.workers} workers)"
-        self._context = _pool_context()
+        self._context = pool_context()
         self._pool: _Pool | None = None
 
     def _new_pool(self, workers: int) -> _Pool:
+        start_helpers(self._context)
         return _Pool(max_workers=workers, mp_context=self._context,
                      initializer=worker_init, initargs=(os.getpid(),))
 
@@ -180,10 +182,12 @@ class ProcessPool(_Closing):
                             broken = True
                             continue
                         yield i, result
-            except BaseException:
+            except BaseException as exc:
                 # Ctrl-C, a signal or an error here: the work in flight is abandoned, so
                 # its workers are stopped now rather than left to finish it.
                 self._discard_pool(kill=True)
+                if isinstance(exc, KeyboardInterrupt):  # the command ends (Ctrl-C, SIGTERM)
+                    stop_forkserver()
                 raise
             if broken:
                 self._discard_pool()
@@ -209,53 +213,6 @@ class ProcessPool(_Closing):
             self._pool = None
 
 
-#: How often a worker checks that the process that started its pool still runs, seconds.
-WATCHDOG_SECONDS = 0.5
-_PR_SET_PDEATHSIG = 1
-
-
-def worker_init(parent: int) -> None:
-    """Set up a pool worker: ignore Ctrl-C, and die with the process that made the pool.
-
-    Ctrl-C at a terminal reaches every process of the group; the parent alone decides
-    what to do, and stops the workers itself. A worker forked from the fork server is the
-    fork server's child, so on Linux it asks to be killed when that process ends, and a
-    watchdog thread ends it when ``parent`` (the command) is gone, whatever killed it.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):  # no prctl: the watchdog still works
-            pass
-    threading.Thread(target=_watchdog, args=(parent,), daemon=True,
-                     name="salessim-watchdog").start()
-
-
-def _watchdog(parent: int) -> None:
-    while process_running(parent):
-        time.sleep(WATCHDOG_SECONDS)
-    os._exit(1)  # the command is gone: nobody will read this worker's results
-
-
-def kill_workers(pool: _Pool) -> None:
-    """Kill a pool's worker processes now (their work is abandoned)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        try:
-            process.kill()
-        except (OSError, ValueError, AttributeError):  # already gone
-            pass
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Only takes effect when the fork server starts (the first pool of this process).
-    context.set_forkserver_preload(["salessim.experiments.runs"])
-    return context
-
-
 def import_distributed() -> Any:
     """The ``distributed`` module, or a UsageError naming the extra to install."""
     try:
@@ -270,7 +227,8 @@ class DaskExecutor(_Closing):
 
     Args:
         address: ``"local"`` starts a LocalCluster on this machine, bound to 127.0.0.1
-            (scheduler, workers and dashboards); ``tcp://host:8786`` connects to a running
+            (scheduler, workers and dashboards) and speaking TLS with a certificate of its
+            own; ``tcp://host:8786`` connects to a running
             scheduler (``dask scheduler``, dask-jobqueue's SLURMCluster, ...).
         workers: LocalCluster processes; default one per core. Ignored for an address.
         client: an existing ``distributed.Client`` to use instead (not closed by us).
@@ -282,21 +240,13 @@ class DaskExecutor(_Closing):
         distributed = import_distributed()
         self._cluster = None
         self._scratch: str | None = None
+        self._config: Any = None
         self._own_client = client is None
         if client is not None:
             self._client = client
             label = "client"
         elif address == "local":
-            n = workers or default_workers()
-            # Its workers' scratch space in a folder of its own, removed on close (Dask
-            # would leave /tmp/dask-scratch-space behind).
-            self._scratch = tempfile.mkdtemp(prefix="salessim-dask-")
-            self._cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR, local_directory=self._scratch,
-            )
-            self._client = distributed.Client(self._cluster)
+            self._start_local(distributed, workers or default_workers())
             label = "local"
         else:
             if "://" not in address:
@@ -304,7 +254,7 @@ class DaskExecutor(_Closing):
                                  f"tcp://host:8786, got {address!r}")
             try:
                 self._client = distributed.Client(address, timeout="20s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an unknown scheme
                 raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
             label = address
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
@@ -329,13 +279,46 @@ class DaskExecutor(_Closing):
         finally:
             self._client.cancel([f for f in futures if not f.done()])
 
+    def _start_local(self, distributed: Any, n: int) -> None:
+        """A LocalCluster on 127.0.0.1 that only this process can use, and that leaves
+        nothing behind.
+
+        Its scheduler and workers speak TLS with a certificate made for this cluster
+        alone (Dask's ``Security.temporary()``, held in memory): another user of the
+        machine who reaches its ports cannot run code as ours. Its scratch space, and the
+        lock files Dask keeps in its temporary directory, are in a folder of its own,
+        removed on close, and also when the start is interrupted.
+        """
+        import dask
+
+        try:
+            import cryptography  # noqa: F401 - Security.temporary() needs it
+        except ImportError:
+            raise UsageError(f"{DASK_EXTRA} (it includes the cryptography package, for the "
+                             "local cluster's TLS)") from None
+        self._scratch = tempfile.mkdtemp(prefix="salessim-dask-")
+        self._config = dask.config.set({"temporary-directory": self._scratch})
+        try:
+            self._cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR, local_directory=self._scratch, security=True,
+            )
+            self._client = distributed.Client(self._cluster)
+        except BaseException:  # Ctrl-C while it starts, or it cannot: nothing left behind
+            self._own_client = False
+            self.close()
+            raise
+
     def close(self) -> None:
-        if self._own_client:
+        if self._own_client and hasattr(self, "_client"):
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
+            self._config.__exit__(None, None, None)
+            self._scratch = None
 
 
 def ordered_map(executor: Executor) -> Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]:

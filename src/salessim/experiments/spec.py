@@ -70,13 +70,30 @@ def _check_key(key: str) -> str:
     return key
 
 
+#: The largest whole number a level may be: the result table stores whole levels as
+#: 64-bit integers.
+MAX_INT_LEVEL = 2**63 - 1
+
+
+def _check_whole(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT_LEVEL:
+        raise ValueError(f"a whole-number level must lie within +-{MAX_INT_LEVEL:,} (a 64-bit "
+                         f"integer, as the result table stores it), got {value}")
+
+
 def _check_levels(levels: Any) -> list[Any] | Range:
     if isinstance(levels, list):
         if not levels:
             raise ValueError("a factor needs at least one level")
+        for level in levels:
+            _check_whole(level)
         return levels
     if isinstance(levels, dict):
-        return Range.from_mapping(levels)
+        rng = Range.from_mapping(levels)
+        if rng.integer:
+            for bound in (rng.low, rng.high):
+                _check_whole(int(bound))
+        return rng
     raise ValueError("give a list of levels or a range {low: .., high: .., integer: true|false}")
 
 

@@ -68,9 +68,12 @@ from salessim.scenario.schema import Scenario
 #: weekday shape, and for most visits of the first weeks to have ended (a short history is
 #: mostly censored visits).
 MIN_HISTORY_DAYS = 60.0
+#: Most as-of dates of one back-test: each calibrates a scenario and simulates a forecast,
+#: so --every "1 minute" over half a year (259,200 of them) would run for weeks.
+MAX_FORECASTS = 1_000
 
 # The results (Window, Backtest, LEVEL) are defined in salessim.forecast.windows.
-__all__ = ["LEVEL", "MIN_HISTORY_DAYS", "Backtest", "Window", "actual_bookings", "as_of_dates",
+__all__ = ["LEVEL", "MAX_FORECASTS", "MIN_HISTORY_DAYS", "Backtest", "Window", "actual_bookings", "as_of_dates",
            "forecast_seed", "run_backtest"]
 
 
@@ -100,7 +103,14 @@ def as_of_dates(visits: Visits, every_days: float, horizon_days: float,
         raise ExportError(f"the history runs {visits.days:.1f} days ({visits.start} to "
                           f"{visits.as_of}); a back-test needs {why} plus the "
                           f"{horizon_days:g}-day horizon")
-    steps = math.floor((last - first) / (every_days * DAY))
+    span = (last - first) / DAY
+    steps = math.floor(min(span / every_days, 1e15))  # in days: a nanosecond step is no 0
+    if steps + 1 > MAX_FORECASTS:
+        raise UsageError(
+            f"--every {every_days:g} days gives {steps + 1:,} as-of dates in the {span:.1f} days "
+            f"from {first} to {last}, each calibrated and forecast (about {steps + 1:,} "
+            f"calibrations and {steps + 1:,} times the replications); the limit is "
+            f"{MAX_FORECASTS:,}: give --every of at least {span / (MAX_FORECASTS - 1):.3g} days")
     dates = [first + k * every_days * DAY for k in range(steps + 2)]
     return [d for d in dates if d <= last]  # the division rounds: the last step checked
 

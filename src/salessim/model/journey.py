@@ -140,6 +140,9 @@ class Journey:
         self.env, self.tally, self.log, self.entry = env, tally, log, entry
         self.warmup, self.horizon, self.periods, self.on_end = warmup, horizon, periods, on_end
         self.open = 0  # leads in the process now
+        # Passing stages by at one moment this often is a loop that takes no time (set
+        # from the scenario by the model: scenario.size.zero_time_turns).
+        self.spins = 10_000
         self.returned = _returning_bits(entry)
         if self.returned:  # count recycled wins; without such stages, _end stays as lean
             # Deliberately shadows the method, for this object only.
@@ -202,11 +205,15 @@ class Journey:
             if log is not None:
                 log.add(deal.lead | self._created, deal.created)
         visit: Any = resume
+        skips, since = 0, -1.0  # passing stages by takes no time: a loop of it never ends
         while True:
             st = stage.tally
             if resume is None:
                 skip = stage.skip
                 if skip is not None and skip.passes_by(deal):
+                    skips += 1
+                    if skips >= self.spins:
+                        skips, since = 0, self._no_time_loop(deal, stage, since)
                     if counted:
                         st.skipped += 1
                     if log is not None:
@@ -254,6 +261,19 @@ class Journey:
             if nxt.__class__ is int:
                 return self._end(deal, nxt)
             stage = nxt
+
+    def _no_time_loop(self, deal: Deal, stage: StagePlan, since: float) -> float:
+        """The time now; an error when it is still ``since``: the deal has passed stages by
+        ``spins`` times without time passing, and would go round for ever."""
+        if self.env.now != since:
+            return self.env.now
+        from salessim.errors import Problem, ScenarioError
+
+        raise ScenarioError([Problem(
+            f"stages.{stage.id}.only_if", f"a deal worth {deal.value:,.2f} passes this stage "
+            f"by and comes back to it without simulated time passing ({self.spins:,} "
+            f"times at time {since:g}): a loop that would never end; send "
+            "skipped deals (otherwise, or next) where time passes", deal.value)])
 
     def _end_counting_returns(self, deal: Deal, end: int, cold: bool = False) -> None:
         """:meth:`_end`, and a won deal that came back from a nurture track is a recycled win."""

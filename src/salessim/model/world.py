@@ -23,6 +23,7 @@ from salessim.model.warmstart import WarmStart
 from salessim.records import EventLog, StageTally, Tally
 from salessim.rng import RandomStreams
 from salessim.scenario.schema import Scenario
+from salessim.scenario.size import zero_time_turns
 
 #: Open leads are sampled this many times over a run (for WIP-over-time plots, warm-up).
 WIP_SAMPLES = 100
@@ -78,6 +79,8 @@ class SalesModel:
                                self.horizon, scenario.periods,
                                self._ended if self.staff.owner_pools or self.after_sale
                                or watched else None)
+        if any(stage.only_if is not None for stage in scenario.stages.values()):
+            self.journey.spins = zero_time_turns(scenario)
         # Open deals start before any new lead, so they are first in the staff queues.
         self.warm = WarmStart(scenario, env, self.staff, plans, routed, streams, log,
                               self.journey.walk, watch_wins)

@@ -17,47 +17,27 @@ the rule and the value.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from salessim.errors import Problem, ScenarioError, did_you_mean
-from salessim.scenario.dists import DIST_NAMES
+from salessim.scenario.document import SET_SOURCE as SET_SOURCE  # part of this API
+from salessim.scenario.document import Document as Document  # part of this API
+from salessim.scenario.document import Path_, exists
 from salessim.scenario.editor_schema import ADDABLE
 from salessim.scenario.editor_schema import json_schema as json_schema  # part of this API
 from salessim.scenario.fields import allowed_keys
+from salessim.scenario.locate import located_problems as located_problems  # part of this API
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
-from salessim.scenario.yamlread import load_value, parse_yaml, read_text
+from salessim.scenario.yamlread import file_problem, load_value, parse_yaml, read_text
 
-SET_SOURCE = "--set"
 _REPLACED_WHOLE = {"next"}
-
-Path_ = tuple[str, ...]
-
-
-@dataclass
-class Document:
-    """A merged scenario document and where each of its keys was written."""
-
-    data: dict[str, Any]
-    #: path -> (file, line), most derived file winning.
-    origins: dict[Path_, tuple[str, int]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-
-    def locate(self, path: Path_) -> tuple[str | None, int | None]:
-        """File and line of the longest prefix of ``path`` that some file writes."""
-        for end in range(len(path), 0, -1):
-            if path[:end] in self.origins:
-                return self.origins[path[:end]]
-        return (self.files[-1] if self.files else None), None
 
 
 def merge(base: Any, change: Any, path: Path_ = ()) -> Any:
@@ -127,7 +107,7 @@ def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     origins.update({p[1:]: (name, line) for p, line in lines.items()
                     if p[:1] == ("add",) and len(p) > 2})
     merged = merge(parent.data, data)
-    merged_origins = {p: o for p, o in parent.origins.items() if _exists(merged, p)}
+    merged_origins = {p: o for p, o in parent.origins.items() if exists(merged, p)}
     merged_origins.update({p: o for p, o in origins.items() if p != ("extends",)})
     return Document(merged, merged_origins, [*parent.files, name])
 
@@ -190,32 +170,12 @@ def _base_path(path: Path, ref: Any, name: str, line: int | None) -> Path:
     if Path(ref).suffix.lower() not in (".yaml", ".yml"):
         raise refuse("must name a .yaml or .yml file")
     parent_path = path.parent / ref
-    if not parent_path.exists():
+    problem = file_problem(parent_path)
+    if problem == "no such file":
         raise refuse("no such file (paths are relative to this file)")
-    if not parent_path.is_file():
-        raise refuse("not a regular file (a folder, device or FIFO)")
+    if problem is not None:
+        raise refuse(problem)
     return parent_path
-
-
-_ABSENT = object()
-
-
-def _lookup(data: Any, path: Path_, default: Any = _ABSENT) -> Any:
-    """The value at ``path`` in the document, or ``default`` when no key is there."""
-    node = data
-    for key in path:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return default
-    return node
-
-
-def _exists(data: Any, path: Path_) -> bool:
-    """Whether ``path`` still names a key after merging (replaced subtrees drop theirs)."""
-    return _lookup(data, path) is not _ABSENT
 
 
 def apply_sets(doc: Document, assignments: list[str]) -> Document:
@@ -366,68 +326,3 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 # --- turning pydantic's errors into problems that name file, line, field, rule, value ---
-
-
-def located_problems(doc: Document, exc: ValidationError,
-                     model: type[BaseModel] = Scenario) -> list[Problem]:
-    """pydantic's errors on ``doc`` (validated as ``model``) as problems with file and line."""
-    return [_problem(doc, err, model) for err in exc.errors()]
-
-
-def _problem(doc: Document, err: ErrorDetails, model: type[BaseModel]) -> Problem:
-    path = _data_path(doc.data, err["loc"])
-    file, line = doc.locate(path)
-    rule = err["msg"]
-    if rule.startswith("Value error, "):
-        rule = rule[len("Value error, "):]
-    # The value as the user wrote it ("-3 hours"), not as converted for validation.
-    value = _lookup(doc.data, path, err.get("input"))
-    ctx = err.get("ctx", {})
-    kind = ctx.get("discriminator", "").strip("'")
-    if err["type"] == "extra_forbidden":
-        allowed = allowed_keys(model, tuple(str(seg) for seg in err["loc"][:-1]))
-        close = difflib.get_close_matches(path[-1], allowed, n=1)
-        rule = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-        if allowed:
-            rule += f"; allowed here: {', '.join(allowed)}"
-        value = path[-1]
-    elif err["type"] == "missing":
-        rule = "required field is missing"
-        value = None
-    elif err["type"] == "union_tag_not_found":
-        rule = ("a distribution needs dist: one of " + ", ".join(DIST_NAMES) if kind == "dist"
-                else f"needs a {kind}: key")
-        value = None if kind != "dist" else value
-    elif err["type"] == "union_tag_invalid":
-        what = "distribution" if kind == "dist" else kind
-        rule = f"unknown {what}; use one of " + ctx["expected_tags"].replace("'", "")
-        value = ctx["tag"]
-    return Problem(".".join(path), rule, _short(value), file, line)
-
-
-def _short(value: Any) -> Any:
-    text = repr(value)
-    return value if len(text) <= 120 else text[:117] + "..."
-
-
-def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
-    """The error's location as keys of the document (dropping union tags pydantic adds)."""
-    path: list[str] = []
-    node = data
-    missing = object()
-    for seg in loc:
-        key = str(seg)
-        if key == "[key]":
-            continue  # an error in a mapping's key: reported at the key itself
-        if not isinstance(node, dict | list) and node is not missing:
-            break  # a scalar as written (a shorthand like "3 days"): the error is on it
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
-            node = node[seg]
-        elif isinstance(node, dict) and key in {v for v in node.values() if isinstance(v, str)}:
-            continue  # a discriminated union's tag (dist: lognormal), not a key
-        else:
-            node = missing
-        path.append(key)
-    return tuple(path)

@@ -6,9 +6,10 @@ The limits, each refused with a clear error before any work:
 - the file must be a regular file (not a folder, device or FIFO, which would block or
   never end) of at most :data:`MAX_FILE_BYTES`, in UTF-8;
 - at most :data:`MAX_DEPTH` levels of nested maps and lists;
-- at most :data:`MAX_NODES` values once aliases (``*name``) are expanded: a small file of
-  nested aliases can stand for billions of values ("billion laughs"), and the
-  validation would visit each of them;
+- at most :data:`MAX_NODES` values, counted as the file is read (so a large file is
+  refused after reading that many, not after building all of its values) and again once
+  aliases (``*name``) are expanded: a small file of nested aliases can stand for billions
+  of values ("billion laughs"), and the validation would visit each of them;
 - no key twice in one map (YAML would silently keep the last one).
 
 Numbers are read as YAML 1.2 reads them: ``1e3`` and ``2.5E-4`` are numbers, where
@@ -27,12 +28,20 @@ import yaml
 
 from salessim.errors import Problem, ScenarioError
 
+_CParser: Any
+try:  # libyaml: the same YAML, read about five times faster than PyYAML's pure Python
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
 #: Largest input file read, in bytes.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 #: Deepest nesting of maps and lists in an input file (a scenario needs about 8).
 MAX_DEPTH = 64
-#: Most values (map keys' values, list items, scalars) a file may stand for, aliases expanded.
-MAX_NODES = 1_000_000
+#: Most values (map keys' values, list items, scalars) a file may hold or stand for, aliases
+#: expanded: reading and validating this many takes a few seconds (a scenario needs a few
+#: hundred; an hourly arrival table for a year about 26,000).
+MAX_NODES = 200_000
 
 Path_ = tuple[str, ...]
 
@@ -70,6 +79,55 @@ Loader.add_implicit_resolver(
 )
 
 
+#: Filesystems whose files are the kernel's (or a device's) views, not data: a "regular
+#: file" there may have size 0 and block for ever (``/proc/self/...``) or never end.
+PSEUDO_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "debugfs", "tracefs", "securityfs", "cgroup",
+    "cgroup2", "configfs", "fusectl", "pstore", "bpf", "efivarfs", "hugetlbfs", "mqueue",
+    "binfmt_misc", "autofs", "rpc_pipefs", "nsfs", "selinuxfs",
+})
+
+
+def filesystem_type(path: str | Path) -> str | None:
+    """The type of the filesystem ``path`` (symbolic links followed) is on, from Linux's
+    /proc/self/mountinfo; None elsewhere."""
+    real = os.path.realpath(path)
+    best, kind = "", None
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) < 5 or not right:
+                    continue
+                mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best):
+                    best, kind = mount, right.split()[0]
+    except OSError:
+        return None
+    return kind
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as an input file, or None: missing, a folder, a device,
+    FIFO or socket (which would block or never end), or a file of a pseudo filesystem."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror}"
+    if stat.S_ISDIR(info.st_mode):
+        return "not a regular file (a folder)"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a device, FIFO or socket)"
+    kind = filesystem_type(path)
+    if kind in PSEUDO_FILESYSTEMS:
+        return f"not a data file: it is on the {kind} pseudo filesystem"
+    return None
+
+
 def read_text(path: str | Path) -> str:
     """The text of an input file, refusing what is not a small regular UTF-8 file.
 
@@ -78,13 +136,12 @@ def read_text(path: str | Path) -> str:
             message never quotes the file's content).
     """
     name = str(path)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror}", name, name)]) from None
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, FIFO or socket"
-        raise ScenarioError([Problem("", f"not a regular file ({kind})", name, name)])
+    problem = file_problem(path)
+    if problem is not None:
+        rule = "cannot read the file: No such file or directory" \
+            if problem == "no such file" else problem
+        raise ScenarioError([Problem("", rule, name, name)])
+    info = os.stat(path)
     if info.st_size > MAX_FILE_BYTES:
         raise ScenarioError([Problem("", f"larger than the limit of {MAX_FILE_BYTES:,} bytes",
                                      f"{info.st_size:,} bytes", name)])
@@ -101,6 +158,51 @@ def read_text(path: str | Path) -> str:
     except UnicodeDecodeError as exc:
         raise ScenarioError([Problem("", "not a text file in UTF-8", f"byte {exc.start}",
                                      name)]) from None
+
+
+if _CParser is not None:
+    class FastLoader(_CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc]
+        """:class:`Loader`'s rules on libyaml's parser. Its composer recurses in C without a
+        depth check: only a document that :func:`_prescan` passed is given to it."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    FastLoader.yaml_implicit_resolvers = Loader.yaml_implicit_resolvers
+
+
+def _prescan(text: str, filename: str) -> None:
+    """Count the values and the nesting of a document from its parse events, stopping at
+    the first that breaks a limit: no node is built, so a 16 MB file of values is refused
+    after :data:`MAX_NODES` of them, in about a second, instead of after all of them.
+
+    Raises:
+        ScenarioError: too many values or too deep.
+        yaml.YAMLError: not YAML (the caller locates it).
+    """
+    parser: Any = _CParser(text) if _CParser is not None else Loader(text)
+    depth = count = 0
+    try:
+        while parser.check_event():
+            event: Any = parser.get_event()
+            if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                count += 1
+                if count > MAX_NODES:
+                    raise ScenarioError([Problem("", f"more than the limit of {MAX_NODES:,} "
+                                                 "values", f"> {MAX_NODES:,} values", filename,
+                                                 line)])
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise _TooDeep(line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        if hasattr(parser, "dispose"):
+            parser.dispose()
 
 
 def load_value(text: str) -> Any:
@@ -121,7 +223,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
     """
     loader = None
     try:
-        loader = Loader(text)  # refuses control characters at once
+        _prescan(text, filename)
+        loader = FastLoader(text) if _CParser is not None else Loader(text)
         node = loader.get_single_node()
         problems = _check_nodes(node, filename)
         if problems:

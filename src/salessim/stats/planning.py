@@ -13,6 +13,9 @@ from salessim.stats.intervals import Estimate, t_interval
 # ceil() of a ratio computed in floating point can land a hair above an integer (20.000000000004)
 # and cost a whole extra replication; ratios this close to an integer are treated as that integer.
 _CEIL_SLACK = 1e-9
+#: A plan of more replications than this is reported as this many: no cap comes near it,
+#: and the float square of a far larger ratio overflows.
+FAR_TOO_MANY = 10**15
 
 
 def _planning_estimate(values: npt.ArrayLike, level: float) -> Estimate:
@@ -24,8 +27,11 @@ def _planning_estimate(values: npt.ArrayLike, level: float) -> Estimate:
 
 def _scaled_n(n: int, half_width: float, target: float) -> int:
     """The pilot-scaling rule n* = ceil(n * (h / target)^2), never below the pilot n."""
-    needed = math.ceil(n * (half_width / target) ** 2 - _CEIL_SLACK)
-    return max(n, needed)
+    scale = half_width / target
+    if not scale < math.sqrt(FAR_TOO_MANY):  # also inf, from a target of no width
+        return max(n, FAR_TOO_MANY)
+    needed = math.ceil(n * scale**2 - _CEIL_SLACK)
+    return max(n, min(needed, FAR_TOO_MANY))
 
 
 def replications_needed(values: npt.ArrayLike, rel_precision: float, level: float = 0.95) -> int:

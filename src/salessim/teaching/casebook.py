@@ -73,20 +73,30 @@ def load_case(folder: str | Path) -> Case:
         loc = tuple(str(p) for p in err["loc"])  # the YAML lines are keyed by strings
         field = ".".join(loc)
         raise ScenarioError([Problem(field, err["msg"], err.get("input"), str(path),
-                                     lines.get(loc))]) from None
-    for name in [case.before, *case.after]:
+                                     _line(lines, loc))]) from None
+    for key, name in [(("before",), case.before),
+                      *((("after", str(i)), a) for i, a in enumerate(case.after))]:
         if not (Path(folder) / name).is_file():
             raise ScenarioError([Problem("before/after", "no such scenario in the case folder",
-                                         name, str(path))])
+                                         name, str(path), _line(lines, key))])
     for name, kpi, verdict in case.expected():
         if name not in case.after:
             raise ScenarioError([Problem(f"verdicts.{name}", "must name an after scenario",
-                                         name, str(path))])
+                                         name, str(path), _line(lines, ("verdicts", name)))])
         if verdict not in VERDICTS:
             raise ScenarioError([Problem(f"verdicts.{name}.{kpi}",
                                          f"a verdict is one of {', '.join(VERDICTS)}",
-                                         verdict, str(path))])
+                                         verdict, str(path),
+                                         _line(lines, ("verdicts", name, kpi)))])
     return case
+
+
+def _line(lines: dict[tuple[str, ...], int], key: tuple[str, ...]) -> int | None:
+    """The line of ``key`` in case.yaml, or of its nearest enclosing key."""
+    for end in range(len(key), 0, -1):
+        if key[:end] in lines:
+            return lines[key[:end]]
+    return None
 
 
 def validate_case(folder: str | Path) -> tuple[Case, list]:
