@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser bpmn docs
+.PHONY: demo test lint bench clean browser bpmn docs studio
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dask,studio]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -45,6 +45,10 @@ bpmn: $(STAMP)
 # Rerun every figure quoted in README.md and docs/ and rewrite the generated parts.
 docs: $(STAMP)
 	$(BIN)/python docs/figures.py --write
+
+# The local web app over the scenarios folder (docs/studio.md).
+studio: $(STAMP)
+	$(BIN)/salessim studio scenarios
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -18,6 +18,7 @@ The process (every number below is the truth a calibration should recover):
 - ``validation``: a back-office item ``W_Validate`` waits for one of ``BACK`` people
   working Mon-Fri 9-17 (a queue), sometimes suspended for half an hour; then approved
   (``A_APPROVED``, won, 60%), declined (20%) or returned for a new offer (20%, a loop).
+- Holidays (optional): dates on which no one works; leads still arrive.
 
 All times are local wall-clock times written with a ``+01:00`` offset, to the second.
 """
@@ -70,16 +71,18 @@ class Log:
 class _Pool:
     """Staff of one role: each member's next free time; FIFO by the order items are ready."""
 
-    def __init__(self, prefix: str, n: int, hours: tuple[int, int]) -> None:
+    def __init__(self, prefix: str, n: int, hours: tuple[int, int],
+                 holidays: frozenset[pd.Timestamp] = frozenset()) -> None:
         self.free = [(START, f"{prefix}{i + 1}") for i in range(n)]
         self.hours = hours
+        self.holidays = holidays
 
     def open_at(self, t: pd.Timestamp, need: pd.Timedelta) -> pd.Timestamp:
         """The first time from ``t`` at which ``need`` of work fits in a working day."""
         h0, h1 = self.hours
         while True:
             day = t.normalize()
-            if t.day_of_week < 5:
+            if t.day_of_week < 5 and day not in self.holidays:
                 begin = max(t, day + pd.Timedelta(hours=h0))
                 if begin + need <= day + pd.Timedelta(hours=h1):
                     return begin
@@ -94,13 +97,15 @@ class _Pool:
 
 
 def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FRONT,
-             back: int = BACK) -> Log:
+             back: int = BACK, holidays: tuple[str, ...] = ()) -> Log:
     """Generate one log of ``days`` days (seeded; the same seed gives the same log);
-    ``front`` and ``back`` are the two roles' headcounts (scale them with the rate)."""
+    ``front`` and ``back`` are the two roles' headcounts (scale them with the rate);
+    on ``holidays`` (dates) no one works, though leads still arrive."""
     rng = np.random.default_rng(seed)
     end = START + pd.Timedelta(days=days)
-    front = _Pool("front", front, FRONT_HOURS)
-    back = _Pool("back", back, BACK_HOURS)
+    off = frozenset(pd.Timestamp(d) for d in holidays)
+    front = _Pool("front", front, FRONT_HOURS, off)
+    back = _Pool("back", back, BACK_HOURS, off)
     events: list[tuple] = []
     heap: list[tuple] = []
     seq = 0
@@ -194,6 +199,28 @@ def generate(seed: int = 7, days: int = 150, rate: float = RATE, front: int = FR
     events = [e for e in events if e[2] <= end]
     events.sort(key=lambda e: (e[0], e[2]))
     return Log(events, amounts, channels, days, end, arrival_days - 1, daily, waits)
+
+
+def arrivals(rng: np.random.Generator, days: int = 150, rate: float = RATE, k: float = K
+             ) -> tuple[pd.DatetimeIndex, pd.Timestamp]:
+    """The generator's arrivals alone (the same model, not the same stream as
+    :func:`generate`): times of the leads of a log of ``days`` days with an extraction cut,
+    and the log's end. ``k = inf`` gives Poisson days."""
+    times = []
+    for d in range(days - CUT_DAYS):
+        day = START + pd.Timedelta(days=d)
+        effect = 1.0 if np.isinf(k) else rng.gamma(k, 1 / k)
+        count = rng.poisson(rate * WEEKDAY[day.day_of_week] * effect)
+        seconds = rng.choice(24, size=count, p=HOURS) * 3600 + rng.integers(3600, size=count)
+        times.append(day.value + seconds.astype(np.int64) * 1_000_000_000)
+    return pd.DatetimeIndex(np.sort(np.concatenate(times))), START + pd.Timedelta(days=days)
+
+
+def window_rate(days: int = 150, rate: float = RATE) -> float:
+    """The true mean leads per day over the days leads arrive (the weekday shape's mean
+    over those days: a window of whole weeks would give ``rate`` itself)."""
+    weekdays = (START + pd.to_timedelta(np.arange(days - CUT_DAYS), unit="D")).day_of_week
+    return float(rate * WEEKDAY[weekdays].mean())
 
 
 STAGE_MAP = """\

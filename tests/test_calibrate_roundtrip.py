@@ -231,15 +231,18 @@ def test_command_writes_a_scenario_that_runs_and_a_report(exports, tmp_path, cap
     assert len(evidence["backtest"]["lines"]) > 10
     parser = _Images()
     parser.feed((out / "report.html").read_text())
-    assert len(parser.sources) == 5
+    assert len(parser.sources) == 6  # with the exits' incidence figure
     for src in parser.sources:
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    for name in ("arrivals", "routing", "stage_times", "deal_values", "backtest"):
+    for name in ("arrivals", "routing", "stage_times", "deal_values", "backtest", "exits"):
         assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     frame = pd.read_csv(out / "backtest.csv")
     # ~18 lines at 95% each: more than 5 misses has probability below 0.1% for a right model.
     assert (~frame["consistent"]).sum() <= 5, frame
     assert "consistent" in printed
+    # One delay and shares per stage in the truth: no stage's exits form wins, no time-out.
+    assert {s["form"] for s in evidence["exits"].values()} == {"next"}
+    assert all(s["timeout"] is None for s in evidence["exits"].values())
 
 
 def test_backtest_rejects_a_wrong_scenario(visits, truth):

@@ -190,7 +190,10 @@ def test_warmup_is_mser5_on_the_mean_open_leads():
     assert values.shape == (5, 100)
     assert np.array_equal(values[2], np.frombuffer(result.replications[2].tally.wip_series))
     assert np.array_equal(est.mean, values.mean(axis=0))
-    assert est.deleted == stats.mser5(est.mean)
+    # MSER-5 on the mean, shortened by the check across replications (never lengthened).
+    assert est.check.mser == stats.mser5(est.mean)
+    assert est.check == stats.checked_truncation(values)
+    assert est.deleted == est.check.deleted <= est.check.mser
     assert est.warmup == times[est.deleted] == est.deleted * 4.0
     assert np.array_equal(est.welch, stats.welch_moving_average(est.mean, 5))
     # Open leads rise from zero for months (mean delay 60 days): MSER cuts some of that

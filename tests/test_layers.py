@@ -27,7 +27,7 @@ The layers, lowest first (``LAYERS``); a module may import its own layer or a lo
 11. the applications: compare, forecast, calibrate, optimise, experiments, reports, the
     casebook;
 12. the public API (``salessim/__init__.py`` and the modules it exposes);
-13. the command functions;
+13. the command functions, and the studio (a web shell over the same library);
 14. the command line.
 
 Two more rules: only the engine (and the model itself) reaches into the model; above the
@@ -78,7 +78,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                       "salessim.experiments.*", "salessim.reports", "salessim.reports.*",
                       "salessim.targets", "salessim.teaching.casebook")),
     ("public API", ("salessim", "salessim.api", "salessim.api.*")),
-    ("commands", ("salessim.commands", "salessim.commands.*")),
+    ("commands", ("salessim.commands", "salessim.commands.*", "salessim.studio",
+                  "salessim.studio.*")),
     ("command line", ("salessim.cli",)),
 ]
 

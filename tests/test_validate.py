@@ -173,3 +173,22 @@ def test_add_is_only_for_a_redesign(tmp_path, capsys):
                     encoding="utf-8")
     code, _, err = run_cli(capsys, "validate", path)
     assert code == 2 and "add: is for a redesign" in err
+
+
+def test_a_redesign_switches_a_stage_between_routing_forms(tmp_path):
+    """``exits`` in a redesign replaces the base's ``next`` and ``delay``; ``next`` replaces
+    the base's ``exits`` (a stage has one routing form)."""
+    racing = tmp_path / "racing.yaml"
+    racing.write_text(f"extends: {BASE}\nname: close races\nstages:\n  close:\n    exits:\n"
+                      "      won: {time: {dist: exponential, mean: 3}}\n"
+                      "      lost: {time: {dist: exponential, mean: 30}}\n", encoding="utf-8")
+    from salessim.scenario import load_scenario
+
+    close = load_scenario(racing).stages["close"]
+    assert close.exits is not None and close.delay is None
+    assert set(close.next) == {"won", "lost"}  # the shares the race implies
+    back = tmp_path / "back.yaml"
+    back.write_text("extends: racing.yaml\nname: shares again\nstages:\n  close:\n"
+                    "    next: {won: 0.9, lost: 0.1}\n", encoding="utf-8")
+    close = load_scenario(back).stages["close"]
+    assert close.exits is None and close.next == {"won": 0.9, "lost": 0.1}

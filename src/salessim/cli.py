@@ -23,7 +23,7 @@ from salessim.errors import SalessimError, clip_lines
 COMMAND_MODULES: tuple[str, ...] = (
     "salessim.commands.run", "salessim.commands.compare", "salessim.commands.experiments",
     "salessim.commands.calibrate", "salessim.commands.forecast",
-    "salessim.commands.teaching",
+    "salessim.commands.teaching", "salessim.commands.studio",
 )
 
 

@@ -1,7 +1,8 @@
 """How long and how often to run a scenario: the warm-up to drop, the replications to run.
 
 - :func:`estimate_warmup`: MSER-5 on the across-replication mean of a time series (open
-  leads by default), with the Welch moving average for the plot.
+  leads by default), checked against the noise across replications
+  (:func:`salessim.stats.checked_truncation`), with the Welch moving average for the plot.
 - :func:`run_to_precision`: add replications until the chosen KPIs are known to a relative
   precision, with a cap.
 
@@ -47,10 +48,13 @@ class WarmupEstimate:
         times: the sample times (0, h/100, 2h/100, ... for horizon h).
         values: replications x samples matrix of the series.
         mean: the across-replication mean at each time (what MSER-5 is applied to).
-        deleted: samples MSER-5 deletes.
+        deleted: samples to delete: MSER-5's cut shortened to where the rest of the
+            transient is noise (:func:`salessim.stats.checked_truncation`).
         warmup: the warm-up time, ``times[deleted]`` (0 when nothing is deleted).
         welch: Welch's moving average of ``mean`` with window :data:`WELCH_WINDOW`.
         window: the Welch window half-width.
+        check: the checked truncation (MSER-5's own cut, the transient's size, whether the
+            check could be made).
     """
 
     series: str
@@ -61,6 +65,7 @@ class WarmupEstimate:
     warmup: float
     welch: np.ndarray
     window: int = WELCH_WINDOW
+    check: stats.Truncation | None = None
 
 
 def series_matrix(result: RunResult, series: str = "wip") -> tuple[np.ndarray, np.ndarray]:
@@ -103,18 +108,22 @@ def series_matrix(result: RunResult, series: str = "wip") -> tuple[np.ndarray, n
 
 
 def estimate_warmup(result: RunResult, series: str = "wip") -> WarmupEstimate:
-    """MSER-5 warm-up of a run, on the across-replication mean of ``series``.
+    """MSER-5 warm-up of a run, on the across-replication mean of ``series``, checked.
 
     The per-replication truncation points of MSER are unstable; the mean over replications
     smooths the noise while keeping the initial transient, which is what the rule looks for.
+    Its cut is then shortened to the first sample from which the part it would delete cannot
+    be told from the rest across replications (family-wise 95%): a flat series gets no
+    warm-up in at least 95% of runs, a real transient keeps about its length.
     """
     times, values = series_matrix(result, series)
     mean = values.mean(axis=0)
-    deleted = stats.mser5(mean)
+    check = stats.checked_truncation(values)
+    deleted = check.deleted
     window = min(WELCH_WINDOW, len(mean) - 1)
     welch = stats.welch_moving_average(mean, window)
     warmup = float(times[deleted]) if deleted < len(times) else float(times[-1])
-    return WarmupEstimate(series, times, values, mean, deleted, warmup, welch, window)
+    return WarmupEstimate(series, times, values, mean, deleted, warmup, welch, window, check)
 
 
 # --- replications for a precision ----------------------------------------------------------

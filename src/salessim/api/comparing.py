@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from salessim.api.uncertainty import ParameterRuns
     from salessim.compare import Comparison, ScenarioRun
     from salessim.diagnose import WarmupEstimate
 
@@ -77,6 +78,8 @@ class ComparisonReport:
         flows: per scenario, the transitions of its first replications (for the report).
         seconds: wall time of the simulations.
         sets: the overrides every scenario ran with.
+        parameters: the replications of every scenario on the bootstrap of the baseline's
+            history (:mod:`salessim.api.uncertainty`), when it is a calibrated scenario.
     """
 
     comparison: Comparison
@@ -85,6 +88,7 @@ class ComparisonReport:
     flows: list = field(default_factory=list)
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
+    parameters: ParameterRuns | None = None
 
     def __repr__(self) -> str:
         c = self.comparison
@@ -127,6 +131,28 @@ class ComparisonReport:
 
         return comparison_caveats(self.comparison, self.warmup_estimate)
 
+    def parameter_table(self) -> pd.DataFrame | None:
+        """Per redesign and KPI, the paired difference from the baseline with the
+        simulation's interval and the simulation-and-parameters one (``parameters.csv``:
+        a ``scenario`` column, then :data:`salessim.api.uncertainty.COLUMNS`); None without
+        the history's bootstrap."""
+        import pandas as pd
+
+        from salessim.api.uncertainty import interval_table, paired
+
+        if self.parameters is None:
+            return None
+        runs, boots = self.runs, self.parameters.replications
+        count = len(self.parameters.resamples.scenarios)
+        frames = []
+        for run, boot in zip(runs[1:], boots[1:], strict=True):
+            diffs = paired(runs[0].run_result.replications, run.run_result.replications)
+            table = interval_table(diffs, paired(boots[0], boot), count,
+                                   list(diffs[0]) if diffs else [], self.comparison.level)
+            frames.append(table.assign(scenario=run.label))
+        table = pd.concat(frames, ignore_index=True)
+        return table[["scenario", *table.columns[:-1]]]
+
     def summary(self, kpis: Sequence[str] = ()) -> str:
         """The notes, one block per redesign, the targets, warnings and a closing line."""
         from salessim.reports.tables import comparison_text
@@ -134,7 +160,22 @@ class ComparisonReport:
         shown = self.headline(kpis)
         text = comparison_text(self.comparison, shown, self.caveats(),
                                more=len(self.kpi_names()) - len(shown))
-        return "\n".join([*self.notes, "", text])
+        return "\n".join([*self.notes, "", text, *self._parameter_text(shown)])
+
+    def _parameter_text(self, shown: Sequence[str]) -> list[str]:
+        """Each redesign's differences with both intervals (below the table, whose
+        intervals cover the simulation only)."""
+        from salessim.api.uncertainty import table_text
+
+        table, unit = self.parameter_table(), self.baseline.scenario.time_unit
+        if self.parameters is None or table is None:
+            return []
+        lines = ["", "Parameter uncertainty: the differences above, the same bootstrap "
+                 "resample for the baseline and each redesign (paired)"]
+        for label, part in table.groupby("scenario", sort=False):
+            lines += [f"{label} - {self.baseline.label}",
+                      table_text(part, shown, unit, difference=True)]
+        return [*lines, self.parameters.resamples.describe(self.comparison.level)]
 
     def plot(self, kpis: Sequence[str] = ()) -> Figure:
         """The forest plot of each redesign's changes, with their intervals (never shown)."""
@@ -164,6 +205,9 @@ class ComparisonReport:
                         out / run.label / "summary.csv")
             write_frame(run.run_result.frame(), out / run.label / "replications.csv")
             written += [f"{run.label}/summary.csv", f"{run.label}/replications.csv"]
+        if self.parameters is not None:
+            write_frame(self.parameter_table(), out / "parameters.csv")
+            written.append("parameters.csv")
         page = self.html(kpis)
         path = page.write(out)
         return [*written, path.name, *(f"{name}.png" for name in page.pngs)]
@@ -177,7 +221,9 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
             warmup_series: str = "wip", precision: float | None = None,
             precision_kpis: Sequence[str] = registry.PRECISION_KPIS,
             max_replications: int = 100, flow_replications: int = 0, level: float = 0.95,
-            workers: int | None = 1, progress: Any = None) -> ComparisonReport:
+            workers: int | None = 1, progress: Any = None,
+            parameter_uncertainty: bool = True, resamples: int | None = None
+            ) -> ComparisonReport:
     """Run a baseline and redesigns on common random numbers and compare every KPI.
 
     Args:
@@ -197,6 +243,11 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
         level: the confidence level of every interval.
         workers: processes (1 runs here; None one per core); results do not depend on it.
         progress: a tqdm-like bar (``update``, ``total``) told of each replication.
+        parameter_uncertainty: for a calibrated baseline whose history is found (its
+            ``provenance``), also run every scenario on ``resamples`` bootstrap resamples
+            of it (default 20, at most half the replications; a redesign's changes applied
+            to each) and report the
+            differences' intervals with the parameters' uncertainty, paired by resample.
     """
     from salessim import diagnose
     from salessim.compare import ScenarioRun
@@ -243,5 +294,13 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
         else:
             rows = diagnose.log_rows(reps)
         flows.append((run, diagnose.transitions(rows, float(run.scenario.warmup))))
+    found = None
+    if parameter_uncertainty and base.scenario.provenance is not None:  # calibrated
+        from salessim.api.uncertainty import parameter_runs
+
+        with make_executor(workers) as executor:
+            found, more = parameter_runs([r.scenario for r in comparison.runs], base.path,
+                                         n, seed, resamples, ordered_map(executor), tick)
+        notes += [f"note: {line}" for line in more]
     return ComparisonReport(comparison, estimate, notes, flows, time.perf_counter() - clock,
-                            sets)
+                            sets, found)

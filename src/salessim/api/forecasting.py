@@ -296,10 +296,11 @@ def _bootstrap(plan: ForecastPlan, mapper, tick):
     """The resamples of the history calibrated (once), and a function forecasting from
     them: ``(scenario, replications, change)`` with ``change`` applied to every resample's
     scenario as to the original (unlimited staff for the capacity check)."""
+    from salessim.calibrate.exits import chosen_families
     from salessim.forecast.bootstrap import bootstrap_scenarios, run_bootstrap_forecast
 
     base, cal = plan.runs[0], plan.calibration.calibration
-    families = {sid: t.chosen for sid, t in cal.times.items()}
+    families = chosen_families(cal)  # exits stages keep their form
     scenarios, notes = bootstrap_scenarios(cal.visits, base.scenario, plan.resamples,
                                            plan.seed, plan.history or "<history>", cal.touch,
                                            families, mapper)

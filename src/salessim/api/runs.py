@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from salessim.api.uncertainty import ParameterRuns
     from salessim.compare import ScenarioRun
     from salessim.diagnose import PrecisionReport, WarmupEstimate
     from salessim.engine import RunResult
@@ -137,6 +138,9 @@ class RunReport:
         seconds: wall time of the simulation.
         sets: the overrides the scenario ran with (as ``--set`` texts), for the record.
         warm_start: whether the run started from open deals (no warm-up to judge).
+        parameters: the replications on the bootstrap of the calibrated scenario's history
+            (:mod:`salessim.api.uncertainty`), when it has one.
+        notes: what became of the parameter uncertainty (a missing history, ...).
     """
 
     label: str
@@ -148,6 +152,8 @@ class RunReport:
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
     warm_start: bool = False
+    parameters: ParameterRuns | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (f"<RunReport {self.label!r}: {self.replications} replications, seed "
@@ -174,6 +180,18 @@ class RunReport:
     def estimates(self, level: float = 0.95) -> pd.DataFrame:
         """Mean and Student-t confidence interval per KPI (``summary.csv``)."""
         return self.result.summary(level)
+
+    def parameter_table(self, level: float = 0.95) -> pd.DataFrame | None:
+        """Per KPI the simulation's interval and the simulation-and-parameters one
+        (``parameters.csv``), or None without the history's bootstrap."""
+        from salessim.api.uncertainty import interval_table
+
+        if self.parameters is None:
+            return None
+        return interval_table([r.kpis for r in self.result.replications],
+                              [r.kpis for r in self.parameters.replications[0]],
+                              len(self.parameters.resamples.scenarios),
+                              list(self.result.replications[0].kpis), level)
 
     def funnel(self) -> pd.DataFrame:
         """Per stage: visits, conversion and status against targets (``funnel.csv``)."""
@@ -205,6 +223,14 @@ class RunReport:
         started = [k for k in means if k.startswith("pipeline_") and k != "pipeline_velocity"]
         shown = select_kpis(list(means), kpis)[0] if kpis else default_kpis(means, started)
         parts = [kpi_table(table, time_unit=self.scenario.time_unit, kpis=shown)]
+        parts += [f"note: {note}" for note in self.notes]
+        if self.parameters is not None:
+            from salessim.api.uncertainty import table_text
+
+            parts[0] += "\n(CI: simulation only, the calibrated parameters taken as true)"
+            parts.append("Parameter uncertainty\n" + table_text(
+                self.parameter_table(), shown, self.scenario.time_unit) + "\n"
+                + self.parameters.resamples.describe())
         if self.warmup_estimate is not None:
             parts.append(f"warm-up {self.warmup_estimate.warmup:g} {self.scenario.time_unit}s "
                          f"(MSER-5 on the mean over replications of "
@@ -265,6 +291,9 @@ class RunReport:
         write_frame(self.to_frame(), out / "replications.csv")
         write_frame(self.funnel(), out / "funnel.csv")
         written = ["summary.csv", "replications.csv", "funnel.csv"]
+        if self.parameters is not None:
+            write_frame(self.parameter_table(), out / "parameters.csv")
+            written.append("parameters.csv")
         if event_log:
             logs = [r.log for r in self.result.replications if r.log is not None]
             for kind in event_log:
@@ -283,7 +312,9 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
         warmup_series: str = "wip", precision: float | None = None,
         precision_kpis: Sequence[str] = registry.PRECISION_KPIS, max_replications: int = 100,
         event_log: bool = False, workers: int | None = 1, progress: Any = None,
-        clock: Callable[[float], None] | None = None, label: str | None = None) -> RunReport:
+        clock: Callable[[float], None] | None = None, label: str | None = None,
+        parameter_uncertainty: bool = True, resamples: int | None = None,
+        given_path: str | Path | None = None) -> RunReport:
     """Run a scenario's replications.
 
     Args:
@@ -301,11 +332,18 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
         progress: a tqdm-like bar (``update``, ``total``) told of each replication.
         clock: with one replication, called with the share of its horizon simulated.
         label: a short name; default the file's stem or the scenario's name.
+        parameter_uncertainty: for a calibrated scenario whose history is found (its
+            ``provenance``), also run on ``resamples`` bootstrap resamples of it (default
+            20, at most half the replications) and report each KPI's interval with the
+            parameters' uncertainty (:mod:`salessim.api.uncertainty`).
+        given_path: the scenario's file when ``scenario`` is a Scenario object read from
+            one (its provenance's history is relative to it).
     """
     from salessim import diagnose, engine
     from salessim.experiments.executors import make_executor, ordered_map
 
     scenario, path = as_scenario(scenario, sets)
+    path = path if path is not None or given_path is None else str(given_path)
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     tick = Ticker(progress)
@@ -325,5 +363,14 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
             result = engine.run(scenario, n, seed, event_log=event_log, progress=tick,
                                 mapper=ordered_map(executor))
     name = label or (Path(path).stem if path else scenario.name)
+    found: ParameterRuns | None = None
+    notes: list[str] = []
+    if parameter_uncertainty and scenario.provenance is not None:  # a calibrated scenario
+        from salessim.api.uncertainty import parameter_runs
+
+        with make_executor(workers) as executor:
+            found, notes = parameter_runs([scenario], path, len(result.replications), seed,
+                                          resamples, ordered_map(executor), tick)
     return RunReport(name, scenario, result, path, estimate, report,
-                     time.perf_counter() - clock_start, sets, bool(scenario.pipeline))
+                     time.perf_counter() - clock_start, sets, bool(scenario.pipeline), found,
+                     notes)

@@ -6,8 +6,9 @@
   extraction cut, not demand: the window ends at the last arrival's day, so the cut
   neither dilutes the rate nor zeroes a month, and a warning names the date.
 - Rate: n / window days, with its exact (Garwood) interval; over-dispersed days widen it:
-  rate x exp(+-1.96 s), s = sqrt(sum (x_d - m_d)^2 d / (d - p)) / sum x_d, the days' own
-  spread about their expected counts (p of them fitted).
+  rate x exp(+-t s), s = sqrt(sum (x_d - m_d)^2 d / (d - p)) / sum x_d, the days' own
+  spread about their expected counts (p of them fitted), t the 97.5% Student quantile on
+  d - p degrees of freedom (the spread is estimated from those days).
 - Daily counts, on the full days only (the window's first and last days are partial and
   left out): the index of dispersion D = X2 / df of Pearson's chi-square test about the
   expected counts m_d (the mean, times the weekday shape when there is one:
@@ -178,9 +179,11 @@ def fit_arrivals(visits: Visits, win: Window | None = None) -> dict[str, Arrival
         if dispersion is not None and dispersion.rejects:
             # Days are not Poisson: the rate's interval comes from the days' own spread
             # about their expected counts (a sandwich variance, whatever the day effect).
-            half = float(st.norm.ppf(0.975)) * _relative_se(counts, shape, 7 if shaped else 1)
+            fitted = 7 if shaped else 1
+            t = float(st.t.ppf(0.975, max(len(counts) - fitted, 1)))
+            half = t * _relative_se(counts, shape, fitted)
             a.low, a.high = rate * math.exp(-half), rate * math.exp(half)
-            a.day_effect, a.day_effect_ci = _day_effect(counts, shape, 7 if shaped else 1)
+            a.day_effect, a.day_effect_ci = _day_effect(counts, shape, fitted)
         a.hourly = _hourly(in_full, full)
         a.hourly_test, a.hour_profile = _hour_shape(in_full)
         a.unobserved_months = unobserved

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -182,11 +183,17 @@ def aligned(scenario: Scenario, start: pd.Timestamp) -> Scenario:
             change[f"sources.{sid}.profile.hourly"] = [
                 profile.hourly[(h + start.hour) % 24] for h in range(24)]
     if shift:
-        # Staff calendars too: simulated weekday k is the export's weekday k + shift.
+        # Staff calendars too: simulated weekday k is the export's weekday k + shift, and
+        # a holiday (written for a run whose day 0 is the Monday of the export's first
+        # week) comes shift days earlier.
         for rid, role in scenario.roles.items():
             if role.calendar is not None:
                 change[f"roles.{rid}.calendar.workdays"] = _turned(role.calendar.workdays,
                                                                    shift)
+                if role.calendar.holidays:
+                    change[f"roles.{rid}.calendar.holidays"] = [
+                        f"{d - timedelta(days=shift):%Y-%m-%d}"
+                        for d in role.calendar.holidays]
         if scenario.calendar is not None:
             change["calendar.workdays"] = _turned(scenario.calendar.workdays, shift)
     return evolve(scenario, change) if change else scenario

@@ -59,7 +59,7 @@ def jump_warnings(sid: str, durations: np.ndarray, is_open: np.ndarray,
     exits = exits[exits > 0]
     if len(exits) < 50:
         return []
-    found: dict[int, str] = {}
+    found: dict[tuple[float, float], str] = {}   # (age, bin width) -> warning
     for width in sorted({max(float(np.median(exits)) / 50, resolution), 1.0}):
         nbins = int(min(float(exits.max()) / width + 1, 20000))
         counts, edges = np.histogram(exits, bins=nbins, range=(0, nbins * width))
@@ -70,9 +70,11 @@ def jump_warnings(sid: str, durations: np.ndarray, is_open: np.ndarray,
             around = np.concatenate([counts[max(0, i - 10):i], counts[i + 1:i + 11]])
             typical = float(np.mean(around)) if len(around) else 0.0
             age = (edges[i] + edges[i + 1]) / 2
-            if i < 2 or c < JUMP_FACTOR * max(typical, 1.0) or round(age) in found:
+            # A jump already found at the other width is the same jump (within a bin).
+            same = any(abs(age - a) <= max(width, w) for a, w in found)
+            if i < 2 or c < JUMP_FACTOR * max(typical, 1.0) or same:
                 continue
-            found[round(age)] = (
+            found[(age, width)] = (
                 f"jump in the Kaplan-Meier curve: stage {sid!r}: {c} of {len(exits)} exits "
                 f"({c / len(exits):.0%}) happen at an age of {age:.3g} days (a time-out or a "
                 "batch rule?). A fitted family smears it out: model the rule itself (e.g. a "

@@ -38,8 +38,9 @@ from salessim.calibrate.arrivals import (
 )
 from salessim.calibrate.drift import Drift, arrival_change, find_drift
 from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_stage
+from salessim.calibrate.exits import StageExits, fit_exits
 from salessim.calibrate.fromlog import EventLog
-from salessim.calibrate.headcount import Headcount, choose_headcount
+from salessim.calibrate.headcount import Headcount, choose_headcount, override_roles
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import ExportError, slug
 from salessim.calibrate.staff import Staff, discover
@@ -109,6 +110,7 @@ class Calibration:
     window: Window | None = None
     staffing: Headcount | None = None
     drift: list[Drift] = field(default_factory=list)
+    exits: dict[str, StageExits] = field(default_factory=dict)
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
@@ -314,7 +316,8 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     routing = fit_routing(visits)
     warnings += pool_unexited(visits, routing)
     times = fit_times(visits, families)
-    warnings += _stage_checks(visits, times)
+    exits = fit_exits(visits, time_resolution(visits), times, families)
+    warnings += _stage_checks(visits, times, exits)
     unknown = sorted(set(touch) - set(times))
     if unknown:
         from salessim.calibrate.readers import ExportError
@@ -342,7 +345,12 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     drift = find_drift(visits)
     warnings += [d.warning() for d in drift]
     owners = owners_per_month(visits)
-    staffing = choose_headcount(visits, owners, touch, headcount)
+    staff = discover(visits, log.instances) if log is not None else None
+    given = dict(headcount or {})
+    if staff is not None:  # the log's roles: --headcount replaces theirs, no owner role
+        warnings += override_roles(staff, given)
+        given = {}
+    staffing = choose_headcount(visits, owners, touch, given)
     assumptions = [
         "time in stage in a CRM is queue + staff work + customer-side time together; it "
         "cannot be split without activity data, so the whole time in stage is the stage's "
@@ -361,14 +369,11 @@ def calibrate(visits: Visits, touch: dict[str, float] | None = None,
     for sid, days in logged.items():
         assumptions.append(f"staff work of {sid!r} is the mean logged activity time of its "
                            f"visits ({days * 24:.3g} hours), exponential")
-    staff = None
-    if log is not None:
-        staff = discover(visits, log.instances)
-        if staff is not None:
-            warnings += checks.staff_warnings(staff.several_roles)
+    if staff is not None:
+        warnings += checks.staff_warnings(staff.several_roles)
     return Calibration(visits, entry, arrivals, routing, times, fit_values(visits),
                        None if staffing is None else staffing.value, owners, touch, warnings,
-                       assumptions, staff, log, win, staffing, drift)
+                       assumptions, staff, log, win, staffing, drift, exits)
 
 
 def _arrival_change(visits: Visits, sid: str, win: Window):
@@ -378,8 +383,10 @@ def _arrival_change(visits: Visits, sid: str, win: Window):
     return arrival_change(created[created < win.end], win.start, win.end)
 
 
-def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:
-    """The checks of :mod:`salessim.calibrate.checks` on every stage's fit and durations."""
+def _stage_checks(visits: Visits, times: dict[str, StageTimes],
+                  exits: dict[str, StageExits]) -> list[str]:
+    """The checks of :mod:`salessim.calibrate.checks` on every stage's fit and durations;
+    a stage whose time-out the exits analysis found gets that finding, not the jump's."""
     v = visits.visits
     durations = visits.durations().to_numpy()
     is_open = v["exited_at"].isna().to_numpy()
@@ -389,7 +396,15 @@ def _stage_checks(visits: Visits, times: dict[str, StageTimes]) -> list[str]:
         sid = visits.target(stage)
         t = times[sid]
         out += checks.fit_warnings(sid, t)
-        out += checks.jump_warnings(sid, durations[idx], is_open[idx], res)
+        timeout = exits[sid].timeout if sid in exits else None
+        if timeout is None:
+            out += checks.jump_warnings(sid, durations[idx], is_open[idx], res)
+        else:
+            out.append(f"jump in the Kaplan-Meier curve: stage {sid!r}: exits by "
+                       f"{timeout.to!r} pile up at an age of {timeout.after:.3g} days, a "
+                       f"time-out: {timeout.words()}; the scenario says timeout: {{after: "
+                       f"{timeout.after:.4g} days, to: {timeout.to}}} unless the stage has "
+                       "staff work")
         out += checks.resolution_warnings(sid, durations[idx], is_open[idx], res)
         out += checks.sample_warnings(sid, t)
     return out

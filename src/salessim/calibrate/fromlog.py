@@ -55,15 +55,50 @@ class EventLog:
     warnings: list[str] = field(default_factory=list)
 
 
+#: The transitions of the XES standard life-cycle model (IEEE 1849-2016, lifecycle extension).
+TRANSITIONS = frozenset({"schedule", "assign", "reassign", "withdraw", "start", "suspend",
+                         "resume", "pi_abort", "ate_abort", "complete", "autoskip",
+                         "manualskip", "unknown"})
+
+
+def status_transitions(events: pd.DataFrame) -> list[str]:
+    """Read life-cycle values outside the standard model as part of the activity.
+
+    Some systems write a status there (``In Progress``, ``Awaiting Assignment``): then the
+    activity is ``name (status)``, an instantaneous step, as process-mining tools classify
+    such logs by name and transition together. ``unknown`` is a step too. Changes
+    ``events`` in place; returns the warning that says so (or none).
+    """
+    life = events["lifecycle"].astype("string")
+    odd = (life.notna() & ~life.isin(TRANSITIONS)).to_numpy(bool)
+    if not odd.any():
+        if (life == "unknown").any():
+            events["lifecycle"] = life.where(life != "unknown", "complete")
+        return []
+    counts = life[odd].value_counts()
+    activity = events["activity"].astype("string")
+    events["activity"] = activity.where(~odd, activity + " (" + life + ")")
+    events["lifecycle"] = life.where(~odd & (life != "unknown").fillna(True).to_numpy(bool),
+                                     "complete")
+    shown = ", ".join(f"{k!r} {n}" for k, n in counts.head(5).items())
+    return [f"life cycle as status: {int(odd.sum())} events have a lifecycle:transition "
+            f"outside the XES standard ({shown}{', ...' if len(counts) > 5 else ''}); each "
+            "is read as an instantaneous step named 'activity (transition)'. Map those "
+            "names in the stage map"]
+
+
 def is_event_log(path: str | Path) -> bool:
     """True for an XES log (by content, gzipped or not)."""
     return sniff(path) == "xes"
 
 
 def read_events(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
-    """The events of an XES log or an event-log CSV / Parquet (pm4py column names)."""
+    """The events of an XES log or an event-log CSV / Parquet (pm4py column names); what
+    reading them found is in ``attrs["warnings"]`` (:func:`status_transitions`)."""
     if is_event_log(path):
-        return read_xes(path, timezone)
+        events = read_xes(path, timezone)
+        events.attrs["warnings"] = status_transitions(events)
+        return events
     frame = read_table(path)
     missing = [c for c in ("case:concept:name", "concept:name", "time:timestamp")
                if c not in frame.columns]
@@ -86,6 +121,7 @@ def read_events(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
             numbers = pd.to_numeric(frame[column], errors="coerce")
             if numbers.notna().all():
                 frame[column] = numbers
+    frame.attrs["warnings"] = status_transitions(frame)
     return frame
 
 
@@ -105,11 +141,11 @@ def read_log(path: str | Path, stages: str | Path | None = None, as_of: pd.Times
     """
     name = str(path)
     events = read_events(path, timezone)
+    warnings: list[str] = list(events.attrs.pop("warnings", []))
     if as_of is not None:
         events = events[events["time"] <= as_of]
         if events.empty:
             raise ExportError(f"--as-of {as_of}: no event of {name} happened by then")
-    warnings: list[str] = []
     proposal = ""
     if stages is None:
         instances = pair(events)

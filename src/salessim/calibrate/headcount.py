@@ -12,6 +12,10 @@ given per stage (``--touch``) the scenario still needs a headcount, so it comes 
   C(c, a) x w / (c - a) with w the mean work per visit, is at most :data:`WAIT_SHARE` of w.
 
 Which of the two was used is said in the YAML, ``calibration.json`` and the terminal.
+
+An event log names the people who did the work: its roles and their headcounts come from
+the log (:mod:`salessim.calibrate.staff`), and ``--headcount ROLE=N`` replaces the
+headcount of a role found there (:func:`override_roles`), said the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from salessim.calibrate.readers import ExportError
+from salessim.calibrate.staff import Staff
 from salessim.calibrate.visits import Visits
 from salessim.teaching.queueing import erlang_c
 
@@ -104,3 +109,25 @@ def choose_headcount(visits: Visits, owners: dict[str, int], touch: dict[str, fl
     if touch:
         return estimate_headcount(visits, touch)
     return None
+
+
+def override_roles(staff: Staff, given: dict[str, int]) -> list[str]:
+    """Set the headcounts ``--headcount`` gives to roles found in an event log (each keeps
+    the log's own in ``measured``) and return the warnings that say so.
+
+    Raises:
+        ExportError: ``given`` names a role the log does not have.
+    """
+    unknown = sorted(set(given) - set(staff.roles))
+    if unknown:
+        raise ExportError(f"--headcount {unknown[0]}: no such role; the event log's roles are "
+                          f"{', '.join(sorted(staff.roles))} (--headcount ROLE=N)")
+    warnings = []
+    for name, n in sorted(given.items()):
+        role = staff.roles[name]
+        role.measured, role.headcount = role.headcount, n
+        warnings.append(f"headcount given: role {name!r} has {n} (--headcount {name}={n}) "
+                        f"where the log shows {role.measured} active in a typical week "
+                        f"({role.weekly_active[0]}-{role.weekly_active[1]} a week, "
+                        f"{len(role.members)} members in all)")
+    return warnings

@@ -45,6 +45,8 @@ class CalibrationResult:
     holdout_visits: Visits | None = None
     figures: dict[str, bytes] = field(default_factory=dict)
     html: str = ""
+    #: The file read and its read options, for the scenario's ``provenance`` (a file only).
+    source: tuple[Path, dict[str, Any]] | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -66,8 +68,34 @@ class CalibrationResult:
         if self.html:
             write_text(out / "report.html", self.html)
             written.append(out / "report.html")
+        if self.source is not None:
+            self.with_provenance(out)
         write_text(out / "scenario.yaml", self.yaml)
         return [*written, out / "calibration.json", out / "scenario.yaml"]
+
+
+    def with_provenance(self, folder: str | Path) -> None:
+        """Add the ``provenance`` key for a scenario.yaml in ``folder``: the history's path
+        and the paths among its options made relative to that folder. ``yaml`` and
+        ``scenario`` become what is written (the key changes no simulated number)."""
+        import os
+
+        from salessim.scenario.provenance import PROVENANCE_MARK, provenance_yaml
+
+        if self.source is None:
+            return
+        history, options = self.source
+        where = Path(folder).resolve()
+
+        def rel(path):
+            return Path(os.path.relpath(Path(path).resolve(), where)).as_posix()
+
+        paths = {k: rel(v) for k, v in options.items() if k in ("stages", "opportunities")
+                 and v is not None}
+        # Written twice (another folder), the key is replaced, not repeated.
+        plain = self.yaml.split(PROVENANCE_MARK)[0]
+        self.yaml = plain + provenance_yaml(rel(history), {**options, **paths})
+        self.scenario = check_scenario(self.yaml)
 
 
 def parse_touch(items: Sequence[str]) -> dict[str, float]:
@@ -144,6 +172,18 @@ def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str
     return visits, log
 
 
+def fit_period(visits: Visits, holdout: float | None) -> tuple[Visits, pd.Timestamp | None]:
+    """The visits a calibration fits on (all, or the first part with ``holdout``) and the
+    start of the held-out part (None without one)."""
+    if holdout is None:
+        return visits, None
+    if not 0 < holdout < 1:
+        raise ExportError(f"--holdout: the share of the period to hold out must be "
+                          f"between 0 and 1, got {holdout:g}")
+    since = visits.start + (1 - holdout) * visits.days * DAY
+    return visits.cut(since), since
+
+
 def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None = None,
                      holdout: float | None = None, replications: int = 20, seed: int = 1,
                      run_backtest: bool = True, report: bool = True,
@@ -156,14 +196,14 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     is the event log the visits came from (its work items give staff and queues);
     ``headcount`` is ``--headcount`` as {role: N}.
     """
-    fit_on = visits
-    since = None
-    if holdout is not None:
-        if not 0 < holdout < 1:
-            raise ExportError(f"--holdout: the share of the period to hold out must be "
-                              f"between 0 and 1, got {holdout:g}")
-        since = visits.start + (1 - holdout) * visits.days * DAY
-        fit_on = visits.cut(since)
+    fit_on, since = fit_period(visits, holdout)
+    others = sorted(set(headcount or {}) - {"owner"})
+    if since is not None and log is not None and others:
+        raise ExportError(f"--headcount {others[0]} with --holdout: a held-out "
+                          "calibration of an event log finds no roles in its work items "
+                          "(its stages have no staff), so there is no role to staff; "
+                          "drop --holdout, or --as-of DATE to calibrate on the earlier "
+                          "part")
     cal = calibrate(fit_on, touch, families, log if since is None else None, headcount)
     title = name or f"Calibrated from {Path(origin).name}"
     data = scenario_data(cal, title, replications, seed)
@@ -177,7 +217,7 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
     if since is None and cal.staff is not None:
         # The waits of the stages whose queue the scenario simulates: they should match.
         waits = {sid: (q.wait_median, q.wait_p90) for sid, q in cal.staff.queues.items()
-                 if q.at_entry and q.work_per_visit > 0 and sid in scenario.stages}
+                 if q.in_scenario and q.work_per_visit > 0 and sid in scenario.stages}
     bt = (backtest(scored, scenario, replications, seed, since, waits) if run_backtest
           else None)
     ev = evidence(cal, data, origin)
@@ -209,8 +249,13 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
                                opportunities, stages, timezone)
     if since is not None:
         visits = visits.since(parse_as_of(since, "--since"))
-    return calibrate_visits(visits, str(path), parse_touch(touch), log=log,
-                            headcount=parse_headcount(headcount), **options)
+    result = calibrate_visits(visits, str(path), parse_touch(touch), log=log,
+                              headcount=parse_headcount(headcount), **options)
+    result.source = (Path(path), dict(
+        format=fmt, map=list(mapping), won=list(won), lost=list(lost),
+        no_decision=list(no_decision), as_of=as_of, opportunities=opportunities,
+        stages=stages, timezone=timezone, since=since, holdout=options.get("holdout")))
+    return result
 
 
 def propose_stages(path: str | Path, out: str | Path, timezone: str | None = None) -> StageMap:

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats as st
 
+from salessim.calibrate.exitreport import exits_part, incidence_figure
 from salessim.calibrate.writer import routes, stages_kept
 from salessim.scenario import TERMINALS
 
@@ -198,7 +199,8 @@ def _staff_parts(cal) -> list[str]:
                 "95% high", "in the scenario"],
                [[q.stage, q.role, q.items, q.wait_median * 24, *(x * 24 for x in q.wait_median_ci),
                  q.wait_p90 * 24, *(x * 24 for x in q.wait_p90_ci),
-                 "queue, then work" if q.at_entry else "no: side work, in the delay"]
+                 "queue, then work" if q.at_entry else "customer, then queue, then work"
+                 if q.in_scenario else "no: side work, in the delay"]
                 for q in staff.queues.values()]),
     ]
 
@@ -210,6 +212,8 @@ def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, byte
                "deal_values.png": values_figure(result)}
     if result.backtest is not None:
         figures["backtest.png"] = backtest_figure(result.backtest)
+    if (incidence := incidence_figure(result.calibration, _figure)) is not None:
+        figures["exits.png"] = incidence
     pngs = {name: _png(fig) for name, fig in figures.items()}
     cal = result.calibration
     v = cal.visits
@@ -249,6 +253,7 @@ def build_report(result: CalibrationResult, origin: str) -> tuple[dict[str, byte
                [[s, x.n, x.mean, x.low, x.high, x.note] for s, x in cal.values.items()]),
         img("deal_values.png"),
         *_staff_parts(cal),
+        *exits_part(cal, _table), *([img("exits.png")] if "exits.png" in pngs else []),
     ]
     bt = result.backtest
     if bt is not None:

@@ -11,14 +11,23 @@
 - Working calendar per role: the weekday x hour grid of work starts and completes; cells
   with at least :data:`CELL_SHARE` of the busiest cell are working time, the calendar is
   their weekdays and the span of their hours. Holidays: working weekdays between the
-  role's first and last day of work on which it did no work at all.
+  role's first and last day of work on which it did no work at all, when so empty a day is
+  no chance: the mean count m of work events on the :data:`NEIGHBOURS` working days on its
+  quieter side (before or after) gives exp(-m) (Poisson) below :data:`HOLIDAY_CHANCE` over the number of working
+  days looked at. In the scenario they
+  are simulated dates (:func:`simulated_dates`: time 0 is the Monday of the log's first
+  week, so each keeps its weekday).
 - Waits per stage: schedule to start of the stage's work items (days; an item with no
   ``schedule`` that opens its activity in the visit waits from the stage's entry, when the
   work became possible), median and P90 with
   order-statistic (binomial) 95% intervals; work per visit: the stage's work time / visits.
   The work items ready as the stage starts (activities whose first item in a visit is
-  ready, median, at most :data:`AT_ENTRY` after entry) are the stage's queue; work done later, on the side while the
-  customer has the deal, is not (a stage with only side work reports all its items).
+  ready, median, at most :data:`AT_ENTRY` after entry) are the stage's queue (order
+  ``work_first``). Without such, the activities ready later whose last item in a visit
+  completes at most :data:`AT_ENTRY` before the stage is left (median) are: the customer's
+  side, then the queue, the work and the decision (order ``customer_first``, a back-office
+  stage). Work done on the side while the customer has the deal is neither (a stage with
+  only side work reports all its items, and the scenario leaves them in its delay).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from scipy import stats as st
 from salessim.calibrate.lifecycle import Instances
 from salessim.calibrate.readers import slug
 from salessim.calibrate.visits import Visits
+from salessim.clock import LOG_EPOCH
 from salessim.scenario.parts import WEEKDAYS
 
 ROLE_DISTANCE = 0.5
@@ -40,6 +50,10 @@ SHARED = 0.2
 #: Work ready within this time of entering its stage (days: an hour) is the stage's queue.
 AT_ENTRY = 1 / 24
 CELL_SHARE = 0.05
+#: Chance that any working day of a role's span is empty by chance, at most (holidays).
+HOLIDAY_CHANCE = 0.01
+#: Working days on either side whose work gives an empty day's expected count.
+NEIGHBOURS = 5
 
 
 @dataclass
@@ -56,6 +70,7 @@ class Role:
     grid: list[list[int]] = field(repr=False)  # [weekday][hour] starts + completes
     availability: float = math.nan
     holidays: list[str] = field(default_factory=list)
+    measured: int | None = None   # the log's headcount when ``--headcount`` replaced it
 
 
 @dataclass
@@ -73,12 +88,19 @@ class Queue:
     wait_per_visit: float = 0.0
     lag: float = 0.0   # median from entering the stage to its first items being ready (days)
     activities: list[str] = field(default_factory=list)  # the work items counted
+    order: str = "work_first"   # or customer_first: the customer's side, then this queue
 
     @property
     def at_entry(self) -> bool:
-        """The stage queues for staff as it starts (a back-office stage), rather than being
-        worked on the side while the customer has it (ready :data:`AT_ENTRY` or later)."""
+        """The stage queues for staff as it starts, rather than being worked on the side
+        while the customer has it (ready :data:`AT_ENTRY` or later)."""
         return self.lag <= AT_ENTRY
+
+    @property
+    def in_scenario(self) -> bool:
+        """The scenario simulates this queue: at the stage's start (``work_first``) or after
+        the customer's side, just before the decision (``customer_first``)."""
+        return self.at_entry or self.order == "customer_first"
 
 
 @dataclass
@@ -119,13 +141,14 @@ def discover(visits: Visits, instances: Instances) -> Staff | None:
 
 
 def _with_stage(work: pd.DataFrame, visits: Visits) -> pd.DataFrame:
-    v = visits.visits[["deal_id", "entered_at", "stage"]].dropna()
+    v = visits.visits[["deal_id", "entered_at", "exited_at", "stage"]].dropna(
+        subset=["deal_id", "entered_at", "stage"])
     v = v.assign(case=v["deal_id"].astype(str)).sort_values("entered_at")
     # An item belongs to the stage the case was in when it became ready (scheduled), else
     # when it started: a queue belongs to the stage that made it.
     ready = work["scheduled"].fillna(work["started"])
     w = work.assign(case=work["case"].astype(str), ready=ready).sort_values("ready")
-    out = pd.merge_asof(w, v[["case", "entered_at", "stage"]], left_on="ready",
+    out = pd.merge_asof(w, v[["case", "entered_at", "exited_at", "stage"]], left_on="ready",
                         right_on="entered_at", by="case", direction="backward")
     return out.assign(stage=out["stage"].map(visits.target))
 
@@ -179,15 +202,41 @@ def _role(name: str, group: pd.DataFrame, visits: Visits) -> Role:
     hours_per_week = len(days) * (hours[1] - hours[0])
     availability = (busy / (headcount * hours_per_week * len(active))
                     if len(active) and hours_per_week else math.nan)
-    worked = set(starts.dt.normalize())
-    # Within the role's own span of work: after an extraction cut the work dries up.
-    period = pd.date_range(min(worked), max(worked), freq="D")
-    holidays = [f"{d:%Y-%m-%d}" for d in period
-                if WEEKDAYS[d.day_of_week] in days and d not in worked]
+    holidays = _holidays(pd.concat([starts, ends]), days)
     return Role(name, sorted(group["resource"].unique()),
                 group["activity"].astype(str).value_counts().to_dict(), headcount,
                 (int(active.min()), int(active.max())) if len(active) else (headcount, headcount),
                 days, hours, grid.tolist(), availability, holidays)
+
+
+def _holidays(times: pd.Series, workdays: list[str]) -> list[str]:
+    """Working weekdays with no work at all that chance cannot explain (see the module),
+    within the span of the work (after an extraction cut the work dries up)."""
+    day = times.dt.normalize()
+    counts = day.value_counts()
+    period = pd.date_range(day.min(), day.max(), freq="D")
+    working = period[[WEEKDAYS[d] in workdays for d in period.day_of_week]]
+    if not len(working):
+        return []
+    per_day = counts.reindex(working, fill_value=0).to_numpy(float)
+    bound = HOLIDAY_CHANCE / len(working)
+    out = []
+    for i in np.flatnonzero(per_day == 0):
+        # The day's expected work from its neighbours, the quieter side: a holiday has
+        # busy days on both sides, work drying up (an extraction cut) a quiet one.
+        before, after = per_day[max(0, i - NEIGHBOURS):i], per_day[i + 1:i + 1 + NEIGHBOURS]
+        if len(before) and len(after) and \
+                math.exp(-min(before.mean(), after.mean())) < bound:
+            out.append(f"{working[i]:%Y-%m-%d}")
+    return out
+
+
+def simulated_dates(dates: list[str], start: pd.Timestamp) -> list[str]:
+    """Log dates as dates of a simulation whose time 0 (:data:`~salessim.clock.LOG_EPOCH`,
+    a Monday) is the Monday of the week ``start`` falls in: each keeps its weekday."""
+    monday = start.normalize() - pd.Timedelta(days=int(start.day_of_week))
+    epoch = pd.Timestamp(LOG_EPOCH)
+    return [f"{epoch + (pd.Timestamp(d) - monday):%Y-%m-%d}" for d in dates]
 
 
 def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
@@ -202,8 +251,14 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         firsts = group.sort_values("ready").drop_duplicates(["case", "entered_at", "activity"])
         lags = firsts.groupby(firsts["activity"].astype(str))["lag"].median()
         first = lags.index[lags <= AT_ENTRY]
+        order = "work_first"
+        if not len(first):
+            # No queue as the stage starts: a back-office stage may queue after the
+            # customer's side instead, its work the last thing before the decision.
+            first = _closing(group, lags)
+            order = "customer_first" if len(first) else order
         items = group[group["activity"].astype(str).isin(first)] if len(first) else group
-        if len(first):
+        if len(first) and order == "work_first":
             # An item never scheduled waited from when it became possible: the stage's entry
             # (for the first item of its activity in the visit; later ones are sessions).
             opening = ~items.sort_values("ready").duplicated(["case", "entered_at", "activity"])
@@ -221,8 +276,23 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         lag = float(firsts.loc[chosen, "lag"].median())
         out[str(stage)] = Queue(str(stage), len(items), med, (mlo, mhi), p90, (plo, phi),
                                 per_visit, str(role), wait, lag,
-                                sorted(items["activity"].astype(str).unique()))
+                                sorted(items["activity"].astype(str).unique()), order)
     return out
+
+
+def _closing(group: pd.DataFrame, lags: pd.Series) -> pd.Index:
+    """Activities of a stage ready later than :data:`AT_ENTRY` after its start whose last
+    item in a visit completes within :data:`AT_ENTRY` of the visit's exit (median over the
+    visits that left): work that comes after the customer's side and leads to the decision."""
+    done = group.dropna(subset=["completed", "exited_at"])
+    if done.empty:
+        return pd.Index([])
+    last = done.sort_values("completed").drop_duplicates(
+        ["case", "entered_at", "activity"], keep="last")
+    gap = (last["exited_at"] - last["completed"]) / pd.Timedelta(days=1)
+    gaps = gap.groupby(last["activity"].astype(str)).median()
+    late = lags.index[lags > AT_ENTRY]
+    return gaps.index[(gaps <= AT_ENTRY) & gaps.index.isin(late)]
 
 
 def _several(work: pd.DataFrame) -> dict[str, list[str]]:

@@ -178,16 +178,26 @@ def propose_stage_map(events: pd.DataFrame, instances: pd.DataFrame) -> tuple[St
     one's stage. Milestones that are the last of most cases they occur in end cases; their
     kind is guessed from the name (``approved`` won, ``declined`` lost, ``cancelled``
     no decision) and must be checked. Work items go to the stage in which most of their
-    instances start. Value: a numeric case attribute named like an amount.
+    instances start. Value: a numeric case attribute named like an amount. A log whose
+    every activity is a work item (started and completed) has no milestones: its
+    activities open stages as their work starts.
     """
     is_milestone = instances["status"] == "milestone"
+    if not is_milestone.any():
+        # A log of work items only: each activity's work opens its stage as it starts.
+        is_milestone = instances["started"].notna() | instances["completed"].notna()
+        instances = instances.assign(
+            completed=instances["started"].fillna(instances["completed"]))
     milestones = instances[is_milestone].sort_values(["case", "completed"], kind="stable")
     acts = milestones["activity"].astype(str)
     counts = acts.value_counts()
     last = milestones.drop_duplicates("case", keep="last")["activity"].astype(str).value_counts()
     final = _final(milestones).groupby(acts).mean()
+    # An end is (nearly) last in most cases it occurs in, and the very last of at least
+    # 1% of the cases (a burst of steps within seconds makes every one of them "nearly").
     ends = {a: _end_kind(a) for a in counts.index
-            if final.get(a, 0) >= FINAL_SHARE and counts[a] >= 0.01 * len(last)}
+            if final.get(a, 0) >= FINAL_SHARE and min(counts[a], last.get(a, 0))
+            >= 0.01 * len(last)}
     same_case = milestones["case"].eq(milestones["case"].shift())
     gap = (milestones["completed"] - milestones["completed"].shift()).dt.total_seconds() / 86400
     prev = acts.shift()

@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from salessim.calibrate.estimate import WEEKDAYS, Calibration
+from salessim.calibrate.exitwriter import (
+    exit_keys,
+    exits_evidence,
+    odds_lines,
+    rewrites,
+    stage_lines,
+)
+from salessim.calibrate.logevidence import log_evidence
 from salessim.calibrate.profileyaml import profile_lines
 from salessim.calibrate.readers import ExportError
+from salessim.calibrate.staff import simulated_dates
 from salessim.calibrate.visits import NURTURE
 from salessim.ends import LOST, is_end
 from salessim.errors import ScenarioError
@@ -72,8 +81,9 @@ def logged_queue(cal: Calibration, sid: str):
     for it as it starts (work done on the side, later in the stage, stays in its delay:
     a stage is staff work, then customer-side time)."""
     staff = getattr(cal, "staff", None)
-    queue = staff.queues.get(sid) if staff is not None else None
-    ok = queue is not None and queue.work_per_visit > 0 and queue.at_entry
+    # A nurture track holds a lost deal and has no staff work of its own (recycle).
+    queue = staff.queues.get(sid) if staff is not None and sid != NURTURE else None
+    ok = queue is not None and queue.work_per_visit > 0 and queue.in_scenario
     return queue if ok else None
 
 
@@ -121,7 +131,9 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
     staff = getattr(cal, "staff", None)
     if staff is not None:
         data["roles"] = {r.name: {"headcount": r.headcount, "calendar": {
-            "workdays": r.workdays, "hours": list(r.hours)}} for r in staff.roles.values()}
+            "workdays": r.workdays, "hours": list(r.hours),
+            **({"holidays": simulated_dates(r.holidays, cal.visits.start)} if r.holidays
+               else {})}} for r in staff.roles.values()}
     elif cal.headcount is not None or cal.touch:
         data["roles"] = {ROLE: {"headcount": cal.headcount or 1}}
     sources = {}
@@ -154,6 +166,8 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
         delay = stage_delay(cal, sid)
         if delay != {"dist": "constant", "value": 0}:  # no delay at all: the key is left out
             stage["delay"] = delay
+            if queue is not None and queue.order == "customer_first":
+                stage["order"] = "customer_first"
         if sid == NURTURE:  # lost deals that came back: a nurture track (lead recycling)
             odds = routes(cal, sid)
             back = {t: p for t, p in odds.items() if not is_end(t)}
@@ -161,6 +175,7 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
             stage["recycle"] = {"back": back, "rest": rest}
         else:
             stage["next"] = routes(cal, sid)
+        exit_keys(cal, sid, stage)  # competing exits, a time-out, odds: where the data say
         stages[sid] = stage
     data["stages"] = stages
     return data
@@ -190,9 +205,15 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      "completes")
         for rid, role in data["roles"].items():
             r = staff.roles[rid]
+            off = ("" if not r.holidays else
+                   f"; holidays: the log's {', '.join(r.holidays)} (no one worked), as "
+                   "simulated dates: time 0 is the Monday of the log's first week")
+            given = ("" if r.measured is None else
+                     f"; headcount given by --headcount {rid}={r.headcount}, the log's "
+                     f"{r.measured}")
             lines.append(f"  {rid}: {_flow(role)}   # {len(r.members)} members, "
                          f"{r.weekly_active[0]}-{r.weekly_active[1]} active a week, "
-                         f"availability {_g(r.availability, 2)}")
+                         f"availability {_g(r.availability, 2)}{given}{off}")
     elif "roles" in data:
         months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
         how = getattr(cal, "staffing", None)
@@ -230,6 +251,9 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                      f"{_g(t.median_high)}]")
         if t.note:
             lines.append(f"    # {t.note}")
+        if rewrites(stage):
+            lines += stage_lines(cal, sid, stage)
+            continue
         queue = logged_queue(cal, sid)
         if queue is not None:
             lines.append(f"    role: {stage['role']}")
@@ -240,6 +264,10 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
             lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage less the mean "
                          "work and wait for staff per visit, same shape" if "delay" in stage
                          else "    # no delay: the work and the wait for staff fill the stage")
+            if "order" in stage:
+                lines.append(f"    order: {stage['order']}   # the log: the customer's side, "
+                             f"then the work is ready (median {_g(queue.lag)} days in), waits "
+                             "for staff, and the decision follows its completion")
         elif "role" in stage:
             lines.append(f"    role: {ROLE}")
             lines.append(f"    work: {_flow(stage['work'])}   # staff work per visit "
@@ -267,13 +295,8 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
                          f"exits, 95% Wilson CI [{low:.3f}, {high:.3f}]")
         if recycle:
             lines.append(f"      rest: {recycle['rest']}   # the deals that did not come back")
+        lines += odds_lines(cal, sid, stage)
     return "\n".join(lines) + "\n"
-
-
-def cal_alpha() -> str:
-    from salessim.calibrate.estimate import ALPHA
-
-    return f"level {ALPHA:g}"
 
 
 def check_scenario(text: str) -> Scenario:
@@ -326,6 +349,7 @@ def evidence(cal: Calibration, data: dict[str, Any], origin: str) -> dict[str, A
                   "touch": cal.touch, **_staffing(cal)},
         "drift": [{"stage": d.stage, "kind": d.kind, "date": d.date.isoformat(), "p": d.p,
                    "size": d.size} for d in getattr(cal, "drift", [])],
+        "exits": exits_evidence(cal),
         "assumptions": cal.assumptions, "warnings": cal.warnings, "scenario": data,
         **log_evidence(cal),
     }
@@ -339,51 +363,4 @@ def _staffing(cal: Calibration) -> dict[str, Any]:
     out: dict[str, Any] = {"headcount_source": how.source, "headcount_note": how.note}
     if how.source == "estimated":
         out["offered_load"] = how.load
-    return out
-
-
-def log_evidence(cal: Calibration) -> dict[str, Any]:
-    """What an event log adds to ``calibration.json``: its reading, staff and queues."""
-    out: dict[str, Any] = {}
-    win = getattr(cal, "window", None)
-    if win is not None:
-        out["arrival_window"] = {"start": win.start.isoformat(), "end": win.end.isoformat(),
-                                 "extraction_cut": None if win.cut is None else
-                                 win.cut.isoformat()}
-        out["arrival_shape"] = {sid: {
-            "index_of_dispersion": a.index, "day_effect_k": a.day_effect,
-            "day_effect_k_ci": a.day_effect_ci, "weekday_hour_shares": a.hourly,
-            "hour_of_day_test": None if a.hourly_test is None else {
-                "statistic": a.hourly_test.statistic, "df": a.hourly_test.df,
-                "p": a.hourly_test.p},
-            "unobserved_months": a.unobserved_months} for sid, a in cal.arrivals.items()}
-    log = getattr(cal, "log", None)
-    if log is not None:
-        out["event_log"] = {
-            "file": log.path, "events": log.events, "cases": log.cases,
-            "stage_map": {"file": log.stage_map.path, "proposed": log.proposed,
-                          "stages": log.stage_map.stages, "work": log.stage_map.work,
-                          "ends": log.stage_map.ends, "value": log.stage_map.value,
-                          "source": log.stage_map.source},
-            "ends_by_activity": log.ends_by_name, "unpaired_events": log.instances.unpaired,
-            "resolution_seconds": log.instances.resolution * 86400}
-    staff = getattr(cal, "staff", None)
-    if staff is not None:
-        out["staff_from_log"] = {
-            "roles": {r.name: {"members": r.members, "headcount": r.headcount,
-                               "weekly_active": r.weekly_active, "workdays": r.workdays,
-                               "hours": r.hours, "availability": r.availability,
-                               "holidays": r.holidays, "activities": r.activities,
-                               "weekday_hour_grid": r.grid} for r in staff.roles.values()},
-            "queues": {q.stage: {"items": q.items, "role": q.role,
-                                 "wait_median_days": q.wait_median,
-                                 "wait_median_ci": q.wait_median_ci,
-                                 "wait_p90_days": q.wait_p90, "wait_p90_ci": q.wait_p90_ci,
-                                 "work_per_visit_days": q.work_per_visit,
-                                 "ready_after_entry_days": q.lag,
-                                 "activities": q.activities,
-                                 "in_scenario": q.at_entry,
-                                 "wait_per_visit_days": q.wait_per_visit}
-                       for q in staff.queues.values()},
-            "several_roles": staff.several_roles}
     return out

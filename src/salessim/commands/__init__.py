@@ -117,6 +117,18 @@ def add_diagnosis_options(p: argparse.ArgumentParser) -> None:
                    help="cap on replications with --precision (default 100)")
 
 
+def add_parameter_options(p: argparse.ArgumentParser) -> None:
+    """``--no-parameter-uncertainty`` and ``--resamples`` (run, compare)."""
+    p.add_argument("--no-parameter-uncertainty", dest="parameter_uncertainty",
+                   action="store_false",
+                   help="a calibrated scenario's intervals cover the simulation only; by "
+                        "default they also get the parameters' uncertainty, by a bootstrap "
+                        "of the history its provenance names, when that file is found")
+    p.add_argument("--resamples", type=int, metavar="B",
+                   help="bootstrap resamples of the history (default 20, at most half the "
+                        "replications)")
+
+
 def add_kpis_option(p: argparse.ArgumentParser, what: str, default: str) -> None:
     """The ``--kpis`` option: KPI names or globs, comma-separated or repeated."""
     p.add_argument("--kpis", "--kpi", dest="kpi", action="append", default=[],

@@ -119,8 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--touch", action="append", default=[], metavar="STAGE=DURATION",
                    help="staff work per visit of a stage, taken out of its delay")
     p.add_argument("--headcount", action="append", default=[], metavar="ROLE=N",
-                   help="a role's headcount (owner=N) where the export names no owners; "
-                        "without it, estimated from the offered work of --touch")
+                   help="a role's headcount: owner=N where the export names no owners "
+                        "(without it, estimated from the offered work of --touch), or a "
+                        "role found in an event log (replaces the log's headcount)")
     p.add_argument("--holdout", type=float, metavar="SHARE",
                    help="calibrate on the first 1 - SHARE of the period, score the rest")
     p.add_argument("--replications", type=int, default=20, help="back-test replications")

@@ -12,6 +12,7 @@ import argparse
 from salessim.commands import (
     add_diagnosis_options,
     add_kpis_option,
+    add_parameter_options,
     check_diagnosis_options,
     check_kpi_patterns,
     precision_kpis,
@@ -55,7 +56,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          precision=precision, precision_kpis=precision_kpis(args),
                          max_replications=args.max_replications,
                          flow_replications=args.flow_replications if args.out else 0,
-                         workers=args.workers, progress=bar)
+                         workers=args.workers, progress=bar,
+                         parameter_uncertainty=args.parameter_uncertainty,
+                         resamples=args.resamples)
     report.sets = [*sets, *report.sets]
     comparison = report.comparison
     print(f"{base.label} against {len(redesigns)} redesign(s): {comparison.replications} "
@@ -90,6 +93,9 @@ def _record(args: argparse.Namespace, report) -> None:
         "warmup": float(comparison.baseline.scenario.warmup),
         "holm_adjusted": comparison.holm_adjusted,
         "resolved_scenarios": {r.label: resolved(r.scenario) for r in comparison.runs},
+        "parameter_uncertainty": None if report.parameters is None else {
+            "history": report.parameters.resamples.history,
+            "resamples": len(report.parameters.resamples.scenarios)},
     })
 
 
@@ -119,4 +125,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--flow-replications", type=int, default=1, metavar="N",
                    help="replications whose event logs feed the flow figure (default 1)")
     add_diagnosis_options(p)
+    add_parameter_options(p)
     p.set_defaults(func=cmd_compare)

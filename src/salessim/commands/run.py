@@ -13,6 +13,7 @@ from pathlib import Path
 from salessim.commands import (
     add_diagnosis_options,
     add_kpis_option,
+    add_parameter_options,
     add_set_option,
     check_diagnosis_options,
     check_kpi_patterns,
@@ -55,7 +56,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                      precision_kpis=precision_kpis(args),
                      max_replications=args.max_replications, event_log=bool(args.event_log),
                      workers=args.workers, progress=bar, clock=clock,
-                     label=Path(args.scenario).stem)
+                     label=Path(args.scenario).stem,
+                     parameter_uncertainty=args.parameter_uncertainty,
+                     resamples=args.resamples, given_path=args.scenario)
     report.path, report.sets = str(args.scenario), [*sets, *report.sets]
     report.warm_start = args.pipeline is not None
     print(f"{scenario.name}: {report.replications} replications, seed {report.seed}, "
@@ -119,6 +122,9 @@ def _record(args: argparse.Namespace, report) -> None:
             "kpis": list(precision.kpis["kpi"])},
         "resolved_scenario": resolved(scenario),
         "pipeline": args.pipeline,
+        "parameter_uncertainty": None if report.parameters is None else {
+            "history": report.parameters.resamples.history,
+            "resamples": len(report.parameters.resamples.scenarios)},
     })
 
 
@@ -200,4 +206,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--analytic", action="store_true",
                    help="also show the flow-analysis figures beside the simulated ones")
     add_diagnosis_options(p)
+    add_parameter_options(p)
     p.set_defaults(func=cmd_run)

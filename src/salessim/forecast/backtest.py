@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate.durations import MIN_EXITS
+from salessim.calibrate.exits import chosen_families
 from salessim.calibrate.pipeline import calibrate_visits, read_visits
 from salessim.calibrate.readers import ExportError
 from salessim.calibrate.visits import DAY, Visits
@@ -262,7 +263,7 @@ def forecast_at(visits: Visits, as_of: pd.Timestamp, until: pd.Timestamp, replic
             ready, notes = scenario, list(known.warnings)  # the data's own findings
         snap = snapshot_from_visits(known, ready, origin)
         if resamples:
-            families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
+            families = chosen_families(cal.calibration)  # exits stages keep their form
             scenarios, more = bootstrap_scenarios(known, ready, resamples, root, origin,
                                                   cal.calibration.touch, families, mapper)
             notes += more

@@ -253,7 +253,7 @@ def band_name(resamples: int = 0, over_dispersed: bool = False) -> str:
 
 
 #: Scenario fields a calibration does not estimate: they may differ from the history's.
-UNESTIMATED = ("name", "seed", "replications", "horizon", "description")
+UNESTIMATED = ("name", "seed", "replications", "horizon", "description", "provenance")
 
 
 def calibration_of(visits: Visits, scenario: Scenario, origin: str = "<history>"):

@@ -53,16 +53,22 @@ class Caveat:
 
 
 def warmup_caveat(run: ScenarioRun, estimate: WarmupEstimate) -> Caveat | None:
-    """The warm-up used is shorter than MSER-5 suggests."""
+    """The warm-up used is shorter than MSER-5, checked against the noise, suggests."""
     used = float(run.scenario.warmup)
     if estimate.warmup <= used + 1e-9:
         return None
     unit = run.scenario.time_unit
+    check = estimate.check
+    # The check (stats.checked_truncation) says whether the transient is beyond noise.
+    why = ("; with one replication this could not be checked against the noise"
+           if check is not None and not check.checked else "")
     return Caveat(
         run.label,
         f"the warm-up used ({used:g} {unit}s) is shorter than the {estimate.warmup:.4g} "
-        f"{unit}s MSER-5 suggests on the mean {WARMUP_SERIES[estimate.series]}, so the counted "
-        "leads include some that met an emptier process than the steady state",
+        f"{unit}s MSER-5 suggests on the mean {WARMUP_SERIES[estimate.series]} (the shortest "
+        "cut after which what is left of the start cannot be told from the steady state "
+        f"across replications){why}, so the counted leads include some that met an emptier "
+        "process than the steady state",
         f"Rerun with --warmup auto (or --warmup {estimate.warmup:.4g}).")
 
 

@@ -7,6 +7,8 @@ root down. Merge rules, chosen so a redesign states only what changes:
 - lists and plain values replace;
 - ``null`` deletes the key (``stages: {approval: null}`` removes a stage);
 - a stage's ``next`` is replaced whole: a routing is one decision whose odds sum to 1;
+- a stage's routing form is replaced whole: ``exits`` in a redesign drops the base's
+  ``next`` and ``delay``, ``next`` drops the base's ``exits`` (a stage has one form);
 - a distribution that names another ``dist`` replaces the old one instead of merging.
 
 ``--set key.path=value`` overrides come last. Every error names the file and line where
@@ -49,6 +51,9 @@ def merge(base: Any, change: Any, path: Path_ = ()) -> Any:
     if "dist" in change and change.get("dist") != base.get("dist"):
         return copy.deepcopy(change)
     merged = dict(base)
+    if len(path) == 2 and path[0] == "stages":
+        for key in _other_form(base, change):
+            merged.pop(key, None)
     for key, value in change.items():
         if value is None:
             merged.pop(key, None)
@@ -57,6 +62,15 @@ def merge(base: Any, change: Any, path: Path_ = ()) -> Any:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def _other_form(base: dict[str, Any], change: dict[str, Any]) -> list[str]:
+    """The keys of a stage's routing form that ``change`` replaces by the other form."""
+    if change.get("exits") is not None and "exits" not in base:
+        return [k for k in ("next", "delay") if k not in change]
+    if change.get("next") is not None and "exits" in base and "exits" not in change:
+        return ["exits"]
+    return []
 
 
 def read_document(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:

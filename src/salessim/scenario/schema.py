@@ -43,6 +43,7 @@ from salessim.scenario.mechanics import (
 )
 from salessim.scenario.opendeals import OpenDeal, pipeline_problems
 from salessim.scenario.parts import WEEKDAYS, Calendar, Role, Source, shared_calendar
+from salessim.scenario.provenance import Provenance
 from salessim.scenario.recycle import Recycle, nurture_stage, stage_json_schema
 from salessim.scenario.units import UNIT_HOURS, Duration, TimeUnit, unit_context
 
@@ -214,6 +215,9 @@ class Scenario(Frozen):
     pipeline: list[OpenDeal] = Field(
         default_factory=list,
         description="deals open at time 0, in their stages (a warm start; see forecast)")
+    # Written by `salessim calibrate`; read by run and compare (parameter uncertainty).
+    provenance: Provenance | None = Field(
+        default=None, description="the history a calibrated scenario came from")
 
     @field_validator("warmup")
     @classmethod

@@ -22,11 +22,13 @@ from salessim.stats.intervals import (
     t_interval,
 )
 from salessim.stats.planning import replications_needed, target_replications
-from salessim.stats.warmup import mser5, welch_moving_average
+from salessim.stats.warmup import Truncation, checked_truncation, mser5, welch_moving_average
 
 __all__ = [
     "SUMMARY_COLUMNS",
     "Estimate",
+    "Truncation",
+    "checked_truncation",
     "holm",
     "mser5",
     "paired_difference",
