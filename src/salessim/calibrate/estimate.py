@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
 from scipy import stats as st
 
-from salessim import stats
 from salessim.calibrate import checks
 from salessim.calibrate.arrivals import (
     ALPHA,
@@ -44,12 +41,13 @@ from salessim.calibrate.headcount import Headcount, choose_headcount, override_r
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import ExportError, slug
 from salessim.calibrate.staff import Staff, discover
-from salessim.calibrate.values import zeros_and_lognormal
+from salessim.calibrate.values import MIN_VALUES as MIN_VALUES  # part of this API
+from salessim.calibrate.values import Values as Values  # part of this API
+from salessim.calibrate.values import fit_values as fit_values  # part of this API
 from salessim.calibrate.visits import DAY, Visits
 from salessim.ends import NOT_FORWARD, WON
 from salessim.scenario.parts import WEEKDAYS
 
-MIN_VALUES = 20
 DRIFT_DAYS = 90
 
 
@@ -75,19 +73,6 @@ class Routing:
     shares: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     prior: str = ""
-
-
-@dataclass
-class Values:
-    """Deal values of one source."""
-
-    source: str
-    n: int
-    spec: dict[str, Any]  # a scenario distribution, as data
-    mean: float
-    low: float
-    high: float
-    note: str = ""
 
 
 @dataclass
@@ -201,47 +186,6 @@ def fit_times(visits: Visits, families: dict[str, FamilyFit] | None = None
     for stage, idx in v.groupby("stage", sort=False).indices.items():
         sid = visits.target(stage)
         out[sid] = fit_stage(sid, durations[idx], is_open[idx], (families or {}).get(sid), res)
-    return out
-
-
-def fit_values(visits: Visits) -> dict[str, Values]:
-    """Deal value per source, from each deal's amount at its end."""
-    out = {}
-    for source, group in visits.deals.groupby("source", sort=True):
-        sid = slug(source)
-        amounts = group["amount"].dropna().to_numpy(float)
-        if len(amounts) == 0:
-            out[sid] = Values(sid, 0, {"dist": "constant", "value": 0}, 0.0, math.nan, math.nan,
-                              "no amounts: deal value 0")
-            continue
-        est = stats.t_interval(amounts)
-        positive = amounts[amounts > 0]
-        # Logs this spread (1e-300 beside 1e4) overflow a lognormal's mean: kept as they are.
-        spread = len(positive) > 1 and float(np.log(positive).var()) > 50
-        if (not spread and (amounts >= 0).all() and len(positive) >= MIN_VALUES
-                and len(positive) < len(amounts)):
-            spec, note = zeros_and_lognormal(amounts)
-            out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high, note)
-            continue
-        if len(amounts) < MIN_VALUES or (amounts <= 0).any() or spread:
-            why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES
-                   else "amounts of 0 present" if (amounts <= 0).any()
-                   else "amounts too spread out for a lognormal")
-            values = sorted({float(a) for a in amounts})
-            weights = [int((amounts == a).sum()) for a in values]
-            spec: dict[str, Any] = {"dist": "empirical", "values": values}
-            if any(w != 1 for w in weights):
-                spec["weights"] = weights
-            out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high,
-                              f"{why}: the empirical values")
-        else:
-            logs = np.log(amounts)
-            sigma2 = float(logs.var())
-            mean = math.exp(logs.mean() + sigma2 / 2)
-            cv = math.sqrt(math.expm1(sigma2))
-            out[sid] = Values(sid, len(amounts), {"dist": "lognormal", "mean": float(f"{mean:.6g}"),
-                                                  "cv": float(f"{cv:.4g}")},
-                              mean, est.ci_low, est.ci_high, "lognormal (maximum likelihood)")
     return out
 
 
