@@ -106,7 +106,7 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
     if as_of is not None and until <= as_of:
         raise UsageError(f"--until {until_text} must be after --as-of {as_of_text}")
     base, others = scenario_runs(scenario, redesigns, sets)
-    ends = {"stages": stages, "won": won, "lost": lost, "no_decision": no_decision}
+    ends: dict[str, Any] = dict(stages=stages, won=won, lost=lost, no_decision=no_decision)
     snapshot = read_pipeline(pipeline, base.scenario, as_of, **ends)
     if until <= snapshot.as_of:
         raise UsageError(f"--until {until_text} must be after the as-of date {snapshot.as_of} "

@@ -40,7 +40,7 @@ from salessim.calibrate.incidence import Incidence, aalen_johansen
 from salessim.calibrate.odds import Factor, odds_factors, time_factor
 from salessim.calibrate.timeout import Timeout, find_timeout
 from salessim.calibrate.visits import NURTURE, Visits
-from salessim.ends import is_forward
+from salessim.ends import END_NAMES, is_forward
 
 #: The exits form needs an AIC lower than the current form's by more than this.
 DELTA_AIC = 10.0
@@ -167,7 +167,7 @@ def fit_exits(visits: Visits, resolution: float, times: dict[str, StageTimes] | 
     return out
 
 
-_ENDS = ("won", "lost", "no_decision")
+_ENDS = END_NAMES
 
 
 def chosen_families(cal) -> dict[str, FamilyFit]:

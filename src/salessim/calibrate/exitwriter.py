@@ -53,7 +53,7 @@ def exit_keys(cal, sid: str, stage: dict[str, Any]) -> None:
         stage.pop("delay", None)
         stage.pop("next", None)
         stage["exits"] = {c: {"time": f.spec} for c, f in s.fits.items()}
-    elif s.timeout is not None:
+    elif s.timeout is not None and s.current is not None:
         stage["delay"] = s.current.chosen.spec()
         stage["next"] = _shares(s)
     if s.timeout is not None:
@@ -72,6 +72,8 @@ def rewrites(stage: dict[str, Any]) -> bool:
 def stage_lines(cal, sid: str, stage: dict[str, Any]) -> list[str]:
     """YAML lines of a stage that :func:`rewrites`: its time and routing with evidence."""
     s = analysis(cal, sid)
+    if s is None:  # the writer rewrites only the stages it analysed
+        raise ValueError(f"stage {sid!r} has no exits analysis to write")
     lines = [f"    # {s.visits} visits; form: {s.form}, by the {s.why}"]
     if s.timeout is not None:
         lines.append(f"    # time-out: {s.timeout.words()}; its {s.timeout.count} exits are "
@@ -90,7 +92,7 @@ def stage_lines(cal, sid: str, stage: dict[str, Any]) -> list[str]:
             lines.append(f"      {cause}: {{\"time\": {_flow(item['time'])}}}   # {f.exits} "
                          f"exits; {form}; median {_g(f.median)} days, 95% CI "
                          f"[{_g(f.median_low)}, {_g(f.median_high)}] ({f.median_from})")
-    else:
+    elif s.current is not None:
         t = s.current
         lines.append(f"    delay: {_flow(stage['delay'])}   # time in stage with the "
                      f"time-outs censored: {t.chosen.family} AIC {t.chosen.aic:.1f}")
@@ -115,12 +117,12 @@ def odds_lines(cal, sid: str, stage: dict[str, Any]) -> list[str]:
     rule = f"written when p < {ALPHA:g} / {tested} stages tested"
     how = ("odds of moving on, logistic in log2(value / reference)" if s.form == "next" else
            "forward exits' latent times divided by the factor, censored fit")
-    if "value_odds" in stage:
+    if "value_odds" in stage and s.value is not None:
         out.append(f"    value_odds: {_flow(stage['value_odds'])}   # {how}: "
                    f"{s.value.words()}; {rule}")
     elif s.value is not None:
         out.append(f"    # value: no effect shown ({s.value.words()}; {rule})")
-    if "visit_odds" in stage:
+    if "visit_odds" in stage and s.visit is not None:
         out.append(f"    visit_odds: {_flow(stage['visit_odds'])}   # second and later visits: "
                    f"{s.visit.words()}; {rule}")
     elif s.visit is not None:

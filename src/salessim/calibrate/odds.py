@@ -88,8 +88,8 @@ def odds_factors(moved: np.ndarray, x: np.ndarray | None, second: np.ndarray | N
     """The logistic factors of moving on: per doubling of value (``x`` = log2(value /
     reference), or None) and of a second or later visit (``second``, or None)."""
     y = np.asarray(moved, float)
-    cols = {"per_doubling": x, "second_visit": second}
-    cols = {k: np.asarray(v, float) for k, v in cols.items() if v is not None}
+    given = {"per_doubling": x, "second_visit": second}
+    cols = {k: np.asarray(v, float) for k, v in given.items() if v is not None}
     if not cols or len(y) < 20 or y.min() == y.max():
         return {}
     design = np.column_stack([np.ones(len(y)), *cols.values()])

@@ -85,8 +85,8 @@ def fit_values(visits: Visits) -> dict[str, Values]:
         spread = len(positive) > 1 and float(np.log(positive).var()) > 50
         if (not spread and (amounts >= 0).all() and len(positive) >= MIN_VALUES
                 and len(positive) < len(amounts)):
-            spec, note = zeros_and_lognormal(amounts)
-            out[sid] = Values(sid, len(amounts), spec, est.mean, est.ci_low, est.ci_high, note)
+            mixed, note = zeros_and_lognormal(amounts)
+            out[sid] = Values(sid, len(amounts), mixed, est.mean, est.ci_low, est.ci_high, note)
             continue
         if len(amounts) < MIN_VALUES or (amounts <= 0).any() or spread:
             why = (f"only {len(amounts)} amounts" if len(amounts) < MIN_VALUES

@@ -91,8 +91,8 @@ def plan_forecast(args: argparse.Namespace):
 
 def _ends(args: argparse.Namespace) -> dict:
     """The stage map and end names a history or pipeline export is read with."""
-    return {"stages": args.stages, "won": args.won, "lost": args.lost,
-            "no_decision": args.no_decision}
+    return dict(stages=args.stages, won=args.won, lost=args.lost,
+                no_decision=args.no_decision)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:

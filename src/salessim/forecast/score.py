@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def crps_sample(sample: Sequence[float] | np.ndarray, y: float) -> float:
 #: for any R, so a right forecast's P10-P90 band holds 80% of the outcomes; numpy's
 #: default, position p (R - 1) + 1, gives 0.8 (R - 1) / (R + 1) (0.761 with 40). The median
 #: is the same either way.
-METHOD = "weibull"
+METHOD: Final = "weibull"
 
 
 def quantiles(sample: Sequence[float] | np.ndarray, q, axis: int | None = None):
