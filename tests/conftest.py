@@ -107,3 +107,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first), and a module's fixtures are built once per worker."""
     slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: getattr(item, "module", None) not in slow)
+
+
+# --- a real browser -----------------------------------------------------------------------
+
+#: Flags for headless Chromium in a container (no sandbox, no GPU, nothing fetched).
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def headless_chromium() -> Iterator:
+    """Debian's Chromium driven by Playwright (its own browser download is not reachable
+    here); skips the test with what to install when either is missing."""
+    import shutil
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("no Chromium binary: install the Debian package (apt-get install -y "
+                    "chromium; `make test` does it when run as root with apt-get)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: pip install "
+        "'salessim[test]'")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -9,8 +9,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
-from tests.test_report_browser import _OVERFLOW, CHROMIUM_FLAGS, VIEWPORT, _chromium
+from tests.test_report_browser import _OVERFLOW, VIEWPORT
 
+from conftest import headless_chromium
 from salessim import cli
 from salessim.forecast import read_pipeline, run_forecast
 from salessim.forecast.gap import STAFF_FACTOR, PipelineGap, pipeline_gap, unlimited_staff
@@ -134,31 +135,23 @@ def report_path(tmp_path_factory):
 
 @pytest.mark.browser
 def test_forecast_report_in_a_headless_browser(report_path):
-    executable = _chromium()
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install "
-        "'salessim[test]'")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(report_path.as_uri())
-            page.wait_for_load_state("load")
-            box = page.locator("#summary").bounding_box()
-            assert box is not None
-            assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
-            text = page.locator("#summary").inner_text()
-            assert "P10" in text and "P90" in text and "Chance to reach the quota" in text
-            assert "weighted pipeline" in text
-            headings = page.locator("h2").all_inner_texts()
-            assert headings[0] == "Summary" and headings[-1].startswith("Appendix")
-            assert "Redesigns on the same random numbers" in headings
-            images = page.evaluate(
-                "() => Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth])")
-            assert len(images) == 5
-            for ident, complete, width in images:
-                assert complete and width > 0, ident
-            assert page.locator("#redesigns tbody tr").count() == 4
-            assert page.evaluate(_OVERFLOW) == []
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(report_path.as_uri())
+        page.wait_for_load_state("load")
+        box = page.locator("#summary").bounding_box()
+        assert box is not None
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
+        text = page.locator("#summary").inner_text()
+        assert "P10" in text and "P90" in text and "Chance to reach the quota" in text
+        assert "weighted pipeline" in text
+        headings = page.locator("h2").all_inner_texts()
+        assert headings[0] == "Summary" and headings[-1].startswith("Appendix")
+        assert "Redesigns on the same random numbers" in headings
+        images = page.evaluate(
+            "() => Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth])")
+        assert len(images) == 5
+        for ident, complete, width in images:
+            assert complete and width > 0, ident
+        assert page.locator("#redesigns tbody tr").count() == 4
+        assert page.evaluate(_OVERFLOW) == []

@@ -8,18 +8,16 @@ test is skipped with a message saying what is missing.
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 
 import pytest
 
+from conftest import headless_chromium
 from salessim.cli import main
 
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1280, "height": 800}
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
 
 BASE = textwrap.dedent("""\
     name: browser check
@@ -46,14 +44,6 @@ BASE = textwrap.dedent("""\
         delay: {dist: lognormal, mean: 10, cv: 1.0}
         next: {won: 0.4, lost: 0.5, qualify: 0.1}
     """)
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("no Chromium binary: install the Debian package (apt-get install -y "
-                    "chromium; `make test` does it when run as root with apt-get)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -87,37 +77,29 @@ _OVERFLOW = """() => {
 
 
 def test_report_in_a_headless_browser(report_path):
-    executable = _chromium()
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install "
-        "'salessim[test]'")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(report_path.as_uri())
-            page.wait_for_load_state("load")
-            # The summary is the first thing a reader sees: its whole box on the first screen.
-            box = page.locator("#summary").bounding_box()
-            assert box is not None
-            assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
-            text = page.locator("#summary").inner_text()
-            assert "faster:" not in text and "faster (shorter pitch delay)" in text
-            assert "targets:" in text and "rank" in text
-            # Warnings come right after the summary, the provenance last.
-            headings = page.locator("h2").all_inner_texts()
-            assert headings[0] == "Summary"
-            assert headings[1].startswith("Warnings")
-            assert headings[-1].startswith("Appendix")
-            # Every figure decoded to an image with pixels.
-            images = page.evaluate(
-                "() => Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth])")
-            assert len(images) >= 6
-            for ident, complete, width in images:
-                assert complete and width > 0, ident
-            assert page.evaluate(_OVERFLOW) == []
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(report_path.as_uri())
+        page.wait_for_load_state("load")
+        # The summary is the first thing a reader sees: its whole box on the first screen.
+        box = page.locator("#summary").bounding_box()
+        assert box is not None
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
+        text = page.locator("#summary").inner_text()
+        assert "faster:" not in text and "faster (shorter pitch delay)" in text
+        assert "targets:" in text and "rank" in text
+        # Warnings come right after the summary, the provenance last.
+        headings = page.locator("h2").all_inner_texts()
+        assert headings[0] == "Summary"
+        assert headings[1].startswith("Warnings")
+        assert headings[-1].startswith("Appendix")
+        # Every figure decoded to an image with pixels.
+        images = page.evaluate(
+            "() => Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth])")
+        assert len(images) >= 6
+        for ident, complete, width in images:
+            assert complete and width > 0, ident
+        assert page.evaluate(_OVERFLOW) == []
 
 
 # Figures (an amount, a share, a bound of an interval: a word that is a number) the browser
@@ -143,20 +125,12 @@ _BROKEN_FIGURES = r"""() => {
 
 @pytest.mark.parametrize("width", [1024, 1400])
 def test_report_tables_never_break_a_number(report_path, width):
-    executable = _chromium()
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install "
-        "'salessim[test]'")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto(report_path.as_uri())
-            page.wait_for_load_state("load")
-            cells = page.evaluate("() => document.querySelectorAll('td').length")
-            assert cells > 100  # the check below looks at real tables
-            assert page.evaluate(_BROKEN_FIGURES) == []
-            text = page.locator("body").inner_text()
-            assert "e+0" not in text and "True" not in text and "False" not in text
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(report_path.as_uri())
+        page.wait_for_load_state("load")
+        cells = page.evaluate("() => document.querySelectorAll('td').length")
+        assert cells > 100  # the check below looks at real tables
+        assert page.evaluate(_BROKEN_FIGURES) == []
+        text = page.locator("body").inner_text()
+        assert "e+0" not in text and "True" not in text and "False" not in text

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import headless_chromium
 from salessim.output import process_running
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("studio")]
@@ -33,17 +34,7 @@ pytest.importorskip("starlette", reason="the studio extra is missing: pip instal
 
 REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 900}
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
 WAIT = 90_000  # ms: a loaded machine may take long; each wait ends as soon as its sign shows
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("no Chromium binary: install the Debian package (apt-get install -y "
-                    "chromium; `make test` does it when run as root with apt-get)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -98,22 +89,14 @@ def _get(base: str, path: str, token: str | None = None):
 
 @pytest.fixture(scope="module")
 def page(studio):
-    executable = _chromium()
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install "
-        "'salessim[test]'")
     base, token, _ = studio
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            # The page's policy forbids evaluating strings, as Playwright's waits do.
-            tab = browser.new_page(viewport=VIEWPORT, bypass_csp=True)
-            tab.set_default_timeout(WAIT)
-            tab.goto(f"{base}/?token={token}")
-            assert tab.url == f"{base}/"  # the token went into a cookie, out of the address
-            yield tab
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        # The page's policy forbids evaluating strings, as Playwright's waits do.
+        tab = browser.new_page(viewport=VIEWPORT, bypass_csp=True)
+        tab.set_default_timeout(WAIT)
+        tab.goto(f"{base}/?token={token}")
+        assert tab.url == f"{base}/"  # the token went into a cookie, out of the address
+        yield tab
 
 
 def test_without_the_token_everything_is_refused(studio):
