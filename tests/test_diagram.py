@@ -169,3 +169,29 @@ def test_png_and_the_command(tmp_path, capsys):
     assert main(["diagram", "scenarios/tutorial.yaml", "--format", "png"]) == 2
     assert main(["diagram", "scenarios/tutorial.yaml", "--annotate", "0"]) == 2
     assert "--annotate" in capsys.readouterr().err
+
+
+SHIPPED = sorted([*Path("scenarios").glob("*.yaml"), *Path("cases").glob("*/before.yaml"),
+                  *Path("cases").glob("*/after.yaml")])
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=str)
+def test_forward_arrows_cross_no_box_they_do_not_connect(path):
+    """Every forward arrow's curve (sampled along its Bezier) stays out of the boxes of the
+    stages it does not join: offer -> won must not run through documents."""
+    from salessim.teaching.diagram import _bern, _edge_points
+    from salessim.teaching.graph import process_graph
+
+    g = process_graph(load_scenario(path))
+    for e in g.edges:
+        if e.kind == "loop" or g.nodes[e.dst].layer <= g.nodes[e.src].layer:
+            continue  # loops and arrows within a column: drawn by other rules
+        points, _ = _edge_points(g, e)
+        for k in range(1, 40):
+            coef = _bern(k / 40)
+            x = sum(c * px for c, (px, _) in zip(coef, points, strict=True))
+            y = sum(c * py for c, (_, py) in zip(coef, points, strict=True))
+            for n in g.nodes.values():
+                if n.id not in (e.src, e.dst):
+                    inside = n.x + 2 < x < n.x + n.w - 2 and n.y + 2 < y < n.y + n.h - 2
+                    assert not inside, f"{e.src} -> {e.dst} crosses {n.id} at ({x:.0f}, {y:.0f})"

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.scenario.schema import Scenario
-from salessim.teaching.graph import LINE, Edge, Graph, Node, process_graph
+from salessim.teaching.graph import LINE, Edge, Graph, Node, blocked, process_graph
 
 COLOURS = {"start": "#e8f1fb", "stage": "#ffffff", WON.name: "#e3f6e3", LOST.name: "#fbe3e3",
            NO_DECISION.name: "#f0f0f0"}
@@ -45,6 +45,11 @@ def _edge_points(g: Graph, e: Edge) -> tuple[list[tuple[float, float]], tuple[fl
         low = g.height - 25.0
         p = [(a.cx, a.y + a.h), (a.cx, low), (b.cx, low), (b.cx, b.y + b.h)]
         return p, ((a.cx + b.cx) / 2, low - 4)
+    if blocked(g, e):  # under the boxes it jumps, beside the loops' band, into b's bottom
+        low = g.height - 45.0
+        sx, tx = a.cx + a.w / 4, b.cx - b.w / 4
+        p = [(sx, a.y + a.h), (sx, low), (tx, low), (tx, b.y + b.h)]
+        return p, ((sx + tx) / 2, low - 4)
     if a.layer == b.layer or b.x <= a.x:  # same column: out of the bottom, into the top
         p = [(a.cx, a.y + a.h), (a.cx, a.y + a.h + 20), (b.cx, b.y - 20), (b.cx, b.y)]
     else:

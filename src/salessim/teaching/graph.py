@@ -121,9 +121,21 @@ def layout(graph: Graph, start: str) -> Graph:
             node.y = y
             y += node.h + ROW_GAP
     graph.width = 2 * MARGIN + (max(columns) + 1) * (width + COLUMN_GAP) - COLUMN_GAP
-    loops = any(e.kind == "loop" for e in graph.edges)
-    graph.height = 2 * MARGIN + top + tallest + (70.0 if loops else 0.0)
+    # Loops, and forward arrows that would cross a box, go round under the boxes.
+    under = any(e.kind == "loop" or blocked(graph, e) for e in graph.edges)
+    graph.height = 2 * MARGIN + top + tallest + (70.0 if under else 0.0)
     return graph
+
+
+def blocked(graph: Graph, e: Edge) -> bool:
+    """Would ``e``, drawn straight ahead, cross a box it does not connect? (a forward arrow
+    that jumps over a stage of the same row: offer -> won past documents)"""
+    a, b = graph.nodes[e.src], graph.nodes[e.dst]
+    if e.kind == "loop" or b.layer <= a.layer + 1:
+        return False
+    low, high = sorted((a.cy, b.cy))
+    return any(a.layer < n.layer < b.layer and n.y - 4 <= high and low <= n.y + n.h + 4
+               for n in graph.nodes.values())
 
 
 def stage_lines(stage: Stage, sid: str, unit: str) -> list[str]:
