@@ -240,6 +240,8 @@ class Staff:
             start, end = now, now + work
         else:
             start = cal.next_working(now)
+            if cal.same_day:  # staff start only what they can finish before closing
+                start = cal.fitting(start, work)
             if deadline is not None and start > deadline:
                 # Nobody would start before its patience ends: let the staff go now.
                 for pool in pools:
