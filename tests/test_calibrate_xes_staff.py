@@ -136,7 +136,7 @@ def test_a_queue_after_the_customer_s_side_makes_the_stage_customer_first(tmp_pa
     path = loggen.write_xes(log, tmp_path / "credit.xes.gz")
     stages = tmp_path / "stages.yaml"
     stages.write_text(MERGED_MAP, encoding="utf-8")
-    result = calibrate_file(path, stages=stages, replications=4, report=False)
+    result = calibrate_file(path, stages=stages, replications=6, report=False)
     queue = result.calibration.staff.queues["offer"]
     # W_Call (side work two days in) is not the queue; W_Validate, ready days in and
     # followed at once by the decision, is.
@@ -152,11 +152,14 @@ def test_a_queue_after_the_customer_s_side_makes_the_stage_customer_first(tmp_pa
     assert queue.wait_median_ci[0] <= np.median(true) <= queue.wait_median_ci[1]
     assert queue.wait_p90_ci[0] <= np.quantile(true, 0.9) <= queue.wait_p90_ci[1]
     # The back-test simulates that queue (after the simulated customer's side) and scores
-    # its waits against the log's.
+    # its waits against the log's: the median and P90 are in the simulation's prediction
+    # intervals. (They were not while the simulated back office started work it could not
+    # finish before closing and had the suspended spans for other work: its median wait
+    # was 13 hours [11, 15] against the log's 16.)
     lines = {line.kpi: line for line in result.backtest.lines}
     assert lines["wait.offer.p50"].data == queue.wait_median
     assert lines["wait.offer.p90"].data == queue.wait_p90
-    assert lines["wait.offer.p50"].mean > 0 and lines["wait.offer.p90"].mean > 0
+    assert lines["wait.offer.p50"].consistent and lines["wait.offer.p90"].consistent
     assert result.calibration.staff.queues["application"].order == "work_first"
     assert result.evidence["staff_from_log"]["queues"]["offer"]["order"] == "customer_first"
 
