@@ -90,6 +90,8 @@ def logged_queue(cal: Calibration, sid: str):
 def _scaled(spec: dict[str, Any], factor: float) -> dict[str, Any]:
     if spec["dist"] == "constant":
         spec["value"] = float(f"{spec['value'] * factor:.6g}")
+    elif spec["dist"] == "empirical":
+        spec["values"] = [float(f"{v * factor:.6g}") for v in spec["values"]]
     elif spec["dist"] == "weibull":
         spec["scale"] = float(f"{spec['scale'] * factor:.6g}")
     else:
