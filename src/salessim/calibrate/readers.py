@@ -75,12 +75,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ExportError(f"{path}: {problem}")
     kind = sniff(path)
     if kind is not None:
-        what = "an XES event log" if kind == "xes" else "an XML file, not a CSV or Parquet table"
+        what = {"xes": "an XES event log", "ocel": "an OCEL 2.0 object-centric event log",
+                "sqlite": "an SQLite database, not a CSV or Parquet table"}.get(
+                    kind, "an XML file, not a CSV or Parquet table")
         raise ExportError(
             f"{path}: this is {what}; "
             + ("read it as an event log: give it to calibrate without --format (it is "
                "recognised by its content), with --stages MAP.yaml to group its activities "
-               "into stages" if kind == "xes" else
+               "into stages" + (" and --object-type TYPE to choose the objects that are its "
+                                "cases" if kind == "ocel" else "") if kind in ("xes", "ocel") else
                "export the data as CSV (one row per stage visit or per event), or as XES"))
     try:
         if path.suffix.lower() == ".parquet":
