@@ -157,7 +157,7 @@ def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str
     open then censored. ``object_type`` flattens an OCEL 2.0 log on that type."""
     when = parse_as_of(as_of)
     if stages is None and (fmt not in (None, "eventlog") or not is_event_log(path)):
-        raw = read_export(path, fmt, mapping, opportunities)
+        raw = read_export(path, fmt, mapping, opportunities, timezone)
         return build_visits(raw, str(path), won, lost, no_decision, when), None
     raw, log = read_log(path, stages, when, timezone, object_type)
     seen = set(raw["stage"])
