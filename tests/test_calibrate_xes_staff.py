@@ -130,6 +130,7 @@ MERGED_MAP = loggen.STAGE_MAP.replace(
     "    work: [W_Call, W_Validate]")
 
 
+@pytest.mark.slow  # a calibration and a back-test of six replications: handed out first
 def test_a_queue_after_the_customer_s_side_makes_the_stage_customer_first(tmp_path):
     assert MERGED_MAP != loggen.STAGE_MAP
     log = loggen.generate(seed=11, days=150)
