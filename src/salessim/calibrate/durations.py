@@ -98,7 +98,7 @@ class FamilyFit:
         if self.family == EMPIRICAL:
             return {"dist": "empirical", "values": [_round(v) for v in self.values]}
         if self.zeros:
-            means = bin_means(self.family, p, BINS)
+            means = bin_means(self.family, p, BINS, self.frozen.base)
             return {"dist": "empirical", "values": [0.0, *(_round(m) for m in means)],
                     "weights": [_round(self.zeros), *([_round((1 - self.zeros) / BINS)] * BINS)]}
         if self.family == "exponential":

@@ -101,10 +101,8 @@ def partial_mean(family: str, params: tuple[float, ...], x: np.ndarray) -> np.nd
     raise ValueError(f"no partial mean for the family {family!r}")
 
 
-def bin_means(family: str, params: tuple[float, ...], bins: int) -> np.ndarray:
-    """The means of ``bins`` equal-probability bins of a family (see the module)."""
-    from salessim.calibrate.durations import FAMILIES
-
-    dist, _ = FAMILIES[family]
-    edges = dist.ppf(np.linspace(0.0, 1.0, bins + 1), *params[:-1], loc=0, scale=params[-1])
+def bin_means(family: str, params: tuple[float, ...], bins: int, frozen) -> np.ndarray:
+    """The means of ``bins`` equal-probability bins of a family (see the module);
+    ``frozen`` is the family's scipy distribution with ``params``."""
+    edges = frozen.ppf(np.linspace(0.0, 1.0, bins + 1))
     return bins * np.diff(partial_mean(family, params, edges))

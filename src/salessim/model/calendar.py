@@ -49,7 +49,7 @@ class WorkCalendar:
         )
         self._holiday_hours = end - start
         self._holiday_set = set(self._holidays)
-        #: Work starts only where it fits before closing (:meth:`fitting`).
+        #: Work starts only where it fits before closing (:meth:`fitting`; staff.work asks).
         self.same_day = calendar.finish_same_day
         self._day_length = (end - start) / self.hours_per_unit
 

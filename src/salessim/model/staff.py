@@ -239,9 +239,7 @@ class Staff:
         if cal is None:
             start, end = now, now + work
         else:
-            start = cal.next_working(now)
-            if cal.same_day:  # staff start only what they can finish before closing
-                start = cal.fitting(start, work)
+            start = cal.fitting(cal.next_working(now), work) if cal.same_day else cal.next_working(now)
             if deadline is not None and start > deadline:
                 # Nobody would start before its patience ends: let the staff go now.
                 for pool in pools:
