@@ -77,8 +77,7 @@ def read_ocel(path: str | Path, object_type: str | None = None,
             + "; choose another with --object-type")
     chosen = types[types["type"] == object_type][["event", "object"]]
     flat = chosen.merge(events, on="event", how="inner").rename(columns={"object": "case"})
-    flat = flat.sort_values(["case", "time_text", "event"], kind="stable").reset_index(drop=True)
-    flat["row"] = np.arange(1, len(flat) + 1)
+    flat["row"] = flat["seq"] + 1  # the event's place in the file, for errors and ties
     flat["case"] = flat["case"].astype("string")
     flat["activity"] = flat["activity"].astype("string")
     for column, names in (("lifecycle", _LIFECYCLE), ("resource", _RESOURCE)):
@@ -90,7 +89,8 @@ def read_ocel(path: str | Path, object_type: str | None = None,
     attrs = _case_attributes(objects[objects["type"] == object_type])
     for column in attrs.columns:
         flat[f"case:{column}"] = flat["case"].map(attrs[column])
-    flat = flat.drop(columns=["event"]).sort_values(["case", "time", "row"], kind="stable")
+    flat = flat.drop(columns=["event", "seq"]).sort_values(["case", "time", "row"],
+                                                          kind="stable")
     return flat.reset_index(drop=True), note
 
 
@@ -125,7 +125,8 @@ def _json(path: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         if not isinstance(e, dict) or not {"id", "type", "time"} <= set(e):
             raise ExportError(f"{name}: events[{i}]: an OCEL event needs 'id', 'type' and "
                               f"'time' (got {str(e)[:80]})")
-        row = {"event": str(e["id"]), "activity": str(e["type"]), "time_text": str(e["time"])}
+        row = {"event": str(e["id"]), "activity": str(e["type"]), "time_text": str(e["time"]),
+               "seq": i}
         for a in e.get("attributes") or []:
             row[str(a.get("name"))] = a.get("value")
         events.append(row)
@@ -177,6 +178,7 @@ def _sqlite(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     finally:
         con.close()
     events["time_text"] = events["time_text"].astype(str)
+    events["seq"] = np.arange(len(events))  # by type table: ties in time keep that order
     for c in ("event", "activity"):
         events[c] = events[c].astype(str)
     links = links.astype(str)
