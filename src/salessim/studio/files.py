@@ -50,6 +50,8 @@ def kind(data: Any) -> str:
         return "scenario"
     if "designs" in data or "factors" in data:
         return "experiment"
+    if "before" in data and "after" in data and "title" in data:
+        return "case"
     return "other"
 
 
@@ -112,8 +114,27 @@ def list_files(root: Path) -> list[dict[str, Any]]:
             row["problems"] = problems
             if scenario is not None:
                 row["name"] = scenario.name
+        elif what == "case":
+            row.update(_case_state(root, path))
         rows.append(row)
     return rows
+
+
+def _case_state(root: Path, path: Path) -> dict[str, Any]:
+    """A casebook case's state: its case.yaml and the scenarios it names checked."""
+    from salessim.teaching.casebook import CASE_FILE, load_case
+
+    if path.name != CASE_FILE:
+        return {}
+    try:
+        case = load_case(path.parent)
+    except ScenarioError as exc:
+        return {"state": "invalid", "problems": [problem_json(root, p, {}) for p in exc.problems]}
+    except SalessimError as exc:
+        return {"state": "invalid", "problems": [{"file": relative(root, path), "line": None,
+                                                  "field": "", "rule": str(exc),
+                                                  "message": str(exc)}]}
+    return {"state": "ok", "name": case.title}
 
 
 def read_file(root: Path, rel: str) -> dict[str, Any]:
