@@ -77,6 +77,9 @@ def node_at(path: list[str], partial: bool = False) -> list[dict]:
 def _help(node: dict[str, Any], schema: dict[str, Any]) -> str:
     """One line of help on a property: its description's first line, else its type."""
     nodes = _resolve(schema, node)
+    consts = [n["const"] for n in nodes if "const" in n]
+    if consts:
+        return "one of " + ", ".join(map(str, consts))
     for n in nodes:
         text = (n.get("description") or "").strip()
         if text:
@@ -99,11 +102,13 @@ def _help(node: dict[str, Any], schema: dict[str, Any]) -> str:
 def keys_at(path: list[str], partial: bool = False) -> list[dict[str, str]]:
     """The keys the schema names at ``path``, each with its one-line help."""
     schema = _schema(partial)
-    found: dict[str, str] = {}
+    found: dict[str, list[dict]] = {}
     for node in node_at(path, partial):
         for key, sub in (node.get("properties") or {}).items():
-            found.setdefault(key, _help(sub, schema))
-    return [{"label": k, "detail": v, "kind": "key"} for k, v in found.items()]
+            found.setdefault(key, []).append(sub)
+    return [{"label": k, "detail": _help({"anyOf": subs, "default": subs[0].get("default")},
+                                         schema), "kind": "key"}
+            for k, subs in found.items()]
 
 
 def values_at(path: list[str], partial: bool = False) -> list[dict[str, str]]:
@@ -116,9 +121,6 @@ def values_at(path: list[str], partial: bool = False) -> list[dict[str, str]]:
         if node.get("type") == "boolean":
             found.setdefault("true", "")
             found.setdefault("false", "")
-        mapping = (node.get("discriminator") or {}).get("mapping") or {}
-        for name in mapping:
-            found.setdefault(name, "a distribution")
     return [{"label": k, "detail": v, "kind": "value"} for k, v in found.items()]
 
 
