@@ -69,8 +69,14 @@ def test_completion_and_the_calendar_form(page, studio, shots):
     page.locator("#editor").fill("".join([*lines[:at], "    \n", *lines[at:]]))
     caret = sum(len(x) for x in lines[:at]) + 4
     page.locator("#editor").evaluate(f"a => a.setSelectionRange({caret}, {caret})")
+    page.keyboard.press("Control+Space")  # asks: every key a stage may have and lacks
+    page.locator('#completion li[data-label="patience"]').wait_for()
+    labels = page.locator("#completion li").evaluate_all("i => i.map(x => x.dataset.label)")
+    assert {"patience", "queue", "only_if", "decay"} <= set(labels)
+    assert not {"role", "work", "delay", "next"} & set(labels)  # written already
+    page.screenshot(path=str(shots / "editor-completion.png"))
     page.keyboard.type("pa")
-    page.locator("#completion li").first.wait_for()
+    page.wait_for_function("document.querySelectorAll('#completion li').length === 2")
     offered = dict(zip(page.locator("#completion li").evaluate_all(
         "items => items.map(i => i.dataset.label)"), page.locator("#completion li").all_inner_texts(),
         strict=True))
@@ -84,8 +90,6 @@ def test_completion_and_the_calendar_form(page, studio, shots):
     page.keyboard.type("exp")
     page.wait_for_function("document.querySelectorAll('#completion li').length === 1")
     assert page.locator("#completion li").inner_text() == "exponential"
-    page.screenshot(path=str(shots / "editor-completion.png"), clip={
-        "x": 0, "y": 0, "width": 1400, "height": 900})
     page.keyboard.press("Tab")
     page.keyboard.type(", mean: 2}")
     page.locator("#problems li.ok").wait_for()
@@ -135,6 +139,10 @@ def test_whatif_stage_sliders_rerun_and_write_into_the_yaml(page, studio, shots)
     # Into the file: only the two lines change, comments and alignment kept; a backup.
     page.click("#wi-write")
     page.locator("#wi-lines").wait_for()
+    assert page.inner_text("#wi-lines").splitlines() == [
+        "-     next: {discovery: 0.3, lost: 0.7}", "+     next: {discovery: 0.4, lost: 0.6}",
+        '-     work: {dist: lognormal, mean: "5 hours", cv: 0.4}',
+        '+     work: {dist: lognormal, mean: "4 hours", cv: 0.4}']
     page.screenshot(path=str(shots / "whatif-stages.png"), full_page=True)
     assert _changed(original, path.read_text()) == [
         "-     next: {discovery: 0.3, lost: 0.7}",
@@ -149,8 +157,8 @@ def test_forecast_backtest_shows_each_window_and_the_coverage(page, studio, shot
     base, _, folder = studio
     page.goto(f"{base}/#forecast")
     page.locator("#bt-history").select_option("crm/stage_history.csv")
-    page.locator("#bt-every").fill("30 days")
-    page.locator("#bt-horizon").fill("30 days")
+    page.locator("#bt-every").fill("45 days")
+    page.locator("#bt-horizon").fill("45 days")
     page.locator("#bt-n").fill("5")
     page.locator("#bt-uncertainty").uncheck()
     page.click("#bt-go")

@@ -46,6 +46,9 @@ function showCompletion(area, answer, line) {
   box.style.top = (PAD_TOP + line * LINE_HEIGHT) + "px";
   box.style.left = (PAD_LEFT + answer.start * charWidth(host)) + "px";
   host.appendChild(box);
+  // The list in view, by scrolling the code view down only (never sideways: the gutter stays).
+  const view = host.closest(".code"), bottom = box.offsetTop + box.offsetHeight + PAD_TOP;
+  if (bottom > view.scrollTop + view.clientHeight) view.scrollTop = Math.min(bottom - view.clientHeight, box.offsetTop - LINE_HEIGHT - PAD_TOP);
   Object.assign(completion, {box, items: answer.items, index: 0, start: answer.start});
   box.querySelectorAll("li").forEach(li => li.onmousedown = e => { e.preventDefault(); acceptCompletion(area, +li.dataset.i); });
   markCompletion();
@@ -65,8 +68,9 @@ function narrowCompletion(area) {
 
 function markCompletion() {
   completion.box.querySelectorAll("li").forEach((li, i) => li.classList.toggle("active", i === completion.index));
-  const active = completion.box.querySelector("li.active");
-  if (active) active.scrollIntoView({block: "nearest"});
+  const active = completion.box.querySelector("li.active"), box = completion.box;
+  if (active && active.offsetTop < box.scrollTop) box.scrollTop = active.offsetTop;
+  else if (active && active.offsetTop + active.offsetHeight > box.scrollTop + box.clientHeight) box.scrollTop = active.offsetTop + active.offsetHeight - box.clientHeight;
 }
 
 function acceptCompletion(area, i) {
@@ -81,8 +85,26 @@ function acceptCompletion(area, i) {
   if (suffix) completion.timer = setTimeout(() => askCompletion(area, false), 150);  // its values
 }
 
+// Chrome scrolls the code view to the wrong place when the full-height textarea over the
+// coloured copy changes: keep the view where it was, then bring the caret's line into it.
+function keepCaretInView(area) {
+  const view = area.closest(".code");
+  let kept = null;
+  area.addEventListener("beforeinput", () => { kept = [view.scrollTop, view.scrollLeft]; });
+  area.addEventListener("input", () => {
+    const restore = () => {
+      if (kept) [view.scrollTop, view.scrollLeft] = kept;
+      const top = PAD_TOP + (caret(area).line - 1) * LINE_HEIGHT;
+      if (top < view.scrollTop) view.scrollTop = top;
+      else if (top + LINE_HEIGHT > view.scrollTop + view.clientHeight) view.scrollTop = top + LINE_HEIGHT - view.clientHeight;
+    };
+    restore(); requestAnimationFrame(restore);
+  });
+}
+
 // Wire completion into the editor's textarea (before its own key handling).
 function attachCompletion(area) {
+  keepCaretInView(area);
   area.addEventListener("keydown", e => {
     if (e.ctrlKey && (e.key === " " || e.code === "Space")) {
       e.preventDefault(); e.stopImmediatePropagation(); askCompletion(area, true); return;

@@ -47,7 +47,7 @@ async function whatifPage(path) {
    ${stageSliders ? `<b>Stages: means and routing odds</b>${stageSliders}` : ""}
    <div class="toolbar"><label>replications <input type="number" id="wi-n" min="2" value="10"></label>
    <button id="wi-write">Write these values into ${esc(path.split("/").pop())}</button></div><div id="wi-written"></div></div>
-  <div><div id="wi-progress"></div><div id="wi-result"></div></div></div>`;
+  <div class="wide"><div id="wi-progress"></div><div id="wi-result"></div></div></div>`;
   let timer = null;
   const draw = job => {
     document.getElementById("wi-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner">${esc(job.error)}</div>` : "");
@@ -98,8 +98,9 @@ async function whatifPage(path) {
       const {text} = await api("/api/form", {text: now.text, changes});
       await api("/api/save", {path, text, version: now.version});
       const before = now.text.split("\n"), after = text.split("\n");
-      const lines = after.filter((line, i) => line !== before[i]);
-      document.getElementById("wi-written").innerHTML = `<p>Saved ${esc(path)} (the previous version is in .studio-backups/); the lines that changed:</p><pre id="wi-lines">${esc(lines.join("\n"))}</pre>`;
+      const lines = before.length === after.length
+        ? after.flatMap((line, i) => line === before[i] ? [] : ["- " + before[i], "+ " + line]) : after.filter(line => !before.includes(line)).map(l => "+ " + l);
+      document.getElementById("wi-written").innerHTML = `<p>Saved ${esc(path)} (the previous version is in .studio-backups/); the sliders now start from the saved values. The lines that changed, comments and layout kept:</p><pre id="wi-lines">${esc(lines.join("\n"))}</pre>`;
       document.querySelectorAll("#sliders input[type=range]").forEach(s => s.dataset.base = s.value);  // the file is the new baseline
       status(`saved ${path}`);
     } catch (e) { status(e.message); document.getElementById("wi-written").innerHTML = `<div class="banner">${esc(e.message)}</div>`; }
