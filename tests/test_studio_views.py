@@ -155,6 +155,15 @@ def test_whatif_stage_sliders_rerun_and_write_into_the_yaml(page, studio, shots)
 
 def test_forecast_backtest_shows_each_window_and_the_coverage(page, studio, shots):
     base, _, folder = studio
+    for every, horizon in (("soon", "30 days"), ("30 days", "-3 days")):
+        answer = page.request.post(f"{base}/api/backtest", data={
+            "history": "crm/stage_history.csv", "every": every, "horizon": horizon})
+        bad = every if every == "soon" else horizon
+        assert answer.status == 400 and answer.json()["error"].endswith(
+            f"like '30 days', got '{bad}'")
+    answer = page.request.post(f"{base}/api/backtest", data={
+        "history": "../stage_history.csv", "every": "30 days", "horizon": "30 days"})
+    assert answer.status == 403
     page.goto(f"{base}/#forecast")
     page.locator("#bt-history").select_option("crm/stage_history.csv")
     page.locator("#bt-every").fill("45 days")

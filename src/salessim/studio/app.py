@@ -217,7 +217,10 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         spans = {}
         for option in ("every", "horizon"):
             text = str(body.get(option) or "").strip()
-            spans[option] = parse_duration(text, "day") if text else 0.0
+            try:
+                spans[option] = parse_duration(text, "day")
+            except ValueError:
+                spans[option] = 0.0
             if not spans[option] > 0:
                 raise UsageError(f"the back-test needs {option} as a time, like '30 days', "
                                  f"got {text!r}")

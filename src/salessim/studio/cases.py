@@ -56,11 +56,12 @@ def case_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str
     n = int(job.get("replications") or case.replications)
     bar = Bar(n * (1 + len(redesigns)), send)
     comparison = compare(base, redesigns, n, job.get("seed"), progress=lambda _: bar.update())
-    verdicts = []
+    verdicts: list[dict[str, Any]] = []
+    names: list[str] = []
     for after, kpi, expected in case.expected():
         found = verdict_of(comparison, Path(after).stem, kpi, expected)
         verdicts.append({"after": after, "kpi": kpi, "label": registry.label(kpi),
                          "expected": expected, "found": found, "holds": found == expected})
-    names = list(dict.fromkeys(v["kpi"] for v in verdicts))
+        names += [] if kpi in names else [kpi]
     return {"verdicts": verdicts, "table": comparison_frame(comparison, names).to_dict("records"),
             "replications": comparison.replications, "seed": comparison.seed}

@@ -115,12 +115,12 @@ def list_files(root: Path) -> list[dict[str, Any]]:
             if scenario is not None:
                 row["name"] = scenario.name
         elif what == "case":
-            row.update(_case_state(root, path))
+            row.update(case_state(root, path))
         rows.append(row)
     return rows
 
 
-def _case_state(root: Path, path: Path) -> dict[str, Any]:
+def case_state(root: Path, path: Path) -> dict[str, Any]:
     """A casebook case's state: its case.yaml and the scenarios it names checked."""
     from salessim.teaching.casebook import CASE_FILE, load_case
 

@@ -134,9 +134,11 @@ function setDirty(dirty) {
 
 async function check() {
   const ed = state.editor;
+  if (!ed) return;  // the page moved on
   const text = ed.area.value;
   const answer = await api("/api/check", {path: ed.path, text});
-  if (ed.area.value !== text) return;  // typed on meanwhile: the next check decides
+  // Typed on meanwhile (the next check decides), or the page moved on to another file.
+  if (ed.area.value !== text || state.editor !== ed || !ed.area.isConnected) return;
   ed.problems = answer.problems; ed.valid = answer.valid;
   renderCode(); renderProblems();
   if (answer.valid) {
@@ -247,6 +249,7 @@ async function saveRedesign() {
 
 async function watchDisk() {
   const ed = state.editor;
+  if (!ed) return;  // the page moved on
   try {
     const now = await api("/api/file?path=" + encodeURIComponent(ed.path));
     if (now.version !== ed.version)
@@ -258,6 +261,7 @@ async function watchDisk() {
 
 async function editPage(path) {
   const here = location.hash;
+  state.editor = null;  // a check of the file left behind must not draw on this page
   status("");
   page.innerHTML = `<h2>${esc(path)} <span id="dirty" class="ok">saved</span></h2><div id="disk"></div>
   <div class="panel" id="diagram"></div>
