@@ -169,3 +169,21 @@ def test_a_case_is_listed_checked_and_read_with_its_story(tmp_path):
         cases.case_info(root, "pooling/case.yaml")
     with pytest.raises(UsageError, match="a case is a folder's case.yaml"):
         cases.case_info(root, "pooling/before.yaml")
+
+
+# --- a new file from the template ----------------------------------------------------------
+
+
+def test_a_new_scenario_from_the_template_loads_and_is_never_written_over(tmp_path):
+    made = files.new_file(tmp_path, "client/first_try.yaml", None, "template")
+    path = tmp_path / "client" / "first_try.yaml"
+    assert made == {"path": "client/first_try.yaml", "version": files.version(path.read_text())}
+    scenario = load_scenario(path)
+    assert scenario.name == "first try" and set(scenario.stages) == {"qualify", "pitch"}
+    assert files.list_files(tmp_path)[0] | {"problems": []} == {
+        "path": "client/first_try.yaml", "kind": "scenario", "state": "ok", "problems": [],
+        "name": "first try"}
+    with pytest.raises(UsageError, match="exists already"):
+        files.new_file(tmp_path, "client/first_try.yaml", None, "template")
+    with pytest.raises(UsageError, match="a copy, a redesign or the template"):
+        files.new_file(tmp_path, "client/other.yaml", "client/first_try.yaml", "blank")

@@ -125,7 +125,7 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         return files.save_file(root, body["path"], body["text"], body.get("version"))
 
     def new(request, body):
-        return files.new_file(root, body["path"], body["from"], body.get("as", "copy"))
+        return files.new_file(root, body["path"], body.get("from"), body.get("as", "copy"))
 
     def complete(request, body):
         from salessim.studio.complete import completions

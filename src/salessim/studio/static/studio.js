@@ -63,8 +63,10 @@ async function filesPage() {
   page.innerHTML = `<h2 title="${esc(data.root)}">Files in ${esc(data.root.split("/").pop())}/</h2>
     <table id="files"><tr><th>file</th><th>kind</th><th>validation</th><th>name</th><th></th></tr>${rows}</table>
     <h3>New file</h3><div class="toolbar"><label>name <input id="new-name" size="30" placeholder="redesigns/my_change.yaml"></label>
-    <select id="new-as"><option value="redesign">a redesign of</option><option value="copy">a copy of</option></select>
+    <select id="new-as"><option value="redesign">a redesign of</option><option value="copy">a copy of</option><option value="template">the template (a small whole scenario)</option></select>
     <select id="new-from">${starts}</select><button id="new-go">Create</button></div>`;
+  const how = document.getElementById("new-as");
+  how.onchange = () => { document.getElementById("new-from").hidden = how.value === "template"; };
   document.getElementById("new-go").onclick = async () => {
     try {
       const made = await api("/api/new", {path: document.getElementById("new-name").value.trim(),
