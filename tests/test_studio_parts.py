@@ -75,6 +75,21 @@ def test_block_keys_below_a_list_item_and_in_a_redesign():
     assert "add" not in _labels(_at("name: x\n|\n"))
 
 
+def test_ids_the_file_defines_where_one_belongs():
+    text = BASELINE.read_text()
+    roles = _at(text.replace("    role: sdr\n", "    role: |\n", 1))
+    assert _labels(roles) == ["sdr", "ae", "se", "legal"]
+    assert roles["items"][0]["detail"] == "a role of this file"
+    assert _labels(_at(text.replace("    roles: [ae, se]", "    roles: [ae, |", 1))) == [
+        "sdr", "ae", "se", "legal"]
+    stages = ["qualify", "discovery", "demo", "proposal", "negotiation", "approval", "close"]
+    assert _labels(_at(text.replace("entry: qualify", "entry: |"))) == stages
+    # A routing target: a stage or an end, those already routed to left out.
+    targets = _at(text.replace("next: {discovery: 0.3, lost: 0.7}", "next: {discovery: 0.3, |", 1))
+    assert _labels(targets) == [s for s in stages if s != "discovery"] + ["won", "lost",
+                                                                         "no_decision"]
+
+
 def test_the_help_is_one_line_from_the_schema():
     keys = {i["label"]: i["detail"] for i in keys_at(["calendar"])}
     assert set(keys) == {"workdays", "hours", "holidays"}

@@ -2,7 +2,9 @@
 
 At the cursor of a YAML text: the keys the schema allows in the mapping the cursor is in
 (with their one-line help, keys the mapping already has left out), or the values it
-allows for the key the cursor is after (an enum, a distribution's ``dist``, true/false).
+allows for the key the cursor is after (an enum, a distribution's ``dist``, true/false),
+and the ids the text defines where one belongs (a stage's role, the entry stage, a
+routing target: the schema does not know them).
 The position is read from the text's indentation and from the flow mapping the cursor
 may be in (``se: {headcount: 3, co``), so a text that does not parse yet (the usual case
 while typing) still completes. A file with ``extends:`` completes from the partial schema
@@ -203,6 +205,49 @@ def _flow(before: str) -> tuple[list[str], str] | None:
     return keys, re.split(r"[{,]", before[opened[-1]:])[-1]
 
 
+def _ids(lines: list[str], group: str) -> list[str]:
+    """The ids a top-level block of the text names (``roles:`` -> its roles), in order."""
+    ids: list[str] = []
+    inside, indent = False, None
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if _indent(line) == 0:
+            inside = bool(re.match(rf"{group}\s*:\s*(#.*)?$", line))
+            continue
+        match = _KEY_LINE.match(line)
+        if inside and match and (indent is None or _indent(line) == indent):
+            indent = _indent(line)
+            ids.append(match.group(2))
+    return ids
+
+
+def _id_values(lines: list[str], path: list[str], key: str) -> list[dict[str, str]] | None:
+    """The ids the text defines that may stand at ``path`` + ``key``: a stage's role (or an
+    item of its roles), the entry stage, a routing target (as a key of ``next``); None
+    where an id does not belong."""
+    where = [*path, key]
+    if where[:1] == ["stages"] and len(where) >= 3 and where[2] in ("role", "roles"):
+        names, what = _ids(lines, "roles"), "a role of this file"
+    elif where == ["entry"]:
+        names, what = _ids(lines, "stages"), "a stage of this file"
+    else:
+        return None
+    return [{"label": n, "detail": what, "kind": "value"} for n in names]
+
+
+def _targets(lines: list[str], path: list[str]) -> list[dict[str, str]] | None:
+    """Inside a stage's ``next:`` (routing): its possible targets, the stages and the ends."""
+    if len(path) != 3 or path[0] != "stages" or path[2] != "next":
+        return None
+    from salessim.scenario.schema import TERMINALS
+
+    return [*({"label": s, "detail": "a stage of this file", "kind": "key"}
+              for s in _ids(lines, "stages")),
+            *({"label": str(e), "detail": "an end", "kind": "key"} for e in TERMINALS)]
+
+
 def completions(text: str, line: int, column: int) -> dict[str, Any]:
     """What may be typed at (``line``, ``column``) of ``text`` (1-based line, 0-based
     column): ``{"items": [...], "start": column where the word being typed starts}``."""
@@ -228,16 +273,19 @@ def completions(text: str, line: int, column: int) -> dict[str, Any]:
         keys, tail = inside
         path += keys
         if ":" in tail:
-            items = values_at([*path, tail.split(":")[0].strip()], partial)
+            key = tail.split(":")[0].strip()
+            items = _id_values(lines, path, key) or values_at([*path, key], partial)
         else:
             flow_keys = set(re.findall(r"([A-Za-z_][\w\-]*)\s*:", before.rsplit("{", 1)[-1]))
-            items = [i for i in keys_at(path, partial) if i["label"] not in flow_keys]
+            items = [i for i in _targets(lines, path) or keys_at(path, partial)
+                     if i["label"] not in flow_keys]
     elif ":" in body:
         key = body.split(":")[0].strip()
-        items = values_at([*path, key], partial)
+        items = _id_values(lines, path, key) or values_at([*path, key], partial)
     else:
         known = _siblings(lines, row, indent) if not item else set()
-        items = [i for i in keys_at(path, partial) if i["label"] not in known]
+        items = [i for i in _targets(lines, path) or keys_at(path, partial)
+                 if i["label"] not in known]
     prefix = before[start:]
     items = [i for i in items if i["label"].startswith(prefix)]
     return {"items": items, "start": start, "path": path}
