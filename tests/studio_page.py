@@ -71,6 +71,9 @@ def studio_tab(browser, base: str, token: str):
     # The page's policy forbids evaluating strings, as Playwright's waits do.
     tab = browser.new_page(viewport=VIEWPORT, bypass_csp=True)
     tab.set_default_timeout(WAIT)
+    # "Leave without saving?" is answered yes: a test that fails with unsaved changes must
+    # not keep the next ones on its page.
+    tab.on("dialog", lambda dialog: dialog.accept())
     tab.goto(f"{base}/?token={token}")
     assert tab.url == f"{base}/"
     yield tab
