@@ -27,15 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
 from salessim import engine, stats
+from salessim.clock import LOG_EPOCH
 from salessim.metrics import staff_cost_of
 from salessim.records import EventLog
 from salessim.scenario.hires import hire_times
 from salessim.scenario.schema import Scenario
+from salessim.scenario.units import convert
 
 #: The parts of the change, in the order they are reported.
 PARTS = ("change", "incremental", "pulled_forward")
@@ -121,8 +124,12 @@ def waiting_losses(scenario: Scenario) -> list[str]:
     return found
 
 
-def staffing_change(base: Scenario, other: Scenario) -> str:
-    """The redesign's staff in words (``one more owner from 2026-08-01``); "" if none."""
+def staffing_change(base: Scenario, other: Scenario, start: date | None = None) -> str:
+    """The redesign's staff in words (``one more owner from 2026-08-01``); "" if none.
+
+    ``start`` is the date of time 0 (default Monday 5 January 2026, a forecast's as-of
+    date): a hire written as a time is shown as its date."""
+    start = LOG_EPOCH.date() if start is None else start
     parts = []
     for rid, role in other.roles.items():
         before = base.roles.get(rid)
@@ -132,7 +139,9 @@ def staffing_change(base: Scenario, other: Scenario) -> str:
         old = [] if before is None else before.hires
         for hire in role.hires:
             if hire not in old:
-                parts.append(f"{_count(hire.count)} {rid} from {hire.from_}")
+                days = convert(hire.at(other.time_unit), other.time_unit, "day")
+                parts.append(f"{_count(hire.count)} {rid} from "
+                             f"{start + timedelta(days=days):%Y-%m-%d}")
     return ", ".join(parts)
 
 
@@ -208,7 +217,7 @@ class HireValue:
         else:
             lines.append(f"  incremental: deals the baseline loses by waiting ({', '.join(self.losses)})")
         open_after = self.estimates["open_after"].mean
-        lines.append(f"  both designs ran {self.follow_up:g} {self.time_unit}s past the window "
+        lines.append(f"  both designs ran {self.follow_up:.3g} {self.time_unit}s past the window "
                      f"on the same random numbers; a deal not won by then counts as never "
                      f"won ({open_after:.1f} of the window's leads per design still open then)")
         return lines
@@ -281,3 +290,25 @@ def value_table(values: Sequence[HireValue]) -> Any:
     return pd.DataFrame([row for v in values for row in v.rows()],
                         columns=["scenario", "part", "measure", "mean", "ci_low", "ci_high",
                                  "level"])
+
+
+#: At most this many replications of a forecast are rerun with event logs for the split.
+FORECAST_SPLIT_REPLICATIONS = 100
+
+
+def forecast_hire_lines(base: Any, others: Sequence[tuple[str, Any]], seed: int,
+                        money: Callable[[float], str] = str, mapper: Mapper = map) -> list[str]:
+    """The split of each staffing redesign of a forecast (``Forecast`` objects), as the
+    forecast's summary leads with it: its first replications (at most
+    :data:`FORECAST_SPLIT_REPLICATIONS`) rerun with event logs past ``until``."""
+    lines = []
+    for label, other in others:
+        if not changes_staff(base.scenario, other.scenario):
+            continue
+        n = min(base.replications, FORECAST_SPLIT_REPLICATIONS)
+        value = hire_value(base.scenario, other.scenario, label, n, seed,
+                           window=(0.0, float(base.scenario.horizon)), cohort=False,
+                           mapper=mapper)
+        value.change = staffing_change(base.scenario, other.scenario, base.snapshot.as_of.date())
+        lines += value.headline(f"to {base.until:%Y-%m-%d} ({n} replications)", money)
+    return lines

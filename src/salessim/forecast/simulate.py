@@ -27,6 +27,7 @@ from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast import score
 from salessim.forecast.deals import Snapshot
+from salessim.scenario.hires import rebased
 from salessim.scenario.load import Document, located_problems
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
@@ -180,7 +181,7 @@ def forecast_scenario(scenario: Scenario, snapshot: Snapshot, until: pd.Timestam
     days = (until - as_of) / pd.Timedelta(days=1)
     data = scenario.model_dump(by_alias=True)
     data.update(horizon=convert(days, "day", scenario.time_unit), warmup=0.0,
-                pipeline=snapshot.deals, periods=None)
+                pipeline=snapshot.deals, periods=None, roles=rebased(data["roles"], as_of.date()))
     if replications is not None:
         data["replications"] = replications
     if seed is not None:
