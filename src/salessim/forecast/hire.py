@@ -233,11 +233,14 @@ def extended(scenario: Scenario, follow_up: float) -> Scenario:
     return scenario.model_copy(update={"horizon": float(scenario.horizon) + follow_up})
 
 
-def _logged_run(args: tuple[Scenario, int, int]) -> EventLog:
-    scenario, replication, seed = args
-    log = engine.run_replication(scenario, replication, seed, event_log=True).log
-    assert log is not None, "asked for with event_log=True"
-    return log
+def _split_task(args: tuple[Scenario, Scenario, int, int, Window]) -> dict[str, float]:
+    """Both designs' runs of one replication with event logs, and their split (in the
+    worker: only the numbers travel back)."""
+    base, other, replication, seed, window = args
+    logs = [engine.run_replication(s, replication, seed, event_log=True).log
+            for s in (base, other)]
+    assert logs[0] is not None and logs[1] is not None, "asked for with event_log=True"
+    return split_replication(logs[0], logs[1], window)
 
 
 def hire_value(base: Scenario, other: Scenario, label: str, replications: int, seed: int,
@@ -263,11 +266,9 @@ def hire_value(base: Scenario, other: Scenario, label: str, replications: int, s
     lo, hi = window if window is not None else (float(base.warmup), float(base.horizon))
     follow = hi - lo if follow_up is None else follow_up
     win = Window(lo if cohort else -np.inf, hi, lo, hi, hi + follow)
-    runs = [extended(base, hi + follow - float(base.horizon)),
-            extended(other, hi + follow - float(other.horizon))]
-    tasks = [(s, r, seed) for r in range(replications) for s in runs]
-    logs = list(mapper(_logged_run, tasks))
-    reps = [split_replication(logs[2 * r], logs[2 * r + 1], win) for r in range(replications)]
+    runs = (extended(base, hi + follow - float(base.horizon)),
+            extended(other, hi + follow - float(other.horizon)))
+    reps = list(mapper(_split_task, [(*runs, r, seed, win) for r in range(replications)]))
     return HireValue(label, staffing_change(base, other), reps, hire_cost(base, other, lo, hi),
                      waiting_losses(other), follow, base.time_unit, level)
 
