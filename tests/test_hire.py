@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import refused, scenario_of
 
+from conftest import refused, scenario_of
 from salessim import engine
 from salessim.api import evolve
 from salessim.forecast.hire import hire_value, staffing_change, waiting_losses
