@@ -130,10 +130,20 @@ class ComparisonReport:
         return self.comparison.verdicts()
 
     def caveats(self) -> list:
-        """Warnings a reader should see (warm-up, utilisation, open leads rising)."""
-        from salessim.reports.summary import comparison_caveats
+        """Warnings a reader should see, as ``run`` gives them, for the baseline and each
+        redesign: a warm-up shorter than MSER-5 suggests on its own replications (the
+        baseline's pilot estimate with ``warmup="auto"``; none for a warm start from open
+        deals), open leads rising, busy roles; then the targets left unsure."""
+        from salessim import diagnose
+        from salessim.reports.summary import comparison_caveats, warmup_caveat
 
-        return comparison_caveats(self.comparison, self.warmup_estimate)
+        out = []
+        for run in self.runs:
+            estimate = (self.warmup_estimate if run is self.baseline else None) or (
+                None if run.scenario.pipeline else diagnose.estimate_warmup(run.run_result))
+            found = None if estimate is None else warmup_caveat(run, estimate)
+            out += [found] if found is not None else []
+        return out + comparison_caveats(self.comparison, None)
 
     def parameter_table(self) -> pd.DataFrame | None:
         """Per redesign and KPI, the paired difference from the baseline with the

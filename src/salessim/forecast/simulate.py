@@ -26,6 +26,7 @@ from salessim.calibrate.backtest import aligned
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast import score
+from salessim.forecast.caveats import forecast_caveats
 from salessim.forecast.deals import Snapshot
 from salessim.scenario.hires import rebased
 from salessim.scenario.load import Document, located_problems
@@ -214,6 +215,7 @@ def run_forecast(scenario: Scenario, snapshot: Snapshot, until: pd.Timestamp,
     out.band = plain_band(ready)
     late = calendar_warning(ready, snapshot.as_of)
     out.warnings += [late] if late else []
+    out.warnings += forecast_caveats(ready, result)  # as run gives them: WIP, busy roles
     return out
 
 
