@@ -143,7 +143,33 @@ class ComparisonReport:
                 None if run.scenario.pipeline else diagnose.estimate_warmup(run.run_result))
             found = None if estimate is None else warmup_caveat(run, estimate)
             out += [found] if found is not None else []
-        return out + comparison_caveats(self.comparison, None)
+        return self.no_effect() + out + comparison_caveats(self.comparison, None)
+
+    def no_effect(self) -> list:
+        """A warning for each redesign identical in effect to the baseline: its resolved
+        scenario differs only in name, description or targets, or every KPI of every
+        replication came out exactly the baseline's."""
+        import numpy as np
+
+        from salessim.reports.summary import Caveat
+
+        base = _effect(self.baseline.scenario)
+        base_reps = self.baseline.run_result.replications
+        out = []
+        for run in self.comparison.redesigns:
+            if _effect(run.scenario) == base:
+                what = "its scenario is the baseline's (only its name, description or targets differ)"
+            elif all(a.kpis.keys() == b.kpis.keys() and np.array_equal(
+                    list(a.kpis.values()), list(b.kpis.values()), equal_nan=True)
+                    for a, b in zip(base_reps, run.run_result.replications, strict=True)):
+                what = (f"every KPI of all {len(base_reps)} replications is exactly the "
+                        "baseline's: the change does nothing this model can see")
+            else:
+                continue
+            out.append(Caveat(run.label, f"the redesign changes nothing: {what}",
+                              "Check that its keys name what it means to change (a role, "
+                              "stage or source of the baseline, a value that differs)."))
+        return out
 
     def parameter_table(self) -> pd.DataFrame | None:
         """Per redesign and KPI, the paired difference from the baseline with the
@@ -244,6 +270,16 @@ class ComparisonReport:
         page = self.html(kpis)
         path = page.write(out)
         return [*written, path.name, *(f"{name}.png" for name in page.pngs)]
+
+
+def _effect(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario without what changes nothing in a run."""
+    from salessim.scenario import resolved
+
+    data = resolved(scenario)
+    for key in ("name", "description", "targets"):
+        data.pop(key, None)
+    return data
 
 
 def compare(baseline: Scenario | str | Path | ScenarioRun,
