@@ -18,7 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from salessim.clock import LOG_EPOCH
 from salessim.scenario.base import Frozen
-from salessim.scenario.mechanics import Learning
+from salessim.scenario.mechanics import transition
 from salessim.scenario.units import UNIT_HOURS, parse_duration
 
 
@@ -37,8 +37,9 @@ class Ramp(Frozen):
             return parse_duration(value, (info.context or {}).get("time_unit", "day"))
         return value
 
-    #: The curve of :class:`~salessim.scenario.mechanics.Learning`, in time since the hire.
-    factor = Learning.factor
+    def factor(self, t: float) -> float:
+        """The curve of :class:`~salessim.scenario.mechanics.Learning`, ``t`` after the hire."""
+        return transition(self.start, self.end, self.over, t)
 
 
 class Hire(Frozen):
