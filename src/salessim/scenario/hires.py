@@ -12,14 +12,14 @@ role's) for their working hours from the hire on.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
 
 from salessim.clock import LOG_EPOCH
 from salessim.scenario.base import Frozen
 from salessim.scenario.mechanics import transition
-from salessim.scenario.units import UNIT_HOURS, parse_duration
+from salessim.scenario.units import DURATION_PATTERN, UNIT_HOURS, Duration, parse_duration
 
 
 class Ramp(Frozen):
@@ -28,14 +28,7 @@ class Ramp(Frozen):
 
     start: float = Field(gt=0)
     end: float = Field(default=1.0, gt=0)
-    over: float = Field(gt=0, description="a number in the scenario's time_unit, or '60 days'")
-
-    @field_validator("over", mode="before")
-    @classmethod
-    def _duration(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str):
-            return parse_duration(value, (info.context or {}).get("time_unit", "day"))
-        return value
+    over: Duration = Field(gt=0)
 
     def factor(self, t: float) -> float:
         """The curve of :class:`~salessim.scenario.mechanics.Learning`, ``t`` after the hire."""
@@ -46,9 +39,11 @@ class Hire(Frozen):
     """``count`` people join the role at ``from`` (a date or a time from the start)."""
 
     count: int = Field(default=1, ge=1)
-    from_: float | date = Field(alias="from", union_mode="left_to_right",
-                                description="a date (2026-03-01) or a time from the start "
-                                            "('60 days')")
+    from_: Annotated[float | date, WithJsonSchema({"anyOf": [
+        {"type": "number", "minimum": 0}, {"type": "string", "format": "date"},
+        {"type": "string", "pattern": DURATION_PATTERN}]})] = Field(
+        alias="from", union_mode="left_to_right",
+        description="a date (2026-03-01) or a time from the start ('60 days')")
     ramp: Ramp | None = None
     cost_per_hour: float | None = Field(default=None, ge=0,
                                         description="default: the role's cost_per_hour")
