@@ -11,14 +11,13 @@ new members slower: the members' harmonic mean, ``members / sum(1 / factor)``.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Generator
 from typing import Any
 
 import simpy
 
 from salessim.model.calendar import WorkCalendar, shifts
-from salessim.model.pools import OwnerPool, StaffPool
+from salessim.model.pools import OwnerPool
 from salessim.scenario.hires import Hire, Ramp, hire_times
 from salessim.scenario.schema import Scenario
 
@@ -93,7 +92,7 @@ def _hiring(env: simpy.Environment, hires: list[tuple[float, Hire]], pool: Any, 
         for _ in range(hire.count):
             off = calendar is not None and calendar.next_working(env.now) > env.now
             if isinstance(pool, OwnerPool):
-                member = _join_owners(env, pool, off)
+                member = pool.join(off)
                 if hire.ramp is not None:
                     hired.members[member] = (at, hire.ramp)
             else:
@@ -104,22 +103,6 @@ def _hiring(env: simpy.Environment, hires: list[tuple[float, Hire]], pool: Any, 
                     pool.held += 1
                 else:
                     pool.release()  # to the first deal in line, or free
-
-
-def _join_owners(env: simpy.Environment, pool: OwnerPool, off: bool) -> int:
-    """Add a member to a role that owns its deals; returns its number."""
-    member = StaffPool(env, 1, pool.members[0].prioritised if pool.members else False)
-    if off:
-        member.close()
-    pool.members.append(member)
-    pool.busy.append(0.0)
-    number = len(pool.members) - 1
-    pool._turn = itertools.cycle(range(len(pool.members)))
-    # One open deal that ends at once: the release hands deals waiting for an owner under
-    # the cap to the new member.
-    pool.open_deals.append(1)
-    pool.release(number)
-    return number
 
 
 def ramped_roles(hired: dict[str, Hired], pools: dict[str, Any], roles: tuple[str, ...]
