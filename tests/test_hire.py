@@ -187,3 +187,13 @@ def test_compare_leads_with_the_split_and_its_table():
     assert float(change.iloc[0]) == pytest.approx(float(revenue))
     assert not salessim.compare(base, more, replications=2, hire_split=False).hires
     assert np.isfinite(table["ci_low"]).all()
+
+
+def test_compare_refuses_a_follow_up_that_is_not_a_positive_duration(capsys):
+    from pathlib import Path
+
+    tutorial = str(Path(__file__).resolve().parents[1] / "scenarios" / "tutorial.yaml")
+    refused(capsys, ["compare", tutorial, tutorial, "--follow-up", "x days"],
+            "--follow-up: a duration is a number")
+    refused(capsys, ["compare", tutorial, tutorial, "--follow-up", "0 days"],
+            "--follow-up must be a positive duration")
