@@ -179,7 +179,7 @@ def test_compare_leads_with_the_split_and_its_table():
     base = _queue(patience=True)
     more = evolve(base, {"roles.rep.hires": [{"from": 20}]})
     report = salessim.compare(base, more, replications=3, labels=["base", "more"])
-    assert report.summary().splitlines()[0].startswith("one more rep from 2026-01-05: ")
+    assert report.summary().splitlines()[0].startswith("one more rep from 2026-01-05 (more): ")
     table = report.hire_table()  # hires.csv (the write itself costs the HTML report)
     assert set(table["part"]) == {"change", "incremental", "pulled_forward"}
     change = table[(table["part"] == "change") & (table["measure"] == "bookings")]["mean"]

@@ -202,7 +202,8 @@ class HireValue:
         def part(e: stats.Estimate) -> str:
             return f"{_signed(e.mean, money)} [{_signed(e.ci_low, money)}, {_signed(e.ci_high, money)}]"
 
-        text = (f"{self.change or self.label}: {part(inc)} incremental bookings {period}, "
+        who = f"{self.change} ({self.label})" if self.change else self.label
+        text = (f"{who}: {part(inc)} incremental bookings {period}, "
                 f"{part(pull)} pulled forward; cost {money(self.cost)}, ")
         if self.cost > 0:
             text += (f"payback: incremental bookings are {inc.mean / self.cost:.2f} times the "
