@@ -36,7 +36,6 @@ from salessim import engine, stats
 from salessim.clock import LOG_EPOCH
 from salessim.metrics import staff_cost_of
 from salessim.records import EventLog
-from salessim.scenario.hires import hire_times
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import convert
 
@@ -277,12 +276,6 @@ def hire_value(base: Scenario, other: Scenario, label: str, replications: int, s
 def changes_staff(base: Scenario, other: Scenario) -> bool:
     """Whether the redesign adds or removes staff (a headcount or a hire)."""
     return bool(staffing_change(base, other))
-
-
-def hire_dates(scenario: Scenario) -> list[float]:
-    """When the scenario's hires join, in its time unit."""
-    return [at for role in scenario.roles.values()
-            for at, _ in hire_times(role.hires, scenario.time_unit)]
 
 
 def value_table(values: Sequence[HireValue]) -> Any:
