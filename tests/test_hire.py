@@ -197,3 +197,21 @@ def test_compare_refuses_a_follow_up_that_is_not_a_positive_duration(capsys):
             "--follow-up: a duration is a number")
     refused(capsys, ["compare", tutorial, tutorial, "--follow-up", "0 days"],
             "--follow-up must be a positive duration")
+
+
+def test_an_owner_hired_off_duty_works_office_hours_only():
+    """Office hours, a hire on Saturday 10 January: the new owner's deals are worked in
+    office hours from Monday 12 January on, as the others' are."""
+    office = {"workdays": ["mon", "tue", "wed", "thu", "fri"], "hours": [9, 17]}
+    s = scenario_of({
+        "horizon": 24 * 14, "calendar": office,
+        "roles": {"rep": {"headcount": 1, "assignment": "owner",
+                          "hires": [{"from": "2026-01-10"}]}},
+        "sources": {"web": {"rate": 0.5, "deal_value": 1000}}, "entry": "call",
+        "stages": {"call": {"role": "rep", "work": _const(0.5), "next": {"won": 1.0}}}})
+    rep = engine.run_replication(s, 0, event_log=True)
+    frame = rep.log.plain_frame()
+    started = frame[frame["event"] == "started"]["time"].to_numpy()
+    day, hour = started // 24, started % 24
+    assert ((day % 7 < 5) & (hour >= 9 - 1e-9) & (hour < 17)).all()
+    assert rep.kpis["utilisation.rep.2"] > 0  # the new owner worked from Monday 12 January
