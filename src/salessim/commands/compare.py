@@ -104,6 +104,8 @@ def _record(args: argparse.Namespace, report) -> None:
         "warmup": float(comparison.baseline.scenario.warmup),
         "holm_adjusted": comparison.holm_adjusted,
         "resolved_scenarios": {r.label: resolved(r.scenario) for r in comparison.runs},
+        "hire_split": {v.label: {"change": v.change, "follow_up": v.follow_up}
+                       for v in report.hires},
         "parameter_uncertainty": None if report.parameters is None else {
             "history": report.parameters.resamples.history,
             "resamples": len(report.parameters.resamples.scenarios)},
