@@ -74,6 +74,25 @@ def test_each_wait_says_why():
     assert lines[-1] == "  won at day 2, Tue 6 Jan 2026 19:00, 1 day 19 h after creation."
 
 
+def test_a_working_clock_reads_as_working_days():
+    """A scenario whose clock counts working hours (working_day: 8) is told in working days,
+    never as calendar dates: hour 44 is hour 4 of the sixth working day."""
+    from salessim.clock import working_clock, working_span
+
+    assert working_clock(44.0, 8.0, 1.0) == "working day 6, hour 4:00"
+    assert working_clock(7.9999999, 8.0, 1.0) == "working day 2, hour 0:00"
+    assert working_clock(1.5, 1.0, 24.0) == "working day 2, hour 12:00"
+    assert working_span(44.0, 8.0, 1.0) == "5.5 working days"
+    assert working_span(8.0 - 1e-12, 8.0, 1.0) == "1.0 working day"
+    assert working_span(2 + 1 / 6, 8.0, 1.0) == "2 h 10 min"
+    sc = office_scenario().model_copy(update={"calendar": None, "working_day": 8.0})
+    lines = trace(sc, hand_log(), 1)
+    assert lines[0] == "web-1: created by source web at working day 1, hour 0:00."
+    assert "qualify: waited 1.2 working days for sdr" in lines[1]
+    assert lines[-1] == "  won at working day 6, hour 3:00, 5.4 working days after creation."
+    assert not any("Jan 2026" in line for line in lines)
+
+
 def test_trace_is_robust_to_log_variations():
     """Resources as None or NaN, lead ids with the replication, an extra `entered` event."""
     base = trace(office_scenario(), hand_log(), 1)
