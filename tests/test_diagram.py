@@ -166,6 +166,13 @@ def test_png_and_the_command(tmp_path, capsys):
                  "--out", str(tmp_path / "t.svg")]) == 0
     texts = [t.text for t in ET.parse(tmp_path / "t.svg").iter(f"{SVG}text")]
     assert any(t.startswith("conversion ") for t in texts)
+    # Each stage's box shows its staff's utilisation, as the help promises.
+    sc = scenario("tutorial")
+    for stage in sc.stages.values():
+        for role in stage.staff:
+            assert any(t.startswith("busy: ") and f"{role} " in t and t.endswith("%")
+                       for t in texts), role
+    assert "simulated, 2 reps" in texts
     assert main(["diagram", "scenarios/tutorial.yaml", "--format", "png"]) == 2
     assert main(["diagram", "scenarios/tutorial.yaml", "--annotate", "0"]) == 2
     assert "--annotate" in capsys.readouterr().err
