@@ -157,11 +157,14 @@ def charts(leads: list[list[list]], busy: dict[str, list[tuple[float, float]]],
         b = np.sort([s[1] for s in spans]) if spans else np.zeros(0)
         working = np.minimum(np.searchsorted(a, grid, "right") - np.searchsorted(b, grid, "right"),
                              headcount[role]).astype(float)
-        on = np.ones_like(grid) if duty[role] is None else _inside(grid, duty[role])
+        hours = duty[role]
+        on = np.ones_like(grid) if hours is None else _inside(grid, hours)
         used = np.cumsum((working * on).reshape(SLICES, 20).sum(1))
         avail = np.cumsum(on.reshape(SLICES, 20).sum(1))
-        util[role] = [None] + [round(float(u / (headcount[role] * v)), 4) if v else None
-                               for u, v in zip(used, avail, strict=True)]
+        so_far: list[float | None] = [None]  # nothing to say at the window's start
+        so_far += [round(float(u / (headcount[role] * v)), 4) if v else None
+                   for u, v in zip(used, avail, strict=True)]
+        util[role] = so_far
     return {"times": [round(float(t), 6) for t in edges], "wip": wip, "util": util}
 
 
