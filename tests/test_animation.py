@@ -27,8 +27,10 @@ def expected_state(log, t: float) -> tuple[dict, dict, dict, int]:
     ended: dict[str, int] = {}
     busy: dict[str, int] = {}
     open_deals = 0
-    for _, g in log.groupby("lead", sort=False):
-        rows = list(g.itertuples(index=False))
+    by_lead: dict[str, list] = {}
+    for r in log[["lead", "event", "stage", "time", "resource"]].itertuples(index=False):
+        by_lead.setdefault(r.lead, []).append(r)
+    for rows in by_lead.values():
         if rows[0].time > t:
             continue
         ends = [r for r in rows if r.event in ("won", "lost", "no_decision") and r.time <= t]

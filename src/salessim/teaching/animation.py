@@ -43,6 +43,7 @@ SLICES = 120
 
 
 def _first_replication(log: pd.DataFrame) -> pd.DataFrame:
+    log = log[["replication", "lead", "event", "stage", "time", "resource"]]  # not the XES ones
     return log[log.replication == log.replication.min()]
 
 
@@ -59,15 +60,19 @@ def timelines(log: pd.DataFrame, start: float, end: float,
     if stages is None:
         stages = list(dict.fromkeys(s for s in log.stage if isinstance(s, str)))
     index = {s: k for k, s in enumerate(stages)}
+    by_lead: dict[str, list[tuple]] = {}
+    for row in zip(log.lead.astype(str), log.time.tolist(), log.stage, log.event, strict=True):
+        by_lead.setdefault(row[0], []).append(row[1:])
+    final = {*TERMINALS, "went_cold"}
     out = []
-    for _, g in log.groupby(log.lead.astype(str), sort=False):
-        times = g.time.to_numpy()
-        ended = g.event.isin([*TERMINALS, "went_cold"]).any()
-        if times.min() > end or (ended and times.max() < start):
+    for rows in by_lead.values():
+        times = [r[0] for r in rows]
+        ended = any(r[2] in final for r in rows)
+        if min(times) > end or (ended and max(times) < start):
             continue
         steps: list[list] = []
         current = -1
-        for t, s, e in zip(times, g.stage, g.event, strict=True):
+        for t, s, e in rows:
             if isinstance(s, str) and s in index:
                 current = index[s]
             place = STATE[e]
