@@ -99,8 +99,13 @@ def place(g: Graph, lane_of: dict[str, str], lanes: list[Lane], below: dict[str,
     for e in g.edges:
         a, b = g.nodes[e.src], g.nodes[e.dst]
         options = _routes(a, b, gap_after(a.layer), gap_before(b.layer), gutters)
-        if ports.get(e.id) in ("top", "bottom"):
-            options = _side_routes(a, b, ports[e.id], gap_before(b.layer), gutters) + options
+        port = ports.get(e.id)
+        if port in ("top", "bottom"):
+            options = _side_routes(a, b, port, gap_before(b.layer), gutters) + options
+        elif port in ("low", "high"):  # from the lower or upper right edge, beside the main flow
+            s = (a.cx + a.w / 4, a.cy + (a.h if port == "low" else -a.h) / 4)
+            options = _right_routes(s, a, b, gap_after(a.layer) - 10,
+                                    gap_before(b.layer) - 10, gutters) + options
         clear = [p for p in options if not _crosses(g, p, (e.src, e.dst))]
         pic.waypoints[e.id] = clear[0] if clear else options[0]
     _labels(pic)
@@ -110,7 +115,8 @@ def place(g: Graph, lane_of: dict[str, str], lanes: list[Lane], below: dict[str,
 def _ports(g: Graph, below: dict[str, str]) -> dict[str, str]:
     """Which side each flow leaves a node with several ways out: the forward flow nearest
     its row leaves on the right, a drop to a hanging end at the bottom, the others at the
-    top or bottom towards their target (each side once), so no two flows share a stretch."""
+    top or bottom towards their target, then from the lower or upper right edge (each side
+    once while there are sides), so no two flows share a stretch."""
     outs: dict[str, list] = {}
     for e in g.edges:
         outs.setdefault(e.src, []).append(e)
@@ -129,11 +135,10 @@ def _ports(g: Graph, below: dict[str, str]) -> dict[str, str]:
             if e.id in ports:
                 continue
             up = g.nodes[e.dst].cy <= a.cy and e.dst not in below
-            for side in (["top", "bottom"] if up else ["bottom", "top"]) + ["right"]:
-                if side not in used:
-                    ports[e.id] = side
-                    used.add(side)
-                    break
+            sides = (["top", "high", "bottom", "right", "low"] if up else
+                     ["bottom", "low", "right", "top", "high"])
+            ports[e.id] = next((side for side in sides if side not in used), "low")
+            used.add(ports[e.id])
     return ports
 
 
@@ -162,18 +167,10 @@ def _side_routes(a: Node, b: Node, side: str, xb: float, gutters: list[float]
 def _routes(a: Node, b: Node, xa: float, xb: float, gutters: list[float]) -> list[list[Point]]:
     """Candidate routes from ``a`` to ``b``, simplest first."""
     out: list[list[Point]] = []
-    if b.layer > a.layer:
-        if abs(a.cy - b.cy) < 0.5:
-            out.append([(a.x + a.w, a.cy), (b.x, b.cy)])
-        out.append([(a.x + a.w, a.cy), (xb, a.cy), (xb, b.cy), (b.x, b.cy)])
-        out.append([(a.x + a.w, a.cy), (xa, a.cy), (xa, b.cy), (b.x, b.cy)])
-        for y in sorted(gutters, key=lambda y: abs(y - a.cy) + abs(y - b.cy)):
-            out.append([(a.x + a.w, a.cy), (xa, a.cy), (xa, y), (xb, y), (xb, b.cy), (b.x, b.cy)])
-    elif b.layer == a.layer and abs(a.cx - b.cx) < 0.5:
+    if b.layer == a.layer and abs(a.cx - b.cx) < 0.5:
         down = b.cy > a.cy
         out.append([(a.cx, a.y + a.h if down else a.y), (b.cx, b.y if down else b.y + b.h)])
-        out.append([(a.x + a.w, a.cy), (xa, a.cy), (xa, b.cy), (b.x + b.w, b.cy)])
-    if not out or b.layer <= a.layer:
+    if b.layer <= a.layer:
         low = max(a.y + a.h, b.y + b.h)
         high = min(a.y, b.y)
         for y in sorted(gutters, key=lambda y: abs(y - a.cy) + abs(y - b.cy)):
@@ -181,7 +178,24 @@ def _routes(a: Node, b: Node, xa: float, xb: float, gutters: list[float]) -> lis
                 out.append([(a.cx, a.y + a.h), (a.cx, y), (b.cx, y), (b.cx, b.y + b.h)])
             if y <= high:
                 out.append([(a.cx, a.y), (a.cx, y), (b.cx, y), (b.cx, b.y)])
-            out.append([(a.x + a.w, a.cy), (xa, a.cy), (xa, y), (xb, y), (xb, b.cy), (b.x, b.cy)])
+    return _right_routes((a.x + a.w, a.cy), a, b, xa, xb, gutters) + out
+
+
+def _right_routes(s: Point, a: Node, b: Node, xa: float, xb: float, gutters: list[float]
+                  ) -> list[list[Point]]:
+    """Routes leaving ``a`` rightwards from ``s``: into ``b``'s left side (its right side
+    when it is in the same column), through the gaps beside the columns and the gutters."""
+    out: list[list[Point]] = []
+    if b.layer == a.layer:
+        out.append([s, (xa, s[1]), (xa, b.cy), (b.x + b.w, b.cy)])
+        return out
+    if b.layer > a.layer:
+        if abs(s[1] - b.cy) < 0.5:
+            out.append([s, (b.x, b.cy)])
+        out.append([s, (xb, s[1]), (xb, b.cy), (b.x, b.cy)])
+        out.append([s, (xa, s[1]), (xa, b.cy), (b.x, b.cy)])
+    for y in sorted(gutters, key=lambda y: abs(y - s[1]) + abs(y - b.cy)):
+        out.append([s, (xa, s[1]), (xa, y), (xb, y), (xb, b.cy), (b.x, b.cy)])
     return out
 
 
