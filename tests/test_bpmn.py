@@ -69,6 +69,18 @@ def test_flows_go_round_nodes_and_labels_stay_clear(path):
         for (x, y), nid in ((points[0], src), (points[-1], dst)):
             bx, by, bw, bh = box[nid]
             assert bx - 0.5 <= x <= bx + bw + 0.5 and by - 0.5 <= y <= by + bh + 0.5
+    # Two ways out of one node never share a stretch (which would leave the reader to guess
+    # where each goes): no collinear overlap longer than a few pixels.
+    def stretches(fid):
+        points = edges[fid]
+        return list(zip(points, points[1:], strict=False))
+
+    for f1, (s1, _) in flows.items():
+        for f2, (s2, _) in flows.items():
+            if f1 < f2 and s1 == s2:
+                for (p, q) in stretches(f1):
+                    for (u, v) in stretches(f2):
+                        assert _shared(p, q, u, v) <= 3, f"{f1} and {f2} leave {s1} together"
     placed = list(labels.items())
     for k, (key, (x, y, w, h)) in enumerate(placed):
         for nid, (bx, by, bw, bh) in box.items():
@@ -77,6 +89,17 @@ def test_flows_go_round_nodes_and_labels_stay_clear(path):
         for other, (ox, oy, ow, oh) in placed[k + 1:]:
             assert not (x < ox + ow and x + w > ox and y < oy + oh and y + h > oy), \
                 f"label of {key} over the label of {other}"
+
+
+def _shared(p, q, u, v) -> float:
+    """Length two axis-parallel segments run along each other."""
+    if p[1] == q[1] == u[1] == v[1]:
+        a, b = sorted((p[0], q[0])), sorted((u[0], v[0]))
+    elif p[0] == q[0] == u[0] == v[0]:
+        a, b = sorted((p[1], q[1])), sorted((u[1], v[1]))
+    else:
+        return 0.0
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
 def test_lanes_timers_ends_and_bpsim_of_ibm_credit():

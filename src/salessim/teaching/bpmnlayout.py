@@ -55,14 +55,17 @@ def label_size(text: str) -> tuple[float, float]:
 def place(g: Graph, lane_of: dict[str, str], lanes: list[Lane], below: dict[str, str]
           ) -> Picture:
     """Put the laid-out nodes in their lanes and rows; ``below`` maps an end node to the
-    node it hangs under (same column, the next free row of that lane)."""
+    node it hangs under (same column and lane, the row right below it)."""
     for n in below:
         g.nodes[n].layer = g.nodes[below[n]].layer
         g.nodes[n].x = g.nodes[below[n]].cx - g.nodes[n].w / 2
     cells: dict[tuple[str, int], list[str]] = {}
-    main = sorted((n for n in g.nodes if n not in below), key=lambda n: g.nodes[n].y)
-    for n in main + list(below):
-        cells.setdefault((lane_of[n], g.nodes[n].layer), []).append(n)
+    hanging: dict[str, list[str]] = {}
+    for end, src in below.items():
+        hanging.setdefault(src, []).append(end)
+    for n in sorted((n for n in g.nodes if n not in below), key=lambda n: g.nodes[n].y):
+        for m in [n, *hanging.get(n, [])]:  # an end right under where it leaves from
+            cells.setdefault((lane_of[m], g.nodes[m].layer), []).append(m)
     rows = {lane.id: max([len(v) for (lid, _), v in cells.items() if lid == lane.id] or [1])
             for lane in lanes}
     y = 0.0
@@ -96,6 +99,7 @@ def place(g: Graph, lane_of: dict[str, str], lanes: list[Lane], below: dict[str,
         return gap_after(k - 1) if k > 0 else left[k] - GAP
 
     ports = _ports(g, below)
+    drawn: list[tuple[Point, Point]] = []
     for e in g.edges:
         a, b = g.nodes[e.src], g.nodes[e.dst]
         options = _routes(a, b, gap_after(a.layer), gap_before(b.layer), gutters)
@@ -107,14 +111,17 @@ def place(g: Graph, lane_of: dict[str, str], lanes: list[Lane], below: dict[str,
             options = _right_routes(s, a, b, gap_after(a.layer) - 10,
                                     gap_before(b.layer) - 10, gutters) + options
         clear = [p for p in options if not _crosses(g, p, (e.src, e.dst))]
-        pic.waypoints[e.id] = clear[0] if clear else options[0]
+        alone = [p for p in clear if not _along(p, drawn)]  # nor along another flow
+        pic.waypoints[e.id] = (alone or clear or options)[0]
+        drawn += [(p, q) for p, q in zip(pic.waypoints[e.id], pic.waypoints[e.id][1:],
+                                         strict=False)]
     _labels(pic)
     return pic
 
 
 def _ports(g: Graph, below: dict[str, str]) -> dict[str, str]:
-    """Which side each flow leaves a node with several ways out: the forward flow nearest
-    its row leaves on the right, a drop to a hanging end at the bottom, the others at the
+    """Which side each flow leaves a node with several ways out: the forward flow to the
+    nearest column (then row) leaves on the right, a drop to a hanging end at the bottom, the others at the
     top or bottom towards their target, then from the lower or upper right edge (each side
     once while there are sides), so no two flows share a stretch."""
     outs: dict[str, list] = {}
@@ -128,7 +135,8 @@ def _ports(g: Graph, below: dict[str, str]) -> dict[str, str]:
         used: set[str] = set()
         forward = [e for e in edges if g.nodes[e.dst].layer > a.layer and e.dst not in below]
         if forward:
-            main = min(forward, key=lambda e: abs(g.nodes[e.dst].cy - a.cy))
+            main = min(forward, key=lambda e: (g.nodes[e.dst].layer,
+                                               abs(g.nodes[e.dst].cy - a.cy)))
             ports[main.id] = "right"
             used.add("right")
         for e in sorted(edges, key=lambda e: e.dst not in below):
@@ -197,6 +205,21 @@ def _right_routes(s: Point, a: Node, b: Node, xa: float, xb: float, gutters: lis
     for y in sorted(gutters, key=lambda y: abs(y - s[1]) + abs(y - b.cy)):
         out.append([s, (xa, s[1]), (xa, y), (xb, y), (xb, b.cy), (b.x, b.cy)])
     return out
+
+
+def _along(points: list[Point], drawn: list[tuple[Point, Point]]) -> bool:
+    """Would a route run along a stretch of a flow already drawn (more than a few px)?"""
+    for p, q in zip(points, points[1:], strict=False):
+        for u, v in drawn:
+            if p[1] == q[1] == u[1] == v[1]:
+                a, b = sorted((p[0], q[0])), sorted((u[0], v[0]))
+            elif p[0] == q[0] == u[0] == v[0]:
+                a, b = sorted((p[1], q[1])), sorted((u[1], v[1]))
+            else:
+                continue
+            if min(a[1], b[1]) - max(a[0], b[0]) > 3:
+                return True
+    return False
 
 
 def segment_hits(p: Point, q: Point, box: tuple[float, float, float, float]) -> bool:
