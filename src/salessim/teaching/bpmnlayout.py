@@ -110,9 +110,14 @@ def place(g: Graph, lane_of: dict[str, str], lanes: list[Lane], below: dict[str,
             s = (a.cx + a.w / 4, a.cy + (a.h if port == "low" else -a.h) / 4)
             options = _right_routes(s, a, b, gap_after(a.layer) - 10,
                                     gap_before(b.layer) - 10, gutters) + options
-        clear = [p for p in options if not _crosses(g, p, (e.src, e.dst))]
-        alone = [p for p in clear if not _along(p, drawn)]  # nor along another flow
-        pic.waypoints[e.id] = (alone or clear or options)[0]
+        chosen, fallback = None, None
+        for route in options:  # the first clear of nodes and of the flows drawn so far
+            if not _crosses(g, route, (e.src, e.dst)):
+                fallback = fallback or route
+                if not _along(route, drawn):
+                    chosen = route
+                    break
+        pic.waypoints[e.id] = chosen or fallback or options[0]
         drawn += [(p, q) for p, q in zip(pic.waypoints[e.id], pic.waypoints[e.id][1:],
                                          strict=False)]
     _labels(pic)
