@@ -51,7 +51,7 @@ def run_notes(scenario, replications: int) -> dict[str, list[str]]:
         if busy:
             lines.append("busy: " + ", ".join(busy))
         notes[sid] = lines
-    notes["start"] = [f"simulated, {replications} reps"]
+    notes["start"] = [f"simulated, {replications} rep" + ("s" if replications != 1 else "")]
     return notes
 
 
