@@ -210,3 +210,23 @@ def test_bpmn_js_draws_the_processes(tmp_path):
         assert all(a >= -1 and b >= -1 and c <= 1281 and d <= 721 for a, b, c, d in drawn)
         page.close()
     assert errors == []
+
+
+def test_parallel_tasks_and_approval_levels_wait_for_the_customer_on_timers():
+    """role_based: each parallel task and approval level with a customer-side delay is
+    followed by its own timer (mean as an ISO duration) before the join or the next level."""
+    sc = load_scenario(ROOT / "scenarios" / "role_based.yaml")
+    _, process, flows, nodes, _, _, _ = read(bpmn_xml(sc))
+    hours = sc.hours_per_unit
+    parts = {f"Task_contract_{t}": task for t, task in sc.stages["contract"].parallel.items()}
+    parts |= {f"Task_approval_{i}": lv for i, lv in enumerate(sc.stages["approval"].approvals)}
+    for tid, part in parts.items():
+        after = [dst for src, dst in flows.values() if src == tid]
+        if part.delay is None:
+            assert not after[0].startswith("Wait_")
+            continue
+        assert after == [f"Wait_{tid}"]
+        timer = nodes[f"Wait_{tid}"].find(f"{B}timerEventDefinition/{B}timeDuration")
+        assert timer.text == f"PT{part.delay.mean * hours:.4g}H"
+        onward = [dst for src, dst in flows.values() if src == f"Wait_{tid}"]
+        assert len(onward) == 1 and onward[0].startswith(("Join_", "Done_"))

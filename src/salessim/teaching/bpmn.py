@@ -6,7 +6,7 @@ user task when staff work on it, named with its roles; parallel tasks between a 
 split and join; an approval chain as one user task per level, each behind a gateway that
 lets smaller deals pass), in the lane of the role that works on it; a stage's customer-side
 delay is a timer event in the customer's lane (before the work with ``order:
-customer_first``); ``next`` with several targets is an exclusive gateway whose flows carry
+customer_first``), and so is a parallel task's or an approval level's, after it; ``next`` with several targets is an exclusive gateway whose flows carry
 the shares; an ``only_if`` rule is an exclusive gateway before the stage with a skip flow;
 won is one end event at the far right, and each move to lost or no decision has its own end
 event right below where it leaves. Each role is a BPMN resource that performs its tasks,
@@ -119,6 +119,7 @@ def _model(scenario: Scenario) -> _Model:
         last = kind_of(stage).bpmn(sid, stage, _Draw(m.node, m.flow))
         if stage.work is not None and f"In_{sid}" in m.performers:
             m.times[f"In_{sid}"] = stage.work
+        _inner_parts(m, sid, stage)
         if stage.delay is not None and stage.staff:  # the customer's side: a timer
             timer = m.node(f"Wait_{sid}", "intermediateCatchEvent",
                            f"customer {duration(stage.delay.mean, scenario.time_unit)}")
@@ -155,6 +156,27 @@ def _model(scenario: Scenario) -> _Model:
     for n in m.nodes.values():
         n.w, n.h = SIZES[n.kind]
     return m
+
+
+def _inner_parts(m: _Model, sid: str, stage: Stage) -> None:
+    """Parallel tasks and approval levels: their work times, and a timer after each one
+    with a customer-side delay (the flows that left the task leave the timer)."""
+    parts = {f"Task_{sid}_{t}": task for t, task in (stage.parallel or {}).items()}
+    parts |= {f"Task_{sid}_{i}": level for i, level in enumerate(stage.approvals or [])}
+    for tid, part in parts.items():
+        if tid not in m.nodes:
+            continue
+        if part.work is not None:
+            m.times[tid] = part.work
+        if part.delay is not None:
+            timer = m.node(f"Wait_{tid}", "intermediateCatchEvent",
+                           f"customer {duration(part.delay.mean, m.sc.time_unit)}")
+            m.lane_of[timer] = CUSTOMER
+            m.timers[timer], m.times[timer] = part.delay.mean, part.delay
+            for e in m.edges:
+                if e.src == tid:
+                    e.src = timer
+            m.flow(tid, timer)
 
 
 def _gateway_name(sid: str, stage: Stage) -> str:
