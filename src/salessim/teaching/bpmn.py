@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 from salessim.ends import NOT_FORWARD, WON
 from salessim.model.kinds import kind_of
 from salessim.model.kinds.words import duration, money
+from salessim.scenario.mechanics import Staffed
 from salessim.scenario.schema import TERMINALS, Scenario, Stage
 from salessim.scenario.units import UNIT_HOURS
 from salessim.teaching.bpmnlayout import Lane, Picture, place
@@ -161,7 +162,8 @@ def _model(scenario: Scenario) -> _Model:
 def _inner_parts(m: _Model, sid: str, stage: Stage) -> None:
     """Parallel tasks and approval levels: their work times, and a timer after each one
     with a customer-side delay (the flows that left the task leave the timer)."""
-    parts = {f"Task_{sid}_{t}": task for t, task in (stage.parallel or {}).items()}
+    parts: dict[str, Staffed] = {f"Task_{sid}_{t}": task
+                                 for t, task in (stage.parallel or {}).items()}
     parts |= {f"Task_{sid}_{i}": level for i, level in enumerate(stage.approvals or [])}
     for tid, part in parts.items():
         if tid not in m.nodes:
