@@ -212,7 +212,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a lost stage, likewise (repeatable)")
     p.add_argument("--no-decision", action="append", default=[], metavar="NAME",
                    help="a no-decision stage, likewise (repeatable)")
-    p.add_argument("--until", metavar="DATE", help="end of the forecast window")
+    p.add_argument("--until", metavar="DATE",
+                   help="end of the forecast window: a date includes that whole day "
+                        "(2026-09-30 ends at midnight after 30 September); a time, "
+                        "2026-09-30T12:00, ends there")
     p.add_argument("--as-of", metavar="DATE",
                    help="the date the pipeline is taken at (default: the file's latest time)")
     p.add_argument("--quota", metavar="X", help="the number to reach: its chance is reported")

@@ -15,6 +15,7 @@ Stage and source names are matched to the scenario's ids as calibration writes t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,6 +69,39 @@ def parse_date(text: str, option: str) -> pd.Timestamp:
         raise ExportError(f"{option}: must lie between {pd.Timestamp.min:%Y-%m-%d} and "
                           f"{pd.Timestamp.max:%Y-%m-%d} (got {text!r})")
     return when
+
+
+def parse_until(text: str, option: str = "--until") -> pd.Timestamp:
+    """The end of a forecast window: a date alone means the end of that day (the next
+    midnight), so ``2026-09-30`` takes in the whole of 30 September; a time is that time.
+
+    Raises:
+        ExportError: as :func:`parse_date`.
+    """
+    when = parse_date(text, option)
+    return when + pd.Timedelta(days=1) if _date_only(text) and when == when.normalize() \
+        else when
+
+
+def _date_only(text: str) -> bool:
+    """Whether ``text`` names a day without a time of day (``2026-09-30``, not
+    ``2026-09-30T00:00``): no clock time is written."""
+    return re.search(r":|\d[Tt]\d", text) is None
+
+
+def until_day(until: pd.Timestamp) -> str:
+    """The last moment of a window as a label: its last whole day for a midnight (what
+    :func:`parse_until` makes of a date), else the date and time."""
+    if until == until.normalize():
+        return f"{until - pd.Timedelta(days=1):%Y-%m-%d}"
+    return f"{until:%Y-%m-%d %H:%M}"
+
+
+def until_text(until: pd.Timestamp) -> str:
+    """How a sentence names the end of a window: ``the end of 2026-09-30`` (that day
+    included) for a midnight, else ``2026-09-30 18:00``."""
+    day = until_day(until)
+    return f"the end of {day}" if until == until.normalize() else day
 
 
 def is_plain(frame: pd.DataFrame) -> bool:
