@@ -50,7 +50,8 @@ class BacktestReport:
     def summary(self) -> str:
         """Each window beside what happened, then the scores (by horizon too, and the
         week-of-quarter view when it was asked for)."""
-        text = backtest_text(self.to_frame(), self.scores(), self.horizons())
+        text = backtest_text(self.to_frame(), self.scores(), self.horizons(),
+                             self.backtest.warnings or [])
         return text if self.quarters is None else f"{text}\n{quarters_text(self.quarters)}"
 
     def plot(self) -> Figure:
@@ -142,9 +143,11 @@ def _visits(history: str | Path, stages: str | Path | None, won: Sequence[str] =
     return read_visits(history, won=won, lost=lost, no_decision=no_decision, stages=stages)
 
 
-def backtest_text(table, scores: dict[str, Any], horizons=None) -> str:
+def backtest_text(table, scores: dict[str, Any], horizons=None,
+                  warnings: Sequence[str] = ()) -> str:
     """The back-test for a reader: each window beside what happened, then the scores, and
-    with ``horizons`` (``coverage_by_horizon.csv``) the coverage at each horizon."""
+    with ``horizons`` (``coverage_by_horizon.csv``) the coverage at each horizon; then the
+    ``warnings`` (a back-test of fewer than 4 windows, what calibration found)."""
     from salessim.console import format_number as f
 
     lines = [f"  {'as of':<10}  {'until':<10}  {'open':>5}  {'actual':>12}  {'P10':>12}  "
@@ -186,6 +189,8 @@ def backtest_text(table, scores: dict[str, Any], horizons=None) -> str:
             lines.append(f"  {weeks:>8}: {h.inside} of {h.forecasts} ({h.coverage:.0%}, 95% CI "
                          f"{h.coverage_low:.0%} to {h.coverage_high:.0%})"
                          + ("; forecasts overlap at this horizon" if h.overlapping else ""))
+    if warnings:
+        lines += ["Warnings", *(f"- {w}" for w in warnings)]
     return "\n".join(lines)
 
 
