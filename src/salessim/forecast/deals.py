@@ -104,6 +104,33 @@ def until_text(until: pd.Timestamp) -> str:
     return f"the end of {day}" if until == until.normalize() else day
 
 
+#: The advice an export reader gives for ``calibrate --map``, an option forecast lacks.
+_MAP_ADVICE = re.compile(r"; if your file names it otherwise, add --map YOUR_COLUMN=(\S+)$")
+
+
+def forecast_advice(exc: ExportError) -> ExportError:
+    """An export reader's error worded for ``forecast``, which has no ``--map``: the way
+    out is to name the column so in the file."""
+    return ExportError(_MAP_ADVICE.sub(r"; if your file names it otherwise, rename that "
+                                       r"column to \1 in the file", str(exc)))
+
+
+def _not_readable(exc: ExportError, frame: pd.DataFrame | None, path: str) -> ExportError:
+    """The error of a table that is neither a plain open-deals table nor an export: what
+    the open-deals table lacks first (what a pipeline file usually is), then the export's."""
+    missing = ([] if frame is None else
+               [c for c in PLAIN_COLUMNS if c not in {slug(c) for c in frame.columns}])
+    if not missing or "missing column" not in str(exc):
+        return forecast_advice(exc)
+    found = ", ".join(str(c) for c in frame.columns) if frame is not None else ""
+    export = str(forecast_advice(exc)).removeprefix(f"{path}: ")
+    return ExportError(
+        f"{path}: missing column {missing[0]!r} for an open-deals table (needs "
+        f"{', '.join(PLAIN_COLUMNS)}; found {found}): add it, or rename yours to "
+        f"{missing[0]} in the file. Read as an export salessim calibrate reads instead: "
+        f"{export}")
+
+
 def is_plain(frame: pd.DataFrame) -> bool:
     """A plain open-deals table (not a stage history, which has exits)."""
     columns = {slug(c) for c in frame.columns}
@@ -134,7 +161,11 @@ def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | No
     if frame is not None and is_plain(frame):
         table, as_of = _plain(frame, str(path), as_of)
     else:
-        table, as_of, notes = _from_history(path, fmt, as_of, stages, won, lost, no_decision)
+        try:
+            table, as_of, notes = _from_history(path, fmt, as_of, stages, won, lost,
+                                                no_decision)
+        except ExportError as exc:
+            raise _not_readable(exc, frame, str(path)) from None
         snap = _snapshot(table, as_of, scenario, str(path))
         snap.warnings[:0] = notes
         return snap
