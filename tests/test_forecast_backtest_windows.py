@@ -56,3 +56,18 @@ def test_the_plot_spans_the_windows_not_years(short_history):
     low, high = many.date_span()
     ends = [w.until for w in many.windows]
     assert low == min(ends) - pd.Timedelta(days=2) and high == max(ends) + pd.Timedelta(days=2)
+
+
+def test_the_long_example_history_is_what_its_script_generates():
+    # examples/crm/long_history.csv: eighteen months of the sample's known process, for a
+    # back-test of several windows; generated, not a real log, the same file every time.
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "crm" / "make_sample.py"
+    spec = importlib.util.spec_from_file_location("make_sample", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = (script.parent / "long_history.csv").read_text(encoding="utf-8")
+    assert module.sample(module.LONG_DAYS, module.LONG_SEED).to_csv(index=False) == shipped
+    assert module.LONG_SEED != module.SEED  # other random numbers than the short sample's

@@ -116,7 +116,8 @@ def distribution_figure(forecast: Forecast, quota: float | None = None,
         x = float(quantiles(values, q))
         ax.axvline(x, color="#1f4e9c", ls=style, lw=1.2, label=f"P{round(q * 100)} "
                    f"{money(x)}")
-    title = "Bookings in the window" + (" (booked included)" if booked else "")
+    title = (f"Total bookings ({money(booked)} already booked included)" if booked
+             else "Bookings in the window")
     if quota is not None:
         ax.axvline(quota, color="#d62728", ls="--", lw=1.5, label=f"quota {money(quota)}")
         if chance is not None:
