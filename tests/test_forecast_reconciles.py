@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.test_forecast_report import _files, _gap
+from tests.test_report_browser import _BROKEN_FIGURES, _OVERFLOW
 from tests.test_report_parameters import table_of
 
+from conftest import headless_chromium
 from salessim import cli
 from salessim.api.forecasting import _timestamp
 from salessim.calibrate.estimate import wilson
@@ -149,3 +151,15 @@ def test_client_tables_show_numbers_in_their_units(booked_out):
     csv = pd.read_csv(booked_out / "deals.csv")
     assert {"p_win_low", "p_win_high"} <= set(csv.columns)
     assert np.all(csv["p_win_low"] <= csv["p_win"]) and np.all(csv["p_win"] <= csv["p_win_high"])
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_the_forecast_report_never_breaks_a_number(booked_out, width):
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto((booked_out / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.locator("#deals tbody tr").count() == 15
+        assert page.evaluate(_BROKEN_FIGURES) == []
+        assert page.evaluate(_OVERFLOW) == []
