@@ -60,6 +60,7 @@ def test_python_blocks_run(doc, code, workdir):
     exec(compile(code, doc, "exec"), {})
 
 
+@pytest.mark.slow  # long: handed out first
 @pytest.mark.parametrize("doc", RUN_BLOCKS)
 def test_shell_blocks_run(doc, workdir, capsys):
     """Each ``salessim`` line runs (comparisons shortened); a line followed by a
