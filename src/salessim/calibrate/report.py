@@ -143,8 +143,16 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
+    """A cell as a client reads it: thousands separators and no exponent (42,070, not
+    4.207e+04), yes/no for a flag, nothing for a missing number."""
+    from salessim.kpis import format_plain
+
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return "" if math.isnan(value) else format_plain(float(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
     return str(value)
 
 
