@@ -256,9 +256,21 @@ class Backtest:
         ax.set_xlabel(f"end of the window (as-of date + {self.horizon_days:g} days)")
         ax.set_ylabel("bookings")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8, loc="lower left")
+        # Whole amounts with separators on the axis (not 1e6 above it); the legend below
+        # the axes, clear of the windows' markers.
+        from matplotlib.ticker import FuncFormatter
+
+        from salessim.kpis import format_plain
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_plain(v)))
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
+                   fontsize=8)
         ax.set_xlim(*self.date_span())
-        ax.tick_params(axis="x", labelrotation=30)
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         return fig
 
     def date_span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
