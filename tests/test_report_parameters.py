@@ -92,7 +92,16 @@ def test_the_run_report_shows_both_intervals_from_parameters_csv(run_out):
     # The text says what each covers, and the KPI table says its intervals are the simulation's.
     assert "the calibrated parameters taken as true" in page
     assert "also the error of parameters estimated from" in page
-    assert sim in table_of(page, "kpis").columns
+    # Every KPI's row of the KPI table has both intervals, parameters.csv's numbers.
+    every = table_of(page, "kpis").set_index("name")
+    assert [sim, both] == [c for c in every.columns if "CI" in c]
+    for kpi in ("won", "revenue", "cycle_time_won_median"):
+        want = csv.loc[kpi]
+
+        def g(v, k=kpi):
+            return registry.format_value(k, v, "day")
+
+        assert every.loc[kpi, both] == f"[{g(want['low'])}, {g(want['high'])}]"
 
 
 def test_the_comparison_report_shows_paired_differences_with_both_intervals(calibrated,

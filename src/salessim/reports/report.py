@@ -273,15 +273,25 @@ def run_report(
     _diagnosis(doc, run, level)
     doc.heading("Figures", anchor="figures")
     _common_figures(doc, pngs, [run], [] if flows is None else [(run, flows)], warmup, level)
-    doc.heading("KPIs", anchor="kpis")
+    doc.heading("KPIs", anchor="every-kpi")  # the table is #kpis
     ci = f"{level:.0%} CI" + ("" if parameters is None else f", {tables.SIMULATION_ONLY}")
-    doc.table(pd.DataFrame([{
-        "KPI": registry.label(r.kpi), "name": r.kpi, "unit": registry.unit_text(r.kpi, unit),
-        "mean": registry.format_value(r.kpi, r.mean, unit),
-        ci: tables.ci_text(
-            r.ci_low, r.ci_high, lambda v, k=r.kpi: registry.format_value(k, v, unit)),
-        "n": str(r.n),
-    } for r in table.itertuples(index=False)]), "kpis", "KPIs with confidence intervals")
+    both = {} if parameters is None else parameters.set_index("kpi")[["low", "high"]].T.to_dict()
+
+    def row(r) -> dict[str, str]:
+        def fmt(v: float, k: str = r.kpi) -> str:
+            return registry.format_value(k, v, unit)
+
+        out = {"KPI": registry.label(r.kpi), "name": r.kpi,
+               "unit": registry.unit_text(r.kpi, unit), "mean": fmt(r.mean),
+               ci: tables.ci_text(r.ci_low, r.ci_high, fmt)}
+        if parameters is not None:
+            b = both.get(r.kpi, {"low": float("nan"), "high": float("nan")})
+            out[f"{level:.0%} CI, {tables.WITH_PARAMETERS}"] = tables.ci_text(
+                b["low"], b["high"], fmt)
+        return {**out, "n": str(r.n)}
+
+    doc.table(pd.DataFrame([row(r) for r in table.itertuples(index=False)]), "kpis",
+              "KPIs with confidence intervals")
     _analytic(doc, run, level)
     _provenance(doc, [run], result.seed, len(result.replications), level, sets, notes)
     return Report(doc.render(), pngs)
