@@ -71,3 +71,15 @@ def test_the_long_example_history_is_what_its_script_generates():
     shipped = (script.parent / "long_history.csv").read_text(encoding="utf-8")
     assert module.sample(module.LONG_DAYS, module.LONG_SEED).to_csv(index=False) == shipped
     assert module.LONG_SEED != module.SEED  # other random numbers than the short sample's
+
+
+def test_warnings_of_one_kind_are_said_once():
+    from salessim.api.backtesting import _grouped
+
+    notes = ["partial periods: the months 2026-01 are partly in the data (as-of 2026-03-06)",
+             "partial periods: the months 2026-04 are partly in the data (as-of 2026-04-05)",
+             "only 2 windows: the coverage cannot be judged",
+             "partial periods: the months 2026-05 are partly in the data (as-of 2026-05-05)"]
+    assert _grouped(notes) == [
+        "partial periods: the months 2026-01 are partly in the data (as-of 2026-03-06) (and 2 "
+        "more like it at other as-of dates)", "only 2 windows: the coverage cannot be judged"]

@@ -190,8 +190,23 @@ def backtest_text(table, scores: dict[str, Any], horizons=None,
                          f"{h.coverage_low:.0%} to {h.coverage_high:.0%})"
                          + ("; forecasts overlap at this horizon" if h.overlapping else ""))
     if warnings:
-        lines += ["Warnings", *(f"- {w}" for w in warnings)]
+        lines += ["Warnings", *(f"- {w}" for w in _grouped(warnings))]
     return "\n".join(lines)
+
+
+def _grouped(warnings: Sequence[str]) -> list[str]:
+    """The warnings with those of one kind (the words before the first colon) said once:
+    a calibration at each as-of date words the same finding with its own months or counts,
+    and 13 near-copies hide the one warning that differs."""
+    kinds: dict[str, list[str]] = {}
+    for w in warnings:
+        kinds.setdefault(w.split(":", 1)[0], []).append(w)
+    out = []
+    for same in kinds.values():
+        more = len(same) - 1
+        out.append(same[0] + (f" (and {more} more like it at other as-of dates)" if more
+                              else ""))
+    return out
 
 
 def quarters_text(view) -> str:
