@@ -2,11 +2,12 @@
 
 A quoted figure sits between two markers in the Markdown, ``<!-- fig:NAME -->`` and
 ``<!-- /fig:NAME -->`` (invisible when rendered); this script recomputes the text between
-them from fresh runs. ``python docs/figures.py`` reports every figure that differs (exit
-status 1 if any); ``--write`` rewrites them (and the demo's forest plot,
-docs/img/comparing_forest.png); ``--cheap`` limits it to the figures that take a few
-seconds, which the test suite checks on every run (tests/test_docs.py). ``make docs``
-runs ``--write``.
+them from fresh runs. ``python docs/figures.py`` (or ``--check``) reports every figure
+that differs, with exit status 1 if any; ``--write`` rewrites them (and the demo's forest
+plot, docs/img/comparing_forest.png); ``--cheap`` limits it to the quick figures and those
+of the demo's comparison (one run of ``make demo``'s scenarios, shared), which the test
+suite checks on every run (tests/test_docs.py), so the README's demo excerpt cannot go
+stale. ``make docs`` runs ``--write`` for all of them.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ def forecast_sample() -> str:
         read_pipeline,
         run_forecast,
     )
+    from salessim.forecast.hire import hire_value
     from salessim.scenario import load_scenario
 
     crm = ROOT / "examples" / "crm"
@@ -137,19 +139,25 @@ def forecast_sample() -> str:
     b = runs[0].bookings
     p10, p50, p90 = (fmt(float(x)) for x in np.quantile(b, [0.1, 0.5, 0.9]))
     p, low, high = runs[0].quota(1_800_000)
-    gains = paired(*runs, kpis=("bookings", "bookings_from_new")).set_index("kpi")
-    gain, new = gains.loc["bookings"], gains.loc["bookings_from_new"]
+    gains = paired(*runs, kpis=("bookings",)).set_index("kpi")
+    gain = gains.loc["bookings"]
+    with make_executor(None) as executor:  # the same replications again, with event logs
+        split = hire_value(runs[0].scenario, runs[1].scenario, "one more owner",
+                           DEFAULT_REPLICATIONS, base.seed, window=(0.0, runs[0].scenario.horizon),
+                           cohort=False, mapper=ordered_map(executor)).estimates
+    inc, pull = split["incremental.bookings"], split["pulled_forward.bookings"]
     from_open = np.median(runs[0].totals["bookings_from_open"])
     return (f"bookings to 30 September P10 {p10}, P50 {p50}, P90 {p90} (the chance to reach "
             f"1,800,000 is {p:.1%}, 95% CI {low:.1%} to {high:.1%}); the weighted pipeline of the "
             f"open deals is {fmt(runs[0].weighted_pipeline)} against a simulated P50 of "
             f"{fmt(float(from_open))} from them; one more owner books "
             f"{fmt(gain['difference'])} more (95% CI {fmt(gain['ci_low'])} to "
-            f"{fmt(gain['ci_high'])}) on the same random numbers, "
-            f"{fmt(new['difference'])} of it from new leads")
+            f"{fmt(gain['ci_high'])}) on the same random numbers: {fmt(inc.mean)} incremental "
+            f"(95% CI {fmt(inc.ci_low)} to {fmt(inc.ci_high)}) and {fmt(pull.mean)} pulled "
+            f"forward (95% CI {fmt(pull.ci_low)} to {fmt(pull.ci_high)})")
 
 
-@figure("demo-excerpt")
+@figure("demo-excerpt", cheap=True)
 def demo_excerpt() -> str:
     from salessim.reports.tables import comparison_frame, frame_text, verdicts_frame
 
@@ -226,7 +234,7 @@ def walk_saas() -> str:
 # --- docs/comparing.md -----------------------------------------------------------------------
 
 
-@figure("comparing-excerpt")
+@figure("comparing-excerpt", cheap=True)
 def comparing_excerpt() -> str:
     from salessim.reports.tables import comparison_frame, frame_text, verdicts_frame
 
@@ -241,7 +249,7 @@ def comparing_excerpt() -> str:
             f"the CI straddles it)\n{frame_text(verdicts_frame(c))}\n```\n")
 
 
-@figure("comparing-reading")
+@figure("comparing-reading", cheap=True)
 def comparing_reading() -> str:
     c = demo()
     e, k = "electronic_contracts", "combined"
@@ -337,7 +345,11 @@ def write(names: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="rewrite the documents")
-    parser.add_argument("--cheap", action="store_true", help="only the quick figures")
+    parser.add_argument("--check", action="store_true",
+                        help="report stale figures, exit status 1 if any (the default)")
+    parser.add_argument("--cheap", action="store_true",
+                        help="only the figures the test suite checks (the demo's and the "
+                             "quick ones)")
     parser.add_argument("names", nargs="*", help="figures to rerun (default: all)")
     args = parser.parse_args(argv)
     names = args.names or [n for n, (_, cheap) in FIGURES.items() if cheap or not args.cheap]

@@ -29,6 +29,7 @@ from salessim.forecast.gap import (
     pipeline_gap,
     signed_money,
 )
+from salessim.forecast.hire import forecast_hire_lines
 from salessim.forecast.score import quantiles
 from salessim.forecast.simulate import Forecast
 from salessim.forecast.tables import LABELS, bookings_rows, chance_text, kpi_value
@@ -267,6 +268,8 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     if chance is not None:
         lines.append(f"Chance to reach the quota of {money(quota)}: {chance[0]:.1%} "
                      f"(95% Wilson interval {chance[1]:.1%} to {chance[2]:.1%}).")
+    lines += forecast_hire_lines(forecast, others, forecast.scenario.seed if seed is None
+                                 else seed, money)  # staffing redesigns: new or sooner
     for line in lines:
         doc.paragraph(line)
     doc.paragraph(gap.sentence(forecast.until), css="note")
