@@ -126,7 +126,23 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     if not 0 < args.level < 1:
         raise UsageError(f"--level must be strictly between 0 and 1, got {args.level}")
-    print(results_report(args.dir, args.kpi or None, args.level))
+    analyses = args.contrasts or args.effects or args.metamodel
+    if args.reference and not args.contrasts:
+        raise UsageError("--reference is the design --contrasts compares against: add --contrasts")
+    if analyses and not args.kpi:
+        raise UsageError("name the KPI to analyse with --kpi (repeatable)")
+    if args.format == "text":
+        print(results_report(args.dir, args.kpi or None, args.level))
+    if analyses or args.format != "text":
+        from salessim.experiments.analysis_tables import analysis_report
+
+        kpis = args.kpi or list(dict.fromkeys(load_results(args.dir)["kpi"].dropna()))
+        if args.format == "text":
+            print()
+        print(analysis_report(args.dir, kpis, args.level, args.format,
+                              summary=args.format != "text", contrast=args.contrasts,
+                              reference=args.reference, effect=args.effects,
+                              metamodel=args.metamodel))
     if args.csv or args.plot:
         frame = load_results(args.dir)
         summary = summarise_results(frame, args.level)
@@ -202,6 +218,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: the second factor, if any)")
     p.add_argument("--png", metavar="FILE", help="where to write the plot "
                    "(default: DIR/plot-<KPI>-by-<FACTOR>.png)")
+    p.add_argument("--contrasts", action="store_true",
+                   help="each design against a reference, paired on replication (common "
+                        "random numbers), p-values Holm-adjusted")
+    p.add_argument("--reference", metavar="DESIGN",
+                   help="the design --contrasts compares against (default: the first)")
+    p.add_argument("--effects", action="store_true",
+                   help="main effects and two-way interactions of a two-level factorial, "
+                        "with intervals across replications")
+    p.add_argument("--metamodel", choices=("linear", "quadratic"),
+                   help="fit a response surface of the KPI on the numeric factors")
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
+                   help="tables as plain text (default), Markdown or LaTeX, with KPI units")
     p.set_defaults(func=cmd_results)
 
     p = subparsers.add_parser(
