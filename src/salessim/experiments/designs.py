@@ -7,7 +7,11 @@
   listed levels);
 - ``lhs``: a Latin hypercube of ``samples`` points: each factor's range is cut into
   ``samples`` strata of equal probability and every stratum is used exactly once, so even
-  a few designs cover every factor's whole range.
+  a few designs cover every factor's whole range;
+- ``fractional_factorial``: a 2^(k-p) fraction of the two-level factorial, from generators
+  such as ``D=ABC`` (factors lettered A, B, ... in the order written) or the standard
+  generators for ``fraction: p`` (:data:`STANDARD_GENERATORS`);
+- ``file``: the rows of a CSV design matrix (:func:`read_matrix`).
 
 Sampled designs are crossed with every base scenario, so scenarios are compared at the same
 points. Samples come from ``numpy.random.PCG64(seed)`` with a fixed order of draws: the
@@ -16,10 +20,13 @@ same file gives the same designs on every machine.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,6 +46,12 @@ class DesignLike(Protocol):
 
     @property
     def designs(self) -> Mapping[str, Mapping[str, Any]] | None: ...
+
+    @property
+    def generators(self) -> list[str] | None: ...
+
+    @property
+    def fraction(self) -> int | None: ...
 
 
 class SpecLike(Protocol):
@@ -131,18 +144,26 @@ def _ids(n: int, prefix: str = "d") -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(n)]
 
 
-def expand(spec: SpecLike, labels: list[str]) -> list[DesignPoint]:
+def expand(spec: SpecLike, labels: list[str], matrix: Path | None = None) -> list[DesignPoint]:
     """The designs of an experiment, in their fixed order.
 
     Args:
         spec: the experiment as written.
         labels: labels of the base scenarios, in order.
+        matrix: the CSV design matrix of a ``file`` design, resolved to a path.
 
     Raises:
         ValueError: the design cannot be built from the factors as given.
     """
     kind = spec.design.kind
     factors = spec.factors
+    if kind == "file":
+        if factors:
+            raise ValueError("a file design takes its factors from the CSV's columns: "
+                             "leave factors out (use fixed for values common to every design)")
+        if matrix is None:
+            raise ValueError("a file design needs file: the CSV design matrix")
+        return _matrix_points(read_matrix(matrix), labels)
     if kind == "list":
         if factors:
             raise ValueError("a list design does not use factors: write each design's values "
@@ -162,6 +183,8 @@ def expand(spec: SpecLike, labels: list[str]) -> list[DesignPoint]:
         _check_count(len(labels) * math.prod(len(v) for v in factors.values()))
         combos = [dict(zip(factors, combo, strict=True))
                   for combo in itertools.product(*factors.values())]
+    elif kind == "fractional_factorial":
+        combos = _fraction_combos(factors, spec.design.generators, spec.design.fraction)
     else:
         if not factors:
             raise ValueError(f"a {kind} design samples factors: give at least one")
@@ -184,3 +207,172 @@ def expand(spec: SpecLike, labels: list[str]) -> list[DesignPoint]:
         for i, (label, values) in enumerate(itertools.product(labels, combos))
     ]
     return points
+
+
+#: Generators of 2^(k-p) fractions of highest resolution (minimum aberration), as tabled
+#: in Montgomery, *Design and Analysis of Experiments*: (k, p) -> generators.
+STANDARD_GENERATORS: dict[tuple[int, int], tuple[str, ...]] = {
+    (3, 1): ("C=AB",), (4, 1): ("D=ABC",), (5, 1): ("E=ABCD",), (5, 2): ("D=AB", "E=AC"),
+    (6, 1): ("F=ABCDE",), (6, 2): ("E=ABC", "F=BCD"), (6, 3): ("D=AB", "E=AC", "F=BC"),
+    (7, 1): ("G=ABCDEF",), (7, 2): ("F=ABCD", "G=ABDE"), (7, 3): ("E=ABC", "F=BCD", "G=ACD"),
+    (7, 4): ("D=AB", "E=AC", "F=BC", "G=ABC"),
+    (8, 1): ("H=ABCDEFG",), (8, 2): ("G=ABCD", "H=ABEF"), (8, 3): ("F=ABC", "G=ABD", "H=BCDE"),
+    (8, 4): ("E=BCD", "F=ACD", "G=ABC", "H=ABD"),
+}
+
+_GENERATOR = re.compile(r"^\s*([A-Z])\s*=\s*(-?)\s*([A-Z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """A two-level fractional factorial in coded units.
+
+    Attributes:
+        matrix: designs x factors, entries -1 (first level) and +1 (second level); the
+            base factors in standard order (the first varies fastest).
+        words: the defining relation's words (``ABCD`` for I = ABCD; ``-ABCD`` for I = -ABCD).
+        resolution: the length of its shortest word (None for a full factorial).
+    """
+
+    matrix: np.ndarray
+    words: tuple[str, ...]
+    resolution: int | None
+
+
+def fractional_factorial(k: int, generators: list[str] | tuple[str, ...]) -> Fraction:
+    """The 2^(k-p) design of k factors lettered A, B, ... with p generators ``X=ABC``.
+
+    Each generator sets a factor to the product of base factors (``D=ABC``: D's level is the
+    product of A's, B's and C's, in coded units; ``D=-ABC`` the other half). The defining
+    relation holds every product of the generators' words ``I = ABCD``; the resolution is
+    the length of its shortest word: main effects are aliased with interactions of
+    ``resolution - 1`` factors.
+
+    Raises:
+        ValueError: a malformed generator, a letter beyond the k-th, a generated factor
+            used on a right-hand side or generated twice.
+    """
+    letters = [chr(ord("A") + i) for i in range(k)]
+    rules: dict[str, tuple[int, str]] = {}
+    for text in generators:
+        m = _GENERATOR.match(text)
+        if not m:
+            raise ValueError(f"a generator is written like D=ABC, got {text!r}")
+        left, sign, right = m.group(1), -1 if m.group(2) else 1, m.group(3)
+        for letter in (left, *right):
+            if letter not in letters:
+                raise ValueError(f"generator {text!r} names {letter}, but the {k} factors are "
+                                 f"{letters[0]}..{letters[-1]}")
+        if left in rules or len(set(right)) != len(right) or left in right:
+            raise ValueError(f"generator {text!r}: each factor is generated once, from "
+                             "distinct other factors")
+        rules[left] = (sign, right)
+    base = [x for x in letters if x not in rules]
+    used = {x for _, right in rules.values() for x in right}
+    if used & set(rules):
+        raise ValueError(f"generators {list(generators)}: write every generator in the base "
+                         f"factors {''.join(base)} only")
+    runs = np.array(list(itertools.product([-1, 1], repeat=len(base))))[:, ::-1]
+    columns = dict(zip(base, runs.T, strict=True))
+    for left, (sign, right) in rules.items():
+        columns[left] = sign * np.prod([columns[x] for x in right], axis=0)
+    matrix = np.column_stack([columns[x] for x in letters]).astype(int)
+    words = []
+    items = [(sign, set(right) | {left}) for left, (sign, right) in rules.items()]
+    for size in range(1, len(items) + 1):
+        for subset in itertools.combinations(items, size):
+            sign, word = 1, set[str]()
+            for s, w in subset:
+                sign, word = sign * s, word ^ w
+            words.append(("-" if sign < 0 else "") + "".join(sorted(word)))
+    resolution = min(len(w.lstrip("-")) for w in words) if words else None
+    return Fraction(matrix, tuple(sorted(words, key=lambda w: (len(w.lstrip("-")), w.lstrip("-")))),
+                    resolution)
+
+
+def _fraction_combos(factors: Mapping[str, Any], generators: list[str] | None,
+                     fraction: int | None) -> list[dict[str, Any]]:
+    for key, levels in factors.items():
+        if isinstance(levels, Range) or len(levels) != 2:
+            raise ValueError(f"a fractional factorial needs two levels per factor; {key!r} "
+                             "has " + ("a range" if isinstance(levels, Range)
+                                       else f"{len(levels)}"))
+    k = len(factors)
+    if generators is None:
+        if (k, fraction) not in STANDARD_GENERATORS:
+            known = ", ".join(f"2^({a}-{b})" for a, b in STANDARD_GENERATORS)
+            raise ValueError(f"no standard generators for 2^({k}-{fraction}) (known: {known}); "
+                             "write generators: [D=ABC, ...]")
+        generators = list(STANDARD_GENERATORS[(k, fraction or 0)])
+    matrix = fractional_factorial(k, generators).matrix
+    levels = list(factors.values())
+    return [{key: levels[j][(row[j] + 1) // 2] for j, key in enumerate(factors)}
+            for row in matrix]
+
+
+def _parse_cell(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_matrix(path: Path) -> list[tuple[str | None, str | None, dict[str, Any]]]:
+    """The rows of a CSV design matrix: (design id or None, scenario or None, values).
+
+    The header names the factors (dotted scenario keys); optional columns ``design`` (the
+    designs' names) and ``scenario`` (a base scenario's label). Cells are numbers where they
+    read as numbers, text otherwise.
+
+    Raises:
+        ValueError: naming the file, line and column of an empty cell, a repeated design
+            name, or a file with no rows.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            lines = list(csv.reader(handle))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the design matrix ({exc.strerror})") from None
+    if len(lines) < 2:
+        raise ValueError(f"{path}: a design matrix needs a header and at least one row")
+    header = [h.strip() for h in lines[0]]
+    rows, seen = [], set()
+    for number, cells in enumerate(lines[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise ValueError(f"{path}:{number}: {len(cells)} cells, the header has {len(header)}")
+        values: dict[str, Any] = {}
+        for name, cell in zip(header, cells, strict=True):
+            if not cell.strip():
+                raise ValueError(f"{path}:{number}: column {name!r} is empty")
+            values[name] = _parse_cell(cell.strip())
+        design = values.pop("design", None)
+        scenario = values.pop("scenario", None)
+        if design is not None:
+            design = str(design)
+            if not re.match(r"^[A-Za-z0-9_\-]+$", design) or design in seen:
+                raise ValueError(f"{path}:{number}: design name {design!r} is repeated or not "
+                                 "letters, digits, _ and -")
+            seen.add(design)
+        rows.append((design, None if scenario is None else str(scenario), values))
+    return rows
+
+
+def _matrix_points(rows: list[tuple[str | None, str | None, dict[str, Any]]],
+                   labels: list[str]) -> list[DesignPoint]:
+    """Named rows keep their name and scenario (default: the first); unnamed rows are
+    crossed with every base scenario and numbered ``d000``..."""
+    if all(name is not None for name, _, _ in rows):
+        return [DesignPoint(str(name), scenario or labels[0], values, ("design", "file"))
+                for name, scenario, values in rows]
+    if any(name is not None or scenario is not None for name, scenario, _ in rows):
+        raise ValueError("a design matrix names every design in its design column or none, "
+                         "and a scenario column needs the design column")
+    combos = [values for _, _, values in rows]
+    _check_count(len(labels) * len(combos))
+    ids = _ids(len(labels) * len(combos))
+    return [DesignPoint(ids[i], label, values, ("design", "file"))
+            for i, (label, values) in enumerate(itertools.product(labels, combos))]
