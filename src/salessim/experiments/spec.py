@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -46,6 +47,7 @@ from salessim.experiments.documents import (
 from salessim.scenario.base import Frozen, Id
 from salessim.scenario.load import (
     Document,
+    located_problems,
     read_document,
     resolved,
     scenario_hash,
@@ -266,6 +268,26 @@ def load_experiment(path: str | Path) -> Experiment:
     """
     path = Path(path)
     spec, doc = read_spec(path, ExperimentSpec)
+    return _build(spec, doc, path)
+
+
+def experiment_from_mapping(data: dict[str, Any], base: str | Path = ".") -> Experiment:
+    """An experiment from its keys as a Python mapping (as an experiment file would write
+    them); scenario and design-matrix files are relative to ``base``.
+
+    Raises:
+        ScenarioError: a key breaks a rule (named by its field; there is no file line).
+    """
+    path = Path(base) / f"<{data.get('name', 'experiment')}>"
+    doc = Document(dict(data), {}, [str(path)])
+    try:
+        spec = ExperimentSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ScenarioError(located_problems(doc, exc, ExperimentSpec)) from None
+    return _build(spec, doc, path)
+
+
+def _build(spec: ExperimentSpec, doc: Document, path: Path) -> Experiment:
     files = spec.scenario_files()
     keys: list[tuple[str, ...]]
     if isinstance(spec.scenarios, dict):
