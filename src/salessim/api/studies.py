@@ -61,9 +61,11 @@ def experiment(scenarios: str | Path | Sequence[str | Path] | dict[str, str | Pa
                             "fixed": dict(fixed or {})}
     if design is not None:
         data["design"] = dict(design) if isinstance(design, dict) else _matrix(design)
-    for key, value in (("replications", replications), ("seed", seed), ("kpis", kpis)):
+    for key, value in (("replications", replications), ("seed", seed)):
         if value is not None:
-            data[key] = list(value) if key == "kpis" else value
+            data[key] = value
+    if kpis is not None:
+        data["kpis"] = list(kpis)
     return experiment_from_mapping(data, base)
 
 
