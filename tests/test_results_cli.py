@@ -99,3 +99,29 @@ def test_tables_in_markdown_and_latex_carry_units(folder, capsys, fmt, marks):
 def test_bad_analysis_options_exit_2(folder, capsys, argv, message):
     assert main(["results", str(folder), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_plots_are_labelled_from_the_kpi_registry(folder):
+    from salessim.experiments import plot_kpi_by_factor, summarise_results
+
+    summary = summarise_results(load_results(folder))
+    fig = plot_kpi_by_factor(summary, "win_rate", "roles.rep.headcount",
+                             "stages.close.delay.mean")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Win rate (%)" and ax.get_title().startswith("Win rate by")
+    mean = summary[(summary["kpi"] == "win_rate") & (summary["design"] == "d000")]["mean"]
+    assert 100 * float(mean.iloc[0]) in [float(y) for line in ax.lines for y in line.get_ydata()]
+    fig = plot_kpi_by_factor(summary, "cycle_time_won_median", "roles.rep.headcount",
+                             "stages.close.delay.mean", time_unit="day")
+    assert fig.axes[0].get_ylabel() == "Median cycle time of won deals (days)"
+
+
+def test_render_escapes_latex_and_markdown():
+    from salessim.experiments.analysis_tables import render
+
+    latex = render("a_b & 5%", ["x", "y"], [["p_1", "1|2"]], "latex")
+    assert r"\caption{a\_b \& 5\%}" in latex and r"p\_1 & 1|2 \\" in latex
+    assert latex.splitlines()[3] == r"\begin{tabular}{lr}"
+    markdown = render("cap", ["x", "y"], [["p_1", "1|2"]], "markdown")
+    assert markdown.splitlines() == ["**cap**", "", "| x | y |", "|---|---:|",
+                                     r"| p_1 | 1\|2 |"]

@@ -156,7 +156,11 @@ def cmd_results(args: argparse.Namespace) -> int:
             x = args.x or factors[0]
             by = args.by or next((f for f in factors if f != x), None)
             png = Path(args.png) if args.png else Path(args.dir) / f"plot-{args.plot}-by-{x}.png"
-            plot_kpi_by_factor(summary, args.plot, x, by, png, args.level)
+            from salessim.experiments.analysis_tables import time_unit_of
+            from salessim.experiments.store import read_manifest
+
+            plot_kpi_by_factor(summary, args.plot, x, by, png, args.level,
+                               time_unit_of(read_manifest(args.dir)))
             print(f"wrote {png}")
     return 0
 
