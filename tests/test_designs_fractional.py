@@ -131,7 +131,7 @@ def test_a_named_csv_matrix_keeps_the_names(tmp_path):
 
 
 @pytest.mark.parametrize("csv, message", [
-    ("roles.rep.headcount\n1\n\n0\n", "headcount"),           # a bad level: validated
+    ("roles.rep.headcount\n1\n\n0\n", r"m.csv:4: roles.rep.headcount.*\[in design d001\]"),
     ("roles.rep.headcount,horizon\n1,\n", r"m.csv:2: column 'horizon' is empty"),
     ("design,horizon\na,10\na,20\n", r"m.csv:3: design name 'a' is repeated"),
     ("horizon\n", "at least one row"),

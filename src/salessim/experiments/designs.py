@@ -111,12 +111,14 @@ class DesignPoint:
         scenario: label of the base scenario.
         values: dotted scenario key -> value.
         source: where the values were written in the spec (for error messages).
+        at: file and line that wrote the values when not the spec (a CSV design matrix).
     """
 
     id: str
     scenario: str
     values: dict[str, Any] = field(default_factory=dict)
     source: tuple[str, ...] = ("factors",)
+    at: tuple[str, int] | None = None
 
     def origin(self, key: str) -> tuple[str, ...]:
         """The spec path that wrote ``key``'s value."""
@@ -163,7 +165,7 @@ def expand(spec: SpecLike, labels: list[str], matrix: Path | None = None) -> lis
                              "leave factors out (use fixed for values common to every design)")
         if matrix is None:
             raise ValueError("a file design needs file: the CSV design matrix")
-        return _matrix_points(read_matrix(matrix), labels)
+        return _matrix_points(read_matrix(matrix), labels, matrix)
     if kind == "list":
         if factors:
             raise ValueError("a list design does not use factors: write each design's values "
@@ -319,8 +321,11 @@ def _parse_cell(text: str) -> Any:
     return text
 
 
-def read_matrix(path: Path) -> list[tuple[str | None, str | None, dict[str, Any]]]:
-    """The rows of a CSV design matrix: (design id or None, scenario or None, values).
+Row = tuple[str | None, str | None, dict[str, Any], int]
+
+
+def read_matrix(path: Path) -> list[Row]:
+    """The rows of a CSV design matrix: (design id or None, scenario or None, values, line).
 
     The header names the factors (dotted scenario keys); optional columns ``design`` (the
     designs' names) and ``scenario`` (a base scenario's label). Cells are numbers where they
@@ -357,22 +362,21 @@ def read_matrix(path: Path) -> list[tuple[str | None, str | None, dict[str, Any]
                 raise ValueError(f"{path}:{number}: design name {design!r} is repeated or not "
                                  "letters, digits, _ and -")
             seen.add(design)
-        rows.append((design, None if scenario is None else str(scenario), values))
+        rows.append((design, None if scenario is None else str(scenario), values, number))
     return rows
 
 
-def _matrix_points(rows: list[tuple[str | None, str | None, dict[str, Any]]],
-                   labels: list[str]) -> list[DesignPoint]:
+def _matrix_points(rows: list[Row], labels: list[str], path: Path) -> list[DesignPoint]:
     """Named rows keep their name and scenario (default: the first); unnamed rows are
     crossed with every base scenario and numbered ``d000``..."""
-    if all(name is not None for name, _, _ in rows):
-        return [DesignPoint(str(name), scenario or labels[0], values, ("design", "file"))
-                for name, scenario, values in rows]
-    if any(name is not None or scenario is not None for name, scenario, _ in rows):
+    where = ("design", "file")
+    if all(name is not None for name, *_ in rows):
+        return [DesignPoint(str(name), scenario or labels[0], values, where, (str(path), line))
+                for name, scenario, values, line in rows]
+    if any(name is not None or scenario is not None for name, scenario, *_ in rows):
         raise ValueError("a design matrix names every design in its design column or none, "
                          "and a scenario column needs the design column")
-    combos = [values for _, _, values in rows]
-    _check_count(len(labels) * len(combos))
-    ids = _ids(len(labels) * len(combos))
-    return [DesignPoint(ids[i], label, values, ("design", "file"))
-            for i, (label, values) in enumerate(itertools.product(labels, combos))]
+    _check_count(len(labels) * len(rows))
+    ids = _ids(len(labels) * len(rows))
+    return [DesignPoint(ids[i], label, row[2], where, (str(path), row[3]))
+            for i, (label, row) in enumerate(itertools.product(labels, rows))]

@@ -327,7 +327,7 @@ def _build(spec: ExperimentSpec, doc: Document, path: Path) -> Experiment:
     for d in designs:
         values = {**spec.fixed, **d.values}
         origins = {k: doc.locate(("fixed", k)) for k in spec.fixed}
-        origins.update({k: doc.locate(d.origin(k)) for k in d.values})
+        origins.update({k: d.at or doc.locate(d.origin(k)) for k in d.values})
         scenarios[d.id] = design_scenario(base_docs[d.scenario], values, origins,
                                           f"design {d.id}")
     first = scenarios[designs[0].id]
