@@ -160,3 +160,19 @@ def test_metamodel_needs_more_designs_than_terms():
     frame = table(designs, {d: [1.0, 2.0] for d in designs})
     with pytest.raises(UsageError, match="more designs"):
         fit_metamodel(frame, "won", "quadratic")
+
+
+def test_all_pairs_are_the_later_minus_the_earlier_holm_over_all():
+    diffs = {"a": [0.0, 0.0, 0.0], "b": [1.0, 2.0, 3.0], "c": [5.0, 5.5, 7.0]}
+    frame = table({d: {"f": i} for i, d in enumerate(diffs)},
+                  {d: [10 * r + x for r, x in enumerate(v)] for d, v in diffs.items()})
+    got = contrasts(frame, "won", all_pairs=True)
+    assert list(zip(got["reference"], got["design"], strict=True)) == [
+        ("a", "b"), ("a", "c"), ("b", "c")]
+    assert got["difference"].tolist() == pytest.approx([2.0, 17.5 / 3, 17.5 / 3 - 2.0])
+    from salessim.stats import holm
+
+    assert got["p_holm"].to_numpy() == pytest.approx(holm(got["p_value"].to_numpy()))
+    assert got["p_holm"].max() <= 1 and (got["p_holm"] >= got["p_value"]).all()
+    with pytest.raises(UsageError, match="no single reference"):
+        contrasts(frame, "won", reference="a", all_pairs=True)

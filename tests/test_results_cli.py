@@ -70,7 +70,7 @@ def test_contrasts_effects_and_metamodel_from_the_command_line(folder, capsys):
     assert main(["results", str(folder), "--kpi", "won", "--contrasts", "--reference", "d003",
                  "--effects", "--metamodel", "linear"]) == 0
     out = capsys.readouterr().out
-    assert "each design against d003, paired on replication" in out
+    assert "each design against d003 (design minus reference), paired on replication" in out
     assert "Holm-adjusted over 3 contrasts" in out
     assert "roles.rep.headcount x stages.close.delay.mean" in out
     assert "linear response surface fitted to 4 design means" in out
@@ -93,6 +93,7 @@ def test_tables_in_markdown_and_latex_carry_units(folder, capsys, fmt, marks):
 
 @pytest.mark.parametrize("argv, message", [
     (["--reference", "d001"], "add --contrasts"),
+    (["--contrasts", "--all-pairs", "--reference", "d001", "--kpi", "won"], "leave out"),
     (["--contrasts"], "--kpi"),
     (["--contrasts", "--kpi", "won", "--reference", "zz"], "no design 'zz'"),
 ])
@@ -125,3 +126,11 @@ def test_render_escapes_latex_and_markdown():
     markdown = render("cap", ["x", "y"], [["p_1", "1|2"]], "markdown")
     assert markdown.splitlines() == ["**cap**", "", "| x | y |", "|---|---:|",
                                      r"| p_1 | 1\|2 |"]
+
+
+def test_all_pairs_from_the_command_line(folder, capsys):
+    assert main(["results", str(folder), "--kpi", "won", "--contrasts", "--all-pairs",
+                 "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "every pair of designs" in out and "Holm-adjusted over 6 contrasts" in out
+    assert "| d003 | d002 |" in out

@@ -127,8 +127,11 @@ def cmd_results(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1:
         raise UsageError(f"--level must be strictly between 0 and 1, got {args.level}")
     analyses = args.contrasts or args.effects or args.metamodel
-    if args.reference and not args.contrasts:
-        raise UsageError("--reference is the design --contrasts compares against: add --contrasts")
+    if (args.reference or args.all_pairs) and not args.contrasts:
+        option = "--reference" if args.reference else "--all-pairs"
+        raise UsageError(f"{option} chooses what --contrasts compares: add --contrasts")
+    if args.reference and args.all_pairs:
+        raise UsageError("--all-pairs compares every pair: leave out --reference")
     if analyses and not args.kpi:
         raise UsageError("name the KPI to analyse with --kpi (repeatable)")
     if args.format == "text":
@@ -141,7 +144,8 @@ def cmd_results(args: argparse.Namespace) -> int:
             print()
         print(analysis_report(args.dir, kpis, args.level, args.format,
                               summary=args.format != "text", contrast=args.contrasts,
-                              reference=args.reference, effect=args.effects,
+                              reference=args.reference, all_pairs=args.all_pairs,
+                              effect=args.effects,
                               metamodel=args.metamodel))
     if args.csv or args.plot:
         frame = load_results(args.dir)
@@ -227,6 +231,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "random numbers), p-values Holm-adjusted")
     p.add_argument("--reference", metavar="DESIGN",
                    help="the design --contrasts compares against (default: the first)")
+    p.add_argument("--all-pairs", action="store_true",
+                   help="--contrasts between every pair of designs, Holm-adjusted over all")
     p.add_argument("--effects", action="store_true",
                    help="main effects and two-way interactions of a two-level factorial, "
                         "with intervals across replications")

@@ -62,7 +62,7 @@ CONTRAST_COLUMNS = ["kpi", "design", "reference", "n", "reference_mean", "design
 
 
 def contrasts(frame: pd.DataFrame, kpi: str, reference: str | None = None,
-              level: float = 0.95) -> pd.DataFrame:
+              level: float = 0.95, all_pairs: bool = False) -> pd.DataFrame:
     """Every design against a reference, paired on replication (common random numbers).
 
     For design d and replication r the paired difference is y[d, r] - y[ref, r]; its mean
@@ -77,9 +77,13 @@ def contrasts(frame: pd.DataFrame, kpi: str, reference: str | None = None,
         kpi: the KPI compared.
         reference: the reference design id (default: the first design).
         level: confidence level of the intervals.
+        all_pairs: every pair of designs instead (the later design minus the earlier, in
+            design order), Holm-adjusted over all K (K - 1) / 2 of them: the paired
+            counterpart of Tukey's all-pairwise comparisons, valid under common random
+            numbers where Tukey's equal-variance independent-means assumption is not.
 
     Returns:
-        One row per other design: :data:`CONTRAST_COLUMNS`.
+        One row per contrast: :data:`CONTRAST_COLUMNS`.
 
     Raises:
         UsageError: unknown KPI or reference design, or a single design.
@@ -87,21 +91,24 @@ def contrasts(frame: pd.DataFrame, kpi: str, reference: str | None = None,
     check_level(level)
     wide = replication_table(frame, kpi)
     designs = list(wide.columns)
-    reference = designs[0] if reference is None else reference
-    if reference not in designs:
+    if all_pairs and reference is not None:
+        raise UsageError("all pairs have no single reference: give one or the other")
+    if reference is not None and reference not in designs:
         raise UsageError(f"no design {reference!r} in the results (designs: "
                          f"{', '.join(designs[:10])}{' ...' if len(designs) > 10 else ''})")
     if len(designs) < 2:
         raise UsageError("contrasts need at least two designs")
-    base = wide[reference].to_numpy()
+    if all_pairs:
+        pairs = list(itertools.combinations(designs, 2))
+    else:
+        ref = designs[0] if reference is None else reference
+        pairs = [(ref, d) for d in designs if d != ref]
     rows = []
-    for design in designs:
-        if design == reference:
-            continue
-        other = wide[design].to_numpy()
+    for against, design in pairs:
+        base, other = wide[against].to_numpy(), wide[design].to_numpy()
         est = stats.paired_difference(base, other, level)
         both = np.isfinite(base) & np.isfinite(other)
-        rows.append({"kpi": kpi, "design": design, "reference": reference, "n": est.n,
+        rows.append({"kpi": kpi, "design": design, "reference": against, "n": est.n,
                      "reference_mean": float(np.mean(base[both])) if both.any() else np.nan,
                      "design_mean": float(np.mean(other[both])) if both.any() else np.nan,
                      "difference": est.mean, "ci_low": est.ci_low, "ci_high": est.ci_high,

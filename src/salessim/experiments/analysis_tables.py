@@ -93,12 +93,17 @@ def contrasts_table(frame: pd.DataFrame, time_unit: str | None = None, level: fl
     scale, unit = _scale(kpi), _unit(kpi, time_unit)
     diff = _unit(kpi, time_unit, difference=True)
     reference = str(frame["reference"].iloc[0])
-    header = ["design", _with(f"mean of {reference}", unit), _with("mean", unit),
-              _with("difference", diff), f"{level:.0%} CI", "n", "p", "p (Holm)"]
-    rows = [[str(r["design"]), _num(r["reference_mean"], scale), _num(r["design_mean"], scale),
+    pairs = frame["reference"].nunique() > 1
+    header = ["design", *(["reference"] if pairs else []),
+              _with("mean of reference" if pairs else f"mean of {reference}", unit),
+              _with("mean", unit), _with("difference", diff), f"{level:.0%} CI", "n", "p",
+              "p (Holm)"]
+    rows = [[str(r["design"]), *([str(r["reference"])] if pairs else []),
+             _num(r["reference_mean"], scale), _num(r["design_mean"], scale),
              _num(r["difference"], scale), _ci(r["ci_low"], r["ci_high"], scale), str(r["n"]),
              _p(r["p_value"]), _p(r["p_holm"])] for r in frame.to_dict("records")]
-    caption = (f"{registry.label(kpi)}: each design against {reference}, paired on "
+    what = "every pair of designs" if pairs else f"each design against {reference}"
+    caption = (f"{registry.label(kpi)}: {what} (design minus reference), paired on "
                f"replication (common random numbers); p-values Holm-adjusted over "
                f"{len(frame)} contrasts")
     return render(caption, header, rows, fmt)
@@ -154,7 +159,8 @@ def time_unit_of(manifest: dict[str, Any]) -> str | None:
 
 def analysis_report(root: str, kpis: list[str], level: float = 0.95, fmt: str = "text", *,
                     summary: bool = False, contrast: bool = False,
-                    reference: str | None = None, effect: bool = False,
+                    reference: str | None = None, all_pairs: bool = False,
+                    effect: bool = False,
                     metamodel: str | None = None) -> str:
     """The asked analyses of a results folder, one block per KPI, in one format.
 
@@ -164,7 +170,8 @@ def analysis_report(root: str, kpis: list[str], level: float = 0.95, fmt: str = 
         level: confidence level.
         fmt: ``text``, ``markdown`` or ``latex``.
         summary: include each KPI's mean and interval per design.
-        contrast: paired contrasts against ``reference`` (default: the first design).
+        contrast: paired contrasts against ``reference`` (default: the first design), or
+            between every pair of designs with ``all_pairs``.
         effect: main effects and two-way interactions (two-level factorials).
         metamodel: ``linear`` or ``quadratic`` to fit a response surface.
     """
@@ -183,7 +190,7 @@ def analysis_report(root: str, kpis: list[str], level: float = 0.95, fmt: str = 
         if table is not None:
             blocks.append(summary_table(table, kpi, factor_columns(frame), unit, level, fmt))
         if contrast:
-            blocks.append(contrasts_table(contrasts(frame, kpi, reference, level), unit, level,
+            blocks.append(contrasts_table(contrasts(frame, kpi, reference, level, all_pairs), unit, level,
                                           fmt))
         if effect:
             blocks.append(effects_table(effects(frame, kpi, level), unit, level, fmt))
