@@ -176,3 +176,13 @@ def test_all_pairs_are_the_later_minus_the_earlier_holm_over_all():
     assert got["p_holm"].max() <= 1 and (got["p_holm"] >= got["p_value"]).all()
     with pytest.raises(UsageError, match="no single reference"):
         contrasts(frame, "won", reference="a", all_pairs=True)
+
+
+def test_a_failed_run_drops_its_replication_from_the_pairs_it_belongs_to():
+    frame = factorial(2, lambda xs: 1.0 + xs[0], reps=5, noise=0.5)
+    bad = (frame["design"] == "d003") & (frame["replication"] == 2)
+    frame.loc[bad, ["status", "value"]] = ["error", np.nan]
+    got = contrasts(frame, "won").set_index("design")
+    assert got.loc["d001", "n"] == 5 and got.loc["d003", "n"] == 4
+    eff = effects(frame, "won").set_index("effect")
+    assert set(eff["n"]) == {4}
