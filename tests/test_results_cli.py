@@ -120,7 +120,8 @@ def test_plots_are_labelled_from_the_kpi_registry(folder):
 def test_render_escapes_latex_and_markdown():
     from salessim.experiments.analysis_tables import render
 
-    latex = render("a_b & 5%", ["x", "y"], [["p_1", "1|2"]], "latex")
+    latex = render("a_b & 5%", ["x", "y"], [["p_1", "1|2"], ["<0.0001", "x^2"]], "latex")
+    assert r"\textless{}0.0001 & x\^{}2" in latex
     assert r"\caption{a\_b \& 5\%}" in latex and r"p\_1 & 1|2 \\" in latex
     assert latex.splitlines()[3] == r"\begin{tabular}{lr}"
     markdown = render("cap", ["x", "y"], [["p_1", "1|2"]], "markdown")

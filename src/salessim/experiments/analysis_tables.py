@@ -3,8 +3,8 @@
 Labels and units come from the KPI registry (:mod:`salessim.kpis`): a share is shown in
 percent and its differences in percentage points; a time in the scenario's time unit.
 LaTeX tables are ``tabular`` environments inside a ``table`` float with a caption, with
-``&``, ``%``, ``_``, ``#``, ``$``, ``{``, ``}`` escaped; Markdown tables are GitHub pipe
-tables under a bold caption.
+LaTeX's special characters escaped (and ``<``, ``>``, which text mode does not print as
+such); Markdown tables are GitHub pipe tables under a bold caption.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from salessim.experiments.analysis_fit import Metamodel
 FORMATS = ("text", "markdown", "latex")
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-          "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+          "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+          "<": r"\textless{}", ">": r"\textgreater{}"}
 
 
 def _latex(text: str) -> str:
