@@ -157,3 +157,24 @@ def test_latin_hypercube_has_one_point_per_stratum_per_factor(tmp_path):
     horizon = np.array([d.values["horizon"] for d in exp.designs])
     assert sorted(np.floor((rate - 1) / 7 * n).astype(int)) == list(range(n))
     assert sorted(np.floor((horizon - 10) / 70 * n).astype(int)) == list(range(n))
+
+
+def test_sobol_points_are_the_published_sequence_and_balanced(tmp_path):
+    factors = "factors:\n  sources.web.rate: {low: 1, high: 9}\n  horizon: {low: 10, high: 18}\n"
+    exp = load_experiment(_write(tmp_path, "{kind: sobol, samples: 8}", factors))
+    rate = [d.values["sources.web.rate"] - 1 for d in exp.designs]
+    horizon = [d.values["horizon"] - 10 for d in exp.designs]
+    # The first points of Sobol's sequence (Joe-Kuo direction numbers), times 8.
+    assert rate == [0, 4, 6, 2, 3, 7, 5, 1]
+    assert horizon == [0, 4, 2, 6, 3, 7, 1, 5]
+    assert sorted(int(r) for r in rate) == list(range(8))  # one per stratum
+
+
+@pytest.mark.parametrize("design, message", [
+    ("{kind: sobol, samples: 6}", "power of two"),
+    ("{kind: sobol, samples: 8, seed: 3}", "takes no seed"),
+])
+def test_bad_sobol_specs(tmp_path, design, message):
+    factors = "factors:\n  horizon: {low: 10, high: 18}\n"
+    with pytest.raises(ScenarioError, match=message):
+        load_experiment(_write(tmp_path, design, factors))

@@ -8,6 +8,9 @@
 - ``lhs``: a Latin hypercube of ``samples`` points: each factor's range is cut into
   ``samples`` strata of equal probability and every stratum is used exactly once, so even
   a few designs cover every factor's whole range;
+- ``sobol``: the first ``samples`` points (a power of two) of the unscrambled Sobol
+  sequence, a fixed low-discrepancy set that fills the factors' joint range more evenly
+  than random points;
 - ``fractional_factorial``: a 2^(k-p) fraction of the two-level factorial, from generators
   such as ``D=ABC`` (factors lettered A, B, ... in the order written) or the standard
   generators for ``fraction: p`` (:data:`STANDARD_GENERATORS`);
@@ -194,8 +197,11 @@ def expand(spec: SpecLike, labels: list[str], matrix: Path | None = None) -> lis
         _check_count(len(labels) * n)
         rng = np.random.Generator(np.random.PCG64(spec.design.seed))
         columns: dict[str, list[Any]] = {}
-        for key, levels in factors.items():
-            if kind == "lhs":
+        sobol = _sobol(n, len(factors)) if kind == "sobol" else None
+        for j, (key, levels) in enumerate(factors.items()):
+            if sobol is not None:
+                u = sobol[:, j]
+            elif kind == "lhs":
                 # One draw per stratum, strata in random order: every stratum used once.
                 u = (rng.permutation(n) + rng.random(n)) / n
             else:
@@ -310,6 +316,18 @@ def _fraction_combos(factors: Mapping[str, Any], generators: list[str] | None,
     levels = list(factors.values())
     return [{key: levels[j][(row[j] + 1) // 2] for j, key in enumerate(factors)}
             for row in matrix]
+
+
+def _sobol(n: int, d: int) -> np.ndarray:
+    """The first n points of the unscrambled Sobol sequence in d dimensions (Joe and Kuo's
+    direction numbers, as scipy.stats.qmc has them): fixed, so no seed. n must be a power of
+    two, where each dimension's points fall one in each of n equal strata."""
+    if n & (n - 1):
+        raise ValueError(f"a sobol design needs samples a power of two (its points are balanced "
+                         f"only then), got {n}")
+    from scipy.stats import qmc  # only for this kind
+
+    return np.asarray(qmc.Sobol(d, scramble=False).random(n))
 
 
 def _parse_cell(text: str) -> Any:

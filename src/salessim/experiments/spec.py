@@ -110,8 +110,9 @@ class DesignSpec(Frozen):
         kind: ``full_factorial`` (every combination of the levels), ``list`` (named designs
             written out), ``random`` (independent uniform samples), ``lhs`` (Latin hypercube
             samples: each factor's range cut into ``samples`` equal strata, each used once),
+            ``sobol`` (the first ``samples`` points of the unscrambled Sobol sequence),
             ``fractional_factorial`` (a 2^(k-p) fraction) or ``file`` (a CSV design matrix).
-        samples: number of designs drawn (random, lhs).
+        samples: number of designs drawn (random, lhs, sobol).
         seed: seed of the sampling (random, lhs); the designs are the same on every machine.
         designs: for ``list``: design name -> {dotted key: value, scenario: label}.
         generators: for ``fractional_factorial``: ``["D=ABC", ...]``, factors lettered A, B,
@@ -120,7 +121,7 @@ class DesignSpec(Frozen):
         file: for ``file``: the CSV design matrix, relative to the experiment file.
     """
 
-    kind: Literal["full_factorial", "list", "random", "lhs", "fractional_factorial",
+    kind: Literal["full_factorial", "list", "random", "lhs", "sobol", "fractional_factorial",
                   "file"] = "full_factorial"
     samples: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
@@ -149,10 +150,13 @@ class DesignSpec(Frozen):
         if (self.kind == "file") != (self.file is not None):
             raise ValueError("a file design needs file: a CSV design matrix" if self.file is None
                              else f"file is for file designs, not {self.kind}")
-        if self.kind in ("random", "lhs") and self.samples is None:
+        if self.kind == "sobol" and "seed" in self.model_fields_set:
+            raise ValueError("a sobol design is the fixed (unscrambled) Sobol sequence: it "
+                             "takes no seed")
+        if self.kind in ("random", "lhs", "sobol") and self.samples is None:
             raise ValueError(f"a {self.kind} design needs samples: the number of designs to draw")
-        if self.kind not in ("random", "lhs") and self.samples is not None:
-            raise ValueError(f"samples is for random and lhs designs, not {self.kind}")
+        if self.kind not in ("random", "lhs", "sobol") and self.samples is not None:
+            raise ValueError(f"samples is for random, lhs and sobol designs, not {self.kind}")
         if self.kind == "list" and self.designs is None:
             raise ValueError("a list design needs designs: name -> {key: value}")
         if self.kind != "list" and self.designs is not None:
