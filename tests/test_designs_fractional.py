@@ -11,7 +11,7 @@ import pytest
 
 from salessim.errors import ScenarioError
 from salessim.experiments import load_experiment
-from salessim.experiments.designs import STANDARD_GENERATORS, fractional_factorial
+from salessim.experiments.designs_fractional import STANDARD_GENERATORS, fractional_factorial
 
 TINY = """\
 name: tiny

@@ -179,7 +179,7 @@ def effects(frame: pd.DataFrame, kpi: str, level: float = 0.95,
     numbers cancel from it. Replications without a value for every design are left out.
 
     In a fractional factorial an effect is aliased with the words of its alias set (see
-    :func:`salessim.experiments.designs.fractional_factorial`).
+    :func:`salessim.experiments.designs_fractional.fractional_factorial`).
 
     Raises:
         UsageError: unknown KPI; no factor varies; a factor with more than two levels; an
