@@ -4,7 +4,7 @@
 :func:`run_forecast` simulates the bookings to a date from them and the leads to come.
 """
 
-from salessim.forecast.deals import Snapshot, parse_date, read_pipeline
+from salessim.forecast.deals import Snapshot, parse_date, parse_until, read_pipeline, until_text
 from salessim.forecast.simulate import (
     DEFAULT_REPLICATIONS,
     Forecast,
@@ -15,4 +15,5 @@ from salessim.forecast.simulate import (
 )
 
 __all__ = ["DEFAULT_REPLICATIONS", "Forecast", "Snapshot", "forecast_scenario", "paired",
-           "parse_date", "read_pipeline", "run_forecast", "win_probability"]
+           "parse_date", "parse_until", "read_pipeline", "run_forecast", "until_text",
+           "win_probability"]
