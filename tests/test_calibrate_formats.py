@@ -277,10 +277,13 @@ def test_parquet_and_time_zones_read_like_csv(tmp_path):
     frame.to_parquet(tmp_path / "h.parquet")
     parquet = read_visits(tmp_path / "h.parquet")
     pd.testing.assert_frame_equal(parquet.visits, csv.visits, check_dtype=False)
-    # The same instants written in another zone are the same UTC times.
-    shifted = HISTORY.replace("2026-03-02 00:00", "2026-03-02T01:00:00+01:00")
+    # A time with a zone offset keeps its own wall clock (weekdays and hours are the
+    # export's, not UTC's); --timezone expresses every instant in one zone instead.
+    shifted = HISTORY.replace("2026-03-02 00:00", "2026-03-01T23:00:00-01:00")
     zoned = read_visits(write(tmp_path, "z.csv", shifted))
-    assert zoned.visits["entered_at"].min() == pd.Timestamp("2026-03-02")
+    assert zoned.visits["entered_at"].min() == pd.Timestamp("2026-03-01 23:00")
+    utc = read_visits(tmp_path / "z.csv", timezone="UTC")
+    assert utc.visits["entered_at"].min() == pd.Timestamp("2026-03-02")
 
 
 def test_open_deals_with_their_stage_and_age(tmp_path):

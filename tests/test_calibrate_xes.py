@@ -361,3 +361,30 @@ def test_the_arrival_rate_interval_covers_the_truth_at_its_level(k):
         assert over == n
     else:
         assert over <= binom.ppf(0.999, n, ALPHA)
+
+
+def test_crm_exports_keep_each_time_s_wall_clock_or_take_a_timezone(tmp_path):
+    from salessim.calibrate.pipeline import read_visits
+
+    # Web leads at 23:30 on a Friday, written with their office's offset: a Friday there,
+    # a Saturday in UTC (issue 23: weekday profiles of UTC days).
+    history = ("deal_id,stage,entered_at\n"
+               "A,Qualify,2025-03-07T23:30:00-02:00\nA,Closed Won,2025-03-10T10:00:00-02:00\n"
+               "B,Qualify,2025-03-10T11:00:00-02:00\nB,Closed Lost,2025-03-11T10:00:00-02:00\n")
+    path = tmp_path / "h.csv"
+    path.write_text(history, encoding="utf-8")
+    local = read_visits(path).visits["entered_at"].min()
+    assert local == pd.Timestamp("2025-03-07 23:30") and local.day_name() == "Friday"
+    utc = read_visits(path, timezone="UTC").visits["entered_at"].min()
+    assert utc == pd.Timestamp("2025-03-08 01:30")
+    hubspot = ("hs_object_id,dealstage,hs_date_entered_qualify,hs_date_exited_qualify,"
+               "hs_date_entered_closedwon,createdate\n"
+               "1,closedwon,2025-03-07T23:30:00-02:00,2025-03-10T10:00:00-02:00,"
+               "2025-03-10T10:00:00-02:00,2025-03-07T23:30:00-02:00\n"
+               "2,qualify,2025-03-10T11:00:00-02:00,,,2025-03-10T11:00:00-02:00\n")
+    path = tmp_path / "deals.csv"
+    path.write_text(hubspot, encoding="utf-8")
+    for zone, first in ((None, "2025-03-07 23:30"), ("UTC", "2025-03-08 01:30")):
+        deals = read_visits(path, timezone=zone)
+        assert deals.visits["entered_at"].min() == pd.Timestamp(first)
+        assert deals.deals["created_at"].min() == pd.Timestamp(first)

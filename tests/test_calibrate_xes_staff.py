@@ -130,13 +130,14 @@ MERGED_MAP = loggen.STAGE_MAP.replace(
     "    work: [W_Call, W_Validate]")
 
 
+@pytest.mark.slow  # a calibration and a back-test of six replications: handed out first
 def test_a_queue_after_the_customer_s_side_makes_the_stage_customer_first(tmp_path):
     assert MERGED_MAP != loggen.STAGE_MAP
     log = loggen.generate(seed=11, days=150)
     path = loggen.write_xes(log, tmp_path / "credit.xes.gz")
     stages = tmp_path / "stages.yaml"
     stages.write_text(MERGED_MAP, encoding="utf-8")
-    result = calibrate_file(path, stages=stages, replications=4, report=False)
+    result = calibrate_file(path, stages=stages, replications=6, report=False)
     queue = result.calibration.staff.queues["offer"]
     # W_Call (side work two days in) is not the queue; W_Validate, ready days in and
     # followed at once by the decision, is.
@@ -152,11 +153,14 @@ def test_a_queue_after_the_customer_s_side_makes_the_stage_customer_first(tmp_pa
     assert queue.wait_median_ci[0] <= np.median(true) <= queue.wait_median_ci[1]
     assert queue.wait_p90_ci[0] <= np.quantile(true, 0.9) <= queue.wait_p90_ci[1]
     # The back-test simulates that queue (after the simulated customer's side) and scores
-    # its waits against the log's.
+    # its waits against the log's: the median and P90 are in the simulation's prediction
+    # intervals. (They were not while the simulated back office started work it could not
+    # finish before closing and had the suspended spans for other work: its median wait
+    # was 13 hours [11, 15] against the log's 16.)
     lines = {line.kpi: line for line in result.backtest.lines}
     assert lines["wait.offer.p50"].data == queue.wait_median
     assert lines["wait.offer.p90"].data == queue.wait_p90
-    assert lines["wait.offer.p50"].mean > 0 and lines["wait.offer.p90"].mean > 0
+    assert lines["wait.offer.p50"].consistent and lines["wait.offer.p90"].consistent
     assert result.calibration.staff.queues["application"].order == "work_first"
     assert result.evidence["staff_from_log"]["queues"]["offer"]["order"] == "customer_first"
 
@@ -166,3 +170,78 @@ def test_a_queue_as_the_stage_starts_stays_work_first(with_holidays):
     queue = result.calibration.staff.queues["validation"]
     assert queue.order == "work_first" and queue.at_entry
     assert result.scenario.stages["validation"].order == "work_first"
+
+
+def _hours(day: int, hour: float) -> float:
+    return 24.0 * day + hour   # hours since time 0, a Monday 00:00
+
+
+@pytest.mark.parametrize(("t", "work", "start"), [
+    pytest.param(_hours(0, 10), 2, _hours(0, 10), id="fits-now"),
+    pytest.param(_hours(0, 16), 1, _hours(0, 16), id="ends-at-closing"),
+    pytest.param(_hours(0, 16.5), 1, _hours(1, 9), id="next-morning"),
+    pytest.param(_hours(4, 16.5), 1, _hours(7, 9), id="after-the-weekend"),
+    pytest.param(_hours(0, 20), 1, _hours(1, 9), id="at-night"),
+    pytest.param(_hours(0, 12), 8, _hours(0, 12), id="longer-than-a-day-starts-at-once"),
+    pytest.param(_hours(2, 16.5), 1, _hours(4, 9), id="over-a-holiday"),
+])
+def test_finish_same_day_starts_work_only_where_it_fits(t, work, start):
+    from salessim.model.calendar import WorkCalendar
+    from salessim.scenario.parts import Calendar
+
+    holiday = f"{LOG_EPOCH + pd.Timedelta(days=3):%Y-%m-%d}"  # the first Thursday
+    for unit, per in (("hour", 1.0), ("day", 24.0)):
+        cal = WorkCalendar(Calendar(finish_same_day=True, holidays=[holiday]), unit)
+        assert cal.fitting(cal.next_working(t / per), work / per) == pytest.approx(
+            start / per, abs=1e-9)
+
+
+def test_finish_same_day_in_a_run_no_work_spans_a_closing():
+    from conftest import OFFICE, const, scenario_of
+
+    def spans(same_day: bool) -> tuple[int, int]:
+        sc = scenario_of({"horizon": 4000, "replications": 1,
+                          "roles": {"bo": {"headcount": 2, "calendar": {
+                              **OFFICE, "finish_same_day": same_day}}},
+                          "sources": {"web": {"rate": 0.1}}, "entry": "check",
+                          "stages": {"check": {"role": "bo", "work": const(3.0),
+                                               "next": {"won": 1.0}}}})
+        log = engine.run(sc, event_log=True).event_log()
+        started = log[log.event == "started"].set_index("lead").time
+        finished = log[log.event == "finished"].set_index("lead").time
+        both = pd.concat([started, finished], axis=1, keys=["s", "f"]).dropna()
+        crossing = (both.f - both.s > 3.0 + 1e-9).sum()  # work resumed after a closing
+        return int(crossing), len(both)
+
+    crossing, n = spans(True)
+    assert n > 300 and crossing == 0
+    crossing, n = spans(False)
+    assert crossing > 0.1 * n  # a 3-hour item started after 14:00 runs into the next day
+
+
+def test_the_log_s_roles_finish_the_same_day_and_suspended_work_keeps_them_busy(
+        with_holidays):
+    path, _, result = with_holidays
+    staff = result.calibration.staff
+    for role in staff.roles.values():
+        past, done = role.past_closing
+        assert past == 0 and done > 1000 and role.finish_same_day
+        assert result.scenario.roles[role.name].calendar.finish_same_day
+    back, front = staff.roles["validation_staff"], staff.roles["application_staff"]
+    # The generator's suspended validations keep their worker; nothing else is suspended.
+    used, spans = back.suspended
+    assert used == 0 and spans > 400 and back.held_while_suspended
+    assert front.suspended == (0, 0) and not front.held_while_suspended
+    # So a validation's work in the scenario is its whole span, suspensions included.
+    from salessim.calibrate.xes import read_xes
+
+    events = read_xes(path)
+    events = events[events["activity"] == "W_Validate"]
+    starts = events[events["lifecycle"] == "start"].sort_values(["case", "time"])
+    ends = events[events["lifecycle"] == "complete"].sort_values(["case", "time"])
+    assert len(starts) == len(ends)
+    span = (ends["time"].to_numpy() - starts["time"].to_numpy()) / np.timedelta64(1, "D")
+    queue = staff.queues["validation"]
+    visits = result.calibration.visits.visits
+    n_visits = int((visits["stage"] == "validation").sum())
+    assert queue.work_per_visit == pytest.approx(span.sum() / n_visits, rel=1e-6)

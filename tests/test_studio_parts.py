@@ -92,7 +92,7 @@ def test_ids_the_file_defines_where_one_belongs():
 
 def test_the_help_is_one_line_from_the_schema():
     keys = {i["label"]: i["detail"] for i in keys_at(["calendar"])}
-    assert set(keys) == {"workdays", "hours", "holidays"}
+    assert set(keys) == {"workdays", "hours", "holidays", "finish_same_day"}
     assert keys["holidays"] == "dates with no work; time 0 is Monday 2026-01-05"
     assert all("\n" not in d for d in keys.values())
     assert [v["label"] for v in values_at(["calendar", "workdays", ITEM])] == list(WEEKDAYS)

@@ -255,8 +255,8 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
               holdout: float | None = None, replications: int = 20, seed: int = 1,
               backtest: bool = True, name: str | None = None,
               stages: str | Path | None = None, timezone: str | None = None,
-              headcount: Sequence[str] = (), since: str | None = None
-              ) -> CalibrationReport:
+              headcount: Sequence[str] = (), since: str | None = None,
+              object_type: str | None = None) -> CalibrationReport:
     """Calibrate a scenario from a CRM export or event log, and back-test it.
 
     Args:
@@ -277,6 +277,8 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
         timezone: an event log's times in this zone (default: each time's own local time).
         headcount: ``"role=N"``: a role's headcount, where the export names no owners.
         since: calibrate on the deals created from this date on (after a drift).
+        object_type: the object type an OCEL 2.0 log is flattened on (default: the type
+            with the most events among those that look like cases; a warning says which).
 
     Raises:
         UsageError: ``replications`` or ``seed`` out of range.
@@ -288,5 +290,6 @@ def calibrate(export: str | Path, *, fmt: str | None = None, mapping: Sequence[s
     result = calibrate_file(export, fmt, mapping, won, lost, no_decision, as_of, opportunities,
                             touch, stages, timezone, holdout=holdout,
                             replications=replications, seed=seed, run_backtest=backtest,
-                            name=name, headcount=headcount, since=since)
+                            name=name, headcount=headcount, since=since,
+                            object_type=object_type)
     return CalibrationReport(result, str(export))

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from salessim.calibrate.arrivals import Arrivals
-from salessim.calibrate.durations import NONE, StageTimes
+from salessim.calibrate.durations import EMPIRICAL, NONE, StageTimes
 
 MAX_CV = 3.0
 MAX_MEAN_MEDIAN = 3.0
@@ -37,7 +37,12 @@ def fit_warnings(sid: str, t: StageTimes) -> list[str]:
     fit = t.chosen
     if fit.family == NONE or not t.exits:
         return []
-    dist = fit.frozen
+    if fit.family == EMPIRICAL:
+        return [f"extreme fit: {t.note}. Look for a time-out or batch rule, cases that were "
+                "never closed, or two kinds of visit in one stage; split the stage or cut "
+                "the long tail in the stage map"]
+    # A hurdle's share of no delay is no tail: the check is of its positive part.
+    dist = fit.frozen.base if fit.zeros else fit.frozen
     mean, median, sd = float(dist.mean()), float(dist.median()), float(dist.std())
     cv = sd / mean if mean > 0 else math.nan
     ratio = mean / median if median > 0 else math.inf
@@ -92,9 +97,10 @@ def resolution_warnings(sid: str, durations: np.ndarray, is_open: np.ndarray,
     share = float((exits < resolution).mean())
     if AT_RESOLUTION <= share < 1:
         return [f"durations at the resolution: {share:.0%} of the exits of stage {sid!r} are "
-                f"shorter than the timestamps' resolution ({resolution * 86400:.3g} s) and "
-                "count as that; the fit mixes instantaneous steps with real time in stage. "
-                "Merge the instantaneous activities into the stage before or after in the "
+                f"shorter than the timestamps' resolution ({resolution * 86400:.3g} s): they "
+                "had no delay, and the stage's time is that share of no delay and a fit of "
+                "the others (a hurdle). If they are instantaneous system steps, not visits "
+                "of the stage, merge those activities into the stage before or after in the "
                 "stage map"]
     return []
 

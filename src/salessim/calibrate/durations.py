@@ -10,6 +10,16 @@ Below :data:`MIN_EXITS` exits only the exponential is fitted (one parameter, its
 MLE is exact: total time in stage / number of exits). The mean's 95% interval comes from
 the observed information (the numerical Hessian of the log-likelihood in log-parameters)
 by the delta method; the median's from the Kaplan-Meier curve and its confidence band.
+
+Durations below the timestamps' resolution are zero: a visit left at once had no delay.
+When at least :data:`ZERO_SHARE` of a stage's visits are zero, the stage is a hurdle: a
+share of no delay (the zeros over all visits, its maximum likelihood: an open visit is
+known not to be one) and a family fitted to the positive part, written as an empirical
+distribution of 0 and the means of :data:`BINS` equal-probability bins of that family
+(the scenario language has no mixture; the bin means keep its mean exactly). A chosen fit
+whose cv exceeds :data:`MAX_FIT_CV` (a few extreme visits, or sub-resolution steps that
+are not quite zero) is not written: the stage's time is :data:`KM_POINTS` equally likely
+quantiles of its Kaplan-Meier curve instead (``empirical``), with a note naming it.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
+
+from salessim.calibrate.forms import Hurdle, Steps, bin_means
 
 #: Families tried, by their scenario name, with scipy's distribution and parameter count.
 FAMILIES = {
@@ -36,6 +48,16 @@ MIN_DAYS = 1 / 1440
 #: The fit of a stage every visit of which left at once (below the timestamps' resolution):
 #: no delay at all, a point mass at 0.
 NONE = "none"
+#: The chosen family when no family is fit to be written: Kaplan-Meier quantiles.
+EMPIRICAL = "empirical"
+#: Share of zero durations from which a stage is a hurdle (no delay, or a fitted family).
+ZERO_SHARE = 0.2
+#: Equal-probability bins of a hurdle's positive part.
+BINS = 20
+#: A chosen fit with a larger cv is replaced by the Kaplan-Meier quantiles.
+MAX_FIT_CV = 20.0
+#: Equally likely Kaplan-Meier quantiles of the empirical form.
+KM_POINTS = 50
 Z95 = float(stats.norm.ppf(0.975))
 
 
@@ -47,13 +69,18 @@ class FamilyFit:
     params: tuple[float, ...]  # scipy's shape(s) and scale, loc fixed at 0
     loglik: float
     aic: float
+    zeros: float = 0.0   # share of no delay (a hurdle); the family is the positive part's
+    values: tuple[float, ...] = ()   # the empirical form's equally likely values
 
     @property
     def frozen(self):
         if self.family == NONE:
             return stats.rv_discrete(values=((0,), (1.0,)))
+        if self.family == EMPIRICAL:
+            return Steps(np.asarray(self.values, float), np.ones(len(self.values)))
         dist, _ = FAMILIES[self.family]
-        return dist(*self.params[:-1], loc=0, scale=self.params[-1])
+        base = dist(*self.params[:-1], loc=0, scale=self.params[-1])
+        return Hurdle(self.zeros, base) if self.zeros else base
 
     @property
     def mean(self) -> float:
@@ -68,6 +95,12 @@ class FamilyFit:
         p = self.params
         if self.family == NONE:
             return {"dist": "constant", "value": 0}
+        if self.family == EMPIRICAL:
+            return {"dist": "empirical", "values": [_round(v) for v in self.values]}
+        if self.zeros:
+            means = bin_means(self.family, p, BINS, self.frozen.base)
+            return {"dist": "empirical", "values": [0.0, *(_round(m) for m in means)],
+                    "weights": [_round(self.zeros), *([_round((1 - self.zeros) / BINS)] * BINS)]}
         if self.family == "exponential":
             return {"dist": "exponential", "mean": _round(p[0])}
         if self.family == "weibull":
@@ -137,6 +170,9 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
     zero = raw < resolution
     if (~open_).any() and zero[~open_].all():
         return _no_delay(stage, raw, open_)
+    exits_zero = zero & ~open_
+    if exits_zero.sum() >= ZERO_SHARE * len(raw):
+        return _hurdle(stage, raw, open_, exits_zero, family, resolution)
     x = np.maximum(raw, resolution)
     exits, censored = x[~open_], x[open_]
     note = ""
@@ -164,8 +200,62 @@ def fit_stage(stage: str, durations: np.ndarray, open_: np.ndarray,
         mean_low, mean_high = _mean_interval(fits[0], exits, censored)
         km = _kaplan_meier(exits, censored)
         med, med_low, med_high = _km_median(*km)
+        cv = fits[0].frozen.std() / fits[0].mean if fits[0].mean > 0 else math.inf
+        if not cv <= MAX_FIT_CV and len(km[0]):
+            # Not written: a family this extreme says more about a few visits than the
+            # stage. The Kaplan-Meier quantiles are the data's own (see the module).
+            note = (f"the best family ({fits[0].family}, cv {cv:.3g}) is no description "
+                    f"of stage {stage!r} (cv over {MAX_FIT_CV:g}): its time is the "
+                    f"{KM_POINTS} Kaplan-Meier quantiles instead")
+            fits.insert(0, FamilyFit(EMPIRICAL, (), math.nan, math.nan,
+                                     values=tuple(_km_quantiles(km[0], km[1]))))
+            mean_low = mean_high = math.nan
     return StageTimes(stage, len(x), int((~open_).sum()), int(open_.sum()), fits,
                       fits[0].mean, mean_low, mean_high, med, med_low, med_high, km, note)
+
+
+def _km_quantiles(times: np.ndarray, surv: np.ndarray) -> np.ndarray:
+    """:data:`KM_POINTS` equally likely quantiles of a Kaplan-Meier curve; the mass it
+    leaves above its last exit goes to the last age seen (the data show nothing later)."""
+    cdf = 1 - surv
+    probs = (np.arange(KM_POINTS) + 0.5) / KM_POINTS
+    idx = np.searchsorted(cdf, probs, side="left")
+    return times[np.clip(idx, 0, len(times) - 1)]
+
+
+def _hurdle(stage: str, raw: np.ndarray, open_: np.ndarray, zero: np.ndarray,
+            family: FamilyFit | None, resolution: float) -> StageTimes:
+    """A share of no delay (zero exits over all visits: its maximum likelihood, since an
+    open visit is known to be positive) and the families fitted to the positive part."""
+    share = float(zero.sum() / len(raw))
+    base = None if family is None else FamilyFit(family.family, family.params,
+                                                 family.loglik, family.aic)
+    positive = fit_stage(stage, raw[~zero], open_[~zero], base, resolution)
+    fits = [f if f.family == EMPIRICAL else
+            FamilyFit(f.family, f.params, f.loglik, f.aic, zeros=share)
+            for f in positive.fits]
+    if fits[0].family == EMPIRICAL:  # the positive part's quantiles, after the zeros
+        n0 = round(share * KM_POINTS)
+        values = np.quantile(np.asarray(fits[0].values), (np.arange(KM_POINTS - n0) + 0.5)
+                             / max(KM_POINTS - n0, 1))
+        fits[0] = FamilyFit(EMPIRICAL, (), math.nan, math.nan,
+                            values=(*([0.0] * n0), *values))
+    x = np.maximum(raw, resolution)
+    if family is not None:
+        empty = np.array([])
+        km, med, med_low, med_high = (empty, empty, empty, empty), math.nan, math.nan, math.nan
+    else:
+        km = _kaplan_meier(x[~open_], x[open_])
+        med, med_low, med_high = _km_median(*km)
+    keep = 1 - share
+    note = (f"{int(zero.sum())} of {len(raw)} visits ({share:.0%}) left below the "
+            f"timestamps' resolution: a share of no delay and "
+            + (f"a {fits[0].family} for the others (written as 0 and {BINS} bin means)"
+               if fits[0].family != EMPIRICAL else "the others' Kaplan-Meier quantiles")
+            + (f"; {positive.note}" if positive.note else ""))
+    return StageTimes(stage, len(raw), int((~open_).sum()), int(open_.sum()), fits,
+                      fits[0].mean, keep * positive.mean_low, keep * positive.mean_high,
+                      med, med_low, med_high, km, note)
 
 
 def _no_delay(stage: str, raw: np.ndarray, open_: np.ndarray) -> StageTimes:

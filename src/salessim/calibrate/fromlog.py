@@ -88,14 +88,26 @@ def status_transitions(events: pd.DataFrame) -> list[str]:
 
 
 def is_event_log(path: str | Path) -> bool:
-    """True for an XES log (by content, gzipped or not)."""
-    return sniff(path) == "xes"
+    """True for an XES log or an OCEL 2.0 log (by content, gzipped or not)."""
+    return sniff(path) in ("xes", "ocel")
 
 
-def read_events(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
-    """The events of an XES log or an event-log CSV / Parquet (pm4py column names); what
-    reading them found is in ``attrs["warnings"]`` (:func:`status_transitions`)."""
-    if is_event_log(path):
+def read_events(path: str | Path, timezone: str | None = None,
+                object_type: str | None = None) -> pd.DataFrame:
+    """The events of an XES log, an OCEL 2.0 log (flattened on ``object_type``: see
+    :mod:`~salessim.calibrate.ocel`) or an event-log CSV / Parquet (pm4py column names);
+    what reading them found is in ``attrs["warnings"]`` (:func:`status_transitions`)."""
+    kind = sniff(path)
+    if object_type is not None and kind != "ocel":
+        raise ExportError(f"--object-type {object_type}: {path} is no OCEL 2.0 log (only an "
+                          "object-centric log is flattened on an object type)")
+    if kind == "ocel":
+        from salessim.calibrate.ocel import read_ocel
+
+        events, note = read_ocel(path, object_type, timezone)
+        events.attrs["warnings"] = [note, *status_transitions(events)]
+        return events
+    if kind == "xes":
         events = read_xes(path, timezone)
         events.attrs["warnings"] = status_transitions(events)
         return events
@@ -126,7 +138,8 @@ def read_events(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
 
 
 def read_log(path: str | Path, stages: str | Path | None = None, as_of: pd.Timestamp | None = None,
-             timezone: str | None = None) -> tuple[pd.DataFrame, EventLog]:
+             timezone: str | None = None, object_type: str | None = None
+             ) -> tuple[pd.DataFrame, EventLog]:
     """Stage rows and work items of an event log.
 
     Args:
@@ -134,13 +147,14 @@ def read_log(path: str | Path, stages: str | Path | None = None, as_of: pd.Times
         stages: a stage map file; None proposes one (and warns that it should be checked).
         as_of: calibrate on what was known then: later events are unseen.
         timezone: see :func:`salessim.calibrate.xes.read_xes`.
+        object_type: an OCEL 2.0 log's object type to flatten it on (default: chosen).
 
     Returns:
         The stage rows (:data:`~salessim.calibrate.readers.RAW_COLUMNS`, with the deals'
         end activities in ``attrs["end_names"]``) and the :class:`EventLog`.
     """
     name = str(path)
-    events = read_events(path, timezone)
+    events = read_events(path, timezone, object_type)
     warnings: list[str] = list(events.attrs.pop("warnings", []))
     if as_of is not None:
         events = events[events["time"] <= as_of]

@@ -30,7 +30,7 @@ DAY = pd.Timedelta(days=1)
 _SCHEDULE = {"schedule", "assign", "reassign"}
 _ABORT = {"ate_abort", "pi_abort", "withdraw", "manualskip", "autoskip"}
 INSTANCE_COLUMNS = ("case", "activity", "resource", "scheduled", "started", "completed",
-                    "wait", "work", "status")
+                    "wait", "work", "paused", "status")
 
 
 @dataclass
@@ -40,7 +40,10 @@ class Instances:
     Attributes:
         frame: one row per instance (:data:`INSTANCE_COLUMNS`); ``wait`` (schedule to
             start) and ``work`` (start to complete less suspended spans) in days, NaN where
-            the events are missing; ``status`` complete / aborted / open / milestone.
+            the events are missing; ``paused`` the suspended spans (days); ``status``
+            complete / aborted / open / milestone.
+        suspensions: one row per suspended span of started work: ``resource`` (who
+            started it), ``suspended``, ``resumed``.
         unpaired: count of unpaired events by kind (``complete without start``, ...).
         resolution: the timestamps' resolution in days.
     """
@@ -48,6 +51,9 @@ class Instances:
     frame: pd.DataFrame
     unpaired: dict[str, int] = field(default_factory=dict)
     resolution: float = 1 / 86400
+    suspensions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"resource": pd.Series(dtype="string"), "suspended": pd.Series(dtype="M8[ns]"),
+         "resumed": pd.Series(dtype="M8[ns]")}))
 
     @property
     def unpaired_total(self) -> int:
@@ -87,6 +93,7 @@ def pair(events: pd.DataFrame, open_cases: set | None = None) -> Instances:
     unpaired: dict[str, int] = defaultdict(int)
     waits: dict[tuple, deque] = defaultdict(deque)
     works: dict[tuple, list] = defaultdict(list)
+    spans: list[tuple] = []
     for i in range(len(ev)):
         kind, act = life[i], acts[i]
         key = (cases[i], act)
@@ -125,6 +132,7 @@ def pair(events: pd.DataFrame, open_cases: set | None = None) -> Instances:
             stack = works.get(key)
             if stack and stack[-1][4] is not None:
                 stack[-1][3] += t - stack[-1][4]
+                spans.append((stack[-1][2], stack[-1][4], t))
                 stack[-1][4] = None
             else:
                 unpaired["resume without suspend"] += 1
@@ -139,7 +147,10 @@ def pair(events: pd.DataFrame, open_cases: set | None = None) -> Instances:
     for (case, _act), queue in waits.items():
         if queue and case not in open_cases:
             unpaired["schedule never started"] += len(queue)
-    return Instances(_instances(rows, res), dict(unpaired), res)
+    suspensions = pd.DataFrame(spans, columns=["resource", "suspended", "resumed"])
+    suspensions = suspensions.astype({"resource": "string", "suspended": "M8[ns]",
+                                      "resumed": "M8[ns]"})
+    return Instances(_instances(rows, res), dict(unpaired), res, suspensions)
 
 
 def _instances(rows: list[tuple], res: float) -> pd.DataFrame:
@@ -153,5 +164,6 @@ def _instances(rows: list[tuple], res: float) -> pd.DataFrame:
     # Below the resolution a duration is not measured: it is zero.
     frame["wait"] = wait.where(~(wait < res), 0.0)
     frame["work"] = work.where(~(work < res), 0.0)
+    frame["paused"] = (paused / DAY).where(frame["work"].notna())
     frame["resource"] = frame["resource"].astype("string")
     return frame[list(INSTANCE_COLUMNS)]

@@ -117,6 +117,8 @@ def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.
     """
     from salessim.calibrate.durations import FAMILIES
 
+    if any(f.family not in FAMILIES or f.zeros for f in fits):
+        return None  # Kaplan-Meier quantiles, or a hurdle: no family to accelerate
     t = np.maximum(np.asarray(durations, float), 1e-6)
     sizes = [len(f.params) for f in fits]
     dists = [FAMILIES[f.family][0] for f in fits]

@@ -150,15 +150,16 @@ def read_history(path: str | Path, fmt: str | None = None, mapping: Sequence[str
                  won: Sequence[str] = (), lost: Sequence[str] = (),
                  no_decision: Sequence[str] = (), as_of: str | None = None,
                  opportunities: str | Path | None = None, stages: str | Path | None = None,
-                 timezone: str | None = None) -> tuple[Visits, EventLog | None]:
+                 timezone: str | None = None, object_type: str | None = None
+                 ) -> tuple[Visits, EventLog | None]:
     """The visits of an export, and for an event log (XES, or any log with ``stages``) its
     work items. ``as_of`` calibrates on what was known then: later events unseen, visits
-    open then censored."""
+    open then censored. ``object_type`` flattens an OCEL 2.0 log on that type."""
     when = parse_as_of(as_of)
     if stages is None and (fmt not in (None, "eventlog") or not is_event_log(path)):
-        raw = read_export(path, fmt, mapping, opportunities)
+        raw = read_export(path, fmt, mapping, opportunities, timezone)
         return build_visits(raw, str(path), won, lost, no_decision, when), None
-    raw, log = read_log(path, stages, when, timezone)
+    raw, log = read_log(path, stages, when, timezone, object_type)
     seen = set(raw["stage"])
     given = {WON.name: list(won), LOST.name: list(lost), NO_DECISION.name: list(no_decision)}
     # An end of the map that no case reached (by the as-of date) is no stage seen.
@@ -241,14 +242,14 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
                    opportunities: str | Path | None = None, touch: Sequence[str] = (),
                    stages: str | Path | None = None, timezone: str | None = None,
                    headcount: Sequence[str] = (), since: str | None = None,
-                   **options) -> CalibrationResult:
+                   object_type: str | None = None, **options) -> CalibrationResult:
     """Read an export and calibrate it (options as :func:`calibrate_visits`).
 
     An event log (XES, or any log given ``stages``) is grouped into stages by the stage
     map ``stages`` (proposed from the log when None, with a warning). ``since`` keeps the
     deals created from that date on (a calibration window after a change)."""
     visits, log = read_history(path, fmt, mapping, won, lost, no_decision, as_of,
-                               opportunities, stages, timezone)
+                               opportunities, stages, timezone, object_type)
     if since is not None:
         visits = visits.since(parse_as_of(since, "--since"))
     result = calibrate_visits(visits, str(path), parse_touch(touch), log=log,
@@ -260,13 +261,14 @@ def calibrate_file(path: str | Path, fmt: str | None = None, mapping: Sequence[s
     return result
 
 
-def propose_stages(path: str | Path, out: str | Path, timezone: str | None = None) -> StageMap:
+def propose_stages(path: str | Path, out: str | Path, timezone: str | None = None,
+                   object_type: str | None = None) -> StageMap:
     """Write a first stage map of an event log to ``out`` (YAML, to check and edit)."""
     from salessim.calibrate.fromlog import read_events
     from salessim.calibrate.lifecycle import pair
     from salessim.calibrate.stagemap import propose_stage_map
 
-    events = read_events(path, timezone)
+    events = read_events(path, timezone, object_type)
     smap, text = propose_stage_map(events, pair(events).frame)
     write_text(Path(out), f"# proposed from {Path(path).name}\n" + text)
     return smap

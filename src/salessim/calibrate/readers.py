@@ -27,10 +27,13 @@ import numpy as np
 import pandas as pd
 
 from salessim.calibrate import FORMATS
-from salessim.calibrate.bounds import MAX_AMOUNT, first_outside, outside_rule, quoted
+from salessim.calibrate.bounds import (  # ExportError and the parsers: re-exported
+    ExportError,
+    parse_amounts,
+    parse_dates,
+)
 from salessim.calibrate.lossy import hubspot_warnings, source_warnings
 from salessim.calibrate.sniff import sniff
-from salessim.errors import SalessimError
 from salessim.scenario.yamlread import file_problem
 
 #: The fields of one stage row, whatever the input format.
@@ -58,10 +61,6 @@ SKIP_EVENTS = ("skipped", "skip")
 ENTERED = "entered"
 
 
-class ExportError(SalessimError):
-    """A CRM export or event log that cannot be read as given."""
-
-
 def slug(name: object) -> str:
     """The id of a CRM name in a scenario: lower case, other characters runs as ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "_"
@@ -74,14 +73,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if problem is not None:
         raise ExportError(f"{path}: {problem}")
     kind = sniff(path)
-    if kind is not None:
-        what = "an XES event log" if kind == "xes" else "an XML file, not a CSV or Parquet table"
-        raise ExportError(
-            f"{path}: this is {what}; "
-            + ("read it as an event log: give it to calibrate without --format (it is "
-               "recognised by its content), with --stages MAP.yaml to group its activities "
-               "into stages" if kind == "xes" else
-               "export the data as CSV (one row per stage visit or per event), or as XES"))
+    if kind is not None:  # an event log (read as one), or not a table at all
+        log = {"xes": "an XES event log", "ocel": "an OCEL 2.0 object-centric event log"}
+        raise ExportError(f"{path}: this is {log[kind]}; read it as an event log: give it to "
+                          "calibrate without --format (it is recognised by its content), with "
+                          "--stages MAP.yaml to group its activities into stages"
+                          + (" and --object-type TYPE to choose the objects that are its cases"
+                             if kind == "ocel" else "") if kind in log else
+                          f"{path}: this is {'an SQLite database' if kind == 'sqlite' else 'an XML file'}, "
+                          "not a CSV or Parquet table; export the data as CSV (one row per "
+                          "stage visit or per event), or as XES")
     try:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
@@ -135,7 +136,8 @@ def _missing(fmt: str, frame: pd.DataFrame, path: str):
 
 
 def read_export(path: str | Path, fmt: str | None = None, mapping: Sequence[str] = (),
-                opportunities: str | Path | None = None) -> pd.DataFrame:
+                opportunities: str | Path | None = None, timezone: str | None = None
+                ) -> pd.DataFrame:
     """Read any supported export into stage rows (columns :data:`RAW_COLUMNS`).
 
     Args:
@@ -144,6 +146,7 @@ def read_export(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
         mapping: ``col=field`` renames applied first.
         opportunities: a Salesforce Opportunity export to join (``Id``, ``LeadSource``,
             ``OwnerId``, ``IsWon``, ``IsClosed``, ``CreatedDate``).
+        timezone: times in this zone (default: each time's own wall clock, offset dropped).
     """
     name = str(path)
     frame = apply_map(read_table(path), mapping, name)
@@ -154,10 +157,13 @@ def read_export(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
     elif not set(REQUIRED[fmt]) <= set(frame.columns):
         _missing(fmt, frame, name)
     frame = frame.assign(row=np.arange(2, len(frame) + 2))  # line 1 is the header
+    frame.attrs["timezone"] = timezone  # for every date column, through the format readers
     if fmt == "history":
         return _history(frame, name)
     if fmt == "salesforce":
         opp = None if opportunities is None else read_table(opportunities)
+        if opp is not None:
+            opp.attrs["timezone"] = timezone
         return _salesforce(frame, name, opp, str(opportunities))
     if fmt == "hubspot":
         return _hubspot(frame, name)
@@ -165,51 +171,6 @@ def read_export(path: str | Path, fmt: str | None = None, mapping: Sequence[str]
 
 
 # --- parsing values -----------------------------------------------------------------------
-
-
-def _blank(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values):
-        return values.isna()
-    empty = (values.astype("string").str.strip() == "").fillna(True)
-    return values.isna() | empty.astype(bool)
-
-
-def parse_dates(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
-    """Datetimes (naive, in UTC when a zone is given); an unparseable one, or one outside
-    :data:`FIRST_DATE` .. :data:`LAST_DATE`, names its row."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        out = values
-    else:
-        text = values.astype("string").str.strip().replace("", pd.NA)
-        out = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-        retry = out.isna() & text.notna()
-        if retry.any():
-            out[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=True)
-        bad = out.isna() & text.notna()
-        if bad.any():
-            i = np.flatnonzero(bad.to_numpy())[0]
-            raise ExportError(f"{path}:{rows.iloc[i]}: {column}: not a date or time "
-                              f"(got {quoted(text.iloc[i])})")
-    if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-    i = first_outside(out)
-    if i is not None:
-        raise ExportError(f"{path}:{rows.iloc[i]}: {outside_rule(column)} (got "
-                          f"{quoted(values.iloc[i])})")
-    return out.astype("datetime64[ns]")
-
-
-def parse_amounts(values: pd.Series, rows: pd.Series, path: str, column: str) -> pd.Series:
-    """Non-negative finite numbers or missing; anything else names its row."""
-    blank = _blank(values)
-    text = values.astype(str).str.replace(",", "", regex=False).str.strip()
-    out = pd.to_numeric(text.where(~blank), errors="coerce")
-    bad = (~blank) & (out.isna() | ~np.isfinite(out.fillna(0)) | (out < 0) | (out > MAX_AMOUNT))
-    if bad.any():
-        i = np.flatnonzero(bad.to_numpy())[0]
-        raise ExportError(f"{path}:{rows.iloc[i]}: {column}: an amount must be a finite number "
-                          f">= 0 and at most {MAX_AMOUNT:g} (got {quoted(values.iloc[i])})")
-    return out.astype(float)
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -248,7 +209,7 @@ def _raw(frame: pd.DataFrame, path: str, **cols) -> pd.DataFrame:
 def _dates(frame, column, path):
     if column not in frame.columns:
         return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    return parse_dates(frame[column], frame["row"], path, column)
+    return parse_dates(frame[column], frame["row"], path, column, frame.attrs.get("timezone"))
 
 
 def _amounts(frame, column, path):

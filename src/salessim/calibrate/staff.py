@@ -17,6 +17,15 @@
   days looked at. In the scenario they
   are simulated dates (:func:`simulated_dates`: time 0 is the Monday of the log's first
   week, so each keeps its weekday).
+- Whole pieces of work: a role none of whose work items (at most :data:`PAST_CLOSING`
+  of at least :data:`WHOLE_MIN`) runs past the closing of its calendar starts only what it
+  can finish the same day (``finish_same_day`` in the scenario's calendar; else the
+  simulated staff would start work late in the day and finish it the next morning, a
+  capacity the log's staff do not use).
+- Suspended work: a role whose members start nothing else while their work is suspended
+  (at most :data:`HELD_USED` of at least :data:`HELD_MIN` suspended spans used) is kept
+  busy by it: its work items count their suspended spans as work for the scenario (the
+  member is occupied), else the spans are not work.
 - Waits per stage: schedule to start of the stage's work items (days; an item with no
   ``schedule`` that opens its activity in the visit waits from the stage's entry, when the
   work became possible), median and P90 with
@@ -26,7 +35,8 @@
   ``work_first``). Without such, the activities ready later whose last item in a visit
   completes at most :data:`AT_ENTRY` before the stage is left (median) are: the customer's
   side, then the queue, the work and the decision (order ``customer_first``, a back-office
-  stage). Work done on the side while the customer has the deal is neither (a stage with
+  stage). The work per visit is written as a gamma with the visits' own cv (the shape of
+  the work matters where staff start only what fits before closing). Work done on the side while the customer has the deal is neither (a stage with
   only side work reports all its items, and the scenario leaves them in its delay).
 """
 
@@ -54,6 +64,14 @@ CELL_SHARE = 0.05
 HOLIDAY_CHANCE = 0.01
 #: Working days on either side whose work gives an empty day's expected count.
 NEIGHBOURS = 5
+#: Work items needed to say a role starts only what it finishes the same day ...
+WHOLE_MIN = 50
+#: ... and the largest share of them that may run past closing (overtime now and then).
+PAST_CLOSING = 0.01
+#: Suspended spans needed to say a role's members are kept busy by them ...
+HELD_MIN = 20
+#: ... and the largest share of them in which the member started other work.
+HELD_USED = 0.05
 
 
 @dataclass
@@ -71,6 +89,20 @@ class Role:
     availability: float = math.nan
     holidays: list[str] = field(default_factory=list)
     measured: int | None = None   # the log's headcount when ``--headcount`` replaced it
+    past_closing: tuple[int, int] = (0, 0)   # work items done past closing, of all done
+    suspended: tuple[int, int] = (0, 0)   # suspended spans used for other work, of all
+
+    @property
+    def finish_same_day(self) -> bool:
+        """The role starts only what it can finish before closing (see the module)."""
+        past, done = self.past_closing
+        return done >= WHOLE_MIN and past <= PAST_CLOSING * done
+
+    @property
+    def held_while_suspended(self) -> bool:
+        """Suspended work keeps the role's members busy (see the module)."""
+        used, spans = self.suspended
+        return spans >= HELD_MIN and used <= HELD_USED * spans
 
 
 @dataclass
@@ -89,6 +121,7 @@ class Queue:
     lag: float = 0.0   # median from entering the stage to its first items being ready (days)
     activities: list[str] = field(default_factory=list)  # the work items counted
     order: str = "work_first"   # or customer_first: the customer's side, then this queue
+    work_cv: float = math.nan   # of the work per visit (the visits with work items)
 
     @property
     def at_entry(self) -> bool:
@@ -133,9 +166,15 @@ def discover(visits: Visits, instances: Instances) -> Staff | None:
     work = work.assign(role=work["resource"].map(member_role))
     names = _role_names(work)
     work = work.assign(role=work["role"].map(names))
+    suspended = _suspended(work, instances.suspensions)
     roles = {}
     for rid, group in work.groupby("role"):
         roles[rid] = _role(rid, group, visits)
+        roles[rid].suspended = suspended.get(str(rid), (0, 0))
+    held = [rid for rid, r in roles.items() if r.held_while_suspended]
+    # A member kept busy by suspended work is occupied: its spans count as work.
+    work = work.assign(work=work["work"] + work["paused"].fillna(0.0).where(
+        work["role"].isin(held), 0.0))
     queues = _queues(work, visits)
     return Staff(roles, queues, _several(work))
 
@@ -203,10 +242,31 @@ def _role(name: str, group: pd.DataFrame, visits: Visits) -> Role:
     availability = (busy / (headcount * hours_per_week * len(active))
                     if len(active) and hours_per_week else math.nan)
     holidays = _holidays(pd.concat([starts, ends]), days)
+    done = group.dropna(subset=["completed"])
+    closing = done["started"].dt.normalize() + pd.to_timedelta(hours[1], unit="h")
+    past = int((done["completed"] > closing).sum())
     return Role(name, sorted(group["resource"].unique()),
                 group["activity"].astype(str).value_counts().to_dict(), headcount,
                 (int(active.min()), int(active.max())) if len(active) else (headcount, headcount),
-                days, hours, grid.tolist(), availability, holidays)
+                days, hours, grid.tolist(), availability, holidays,
+                past_closing=(past, len(done)))
+
+
+def _suspended(work: pd.DataFrame, spans: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Per role, its members' suspended spans in which they started other work, of all."""
+    role_of = work.drop_duplicates("resource").set_index("resource")["role"]
+    out: dict[str, tuple[int, int]] = {}
+    starts = {str(who): np.sort(g.to_numpy("M8[ns]"))
+              for who, g in work.groupby("resource")["started"]}
+    for who, g in spans.dropna(subset=["resource"]).groupby("resource"):
+        if who not in role_of.index:
+            continue
+        mine = starts.get(str(who), np.array([], "M8[ns]"))
+        inside = (np.searchsorted(mine, g["resumed"].to_numpy("M8[ns]"), "left")
+                  - np.searchsorted(mine, g["suspended"].to_numpy("M8[ns]"), "right"))
+        used, total = out.get(str(role_of[who]), (0, 0))
+        out[str(role_of[who])] = (used + int((inside > 0).sum()), total + len(g))
+    return out
 
 
 def _holidays(times: pd.Series, workdays: list[str]) -> list[str]:
@@ -274,9 +334,11 @@ def _queues(work: pd.DataFrame, visits: Visits) -> dict[str, Queue]:
         role = items["role"].value_counts().index[0]
         chosen = firsts["activity"].astype(str).isin(first) if len(first) else slice(None)
         lag = float(firsts.loc[chosen, "lag"].median())
+        sums = items.dropna(subset=["work"]).groupby(["case", "entered_at"])["work"].sum()
+        cv = float(sums.std() / sums.mean()) if len(sums) > 1 and sums.mean() > 0 else math.nan
         out[str(stage)] = Queue(str(stage), len(items), med, (mlo, mhi), p90, (plo, phi),
                                 per_visit, str(role), wait, lag,
-                                sorted(items["activity"].astype(str).unique()), order)
+                                sorted(items["activity"].astype(str).unique()), order, cv)
     return out
 
 

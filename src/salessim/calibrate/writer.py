@@ -90,6 +90,8 @@ def logged_queue(cal: Calibration, sid: str):
 def _scaled(spec: dict[str, Any], factor: float) -> dict[str, Any]:
     if spec["dist"] == "constant":
         spec["value"] = float(f"{spec['value'] * factor:.6g}")
+    elif spec["dist"] == "empirical":
+        spec["values"] = [float(f"{v * factor:.6g}") for v in spec["values"]]
     elif spec["dist"] == "weibull":
         spec["scale"] = float(f"{spec['scale'] * factor:.6g}")
     else:
@@ -133,7 +135,9 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
         data["roles"] = {r.name: {"headcount": r.headcount, "calendar": {
             "workdays": r.workdays, "hours": list(r.hours),
             **({"holidays": simulated_dates(r.holidays, cal.visits.start)} if r.holidays
-               else {})}} for r in staff.roles.values()}
+               else {}),
+            **({"finish_same_day": True} if r.finish_same_day else {})}}
+            for r in staff.roles.values()}
     elif cal.headcount is not None or cal.touch:
         data["roles"] = {ROLE: {"headcount": cal.headcount or 1}}
     sources = {}
@@ -158,8 +162,10 @@ def scenario_data(cal: Calibration, name: str, replications: int = 20, seed: int
         queue = logged_queue(cal, sid)
         if queue is not None:
             stage["role"] = queue.role
-            stage["work"] = {"dist": "exponential",
-                             "mean": float(f"{queue.work_per_visit:.6g}")}
+            stage["work"] = ({"dist": "gamma", "mean": float(f"{queue.work_per_visit:.6g}"),
+                              "cv": float(f"{queue.work_cv:.4g}")} if queue.work_cv > 0 else
+                             {"dist": "exponential",
+                              "mean": float(f"{queue.work_per_visit:.6g}")})
         elif sid in cal.touch:
             stage["role"] = ROLE
             stage["work"] = {"dist": "exponential", "mean": cal.touch[sid]}
@@ -211,9 +217,15 @@ def scenario_yaml(cal: Calibration, data: dict[str, Any], origin: str) -> str:
             given = ("" if r.measured is None else
                      f"; headcount given by --headcount {rid}={r.headcount}, the log's "
                      f"{r.measured}")
+            whole = ("" if not r.finish_same_day else
+                     f"; finish_same_day: {r.past_closing[0]} of {r.past_closing[1]} work "
+                     "items ran past closing")
+            held = ("" if not r.held_while_suspended else
+                    f"; suspended work keeps them busy (other work started in "
+                    f"{r.suspended[0]} of {r.suspended[1]} suspended spans): counted as work")
             lines.append(f"  {rid}: {_flow(role)}   # {len(r.members)} members, "
                          f"{r.weekly_active[0]}-{r.weekly_active[1]} active a week, "
-                         f"availability {_g(r.availability, 2)}{given}{off}")
+                         f"availability {_g(r.availability, 2)}{given}{off}{whole}{held}")
     elif "roles" in data:
         months = ", ".join(f"{m}: {n}" for m, n in cal.owners_per_month.items())
         how = getattr(cal, "staffing", None)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from salessim.calibrate.bounds import first_outside, outside_rule
 from salessim.calibrate.readers import ExportError
-from salessim.calibrate.sniff import open_maybe_gzip
+from salessim.calibrate.sniff import open_maybe_gzip, sniff
 from salessim.scenario.yamlread import file_problem
 
 #: Columns of the events table, whatever else a log adds.
@@ -64,6 +64,10 @@ def read_xes(path: str | Path, timezone: str | None = None) -> pd.DataFrame:
     problem = file_problem(path)
     if problem is not None:
         raise ExportError(f"{name}: {problem}")
+    if sniff(path) == "ocel":
+        raise ExportError(f"{name}: this is an OCEL 2.0 object-centric event log, not XES; "
+                          "read it with calibrate (recognised by its content; --object-type "
+                          "TYPE chooses the objects that are its cases)")
     columns = _empty()
     types: dict[str, str] = {}
     chunks: list[pd.DataFrame] = []

@@ -39,7 +39,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            holdout=args.holdout, replications=args.replications,
                            seed=args.seed, backtest=not args.no_backtest, name=args.name,
                            stages=args.stages, timezone=args.timezone,
-                           headcount=args.headcount, since=args.since)
+                           headcount=args.headcount, since=args.since,
+                           object_type=args.object_type)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     for line in report.warnings:
@@ -66,7 +67,8 @@ def _propose(args: argparse.Namespace) -> int:
     if args.export is None:
         raise UsageError("--propose-stages FILE needs the event log to propose from")
     try:
-        smap = propose_stages(args.export, args.propose_stages, args.timezone)
+        smap = propose_stages(args.export, args.propose_stages, args.timezone,
+                              args.object_type)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {args.propose_stages}: {len(smap.stages)} stages, {len(smap.ends)} ends; "
@@ -134,6 +136,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="event log: write a first stage map to edit, and stop")
     p.add_argument("--timezone", metavar="ZONE", help="event log: express times in this zone "
                    "(default: each timestamp's own local time)")
+    p.add_argument("--object-type", metavar="TYPE", help="OCEL 2.0 log: the object type to "
+                   "flatten it on, each object a case (default: the type with the most events "
+                   "among those whose objects have two or more)")
     p.add_argument("--funnel", metavar="FILE", help="aggregate funnel CSV (stage, count)")
     p.add_argument("--period", help="time the funnel counts cover, e.g. '1 year'")
     p.set_defaults(func=cmd_calibrate)

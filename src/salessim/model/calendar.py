@@ -49,6 +49,9 @@ class WorkCalendar:
         )
         self._holiday_hours = end - start
         self._holiday_set = set(self._holidays)
+        #: Work starts only where it fits before closing (:meth:`fitting`; staff.work asks).
+        self.same_day = calendar.finish_same_day
+        self._day_length = (end - start) / self.hours_per_unit
 
     def _worked(self, hours: float) -> float:
         """Working hours between 0 and clock ``hours``, holidays excepted."""
@@ -129,6 +132,17 @@ class WorkCalendar:
             if int(start // 24) not in self._holiday_set:
                 return max(start, hours) / h, (weeks * _WEEK_HOURS + self._ends[i]) / h
             i += 1
+
+    def fitting(self, t: float, work: float) -> float:
+        """The first working instant at or after ``t`` from which ``work`` is done before
+        closing time (``finish_same_day``); work longer than a working day cannot be, and
+        starts at the first working instant as without the rule."""
+        start, end = self.next_shift(t)
+        if work >= self._day_length:
+            return start
+        while start + work > end + _SNAP / self.hours_per_unit:
+            start, end = self.next_shift(end)
+        return start
 
     def finish(self, start: float, work: float) -> float:
         """Clock time at which ``work`` units of working time started at ``start`` end."""

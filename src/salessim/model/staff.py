@@ -237,7 +237,7 @@ class Staff:
         if cal is None:
             start, end = now, now + work
         else:
-            start = cal.next_working(now)
+            start = cal.fitting(cal.next_working(now), work) if cal.same_day else cal.next_working(now)
             if deadline is not None and start > deadline:
                 # Nobody would start before its patience ends: let the staff go now.
                 for pool in pools:

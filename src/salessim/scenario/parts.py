@@ -33,6 +33,11 @@ class Calendar(Frozen):
     holidays: list[date] = Field(
         default_factory=list, description="dates with no work; time 0 is Monday 2026-01-05"
     )
+    finish_same_day: bool = Field(
+        default=False, description="staff start a piece of work only when it can be done "
+        "before closing time, else at the first opening (work longer than a working day "
+        "starts at once and runs on); default: work not done by closing goes on at the "
+        "next opening")
 
     @field_validator("workdays")
     @classmethod
@@ -68,7 +73,8 @@ def shared_calendar(calendars: Sequence[Calendar | None]) -> Calendar | None:
     if not days or start >= end:
         raise ValueError("these roles' calendars have no working time in common")
     holidays = sorted({d for c in given for d in c.holidays})
-    return Calendar(workdays=days, hours=(start, end), holidays=holidays)
+    return Calendar(workdays=days, hours=(start, end), holidays=holidays,
+                    finish_same_day=any(c.finish_same_day for c in given))
 
 
 
