@@ -1,0 +1,136 @@
+"""Whole-command cost: CPU seconds and peak memory of ``salessim`` commands as a user runs them.
+
+Each command runs in a fresh interpreter (``python -m salessim.cli ...``), so the figure
+includes every import. The CPU time and the peak resident set size are those of that child
+alone, read from ``os.wait4`` (``resource.getrusage(RUSAGE_CHILDREN)`` would add up every
+child so far). With ``--base-src DIR`` each command also runs against another source tree
+(for instance ``git archive main src | tar -x -C /tmp/base``), the two alternating run by
+run, so that both meet the same load; the paired ratio base/this of each round is printed
+with the medians, and its spread is the machine's noise.
+
+The commands:
+
+- ``validate``: ``salessim validate scenarios/b2b_baseline.yaml``;
+- ``run10k``: ``salessim run`` of the benchmark tandem line (``bench_engine.py``) with a
+  horizon of 10,000 leads, one replication, no ``--out``;
+- ``run-report``: ``salessim run scenarios/b2b_baseline.yaml -n 3 --out DIR --report``;
+- ``compare1`` / ``compare2``: the demo (``make demo``) with ``--workers 1`` / ``2``,
+  written to a temporary folder.
+
+Run ``python benchmarks/bench_commands.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+DEMO = ["scenarios/b2b_baseline.yaml", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "scenarios/redesigns").glob("*.yaml"))]
+
+
+def tandem_yaml(leads: int, folder: Path) -> Path:
+    """The benchmark tandem line (bench_engine.py) as a scenario file of ``leads`` leads."""
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_engine import ARRIVAL_RATE, LOSS, SEED, STAGES
+
+    stages = {}
+    for i, (sid, _, mean) in enumerate(STAGES):
+        last = i == len(STAGES) - 1
+        stages[sid] = {"role": f"{sid}_staff", "work": {"dist": "exponential", "mean": mean},
+                       "next": {"won": 1.0} if last else {STAGES[i + 1][0]: 1 - LOSS,
+                                                          "lost": LOSS}}
+    data = {"name": "benchmark tandem line", "time_unit": "hour",
+            "horizon": leads / ARRIVAL_RATE, "seed": SEED, "replications": 1,
+            "roles": {f"{sid}_staff": {"headcount": staff} for sid, staff, _ in STAGES},
+            "sources": {"inbound": {"rate": ARRIVAL_RATE}}, "entry": STAGES[0][0],
+            "stages": stages}
+    path = folder / f"tandem_{leads}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def commands(folder: Path) -> dict[str, list[str]]:
+    """The benchmarked commands, by name (arguments after ``salessim``)."""
+    tandem = str(tandem_yaml(10_000, folder))
+    return {
+        "validate": ["validate", "scenarios/b2b_baseline.yaml"],
+        "run10k": ["run", tandem, "--workers", "1"],
+        "run-report": ["run", "scenarios/b2b_baseline.yaml", "-n", "3", "--workers", "1",
+                       "--out", str(folder / "run"), "--report"],
+        "compare1": ["compare", *DEMO, "--workers", "1", "--out", str(folder / "c1")],
+        "compare2": ["compare", *DEMO, "--workers", "2", "--out", str(folder / "c2")],
+    }
+
+
+def measure(argv: list[str], src: Path) -> tuple[float, float, float]:
+    """(CPU s, peak MB, wall s) of ``salessim ARGV`` with ``src`` first on the path.
+
+    The CPU time is the child's and its own children's (pool workers) user + system time.
+    """
+    env = dict(os.environ, PYTHONPATH=str(src), MPLBACKEND="Agg")
+    before = _children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "salessim.cli", *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"salessim {' '.join(argv)} failed ({proc.returncode}): {err}")
+    # wait4 gives the child itself; its reaped children (pool workers) appear in
+    # RUSAGE_CHILDREN only once the child has waited for them, which it did before exiting.
+    cpu = max(usage.ru_utime + usage.ru_stime, _children_cpu() - before)
+    return cpu, usage.ru_maxrss / 1024, wall
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="commands to time (default: all)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--base-src", type=Path, help="another source tree to pair with")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        table = commands(Path(tmp))
+        names = args.names or list(table)
+        trees = {"this": SRC} | ({"base": args.base_src.resolve()} if args.base_src else {})
+        for name in names:
+            runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in trees}
+            for r in range(args.repeat):
+                # Alternate which tree goes first, so neither always meets a warm cache.
+                order = list(trees) if r % 2 == 0 else list(reversed(trees))
+                for tree in order:
+                    runs[tree].append(measure(table[name], trees[tree]))
+            for tree, got in runs.items():
+                cpu = [c for c, _, _ in got]
+                print(f"{name:11s} {tree:5s} CPU s median {statistics.median(cpu):6.2f} "
+                      f"(min {min(cpu):.2f}, max {max(cpu):.2f})  peak MB "
+                      f"{statistics.median(m for _, m, _ in got):6.1f}  wall s median "
+                      f"{statistics.median(w for _, _, w in got):6.2f}")
+            if "base" in runs:
+                ratios = [b[0] / t[0] for b, t in zip(runs["base"], runs["this"], strict=True)]
+                print(f"{name:11s} base/this CPU: median {statistics.median(ratios):.2f} "
+                      f"(paired ratios {', '.join(f'{x:.2f}' for x in ratios)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
