@@ -1,9 +1,11 @@
 """Whole-command cost: CPU seconds and peak memory of ``salessim`` commands as a user runs them.
 
 Each command runs in a fresh interpreter (``python -m salessim.cli ...``), so the figure
-includes every import. The CPU time and the peak resident set size are those of that child
-alone, read from ``os.wait4`` (``resource.getrusage(RUSAGE_CHILDREN)`` would add up every
-child so far). With ``--base-src DIR`` each command also runs against another source tree
+includes every import. The CPU time is that of the command and of every process it started:
+pool workers are forked by a fork server, which outlives the command, so this process makes
+itself their subreaper (Linux ``PR_SET_CHILD_SUBREAPER``), waits for all of them, and reads
+the sum from ``resource.getrusage(RUSAGE_CHILDREN)`` before and after. The peak resident set
+size is the largest of any one of those processes. With ``--base-src DIR`` each command also runs against another source tree
 (for instance ``git archive main src | tar -x -C /tmp/base``), the two alternating run by
 run, so that both meet the same load; the paired ratio base/this of each round is printed
 with the medians, and its spread is the machine's noise.
@@ -76,30 +78,48 @@ def commands(folder: Path) -> dict[str, list[str]]:
 def measure(argv: list[str], src: Path) -> tuple[float, float, float]:
     """(CPU s, peak MB, wall s) of ``salessim ARGV`` with ``src`` first on the path.
 
-    The CPU time is the child's and its own children's (pool workers) user + system time.
+    The CPU time is user + system time of the command and of every process it started.
+    The wall time runs until the command itself ends.
     """
     env = dict(os.environ, PYTHONPATH=str(src), MPLBACKEND="Agg")
-    before = _children_cpu()
+    before = _children()
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "salessim.cli", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen([sys.executable, "-m", "salessim.cli", *argv], cwd=ROOT,
+                                env=env, stdout=null, stderr=null)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"salessim {' '.join(argv)} failed ({proc.returncode}): {err}")
-    # wait4 gives the child itself; its reaped children (pool workers) appear in
-    # RUSAGE_CHILDREN only once the child has waited for them, which it did before exiting.
-    cpu = max(usage.ru_utime + usage.ru_stime, _children_cpu() - before)
-    return cpu, usage.ru_maxrss / 1024, wall
+    peak = usage.ru_maxrss
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the fork server and the resource tracker
+        try:
+            pid, _, more = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.05)
+        else:
+            peak = max(peak, more.ru_maxrss)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"salessim {' '.join(argv)} failed: run it to see why")
+    after = _children()
+    return after[0] - before[0], peak / 1024, wall
 
 
-def _children_cpu() -> float:
+def _children() -> tuple[float, float]:
+    """(CPU s, peak KB) of every child waited for so far."""
     import resource
 
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    return r.ru_utime + r.ru_stime, r.ru_maxrss
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants (the fork server and its workers) become this process's."""
+    import ctypes
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--base-src", type=Path, help="another source tree to pair with")
     args = parser.parse_args(argv)
+    _become_subreaper()
     with tempfile.TemporaryDirectory() as tmp:
         table = commands(Path(tmp))
         names = args.names or list(table)

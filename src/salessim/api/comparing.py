@@ -80,6 +80,7 @@ class ComparisonReport:
         sets: the overrides every scenario ran with.
         parameters: the replications of every scenario on the bootstrap of the baseline's
             history (:mod:`salessim.api.uncertainty`), when it is a calibrated scenario.
+        workers: the processes the runs had; the report renders its figures in as many.
     """
 
     comparison: Comparison
@@ -89,6 +90,7 @@ class ComparisonReport:
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
     parameters: ParameterRuns | None = None
+    workers: int | None = 1
 
     def __repr__(self) -> str:
         c = self.comparison
@@ -188,7 +190,8 @@ class ComparisonReport:
         from salessim.reports import comparison_report
 
         return comparison_report(self.comparison, self.flows, self.warmup_estimate,
-                                 self.headline(kpis), self.sets, self.notes, self.caveats())
+                                 self.headline(kpis), self.sets, self.notes, self.caveats(),
+                                 workers=self.workers)
 
     def write(self, out: str | Path, kpis: Sequence[str] = ()) -> list[str]:
         """Write comparison.csv, ``<label>/summary.csv`` and ``replications.csv`` per
@@ -303,4 +306,4 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
                                          n, seed, resamples, ordered_map(executor), tick)
         notes += [f"note: {line}" for line in more]
     return ComparisonReport(comparison, estimate, notes, flows, time.perf_counter() - clock,
-                            sets, found)
+                            sets, found, workers)

@@ -141,6 +141,7 @@ class RunReport:
         parameters: the replications on the bootstrap of the calibrated scenario's history
             (:mod:`salessim.api.uncertainty`), when it has one.
         notes: what became of the parameter uncertainty (a missing history, ...).
+        workers: the processes the run had; the report renders its figures in as many.
     """
 
     label: str
@@ -154,6 +155,7 @@ class RunReport:
     warm_start: bool = False
     parameters: ParameterRuns | None = None
     notes: list[str] = field(default_factory=list)
+    workers: int | None = 1
 
     def __repr__(self) -> str:
         return (f"<RunReport {self.label!r}: {self.replications} replications, seed "
@@ -276,7 +278,8 @@ class RunReport:
         if self.warmup_estimate is not None:
             notes = [f"warm-up {self.warmup_estimate.warmup:g} estimated by MSER-5", *notes]
         return run_report(self.as_run(), flows, self.warmup_estimate, self.precision,
-                          sets=self.sets, notes=list(notes), caveats=self.caveats())
+                          sets=self.sets, notes=list(notes), caveats=self.caveats(),
+                          workers=self.workers)
 
     def write(self, out: str | Path, event_log: Sequence[str] = (),
               report: bool = False) -> list[str]:
@@ -373,4 +376,4 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
                                           resamples, ordered_map(executor), tick)
     return RunReport(name, scenario, result, path, estimate, report,
                      time.perf_counter() - clock_start, sets, bool(scenario.pipeline), found,
-                     notes)
+                     notes, workers)
