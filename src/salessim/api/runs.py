@@ -282,9 +282,11 @@ class RunReport:
                           workers=self.workers)
 
     def write(self, out: str | Path, event_log: Sequence[str] = (),
-              report: bool = False) -> list[str]:
+              report: bool = False, log_columns: str = "full") -> list[str]:
         """Write summary.csv, replications.csv, funnel.csv (and the event log in the formats
-        named, cases.csv, report.html with its PNGs) into ``out``; returns the names."""
+        named, cases.csv, report.html with its PNGs) into ``out``; returns the names.
+        ``log_columns="lean"`` writes the CSV log's plain columns only
+        (:mod:`salessim.logfiles`)."""
         from salessim.logfiles import write_cases, write_event_log
         from salessim.records import write_frame
         from salessim.reports.tables import with_labels
@@ -300,7 +302,7 @@ class RunReport:
         if event_log:
             logs = [r.log for r in self.result.replications if r.log is not None]
             for kind in event_log:
-                write_event_log(logs, out / f"event_log.{kind}")
+                write_event_log(logs, out / f"event_log.{kind}", log_columns)
             write_cases(logs, out / "cases.csv")
             written += [*(f"event_log.{kind}" for kind in event_log), "cases.csv"]
         if report:
