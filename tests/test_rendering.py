@@ -24,4 +24,5 @@ def test_workers_render_the_same_bytes_as_this_process():
         assert pooled._pool is not None  # noqa: SLF001 - really in workers
         assert {name: pooled.png(name) for name in drawn} == here
         assert pooled._pool is None  # the last figure in: the workers are stopped
-    assert {name: Rendering(drawn).png(name) for name in drawn} == here
+    here_again = Rendering(drawn)
+    assert {name: here_again.png(name) for name in drawn} == here

@@ -56,9 +56,10 @@ class Rendering:
     def png(self, name: str) -> bytes:
         """The figure's PNG (waits for it if it is rendered elsewhere); each is asked for
         once, and the workers stop once the last one is in."""
+        fig = self._figures.pop(name)  # a rendered figure holds its raster: let it go
         future = self._futures.pop(name, None)
         if future is None:
-            return _png(self._figures[name])
+            return _png(fig)
         png = future.result()
         if not self._futures:
             self.close()
