@@ -19,6 +19,11 @@ The commands:
 - ``compare1`` / ``compare2``: the demo (``make demo``) with ``--workers 1`` / ``2``,
   written to a temporary folder.
 
+With ``--speedup`` the commands ``compare1`` and ``compare2`` run alternately in each round
+and the paired ratio of their wall times (the speed-up of a second worker) is printed with a
+control measured in the same round: the speed-up of two processes on a loop that shares
+nothing (``bench_batch.py``'s), the most any program could reach at that moment.
+
 Run ``python benchmarks/bench_commands.py --help``.
 """
 
@@ -122,15 +127,41 @@ def _become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
+def speedup(table: dict[str, list[str]], repeat: int, src: Path) -> int:
+    """Rounds of compare1, compare2 (order alternating) and the control: wall-time ratios."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_batch import control_speedup
+
+    ratios, controls = [], []
+    for r in range(repeat):
+        control = control_speedup(2)
+        walls = {}
+        for name in (["compare1", "compare2"] if r % 2 == 0 else ["compare2", "compare1"]):
+            cpu, _, walls[name] = measure(table[name], src)
+            print(f"round {r + 1}: {name} wall {walls[name]:.2f} s, CPU {cpu:.2f} s", flush=True)
+        control = (control + control_speedup(2)) / 2
+        ratios.append(walls["compare1"] / walls["compare2"])
+        controls.append(control)
+        print(f"round {r + 1}: speed-up {ratios[-1]:.2f}, control {control:.2f}", flush=True)
+    print(f"compare --workers 2 against --workers 1: median speed-up "
+          f"{statistics.median(ratios):.2f} (rounds {', '.join(f'{x:.2f}' for x in ratios)}); "
+          f"control median {statistics.median(controls):.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="commands to time (default: all)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--base-src", type=Path, help="another source tree to pair with")
+    parser.add_argument("--speedup", action="store_true",
+                        help="the wall-time speed-up of compare --workers 2, with a control")
     args = parser.parse_args(argv)
     _become_subreaper()
     with tempfile.TemporaryDirectory() as tmp:
         table = commands(Path(tmp))
+        if args.speedup:
+            return speedup(table, args.repeat, args.base_src or SRC)
         names = args.names or list(table)
         trees = {"this": SRC} | ({"base": args.base_src.resolve()} if args.base_src else {})
         for name in names:
