@@ -154,10 +154,11 @@ class Bottlenecks:
             parts.append("No lead waited for staff.")
         if self.busiest_role is not None:
             row = self.roles.set_index("role").loc[self.busiest_role]
-            parts.append(
-                f"Closest to saturation: {self.busiest_role} (utilisation "
-                f"{row['utilisation']:.1%}, {100 * self.level:g}% CI "
-                f"[{row['ci_low']:.1%}, {row['ci_high']:.1%}]).")
+            # One replication has no interval: none is shown rather than [nan%, nan%].
+            ci = ("" if math.isnan(row["ci_low"]) else f", {100 * self.level:g}% CI "
+                  f"[{row['ci_low']:.1%}, {row['ci_high']:.1%}]")
+            parts.append(f"Closest to saturation: {self.busiest_role} (utilisation "
+                         f"{row['utilisation']:.1%}{ci}).")
         return " ".join(parts)
 
 
