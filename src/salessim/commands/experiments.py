@@ -164,10 +164,27 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     if args.out:
         args.record.seed = problem.seed
         files = report.write(args.out)
+        _note_optimise_files(args.record, problem, Path(args.out), files)
         write_record(args.out, args.record, files)
         for name in [*files, "run.json"]:
             print(f"wrote {args.final_out / name}")
     return 0 if report.result.chosen is not None else EXIT_RUNS_FAILED
+
+
+def _note_optimise_files(record, problem, out: Path, files: list[str]) -> None:
+    """The run record of ``optimise`` names every scenario it stands on: the baseline
+    (file and hash of the resolved scenario), the chosen design as written to best.yaml,
+    and the spec file with the SHA-256 of its bytes."""
+    import hashlib
+
+    from salessim.scenario import load_scenario, scenario_hash
+
+    record.scenario("baseline", problem.baseline_file, scenario_hash(problem.baseline))
+    if "best.yaml" in files:
+        best = out / "best.yaml"
+        record.scenario("chosen", best.name, scenario_hash(load_scenario(best)))
+    record.details["spec"] = {"file": str(problem.path),
+                              "sha256": hashlib.sha256(problem.path.read_bytes()).hexdigest()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
