@@ -121,7 +121,7 @@ def forecast_sample() -> str:
     from salessim.forecast import (
         DEFAULT_REPLICATIONS,
         paired,
-        parse_date,
+        parse_until,
         read_pipeline,
         run_forecast,
     )
@@ -132,7 +132,7 @@ def forecast_sample() -> str:
     base = load_scenario(crm / "calibrated.yaml")
     more = load_scenario(crm / "one_more_owner.yaml")
     snap = read_pipeline(crm / "stage_history.csv", base)
-    until = parse_date("2026-09-30", "--until")
+    until = parse_until("2026-09-30")  # the CLI's --until: that whole day
     with make_executor(None) as executor:
         runs = [run_forecast(s, snap, until, DEFAULT_REPLICATIONS, seed=base.seed,
                              mapper=ordered_map(executor)) for s in (base, more)]

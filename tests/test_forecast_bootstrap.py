@@ -205,6 +205,7 @@ def test_forecast_with_its_history_writes_the_bootstrap_band(crm, capsys):
     assert band in (out / "report.html").read_text(encoding="utf-8")
     # What the library computes from the same history, seed and options.
     from salessim.calibrate.pipeline import read_visits
+    from salessim.forecast import parse_until  # --until DATE: that whole day
     from salessim.forecast.bootstrap import calibration_of
     from salessim.scenario import load_scenario
 
@@ -214,7 +215,7 @@ def test_forecast_with_its_history_writes_the_bootstrap_band(crm, capsys):
     families = {sid: t.chosen for sid, t in cal.calibration.times.items()}
     scenarios, _ = bootstrap_scenarios(visits, scenario, 3, 3, "h", {}, families)
     snap = snapshot_from_visits(visits, scenario)
-    lib = run_bootstrap_forecast(scenario, scenarios, snap, pd.Timestamp(until), 6, 3)
+    lib = run_bootstrap_forecast(scenario, scenarios, snap, parse_until(until), 6, 3)
     pd.testing.assert_frame_equal(table, lib.table(), check_dtype=False)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import refused as _refused
 from salessim import cli
-from salessim.forecast import parse_date, read_pipeline, run_forecast
+from salessim.forecast import parse_date, parse_until, read_pipeline, run_forecast
 from salessim.scenario import load_scenario
 
 SCENARIO = textwrap.dedent("""\
@@ -78,7 +78,7 @@ def test_forecast_writes_what_the_library_computes(files, capsys):
     assert "chance to reach the quota of 40,000" in shown and "weighted pipeline" in shown
     scenario = load_scenario(files / "base.yaml")
     snap = read_pipeline(files / "open.csv", scenario)
-    lib = run_forecast(scenario, snap, parse_date(UNTIL, "--until"), int(N), seed=7)
+    lib = run_forecast(scenario, snap, parse_until(UNTIL), int(N), seed=7)
     table = pd.read_csv(out / "forecast.csv")
     assert list(table.columns) == ["kpi", "mean", "p10", "p50", "p90", "band"]
     assert (table["band"] == "process randomness, parameters as calibrated").all()
@@ -103,7 +103,7 @@ def test_forecast_writes_what_the_library_computes(files, capsys):
         assert text == "" or "T" in text
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["seed"] == 7 and record["replications"] == int(N)
-    assert record["open_deals"] == 4 and record["until"].startswith(UNTIL)
+    assert record["open_deals"] == 4 and record["until"] == parse_until(UNTIL).isoformat()
     assert {"forecast.csv", "deals.csv", "quota.csv", "report.html"} <= set(record["files"])
 
 

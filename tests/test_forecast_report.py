@@ -88,11 +88,11 @@ def _gap(**change) -> PipelineGap:
 
 
 def test_the_sentence_names_each_cause():
-    until = pd.Timestamp("2026-09-30")
+    until = pd.Timestamp("2026-10-01")  # --until 2026-09-30: that whole day
     text = _gap().sentence(until)
     assert "is 1,000;" in text and "300 less" in text  # amounts of 1,000 and up: separators
-    assert "bring 100 more by 2026-09-30 (95% CI 50 to 150)" in text
-    assert "the other 200 is mostly deals that close after 2026-09-30" in text
+    assert "bring 100 more by the end of 2026-09-30 (95% CI 50 to 150)" in text
+    assert "the other 200 is mostly deals that close after the end of 2026-09-30" in text
     assert "400 of value is still open" in text
     text = _gap(capacity=5.0, capacity_low=-20.0, capacity_high=30.0).sentence(until)
     assert "the staff keep up" in text

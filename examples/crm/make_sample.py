@@ -1,12 +1,17 @@
-"""Generate the sample CRM export from the known process in truth.yaml.
+"""Generate the sample CRM exports from the known process in truth.yaml.
 
-Simulates one replication of truth.yaml, exports it as a CRM would at day 180 (visits
+Simulates one replication of truth.yaml, exports it as a CRM would at its last day (visits
 still open then have no exit), renames the stages as a CRM names them, and gives each deal
 an owner and an amount (lognormal per source). Run from the repository root:
 
-    python examples/crm/make_sample.py
+    python examples/crm/make_sample.py           # stage_history.csv: 180 days, seed 2026
+    python examples/crm/make_sample.py --long    # long_history.csv: 540 days, seed 2027
 
-It writes examples/crm/stage_history.csv; the same seed gives the same file.
+The first is the sample the README calibrates and forecasts from; the second, eighteen
+months of the same process from other random numbers, is long enough for a back-test of
+several windows (``salessim forecast --backtest examples/crm/long_history.csv --every
+"30 days" --horizon "90 days"``; docs/forecast.md quotes its coverage). Neither is a real
+log. The same seed and length give the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ SOURCES = {"web": "Web", "partner": "Partner"}
 VALUES = {"web": (18000.0, 0.9), "partner": (45000.0, 0.6)}  # lognormal mean and cv
 OWNERS = ["ana", "ben", "chloe", "dev", "eli", "fay"]
 SEED = 2026
+#: The long history: its length in days and its seed (other random numbers than the sample's).
+LONG_DAYS, LONG_SEED = 540.0, 2027
 
 
 def sample(days: float = 180.0, seed: int = SEED, scenario=None) -> pd.DataFrame:
@@ -64,6 +71,13 @@ def sample(days: float = 180.0, seed: int = SEED, scenario=None) -> pd.DataFrame
 
 
 if __name__ == "__main__":
-    out = HERE / "stage_history.csv"
-    sample().to_csv(out, index=False)
-    print(f"wrote {out}")
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--long", action="store_true",
+                        help=f"write long_history.csv: {LONG_DAYS:g} days, seed {LONG_SEED}")
+    args = parser.parse_args()
+    out = HERE / ("long_history.csv" if args.long else "stage_history.csv")
+    frame = sample(LONG_DAYS, LONG_SEED) if args.long else sample()
+    frame.to_csv(out, index=False)
+    print(f"wrote {out}: {frame['deal_id'].nunique():,} deals, {len(frame):,} stage visits")

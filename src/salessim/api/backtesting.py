@@ -50,7 +50,8 @@ class BacktestReport:
     def summary(self) -> str:
         """Each window beside what happened, then the scores (by horizon too, and the
         week-of-quarter view when it was asked for)."""
-        text = backtest_text(self.to_frame(), self.scores(), self.horizons())
+        text = backtest_text(self.to_frame(), self.scores(), self.horizons(),
+                             self.backtest.warnings or [])
         return text if self.quarters is None else f"{text}\n{quarters_text(self.quarters)}"
 
     def plot(self) -> Figure:
@@ -142,9 +143,11 @@ def _visits(history: str | Path, stages: str | Path | None, won: Sequence[str] =
     return read_visits(history, won=won, lost=lost, no_decision=no_decision, stages=stages)
 
 
-def backtest_text(table, scores: dict[str, Any], horizons=None) -> str:
+def backtest_text(table, scores: dict[str, Any], horizons=None,
+                  warnings: Sequence[str] = ()) -> str:
     """The back-test for a reader: each window beside what happened, then the scores, and
-    with ``horizons`` (``coverage_by_horizon.csv``) the coverage at each horizon."""
+    with ``horizons`` (``coverage_by_horizon.csv``) the coverage at each horizon; then the
+    ``warnings`` (a back-test of fewer than 4 windows, what calibration found)."""
     from salessim.console import format_number as f
 
     lines = [f"  {'as of':<10}  {'until':<10}  {'open':>5}  {'actual':>12}  {'P10':>12}  "
@@ -186,7 +189,24 @@ def backtest_text(table, scores: dict[str, Any], horizons=None) -> str:
             lines.append(f"  {weeks:>8}: {h.inside} of {h.forecasts} ({h.coverage:.0%}, 95% CI "
                          f"{h.coverage_low:.0%} to {h.coverage_high:.0%})"
                          + ("; forecasts overlap at this horizon" if h.overlapping else ""))
+    if warnings:
+        lines += ["Warnings", *(f"- {w}" for w in _grouped(warnings))]
     return "\n".join(lines)
+
+
+def _grouped(warnings: Sequence[str]) -> list[str]:
+    """The warnings with those of one kind (the words before the first colon) said once:
+    a calibration at each as-of date words the same finding with its own months or counts,
+    and 13 near-copies hide the one warning that differs."""
+    kinds: dict[str, list[str]] = {}
+    for w in warnings:
+        kinds.setdefault(w.split(":", 1)[0], []).append(w)
+    out = []
+    for same in kinds.values():
+        more = len(same) - 1
+        out.append(same[0] + (f" (and {more} more like it at other as-of dates)" if more
+                              else ""))
+    return out
 
 
 def quarters_text(view) -> str:

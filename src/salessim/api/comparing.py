@@ -245,9 +245,11 @@ class ComparisonReport:
         """The HTML report (:class:`salessim.reports.Report`: ``write(folder)``)."""
         from salessim.reports import comparison_report
 
+        note = ("" if self.parameters is None
+                else self.parameters.resamples.describe(self.comparison.level))
         return comparison_report(self.comparison, self.flows, self.warmup_estimate,
                                  self.headline(kpis), self.sets, self.notes, self.caveats(),
-                                 workers=self.workers)
+                                 self.parameter_table(), note, workers=self.workers)
 
     def write(self, out: str | Path, kpis: Sequence[str] = ()) -> list[str]:
         """Write comparison.csv, ``<label>/summary.csv`` and ``replications.csv`` per

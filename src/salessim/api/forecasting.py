@@ -101,7 +101,7 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
     from salessim.forecast.simulate import calendar_warning
 
     until_text, as_of_text = str(until), str(as_of)
-    until = _timestamp(until, "--until")
+    until = _timestamp(until, "--until")  # a date alone: the whole of that day
     as_of = None if as_of is None else _timestamp(as_of, "--as-of")
     if as_of is not None and until <= as_of:
         raise UsageError(f"--until {until_text} must be after --as-of {as_of_text}")
@@ -136,11 +136,15 @@ def plan(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Sequen
 
 
 def _timestamp(when, option: str):
+    """A date or time given as text or a Timestamp; ``--until`` given as a date alone is
+    the end of that day (:func:`salessim.forecast.parse_until`)."""
     import pandas as pd
 
-    from salessim.forecast import parse_date
+    from salessim.forecast import parse_date, parse_until
 
-    return when if isinstance(when, pd.Timestamp) else parse_date(str(when), option)
+    if isinstance(when, pd.Timestamp):
+        return when
+    return parse_until(str(when), option) if option == "--until" else parse_date(str(when), option)
 
 
 def _history(history, resamples: int | None, runs: list[ForecastRun], replications: int,
@@ -172,7 +176,9 @@ class ForecastReport:
     capacity_replications: int = 0
 
     def __repr__(self) -> str:
-        return (f"<ForecastReport {self.base.label!r}: to {self.plan.until:%Y-%m-%d}, "
+        from salessim.forecast import until_text
+
+        return (f"<ForecastReport {self.base.label!r}: to {until_text(self.plan.until)}, "
                 f"{self.plan.replications} replications>")
 
     @property
@@ -219,7 +225,8 @@ class ForecastReport:
         from salessim.forecast.tables import summary_text
 
         return (summary_text(self.forecast, self.seconds, self.paired(), self.quota(),
-                             self.base.uncapped) + f"\nband: {self.forecast.band}")
+                             self.base.uncapped, self.plan.booked)
+                + f"\nband: {self.forecast.band}")
 
     def plot(self) -> Figure:
         """The fan chart: cumulative bookings with their P10-P90 band (never shown)."""
@@ -327,7 +334,8 @@ def forecast(scenario, pipeline: str | Path, until, *, as_of=None, redesigns: Se
     Args:
         scenario: a Scenario or a scenario file.
         pipeline: the open deals (a plain open-deals table or any export calibrate reads).
-        until: the end of the window (a date, ``"2026-06-30"``, or a Timestamp).
+        until: the end of the window: a date, ``"2026-06-30"``, includes that whole day
+            (the window ends at the next midnight); a time or a Timestamp is that moment.
         as_of: the date the pipeline is taken at (default: the file's latest time).
         redesigns: Scenarios or files forecast on the same random numbers.
         sets: ``key.path=value`` overrides of the files.

@@ -277,8 +277,10 @@ class RunReport:
         flows = diagnose.transitions(log, float(self.scenario.warmup))
         if self.warmup_estimate is not None:
             notes = [f"warm-up {self.warmup_estimate.warmup:g} estimated by MSER-5", *notes]
+        note = "" if self.parameters is None else self.parameters.resamples.describe()
         return run_report(self.as_run(), flows, self.warmup_estimate, self.precision,
                           sets=self.sets, notes=list(notes), caveats=self.caveats(),
+                          parameters=self.parameter_table(), parameter_note=note,
                           workers=self.workers)
 
     def write(self, out: str | Path, event_log: Sequence[str] = (),

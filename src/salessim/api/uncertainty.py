@@ -32,9 +32,6 @@ from salessim.scenario import Scenario, load_scenario
 
 #: Scenario keys never carried from a run to its resamples: the record, not the process.
 NOT_CHANGES = ("provenance",)
-#: The two intervals, as the outputs name them.
-SIMULATION = "simulation only"
-BOTH = "simulation and parameters"
 
 
 @dataclass
@@ -57,6 +54,9 @@ class Resamples:
 
     def describe(self, level: float = 0.95) -> str:
         """What the two intervals cover, in one sentence."""
+        from salessim.reports.tables import SIMULATION_ONLY as SIMULATION
+        from salessim.reports.tables import WITH_PARAMETERS as BOTH
+
         return (f"{level:.0%} intervals. {SIMULATION}: the runs' randomness, the calibrated "
                 f"parameters taken as true; {BOTH}: also the error of parameters estimated "
                 f"from {self.deals} deals of {Path(self.history).name} (bootstrap, "
@@ -221,6 +221,8 @@ def table_text(table: pd.DataFrame, kpis: Sequence[str], time_unit: str,
     """The rows of ``kpis`` as text: mean, then each interval under its name."""
     from salessim import kpis as registry
     from salessim.console import text_table
+    from salessim.reports.tables import SIMULATION_ONLY as SIMULATION
+    from salessim.reports.tables import WITH_PARAMETERS as BOTH
 
     def show(k: str, v: float) -> str:
         if math.isnan(v):

@@ -264,6 +264,35 @@ def backtest(visits: Visits, scenario: Scenario, replications: int = 20, seed: i
     return Backtest(lines, replications, since, emd, limit, data_cycle, pooled)
 
 
+def touch_warnings(bt: Backtest, touch: dict[str, float]) -> list[str]:
+    """The warning of a back-test that ``--touch`` leaves inconsistent with the history.
+
+    The staff work ``--touch`` gives makes queues the export cannot show; when the
+    calibrated scenario then fails its own back-test (a KPI outside its prediction interval,
+    or the cycle-time distance above its limit), the scenario is slower or busier than the
+    history it came from, and the report must not read "Warnings: none".
+    """
+    if not touch:
+        return []
+    wrong = [x for x in bt.lines if not x.consistent]
+    if not wrong and bt.emd_consistent:
+        return []
+    given = ", ".join(f"{stage} {days:g} day{'s' if days != 1 else ''}"
+                      for stage, days in touch.items())
+    parts = [f"{x.kpi} {x.data:.4g} in the data against {x.mean:.4g} simulated (95% "
+             f"prediction interval {x.low:.4g} to {x.high:.4g})" for x in wrong[:3]]
+    if len(wrong) > 3:
+        parts.append(f"{len(wrong) - 3} more")
+    if not bt.emd_consistent:
+        parts.append(f"the cycle time of won deals {bt.emd:.4g} days from the data's "
+                     f"(earth mover's distance; replications differ by up to "
+                     f"{bt.emd_limit:.4g})")
+    return [f"--touch ({given}) leaves the back-test inconsistent with the history: "
+            f"{'; '.join(parts)}. The staff work it adds makes queues that slow deals the "
+            "history shows were not slowed: lower the --touch durations or give more "
+            "staff (--headcount owner=N), and see backtest.csv"]
+
+
 def _count(name: str) -> bool:
     """KPIs that are counts: absent means zero (absent rates and quantiles are undefined)."""
     return name.startswith(("leads.", "open.", "reach.")) or name == "won"

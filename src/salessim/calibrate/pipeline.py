@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from salessim.calibrate.backtest import Backtest, backtest
+from salessim.calibrate.backtest import Backtest, backtest, touch_warnings
 from salessim.calibrate.estimate import Calibration, calibrate
 from salessim.calibrate.fromlog import EventLog, is_event_log, read_log
 from salessim.calibrate.headcount import parse_headcount
@@ -220,6 +220,8 @@ def calibrate_visits(visits: Visits, origin: str, touch: dict[str, float] | None
                  if q.in_scenario and q.work_per_visit > 0 and sid in scenario.stages}
     bt = (backtest(scored, scenario, replications, seed, since, waits) if run_backtest
           else None)
+    if bt is not None and touch:  # the staff work given may fail the scenario's own check
+        cal.warnings.extend(touch_warnings(bt, touch))
     ev = evidence(cal, data, origin)
     if bt is not None:
         ev["backtest"] = {"replications": bt.replications,

@@ -20,8 +20,6 @@ from matplotlib.figure import Figure
 from scipy import stats as st
 
 from salessim.calibrate.exitreport import exits_part, incidence_figure
-from salessim.calibrate.writer import routes, stages_kept
-from salessim.scenario import TERMINALS
 
 if TYPE_CHECKING:
     from salessim.calibrate.backtest import Backtest
@@ -72,41 +70,10 @@ def arrivals_figure(result: CalibrationResult) -> Figure:
 
 
 def routing_figure(result: CalibrationResult) -> Figure:
-    cal = result.calibration
-    keep, _ = stages_kept(cal)
-    depth = {cal.entry: 0}
-    order = [cal.entry]
-    for sid in order:
-        for target in routes(cal, sid):
-            if target not in TERMINALS and target not in depth and target in keep:
-                depth[target] = depth[sid] + 1
-                order.append(target)
-    ends = sorted({t for s in keep for t in routes(cal, s) if t in TERMINALS})
-    last = max(depth.values(), default=0) + 1
-    pos = {s: (d, 0.0) for s, d in depth.items()}
-    for i, t in enumerate(ends):
-        pos[t] = (last, (i - (len(ends) - 1) / 2) * 1.2)
-    fig = _figure(max(6, 2.2 * (last + 1)), 3.5)
-    ax = fig.add_subplot()
-    for sid in keep:
-        for target, share in routes(cal, sid).items():
-            if target not in pos or sid not in pos:
-                continue
-            (x0, y0), (x1, y1) = pos[sid], pos[target]
-            back = x1 <= x0 and target not in TERMINALS
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(
-                arrowstyle="->", color="tab:red" if back else "grey",
-                connectionstyle=f"arc3,rad={0.5 if back else 0.1}", shrinkA=22, shrinkB=22))
-            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.45 if back else 0.08)
-            ax.text(mx, my, f"{share:.2f}", ha="center", fontsize=8)
-    for node, (x, y) in pos.items():
-        ax.text(x, y, node, ha="center", va="center", fontsize=9, bbox=dict(
-            boxstyle="round", fc="#e8f0fb" if node not in TERMINALS else "#f3f3f3"))
-    ax.set_xlim(-0.7, last + 0.7)
-    ax.set_ylim(-2, 2)
-    ax.axis("off")
-    ax.set_title("routing: shares of exits (red: back / loop)")
-    return fig
+    """The routing diagram, shares on their arrows (:mod:`salessim.calibrate.routingfigure`)."""
+    from salessim.calibrate.routingfigure import routing_figure as draw
+
+    return draw(result.calibration)
 
 
 def stage_times_figure(result: CalibrationResult) -> Figure:
@@ -176,8 +143,16 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
+    """A cell as a client reads it: thousands separators and no exponent (42,070, not
+    4.207e+04), yes/no for a flag, nothing for a missing number."""
+    from salessim.kpis import format_plain
+
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return "" if math.isnan(value) else format_plain(float(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
     return str(value)
 
 

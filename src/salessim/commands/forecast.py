@@ -82,11 +82,17 @@ def plan_forecast(args: argparse.Namespace):
     booked = 0.0 if args.booked is None else amount_option(args.booked, "--booked")
     if args.booked is not None and quota is None:
         raise UsageError("--booked counts towards --quota: give --quota too")
-    return plan(args.scenario, args.pipeline, args.until, as_of=args.as_of,
-                redesigns=args.redesign,
-                sets=args.set, replications=args.replications, seed=args.seed,
-                period=args.period, quota=quota, booked=booked, history=args.history,
-                resamples=args.resamples, **_ends(args))
+    from salessim.calibrate.readers import ExportError
+    from salessim.forecast.deals import forecast_advice
+
+    try:
+        return plan(args.scenario, args.pipeline, args.until, as_of=args.as_of,
+                    redesigns=args.redesign,
+                    sets=args.set, replications=args.replications, seed=args.seed,
+                    period=args.period, quota=quota, booked=booked, history=args.history,
+                    resamples=args.resamples, **_ends(args))
+    except ExportError as exc:  # --history's reader advises calibrate's --map
+        raise forecast_advice(exc) from None
 
 
 def _ends(args: argparse.Namespace) -> dict:
@@ -170,11 +176,17 @@ def _backtest(args: argparse.Namespace) -> int:
     every, horizon = args.spans["every"], args.spans["horizon"]
     n = args.replications or DEFAULT_REPLICATIONS
     seed = 1 if args.seed is None else args.seed
+    from salessim.calibrate.readers import ExportError
+    from salessim.forecast.deals import forecast_advice
+
     with progress_bar(None, "back-test") as bar:
-        report = backtest(args.backtest, every, horizon, n, seed,
-                          parameter_uncertainty=args.parameter_uncertainty is not False,
-                          resamples=args.resamples, workers=args.workers, progress=bar,
-                          quarters=args.quarters, **_ends(args))
+        try:
+            report = backtest(args.backtest, every, horizon, n, seed,
+                              parameter_uncertainty=args.parameter_uncertainty is not False,
+                              resamples=args.resamples, workers=args.workers, progress=bar,
+                              quarters=args.quarters, **_ends(args))
+        except ExportError as exc:  # the history's reader advises calibrate's --map
+            raise forecast_advice(exc) from None
     scores = report.scores()
     print(f"back-test of {args.backtest}: forecasts every {every:g} days for {horizon:g} days, "
           f"{n} replications each; band: {scores['band']}")
@@ -212,7 +224,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a lost stage, likewise (repeatable)")
     p.add_argument("--no-decision", action="append", default=[], metavar="NAME",
                    help="a no-decision stage, likewise (repeatable)")
-    p.add_argument("--until", metavar="DATE", help="end of the forecast window")
+    p.add_argument("--until", metavar="DATE",
+                   help="end of the forecast window: a date includes that whole day "
+                        "(2026-09-30 ends at midnight after 30 September); a time, "
+                        "2026-09-30T12:00, ends there")
     p.add_argument("--as-of", metavar="DATE",
                    help="the date the pipeline is taken at (default: the file's latest time)")
     p.add_argument("--quota", metavar="X", help="the number to reach: its chance is reported")

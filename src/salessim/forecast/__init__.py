@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import importlib
 
-_FROM = {"Snapshot": "deals", "parse_date": "deals", "read_pipeline": "deals",
+_FROM = {"Snapshot": "deals", "parse_date": "deals", "parse_until": "deals",
+         "read_pipeline": "deals", "until_text": "deals",
          "DEFAULT_REPLICATIONS": "simulate", "Forecast": "simulate",
          "forecast_scenario": "simulate", "paired": "simulate", "run_forecast": "simulate",
          "win_probability": "simulate"}
 
 __all__ = ["DEFAULT_REPLICATIONS", "Forecast", "Snapshot", "forecast_scenario", "paired",
-           "parse_date", "read_pipeline", "run_forecast", "win_probability"]
+           "parse_date", "parse_until", "read_pipeline", "run_forecast", "until_text",
+           "win_probability"]
 
 
 def __getattr__(name: str):

@@ -72,8 +72,25 @@ MIN_HISTORY_DAYS = 60.0
 #: so --every "1 minute" over half a year (259,200 of them) would run for weeks.
 MAX_FORECASTS = 1_000
 
+#: Fewer windows than this and a back-test says its coverage cannot be judged: even all of
+#: 3 inside the band leaves a Wilson 95% interval of 44% to 100%.
+MIN_WINDOWS = 4
+
+
+def few_windows(count: int, every_days: float, horizon_days: float) -> str:
+    """The warning of a back-test with fewer than :data:`MIN_WINDOWS` windows."""
+    from salessim.calibrate.estimate import wilson
+
+    low, high = wilson(count, count)
+    return (f"only {count} window{'s' if count != 1 else ''}: the coverage of the P10-P90 "
+            f"band cannot be judged from fewer than {MIN_WINDOWS} (even {count} of {count} "
+            f"inside leaves a 95% interval of {low:.0%} to {high:.0%}); give a longer history "
+            f"or a shorter --every (now {every_days:g} days for a {horizon_days:g}-day "
+            "horizon)")
+
+
 # The results (Window, Backtest, LEVEL) are defined in salessim.forecast.windows.
-__all__ = ["LEVEL", "MAX_FORECASTS", "MIN_HISTORY_DAYS", "Backtest", "Window", "actual_bookings", "as_of_dates",
+__all__ = ["LEVEL", "MAX_FORECASTS", "MIN_HISTORY_DAYS", "MIN_WINDOWS", "Backtest", "Window", "actual_bookings", "as_of_dates",
            "forecast_seed", "run_backtest"]
 
 
@@ -232,6 +249,8 @@ def run_backtest(path: str | Path | None, every_days: float, horizon_days: float
     warnings = [note if len(when) == len(dates) else
                 f"{note} (as-of {', '.join(f'{d:%Y-%m-%d}' for d in when)})"
                 for note, when in said.items()]
+    if len(dates) < MIN_WINDOWS:
+        warnings.append(few_windows(len(dates), every_days, horizon_days))
     return Backtest(windows, float(every_days), float(horizon_days), replications, seed,
                     origin, scenario is None, samples, warnings, resamples,
                     pd.DataFrame(rows, columns=horizons.COLUMNS))

@@ -15,6 +15,7 @@ Stage and source names are matched to the scenario's ids as calibration writes t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,6 +71,66 @@ def parse_date(text: str, option: str) -> pd.Timestamp:
     return when
 
 
+def parse_until(text: str, option: str = "--until") -> pd.Timestamp:
+    """The end of a forecast window: a date alone means the end of that day (the next
+    midnight), so ``2026-09-30`` takes in the whole of 30 September; a time is that time.
+
+    Raises:
+        ExportError: as :func:`parse_date`.
+    """
+    when = parse_date(text, option)
+    return when + pd.Timedelta(days=1) if _date_only(text) and when == when.normalize() \
+        else when
+
+
+def _date_only(text: str) -> bool:
+    """Whether ``text`` names a day without a time of day (``2026-09-30``, not
+    ``2026-09-30T00:00``): no clock time is written."""
+    return re.search(r":|\d[Tt]\d", text) is None
+
+
+def until_day(until: pd.Timestamp) -> str:
+    """The last moment of a window as a label: its last whole day for a midnight (what
+    :func:`parse_until` makes of a date), else the date and time."""
+    if until == until.normalize():
+        return f"{until - pd.Timedelta(days=1):%Y-%m-%d}"
+    return f"{until:%Y-%m-%d %H:%M}"
+
+
+def until_text(until: pd.Timestamp) -> str:
+    """How a sentence names the end of a window: ``the end of 2026-09-30`` (that day
+    included) for a midnight, else ``2026-09-30 18:00``."""
+    day = until_day(until)
+    return f"the end of {day}" if until == until.normalize() else day
+
+
+#: The advice an export reader gives for ``calibrate --map``, an option forecast lacks.
+_MAP_ADVICE = re.compile(r"; if your file names it otherwise, add --map YOUR_COLUMN=(\S+)$")
+
+
+def forecast_advice(exc: ExportError) -> ExportError:
+    """An export reader's error worded for ``forecast``, which has no ``--map``: the way
+    out is to name the column so in the file."""
+    return ExportError(_MAP_ADVICE.sub(r"; if your file names it otherwise, rename that "
+                                       r"column to \1 in the file", str(exc)))
+
+
+def _not_readable(exc: ExportError, frame: pd.DataFrame | None, path: str) -> ExportError:
+    """The error of a table that is neither a plain open-deals table nor an export: what
+    the open-deals table lacks first (what a pipeline file usually is), then the export's."""
+    missing = ([] if frame is None else
+               [c for c in PLAIN_COLUMNS if c not in {slug(c) for c in frame.columns}])
+    if not missing or "missing column" not in str(exc):
+        return forecast_advice(exc)
+    found = ", ".join(str(c) for c in frame.columns) if frame is not None else ""
+    export = str(forecast_advice(exc)).removeprefix(f"{path}: ")
+    return ExportError(
+        f"{path}: missing column {missing[0]!r} for an open-deals table (needs "
+        f"{', '.join(PLAIN_COLUMNS)}; found {found}): add it, or rename yours to "
+        f"{missing[0]} in the file. Read as an export salessim calibrate reads instead: "
+        f"{export}")
+
+
 def is_plain(frame: pd.DataFrame) -> bool:
     """A plain open-deals table (not a stage history, which has exits)."""
     columns = {slug(c) for c in frame.columns}
@@ -100,7 +161,11 @@ def read_pipeline(path: str | Path, scenario: Scenario, as_of: pd.Timestamp | No
     if frame is not None and is_plain(frame):
         table, as_of = _plain(frame, str(path), as_of)
     else:
-        table, as_of, notes = _from_history(path, fmt, as_of, stages, won, lost, no_decision)
+        try:
+            table, as_of, notes = _from_history(path, fmt, as_of, stages, won, lost,
+                                                no_decision)
+        except ExportError as exc:
+            raise _not_readable(exc, frame, str(path)) from None
         snap = _snapshot(table, as_of, scenario, str(path))
         snap.warnings[:0] = notes
         return snap

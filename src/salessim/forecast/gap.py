@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from salessim import stats
-from salessim.console import format_number
+from salessim.forecast.deals import until_text
 from salessim.forecast.simulate import Forecast
 from salessim.model.kinds import kind_of
 from salessim.scenario import Scenario, evolve
@@ -31,6 +31,20 @@ from salessim.scenario import Scenario, evolve
 STAFF_FACTOR = 10
 #: Replications of the capacity check (the first ones of the forecast, on the same numbers).
 CAPACITY_REPLICATIONS = 100
+
+
+def money(value: float | None) -> str:
+    """A sum of money as a client reads it: whole units with thousands separators and a
+    sign only when negative (``1,756``, ``-918``), n/a for NaN; never an exponent."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{round(value) + 0:,}"
+
+
+def signed_money(value: float) -> str:
+    """A change in money, always signed (``+1,756``, ``-918``, ``0``)."""
+    text = money(value)
+    return text if text.startswith("-") or text in ("0", "n/a") else f"+{text}"
 
 
 def staffed(scenario: Scenario) -> bool:
@@ -73,6 +87,15 @@ class PipelineGap:
     open_deals: int = 0
     open_value: float = 0.0
 
+    def waterfall(self) -> tuple[int, int, int, int]:
+        """The weighted pipeline, the capacity part, the timing part and the simulated mean
+        from the open deals, in whole units of money that add up exactly: weighted -
+        capacity - timing = simulated. Each is rounded and timing takes the rounding, so
+        the report's labels reconcile to the unit."""
+        weighted, simulated = round(self.weighted), round(self.simulated_mean)
+        capacity = 0 if math.isnan(self.capacity) else round(self.capacity)
+        return weighted, capacity, weighted - capacity - simulated, simulated
+
     @property
     def timing(self) -> float:
         """What capacity does not explain: mostly the deals closing after ``until``."""
@@ -81,7 +104,7 @@ class PipelineGap:
 
     def sentence(self, until: pd.Timestamp) -> str:
         """Why the two differ, in words."""
-        by, f = f"{until:%Y-%m-%d}", format_number
+        by, f = until_text(until), money
         if self.weighted == 0 and self.simulated_mean == 0:
             if self.open_deals == 0:
                 return "No deal is open: the bookings are the new leads'."
@@ -92,10 +115,11 @@ class PipelineGap:
                     f"nothing by {by}: the scenario gives them no chance to be won from the "
                     "stages they are in (no route from them reaches won): check their "
                     "routing.")
-        gap = self.weighted - self.simulated_mean
+        weighted, capacity, timing, simulated = self.waterfall()
+        gap = weighted - simulated
         text = (f"The weighted pipeline (amount x stage probability, counted whenever a deal "
-                f"closes and whoever works it) is {f(self.weighted)}; the simulation expects "
-                f"{f(self.simulated_mean)} from the same deals by {by} (P50 "
+                f"closes and whoever works it) is {f(weighted)}; the simulation expects "
+                f"{f(simulated)} from the same deals by {by} (their mean; P50 "
                 f"{f(self.simulated_p50)}), {f(abs(gap))} {'less' if gap >= 0 else 'more'}. ")
         interval = f"95% CI {f(self.capacity_low)} to {f(self.capacity_high)}"
         if not self.staffed:
@@ -104,19 +128,19 @@ class PipelineGap:
             text += "Capacity was not measured. "
         elif self.capacity_low > 0:
             text += (f"Capacity: with {STAFF_FACTOR} times the staff (no queues) they would "
-                     f"bring {f(self.capacity)} more by {by} ({interval}). ")
+                     f"bring {f(capacity)} more by {by} ({interval}). ")
         else:
             text += (f"Capacity: the staff keep up; {STAFF_FACTOR} times the staff would "
-                     f"change them by {f(self.capacity)} ({interval}). ")
+                     f"change them by {f(capacity)} ({interval}). ")
         noise = 2 * self.standard_error
         if abs(self.timing) <= noise:
-            text += (f"Timing: the other {f(self.timing)} is within the simulation's noise "
+            text += (f"Timing: the other {f(timing)} is within the simulation's noise "
                      f"(+/- {f(noise)}): with staff enough, these deals close by {by}.")
         elif self.timing >= 0:
-            text += (f"Timing: the other {f(self.timing)} is mostly deals that close after "
+            text += (f"Timing: the other {f(timing)} is mostly deals that close after "
                      f"{by} (on average {f(self.still_open)} of value is still open then).")
         else:
-            text += (f"The simulation books {f(-self.timing)} more than timing and capacity "
+            text += (f"The simulation books {f(-timing)} more than timing and capacity "
                      "explain: the deals' own rules (score odds, skips) that a stage "
                      "probability leaves out, and the simulation's noise.")
         return text

@@ -11,7 +11,6 @@ state), embedded in the page as data URIs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -22,10 +21,18 @@ from matplotlib.figure import Figure
 
 from salessim import __version__
 from salessim.console import format_number
-from salessim.forecast.gap import STAFF_FACTOR, PipelineGap, pipeline_gap
+from salessim.forecast.deals import until_day, until_text
+from salessim.forecast.gap import (
+    STAFF_FACTOR,
+    PipelineGap,
+    money,
+    pipeline_gap,
+    signed_money,
+)
 from salessim.forecast.hire import forecast_hire_lines
 from salessim.forecast.score import quantiles
 from salessim.forecast.simulate import Forecast
+from salessim.forecast.tables import LABELS, bookings_rows, chance_text, kpi_value
 from salessim.reports.figures import colour, png_bytes
 from salessim.reports.html import HtmlDocument
 from salessim.reports.report import Report
@@ -87,10 +94,10 @@ def fan_figure(forecast: Forecast, quota: float | None = None, booked: float = 0
         ax.plot(when, np.quantile(values, 0.5, axis=0), color=colour(i + 1), lw=1.4, ls="-.",
                 label=f"P50 of {label}")
     if quota is not None:
-        ax.axhline(quota, color="#d62728", ls="--", lw=1.2, label=f"quota {format_number(quota)}")
+        ax.axhline(quota, color="#d62728", ls="--", lw=1.2, label=f"quota {money(quota)}")
     ax.set_ylabel("bookings to date" + (" (booked included)" if booked else ""))
     ax.set_title(f"Cumulative bookings, {forecast.snapshot.as_of:%Y-%m-%d} to "
-                 f"{forecast.until:%Y-%m-%d}")
+                 f"{until_text(forecast.until)}")
     _money(ax)
     ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
@@ -109,10 +116,11 @@ def distribution_figure(forecast: Forecast, quota: float | None = None,
     for q, style in ((0.1, ":"), (0.5, "-"), (0.9, ":")):
         x = float(quantiles(values, q))
         ax.axvline(x, color="#1f4e9c", ls=style, lw=1.2, label=f"P{round(q * 100)} "
-                   f"{format_number(x)}")
-    title = "Bookings in the window" + (" (booked included)" if booked else "")
+                   f"{money(x)}")
+    title = (f"Total bookings ({money(booked)} already booked included)" if booked
+             else "Bookings in the window")
     if quota is not None:
-        ax.axvline(quota, color="#d62728", ls="--", lw=1.5, label=f"quota {format_number(quota)}")
+        ax.axvline(quota, color="#d62728", ls="--", lw=1.5, label=f"quota {money(quota)}")
         if chance is not None:
             title += (f": {chance[0]:.0%} chance to reach the quota "
                       f"(95% CI {chance[1]:.0%} to {chance[2]:.0%})")
@@ -158,45 +166,64 @@ def deals_figure(deals: pd.DataFrame) -> Figure:
     return fig
 
 
+def waterfall_steps(gap: PipelineGap, until: pd.Timestamp
+                    ) -> list[tuple[str, float, float, str, str]]:
+    """The waterfall's bars as (name, bottom, height, colour, label), from
+    :meth:`PipelineGap.waterfall`: whole units that reconcile, the changes signed."""
+    weighted, capacity, timing, simulated = gap.waterfall()
+    day = until_day(until)
+    return [("weighted pipeline", 0.0, weighted, "#7f7f7f", money(weighted)),
+            ("capacity: staff queues", weighted - capacity, capacity, "#d62728",
+             signed_money(-capacity)),
+            (f"timing: after {day}", simulated, timing, "#ff7f0e", signed_money(-timing)),
+            (f"simulated by {day}", 0.0, simulated, "#1f77b4", money(simulated))]
+
+
 def weighted_figure(gap: PipelineGap, until: pd.Timestamp) -> Figure:
-    """A waterfall from the weighted pipeline to the simulated bookings of the same deals."""
+    """A waterfall from the weighted pipeline to the simulated bookings of the same deals:
+    weighted, less capacity, less timing, is the simulated mean (the labels add up)."""
     fig = _figure(8, 3.2)
     ax = fig.add_subplot()
-    capacity = 0.0 if math.isnan(gap.capacity) else gap.capacity
-    steps = [("weighted pipeline", 0.0, gap.weighted, "#7f7f7f"),
-             ("capacity: staff queues", gap.weighted - capacity, capacity, "#d62728"),
-             (f"timing: after {until:%Y-%m-%d}", gap.simulated_mean, gap.timing, "#ff7f0e"),
-             (f"simulated by {until:%Y-%m-%d}", 0.0, gap.simulated_mean, "#1f77b4")]
-    for i, (_, bottom, height, shade) in enumerate(steps):
+    steps = waterfall_steps(gap, until)
+    for i, (_, bottom, height, shade, label) in enumerate(steps):
         ax.bar(i, height, bottom=bottom, color=shade, width=0.6)
-        ax.annotate(format_number(height), (i, bottom + max(height, 0)), ha="center",
-                    va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(label, (i, bottom + max(height, 0)), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(range(len(steps)), [s[0] for s in steps], fontsize=8)
-    ax.set_ylabel("bookings from the open deals")
+    ax.set_ylabel("bookings from the open deals (mean)")
     _money(ax)
     return fig
 
 
-def _forecast_rows(forecast: Forecast) -> pd.DataFrame:
-    table = forecast.table()
-    whole = table[~table["kpi"].str.contains(".", regex=False)].drop(columns="band")
-    shown = whole.copy()
-    for col in ("mean", "p10", "p50", "p90"):
-        shown[col] = [format_number(v) for v in whole[col]]
-    return shown
+def _forecast_rows(forecast: Forecast, booked: float = 0.0) -> pd.DataFrame:
+    """The whole window's KPIs in their units (the total with ``booked`` first)."""
+    return pd.DataFrame(bookings_rows(forecast, booked),
+                        columns=["", "P10", "P50", "P90", "mean"])
 
 
-def _deal_rows(deals: pd.DataFrame) -> pd.DataFrame:
+def _deal_rows(deals: pd.DataFrame, replications: int) -> pd.DataFrame:
     top = deals.head(TOP_DEALS)
     return pd.DataFrame({
-        "deal": top["deal_id"], "stage": top["stage"], "age (days)": top["age"].round(1),
-        "amount": [format_number(v) for v in top["amount"]],
-        "chance won": [f"{p:.0%}" for p in top["p_win"]],
-        "expected": [format_number(v) for v in top["expected_bookings"]],
+        "deal": top["deal_id"], "stage": top["stage"],
+        "age (days)": [format_number(a) for a in top["age"].round(1)],
+        "amount": [money(v) for v in top["amount"]],
+        f"chance won (95% CI, {replications} runs)": [
+            chance_text(p, lo, hi) for p, lo, hi in zip(top["p_win"], top["p_win_low"],
+                                                        top["p_win_high"], strict=True)],
+        "expected": [money(v) for v in top["expected_bookings"]],
         "stage probability": [f"{p:.0%}" for p in top["stage_probability"]],
         "close median": [_date(t) for t in top["close_median"]],
         "close P90": [_date(t) for t in top["close_p90"]],
     })
+
+
+def _redesign_rows(redesigns: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "redesign": r.scenario, "name": r.name, "KPI": LABELS.get(r.kpi, r.kpi),
+        "baseline": kpi_value(r.kpi, r.baseline), "redesign mean": kpi_value(r.kpi, r.redesign),
+        "difference": kpi_value(r.kpi, r.difference, True),
+        "95% CI": f"[{kpi_value(r.kpi, r.ci_low, True)}, {kpi_value(r.kpi, r.ci_high, True)}]",
+    } for r in redesigns.itertuples()])
 
 
 def _date(when: object) -> str:
@@ -229,19 +256,20 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     doc.summary_start()
     b = booked + forecast.bookings
     p10, p50, p90 = quantiles(b, [0.1, 0.5, 0.9])
-    lines = [f"Bookings from {snap.as_of:%Y-%m-%d %H:%M} to {forecast.until:%Y-%m-%d %H:%M}"
-             + (f" (with {format_number(booked)} already booked)" if booked else "")
-             + f": P10 {format_number(p10)}, P50 {format_number(p50)}, P90 {format_number(p90)} "
-             f"over {forecast.replications} replications; the band holds "
-             f"{forecast.band}.",
+    what = (f"Total bookings to {until_text(forecast.until)}: the {money(booked)} already "
+            f"booked plus the bookings from {snap.as_of:%Y-%m-%d %H:%M}" if booked else
+            f"Bookings from {snap.as_of:%Y-%m-%d %H:%M} to {until_text(forecast.until)}")
+    lines = [f"{what}: P10 {money(p10)}, P50 {money(p50)}, P90 {money(p90)} over "
+             f"{forecast.replications} replications; the band holds {forecast.band}.",
              f"From the {len(snap.deals)} open deals: mean "
-             f"{format_number(forecast.totals['bookings_from_open'].mean())}; from new leads: "
-             f"mean {format_number(forecast.totals['bookings_from_new'].mean())}."]
+             f"{money(forecast.totals['bookings_from_open'].mean())}; from new leads: "
+             f"mean {money(forecast.totals['bookings_from_new'].mean())}"
+             + (f"; already booked: {money(booked)}." if booked else ".")]
     if chance is not None:
-        lines.append(f"Chance to reach the quota of {format_number(quota)}: {chance[0]:.1%} "
+        lines.append(f"Chance to reach the quota of {money(quota)}: {chance[0]:.1%} "
                      f"(95% Wilson interval {chance[1]:.1%} to {chance[2]:.1%}).")
     lines += forecast_hire_lines(forecast, others, forecast.scenario.seed if seed is None
-                                 else seed, format_number)  # staffing redesigns: new or sooner
+                                 else seed, money)  # staffing redesigns: new or sooner
     for line in lines:
         doc.paragraph(line)
     doc.paragraph(gap.sentence(forecast.until), css="note")
@@ -258,22 +286,21 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     doc.heading("Bookings to the end of the window", anchor="bookings")
     figure("forecast_fan", fan_figure(forecast, quota, booked, others))
     figure("forecast_distribution", distribution_figure(forecast, quota, booked, chance))
-    doc.table(_forecast_rows(forecast), "forecast", "The whole window (forecast.csv has the "
-              f"same per {forecast.period})")
+    doc.table(_forecast_rows(forecast, booked), "forecast", "The whole window"
+              + (f" (the first row adds the {money(booked)} already booked; the others are "
+                 "the window's own)" if booked else "")
+              + f"; forecast.csv has the same per {forecast.period}")
     doc.heading("Open deals and new leads", anchor="split")
     figure("forecast_split", split_figure(forecast))
     doc.heading("The deals that matter most, and the weighted pipeline", anchor="deals")
     figure("forecast_deals", deals_figure(deals))
     figure("forecast_weighted", weighted_figure(gap, forecast.until))
     doc.paragraph(gap.sentence(forecast.until))
-    doc.table(_deal_rows(deals), "deals", f"The {min(TOP_DEALS, len(deals))} open deals with "
+    doc.table(_deal_rows(deals, forecast.replications), "deals", f"The {min(TOP_DEALS, len(deals))} open deals with "
               "the largest expected bookings (deals.csv has them all)")
     if redesigns is not None and len(redesigns):
         doc.heading("Redesigns on the same random numbers", anchor="redesigns")
-        shown = redesigns.copy()
-        for col in ("baseline", "redesign", "difference", "ci_low", "ci_high"):
-            shown[col] = [format_number(v) for v in shown[col]]
-        doc.table(shown, "redesigns", "Paired differences (redesign - baseline) with 95% "
+        doc.table(_redesign_rows(redesigns), "redesigns", "Paired differences (redesign - baseline) with 95% "
                   "confidence intervals, replication by replication")
     doc.heading("Appendix: what was run", anchor="provenance")
     seed = forecast.scenario.seed if seed is None else seed
@@ -283,6 +310,8 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     doc.items([f"salessim version {__version__}",
                f"scenario {forecast.scenario.name!r}; {len(snap.deals)} open deals from "
                f"{source or 'the scenario'} at {snap.as_of:%Y-%m-%d %H:%M}; window to "
+               f"{until_text(forecast.until)} ({forecast.until:%Y-%m-%d %H:%M}, that day "
+               "included)" if forecast.until == forecast.until.normalize() else
                f"{forecast.until:%Y-%m-%d %H:%M}",
                f"root seed {seed}; {forecast.replications} replications; random streams: "
                f"{STREAM_SCHEME}", *check,

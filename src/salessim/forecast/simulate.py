@@ -134,6 +134,7 @@ class Forecast:
             "age": snap.table["age_days"].round(2).to_numpy(),
             "amount": [d["value"] for d in snap.deals],
             "p_win": (ended == WON.code).sum(axis=0) / n,
+            **_wilson_columns((ended == WON.code).sum(axis=0), n),
             "p_lost": np.isin(ended, (LOST.code, NO_DECISION.code)).sum(axis=0) / n,
             "p_open": (ended == 0).sum(axis=0) / n,
         })
@@ -145,6 +146,19 @@ class Forecast:
             out[name] = [(self.snapshot.as_of + pd.Timedelta(days=float(t))).floor("min")
                          if math.isfinite(t) else pd.NaT for t in at]
         return out.sort_values("expected_bookings", ascending=False, kind="stable")
+
+
+#: Confidence level of each deal's chance to be won (``p_win_low``, ``p_win_high``).
+DEAL_LEVEL = 0.95
+
+
+def _wilson_columns(wins: np.ndarray, n: int) -> dict[str, list[float]]:
+    """Each deal's Wilson interval of its chance to be won, from its wins in n
+    replications: the chance is a share of n runs, no surer than n makes it."""
+    from salessim.calibrate.estimate import wilson
+
+    bounds = [wilson(int(k), n, DEAL_LEVEL) if n else (math.nan, math.nan) for k in wins]
+    return {"p_win_low": [b[0] for b in bounds], "p_win_high": [b[1] for b in bounds]}
 
 
 def _row(kpi: str, values: np.ndarray) -> list:
@@ -289,6 +303,10 @@ def _period_edges(as_of: pd.Timestamp, until: pd.Timestamp, period: str
     else:
         starts = pd.date_range(as_of.to_period("W-SUN").start_time, until, freq="W-MON")
         labels = [f"{s.isocalendar().year}-W{s.isocalendar().week:02d}" for s in starts]
+    # A period starting at ``until`` holds nothing of the window (as-of, until]: a window
+    # to the end of 30 September (until 1 October 00:00) has no October column.
+    keep = starts < until
+    starts, labels = starts[keep], [label for label, k in zip(labels, keep, strict=True) if k]
     if len(starts) == 0 or starts[0] > as_of:  # the period holding as-of starts before it
         first = as_of.to_period("M" if period == "month" else "W-SUN").start_time
         starts = pd.DatetimeIndex([first, *starts])

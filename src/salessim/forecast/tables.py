@@ -7,6 +7,7 @@ the same tables as ``salessim forecast`` writes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,7 +16,8 @@ import pandas as pd
 from salessim import stats
 from salessim.console import format_number as fmt
 from salessim.console import text_table
-from salessim.forecast.gap import pipeline_gap
+from salessim.forecast.deals import until_text
+from salessim.forecast.gap import money, pipeline_gap, signed_money
 from salessim.forecast.score import quantiles
 from salessim.forecast.simulate import Forecast, paired
 
@@ -71,9 +73,55 @@ def redesign_table(base: Forecast, redesigns: Sequence[tuple[str, Forecast]],
     return table.replace({np.nan: None})
 
 
+#: Display labels of forecast.csv's whole-window KPIs, in the order tables show them.
+LABELS = {"bookings": "bookings in the window", "bookings_from_open": "from open deals",
+          "bookings_from_new": "from new leads", "won": "deals won",
+          "won_from_open": "deals won from open deals", "won_from_new": "deals won from new leads",
+          "lost": "deals lost", "slipped": "open deals slipping past the end",
+          "slipped_value": "value slipping past the end", "leads": "new leads",
+          "quota_reached": "chance to reach the quota"}
+#: KPIs (and per-period KPIs by their stem) that are sums of money.
+MONEY_KPIS = ("bookings", "bookings_from_open", "bookings_from_new", "slipped_value")
+
+
+def kpi_value(kpi: str, value: float | None, difference: bool = False) -> str:
+    """A forecast KPI's value in its unit: money in whole units with separators, the
+    chance to reach the quota in %, counts as numbers; ``difference`` signs it."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if kpi == "quota_reached":
+        return f"{100 * value + 0.0:+.1f} pts" if difference else f"{value:.1%}"
+    if kpi.split(".")[0] in MONEY_KPIS:
+        return signed_money(value) if difference else money(value)
+    text = fmt(value)
+    return f"+{text}" if difference and value > 0 else text
+
+
+def chance_text(p: float, low: float, high: float) -> str:
+    """A deal's chance to be won with its Wilson interval: ``38% (31%-45%)``."""
+    return f"{p:.0%} ({low:.0%}-{high:.0%})"
+
+
+def bookings_rows(forecast: Forecast, booked: float = 0.0) -> list[tuple[str, ...]]:
+    """The whole window's KPIs as (label, P10, P50, P90, mean) in their units; with
+    ``booked`` first the one total a reader quotes: booked plus the window's bookings."""
+    rows: list[tuple[str, ...]] = []
+    if booked:
+        v = booked + forecast.totals["bookings"].to_numpy()
+        rows.append((f"total with {money(booked)} already booked",
+                     *(money(x) for x in quantiles(v, [0.1, 0.5, 0.9])), money(v.mean())))
+    for kpi, label in LABELS.items():
+        if kpi not in forecast.totals:
+            continue
+        v = forecast.totals[kpi].to_numpy()
+        rows.append((label, *(kpi_value(kpi, x) for x in quantiles(v, [0.1, 0.5, 0.9])),
+                     kpi_value(kpi, v.mean())))
+    return rows
+
+
 def summary_text(forecast: Forecast, seconds: float | None = None,
                  redesigns: pd.DataFrame | None = None, quota: pd.DataFrame | None = None,
-                 uncapped: Forecast | None = None) -> str:
+                 uncapped: Forecast | None = None, booked: float = 0.0) -> str:
     """What the terminal shows: bookings and their split, the quota, the weighted pipeline
     beside the simulation and why they differ, the deals that matter most, the redesigns.
 
@@ -83,38 +131,43 @@ def summary_text(forecast: Forecast, seconds: float | None = None,
         redesigns: :func:`redesign_table`, if redesigns were run.
         quota: :func:`quota_table` (its first row is the baseline's), if a quota was given.
         uncapped: the forecast with unlimited staff (:mod:`salessim.forecast.gap`).
+        booked: already booked this period: the first row is the total with it.
     """
     snap, until = forecast.snapshot, forecast.until
     took = "" if seconds is None else f", {seconds:.1f} s"
     lines = [f"{forecast.scenario.name}: {len(snap.deals)} open deals at "
-             f"{snap.as_of:%Y-%m-%d %H:%M}, forecast to {until:%Y-%m-%d %H:%M}; "
+             f"{snap.as_of:%Y-%m-%d %H:%M}, forecast to {until_text(until)}; "
              f"{forecast.replications} replications, seed {forecast.scenario.seed}{took}", ""]
-    rows: list[tuple[str, ...]] = [("bookings", "P10", "P50", "P90", "mean")]
-    for kpi, label in (("bookings", "all"), ("bookings_from_open", "from open deals"),
-                       ("bookings_from_new", "from new leads"), ("won", "deals won"),
-                       ("slipped", "open deals slipping past the end")):
-        v = forecast.totals[kpi].to_numpy()
-        rows.append((label, *(fmt(x) for x in quantiles(v, [0.1, 0.5, 0.9])), fmt(v.mean())))
+    shown = ("bookings", "bookings_from_open", "bookings_from_new", "won", "slipped")
+    rows: list[tuple[str, ...]] = [("", "P10", "P50", "P90", "mean")]
+    rows += [r for r in bookings_rows(forecast, booked)
+             if r[0].startswith("total") or r[0] in {LABELS[k] for k in shown}]
     lines.append(text_table(rows))
     if quota is not None:
         q = quota.iloc[0]
-        lines.append(f"\nchance to reach the quota of {fmt(q['quota'])}"
-                     + (f" ({fmt(q['booked'])} already booked)" if q["booked"] else "")
+        lines.append(f"\nchance to reach the quota of {money(q['quota'])}"
+                     + (f" ({money(q['booked'])} already booked)" if q["booked"] else "")
                      + f": {q['probability']:.1%} ({q['level']:.0%} CI {q['ci_low']:.1%} to "
                      f"{q['ci_high']:.1%})")
     gap = pipeline_gap(forecast, uncapped)
-    lines += ["", f"weighted pipeline {fmt(gap.weighted)} against simulated P50 "
-              f"{fmt(gap.simulated_p50)} from the open deals:", gap.sentence(until)]
+    lines += ["", f"weighted pipeline {money(gap.weighted)} against simulated P50 "
+              f"{money(gap.simulated_p50)} from the open deals:", gap.sentence(until)]
     deals = forecast.deals_table().head(TERMINAL_DEALS)
-    rows = [("deal", "stage", "amount", "chance won", "expected", "close median")]
-    rows += [(d.deal_id, d.stage, fmt(d.amount), f"{d.p_win:.0%}", fmt(d.expected_bookings),
+    rows = [("deal", "stage", "amount", f"chance won ({LEVEL:.0%} CI)", "expected",
+             "close median")]
+    rows += [(d.deal_id, d.stage, money(d.amount), chance_text(d.p_win, d.p_win_low,
+                                                               d.p_win_high),
+              money(d.expected_bookings),
               "after the end" if pd.isna(d.close_median) else f"{d.close_median:%Y-%m-%d}")
              for d in deals.itertuples()]
-    lines += ["", "deals that matter most (chance won x amount):", text_table(rows)]
+    lines += ["", f"deals that matter most (chance won x amount; the chance's interval from "
+              f"{forecast.replications} replications):", text_table(rows)]
     if redesigns is not None:
         rows = [("redesign", "KPI", "baseline", "redesign", "difference", f"{LEVEL:.0%} CI")]
-        rows += [(r.scenario, r.kpi, fmt(r.baseline), fmt(r.redesign), fmt(r.difference),
-                  f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]") for r in redesigns.itertuples()]
+        rows += [(r.scenario, LABELS.get(r.kpi, r.kpi), kpi_value(r.kpi, r.baseline),
+                  kpi_value(r.kpi, r.redesign), kpi_value(r.kpi, r.difference, True),
+                  f"[{kpi_value(r.kpi, r.ci_low, True)}, {kpi_value(r.kpi, r.ci_high, True)}]")
+                 for r in redesigns.itertuples()]
         lines += ["", "redesigns on the same random numbers (redesign - baseline):",
                   text_table(rows)]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ import io
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ import pandas as pd
 from salessim import stats
 from salessim.forecast import score
 from salessim.forecast.bootstrap import band_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 #: The band scored: P10 to P90.
 LEVEL = 0.8
@@ -224,8 +227,14 @@ class Backtest:
                 "coverage_plain_low": cov.low, "coverage_plain_high": cov.high}
 
     def figure_png(self) -> bytes:
-        """``backtest.png``: per as-of date the actual beside the band, the P50 and the
-        weighted pipeline (matplotlib's Agg canvas, no global state)."""
+        """``backtest.png``: :meth:`figure` as PNG bytes."""
+        buf = io.BytesIO()
+        self.figure().savefig(buf, format="png")
+        return buf.getvalue()
+
+    def figure(self) -> Figure:
+        """Per as-of date the actual beside the band, the P50 and the weighted pipeline
+        (matplotlib's Agg canvas, no global state)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -247,11 +256,31 @@ class Backtest:
         ax.set_xlabel(f"end of the window (as-of date + {self.horizon_days:g} days)")
         ax.set_ylabel("bookings")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8, loc="lower left")
-        ax.tick_params(axis="x", labelrotation=30)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        # Whole amounts with separators on the axis (not 1e6 above it); the legend below
+        # the axes, clear of the windows' markers.
+        from matplotlib.ticker import FuncFormatter
+
+        from salessim.kpis import format_plain
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_plain(v)))
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
+                   fontsize=8)
+        ax.set_xlim(*self.date_span())
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        return fig
+
+    def date_span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The plot's x range: the windows' ends with a tenth of a horizon (at least a day)
+        either side, so one window is not drawn on an axis of years."""
+        ends = pd.to_datetime(pd.Series([w.until for w in self.windows]))
+        pad = pd.Timedelta(days=max(1.0, self.horizon_days / 10))
+        if ends.empty:
+            return pd.Timestamp(0) - pad, pd.Timestamp(0) + pad
+        return ends.min() - pad, ends.max() + pad
 
     def write(self, out: str | Path) -> list[Path]:
         """Write backtest.csv, backtest_horizons.csv, coverage_by_horizon.csv and

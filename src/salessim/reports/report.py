@@ -104,6 +104,20 @@ def _caveats(doc: HtmlDocument, caveats: Sequence[summary.Caveat]) -> None:
     doc.warnings([(f"{c.scenario}: {c.what}.", c.todo) for c in caveats])
 
 
+def _parameters(doc: HtmlDocument, table: pd.DataFrame | None, note: str, kpis: Sequence[str],
+                unit: str, level: float, difference: bool = False) -> None:
+    """Each KPI (or redesign's difference) with the simulation's interval and the one with
+    the calibrated parameters' uncertainty, and what each covers."""
+    if table is None:
+        return
+    doc.heading("Parameter uncertainty", anchor="parameter-uncertainty")
+    doc.paragraph(f"{note}. The other tables' intervals cover the simulation only.", css="note")
+    what = "difference from the baseline" if difference else "mean"
+    doc.table(tables.parameter_display(table, kpis, unit, level, difference), "parameters",
+              f"Each KPI's {what} with two {level:.0%} intervals: the simulation's alone and "
+              "with the parameters' uncertainty (parameters.csv has every KPI)")
+
+
 def _figure(doc: HtmlDocument, pngs: dict[str, bytes], name: str, rendering: Rendering) -> None:
     png = rendering.png(name)
     pngs[name] = png
@@ -164,6 +178,8 @@ def comparison_report(
     sets: Sequence[str] = (),
     notes: Sequence[str] = (),
     caveats: Sequence[summary.Caveat] | None = None,
+    parameters: pd.DataFrame | None = None,
+    parameter_note: str = "",
     workers: int | None = 1,
 ) -> Report:
     """The report of a comparison.
@@ -176,6 +192,10 @@ def comparison_report(
         sets: overrides applied to every scenario, to state them.
         notes: more provenance lines (how the warm-up or replications were chosen).
         caveats: the warnings to show; default: :func:`salessim.reports.summary.comparison_caveats`.
+        parameters: for a calibrated baseline, each redesign's paired differences with the
+            parameters' uncertainty (``parameters.csv`` of
+            :meth:`salessim.api.ComparisonReport.parameter_table`), shown beside the
+            simulation's intervals; ``parameter_note`` says what the two intervals cover.
         workers: processes rendering the figures while the tables are written (1: here;
             None: one per core); the report does not depend on it.
     """
@@ -215,6 +235,8 @@ def comparison_report(
               "of shares in percentage points); comparison.csv has every KPI",
               row_class="verdict")
     doc.paragraph(comparison.significance_note(), css="note")
+    _parameters(doc, parameters, parameter_note, kpis, comparison.baseline.scenario.time_unit,
+                comparison.level, difference=True)
     doc.heading("Figures", anchor="figures")
     _figure(doc, pngs, "forest", rendering)
     _common_figures(doc, pngs, runs, flows, warmup, rendering)
@@ -236,11 +258,15 @@ def run_report(
     sets: Sequence[str] = (),
     notes: Sequence[str] = (),
     caveats: Sequence[summary.Caveat] | None = None,
+    parameters: pd.DataFrame | None = None,
+    parameter_note: str = "",
     workers: int | None = 1,
 ) -> Report:
     """The report of one scenario: its headline KPIs, warnings, funnel, bottlenecks, figures,
-    every KPI, and what was run; ``workers`` render the figures meanwhile (as for
-    :func:`comparison_report`)."""
+    every KPI, and what was run; for a calibrated scenario, ``parameters`` (its
+    ``parameters.csv``) adds each KPI's interval with the parameters' uncertainty beside the
+    simulation's (``parameter_note`` says what the two cover); ``workers`` render the
+    figures meanwhile (as for :func:`comparison_report`)."""
     result = run.run_result
     warmup = warmup or estimate_warmup(result)
     if caveats is None:
@@ -261,6 +287,7 @@ def run_report(
     doc.paragraph(bottlenecks(result, level).summary(), css="note")
     doc.summary_end()
     _caveats(doc, caveats)
+    _parameters(doc, parameters, parameter_note, headline, unit, level)
     if precision is not None:
         doc.paragraph(precision.summary(), css="note")
         doc.table(tables.precision_display(precision), "precision", "Precision of key KPIs")
@@ -269,14 +296,25 @@ def run_report(
     doc.heading("Figures", anchor="figures")
     _common_figures(doc, pngs, [run], [] if flows is None else [(run, flows)], warmup,
                     rendering)
-    doc.heading("KPIs", anchor="kpis")
-    doc.table(pd.DataFrame([{
-        "KPI": registry.label(r.kpi), "name": r.kpi, "unit": registry.unit_text(r.kpi, unit),
-        "mean": registry.format_value(r.kpi, r.mean, unit),
-        f"{level:.0%} CI": tables.ci_text(
-            r.ci_low, r.ci_high, lambda v, k=r.kpi: registry.format_value(k, v, unit)),
-        "n": str(r.n),
-    } for r in table.itertuples(index=False)]), "kpis", "KPIs with confidence intervals")
+    doc.heading("KPIs", anchor="every-kpi")  # the table is #kpis
+    ci = f"{level:.0%} CI" + ("" if parameters is None else f", {tables.SIMULATION_ONLY}")
+    both = {} if parameters is None else parameters.set_index("kpi")[["low", "high"]].T.to_dict()
+
+    def row(r) -> dict[str, str]:
+        def fmt(v: float, k: str = r.kpi) -> str:
+            return registry.format_value(k, v, unit)
+
+        out = {"KPI": registry.label(r.kpi), "name": r.kpi,
+               "unit": registry.unit_text(r.kpi, unit), "mean": fmt(r.mean),
+               ci: tables.ci_text(r.ci_low, r.ci_high, fmt)}
+        if parameters is not None:
+            b = both.get(r.kpi, {"low": float("nan"), "high": float("nan")})
+            out[f"{level:.0%} CI, {tables.WITH_PARAMETERS}"] = tables.ci_text(
+                b["low"], b["high"], fmt)
+        return {**out, "n": str(r.n)}
+
+    doc.table(pd.DataFrame([row(r) for r in table.itertuples(index=False)]), "kpis",
+              "KPIs with confidence intervals")
     _analytic(doc, run, level)
     _provenance(doc, [run], result.seed, len(result.replications), level, sets, notes)
     return Report(doc.render(), pngs)

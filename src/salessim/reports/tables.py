@@ -216,3 +216,38 @@ def precision_display(report: PrecisionReport) -> pd.DataFrame:
         "KPI": r.kpi, "mean": format_number(r.mean), "half-width": format_number(r.half_width),
         "relative": _share(r.rel_half_width), "reached": "yes" if r.reached else "no",
     } for r in report.kpis.itertuples(index=False)])
+
+
+#: Headings of the two intervals, as parameters.csv's table shows them.
+SIMULATION_ONLY = "simulation only"
+WITH_PARAMETERS = "simulation and parameters"
+
+
+def parameter_display(table: pd.DataFrame, kpis: Sequence[str], time_unit: str,
+                      level: float = 0.95, difference: bool = False) -> pd.DataFrame:
+    """The rows of ``kpis`` of a ``parameters.csv`` table (:data:`salessim.api.uncertainty.
+    COLUMNS`, with a ``scenario`` column for a comparison) as display strings: the mean (or
+    paired difference), the simulation's interval and the one with the parameters'
+    uncertainty, each under a heading that says what it covers."""
+    def show(kpi: str, value: float) -> str:
+        return (registry.format_difference(kpi, value, time_unit) if difference
+                else registry.format_value(kpi, value, time_unit))
+
+    order = {k: i for i, k in enumerate(kpis)}
+    rows = []
+    for r in table.itertuples(index=False):
+        if r.kpi not in order:
+            continue
+        row = {"redesign": r.scenario} if difference else {}
+        row.update({
+            "KPI": registry.label(r.kpi), "name": r.kpi,
+            "difference" if difference else "mean": show(r.kpi, r.mean),
+            f"{level:.0%} CI, {SIMULATION_ONLY}": ci_text(
+                r.sim_low, r.sim_high, lambda v, k=r.kpi: show(k, v)),
+            f"{level:.0%} CI, {WITH_PARAMETERS}": ci_text(
+                r.low, r.high, lambda v, k=r.kpi: show(k, v)),
+        })
+        rows.append((getattr(r, "scenario", ""), order[r.kpi], row))
+    if not difference:
+        rows.sort(key=lambda x: x[1])
+    return pd.DataFrame([row for *_, row in rows])

@@ -65,7 +65,12 @@ def forecast_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict
                   "ci_high": float(row["ci_high"]), "quota": float(row["quota"])}
     figures = sorted(p.name for p in out.glob("*.png"))
     fan = next((f for f in figures if "fan" in f), figures[0] if figures else None)
-    return {"summary": report.summary(), "quota": chance, "replications": checked.replications,
+    warnings: list[str] = []  # the baseline's and each redesign's, as the report lists them
+    for run in checked.runs:
+        found = run.forecast.warnings if run.forecast is not None else []
+        warnings += [w for w in found if w not in warnings]
+    return {"summary": report.summary(), "quota": chance, "warnings": warnings,
+            "replications": checked.replications,
             "seed": checked.seed, "out": rel, "report": f"{rel}/report.html",
             "figure": None if fan is None else f"{rel}/{fan}",
             "finite": chance is None or math.isfinite(chance["probability"])}

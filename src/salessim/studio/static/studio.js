@@ -441,7 +441,7 @@ async function forecastPage() {
     const q = r.quota ? `<p id="fc-quota-chance"><b>Chance to reach ${esc(r.quota.quota.toLocaleString("en"))}: ${(100 * r.quota.probability).toFixed(1)}%</b> (95% CI ${(100 * r.quota.ci_low).toFixed(1)}% to ${(100 * r.quota.ci_high).toFixed(1)}%)</p>` : "";
     document.getElementById("fc-result").innerHTML = q +
       (r.figure ? `<p><img class="figure" id="fan" src="${fileUrl(r.figure)}" alt="fan chart"></p>` : "") +
-      `<pre id="fc-summary">${esc(r.summary)}</pre><p><a id="report-link" target="_blank" href="${fileUrl(r.report)}">the full report</a> · written to ${esc(r.out)}/ (with run.json)</p>`;
+      `${warningsHtml(r.warnings || [])}<pre id="fc-summary">${esc(r.summary)}</pre><p><a id="report-link" target="_blank" href="${fileUrl(r.report)}">the full report</a> · written to ${esc(r.out)}/ (with run.json)</p>`;
   };
   document.getElementById("fc-go").onclick = async () => {
     const redesign = document.getElementById("fc-redesign").value;
