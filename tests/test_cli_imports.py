@@ -63,3 +63,29 @@ def test_validate_imports_nothing_heavy():
             "                              'win_rate=+5%'])\n"
             "assert code == 0, code")
     assert _loaded(code) == []
+
+
+#: What a run or a comparison without figures must not load: the plots, and the whole of
+#: scipy.stats for two t quantiles (scipy.special gives them).
+NO_FIGURES = ("matplotlib", "PIL", "scipy.stats")
+
+
+def _command(argv: list[str]) -> str:
+    return ("import contextlib, io, salessim.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    code = salessim.cli.main({argv!r})\n"
+            "assert code == 0, code")
+
+
+def test_run_without_report_imports_no_plotting_or_scipy_stats():
+    """``run`` prints tables (pandas) with intervals (scipy.special), never a figure."""
+    argv = ["run", "scenarios/tutorial.yaml", "-n", "2", "--workers", "1", "--set",
+            "horizon=20", "--set", "warmup=0"]
+    assert _loaded(_command(argv), NO_FIGURES) == []
+
+
+def test_compare_without_out_imports_no_plotting_or_scipy_stats():
+    argv = ["compare", "scenarios/speed_to_lead.yaml",
+            "scenarios/speed_to_lead_extended_hours.yaml", "-n", "2", "--workers", "1",
+            "--set", "horizon=20", "--set", "warmup=0"]
+    assert _loaded(_command(argv), NO_FIGURES) == []

@@ -362,3 +362,11 @@ def test_run_fixed_warmup_and_bad_options(tandem_file, tmp_path, capsys):
     assert "give --out DIR" in capsys.readouterr().err
     assert main(["run", str(tandem_file), "--warmup", "500"]) == 2
     assert "warmup" in capsys.readouterr().err
+
+
+def test_one_replication_states_no_interval_for_the_busiest_role():
+    one = engine.run(tandem(), replications=1)
+    text = bottlenecks(one).summary()
+    assert "Closest to saturation: one (utilisation " in text
+    assert "nan" not in text and "CI" not in text.split("Closest to saturation")[1]
+    assert "% CI [" in bottlenecks(engine.run(tandem(), replications=2)).summary()

@@ -92,3 +92,48 @@ def test_run_writes_the_formats_asked_for(tmp_path, capsys):
         main(["run", str(path), "--out", str(out), "--event-log", "xml"])
     assert bad.value.code == 2
     assert "event-log formats are csv, parquet, xes" in capsys.readouterr().err
+
+
+def test_a_lean_csv_has_each_fact_once_and_reads_back_to_the_full_columns(tmp_path):
+    result = looping_run()
+    logs = [r.log for r in result.replications]
+    write_event_log(logs, tmp_path / "full.csv")
+    write_event_log(logs, tmp_path / "lean.csv", columns="lean")
+    lean = pd.read_csv(tmp_path / "lean.csv")
+    assert list(lean.columns) == ["replication", "lead", "event", "stage", "time", "resource"]
+    full = pd.read_csv(tmp_path / "full.csv", parse_dates=["time:timestamp"])
+    back = logfiles.read_lean_csv(tmp_path / "lean.csv", result.scenario.time_unit)
+    assert list(back.columns) == list(full.columns)
+    for column in full.columns.drop(["time", "time:timestamp"]):
+        pd.testing.assert_series_equal(back[column], full[column], check_dtype=False)
+    # Twelve significant digits: each time within half a unit of its twelfth digit.
+    assert ((back["time"] - full["time"]).abs() <= 5e-12 * full["time"].abs()).all()
+    gap = (back["time:timestamp"] - full["time:timestamp"]).abs().max()
+    assert gap < pd.Timedelta(microseconds=100)  # under 1,000 days: within 43 microseconds
+    size = (tmp_path / "lean.csv").stat().st_size
+    assert size < 0.5 * (tmp_path / "full.csv").stat().st_size
+
+
+def test_the_lean_csv_of_the_b2b_baseline_is_under_fifty_bytes_an_event(tmp_path):
+    """The issue's budget, on a shipped scenario (lead names of four digits and more)."""
+    from salessim.scenario import evolve, load_scenario
+
+    scenario = evolve(load_scenario("scenarios/b2b_baseline.yaml"), horizon=120)
+    log = engine.run_replication(scenario, 0, event_log=True).log
+    write_event_log([log], tmp_path / "lean.csv", columns="lean")
+    assert len(log) > 10_000
+    assert (tmp_path / "lean.csv").stat().st_size / len(log) < 50
+
+
+def test_run_writes_a_lean_csv_when_asked(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ntime_unit: hour\nhorizon: 50\nreplications: 1\nroles: {rep: {headcount: 1}}\n"
+        "sources: {web: {rate: 0.5}}\nentry: call\n"
+        "stages: {call: {role: rep, work: {dist: exponential, mean: 1}, next: {won: 1}}}\n")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--workers", "1", "--out", str(out), "--event-log", "csv",
+                 "--log-columns", "lean"]) == 0
+    assert pd.read_csv(out / "event_log.csv").columns[-1] == "resource"
+    with pytest.raises(ValueError, match="columns must be one of full, lean, got 'thin'"):
+        write_event_log([], tmp_path / "x.csv", columns="thin")

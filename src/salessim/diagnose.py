@@ -154,10 +154,11 @@ class Bottlenecks:
             parts.append("No lead waited for staff.")
         if self.busiest_role is not None:
             row = self.roles.set_index("role").loc[self.busiest_role]
-            parts.append(
-                f"Closest to saturation: {self.busiest_role} (utilisation "
-                f"{row['utilisation']:.1%}, {100 * self.level:g}% CI "
-                f"[{row['ci_low']:.1%}, {row['ci_high']:.1%}]).")
+            # One replication has no interval: none is shown rather than [nan%, nan%].
+            ci = ("" if math.isnan(row["ci_low"]) else f", {100 * self.level:g}% CI "
+                  f"[{row['ci_low']:.1%}, {row['ci_high']:.1%}]")
+            parts.append(f"Closest to saturation: {self.busiest_role} (utilisation "
+                         f"{row['utilisation']:.1%}{ci}).")
         return " ".join(parts)
 
 
@@ -217,52 +218,79 @@ def transitions(log: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
     stages it entered (staffed or not; a stage it skipped is passed over) to ``won``,
     ``lost``, ``went cold``, ``no decision`` or, if still in the process at the horizon,
     ``open``. A loop back (negotiation to discovery) is a move like any other, so rework
-    shows up; a stage routing straight back to itself is not shown as a move.
+    shows up; a stage routing straight back to itself is not shown as a move. A lead's
+    events before its creation, and after the first event that ends its journey (a
+    ``lost`` after ``went cold``), are not counted.
 
     Args:
         log: event log rows with at least replication, lead, event, stage, time (as
-            :meth:`salessim.engine.RunResult.event_log` returns).
+            :meth:`salessim.engine.RunResult.event_log` returns), each lead's rows in the
+            order they happened.
         warmup: leads created before this are left out, as in the KPIs.
 
     Returns:
-        Columns source, target, count (mean per replication), sorted by count, largest first;
-        ``attrs["replications"]`` holds the number of replications counted.
+        Columns source, target, count (mean per replication), sorted by count, largest
+        first, moves of equal count in the order they first happened (moves to ``open``
+        last); ``attrs["replications"]`` holds the number of replications counted.
     """
-    counts: dict[tuple[str, str], int] = {}
     n_reps = log["replication"].nunique() if len(log) else 0
-    current: dict[tuple[int, str], str] = {}
-    for rep, lead, event, stage, time in log[
-            ["replication", "lead", "event", "stage", "time"]].itertuples(index=False):
-        key = (rep, lead)
-        if event == CREATED:
-            if time >= warmup:
-                current[key] = NEW
-            continue
-        here = current.get(key)
-        if here is None:
-            continue  # a lead of the warm-up, or one already closed
-        if event == ENTERED:
-            if stage == here:
-                continue  # a stage routing straight back to itself: not shown as a move
-            nxt = stage
-        elif event == WENT_COLD:
-            nxt = WENT_COLD_NODE
-        elif event in END_NODES:
-            nxt = END_NODES[event]
-        else:
-            continue
-        counts[(here, nxt)] = counts.get((here, nxt), 0) + 1
-        if event == ENTERED:
-            current[key] = nxt
-        else:
-            del current[key]  # the journey ended; a "lost" after "went cold" is not counted
-    for here in current.values():
-        counts[(here, OPEN)] = counts.get((here, OPEN), 0) + 1
-    rows = [(s, t, c / n_reps) for (s, t), c in counts.items()] if n_reps else []
-    frame = pd.DataFrame(rows, columns=["source", "target", "count"])
+    moves = _moves(log, warmup)
+    counted = moves.groupby(["source", "target"], sort=False).size()
+    frame = pd.DataFrame({"source": counted.index.get_level_values(0).astype(object),
+                          "target": counted.index.get_level_values(1).astype(object),
+                          "count": counted.to_numpy() / max(n_reps, 1)})
     frame = frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
     frame.attrs["replications"] = n_reps
     return frame
+
+
+def _moves(log: pd.DataFrame, warmup: float) -> pd.DataFrame:
+    """Every counted move (source, target) in the order it happened, then the moves to
+    ``open`` in the order the open leads were created. Whole columns at a time: an event
+    log has millions of rows."""
+    ends = {WENT_COLD: WENT_COLD_NODE, **END_NODES}
+    event = log["event"]
+    created, entered = (event == CREATED).to_numpy(), (event == ENTERED).to_numpy()
+    ending = event.isin(list(ends)).to_numpy()
+    rows = np.flatnonzero(created | entered | ending)
+    if not len(rows):
+        return pd.DataFrame({"source": [], "target": []}, dtype=object)
+    lead = log.iloc[rows].groupby(["replication", "lead"], sort=False).ngroup().to_numpy()
+    order = np.argsort(lead, kind="stable")  # each lead's rows together, in their order
+    rows, lead = rows[order], lead[order]
+    created, ending = created[rows], ending[rows]
+    node = np.where(entered[rows], log["stage"].to_numpy(dtype=object)[rows],
+                    event.map(ends).to_numpy(dtype=object)[rows])
+    node[created] = NEW
+    started = created & (log["time"].to_numpy(dtype=float)[rows] >= warmup)
+    # A lead is followed from its creation (after the warm-up) up to its first end.
+    followed = _running_sum(started, lead) > 0
+    keep = followed & (_running_sum(ending & followed, lead) - (ending & followed) == 0)
+    # A stage routing straight back to itself is no move: the lead stays where it is.
+    # (A row dropped as a repeat equals the row before it, so the next is compared right.)
+    kept = np.flatnonzero(keep)
+    same = np.r_[False, lead[kept[1:]] == lead[kept[:-1]]]
+    repeat = (same & ~ending[kept] & ~created[kept]
+              & np.r_[False, node[kept[1:]] == node[kept[:-1]]])
+    kept = kept[~repeat]
+    rows, lead, node, created, ending = (a[kept] for a in (rows, lead, node, created, ending))
+    same = np.r_[False, lead[1:] == lead[:-1]]
+    move = np.flatnonzero(same & ~created)
+    still_open = np.r_[~same[1:], True] & ~ending  # a lead's last row, not an end
+    creation = rows[np.flatnonzero(~same)][np.cumsum(~same) - 1]  # each row's lead's creation
+    moved = pd.DataFrame({"source": node[move - 1], "target": node[move], "at": rows[move]})
+    opened = pd.DataFrame({"source": node[still_open], "target": OPEN,
+                           "at": creation[still_open]})
+    return pd.concat([moved.sort_values("at", kind="stable"),
+                      opened.sort_values("at", kind="stable")], ignore_index=True)
+
+
+def _running_sum(flags: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The running count of ``flags`` within each run of equal ``group`` values."""
+    total = np.cumsum(flags, dtype=np.int64)
+    start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    before = (total - flags)[start]  # the count before each group's first row
+    return total - np.repeat(before, np.diff(np.r_[start, len(group)]))
 
 
 def log_rows(replications: Sequence[Replication]) -> pd.DataFrame:

@@ -31,15 +31,18 @@ from salessim.records import (
 CHUNK = 25_000
 #: The formats ``write_event_log`` knows, by file suffix.
 FORMATS = ("csv", "parquet", "xes")
+#: The column sets of a CSV log: plain and process-mining columns, or the plain ones alone.
+CSV_COLUMNS = ("full", "lean")
+#: Significant digits of the times in a lean CSV: a tenth of a millisecond over a year of
+#: days (the full columns give every digit; XES gives milliseconds).
+LEAN_DIGITS = 12
 
 
-def _chunks(logs: Iterable[EventLog]):
+def _chunks(logs: Iterable[EventLog], lean: bool = False):
     for log in logs:
         for start in range(0, max(len(log), 1), CHUNK):
-            if len(log) == 0 and start == 0:
-                yield add_process_mining_columns(log.plain_frame(0, 0), log.time_unit)
-                break
-            yield log.to_frame(start, start + CHUNK)
+            frame = log.plain_frame(start, start + CHUNK)
+            yield frame if lean else add_process_mining_columns(frame, log.time_unit, log.epoch)
 
 
 def _arrow_schema():
@@ -54,12 +57,21 @@ def _arrow_schema():
     ])
 
 
-def write_event_log(logs: Sequence[EventLog], path: str | Path) -> None:
-    """Write the logs of several replications to ``path`` (.csv, .parquet or .xes)."""
+def write_event_log(logs: Sequence[EventLog], path: str | Path, columns: str = "full") -> None:
+    """Write the logs of several replications to ``path`` (.csv, .parquet or .xes).
+
+    Args:
+        logs: the replications' logs.
+        path: the file; its suffix is the format.
+        columns: for a CSV, ``"full"`` (plain and process-mining columns) or ``"lean"``
+            (the plain ones, times to :data:`LEAN_DIGITS` digits); see the module's notes.
+    """
     path = Path(path)
     kind = path.suffix.lstrip(".")
     if kind not in FORMATS:
         raise ValueError(f"an event log is written as {', '.join(FORMATS)}, not {path.name!r}")
+    if columns not in CSV_COLUMNS:
+        raise ValueError(f"columns must be one of {', '.join(CSV_COLUMNS)}, got {columns!r}")
     with atomic_path(path) as tmp:
         if kind == "xes":
             _write_xes(logs, tmp)
@@ -73,9 +85,25 @@ def write_event_log(logs: Sequence[EventLog], path: str | Path) -> None:
                     writer.write_table(pa.Table.from_pandas(frame, schema=schema,
                                                             preserve_index=False))
         else:
+            lean = columns == "lean"
             with open(tmp, "w", encoding="utf-8", newline="") as out:
-                for i, frame in enumerate(_chunks(logs)):
-                    frame.to_csv(out, index=False, header=i == 0)
+                for i, frame in enumerate(_chunks(logs, lean)):
+                    frame.to_csv(out, index=False, header=i == 0,
+                                 float_format=f"%.{LEAN_DIGITS}g" if lean else None)
+
+
+def read_lean_csv(path: str | Path, time_unit: str, epoch: datetime = LOG_EPOCH):
+    """A lean CSV log read back with the full columns (those of ``columns="full"``).
+
+    Args:
+        path: the file.
+        time_unit: the scenario's time unit (the unit of the ``time`` column).
+        epoch: the date of simulated time 0 (the as-of date of a run from a pipeline).
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    return add_process_mining_columns(frame, time_unit, epoch)
 
 
 def write_cases(logs: Sequence[EventLog], path: str | Path) -> None:

@@ -83,6 +83,7 @@ class ComparisonReport:
             history (:mod:`salessim.api.uncertainty`), when it is a calibrated scenario.
         hires: per redesign that changes the staff, its change in wins split into
             incremental and pulled forward (:mod:`salessim.forecast.hire`).
+        workers: the processes the runs had; the report renders its figures in as many.
     """
 
     comparison: Comparison
@@ -93,6 +94,7 @@ class ComparisonReport:
     sets: list[str] = field(default_factory=list)
     parameters: ParameterRuns | None = None
     hires: list[HireValue] = field(default_factory=list)
+    workers: int | None = 1
 
     def __repr__(self) -> str:
         c = self.comparison
@@ -247,7 +249,7 @@ class ComparisonReport:
                 else self.parameters.resamples.describe(self.comparison.level))
         return comparison_report(self.comparison, self.flows, self.warmup_estimate,
                                  self.headline(kpis), self.sets, self.notes, self.caveats(),
-                                 self.parameter_table(), note)
+                                 self.parameter_table(), note, workers=self.workers)
 
     def write(self, out: str | Path, kpis: Sequence[str] = ()) -> list[str]:
         """Write comparison.csv, ``<label>/summary.csv`` and ``replications.csv`` per
@@ -388,4 +390,4 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
                                 follow_up=follow_up, level=level, mapper=ordered_map(executor))
                      for run in staffed]
     return ComparisonReport(comparison, estimate, notes, flows, time.perf_counter() - clock,
-                            sets, found, hires)
+                            sets, found, hires, workers)

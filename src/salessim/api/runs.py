@@ -141,6 +141,7 @@ class RunReport:
         parameters: the replications on the bootstrap of the calibrated scenario's history
             (:mod:`salessim.api.uncertainty`), when it has one.
         notes: what became of the parameter uncertainty (a missing history, ...).
+        workers: the processes the run had; the report renders its figures in as many.
     """
 
     label: str
@@ -154,6 +155,7 @@ class RunReport:
     warm_start: bool = False
     parameters: ParameterRuns | None = None
     notes: list[str] = field(default_factory=list)
+    workers: int | None = 1
 
     def __repr__(self) -> str:
         return (f"<RunReport {self.label!r}: {self.replications} replications, seed "
@@ -278,12 +280,15 @@ class RunReport:
         note = "" if self.parameters is None else self.parameters.resamples.describe()
         return run_report(self.as_run(), flows, self.warmup_estimate, self.precision,
                           sets=self.sets, notes=list(notes), caveats=self.caveats(),
-                          parameters=self.parameter_table(), parameter_note=note)
+                          parameters=self.parameter_table(), parameter_note=note,
+                          workers=self.workers)
 
     def write(self, out: str | Path, event_log: Sequence[str] = (),
-              report: bool = False) -> list[str]:
+              report: bool = False, log_columns: str = "full") -> list[str]:
         """Write summary.csv, replications.csv, funnel.csv (and the event log in the formats
-        named, cases.csv, report.html with its PNGs) into ``out``; returns the names."""
+        named, cases.csv, report.html with its PNGs) into ``out``; returns the names.
+        ``log_columns="lean"`` writes the CSV log's plain columns only
+        (:mod:`salessim.logfiles`)."""
         from salessim.logfiles import write_cases, write_event_log
         from salessim.records import write_frame
         from salessim.reports.tables import with_labels
@@ -299,7 +304,7 @@ class RunReport:
         if event_log:
             logs = [r.log for r in self.result.replications if r.log is not None]
             for kind in event_log:
-                write_event_log(logs, out / f"event_log.{kind}")
+                write_event_log(logs, out / f"event_log.{kind}", log_columns)
             write_cases(logs, out / "cases.csv")
             written += [*(f"event_log.{kind}" for kind in event_log), "cases.csv"]
         if report:
@@ -375,4 +380,4 @@ def run(scenario: Scenario | str | Path, replications: int | None = None,
                                           resamples, ordered_map(executor), tick)
     return RunReport(name, scenario, result, path, estimate, report,
                      time.perf_counter() - clock_start, sets, bool(scenario.pipeline), found,
-                     notes)
+                     notes, workers)

@@ -19,6 +19,7 @@ turns it into stage visits.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +62,7 @@ SKIP_EVENTS = ("skipped", "skip")
 ENTERED = "entered"
 
 
+@functools.lru_cache(maxsize=4096)  # called per row of an export, for a few distinct names
 def slug(name: object) -> str:
     """The id of a CRM name in a scenario: lower case, other characters runs as ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "_"

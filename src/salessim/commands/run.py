@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             for rep in report.result.replications:
                 if rep.log is not None:
                     rep.log.epoch = args.started_at
-        written = report.write(args.out, args.event_log or (), args.report)
+        written = report.write(args.out, args.event_log or (), args.report, args.log_columns)
         if args.report:
             print(f"\nreport: {args.final_out / next(w for w in written if w.endswith('.html'))}")
         _record(args, report)
@@ -192,6 +192,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the event log (needs --out): event_log.csv and "
                         "event_log.parquet by default, or the formats named (csv, parquet, "
                         "xes, comma-separated), and cases.csv with each lead's attributes")
+    p.add_argument("--log-columns", choices=("full", "lean"), default="full",
+                   help="columns of event_log.csv: full (default: replication, lead, event, "
+                        "stage, time, resource and the process-mining columns) or lean (the "
+                        "first six only, times to 12 digits: under half the size)")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and its figures as PNG files (needs --out)")
     p.add_argument("--stages", metavar="MAP.yaml",

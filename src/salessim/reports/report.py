@@ -33,6 +33,7 @@ from salessim.kpisets import default_kpis
 from salessim.output import atomic_path, write_text
 from salessim.reports import figures, summary, tables
 from salessim.reports.html import HtmlDocument
+from salessim.reports.rendering import Rendering
 from salessim.rng import STREAM_SCHEME
 
 REPORT_FILE = "report.html"
@@ -117,8 +118,8 @@ def _parameters(doc: HtmlDocument, table: pd.DataFrame | None, note: str, kpis: 
               "with the parameters' uncertainty (parameters.csv has every KPI)")
 
 
-def _figure(doc: HtmlDocument, pngs: dict[str, bytes], name: str, fig) -> None:
-    png = figures.png_bytes(fig)
+def _figure(doc: HtmlDocument, pngs: dict[str, bytes], name: str, rendering: Rendering) -> None:
+    png = rendering.png(name)
     pngs[name] = png
     doc.figure(f"fig-{name}", png, FIGURE_CAPTIONS[name])
 
@@ -137,24 +138,36 @@ def _diagnosis(doc: HtmlDocument, run: ScenarioRun, level: float) -> None:
     doc.paragraph(b.summary(), css="note")
 
 
+def _drawn(runs: Sequence[ScenarioRun], flows: Sequence[tuple[ScenarioRun, pd.DataFrame]],
+           warmup: WarmupEstimate, level: float):
+    """The figures every report shows, drawn (rendering them is :class:`Rendering`'s)."""
+    drawn = {"funnel": figures.funnel_figure(runs), "cycle_time": figures.cycle_time_figure(runs),
+             "utilisation": figures.utilisation_figure(runs, level)}
+    if flows:
+        drawn["flow"] = figures.flow_figure(flows)
+    drawn["wip"] = figures.wip_figure(runs, level)
+    drawn["welch"] = figures.welch_figure(warmup, float(runs[0].scenario.warmup),
+                                          runs[0].scenario.time_unit)
+    return drawn
+
+
 def _common_figures(doc: HtmlDocument, pngs: dict[str, bytes], runs: Sequence[ScenarioRun],
                     flows: Sequence[tuple[ScenarioRun, pd.DataFrame]], warmup: WarmupEstimate,
-                    level: float) -> None:
-    _figure(doc, pngs, "funnel", figures.funnel_figure(runs))
-    _figure(doc, pngs, "cycle_time", figures.cycle_time_figure(runs))
-    _figure(doc, pngs, "utilisation", figures.utilisation_figure(runs, level))
+                    rendering: Rendering) -> None:
+    _figure(doc, pngs, "funnel", rendering)
+    _figure(doc, pngs, "cycle_time", rendering)
+    _figure(doc, pngs, "utilisation", rendering)
     if flows:
         n_logs = flows[0][1].attrs.get("replications", "the first")
         doc.paragraph(f"Flows are counted on the event logs of {n_logs} replication(s) per "
                       "scenario, leads created after the warm-up.", css="note")
-        _figure(doc, pngs, "flow", figures.flow_figure(flows))
-    _figure(doc, pngs, "wip", figures.wip_figure(runs, level))
+        _figure(doc, pngs, "flow", rendering)
+    _figure(doc, pngs, "wip", rendering)
     doc.paragraph(
         f"Warm-up: MSER-5 on the mean over replications of {WARMUP_SERIES[warmup.series]} "
         f"({runs[0].label}) suggests {warmup.warmup:.4g} {runs[0].scenario.time_unit}s; the "
         f"runs used {float(runs[0].scenario.warmup):.4g}.", css="note")
-    _figure(doc, pngs, "welch", figures.welch_figure(warmup, float(runs[0].scenario.warmup),
-                                                    runs[0].scenario.time_unit))
+    _figure(doc, pngs, "welch", rendering)
 
 
 def comparison_report(
@@ -167,6 +180,7 @@ def comparison_report(
     caveats: Sequence[summary.Caveat] | None = None,
     parameters: pd.DataFrame | None = None,
     parameter_note: str = "",
+    workers: int | None = 1,
 ) -> Report:
     """The report of a comparison.
 
@@ -182,12 +196,16 @@ def comparison_report(
             parameters' uncertainty (``parameters.csv`` of
             :meth:`salessim.api.ComparisonReport.parameter_table`), shown beside the
             simulation's intervals; ``parameter_note`` says what the two intervals cover.
+        workers: processes rendering the figures while the tables are written (1: here;
+            None: one per core); the report does not depend on it.
     """
     runs = comparison.runs
     kpis = list(kpis) if kpis else headline_kpis(comparison)
     warmup = warmup or estimate_warmup(comparison.baseline.run_result)
     if caveats is None:
         caveats = summary.comparison_caveats(comparison, warmup)
+    rendering = Rendering({"forest": figures.forest_figure(comparison, kpis),
+                           **_drawn(runs, flows, warmup, comparison.level)}, workers)
     doc = HtmlDocument(f"Comparison: {comparison.baseline.scenario.name} and "
                        f"{len(comparison.redesigns)} redesign(s)")
     pngs: dict[str, bytes] = {}
@@ -220,8 +238,8 @@ def comparison_report(
     _parameters(doc, parameters, parameter_note, kpis, comparison.baseline.scenario.time_unit,
                 comparison.level, difference=True)
     doc.heading("Figures", anchor="figures")
-    _figure(doc, pngs, "forest", figures.forest_figure(comparison, kpis))
-    _common_figures(doc, pngs, runs, flows, warmup, comparison.level)
+    _figure(doc, pngs, "forest", rendering)
+    _common_figures(doc, pngs, runs, flows, warmup, rendering)
     doc.heading("Diagnosis of each scenario", anchor="diagnosis")
     for run in runs:
         _diagnosis(doc, run, comparison.level)
@@ -242,15 +260,19 @@ def run_report(
     caveats: Sequence[summary.Caveat] | None = None,
     parameters: pd.DataFrame | None = None,
     parameter_note: str = "",
+    workers: int | None = 1,
 ) -> Report:
     """The report of one scenario: its headline KPIs, warnings, funnel, bottlenecks, figures,
     every KPI, and what was run; for a calibrated scenario, ``parameters`` (its
     ``parameters.csv``) adds each KPI's interval with the parameters' uncertainty beside the
-    simulation's (``parameter_note`` says what the two cover)."""
+    simulation's (``parameter_note`` says what the two cover); ``workers`` render the
+    figures meanwhile (as for :func:`comparison_report`)."""
     result = run.run_result
     warmup = warmup or estimate_warmup(result)
     if caveats is None:
         caveats = summary.run_caveats(run, warmup, level)
+    rendering = Rendering(_drawn([run], [] if flows is None else [(run, flows)], warmup, level),
+                          workers)
     unit = run.scenario.time_unit
     doc = HtmlDocument(f"Diagnosis: {run.scenario.name}")
     pngs: dict[str, bytes] = {}
@@ -272,7 +294,8 @@ def run_report(
     doc.heading("Diagnosis", anchor="diagnosis")
     _diagnosis(doc, run, level)
     doc.heading("Figures", anchor="figures")
-    _common_figures(doc, pngs, [run], [] if flows is None else [(run, flows)], warmup, level)
+    _common_figures(doc, pngs, [run], [] if flows is None else [(run, flows)], warmup,
+                    rendering)
     doc.heading("KPIs", anchor="every-kpi")  # the table is #kpis
     ci = f"{level:.0%} CI" + ("" if parameters is None else f", {tables.SIMULATION_ONLY}")
     both = {} if parameters is None else parameters.set_index("kpi")[["low", "high"]].T.to_dict()
