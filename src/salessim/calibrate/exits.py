@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from salessim.calibrate.durations import FamilyFit, StageTimes, fit_stage
-from salessim.calibrate.incidence import Incidence, aalen_johansen
+from salessim.calibrate.incidence import Incidence, aalen_johansen, incidence_shares
 from salessim.calibrate.odds import Factor, odds_factors, time_factor
 from salessim.calibrate.timeout import Timeout, find_timeout
 from salessim.calibrate.visits import NURTURE, Visits
@@ -200,7 +200,9 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
     counts = {c: int(((code == k) & ~stopped).sum()) for k, c in enumerate(causes)}
     counts = {c: m for c, m in counts.items() if m}
     n = sum(counts.values())
-    shares = {c: m / n for c, m in counts.items()}
+    # The shares written: the incidence at the longest follow-up, time-outs censored (the
+    # closed share over-represents fast exits); the likelihood is the form's own maximum.
+    shares = incidence_shares(t, np.where(stopped, -1, code), causes).shares
     ll_next = current.chosen.loglik + sum(m * math.log(m / n) for m in counts.values() if m)
     k_next = len(current.chosen.params) + len(shares) - 1
     ll_exits = sum(f.times.chosen.loglik for f in fits.values())
