@@ -245,14 +245,20 @@ def test_scenario_written_and_loaded(result):
 
 
 def test_refit_keeps_the_chosen_forms(result):
+    """A re-fit (the bootstrap's) keeps every analysed stage's form, time-out and written
+    odds, in the current form too (it once dropped them there: the bands ran low)."""
     cal = result.calibration
     again = calibrate(cal.visits, families=ex.chosen_families(cal))
+    assert set(again.exits) == set(cal.exits)
+    assert any(s.form == "next" and s.value_odds for s in cal.exits.values())
     for sid, s in cal.exits.items():
-        if s.form != "exits":
-            assert sid not in again.exits
-            continue
         b = again.exits[sid]
-        assert b.form == "exits"
+        assert b.form == s.form and b.timeout == s.timeout
+        assert b.written == s.written
+        if s.value_odds is not None:
+            assert b.value_odds == pytest.approx(s.value_odds, rel=1e-3)
+        if s.form != "exits":
+            continue
         for cause, f in s.fits.items():
             assert b.fits[cause].times.chosen.family == f.times.chosen.family
             np.testing.assert_allclose(b.fits[cause].times.chosen.params,

@@ -104,8 +104,8 @@ def odds_factors(moved: np.ndarray, x: np.ndarray | None, second: np.ndarray | N
     return out
 
 
-def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.ndarray
-                ) -> Factor | None:
+def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.ndarray,
+                interval: bool = True) -> Factor | None:
     """The accelerated-time factor per doubling of value shared by the forward exits.
 
     Args:
@@ -114,6 +114,8 @@ def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.
         durations: every visit's age at exit or at the export date (days).
         hit: per forward exit, which visits left by it (the others are censored for it).
         x: log2(value / reference) of each visit.
+        interval: False skips the profile likelihood's curvature (three more fits): the
+            factor and its test only, its interval NaN (a bootstrap re-fit needs no more).
     """
     from salessim.calibrate.durations import FAMILIES
 
@@ -143,6 +145,10 @@ def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.
     if not (np.isfinite(full.fun) and np.isfinite(null.fun)) or full.fun >= 1e299:
         return None
     b = float(full.x[-1])
+    if not interval:
+        lr = max(0.0, 2 * (null.fun - full.fun))
+        return Factor("per_doubling", len(t), math.exp(b), math.nan, math.nan, lr,
+                      float(stats.chi2.sf(lr, 1)))
     # The profile likelihood's curvature in b (the families' parameters re-fitted at each
     # point): a step large enough that the optimiser's tolerance does not swamp it.
     step = 0.02
