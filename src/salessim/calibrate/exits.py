@@ -21,8 +21,9 @@ For every stage with two or more exits seen:
    evidence: the simpler, bit-identical current form keeps the benefit of the doubt).
    The check: each form's implied incidence against the Aalen-Johansen estimate at the
    deciles of the exit ages, as z = (model - estimate) / se, with a Bonferroni bound.
-5. Odds that depend on the deal (:mod:`.odds`): value (and, with ``next``, the visit to
-   the stage), written when the likelihood-ratio test's p is below ALPHA / stages tested.
+5. Odds that depend on the deal (:mod:`.odds`): value and the visit to the stage (a
+   second or later visit, in either form), written when the likelihood-ratio test's p is
+   below ALPHA / stages tested.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from salessim.calibrate.exitcurves import exits_cif as exits_cif  # part of this
 from salessim.calibrate.exitcurves import frozen_spec as frozen_spec  # part of this API
 from salessim.calibrate.exitcurves import next_cif as next_cif  # part of this API
 from salessim.calibrate.incidence import Incidence, aalen_johansen, incidence_shares
-from salessim.calibrate.odds import Factor, odds_factors, time_factor
+from salessim.calibrate.odds import Factor, odds_factors, time_factors
 from salessim.calibrate.timeout import Timeout, find_timeout
 from salessim.calibrate.visits import NURTURE, Visits
 from salessim.ends import END_NAMES, is_forward
@@ -345,4 +346,8 @@ def _odds(s: StageExits, t: np.ndarray, code: np.ndarray, forward: np.ndarray,
     if not fits:
         return
     hits = [((code == s.causes.index(c)) & ~stopped)[known] for c in fwd]
-    s.value = time_factor(fits, t[known], hits, x[known], interval)
+    second = (visit_no >= 2)[known].astype(float)
+    covariates = {"per_doubling": x[known],
+                  **({"second_visit": second} if second.sum() >= 20 else {})}
+    factors = time_factors(fits, t[known], hits, covariates, interval)
+    s.value, s.visit = factors.get("per_doubling"), factors.get("second_visit")
