@@ -41,8 +41,8 @@ REPLICATIONS = 10
 RESAMPLES = 2
 
 
-def _backtest(h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """History h's back-test: its windows and its rows by horizon."""
+def _backtest(h: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """History h's back-test: its windows, its rows by horizon and its notes."""
     days = int(MIN_HISTORY + WINDOWS * HORIZON + 3)
     made = exitgen.generate(seed=9000 + h, days=days, future=1,
                             truth=exitgen.Truth(rate=RATE))
@@ -50,16 +50,16 @@ def _backtest(h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         visits = read_visits(made.write(Path(tmp) / "history.csv"), as_of=str(made.as_of))
     bt = run_backtest(None, HORIZON, HORIZON, REPLICATIONS, seed=h, visits=visits,
                       min_history_days=MIN_HISTORY, resamples=RESAMPLES, plain=False)
-    return bt.table().assign(history=h), bt.horizon_table().assign(history=h)
+    return bt.table().assign(history=h), bt.horizon_table().assign(history=h), bt.warnings
 
 
-def windows() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The scored windows of every history (``backtest.csv`` rows with ``history``) and
-    their rows by horizon."""
+def windows() -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+    """The scored windows of every history (``backtest.csv`` rows with ``history``),
+    their rows by horizon, and each history's notes."""
     with ProcessPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(_backtest, range(HISTORIES)))
     return (pd.concat([r[0] for r in results], ignore_index=True),
-            pd.concat([r[1] for r in results], ignore_index=True))
+            pd.concat([r[1] for r in results], ignore_index=True), [r[2] for r in results])
 
 
 @pytest.mark.slow
@@ -67,8 +67,10 @@ def test_the_calibrated_band_holds_80_percent_on_the_exits_process():
     """40 forecasts of four weeks (10 histories, 4 windows each), each calibrated on what
     was known then with 2 bootstrap resamples and 10 replications. (Measured at more
     horizons: docs/forecast.md, section 5.)"""
-    t, _ = windows()
+    t, _, notes = windows()
     assert len(t) >= 40
+    # The calibrations found the time-out in every history (from some as-of date on).
+    assert all(any("time-out" in n and "'offer'" in n for n in one) for one in notes)
     for _, one in t.groupby("history"):  # windows of one history follow each other
         assert (one["as_of"].iloc[1:].to_numpy() >= one["until"].iloc[:-1].to_numpy()).all()
     assert t["band"].str.contains(OVERDISPERSED, regex=False).all()
