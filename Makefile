@@ -36,9 +36,9 @@ browser:
 # The BPMN diagram test opens our BPMN in bpmn-moddle (the bpmn.io parser): installed from
 # the npm registry beside the venv when npm is there; otherwise that test skips.
 bpmn: $(STAMP)
-	@[ -d $(VENV)/npm/node_modules/bpmn-moddle ] || \
+	@[ -d $(VENV)/npm/node_modules/bpmn-js ] || \
 	{ if command -v npm >/dev/null 2>&1; then \
-	    npm install --silent --no-audit --no-fund --prefix $(VENV)/npm bpmn-moddle >/dev/null 2>&1 || \
+	    npm install --silent --no-audit --no-fund --prefix $(VENV)/npm bpmn-moddle bpmn-js >/dev/null 2>&1 || \
 	    echo "could not install bpmn-moddle: the BPMN parser test will skip"; \
 	  else echo "no npm: the BPMN parser test will skip"; fi; }
 

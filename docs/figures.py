@@ -2,11 +2,12 @@
 
 A quoted figure sits between two markers in the Markdown, ``<!-- fig:NAME -->`` and
 ``<!-- /fig:NAME -->`` (invisible when rendered); this script recomputes the text between
-them from fresh runs. ``python docs/figures.py`` reports every figure that differs (exit
-status 1 if any); ``--write`` rewrites them (and the demo's forest plot,
-docs/img/comparing_forest.png); ``--cheap`` limits it to the figures that take a few
-seconds, which the test suite checks on every run (tests/test_docs.py). ``make docs``
-runs ``--write``.
+them from fresh runs. ``python docs/figures.py`` (or ``--check``) reports every figure
+that differs, with exit status 1 if any; ``--write`` rewrites them (and the demo's forest
+plot, docs/img/comparing_forest.png); ``--cheap`` limits it to the quick figures and those
+of the demo's comparison (one run of ``make demo``'s scenarios, shared), which the test
+suite checks on every run (tests/test_docs.py), so the README's demo excerpt cannot go
+stale. ``make docs`` runs ``--write`` for all of them.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def forecast_sample() -> str:
             f"{fmt(new['difference'])} of it from new leads")
 
 
-@figure("demo-excerpt")
+@figure("demo-excerpt", cheap=True)
 def demo_excerpt() -> str:
     from salessim.reports.tables import comparison_frame, frame_text, verdicts_frame
 
@@ -226,7 +227,7 @@ def walk_saas() -> str:
 # --- docs/comparing.md -----------------------------------------------------------------------
 
 
-@figure("comparing-excerpt")
+@figure("comparing-excerpt", cheap=True)
 def comparing_excerpt() -> str:
     from salessim.reports.tables import comparison_frame, frame_text, verdicts_frame
 
@@ -241,7 +242,7 @@ def comparing_excerpt() -> str:
             f"the CI straddles it)\n{frame_text(verdicts_frame(c))}\n```\n")
 
 
-@figure("comparing-reading")
+@figure("comparing-reading", cheap=True)
 def comparing_reading() -> str:
     c = demo()
     e, k = "electronic_contracts", "combined"
@@ -337,7 +338,11 @@ def write(names: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="rewrite the documents")
-    parser.add_argument("--cheap", action="store_true", help="only the quick figures")
+    parser.add_argument("--check", action="store_true",
+                        help="report stale figures, exit status 1 if any (the default)")
+    parser.add_argument("--cheap", action="store_true",
+                        help="only the figures the test suite checks (the demo's and the "
+                             "quick ones)")
     parser.add_argument("names", nargs="*", help="figures to rerun (default: all)")
     args = parser.parse_args(argv)
     names = args.names or [n for n, (_, cheap) in FIGURES.items() if cheap or not args.cheap]

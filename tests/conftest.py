@@ -109,6 +109,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: getattr(item, "module", None) not in slow)
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A module whose tests share a fixture of module scope runs on one worker, so that
+    fixture (often a calibration of seconds) is built once, not once on each worker."""
+    if item.get_closest_marker("xdist_group") is None and shares_module_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def shares_module_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture of module scope defined in its own module."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    module = item.nodeid.split("::")[0]
+    return any(d.scope == "module" and d.baseid == module
+               for defs in info.name2fixturedefs.values() for d in defs)
+
+
 # --- a real browser -----------------------------------------------------------------------
 
 #: Flags for headless Chromium in a container (no sandbox, no GPU, nothing fetched).

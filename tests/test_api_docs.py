@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "python.md"
 
 
+@pytest.mark.slow  # long: handed out first
 def test_the_walkthrough_runs_as_a_notebook(tmp_path, monkeypatch, capsys):
     for folder in ("scenarios", "examples", "experiments"):
         (tmp_path / folder).symlink_to(ROOT / folder, target_is_directory=True)

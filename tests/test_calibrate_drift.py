@@ -88,6 +88,7 @@ def test_calibration_reports_drift_and_since_keeps_the_window(base, tmp_path):
     assert not [d for d in find_drift(after) if d.stage == "negotiation"]
 
 
+@pytest.mark.slow  # long: handed out first
 def test_the_command_takes_since(capsys, tmp_path):
     from tests.test_calibrate_headcount import SAMPLE
 

@@ -239,6 +239,7 @@ def test_funnel_by_hand(tmp_path):
 DOC = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
 
 
+@pytest.mark.slow  # long: handed out first
 def test_docs_blocks_run(tmp_path, monkeypatch, capsys):
     import re
     import shlex

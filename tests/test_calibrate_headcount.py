@@ -66,6 +66,7 @@ def test_no_owners_and_no_staff_work_is_no_role(visits):
     assert cal.staffing is None and cal.headcount is None  # no owners, no work: no role
 
 
+@pytest.mark.slow  # long: handed out first
 def test_the_command_says_which_headcount_it_used(capsys, tmp_path):
     frame = pd.read_csv(SAMPLE).drop(columns=["owner"])
     frame.to_csv(tmp_path / "h.csv", index=False)

@@ -22,7 +22,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 B = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
 FLOW_NODES = ("startEvent", "endEvent", "task", "userTask", "exclusiveGateway",
-              "parallelGateway")
+              "parallelGateway", "intermediateCatchEvent")
 
 
 def scenario(name: str):
@@ -80,7 +80,8 @@ def test_bpmn_is_structurally_valid(name):
     for fid, (src, dst) in flows.items():
         assert src in nodes and dst in nodes, f"{fid}: {src} -> {dst}"
         assert edges.get(fid, 0) >= 2, f"{fid} has no BPMNEdge with waypoints"
-    assert set(nodes) == shapes
+    lanes = {el.get("id") for el in process.iter(f"{B}lane")}
+    assert set(nodes) == shapes - lanes - {"Participant_1"}
     assert sum(1 for k in nodes.values() if k == "startEvent") == 1
     for nid, kind in nodes.items():
         el = process.find(f"{B}{kind}[@id='{nid}']")
@@ -97,7 +98,9 @@ def test_bpmn_maps_parallel_work_and_approvals_to_gateways():
     assert nodes["In_contract"] == nodes["Join_contract"] == "parallelGateway"
     assert sum(1 for s, _ in flows.values() if s == "In_contract") == 3
     assert nodes["Task_approval_0"] == nodes["Task_approval_1"] == "userTask"
-    assert {"End_won", "End_lost", "End_no_decision"} <= set(nodes)
+    assert "End_won" in nodes
+    assert any(n.startswith("End_lost_") for n in nodes)
+    assert any(n.startswith("End_no_decision_") for n in nodes)
 
 
 def _moddle() -> Path | None:
@@ -120,8 +123,10 @@ def test_bpmn_opens_in_bpmn_moddle(tmp_path):
         "for (const f of process.argv.slice(2)) {\n"
         "  const r = await new BpmnModdle().fromXML(readFileSync(f, 'utf8'));\n"
         "  const plane = r.rootElement.diagrams[0].plane;\n"
+        "  const process = r.rootElement.rootElements.find(e => e.$type === 'bpmn:Process');\n"
         "  out[f] = {warnings: r.warnings.map(w => w.message),\n"
-        "            elements: r.rootElement.rootElements[0].flowElements.length,\n"
+        "            elements: process.flowElements.length,\n"
+        "            lanes: process.laneSets[0].lanes.length,\n"
         "            di: plane.planeElement.length};\n"
         "}\n"
         "console.log(JSON.stringify(out));\n")
@@ -139,8 +144,9 @@ def test_bpmn_opens_in_bpmn_moddle(tmp_path):
     result = json.loads(done.stdout)
     for f in files:
         assert result[f]["warnings"] == [], result[f]["warnings"]
-        # Every flow element (nodes and flows) has its shape or edge.
-        assert result[f]["elements"] == result[f]["di"] > 0
+        # Every flow element (nodes and flows), lane and the pool has its shape or edge.
+        assert result[f]["elements"] + result[f]["lanes"] + 1 == result[f]["di"]
+        assert result[f]["elements"] > 0 and result[f]["lanes"] > 0
 
 
 def test_dot_names_every_stage_and_move():
@@ -166,6 +172,13 @@ def test_png_and_the_command(tmp_path, capsys):
                  "--out", str(tmp_path / "t.svg")]) == 0
     texts = [t.text for t in ET.parse(tmp_path / "t.svg").iter(f"{SVG}text")]
     assert any(t.startswith("conversion ") for t in texts)
+    # Each stage's box shows its staff's utilisation, as the help promises.
+    sc = scenario("tutorial")
+    for stage in sc.stages.values():
+        for role in stage.staff:
+            assert any(t.startswith("busy: ") and f"{role} " in t and t.endswith("%")
+                       for t in texts), role
+    assert "simulated, 2 reps" in texts
     assert main(["diagram", "scenarios/tutorial.yaml", "--format", "png"]) == 2
     assert main(["diagram", "scenarios/tutorial.yaml", "--annotate", "0"]) == 2
     assert "--annotate" in capsys.readouterr().err

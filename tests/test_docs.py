@@ -35,6 +35,7 @@ def test_every_quoted_figure_has_a_source_and_every_source_is_quoted():
         assert opened == closed, doc.name
 
 
+@pytest.mark.xdist_group("figures")  # one worker: the demo's comparison is computed once
 @pytest.mark.parametrize("name", [n for n, (_, cheap) in figures.FIGURES.items() if cheap])
 def test_cheap_figures_are_current(name):
     fresh = figures.FIGURES[name][0]()
@@ -60,6 +61,7 @@ def test_python_blocks_run(doc, code, workdir):
     exec(compile(code, doc, "exec"), {})
 
 
+@pytest.mark.slow  # long: handed out first
 @pytest.mark.parametrize("doc", RUN_BLOCKS)
 def test_shell_blocks_run(doc, workdir, capsys):
     """Each ``salessim`` line runs (comparisons shortened); a line followed by a

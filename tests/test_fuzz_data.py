@@ -161,6 +161,7 @@ def calibrate_once(path: Path, options: list[str], out: Path) -> tuple[int, str]
     return code, err.getvalue()
 
 
+@pytest.mark.slow  # long: handed out first
 @settings(deadline=None, max_examples=12, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(kind=hst.sampled_from(["csv", "parquet", "xes"]), seed=hst.integers(0, 10**6))

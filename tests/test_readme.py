@@ -38,6 +38,7 @@ def test_python_blocks_run(code, monkeypatch):
     exec(compile(code, "README.md", "exec"), {})
 
 
+@pytest.mark.slow  # long: handed out first
 def test_shell_commands_run(tmp_path, monkeypatch, capsys):
     """Each ``salessim`` line runs; one followed by ``# exit 2: MESSAGE`` must fail with
     status 2 and print that message (one ending in ``...`` is checked up to there)."""

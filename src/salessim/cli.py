@@ -70,9 +70,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from salessim.scenario import json_schema
+    from salessim.api.schemas import file_schema
 
-    print(json.dumps(json_schema(partial=args.partial), indent=2))
+    kind = "redesign" if args.partial else args.kind
+    print(json.dumps(file_schema(kind), indent=2))
     return 0
 
 
@@ -100,10 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also check a target as compare would read it, e.g. win_rate=+5%%")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    p = sub.add_parser("schema", help="print the JSON Schema of scenario files (or of "
+                                      "another file kind with --kind)")
     p.add_argument("--partial", action="store_true",
                    help="the schema of a redesign file (one with extends:): every key "
-                        "optional, null deletes a key")
+                        "optional, null deletes a key; the same as --kind redesign")
+    p.add_argument("--kind", default="scenario",
+                   choices=["scenario", "redesign", "experiment", "optimise", "case"],
+                   help="which file kind: scenario (default), redesign, experiment (sweep "
+                        "specs), optimise (optimisation specs) or case (casebook case.yaml)")
     p.set_defaults(func=cmd_schema)
 
     for name in COMMAND_MODULES:

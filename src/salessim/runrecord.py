@@ -3,13 +3,19 @@
 Every command that writes results (``run``, ``compare``, ``sweep``, ``optimise``,
 ``forecast``, ``calibrate``) writes one record beside them, built by :func:`build_record`:
 the command and its arguments, each scenario's file and hash, the seed, the replications,
-the random-stream scheme, the versions, start and end times, the files written, and the
-exception that stopped it (or ``null``). A command that fails after it started working still writes its record, with
+the random-stream scheme, the versions, the environment (platform, every installed package's
+version, and the git commit and dirty flag of salessim's source when it runs from a
+checkout), start and end times, the files written, and the exception that stopped it (or
+``null``). A command that fails after it started working still writes its record, with
 the exception's type and message, so a folder always says what last happened to it.
 """
 
 from __future__ import annotations
 
+import functools
+import platform
+import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -78,6 +84,7 @@ def build_record(record: RunRecord, files: list[str] | None = None,
         "replications": record.replications,
         "stream_scheme": STREAM_SCHEME,
         "versions": versions(),
+        "environment": environment(),
         "started": record.started,
         "ended": _now(),
         "seconds": round(record.seconds, 3),
@@ -94,3 +101,57 @@ def write_record(folder: str | Path, record: RunRecord, files: list[str] | None 
     path = Path(folder) / name
     write_json(path, build_record(record, files, exception))
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> dict[str, Any]:
+    """Where a result was computed: enough to rebuild the environment that made it.
+
+    ``source`` is the git commit of salessim's own code and whether it had uncommitted
+    changes when it runs from a checkout (``null`` for an installed copy); ``packages`` is
+    every installed distribution's version. Read once per process.
+    """
+    from importlib import metadata
+
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": sys.version,
+        "implementation": platform.python_implementation(),
+        "source": source_checkout(Path(__file__).resolve().parent),
+        "packages": dict(sorted(packages.items())),
+    }
+
+
+def source_checkout(folder: Path) -> dict[str, Any] | None:
+    """The git commit and dirty flag of the checkout whose tracked files include ``folder``.
+
+    None when git is missing, ``folder`` is not tracked in a repository (an installed copy
+    inside someone else's repository does not count), or git fails. The dirty flag counts
+    changes to tracked files only: output folders written beside the code do not make a
+    checkout dirty.
+    """
+    git = shutil.which("git")
+    if git is None:
+        return None
+
+    def ask(*args: str) -> str | None:
+        try:
+            done = subprocess.run([git, "-C", str(folder), *args], capture_output=True,
+                                  text=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    tracked = ask("ls-files", "--", ".")
+    commit = ask("rev-parse", "HEAD")
+    if not tracked or not commit:
+        return None
+    status = ask("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status),
+            "root": ask("rev-parse", "--show-toplevel")}

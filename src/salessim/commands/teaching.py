@@ -33,16 +33,25 @@ FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".bpmn": "
 
 
 def run_notes(scenario, replications: int) -> dict[str, list[str]]:
-    """A short run's figures as extra lines per stage (and the start box)."""
+    """A short run's figures as extra lines per stage (conversion, wait, the utilisation of
+    its staff) and in the start box."""
     from salessim import engine
+    from salessim.model.kinds.words import duration
 
     summary = engine.run(scenario, replications=replications).summary().set_index("kpi")["mean"]
     unit = scenario.time_unit
-    notes = {sid: [f"conversion {summary[f'conversion.{sid}']:.0%}, "
-                   f"wait {summary[f'wait_mean.{sid}']:.3g} {unit}"]
-             for sid in scenario.stages if math.isfinite(summary[f"conversion.{sid}"])}
-    busy = ", ".join(f"{r} {summary[f'utilisation.{r}']:.0%}" for r in scenario.roles)
-    notes["start"] = [f"simulated, {replications} reps", f"busy: {busy}"]
+    notes: dict[str, list[str]] = {}
+    for sid, stage in scenario.stages.items():
+        lines = []
+        if math.isfinite(summary[f"conversion.{sid}"]):
+            lines += [f"conversion {summary[f'conversion.{sid}']:.0%}",
+                      f"wait {duration(summary[f'wait_mean.{sid}'], unit)}"]
+        busy = [f"{r} {summary[f'utilisation.{r}']:.0%}" for r in stage.staff
+                if math.isfinite(summary.get(f"utilisation.{r}", math.nan))]
+        if busy:
+            lines.append("busy: " + ", ".join(busy))
+        notes[sid] = lines
+    notes["start"] = [f"simulated, {replications} rep" + ("s" if replications != 1 else "")]
     return notes
 
 
@@ -134,7 +143,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: print to the terminal")
     p.add_argument("--format", choices=["svg", "png", "dot", "bpmn"])
     p.add_argument("--annotate", type=int, metavar="N",
-                   help="run N replications and show conversion, wait and utilisation")
+                   help="run N replications and show conversion, wait and the staff's "
+                        "utilisation in the boxes")
     add_set_option(p)
     p.set_defaults(func=cmd_diagram)
 

@@ -42,11 +42,34 @@ def read_spec(path: str | Path, model: type[M]) -> tuple[M, Document]:
         ScenarioError: the file cannot be read, is not YAML, or breaks a rule of ``model``.
     """
     doc = read_document(path)
+    wrong = wrong_kind(doc, model)
+    if wrong is not None:
+        raise ScenarioError([wrong])
     try:
         spec = model.model_validate(doc.data)
     except ValidationError as exc:
         raise ScenarioError(located_problems(doc, exc, model)) from None
     return spec, doc
+
+
+#: A key that marks a file kind -> (what such a file is, the command that reads it).
+KIND_KEYS: dict[str, tuple[str, str]] = {
+    "objective": ("an optimisation spec", "salessim optimise"),
+    "variables": ("an optimisation spec", "salessim optimise"),
+    "factors": ("an experiment spec", "salessim sweep"),
+    "stages": ("a scenario", "salessim run or salessim compare"),
+}
+
+
+def wrong_kind(doc: Document, model: type[BaseModel]) -> Problem | None:
+    """One clear problem when a spec file is of another kind than ``model`` reads (an
+    optimisation spec given to ``sweep``), instead of an unknown-key error per key."""
+    if not isinstance(doc.data, Mapping):
+        return None
+    for key, (what, command) in KIND_KEYS.items():
+        if key in doc.data and key not in model.model_fields:
+            return problem_at(doc, key, f"this file is {what}: run it with {command}", key)
+    return None
 
 
 def problem_at(doc: Document, field: str | tuple[str, ...], rule: str, value: Any) -> Problem:

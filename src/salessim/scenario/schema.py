@@ -194,6 +194,8 @@ class Scenario(Frozen):
     replications: int = Field(default=10, ge=1, le=100_000)
     seed: int = Field(default=0, ge=0)
     calendar: Calendar | None = None
+    working_day: Duration | None = Field(default=None, gt=0, description="the clock counts "
+                                         "working time only: a working day's length on it")
     roles: dict[Id, Role] = Field(default_factory=dict)
     sources: dict[Id, Source] = Field(min_length=1)
     entry: Id

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.scenario.schema import Scenario
-from salessim.teaching.graph import LINE, Edge, Graph, Node, blocked, process_graph
+from salessim.teaching.graph import LINE, Edge, Graph, Node, blocked, label_width, process_graph
 
 COLOURS = {"start": "#e8f1fb", "stage": "#ffffff", WON.name: "#e3f6e3", LOST.name: "#fbe3e3",
            NO_DECISION.name: "#f0f0f0"}
@@ -60,6 +60,9 @@ def _edge_points(g: Graph, e: Edge) -> tuple[list[tuple[float, float]], tuple[fl
     t = 0.35  # labels nearer the source, where arrows to one end are still apart
     x = sum(c * px for c, (px, _) in zip(_bern(t), p, strict=True))
     y = sum(c * py for c, (_, py) in zip(_bern(t), p, strict=True))
+    if b.layer == a.layer + 1:  # the whole label in the gap between the columns
+        half = label_width(e.label) / 2 + 3
+        x = min(max(x, p[0][0] + half), max(p[-1][0] - half, p[0][0] + half))
     return p, (x, y + 13 if e.kind == "skip" else y - 3)
 
 
@@ -71,8 +74,10 @@ def svg(scenario: Scenario, notes: dict[str, list[str]] | None = None) -> str:
     """The process diagram as an SVG document."""
     g = process_graph(scenario, notes)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{g.width:.0f}" height="{g.height:.0f}"'
-        f' viewBox="0 0 {g.width:.0f} {g.height:.0f}" font-family="sans-serif" font-size="12">',
+        # Scaled to fit the window or slide it is shown in, however wide the process.
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {g.width:.0f} '
+        f'{g.height:.0f}" preserveAspectRatio="xMidYMin meet" font-family="sans-serif" '
+        'font-size="12">',
         f"<title>{escape(scenario.name)}</title>",
         '<defs>' + "".join(
             f'<marker id="arrow-{k}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '

@@ -4,7 +4,9 @@ Nodes are the lead's start, the stages (or, for BPMN, tasks and gateways) and th
 edges are routing moves. The layout is our own: a depth-first search from the start marks
 the edges that go back (loops), the other edges form a DAG whose longest-path depth is a
 node's column, and nodes of one column are stacked in the order the search found them.
-Ends share the last column. Coordinates are in pixels, left to right.
+Ends share the last column. A column is as wide as its widest box, and the gap after it
+wide enough for the labels of the arrows that leave it. Coordinates are in pixels, left
+to right.
 """
 
 from __future__ import annotations
@@ -106,7 +108,16 @@ def layout(graph: Graph, start: str) -> Graph:
     for n in order:
         graph.nodes[n].layer = layer[n]
         columns.setdefault(layer[n], []).append(graph.nodes[n])
-    width = max(node.w for node in graph.nodes.values())
+    widths = [max((n.w for n in columns.get(k, [])), default=0.0) for k in range(max(columns) + 1)]
+    # A column's gap is wide enough for the labels of the arrows that start in it.
+    gaps = [COLUMN_GAP] * (max(columns) + 1)
+    for e in forward:
+        if e.label and not blocked_layers(layer, e, graph):
+            k = layer[e.src]
+            gaps[k] = max(gaps[k], label_width(e.label) + 24.0)
+    lefts = [MARGIN]
+    for k in range(max(columns)):
+        lefts.append(lefts[-1] + widths[k] + gaps[k])
     heights = {k: sum(n.h for n in col) + ROW_GAP * (len(col) - 1) for k, col in columns.items()}
     tallest = max(heights.values())
     per_node: dict[str, int] = {}
@@ -117,14 +128,24 @@ def layout(graph: Graph, start: str) -> Graph:
     for k, col in columns.items():
         y = MARGIN + top + (tallest - heights[k]) / 2
         for node in col:
-            node.x = MARGIN + k * (width + COLUMN_GAP) + (width - node.w) / 2
+            node.x = lefts[k] + (widths[k] - node.w) / 2
             node.y = y
             y += node.h + ROW_GAP
-    graph.width = 2 * MARGIN + (max(columns) + 1) * (width + COLUMN_GAP) - COLUMN_GAP
+    graph.width = lefts[-1] + widths[-1] + MARGIN
     # Loops, and forward arrows that would cross a box, go round under the boxes.
     under = any(e.kind == "loop" or blocked(graph, e) for e in graph.edges)
     graph.height = 2 * MARGIN + top + tallest + (70.0 if under else 0.0)
     return graph
+
+
+def label_width(text: str) -> float:
+    """The width of an arrow's label in pixels (11 px sans-serif, a little generous)."""
+    return 6.2 * len(text)
+
+
+def blocked_layers(layer: dict[str, int], e: Edge, graph: Graph) -> bool:
+    """Does ``e`` jump columns (its label then goes under the boxes, not in a gap)?"""
+    return e.kind == "loop" or layer[e.dst] != layer[e.src] + 1
 
 
 def blocked(graph: Graph, e: Edge) -> bool:
@@ -162,11 +183,13 @@ def process_graph(scenario: Scenario, notes: dict[str, list[str]] | None = None)
 
     Args:
         scenario: the scenario.
-        notes: extra lines per stage or role id (a run's figures), shown in the boxes.
+        notes: extra lines per stage id, and ``start`` for the start box (a run's figures),
+            shown in the boxes.
     """
     notes = notes or {}
     unit = scenario.time_unit
-    nodes = {"start": Node("start", "start", ["leads: " + ", ".join(scenario.sources)])}
+    nodes = {"start": Node("start", "start", ["leads: " + ", ".join(scenario.sources)]
+                           + notes.get("start", []))}
     for sid, stage in scenario.stages.items():
         lines = stage_lines(stage, sid, unit) + notes.get(sid, [])
         nodes[sid] = Node(sid, "stage", lines)

@@ -1,5 +1,8 @@
 """The story of a few leads, in plain sentences with calendar times, from the event log.
 
+A scenario whose clock counts working time (``working_day``) is told on a working clock:
+``working day 6, hour 4:30`` and ``5.5 working days``, not calendar dates.
+
 Built only on the public event log (``engine.run(..., event_log=True).event_log()``): one
 row per event with ``replication``, ``lead``, ``event``, ``stage``, ``time`` and
 ``resource``. Each wait says why: a queue behind other deals, staff off duty (the part of
@@ -15,6 +18,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from salessim.clock import working_clock, working_span
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.model.calendar import working_calendar
 from salessim.records import LOG_EPOCH
@@ -45,6 +49,26 @@ def when(time: float, unit: str) -> str:
     return f"day {int(hours // 24) + 1}, {stamp:%a} {stamp.day} {stamp:%b %Y %H:%M}"
 
 
+class Clock:
+    """How a scenario's times and spans read: calendar dates, or a working clock."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.unit, self.h, self.day = scenario.time_unit, scenario.hours_per_unit, \
+            scenario.working_day
+
+    def at(self, time: float) -> str:
+        """An instant: ``day 3, Wed 7 Jan 2026 14:05`` or ``working day 6, hour 4:30``."""
+        if self.day is None:
+            return when(time, self.unit)
+        return working_clock(time, self.day, self.h)
+
+    def span(self, span: float) -> str:
+        """A length of time in the unit: ``1 day 13 h`` or ``4.6 working days``."""
+        if self.day is None:
+            return duration(span * self.h)
+        return working_span(span, self.day, self.h)
+
+
 def _resource(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -58,6 +82,7 @@ class Narrator:
         self.sc = scenario
         self.unit = scenario.time_unit
         self.h = UNIT_HOURS[scenario.time_unit]
+        self.clock = Clock(scenario)
 
     def _source(self, lead: str) -> str | None:
         """The source a lead id names, however the id is decorated (a replication prefix);
@@ -105,9 +130,9 @@ class Narrator:
             if kind == "created":
                 created = t
                 source = self._source(lead)
-                out.append(f"{lead}: created by source {source} at {when(t, self.unit)}."
+                out.append(f"{lead}: created by source {source} at {self.clock.at(t)}."
                            if source is not None else f"{lead}: open at the start of the run, "
-                           f"created at {when(t, self.unit)}.")
+                           f"created at {self.clock.at(t)}.")
             elif kind == "handoff":
                 handoff = (t, res)
             elif kind == "queued":
@@ -115,7 +140,7 @@ class Narrator:
                     ht, pair = handoff
                     if t > ht:
                         out.append(f"  hand-off {pair.replace('>', ' to ')}: "
-                                   f"{duration((t - ht) * self.h)} passing the deal on.")
+                                   f"{self.clock.span(t - ht)} passing the deal on.")
                     handoff = None
                 queued[key] = t
             elif kind == "started":
@@ -126,38 +151,38 @@ class Narrator:
                     off = self._off_duty(self._roles(stage, res), q, t)
                     parts = []
                     if off * self.h * 60 >= 0.5:
-                        parts.append(f"{duration(off * self.h)} of it with staff off duty")
+                        parts.append(f"{self.clock.span(off)} of it with staff off duty")
                     else:
                         off = 0.0
                     if ((t - q) - off) * self.h * 60 >= 0.5:
-                        parts.append(f"{duration((t - q - off) * self.h)} in the queue behind "
+                        parts.append(f"{self.clock.span(t - q - off)} in the queue behind "
                                      "other deals")
-                    out.append(f"  {stage}: waited {duration((t - q) * self.h)} for {who} "
+                    out.append(f"  {stage}: waited {self.clock.span(t - q)} for {who} "
                                f"({', '.join(parts)}).")
                 else:
-                    out.append(f"  {stage}: {who} started at once, {when(t, self.unit)}.")
+                    out.append(f"  {stage}: {who} started at once, {self.clock.at(t)}.")
             elif kind == "finished":
                 s = started.pop(key, t)
                 who = res or "+".join(self._roles(stage, res)) or "staff"
-                out.append(f"  {stage}: {who} worked until {when(t, self.unit)} "
-                           f"({duration((t - s) * self.h)} on the clock).")
+                out.append(f"  {stage}: {who} worked until {self.clock.at(t)} "
+                           f"({self.clock.span(t - s)} on the clock).")
             elif kind == "delay_started":
                 delays[key] = t
             elif kind == "delay_finished":
                 s = delays.pop(key, t)
                 what = f" for {res}" if res else ""
-                out.append(f"  {stage}: the customer took {duration((t - s) * self.h)}{what} "
+                out.append(f"  {stage}: the customer took {self.clock.span(t - s)}{what} "
                            "(customer-side delay).")
             elif kind == "skipped":
                 out.append(f"  skipped {stage} (its only_if rule: deal value not above the "
                            "threshold).")
             elif kind == "went_cold":
                 q = queued.pop(key, t)
-                out.append(f"  {stage}: went cold after waiting {duration((t - q) * self.h)} "
+                out.append(f"  {stage}: went cold after waiting {self.clock.span(t - q)} "
                            "for staff.")
             elif kind in ENDS:
-                age = "" if created is None else f", {duration((t - created) * self.h)} after creation"
-                out.append(f"  {ENDS[kind]} at {when(t, self.unit)}{age}.")
+                age = "" if created is None else f", {self.clock.span(t - created)} after creation"
+                out.append(f"  {ENDS[kind]} at {self.clock.at(t)}{age}.")
         if events.event.isin(list(ENDS)).sum() == 0:
             out.append("  still open at the horizon.")
         return out
