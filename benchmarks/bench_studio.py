@@ -11,7 +11,8 @@ with Playwright, and measures in the browser, from the click to what the user se
 - **run done**: the same runs until all 20 replications are in and the report is written.
 - **slider round trip**: moving the SE headcount slider on the What-if page until the
   table of paired differences shows (10 replications of baseline and what-if on common
-  random numbers), for headcounts 3, 4, 1 and 5 in turn.
+  random numbers), for headcounts 3, 4, 1 and 5 in turn; then the same for the routing
+  odds of the qualify stage (its share to discovery at 0.35, 0.4, 0.25 and 0.45).
 
 Run ``python benchmarks/bench_studio.py --help``. The machine's load counts: each figure
 is wall time, the best and the median of the repeats are printed.
@@ -58,8 +59,8 @@ def run_once(page, base: str, seed: int, replications: int) -> tuple[float, floa
     return first, time.perf_counter() - started
 
 
-def slider_once(page, value: int) -> float:
-    slider = page.locator('#sliders input[data-key="roles.se.headcount"]')
+def slider_once(page, value: float, which: str = 'data-key="roles.se.headcount"') -> float:
+    slider = page.locator(f"#sliders input[{which}]")
     page.evaluate("document.getElementById('wi-result').innerHTML = ''")
     started = time.perf_counter()
     slider.evaluate(f"s => {{ s.value = {value}; s.dispatchEvent(new Event('input')); }}")
@@ -94,7 +95,7 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium,
                                             args=["--no-sandbox", "--disable-gpu"])
-                page = browser.new_page()
+                page = browser.new_page(bypass_csp=True)  # Playwright waits evaluate strings
                 page.set_default_timeout(300_000)
                 page.goto(url)
                 cold_first, cold_done = run_once(page, base, 1, args.replications)
@@ -103,6 +104,10 @@ def main() -> None:
                 page.goto(f"{base}/#whatif/b2b_baseline.yaml")
                 page.locator("#sliders").wait_for()
                 slides = [slider_once(page, v) for v in (3, 4, 1, 5)]
+                page.evaluate("document.querySelectorAll('#sliders input[type=range]')"
+                              ".forEach(s => s.value = s.dataset.base)")
+                odds = [slider_once(page, v, 'data-odds="qualify"')
+                        for v in (0.35, 0.4, 0.25, 0.45)]
                 browser.close()
         finally:
             proc.send_signal(signal.SIGINT)
@@ -113,6 +118,7 @@ def main() -> None:
     print(describe("first estimate", [r[0] for r in runs]))
     print(describe("run done, report written", [cold_done, *(r[1] for r in runs)]))
     print(describe("slider round trip (10 reps)", slides))
+    print(describe("odds slider round trip", odds))
 
 
 if __name__ == "__main__":

@@ -308,7 +308,13 @@ def test_the_calendar_warning_is_given_once(tmp_path, capsys):
     assert capsys.readouterr().err.count("calendar") == 1
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     warnings = page.split('<h2 id="warnings">', 1)[1].split("</ul>", 1)[0]
-    assert warnings.count("<li>") == warnings.count("calendar") == 1
+    assert warnings.count("calendar") == 1
+    # The others are run's warnings about this overloaded one-person team (0.6 days of work
+    # a day on 8 hours of 24), each once.
+    items = warnings.split("<li>")[1:]
+    others = [i for i in items if "calendar" not in i]
+    assert others and len(set(others)) == len(others)
+    assert all("open leads are still rising" in i or "roles.ae" in i for i in others), others
     assert report.to_frame()["kpi"].iloc[0] == "bookings"
     assert report.plot().axes
 

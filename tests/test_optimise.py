@@ -7,6 +7,8 @@ repetitions fit in a second or two. The real simulation path runs on a tiny scen
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from salessim.optimise import (
     staff_budget,
     write_outputs,
 )
-from salessim.scenario import load_scenario, resolved
+from salessim.scenario import load_scenario, resolved, scenario_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -405,5 +407,12 @@ def test_cli_optimise(folder, capsys):
     assert "4 break the budget or a headcount cap (never simulated)" in text
     assert {p.name for p in out.iterdir()} == {"leaderboard.csv", "best.yaml", "search.png",
                                                "optimise.json", "run.json"}
+    # The record names what it stands on: the baseline, the chosen design, the spec's bytes.
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    problem = load_problem(folder / "tiny_opt.yaml")
+    assert record["scenarios"]["baseline"]["hash"] == scenario_hash(problem.baseline)
+    assert record["scenarios"]["chosen"]["hash"] == scenario_hash(load_scenario(out / "best.yaml"))
+    assert record["spec"]["sha256"] == hashlib.sha256(
+        (folder / "tiny_opt.yaml").read_bytes()).hexdigest()
     assert main(["optimise", str(folder / "tiny_opt.yaml"), "--finalists", "0"]) == 2
     assert "--finalists" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -311,7 +312,13 @@ def test_the_built_package_ships_the_page(tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     static = tmp_path / "lib" / "salessim" / "studio" / "static"
-    assert sorted(p.name for p in static.iterdir()) == ["index.html", "studio.css", "studio.js"]
-    # Everything the page loads comes from the package: no address outside the studio.
-    for name in ("index.html", "studio.js", "studio.css"):
+    shipped = sorted(p.name for p in static.iterdir())
+    assert shipped == ["complete.js", "index.html", "studio.css", "studio.js", "views.js",
+                       "whatif.js"]
+    # The page loads each script shipped, and everything it loads comes from the package:
+    # no address outside the studio.
+    page = (static / "index.html").read_text(encoding="utf-8")
+    assert sorted(re.findall(r'src="/static/([\w.]+)"', page)) == [
+        n for n in shipped if n.endswith(".js")]
+    for name in shipped:
         assert "http" not in (static / name).read_text(encoding="utf-8"), name

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,27 +23,23 @@ import yaml
 
 from conftest import headless_chromium
 from salessim.output import process_running
+from studio_page import REPO, get, running_studio, screenshots, studio_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("studio")]
 pytest.importorskip("starlette", reason="the studio extra is missing: pip install "
                     "'salessim[studio]'")
 
-REPO = Path(__file__).resolve().parents[1]
-VIEWPORT = {"width": 1400, "height": 900}
-WAIT = 90_000  # ms: a loaded machine may take long; each wait ends as soon as its sign shows
+_get = get
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory):
-    folder = os.environ.get("SALESSIM_STUDIO_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("shots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return screenshots(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    """The command ``salessim studio FOLDER --no-browser``: (address, token, folder)."""
+    """The studio over a folder of the B2B baseline, two redesigns and the CRM example."""
     folder = tmp_path_factory.mktemp("studio") / "client"
     (folder / "redesigns").mkdir(parents=True)
     shutil.copy(REPO / "scenarios" / "b2b_baseline.yaml", folder)
@@ -56,46 +48,14 @@ def studio(tmp_path_factory):
     (folder / "crm").mkdir()
     for name in ("calibrated.yaml", "one_more_owner.yaml", "stage_history.csv"):
         shutil.copy(REPO / "examples" / "crm" / name, folder / "crm")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([sys.executable, "-m", "salessim.cli", "studio", str(folder),
-                             "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    url = None
-    for line in proc.stdout:
-        if line.startswith("open "):
-            url = line.split()[1]
-            break
-    assert url is not None, proc.stderr.read()
-    match = re.fullmatch(r"(http://127\.0\.0\.1:\d+)/\?token=(\S+)", url)
-    assert match, url
-    base, token = match.groups()
-    worker = _get(base, "/api/status", token)["worker_pid"]
-    yield base, token, folder.resolve()
-    last = _get(base, "/api/status", token)["worker_pid"]
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    # Stopping the studio leaves no worker behind, neither the first nor the last.
-    assert not process_running(worker) and not process_running(last)
-
-
-def _get(base: str, path: str, token: str | None = None):
-    request = urllib.request.Request(base + path)
-    if token is not None:
-        request.add_header("X-Studio-Token", token)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    with running_studio(folder) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def page(studio):
     base, token, _ = studio
-    with headless_chromium() as browser:
-        # The page's policy forbids evaluating strings, as Playwright's waits do.
-        tab = browser.new_page(viewport=VIEWPORT, bypass_csp=True)
-        tab.set_default_timeout(WAIT)
-        tab.goto(f"{base}/?token={token}")
-        assert tab.url == f"{base}/"  # the token went into a cookie, out of the address
+    with headless_chromium() as browser, studio_tab(browser, base, token) as tab:
         yield tab
 
 

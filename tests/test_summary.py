@@ -85,11 +85,11 @@ def test_unsure_targets_are_warnings_with_the_replications_to_settle(comparison)
         assert c.scenario == r.scenario and f"-n {int(r.replications_to_settle)}" in c.todo
 
 
-def test_ranking_orders_by_met_then_missed_then_margin(comparison):
+def test_ranking_orders_by_met_then_missed_then_unsure(comparison):
     rank = summary.ranking(comparison)
     assert list(rank["rank"]) == [1, 2]
-    keys = [(-m, x, -g) for m, x, g in zip(rank["met"], rank["missed"], rank["mean margin"],
-                                          strict=True)]
+    keys = [(-m, x, u) for m, x, u in zip(rank["met"], rank["missed"], rank["unsure"],
+                                         strict=True)]
     assert keys == sorted(keys)
     verdicts = comparison.verdicts()
     for r in rank.itertuples(index=False):

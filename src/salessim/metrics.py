@@ -18,6 +18,7 @@ from salessim import kpis as kpis_registry
 from salessim.model.calendar import working_calendar
 from salessim.model.kinds import kind_of
 from salessim.records import Tally
+from salessim.scenario.hires import hire_times
 from salessim.scenario.mechanics import AGING_BUCKETS, Collection
 from salessim.scenario.schema import Scenario
 from salessim.scenario.units import convert
@@ -85,9 +86,14 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         for rid in scenario.roles
     }
     for rid, role in scenario.roles.items():
-        out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], role.headcount * role_working[rid])
+        # Members hired during the run are there from their hire on (scenario/hires.py).
+        present = [role_working[rid]] * role.headcount + [
+            calendar_of(scenario.calendar_of(rid)).working_time(
+                max(at, scenario.warmup), max(at, scenario.horizon))
+            for at, hire in hire_times(role.hires, scenario.time_unit) for _ in range(hire.count)]
+        out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], sum(present))
         for m, busy in enumerate(tally.member_busy.get(rid, ()), start=1):
-            out[f"utilisation.{rid}.{m}"] = _ratio(busy, role_working[rid])
+            out[f"utilisation.{rid}.{m}"] = _ratio(busy, present[m - 1])
 
     staff_cost = staff_cost_of(scenario, scenario.warmup, scenario.horizon)
     selling_cost = staff_cost + tally.lead_cost
@@ -201,9 +207,13 @@ def staff_cost_of(scenario: Scenario, start: float, end: float,
     for rid, role in scenario.roles.items():
         if roles is not None and rid not in roles:
             continue
-        paid = working_calendar(scenario.calendar_of(rid), scenario.time_unit).working_time(
-            start, end)
+        calendar = working_calendar(scenario.calendar_of(rid), scenario.time_unit)
+        paid = calendar.working_time(start, end)
         total += role.headcount * role.cost_per_hour * paid * scenario.hours_per_unit
+        for at, hire in hire_times(role.hires, scenario.time_unit):  # paid from the hire on
+            rate = role.cost_per_hour if hire.cost_per_hour is None else hire.cost_per_hour
+            paid = calendar.working_time(max(at, start), max(at, end))
+            total += hire.count * rate * paid * scenario.hours_per_unit
     return total
 
 

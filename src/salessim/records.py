@@ -220,6 +220,16 @@ class EventLog:
         return [f"{sources[s]}-{n}" if n > 0 else opened[-n - 1]
                 for s, n in zip(self.lead_source, self.lead_number, strict=True)]
 
+    def lead_times(self, event: str) -> npt.NDArray[np.float64]:
+        """Per lead, by index, the time of its ``event`` (the last if several; NaN if none)."""
+        import numpy as np
+
+        codes = np.frombuffer(self.codes, dtype=np.int64)
+        here = ((codes >> _EVENT_SHIFT) & 0xFF) == CODE[event]
+        out = np.full(len(self.lead_source), np.nan)
+        out[codes[here] >> _LEAD_SHIFT] = np.frombuffer(self.times, dtype=np.float64)[here]
+        return out
+
     def _name_array(self) -> npt.NDArray[np.object_]:
         """The lead names as an object array, built once per size of the lead table."""
         import numpy as np

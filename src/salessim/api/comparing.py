@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from salessim.api.uncertainty import ParameterRuns
     from salessim.compare import Comparison, ScenarioRun
     from salessim.diagnose import WarmupEstimate
+    from salessim.forecast.hire import HireValue
 
 
 def scenario_runs(baseline: Scenario | str | Path, redesigns: Sequence[Scenario | str | Path],
@@ -80,6 +81,8 @@ class ComparisonReport:
         sets: the overrides every scenario ran with.
         parameters: the replications of every scenario on the bootstrap of the baseline's
             history (:mod:`salessim.api.uncertainty`), when it is a calibrated scenario.
+        hires: per redesign that changes the staff, its change in wins split into
+            incremental and pulled forward (:mod:`salessim.forecast.hire`).
     """
 
     comparison: Comparison
@@ -89,6 +92,7 @@ class ComparisonReport:
     seconds: float = 0.0
     sets: list[str] = field(default_factory=list)
     parameters: ParameterRuns | None = None
+    hires: list[HireValue] = field(default_factory=list)
 
     def __repr__(self) -> str:
         c = self.comparison
@@ -126,10 +130,46 @@ class ComparisonReport:
         return self.comparison.verdicts()
 
     def caveats(self) -> list:
-        """Warnings a reader should see (warm-up, utilisation, open leads rising)."""
-        from salessim.reports.summary import comparison_caveats
+        """Warnings a reader should see, as ``run`` gives them, for the baseline and each
+        redesign: a warm-up shorter than MSER-5 suggests on its own replications (the
+        baseline's pilot estimate with ``warmup="auto"``; none for a warm start from open
+        deals), open leads rising, busy roles; then the targets left unsure."""
+        from salessim import diagnose
+        from salessim.reports.summary import comparison_caveats, warmup_caveat
 
-        return comparison_caveats(self.comparison, self.warmup_estimate)
+        out = []
+        for run in self.runs:
+            estimate = (self.warmup_estimate if run is self.baseline else None) or (
+                None if run.scenario.pipeline else diagnose.estimate_warmup(run.run_result))
+            found = None if estimate is None else warmup_caveat(run, estimate)
+            out += [found] if found is not None else []
+        return self.no_effect() + out + comparison_caveats(self.comparison, None)
+
+    def no_effect(self) -> list:
+        """A warning for each redesign identical in effect to the baseline: its resolved
+        scenario differs only in name, description or targets, or every KPI of every
+        replication came out exactly the baseline's."""
+        import numpy as np
+
+        from salessim.reports.summary import Caveat
+
+        base = _effect(self.baseline.scenario)
+        base_reps = self.baseline.run_result.replications
+        out = []
+        for run in self.comparison.redesigns:
+            if _effect(run.scenario) == base:
+                what = "its scenario is the baseline's (only its name, description or targets differ)"
+            elif all(a.kpis.keys() == b.kpis.keys() and np.array_equal(
+                    list(a.kpis.values()), list(b.kpis.values()), equal_nan=True)
+                    for a, b in zip(base_reps, run.run_result.replications, strict=True)):
+                what = (f"every KPI of all {len(base_reps)} replications is exactly the "
+                        "baseline's: the change does nothing this model can see")
+            else:
+                continue
+            out.append(Caveat(run.label, f"the redesign changes nothing: {what}",
+                              "Check that its keys name what it means to change (a role, "
+                              "stage or source of the baseline, a value that differs)."))
+        return out
 
     def parameter_table(self) -> pd.DataFrame | None:
         """Per redesign and KPI, the paired difference from the baseline with the
@@ -160,7 +200,23 @@ class ComparisonReport:
         shown = self.headline(kpis)
         text = comparison_text(self.comparison, shown, self.caveats(),
                                more=len(self.kpi_names()) - len(shown))
-        return "\n".join([*self.notes, "", text, *self._parameter_text(shown)])
+        return "\n".join([*self.notes, *self.hire_lines(), "", text,
+                          *self._parameter_text(shown)])
+
+    def hire_lines(self) -> list[str]:
+        """Each staffing redesign's change in revenue: incremental, pulled forward, cost."""
+        from salessim.console import format_number
+
+        return [line for value in self.hires
+                for line in value.headline("in the window (revenue of the cohort)",
+                                           format_number)]
+
+    def hire_table(self) -> pd.DataFrame:
+        """``hires.csv``: per staffing redesign, part (change, incremental, pulled_forward)
+        and measure (won, bookings), the mean and its interval."""
+        from salessim.forecast.hire import value_table
+
+        return value_table(self.hires)
 
     def _parameter_text(self, shown: Sequence[str]) -> list[str]:
         """Each redesign's differences with both intervals (below the table, whose
@@ -208,9 +264,22 @@ class ComparisonReport:
         if self.parameters is not None:
             write_frame(self.parameter_table(), out / "parameters.csv")
             written.append("parameters.csv")
+        if self.hires:
+            write_frame(self.hire_table(), out / "hires.csv")
+            written.append("hires.csv")
         page = self.html(kpis)
         path = page.write(out)
         return [*written, path.name, *(f"{name}.png" for name in page.pngs)]
+
+
+def _effect(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario without what changes nothing in a run."""
+    from salessim.scenario import resolved
+
+    data = resolved(scenario)
+    for key in ("name", "description", "targets"):
+        data.pop(key, None)
+    return data
 
 
 def compare(baseline: Scenario | str | Path | ScenarioRun,
@@ -222,8 +291,8 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
             precision_kpis: Sequence[str] = registry.PRECISION_KPIS,
             max_replications: int = 100, flow_replications: int = 0, level: float = 0.95,
             workers: int | None = 1, progress: Any = None,
-            parameter_uncertainty: bool = True, resamples: int | None = None
-            ) -> ComparisonReport:
+            parameter_uncertainty: bool = True, resamples: int | None = None,
+            hire_split: bool = True, follow_up: float | None = None) -> ComparisonReport:
     """Run a baseline and redesigns on common random numbers and compare every KPI.
 
     Args:
@@ -248,11 +317,16 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
             of it (default 20, at most half the replications; a redesign's changes applied
             to each) and report the
             differences' intervals with the parameters' uncertainty, paired by resample.
+        hire_split: for each redesign that changes the staff, rerun it and the baseline
+            with event logs past the window (``follow_up``, default the window's length) and
+            split its change in wins into incremental and pulled forward
+            (:mod:`salessim.forecast.hire`).
     """
     from salessim import diagnose
     from salessim.compare import ScenarioRun
     from salessim.compare import compare as compare_runs
     from salessim.experiments.executors import make_executor, ordered_map
+    from salessim.forecast.hire import changes_staff, hire_value
 
     loaded = [r for r in redesigns if isinstance(r, ScenarioRun)]
     files = [r for r in redesigns if not isinstance(r, ScenarioRun)]
@@ -302,5 +376,13 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
             found, more = parameter_runs([r.scenario for r in comparison.runs], base.path,
                                          n, seed, resamples, ordered_map(executor), tick)
         notes += [f"note: {line}" for line in more]
+    hires = []
+    staffed = [r for r in comparison.redesigns if hire_split
+               and changes_staff(comparison.baseline.scenario, r.scenario)]
+    if staffed:
+        with make_executor(workers) as executor:
+            hires = [hire_value(comparison.baseline.scenario, run.scenario, run.label, n, seed,
+                                follow_up=follow_up, level=level, mapper=ordered_map(executor))
+                     for run in staffed]
     return ComparisonReport(comparison, estimate, notes, flows, time.perf_counter() - clock,
-                            sets, found)
+                            sets, found, hires)

@@ -1,4 +1,9 @@
-"""Optimise a design and calibrate a scenario from data: :func:`optimise`, :func:`calibrate`.
+"""Design experiments, optimise a design and calibrate a scenario from data:
+:func:`experiment`, :func:`sweep`, :func:`optimise`, :func:`calibrate`.
+
+    exp = experiment("scenarios/b2b_baseline.yaml",
+                     design=pandas.DataFrame({"roles.se.headcount": [1, 2, 3]}))
+    sweep(exp, "results/se"); salessim.experiments.load_results("results/se")
 
     best = salessim.optimise("experiments/staffing_budget.yaml", replications=3)
     print(best.summary()); best.to_frame(); best.plot(); best.best_scenario()
@@ -21,8 +26,70 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from salessim.calibrate.pipeline import CalibrationResult
+    from salessim.experiments import Experiment, SweepReport
     from salessim.optimise import OptimisationResult, Problem
     from salessim.scenario import Scenario
+
+
+def experiment(scenarios: str | Path | Sequence[str | Path] | dict[str, str | Path], *,
+               factors: dict[str, Any] | None = None, design: Any = None,
+               fixed: dict[str, Any] | None = None, replications: int | None = None,
+               seed: int | None = None, kpis: Sequence[str] | None = None,
+               name: str = "experiment", base: str | Path = ".") -> Experiment:
+    """An experiment designed in Python, validated exactly as an experiment file is.
+
+    Args:
+        scenarios: a scenario file, a list of them, or a map label -> file.
+        factors: dotted scenario key -> levels (a list) or a range ``{"low", "high"}``.
+        design: the ``design:`` of an experiment file as a dict (``{"kind": "lhs",
+            "samples": 20, "seed": 1}``, ``{"kind": "fractional_factorial", "fraction": 1}``,
+            ``{"file": "matrix.csv"}``), or a design matrix: a pandas DataFrame or a list of
+            dicts, one design per row, columns the dotted keys, optional columns ``design``
+            (names; default ``d000``, ...) and ``scenario`` (a base's label).
+        fixed, replications, seed, kpis, name: as in an experiment file.
+        base: the folder file names are relative to.
+
+    Raises:
+        ScenarioError: a key, level or design's scenario breaks a rule.
+    """
+    from salessim.experiments.spec import experiment_from_mapping
+
+    files: Any = ({k: str(v) for k, v in scenarios.items()} if isinstance(scenarios, dict)
+                  else str(scenarios) if isinstance(scenarios, (str, Path))
+                  else [str(f) for f in scenarios])
+    data: dict[str, Any] = {"name": name, "scenarios": files, "factors": dict(factors or {}),
+                            "fixed": dict(fixed or {})}
+    if design is not None:
+        data["design"] = dict(design) if isinstance(design, dict) else _matrix(design)
+    for key, value in (("replications", replications), ("seed", seed)):
+        if value is not None:
+            data[key] = value
+    if kpis is not None:
+        data["kpis"] = list(kpis)
+    return experiment_from_mapping(data, base)
+
+
+def _matrix(rows: Any) -> dict[str, Any]:
+    """A design matrix (DataFrame or list of dicts) as a ``list`` design."""
+    records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    designs: dict[str, dict[str, Any]] = {}
+    for i, record in enumerate(records):
+        values = {str(k): v.item() if hasattr(v, "item") else v for k, v in record.items()}
+        label = str(values.pop("design", f"d{i:03d}"))
+        designs[label] = values
+    return {"kind": "list", "designs": designs}
+
+
+def sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 1,
+          dask: str | None = None, progress: Callable[[object], None] | None = None
+          ) -> SweepReport:
+    """Run every (design, replication) of an experiment into a results folder, resumably
+    (as ``salessim sweep``); read it back with ``salessim.experiments.load_results``."""
+    from salessim.experiments import make_executor
+    from salessim.experiments import sweep as run_sweep
+
+    with make_executor(workers, dask) as executor:
+        return run_sweep(experiment, out, executor, progress=progress)
 
 
 @dataclass(repr=False)

@@ -47,6 +47,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise UsageError(f"{name!r} is not a KPI of these scenarios; KPIs: "
                              f"{', '.join(kpi_names(base.scenario))}")
     n = args.replications or base.scenario.replications
+    follow_up = None
+    if args.follow_up is not None:
+        from salessim.scenario.units import parse_duration
+
+        try:
+            follow_up = parse_duration(args.follow_up, base.scenario.time_unit)
+        except ValueError as exc:
+            raise UsageError(f"--follow-up: {exc}") from None
+        if follow_up <= 0:
+            raise UsageError(f"--follow-up must be a positive duration, got {args.follow_up!r}")
     for run in runs:
         warn_size(run.scenario, n)
     with progress_bar(n * len(runs), "compare") as bar:
@@ -58,7 +68,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          flow_replications=args.flow_replications if args.out else 0,
                          workers=args.workers, progress=bar,
                          parameter_uncertainty=args.parameter_uncertainty,
-                         resamples=args.resamples)
+                         resamples=args.resamples, hire_split=args.hire_split,
+                         follow_up=follow_up)
     report.sets = [*sets, *report.sets]
     comparison = report.comparison
     print(f"{base.label} against {len(redesigns)} redesign(s): {comparison.replications} "
@@ -93,6 +104,8 @@ def _record(args: argparse.Namespace, report) -> None:
         "warmup": float(comparison.baseline.scenario.warmup),
         "holm_adjusted": comparison.holm_adjusted,
         "resolved_scenarios": {r.label: resolved(r.scenario) for r in comparison.runs},
+        "hire_split": {v.label: {"change": v.change, "follow_up": v.follow_up}
+                       for v in report.hires},
         "parameter_uncertainty": None if report.parameters is None else {
             "history": report.parameters.resamples.history,
             "resamples": len(report.parameters.resamples.scenarios)},
@@ -124,6 +137,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write comparison.csv, <scenario>/summary.csv, report.html and figures")
     p.add_argument("--flow-replications", type=int, default=1, metavar="N",
                    help="replications whose event logs feed the flow figure (default 1)")
+    p.add_argument("--follow-up", metavar="TIME",
+                   help="for a redesign that changes the staff: how long both designs run on "
+                        "past the window to tell incremental wins from pulled-forward ones, "
+                        "e.g. '180 days' (default: the window's length; docs/hires.md)")
+    p.add_argument("--hire-split", action=argparse.BooleanOptionalAction, default=True,
+                   help="split a staffing redesign's change in wins into incremental and "
+                        "pulled forward (extra runs with event logs; default on)")
     add_diagnosis_options(p)
     add_parameter_options(p)
     p.set_defaults(func=cmd_compare)

@@ -126,7 +126,27 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     if not 0 < args.level < 1:
         raise UsageError(f"--level must be strictly between 0 and 1, got {args.level}")
-    print(results_report(args.dir, args.kpi or None, args.level))
+    analyses = args.contrasts or args.effects or args.metamodel
+    if (args.reference or args.all_pairs) and not args.contrasts:
+        option = "--reference" if args.reference else "--all-pairs"
+        raise UsageError(f"{option} chooses what --contrasts compares: add --contrasts")
+    if args.reference and args.all_pairs:
+        raise UsageError("--all-pairs compares every pair: leave out --reference")
+    if analyses and not args.kpi:
+        raise UsageError("name the KPI to analyse with --kpi (repeatable)")
+    if args.format == "text":
+        print(results_report(args.dir, args.kpi or None, args.level))
+    if analyses or args.format != "text":
+        from salessim.experiments.analysis_tables import analysis_report
+
+        kpis = args.kpi or list(dict.fromkeys(load_results(args.dir)["kpi"].dropna()))
+        if args.format == "text":
+            print()
+        print(analysis_report(args.dir, kpis, args.level, args.format,
+                              summary=args.format != "text", contrast=args.contrasts,
+                              reference=args.reference, all_pairs=args.all_pairs,
+                              effect=args.effects,
+                              metamodel=args.metamodel))
     if args.csv or args.plot:
         frame = load_results(args.dir)
         summary = summarise_results(frame, args.level)
@@ -140,7 +160,11 @@ def cmd_results(args: argparse.Namespace) -> int:
             x = args.x or factors[0]
             by = args.by or next((f for f in factors if f != x), None)
             png = Path(args.png) if args.png else Path(args.dir) / f"plot-{args.plot}-by-{x}.png"
-            plot_kpi_by_factor(summary, args.plot, x, by, png, args.level)
+            from salessim.experiments.analysis_tables import time_unit_of
+            from salessim.experiments.store import read_manifest
+
+            plot_kpi_by_factor(summary, args.plot, x, by, png, args.level,
+                               time_unit_of(read_manifest(args.dir)))
             print(f"wrote {png}")
     return 0
 
@@ -164,10 +188,27 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     if args.out:
         args.record.seed = problem.seed
         files = report.write(args.out)
+        _note_optimise_files(args.record, problem, Path(args.out), files)
         write_record(args.out, args.record, files)
         for name in [*files, "run.json"]:
             print(f"wrote {args.final_out / name}")
     return 0 if report.result.chosen is not None else EXIT_RUNS_FAILED
+
+
+def _note_optimise_files(record, problem, out: Path, files: list[str]) -> None:
+    """The run record of ``optimise`` names every scenario it stands on: the baseline
+    (file and hash of the resolved scenario), the chosen design as written to best.yaml,
+    and the spec file with the SHA-256 of its bytes."""
+    import hashlib
+
+    from salessim.scenario import load_scenario, scenario_hash
+
+    record.scenario("baseline", problem.baseline_file, scenario_hash(problem.baseline))
+    if "best.yaml" in files:
+        best = out / "best.yaml"
+        record.scenario("chosen", best.name, scenario_hash(load_scenario(best)))
+    record.details["spec"] = {"file": str(problem.path),
+                              "sha256": hashlib.sha256(problem.path.read_bytes()).hexdigest()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -202,6 +243,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: the second factor, if any)")
     p.add_argument("--png", metavar="FILE", help="where to write the plot "
                    "(default: DIR/plot-<KPI>-by-<FACTOR>.png)")
+    p.add_argument("--contrasts", action="store_true",
+                   help="each design against a reference, paired on replication (common "
+                        "random numbers), p-values Holm-adjusted")
+    p.add_argument("--reference", metavar="DESIGN",
+                   help="the design --contrasts compares against (default: the first)")
+    p.add_argument("--all-pairs", action="store_true",
+                   help="--contrasts between every pair of designs, Holm-adjusted over all")
+    p.add_argument("--effects", action="store_true",
+                   help="main effects and two-way interactions of a two-level factorial, "
+                        "with intervals across replications")
+    p.add_argument("--metamodel", choices=("linear", "quadratic"),
+                   help="fit a response surface of the KPI on the numeric factors")
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
+                   help="tables as plain text (default), Markdown or LaTeX, with KPI units")
     p.set_defaults(func=cmd_results)
 
     p = subparsers.add_parser(

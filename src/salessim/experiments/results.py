@@ -115,6 +115,7 @@ def plot_kpi_by_factor(
     by: str | None = None,
     path: str | Path | None = None,
     level: float = 0.95,
+    time_unit: str | None = None,
 ):
     """A KPI's mean against a factor, with its confidence band; one line per level of ``by``.
 
@@ -125,6 +126,10 @@ def plot_kpi_by_factor(
         by: a factor whose levels get a line each (optional).
         path: write the figure there (PNG, or any format matplotlib knows from the suffix).
         level: the confidence level the summary was made at (for the legend).
+        time_unit: the scenarios' time unit, for the axis label of a time KPI.
+
+    The axis and title carry the KPI's label and unit from the KPI registry
+    (:mod:`salessim.kpis`); a share is drawn in percent.
 
     Returns:
         The matplotlib Figure (made without pyplot, so no window ever opens).
@@ -150,6 +155,10 @@ def plot_kpi_by_factor(
     if others and part.groupby([x, *groups]).size().max() > 1:
         raise UsageError(f"designs also differ in {', '.join(others)}: name one with --by")
 
+    from salessim import kpis as registry
+
+    if registry.unit(kpi) == "share":
+        part = part.assign(**{c: part[c] * 100 for c in ("mean", "ci_low", "ci_high")})
     fig = Figure(figsize=(7, 4.5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -168,8 +177,9 @@ def plot_kpi_by_factor(
     elif pd.api.types.is_integer_dtype(part[x]) and part[x].nunique() <= 20:
         ax.set_xticks(sorted(part[x].unique()))
     ax.set_xlabel(x)
-    ax.set_ylabel(kpi)
-    ax.set_title(f"{kpi} by {x}\n(mean and {level:.0%} confidence band)", fontsize="medium")
+    ax.set_ylabel(registry.heading(kpi, time_unit))
+    ax.set_title(f"{registry.label(kpi)} by {x}\n(mean and {level:.0%} confidence band)",
+                 fontsize="medium")
     if groups:
         ax.legend()
     ax.grid(alpha=0.3)

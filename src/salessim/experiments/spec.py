@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -46,6 +47,7 @@ from salessim.experiments.documents import (
 from salessim.scenario.base import Frozen, Id
 from salessim.scenario.load import (
     Document,
+    located_problems,
     read_document,
     resolved,
     scenario_hash,
@@ -106,24 +108,55 @@ class DesignSpec(Frozen):
 
     Attributes:
         kind: ``full_factorial`` (every combination of the levels), ``list`` (named designs
-            written out), ``random`` (independent uniform samples) or ``lhs`` (Latin hypercube
-            samples: each factor's range cut into ``samples`` equal strata, each used once).
-        samples: number of designs drawn (random, lhs).
+            written out), ``random`` (independent uniform samples), ``lhs`` (Latin hypercube
+            samples: each factor's range cut into ``samples`` equal strata, each used once),
+            ``sobol`` (the first ``samples`` points of the unscrambled Sobol sequence),
+            ``fractional_factorial`` (a 2^(k-p) fraction) or ``file`` (a CSV design matrix).
+        samples: number of designs drawn (random, lhs, sobol).
         seed: seed of the sampling (random, lhs); the designs are the same on every machine.
         designs: for ``list``: design name -> {dotted key: value, scenario: label}.
+        generators: for ``fractional_factorial``: ``["D=ABC", ...]``, factors lettered A, B,
+            ... in the order written.
+        fraction: for ``fractional_factorial``: p, to use the standard generators.
+        file: for ``file``: the CSV design matrix, relative to the experiment file.
     """
 
-    kind: Literal["full_factorial", "list", "random", "lhs"] = "full_factorial"
+    kind: Literal["full_factorial", "list", "random", "lhs", "sobol", "fractional_factorial",
+                  "file"] = "full_factorial"
     samples: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
     designs: dict[Id, dict[str, Any]] | None = Field(default=None, min_length=1)
+    generators: list[str] | None = Field(default=None, min_length=1)
+    fraction: int | None = Field(default=None, ge=1)
+    file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_kind(cls, data: Any) -> Any:
+        # design: {file: matrix.csv} reads as kind: file.
+        if isinstance(data, dict) and "file" in data and "kind" not in data:
+            return {**data, "kind": "file"}
+        return data
 
     @model_validator(mode="after")
     def _kind(self) -> DesignSpec:
-        if self.kind in ("random", "lhs") and self.samples is None:
+        fractional = self.kind == "fractional_factorial"
+        if fractional and (self.generators is None) == (self.fraction is None):
+            raise ValueError("a fractional_factorial design needs generators: [D=ABC, ...] or "
+                             "fraction: p (standard generators), one of the two")
+        if not fractional and (self.generators is not None or self.fraction is not None):
+            raise ValueError(f"generators and fraction are for fractional_factorial designs, "
+                             f"not {self.kind}")
+        if (self.kind == "file") != (self.file is not None):
+            raise ValueError("a file design needs file: a CSV design matrix" if self.file is None
+                             else f"file is for file designs, not {self.kind}")
+        if self.kind == "sobol" and "seed" in self.model_fields_set:
+            raise ValueError("a sobol design is the fixed (unscrambled) Sobol sequence: it "
+                             "takes no seed")
+        if self.kind in ("random", "lhs", "sobol") and self.samples is None:
             raise ValueError(f"a {self.kind} design needs samples: the number of designs to draw")
-        if self.kind not in ("random", "lhs") and self.samples is not None:
-            raise ValueError(f"samples is for random and lhs designs, not {self.kind}")
+        if self.kind not in ("random", "lhs", "sobol") and self.samples is not None:
+            raise ValueError(f"samples is for random, lhs and sobol designs, not {self.kind}")
         if self.kind == "list" and self.designs is None:
             raise ValueError("a list design needs designs: name -> {key: value}")
         if self.kind != "list" and self.designs is not None:
@@ -239,6 +272,26 @@ def load_experiment(path: str | Path) -> Experiment:
     """
     path = Path(path)
     spec, doc = read_spec(path, ExperimentSpec)
+    return _build(spec, doc, path)
+
+
+def experiment_from_mapping(data: dict[str, Any], base: str | Path = ".") -> Experiment:
+    """An experiment from its keys as a Python mapping (as an experiment file would write
+    them); scenario and design-matrix files are relative to ``base``.
+
+    Raises:
+        ScenarioError: a key breaks a rule (named by its field; there is no file line).
+    """
+    path = Path(base) / f"<{data.get('name', 'experiment')}>"
+    doc = Document(dict(data), {}, [str(path)])
+    try:
+        spec = ExperimentSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ScenarioError(located_problems(doc, exc, ExperimentSpec)) from None
+    return _build(spec, doc, path)
+
+
+def _build(spec: ExperimentSpec, doc: Document, path: Path) -> Experiment:
     files = spec.scenario_files()
     keys: list[tuple[str, ...]]
     if isinstance(spec.scenarios, dict):
@@ -255,10 +308,14 @@ def load_experiment(path: str | Path) -> Experiment:
                                             "relative to the experiment file)", ref)])
         base_docs[label] = read_document(file)
 
+    matrix = None
+    if spec.design.file is not None:
+        matrix = relative_file(doc, ("design", "file"), spec.design.file)
     try:
-        designs = expand(spec, list(files))
+        designs = expand(spec, list(files), matrix)
     except ValueError as exc:
-        raise ScenarioError([problem_at(doc, "design", str(exc), spec.design.kind)]) from None
+        raise ScenarioError([problem_at(doc, "design", str(exc),
+                                        spec.design.file or spec.design.kind)]) from None
     for d in designs:
         for factor in d.values:
             try:
@@ -274,7 +331,7 @@ def load_experiment(path: str | Path) -> Experiment:
     for d in designs:
         values = {**spec.fixed, **d.values}
         origins = {k: doc.locate(("fixed", k)) for k in spec.fixed}
-        origins.update({k: doc.locate(d.origin(k)) for k in d.values})
+        origins.update({k: d.at or doc.locate(d.origin(k)) for k in d.values})
         scenarios[d.id] = design_scenario(base_docs[d.scenario], values, origins,
                                           f"design {d.id}")
     first = scenarios[designs[0].id]

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from salessim import __version__
 from salessim.console import format_number
 from salessim.forecast.gap import STAFF_FACTOR, PipelineGap, pipeline_gap
+from salessim.forecast.hire import forecast_hire_lines
 from salessim.forecast.score import quantiles
 from salessim.forecast.simulate import Forecast
 from salessim.reports.figures import colour, png_bytes
@@ -239,6 +240,8 @@ def forecast_report(forecast: Forecast, quota: float | None = None, booked: floa
     if chance is not None:
         lines.append(f"Chance to reach the quota of {format_number(quota)}: {chance[0]:.1%} "
                      f"(95% Wilson interval {chance[1]:.1%} to {chance[2]:.1%}).")
+    lines += forecast_hire_lines(forecast, others, forecast.scenario.seed if seed is None
+                                 else seed, format_number)  # staffing redesigns: new or sooner
     for line in lines:
         doc.paragraph(line)
     doc.paragraph(gap.sentence(forecast.until), css="note")

@@ -26,7 +26,9 @@ from salessim.calibrate.backtest import aligned
 from salessim.ends import LOST, NO_DECISION, WON
 from salessim.errors import ScenarioError, UsageError
 from salessim.forecast import score
+from salessim.forecast.caveats import forecast_caveats
 from salessim.forecast.deals import Snapshot
+from salessim.scenario.hires import rebased
 from salessim.scenario.load import Document, located_problems
 from salessim.scenario.schema import Scenario, process_problems
 from salessim.scenario.size import size_problems
@@ -180,7 +182,7 @@ def forecast_scenario(scenario: Scenario, snapshot: Snapshot, until: pd.Timestam
     days = (until - as_of) / pd.Timedelta(days=1)
     data = scenario.model_dump(by_alias=True)
     data.update(horizon=convert(days, "day", scenario.time_unit), warmup=0.0,
-                pipeline=snapshot.deals, periods=None)
+                pipeline=snapshot.deals, periods=None, roles=rebased(data["roles"], as_of.date()))
     if replications is not None:
         data["replications"] = replications
     if seed is not None:
@@ -213,6 +215,7 @@ def run_forecast(scenario: Scenario, snapshot: Snapshot, until: pd.Timestamp,
     out.band = plain_band(ready)
     late = calendar_warning(ready, snapshot.as_of)
     out.warnings += [late] if late else []
+    out.warnings += forecast_caveats(ready, result)  # as run gives them: WIP, busy roles
     return out
 
 

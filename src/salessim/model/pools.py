@@ -248,6 +248,21 @@ class OwnerPool:
         """A deal waiting for an owner went cold."""
         self._gone.add(event)
 
+    def join(self, off_duty: bool) -> int:
+        """A new member (a hire) joins the role; returns its number. One who joins off
+        duty waits for the next opening, as the others do; deals waiting for an owner
+        under the cap go to the new member."""
+        member = StaffPool(self.env, 1, self.members[0].prioritised)
+        if off_duty:
+            member.close()
+        self.members.append(member)
+        self.busy.append(0.0)
+        number = len(self.members) - 1
+        self._turn = itertools.cycle(range(len(self.members)))
+        self.open_deals.append(1)  # one open deal that ends at once: hands out the waiting
+        self.release(number)
+        return number
+
     def release(self, member: int) -> None:
         """The deal owned by ``member`` has ended."""
         self.open_deals[member] -= 1

@@ -4,8 +4,8 @@ of busy time and cost. The one place that knows staff.
 A piece of staff work is compiled once into a :class:`StaffPlan` (who does it, how long
 it takes, in which order it is queued); :meth:`Staff.work` then does it for a deal:
 hand-off from the deal's last role, queue, get every role (owners first), work by the
-calendar, account busy time and cost inside the measurement window, release. Getting a
-free member is a counter decrement: the common case costs no event.
+calendar (and new members' ramps: ``model/hires.py``), account busy time and cost inside
+the window, release. Getting a free member is a counter decrement: no event.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any, overload
 
 import simpy
 
-from salessim.model.calendar import WorkCalendar, shared_calendar, shifts
+from salessim.model.calendar import WorkCalendar, shared_calendar
 from salessim.model.deal import Deal
+from salessim.model.hires import planned_members, ramp_factor, ramped_roles, start_rosters
 from salessim.model.pools import COLD, OwnerPool, StaffPool, cold_at_deadline
 from salessim.records import EventLog, StageTally, Tally
 from salessim.rng import RandomStreams
@@ -44,8 +45,8 @@ class StaffPlan:
 
     __slots__ = (
         "roles", "primary", "label", "pools", "owned", "work", "has_work", "delay", "cal", "opening",
-        "learning", "cost_rate", "above", "priority", "queued", "started", "finished", "cold",
-        "busy",
+        "learning", "ramps", "cost_rate", "above", "priority", "queued", "started", "finished",
+        "cold", "busy",
     )
 
     def __init__(self) -> None:
@@ -62,6 +63,7 @@ class StaffPlan:
         # Roles keep different hours: queue only when all of them work (None: they agree).
         self.opening: WorkCalendar | None = None
         self.learning: Learning | None = None  # when this work is in a transition period
+        self.ramps: tuple[Any, ...] = ()  # its roles' new members who ramp up (model/hires.py)
         self.cost_rate = 0.0  # money per time unit while this work is done
         self.above = 0.0  # approval levels: deals above this need it
         self.priority: Callable[[Deal], float] | None = None  # deal -> rank (lowest first)
@@ -95,9 +97,8 @@ class Staff:
         self.response_target = scenario.response_target
         self.plans: list[StaffPlan] = []
         self.work_cost = tally.work_cost_by_source
-        prioritised = {
-            r for stage in scenario.stages.values() if stage.queue != "fifo" for r in stage.staff
-        }
+        prioritised = {r for stage in scenario.stages.values() if stage.queue != "fifo"
+                       for r in stage.staff}
         self.pools: dict[str, Any] = {}
         for rid, role in scenario.roles.items():
             if role.assignment == "owner":
@@ -109,12 +110,7 @@ class Staff:
         self.owner_pools = {r: p for r, p in self.pools.items() if isinstance(p, OwnerPool)}
         self._order = list(scenario.roles)
         self._handoff = self._handoff_draws()
-        for rid in scenario.roles:
-            calendar = scenario.calendar_of(rid)
-            if calendar is not None:
-                pool = self.pools[rid]
-                members = pool.members if isinstance(pool, OwnerPool) else [pool]
-                env.process(shifts(env, members, WorkCalendar(calendar, scenario.time_unit)))
+        self.hired = start_rosters(env, scenario, self.pools)  # shifts and hires
 
     # --- compiling --------------------------------------------------------------------------
 
@@ -124,8 +120,7 @@ class Staff:
         sc = self.scenario
         plan = StaffPlan()
         self.plans.append(plan)
-        # Acquire roles in one global order (the scenario's role order): no deadlock.
-        plan.roles = tuple(sorted(roles, key=self._order.index))
+        plan.roles = tuple(sorted(roles, key=self._order.index))  # one order: no deadlock
         plan.primary = roles[0] if roles else None
         plan.label = "+".join(roles)
         plan.pools = tuple(self.pools[r] for r in plan.roles)
@@ -142,6 +137,7 @@ class Staff:
         learning = sc.learning
         if learning is not None and (learning.roles is None or set(roles) & set(learning.roles)):
             plan.learning = learning
+        plan.ramps = ramped_roles(self.hired, self.pools, plan.roles)
         plan.cost_rate = sum(sc.roles[r].cost_per_hour for r in roles) * sc.hours_per_unit
         return plan
 
@@ -235,6 +231,8 @@ class Staff:
         work = next(plan.work)
         if plan.learning is not None:
             work *= plan.learning.factor(now)
+        if plan.ramps:
+            work *= ramp_factor(plan.ramps, members, now)
         cal = plan.cal
         if cal is None:
             start, end = now, now + work
@@ -395,6 +393,8 @@ class Staff:
                     busy[role] += plan.busy
 
     def member_busy(self) -> dict[str, list[float]]:
-        """Busy time in the window of each member of each owner-assigned role."""
-        return {rid: list(pool.busy) for rid, pool in self.owner_pools.items()}
+        """Busy time in the window of each member of each owner-assigned role (0 for
+        those hired after the run)."""
+        return {rid: [*p.busy, *[0.0] * (planned_members(self.scenario, rid) - len(p.busy))]
+                for rid, p in self.owner_pools.items()}
 

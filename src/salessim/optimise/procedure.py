@@ -25,7 +25,8 @@ import numpy as np
 from salessim import stats
 from salessim.console import format_number, text_table
 from salessim.errors import UsageError
-from salessim.optimise.evaluate import Evaluator
+from salessim.optimise.caveats import design_caveats
+from salessim.optimise.evaluate import Evaluator, SimulationEvaluator
 from salessim.optimise.problem import Candidate, Problem
 from salessim.optimise.search import Evaluation, SearchResult, search
 from salessim.optimise.selection import KNResult, kim_nelson
@@ -78,6 +79,8 @@ class OptimisationResult:
     baseline_verdicts: dict[str, str]
     chosen: Finalist | None
     holdout_replications: int
+    #: The warnings run gives, on the baseline and the chosen design (optimise/caveats.py).
+    caveats: list[str] = field(default_factory=list)
 
     def report(self) -> str:
         """A plain-text account of the three stages and the chosen design."""
@@ -136,6 +139,8 @@ class OptimisationResult:
             if unclear:
                 lines.append(f"  warning: {', '.join(unclear)} not shown to meet its bound "
                              "with the stated confidence")
+        if self.caveats:
+            lines += ["", "Warnings", *(f"- {c}" for c in self.caveats)]
         return "\n".join(lines)
 
 
@@ -230,6 +235,10 @@ def optimise(
         (f for i, f in enumerate(finalists) if i != kn.best),
         key=lambda f: -sense * f.objective.mean if f.objective else math.inf)
     chosen = next((f for f in order if "violated" not in f.verdicts.values()), None)
+    # The warnings read the designs' runs: only for an evaluator that simulates them.
+    read = [baseline] + ([chosen.candidate] if chosen is not None else [])
+    caveats = (design_caveats(read, n, seeds["holdout"])
+               if isinstance(evaluate, SimulationEvaluator) else [])
     return OptimisationResult(problem, seeds, found, delta, kn, finalists, baseline,
                               stats.t_interval(base), problem.stochastic_verdicts(results[0]),
-                              chosen, n)
+                              chosen, n, caveats)

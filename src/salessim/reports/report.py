@@ -181,8 +181,8 @@ def comparison_report(
     verdicts = tables.verdicts_frame(comparison)
     if not verdicts.empty:
         doc.table(summary.ranking_display(summary.ranking(comparison)), "ranking",
-                  "Redesigns ranked on their targets: most met, fewest missed, then the mean "
-                  "margin past the bounds")
+                  "Redesigns ranked on their targets' verdicts: most met, then fewest "
+                  "missed, then fewest unsure")
     doc.summary_end()
     _caveats(doc, caveats)
     doc.heading("Targets", anchor="targets")

@@ -219,8 +219,11 @@ def _progress(comparison: Comparison, run: ScenarioRun, kpi: str) -> float:
 
 
 def ranking(comparison: Comparison) -> pd.DataFrame:
-    """The redesigns ranked on their targets: most met, fewest missed, then furthest past
-    the bounds on average (relative changes; a bound on a mean as a share of the bound)."""
+    """The redesigns ranked on their targets' verdicts alone: most met, then fewest
+    missed, then fewest unsure (so one that met all its targets comes before one that met
+    as many and left another unsure); ties keep the order given. ``mean margin`` (how far
+    past the bounds on average: relative changes, a bound on a mean as a share of the
+    bound) is shown, never ranked on: it averages unlike targets."""
     rows = []
     for run in comparison.redesigns:
         if not run.targets:
@@ -234,7 +237,7 @@ def ranking(comparison: Comparison) -> pd.DataFrame:
             "mean margin": float(np.mean(finite)) if finite else math.nan,
         })
     frame = pd.DataFrame(rows, columns=["redesign", "met", "unsure", "missed", "mean margin"])
-    frame = frame.sort_values(["met", "missed", "mean margin"], ascending=[False, True, False],
+    frame = frame.sort_values(["met", "missed", "unsure"], ascending=[False, True, True],
                               kind="stable").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame

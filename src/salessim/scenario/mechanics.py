@@ -265,7 +265,12 @@ class Learning(Frozen):
     roles: list[Id] | None = None
 
     def factor(self, t: float) -> float:
-        return self.end if t >= self.over else self.start + (self.end - self.start) * t / self.over
+        return transition(self.start, self.end, self.over, t)
+
+
+def transition(start: float, end: float, over: float, t: float) -> float:
+    """The transition period's curve: ``start`` at 0, linearly to ``end`` at ``over``."""
+    return end if t >= over else start + (end - start) * t / over
 
 
 # --- after the sale ------------------------------------------------------------------------

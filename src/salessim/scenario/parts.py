@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from salessim.scenario.base import Frozen, Id
 from salessim.scenario.dists import Constant, Dist
+from salessim.scenario.hires import Hire
 from salessim.scenario.mechanics import ArrivalProfile, Needs, ScoreFactor
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -85,6 +86,8 @@ class Role(Frozen):
     owner_choice: Literal["least_loaded", "round_robin"] = "least_loaded"
     max_open_deals: int | None = Field(default=None, ge=1, description="cap per owner")
     calendar: Calendar | None = Field(default=None, description="overrides the scenario's")
+    hires: list[Hire] = Field(default_factory=list,
+                              description="people who join during the run (see hires.py)")
 
     @model_validator(mode="after")
     def _owner(self) -> Role:

@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from salessim.errors import SalessimError, UsageError
-from salessim.studio import files, form, redesign
+from salessim.studio import cases, files, form, redesign
 from salessim.studio.jobs import Jobs
 from salessim.studio.paths import OUT, OutsideFolder, inside
 
@@ -114,8 +114,9 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         answer: dict[str, Any] = {"problems": problems, "valid": scenario is not None}
         if scenario is not None:
             answer["svg"] = svg(scenario)
-            answer["knobs"] = {**form.knobs(scenario), "stages": form.stage_knobs(
-                files.merged_data(root, body["path"], body["text"]))}
+            merged = files.merged_data(root, body["path"], body["text"])
+            answer["knobs"] = {**form.knobs(scenario), "stages": form.stage_knobs(merged),
+                               "calendar": form.calendar_knobs(merged)}
             answer["name"] = scenario.name
             answer["replications"], answer["seed"] = scenario.replications, scenario.seed
         return answer
@@ -124,7 +125,12 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         return files.save_file(root, body["path"], body["text"], body.get("version"))
 
     def new(request, body):
-        return files.new_file(root, body["path"], body["from"], body.get("as", "copy"))
+        return files.new_file(root, body["path"], body.get("from"), body.get("as", "copy"))
+
+    def complete(request, body):
+        from salessim.studio.complete import completions
+
+        return completions(str(body["text"]), int(body["line"]), int(body["column"]))
 
     def set_form(request, body):
         return {"text": form.set_knobs(body["text"], body["changes"])}
@@ -172,10 +178,10 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
     def whatif(request, body):
         sets = [f"{k}={v}" for k, v in sorted(body["values"].items())]
         for key in body["values"]:
-            group, _, rest = key.partition(".")
-            if group not in form.KNOBS or not rest.endswith("." + form.KNOBS[group]):
-                raise UsageError(f"a slider sets roles.<role>.headcount or "
-                                 f"sources.<source>.rate, got {key!r}")
+            if not form.slider_key(key):
+                raise UsageError(f"a slider sets roles.<role>.headcount, sources.<source>.rate, "
+                                 f"stages.<stage>.work.mean, .delay.mean or .next.<target>, "
+                                 f"got {key!r}")
         base, digest = _loaded(body["path"])
         _loaded(body["path"], sets)  # a bad value is refused here, not in the worker
         n, seed = _count(body.get("replications"), 10), _seed(body, base)
@@ -190,6 +196,40 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         job = queue.submit("classroom", {"root": str(root), "path": body["path"],
                                          "replications": n, "seed": seed},
                            _key(digest, seed, n))
+        return job.as_json()
+
+    def case(request, body):
+        if request.method == "GET":
+            return cases.case_info(root, request.query_params["path"])
+        info = cases.case_info(root, body["path"])  # a broken case.yaml is refused here
+        n = _count(body.get("replications"), info["replications"])
+        digests = [_loaded(rel)[1] for rel in [info["before"], *info["after"]]]
+        job = queue.submit("case", {"root": str(root), "path": body["path"], "replications": n,
+                                    "seed": None}, _key(digests, info["expected"], n))
+        return job.as_json()
+
+    def backtest(request, body):
+        from salessim.scenario.units import parse_duration
+
+        history = inside(root, body["history"])
+        if not history.is_file():
+            raise UsageError(f"no such file: {body['history']}")
+        spans = {}
+        for option in ("every", "horizon"):
+            text = str(body.get(option) or "").strip()
+            try:
+                spans[option] = parse_duration(text, "day")
+            except ValueError:
+                spans[option] = 0.0
+            if not spans[option] > 0:
+                raise UsageError(f"the back-test needs {option} as a time, like '30 days', "
+                                 f"got {text!r}")
+        n = _count(body.get("replications"), 50)
+        seed = 1 if body.get("seed") in (None, "") else int(body["seed"])
+        params = {"root": str(root), "history": body["history"], **spans, "replications": n,
+                  "seed": seed, "uncertainty": bool(body.get("uncertainty"))}
+        version = files.version(history.read_bytes().decode("utf-8", "replace"))
+        job = queue.submit("backtest", params, _key(version, params))
         return job.as_json()
 
     def pipelines(request, body):
@@ -252,6 +292,9 @@ def create_app(root: str | Path, token: str, jobs: Jobs | None = None) -> Studio
         Route("/api/check", api(check), methods=["POST"]),
         Route("/api/save", api(save), methods=["POST"]),
         Route("/api/form", api(set_form), methods=["POST"]),
+        Route("/api/complete", api(complete), methods=["POST"]),
+        Route("/api/case", api(case), methods=["GET", "POST"]),
+        Route("/api/backtest", api(backtest), methods=["POST"]),
         Route("/api/new", api(new), methods=["POST"]),
         Route("/api/redesign", api(save_redesign), methods=["POST"]),
         Route("/api/run", api(run), methods=["POST"]),

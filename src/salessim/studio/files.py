@@ -50,6 +50,8 @@ def kind(data: Any) -> str:
         return "scenario"
     if "designs" in data or "factors" in data:
         return "experiment"
+    if "before" in data and "after" in data and "title" in data:
+        return "case"
     return "other"
 
 
@@ -112,8 +114,27 @@ def list_files(root: Path) -> list[dict[str, Any]]:
             row["problems"] = problems
             if scenario is not None:
                 row["name"] = scenario.name
+        elif what == "case":
+            row.update(case_state(root, path))
         rows.append(row)
     return rows
+
+
+def case_state(root: Path, path: Path) -> dict[str, Any]:
+    """A casebook case's state: its case.yaml and the scenarios it names checked."""
+    from salessim.teaching.casebook import CASE_FILE, load_case
+
+    if path.name != CASE_FILE:
+        return {}
+    try:
+        case = load_case(path.parent)
+    except ScenarioError as exc:
+        return {"state": "invalid", "problems": [problem_json(root, p, {}) for p in exc.problems]}
+    except SalessimError as exc:
+        return {"state": "invalid", "problems": [{"file": relative(root, path), "line": None,
+                                                  "field": "", "rule": str(exc),
+                                                  "message": str(exc)}]}
+    return {"state": "ok", "name": case.title}
 
 
 def read_file(root: Path, rel: str) -> dict[str, Any]:
@@ -188,16 +209,55 @@ def backups(root: Path, rel: str) -> list[str]:
     return sorted(relative(root, p) for p in folder.glob(f"{name}.*"))
 
 
-def new_file(root: Path, rel: str, start: str, how: str) -> dict[str, Any]:
-    """Create ``rel`` from the folder's file ``start``: a ``copy`` of it, or a ``redesign``
-    (an empty ``extends:`` file to fill in). An existing ``rel`` is never overwritten."""
+#: A new scenario from the template: the smallest whole process, each key explained.
+TEMPLATE = """\
+# A new scenario: leads arrive, staff work them, each stage routes them on.
+# (salessim validate checks it; the studio's editor completes keys: Ctrl-Space.)
+name: {name}
+time_unit: day
+horizon: 180          # days simulated per replication
+warmup: 30            # leads created before day 30 are not counted
+replications: 20
+seed: 1
+calendar: {{workdays: [mon, tue, wed, thu, fri], hours: [9, 17]}}
+
+roles:
+  sdr: {{headcount: 2, cost_per_hour: 35}}
+  ae:  {{headcount: 2, cost_per_hour: 70}}
+
+sources:
+  inbound: {{rate: 6, cost_per_lead: 40, deal_value: {{dist: lognormal, mean: 15000, cv: 0.8}}}}
+
+entry: qualify
+stages:
+  qualify:
+    role: sdr
+    work: {{dist: lognormal, mean: "40 minutes", cv: 0.5}}   # staff time: the SDR is busy
+    patience: {{dist: exponential, mean: 2}}                 # waits longer: the lead goes cold
+    next: {{pitch: 0.3, lost: 0.7}}
+  pitch:
+    role: ae
+    work: {{dist: triangular, low: "1 hour", mode: "2 hours", high: "4 hours"}}
+    delay: {{dist: lognormal, mean: 10, cv: 1.0}}            # customer-side time: nobody busy
+    next: {{won: 0.4, lost: 0.6}}
+"""
+
+
+def new_file(root: Path, rel: str, start: str | None, how: str) -> dict[str, Any]:
+    """Create ``rel``: from the ``template`` (a small whole scenario), or from the folder's
+    file ``start``: a ``copy`` of it, or a ``redesign`` (an empty ``extends:`` file to fill
+    in). An existing ``rel`` is never overwritten."""
     from salessim.errors import UsageError
 
     if not rel.endswith((".yaml", ".yml")):
         raise UsageError(f"a scenario file ends in .yaml or .yml, got {rel!r}")
-    path, source = inside(root, rel), inside(root, start)
+    path = inside(root, rel)
     if path.exists():
         raise UsageError(f"{rel} exists already: choose another name")
+    if how == "template":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return save_file(root, rel, TEMPLATE.format(name=path.stem.replace("_", " ")), None)
+    source = inside(root, str(start or ""))
     if how == "copy":
         text = source.read_text(encoding="utf-8")
     elif how == "redesign":
@@ -205,6 +265,6 @@ def new_file(root: Path, rel: str, start: str, how: str) -> dict[str, Any]:
         text = (f"# A redesign of {start}: write only what changes (new stages, roles and "
                 f"sources under add:).\nextends: {ref}\nname: {path.stem}\n")
     else:
-        raise UsageError(f"a new file is a copy or a redesign, got {how!r}")
+        raise UsageError(f"a new file is a copy, a redesign or the template, got {how!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_file(root, rel, text, None)

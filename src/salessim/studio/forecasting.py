@@ -69,3 +69,51 @@ def forecast_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict
             "seed": checked.seed, "out": rel, "report": f"{rel}/report.html",
             "figure": None if fan is None else f"{rel}/{fan}",
             "finite": chance is None or math.isfinite(chance["probability"])}
+
+
+def backtest_job(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
+    """Back-test forecasts on a history (``forecast --backtest``): a forecast from an as-of
+    date every ``every`` days, each ``horizon`` days long, calibrated on what was known then
+    and scored against what happened; written with ``run.json`` as the command writes it."""
+    from salessim.api.backtesting import backtest
+    from salessim.output import staged_folder
+    from salessim.runrecord import RunRecord, write_record
+    from salessim.studio.paths import OUT
+    from salessim.studio.progress import Bar
+
+    root = Path(job["root"])
+    n, seed = int(job["replications"]), int(job["seed"])
+    report = backtest(root / job["history"], job["every"], job["horizon"], n, seed,
+                      parameter_uncertainty=bool(job.get("uncertainty")), workers=1,
+                      progress=Bar(0, send))
+    scores = report.scores()
+    out = root / OUT / f"backtest-{job['key']}"
+    record = RunRecord("forecast", argv=["studio", "forecast", "--backtest", job["history"],
+                                         "--every", str(job["every"]),
+                                         "--horizon", str(job["horizon"])])
+    with staged_folder(out, last=["run.json"]) as stage:
+        written = report.write(stage)
+        record.seed, record.replications = seed, n
+        record.details.update({"backtest": job["history"], "every_days": report.every,
+                               "horizon_days": report.horizon, "summary": scores})
+        write_record(stage, record, written)
+    rel = out.relative_to(root).as_posix()
+    windows = [{"as_of": f"{w.as_of:%Y-%m-%d}", "until": f"{w.until:%Y-%m-%d}",
+                "open": int(w.open_deals), "actual": float(w.actual), "p10": float(w.p10),
+                "p50": float(w.p50), "p90": float(w.p90), "inside": bool(w.inside)}
+               for w in report.to_frame().itertuples(index=False)]
+    horizons = [{k: _finite(row[k]) for k in ("horizon_weeks", "forecasts", "inside",
+                                                "coverage", "coverage_low", "coverage_high")}
+                for row in report.horizons().to_dict("records")]
+    coverage = {k: _finite(scores[k]) for k in ("inside", "forecasts", "coverage",
+                                                "coverage_low", "coverage_high", "level")}
+    return {"windows": windows, "coverage": coverage, "horizons": horizons,
+            "band": scores["band"], "every": report.every, "horizon": report.horizon,
+            "summary": report.summary(), "replications": n, "seed": seed, "out": rel,
+            "figure": f"{rel}/backtest.png" if "backtest.png" in written else None}
+
+
+def _finite(value: Any) -> float | None:
+    """A number for the page's JSON (which has no NaN): None when it is not finite."""
+    number = float(value)
+    return number if math.isfinite(number) else None

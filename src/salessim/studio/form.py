@@ -1,5 +1,5 @@
 """The form's knobs (headcount per role, lead rate per source, a stage's work and delay
-means and its routing odds), read from a scenario and written back into its YAML text with
+means and its routing odds, the calendar's workdays, hours and holidays), read from a scenario and written back into its YAML text with
 comments, key order and layout kept.
 
 ruamel.yaml's round trip keeps comments, key order and flow style; it re-spaces lines
@@ -18,6 +18,19 @@ from salessim.errors import UsageError
 
 #: The knobs of the form: group -> the field set per item.
 KNOBS = {"roles": "headcount", "sources": "rate"}
+
+
+def slider_key(key: str) -> bool:
+    """Whether a what-if slider may set ``key``: ``roles.<role>.headcount``,
+    ``sources.<source>.rate``, ``stages.<stage>.work.mean`` / ``.delay.mean`` or
+    ``stages.<stage>.next.<target>``."""
+    parts = key.split(".")
+    if not all(parts):
+        return False
+    if parts[0] in KNOBS:
+        return len(parts) == 3 and parts[2] == KNOBS[parts[0]]
+    return parts[0] == "stages" and len(parts) == 4 and (
+        parts[2:] in (["work", "mean"], ["delay", "mean"]) or parts[2] == "next")
 
 
 def knobs(scenario: Any) -> dict[str, dict[str, float]]:
@@ -63,6 +76,70 @@ def stage_knobs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if row:
             out[str(sid)] = row
     return out
+
+
+#: The calendar the form shows when the file has none (the loader's defaults).
+DEFAULT_CALENDAR = {"workdays": ["mon", "tue", "wed", "thu", "fri"], "hours": [9, 17],
+                    "holidays": []}
+
+
+def calendar_knobs(data: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's calendar of a merged document (workdays, hours, holidays as ISO
+    dates), with ``given``: whether the file has one (without, staff work around the clock)."""
+    calendar = data.get("calendar")
+    if not isinstance(calendar, dict):
+        return {**DEFAULT_CALENDAR, "given": False}
+    out: dict[str, Any] = {"given": True}
+    for key, default in DEFAULT_CALENDAR.items():
+        value = calendar.get(key, default)
+        out[key] = [str(v) for v in value] if key != "hours" else list(value)
+    return out
+
+
+def _calendar_changes(data: Any, values: dict[str, Any]) -> None:
+    """Write the calendar's fields into the round-trip ``data`` (in place): a list the
+    file has is changed in place (its flow style and comments stay), a new one is flow."""
+    import datetime
+
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from salessim.scenario.parts import WEEKDAYS
+
+    checked: dict[str, list[Any]] = {}
+    for key, value in values.items():
+        if key not in DEFAULT_CALENDAR or not isinstance(value, list):
+            raise UsageError(f"the form sets calendar.workdays, .hours and .holidays as lists, "
+                             f"got {key}={value!r}")
+        if key == "workdays" and (not value or not set(value) <= set(WEEKDAYS)
+                                  or len(set(value)) != len(value)):
+            raise UsageError(f"calendar.workdays must be one or more of {', '.join(WEEKDAYS)}, "
+                             f"got {value!r}")
+        if key == "hours" and not (len(value) == 2 and all(_number(v) for v in value)
+                                   and 0 <= value[0] < value[1] <= 24):
+            raise UsageError(f"calendar.hours must be [start, end] with 0 <= start < end <= 24, "
+                             f"got {value!r}")
+        if key == "hours":
+            value = [typed(v) for v in value]
+        if key == "holidays":
+            try:
+                value = sorted({datetime.date.fromisoformat(str(v).strip()) for v in value})
+            except ValueError:
+                raise UsageError(f"calendar.holidays are dates like 2026-12-25, got "
+                                 f"{value!r}") from None
+        checked[key] = value
+    calendar = data.get("calendar")
+    if calendar is None:
+        calendar = data["calendar"] = CommentedMap()
+        calendar.fa.set_flow_style()
+    elif not isinstance(calendar, dict):
+        raise UsageError("calendar is not a mapping in this file: edit it in the text")
+    for key, value in checked.items():
+        old = calendar.get(key)
+        if isinstance(old, list):
+            old[:] = value
+        else:
+            seq = calendar[key] = CommentedSeq(value)
+            seq.fa.set_flow_style()
 
 
 def typed(value: Any) -> Any:
@@ -197,8 +274,12 @@ def set_knobs(text: str, changes: dict[str, dict[str, float]]) -> str:
         if group == "stages":
             _stage_changes(data, values)
             continue
+        if group == "calendar":
+            _calendar_changes(data, values)
+            continue
         if group not in KNOBS:
-            raise UsageError(f"the form sets {', '.join([*KNOBS, 'stages'])}, got {group!r}")
+            raise UsageError(f"the form sets {', '.join([*KNOBS, 'stages', 'calendar'])}, "
+                             f"got {group!r}")
         field = KNOBS[group]
         for name, value in values.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

@@ -231,5 +231,18 @@ def _forecast(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[st
     return forecast_job(job, send, memory)
 
 
+def _case(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
+    from salessim.studio.cases import case_job
+
+    return case_job(job, send, memory)
+
+
+def _backtest(job: dict[str, Any], send: Any, memory: dict[Any, Any]) -> dict[str, Any]:
+    from salessim.studio.forecasting import backtest_job
+
+    return backtest_job(job, send, memory)
+
+
 HANDLERS = {"run": run_job, "compare": compare_job, "whatif": whatif_job,
-            "classroom": classroom_job, "forecast": _forecast}
+            "classroom": classroom_job, "forecast": _forecast, "case": _case,
+            "backtest": _backtest}

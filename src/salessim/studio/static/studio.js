@@ -38,7 +38,7 @@ function route() {
   const [name, ...rest] = current.slice(1).split("/");
   const arg = decodeURIComponent(rest.join("/"));
   ({files: filesPage, edit: editPage, run: runPage, compare: comparePage, whatif: whatifPage,
-    classroom: classroomPage, forecast: forecastPage}[name] || filesPage)(arg);
+    classroom: classroomPage, forecast: forecastPage, case: casePage}[name] || filesPage)(arg);
 }
 
 // --- files ---------------------------------------------------------------------------
@@ -54,7 +54,8 @@ async function filesPage() {
     const problem = f.problems.length ? `<div class="note">${esc(f.problems[0].message)}${f.problems.length > 1 ? ` (and ${f.problems.length - 1} more)` : ""}</div>` : "";
     const actions = f.kind === "scenario" || f.kind === "redesign" || f.state === "invalid"
       ? `<a href="#edit/${encodeURIComponent(f.path)}">edit</a>` +
-        (ok ? ` · <a href="#run/${encodeURIComponent(f.path)}">run</a> · <a href="#whatif/${encodeURIComponent(f.path)}">what-if</a> · <a href="#classroom/${encodeURIComponent(f.path)}">classroom</a>` : "") : "";
+        (ok ? ` · <a href="#run/${encodeURIComponent(f.path)}">run</a> · <a href="#whatif/${encodeURIComponent(f.path)}">what-if</a> · <a href="#classroom/${encodeURIComponent(f.path)}">classroom</a>` : "")
+      : f.kind === "case" && ok ? `<a href="#case/${encodeURIComponent(f.path)}">open the case</a>` : "";
     return `<tr data-path="${esc(f.path)}"><td>${esc(f.path)}</td><td>${esc(f.kind)}</td>` +
       `<td class="${esc(f.state)}">${esc(f.state)}${problem}</td><td>${esc(f.name || "")}</td><td>${actions}</td></tr>`;
   }).join("");
@@ -62,8 +63,10 @@ async function filesPage() {
   page.innerHTML = `<h2 title="${esc(data.root)}">Files in ${esc(data.root.split("/").pop())}/</h2>
     <table id="files"><tr><th>file</th><th>kind</th><th>validation</th><th>name</th><th></th></tr>${rows}</table>
     <h3>New file</h3><div class="toolbar"><label>name <input id="new-name" size="30" placeholder="redesigns/my_change.yaml"></label>
-    <select id="new-as"><option value="redesign">a redesign of</option><option value="copy">a copy of</option></select>
+    <select id="new-as"><option value="redesign">a redesign of</option><option value="copy">a copy of</option><option value="template">the template (a small whole scenario)</option></select>
     <select id="new-from">${starts}</select><button id="new-go">Create</button></div>`;
+  const how = document.getElementById("new-as");
+  how.onchange = () => { document.getElementById("new-from").hidden = how.value === "template"; };
   document.getElementById("new-go").onclick = async () => {
     try {
       const made = await api("/api/new", {path: document.getElementById("new-name").value.trim(),
@@ -133,9 +136,11 @@ function setDirty(dirty) {
 
 async function check() {
   const ed = state.editor;
+  if (!ed) return;  // the page moved on
   const text = ed.area.value;
   const answer = await api("/api/check", {path: ed.path, text});
-  if (ed.area.value !== text) return;  // typed on meanwhile: the next check decides
+  // Typed on meanwhile (the next check decides), or the page moved on to another file.
+  if (ed.area.value !== text || state.editor !== ed || !ed.area.isConnected) return;
   ed.problems = answer.problems; ed.valid = answer.valid;
   renderCode(); renderProblems();
   if (answer.valid) {
@@ -147,6 +152,8 @@ async function check() {
 
 function renderForm(knobs) {
   const box = document.getElementById("form");
+  // A check that finds the same numbers leaves the form alone: edits in progress stay.
+  if (box.dataset.knobs === JSON.stringify(knobs)) return;
   const row = (group, name, value, step) =>
     `<label class="slider"><span>${esc(name)}</span><input type="number" min="0" step="${step}" data-group="${group}" data-name="${esc(name)}" value="${value}"><span></span></label>`;
   const stage = (sid, k) => `<tr data-stage="${esc(sid)}"><td>${esc(sid)}</td>` +
@@ -157,9 +164,38 @@ function renderForm(knobs) {
     "<b>Lead rate per source</b> <span class='note'>(leads per time unit)</span>" + Object.entries(knobs.sources).map(([n, v]) => row("sources", n, v, "any")).join("") +
     (stages.length ? "<b>Stages</b> <span class='note'>(means as written: a number in the scenario's time unit, or \"45 minutes\")</span>" +
       `<table id="stage-form"><tr><th>stage</th><th>work mean</th><th>delay mean</th><th>routing odds</th></tr>${stages.map(([sid, k]) => stage(sid, k)).join("")}</table>` : "") +
-    "<button id='form-apply'>Write into the YAML</button>";
+    calendarForm(knobs.calendar) + "<button id='form-apply'>Write into the YAML</button>";
   box.dataset.knobs = JSON.stringify(knobs);
   document.getElementById("form-apply").onclick = applyForm;
+  const add = document.getElementById("cal-add");
+  if (add) add.onchange = () => {
+    const field = document.getElementById("cal-holidays");
+    if (add.value) field.value = [...field.value.split(/[\s,;]+/).filter(Boolean), add.value].join(", ");
+    add.value = "";
+  };
+}
+
+const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+function calendarForm(cal) {
+  if (!cal) return "";
+  return `<b>Calendar</b> <span class="note">${cal.given ? "(the staff's working time)" : "(none in the file: staff work around the clock; changing a field adds one)"}</span>
+    <div id="calendar-form"><div>${WEEKDAYS.map(d => `<label><input type="checkbox" class="cal-day" value="${d}"${cal.workdays.includes(d) ? " checked" : ""}> ${d}</label>`).join("")}</div>
+    <div><label>hours from <input type="number" id="cal-start" min="0" max="24" step="0.5" value="${cal.hours[0]}"></label>
+    <label>to <input type="number" id="cal-end" min="0" max="24" step="0.5" value="${cal.hours[1]}"></label></div>
+    <div><label>holidays <input id="cal-holidays" size="36" placeholder="2026-12-25, 2026-12-26" value="${esc(cal.holidays.join(", "))}"></label>
+    <input type="date" id="cal-add" title="add a holiday"></div></div>`;
+}
+
+function calendarChanges(known) {
+  if (!known) return null;
+  const now = {workdays: [...document.querySelectorAll("#calendar-form .cal-day:checked")].map(c => c.value),
+    hours: [Number(document.getElementById("cal-start").value), Number(document.getElementById("cal-end").value)],
+    holidays: document.getElementById("cal-holidays").value.split(/[\s,;]+/).filter(Boolean)};
+  const changed = {};
+  for (const key of ["workdays", "hours", "holidays"])
+    if (JSON.stringify(now[key]) !== JSON.stringify(known[key].map(x => key === "hours" ? Number(x) : x))) changed[key] = now[key];
+  return Object.keys(changed).length ? changed : null;
 }
 
 async function applyForm() {
@@ -181,6 +217,8 @@ async function applyForm() {
     document.querySelectorAll(`#form input[data-target][data-stage="${CSS.escape(sid)}"]`).forEach(i => odds[i.dataset.target] = Number(i.value));
     if (Object.entries(odds).some(([t, p]) => p !== k.next[t])) stageChange(sid).next = odds;  // a routing is written whole
   }
+  const calendar = calendarChanges(known.calendar);
+  if (calendar) changes.calendar = calendar;
   if (!Object.keys(changes).length) { status("the form changes nothing"); return; }
   try {
     const answer = await api("/api/form", {text: state.editor.area.value, changes});
@@ -215,6 +253,7 @@ async function saveRedesign() {
 
 async function watchDisk() {
   const ed = state.editor;
+  if (!ed) return;  // the page moved on
   try {
     const now = await api("/api/file?path=" + encodeURIComponent(ed.path));
     if (now.version !== ed.version)
@@ -226,6 +265,7 @@ async function watchDisk() {
 
 async function editPage(path) {
   const here = location.hash;
+  state.editor = null;  // a check of the file left behind must not draw on this page
   status("");
   page.innerHTML = `<h2>${esc(path)} <span id="dirty" class="ok">saved</span></h2><div id="disk"></div>
   <div class="panel" id="diagram"></div>
@@ -254,6 +294,7 @@ async function editPage(path) {
   state.editor = {path, version: file.version, area, pre: document.getElementById("hl"),
                   gutter: document.getElementById("gutter"), problems: [], valid: false};
   renderCode();
+  attachCompletion(area);
   let timer = null;
   area.addEventListener("input", () => {
     setDirty(true); renderCode();
@@ -373,42 +414,6 @@ async function comparePage() {
   document.getElementById("cmp-cancel").onclick = async () => { if (state.job) draw(await api(`/api/jobs/${state.job.id}/cancel`, {})); };
 }
 
-// --- what-if -------------------------------------------------------------------------
-
-async function whatifPage(path) {
-  const here = location.hash;
-  const file = await api("/api/file?path=" + encodeURIComponent(path));
-  const check = await api("/api/check", {path, text: file.text});
-  if (location.hash !== here) return;  // the user moved on meanwhile
-  if (!check.valid) { page.innerHTML = `<div class="banner">${esc(check.problems[0].message)}</div>`; return; }
-  const slider = (group, field, name, value, max, step) =>
-    `<label class="slider"><span>${esc(name)} ${field}</span><input type="range" data-key="${group}.${esc(name)}.${field}" min="0" max="${max}" step="${step}" value="${value}" data-base="${value}"><output>${value}</output></label>`;
-  page.innerHTML = `<h2>What-if: ${esc(path)}</h2>
-  <p class="note">Each move reruns the scenario against itself on the same random numbers (common random numbers): the difference and its paired 95% interval.</p>
-  <div class="panel" id="sliders">${Object.entries(check.knobs.roles).map(([n, v]) => slider("roles", "headcount", n, v, Math.max(2 * v, v + 3), 1)).join("")}
-   ${Object.entries(check.knobs.sources).map(([n, v]) => slider("sources", "rate", n, v, +(2 * v).toFixed(3), +(v / 20).toPrecision(2))).join("")}
-   <label>replications <input type="number" id="wi-n" min="2" value="10"></label></div>
-  <div id="wi-progress"></div><div id="wi-result"></div>`;
-  let timer = null;
-  const draw = job => {
-    document.getElementById("wi-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner">${esc(job.error)}</div>` : "");
-    const r = job.result;
-    if (!r) return;
-    document.getElementById("wi-result").innerHTML = `<table id="whatif"><tr><th>KPI</th><th>baseline</th><th>what-if</th><th>difference</th><th>paired 95% CI</th><th>change</th></tr>` +
-      r.table.map(t => `<tr><td>${esc(t.KPI)}</td><td class="num">${esc(t.baseline)}</td><td class="num">${esc(t["redesign mean"])}</td><td class="num">${esc(t.difference)}</td><td class="num">${esc(t["difference CI"])}</td><td class="num">${esc(t.change)}</td></tr>`).join("") + "</table>";
-  };
-  const rerun = async () => {
-    const values = {};
-    document.querySelectorAll("#sliders input[type=range]").forEach(s => { if (s.value !== s.dataset.base) values[s.dataset.key] = s.value; });
-    if (!Object.keys(values).length) { document.getElementById("wi-result").innerHTML = "<p class='note'>Move a slider.</p>"; return; }
-    try { const job = await api("/api/whatif", {path, values, replications: document.getElementById("wi-n").value}); state.job = job; follow(job, draw); }
-    catch (e) { status(e.message); }
-  };
-  document.querySelectorAll("#sliders input[type=range]").forEach(s => s.addEventListener("input", () => {
-    s.nextElementSibling.textContent = s.value; clearTimeout(timer); timer = setTimeout(rerun, 250);
-  }));
-}
-
 // --- forecast ------------------------------------------------------------------------
 
 async function forecastPage() {
@@ -427,7 +432,8 @@ async function forecastPage() {
     <div class="toolbar"><label>redesign <select id="fc-redesign"><option value="">none</option>${options(good.filter(f => f.kind === "redesign").map(f => f.path))}</select></label>
     <label>replications <input type="number" id="fc-n" min="2" value="20"></label>
     <button class="primary" id="fc-go">Forecast</button></div></div>
-  <div id="fc-progress"></div><div id="fc-result"></div>`;
+  <div id="fc-progress"></div><div id="fc-result"></div>${backtestPanel(deals.files)}`;
+  wireBacktest();
   const draw = job => {
     document.getElementById("fc-progress").innerHTML = progressHtml(job) + (job.error ? `<div class="banner" id="fc-error">${esc(job.error)}</div>` : "");
     const r = job.result;
