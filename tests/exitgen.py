@@ -11,7 +11,9 @@ The process (the truth a calibration should recover; it does not use salessim's 
 - ``offer``: competing exits (``validation`` lognormal, ``lost`` exponential) and a time-out:
   a deal still here ``timeout`` days after entering is lost at exactly that age. With
   ``offer_per_doubling`` != 1 the latent time to ``validation`` is divided by
-  ``offer_per_doubling ** log2(value / reference)`` (the exits form's value odds).
+  ``offer_per_doubling ** log2(value / reference)`` (the exits form's value odds) and, on
+  the k-th visit (the loop from validation brings deals back), by ``offer_visit_odds[k]``
+  (the exits form's visit odds).
 - ``validation``: the current form: one time in the stage (gamma) and then a draw of the
   exit, ``won`` / ``lost`` (and ``offer``, a loop, when ``loop`` > 0). The odds of moving
   on (won or back to offer: both are forward by salessim's rule) are multiplied by
@@ -93,6 +95,7 @@ class Truth:
     per_doubling: float = 1.6
     visit_odds: tuple[float, ...] | None = None
     offer_per_doubling: float = 1.0
+    offer_visit_odds: tuple[float, ...] | None = None
 
     def factor(self, value: float, per_doubling: float) -> float:
         """The value factor r = per_doubling ** log2(value / reference) (value >= 1)."""
@@ -167,7 +170,9 @@ class Truth:
                           "timeout": {"after": f"{self.timeout:g} days", "to": "lost"},
                           **({"value_odds": {"reference": self.reference,
                                              "per_doubling": self.offer_per_doubling}}
-                             if self.offer_per_doubling != 1.0 else {})},
+                             if self.offer_per_doubling != 1.0 else {}),
+                          **({"visit_odds": list(self.offer_visit_odds)}
+                             if self.offer_visit_odds else {})},
                 "validation": validation,
             },
         }
@@ -269,6 +274,9 @@ def _walk(rng, truth: Truth, deal: str, t: float, value: float, end: float, rows
             if stage == "offer" and truth.offer_per_doubling != 1.0:
                 # The forward exit's latent time divided by the value factor (accelerated).
                 latent["validation"] /= truth.factor(value, truth.offer_per_doubling)
+            if stage == "offer" and truth.offer_visit_odds:
+                odds = truth.offer_visit_odds
+                latent["validation"] /= odds[min(visits[stage], len(odds)) - 1]
             nxt = min(latent, key=latent.get)
             stay = latent[nxt]
             after, to = timeouts.get(stage, (np.inf, None))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from scipy import stats
 import exitgen
 from salessim.calibrate import exits as ex
 from salessim.calibrate.estimate import calibrate, time_resolution
+from salessim.calibrate.exitwriter import exit_keys, exits_evidence
 from salessim.calibrate.incidence import aalen_johansen
 from salessim.calibrate.odds import odds_factors
 from salessim.calibrate.pipeline import calibrate_visits, read_visits
@@ -245,14 +247,20 @@ def test_scenario_written_and_loaded(result):
 
 
 def test_refit_keeps_the_chosen_forms(result):
+    """A re-fit (the bootstrap's) keeps every analysed stage's form, time-out and written
+    odds, in the current form too (it once dropped them there: the bands ran low)."""
     cal = result.calibration
     again = calibrate(cal.visits, families=ex.chosen_families(cal))
+    assert set(again.exits) == set(cal.exits)
+    assert any(s.form == "next" and s.value_odds for s in cal.exits.values())
     for sid, s in cal.exits.items():
-        if s.form != "exits":
-            assert sid not in again.exits
-            continue
         b = again.exits[sid]
-        assert b.form == "exits"
+        assert b.form == s.form and b.timeout == s.timeout
+        assert b.written == s.written
+        if s.value_odds is not None:
+            assert b.value_odds == pytest.approx(s.value_odds, rel=1e-3)
+        if s.form != "exits":
+            continue
         for cause, f in s.fits.items():
             assert b.fits[cause].times.chosen.family == f.times.chosen.family
             np.testing.assert_allclose(b.fits[cause].times.chosen.params,
@@ -263,7 +271,11 @@ def test_refit_keeps_the_chosen_forms(result):
 
 
 def test_visit_and_time_factors(tmp_path):
-    truth = exitgen.Truth(loop=0.15, visit_odds=(1.0, 0.5), offer_per_doubling=1.4)
+    """Visit odds in both forms: the loop from validation back to offer brings deals to
+    offer a second time, where the move on's latent time is doubled (visit_odds [1, 0.5]
+    in the exits form), and to validation, whose odds of moving on halve."""
+    truth = exitgen.Truth(loop=0.25, visit_odds=(1.0, 0.5), offer_per_doubling=1.4,
+                          offer_visit_odds=(1.0, 0.5))
     h = exitgen.generate(seed=3, days=150, truth=truth)
     path = h.write(tmp_path / "loop.csv")
     visits = read_visits(path, as_of=str(h.as_of))
@@ -273,7 +285,25 @@ def test_visit_and_time_factors(tmp_path):
     assert within(0.5, val.visit.factor, val.visit.low, val.visit.high), val.visit
     assert within(1.6, val.value.factor, val.value.low, val.value.high), val.value
     assert within(1.4, offer.value.factor, offer.value.low, offer.value.high), offer.value
-    assert val.written == {"value": True, "visit": True} and offer.written["value"]
+    assert within(0.5, offer.visit.factor, offer.visit.low, offer.visit.high), offer.visit
+    assert val.written == {"value": True, "visit": True}
+    assert offer.written == {"value": True, "visit": True} and offer.visit.p < 1e-6
+    stage: dict = {}
+    exit_keys(SimpleNamespace(exits=found), "offer", stage)
+    assert stage["visit_odds"] == [1.0, float(f"{offer.visit.factor:.4g}")]
+    assert set(stage["exits"]) == {"validation", "lost"}
+    evidence = exits_evidence(SimpleNamespace(exits=found))["offer"]["visit_odds"]
+    assert evidence["written"] is True and evidence["p"] == pytest.approx(offer.visit.p)
+
+
+def test_no_visit_effect_in_the_exits_form_is_not_written(tmp_path):
+    """The same loop without a visit effect at offer: its test does not reject."""
+    truth = exitgen.Truth(loop=0.25, offer_per_doubling=1.4)
+    h = exitgen.generate(seed=4, days=120, truth=truth)
+    visits = read_visits(h.write(tmp_path / "loop.csv"), as_of=str(h.as_of))
+    offer = ex.fit_exits(visits, time_resolution(visits))["offer"]
+    assert offer.visit is not None and offer.visit.low < 1 < offer.visit.high, offer.visit
+    assert not offer.written["visit"] and offer.visit_odds is None
 
 
 def test_logistic_factor_null_is_not_significant_and_exact_when_known():

@@ -7,8 +7,9 @@
   :data:`ALPHA` becomes a ``profile`` of multipliers (rate of that weekday / overall rate).
   A long export (>= 90 days) whose first and last quarter differ (conditional binomial test)
   is reported as drift.
-- Routing per stage: multinomial shares of the exits seen, Wilson intervals; open visits
-  count for no exit.
+- Routing per stage: each exit's Aalen-Johansen cumulative incidence at the longest
+  follow-up, open visits censored (the share of the closed visits over-represents fast
+  exits); Wilson intervals at the effective sample size.
 - Time in stage: :mod:`salessim.calibrate.durations` (right-censored).
 - Deal value per source: lognormal by maximum likelihood on log amounts (mean with a
   Student-t interval on the amounts); below :data:`MIN_VALUES` amounts the empirical values.
@@ -21,6 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
 from scipy import stats as st
 
 from salessim.calibrate import checks
@@ -38,6 +41,7 @@ from salessim.calibrate.durations import MIN_DAYS, FamilyFit, StageTimes, fit_st
 from salessim.calibrate.exits import StageExits, fit_exits
 from salessim.calibrate.fromlog import EventLog
 from salessim.calibrate.headcount import Headcount, choose_headcount, override_roles
+from salessim.calibrate.incidence import incidence_shares
 from salessim.calibrate.lifecycle import resolution
 from salessim.calibrate.readers import ExportError, slug
 from salessim.calibrate.staff import Staff, discover
@@ -99,18 +103,26 @@ class Calibration:
 
 
 def fit_routing(visits: Visits) -> dict[str, Routing]:
-    """Shares of the exits of each stage, loops and skips included."""
+    """Shares of the exits of each stage, loops and skips included: each exit's
+    Aalen-Johansen cumulative incidence at the stage's longest follow-up
+    (:func:`salessim.calibrate.incidence.incidence_shares`), not its share of the closed
+    visits, which over-represents the fast exits while visits are open."""
     v = visits.visits
+    durations = np.maximum(visits.durations().to_numpy(float), 0.0)
     out = {}
-    for stage, group in v.groupby("stage", sort=False):
+    for stage, idx in v.groupby("stage", sort=False).indices.items():
+        group = v.iloc[idx]
         closed = group["next_stage"].dropna()
         counts = closed.map(visits.target).value_counts()
         n = int(counts.sum())
         targets = {str(t): int(c) for t, c in counts.items()}
+        causes = sorted(targets)
+        code = np.array([-1 if pd.isna(s) else causes.index(visits.target(s))
+                         for s in group["next_stage"]], int)
+        found = incidence_shares(durations[idx], code, causes)
         out[visits.target(stage)] = Routing(
             visits.target(stage), n, int(group["next_stage"].isna().sum()), targets,
-            {t: c / n for t, c in targets.items()},
-            {t: wilson(c, n) for t, c in targets.items()})
+            dict(found.shares), {t: found.interval(t) for t in found.shares})
     return out
 
 

@@ -21,8 +21,9 @@ For every stage with two or more exits seen:
    evidence: the simpler, bit-identical current form keeps the benefit of the doubt).
    The check: each form's implied incidence against the Aalen-Johansen estimate at the
    deciles of the exit ages, as z = (model - estimate) / se, with a Bonferroni bound.
-5. Odds that depend on the deal (:mod:`.odds`): value (and, with ``next``, the visit to
-   the stage), written when the likelihood-ratio test's p is below ALPHA / stages tested.
+5. Odds that depend on the deal (:mod:`.odds`): value and the visit to the stage (a
+   second or later visit, in either form), written when the likelihood-ratio test's p is
+   below ALPHA / stages tested.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ import pandas as pd
 from scipy import stats
 
 from salessim.calibrate.durations import FamilyFit, StageTimes, fit_stage
-from salessim.calibrate.incidence import Incidence, aalen_johansen
-from salessim.calibrate.odds import Factor, odds_factors, time_factor
+from salessim.calibrate.exitcurves import check as _check
+from salessim.calibrate.exitcurves import exits_cif as exits_cif  # part of this API
+from salessim.calibrate.exitcurves import frozen_spec as frozen_spec  # part of this API
+from salessim.calibrate.exitcurves import next_cif as next_cif  # part of this API
+from salessim.calibrate.incidence import Incidence, aalen_johansen, incidence_shares
+from salessim.calibrate.odds import Factor, odds_factors, time_factors
 from salessim.calibrate.timeout import Timeout, find_timeout
 from salessim.calibrate.visits import NURTURE, Visits
 from salessim.ends import END_NAMES, is_forward
@@ -126,16 +131,19 @@ def _codes(visits: Visits, group) -> tuple[np.ndarray, list[str]]:
 
 
 def fit_exits(visits: Visits, resolution: float, times: dict[str, StageTimes] | None = None,
-              families: dict[str, FamilyFit] | None = None) -> dict[str, StageExits]:
+              families: dict[str, Any] | None = None) -> dict[str, StageExits]:
     """Every stage's exits analysis (stages with two or more exits seen; not nurture).
 
     Args:
         visits: the export's visits; resolution: of their times (days).
         times: the stages' fits of time in stage (reused where no time-out censors them).
         families: a re-fit on resampled data (the forecast's bootstrap) keeps the choices
-            of the original (:func:`chosen_families`): a stage is fitted in the exits form
-            exactly when it has ``"stage->exit"`` keys, each exit in its family, started
-            from its parameters; without such keys the stage keeps its current form.
+            of the original (:func:`chosen_families`): a stage is analysed when it has a
+            ``"stage->..."`` key, fitted in the exits form exactly when it has
+            ``"stage->exit"`` keys (each exit in its family, started from its parameters),
+            has the original's time-out (or none: a resample's copies of a deal, exits
+            at one age, must not make one), and its value and visit odds
+            exactly when the original wrote them (their factors re-estimated).
     """
     v = visits.visits
     durations = visits.durations().to_numpy()
@@ -151,41 +159,57 @@ def fit_exits(visits: Visits, resolution: float, times: dict[str, StageTimes] | 
         code, causes = _codes(visits, v.iloc[idx])
         if sid == NURTURE or len(causes) < 2:
             continue
-        race = families is None or any(k.startswith(f"{sid}->") for k in families)
-        if not race:
+        if families is not None and not any(k.startswith(f"{sid}->") for k in families):
             continue  # a re-fit keeps the original's choices: none made here
+        race = families is None or any(f"{sid}->{c}" in families for c in causes)
+        kept = None if families is None else families.get(f"{sid}{CHOICE}timeout")
         out[sid] = _stage(sid, np.maximum(durations[idx], 0.0), code, causes, resolution,
-                          (times or {}).get(sid), families, race)
+                          (times or {}).get(sid), families, race, kept)
         forward = np.array([is_forward(c, progress) if c in progress or c in _ENDS else True
                             for c in causes])
         x = np.log2(amounts[idx] / reference) if len(positive) else None
-        _odds(out[sid], durations[idx], code, forward, x, visit_no[idx], reference)
+        _odds(out[sid], durations[idx], code, forward, x, visit_no[idx], reference,
+              families is None)
     tested = sum(s.value is not None for s in out.values()) or 1
-    for s in out.values():
-        s.written = {"value": s.value is not None and s.value.p < ALPHA / tested,
-                     "visit": s.visit is not None and s.visit.p < ALPHA / tested}
+    for sid, s in out.items():
+        s.written = {key: f is not None and (f.p < ALPHA / tested if families is None else
+                                             f"{sid}{CHOICE}{key}" in families)
+                     for key, f in (("value", s.value), ("visit", s.visit))}
     return out
 
 
 _ENDS = END_NAMES
+#: Prefix of the keys of :func:`chosen_families` that carry a choice rather than a family
+#: (stage ids and ends are slugs: no exit is named like them).
+CHOICE = "->*"
 
 
-def chosen_families(cal) -> dict[str, FamilyFit]:
-    """The fits a re-fit on resampled data keeps (the ``families`` of
-    :func:`salessim.calibrate.estimate.calibrate`): every stage's time in stage, and each
-    exit's latent time in the stages written in the exits form."""
+def chosen_families(cal) -> dict[str, Any]:
+    """The fits and choices a re-fit on resampled data keeps (the ``families`` of
+    :func:`salessim.calibrate.estimate.calibrate`): every stage's time in stage, each
+    exit's latent time in the stages written in the exits form, and per analysed stage
+    keys ``stage->*`` (the stage was analysed), ``stage->*timeout`` (its
+    :class:`~salessim.calibrate.timeout.Timeout`), ``stage->*value`` and ``stage->*visit``
+    (the odds the original wrote; these hold the stage's time fit, unused). Without them
+    a resample lost the time-out and value odds of every stage in the current form: on
+    the exits generator the bootstrap bands came out about 20% low."""
     out = {sid: t.chosen for sid, t in cal.times.items()}
     for sid, s in (getattr(cal, "exits", None) or {}).items():
+        mark = cal.times[sid].chosen
+        out[f"{sid}{CHOICE}"] = mark
         if s.form == "exits":
             out.update({f"{sid}->{c}": f.times.chosen for c, f in s.fits.items()})
+        if s.timeout is not None:
+            out[f"{sid}{CHOICE}timeout"] = s.timeout
+        out.update({f"{sid}{CHOICE}{key}": mark for key, on in s.written.items() if on})
     return out
 
 
 def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolution: float,
-           known: StageTimes | None = None, families: dict[str, FamilyFit] | None = None,
-           race: bool = True) -> StageExits:
+           known: StageTimes | None = None, families: dict[str, Any] | None = None,
+           race: bool = True, kept: Timeout | None = None) -> StageExits:
     inc = aalen_johansen(t, code, causes)
-    timeout = find_timeout(sid, t, code, causes)
+    timeout = find_timeout(sid, t, code, causes) if families is None else kept
     stopped = timeout.hits(t, code, causes) if timeout else np.zeros(len(t), bool)
     fits = {}
     for k, cause in enumerate(causes):
@@ -200,7 +224,9 @@ def _stage(sid: str, t: np.ndarray, code: np.ndarray, causes: list[str], resolut
     counts = {c: int(((code == k) & ~stopped).sum()) for k, c in enumerate(causes)}
     counts = {c: m for c, m in counts.items() if m}
     n = sum(counts.values())
-    shares = {c: m / n for c, m in counts.items()}
+    # The shares written: the incidence at the longest follow-up, time-outs censored (the
+    # closed share over-represents fast exits); the likelihood is the form's own maximum.
+    shares = incidence_shares(t, np.where(stopped, -1, code), causes).shares
     ll_next = current.chosen.loglik + sum(m * math.log(m / n) for m in counts.values() if m)
     k_next = len(current.chosen.params) + len(shares) - 1
     ll_exits = sum(f.times.chosen.loglik for f in fits.values())
@@ -297,80 +323,11 @@ def _median_interval(fit: FamilyFit, t: np.ndarray, hit: np.ndarray) -> tuple[fl
     return fit.median * math.exp(-z), fit.median * math.exp(z)
 
 
-def next_cif(fit: FamilyFit, shares: dict[str, float], timeout: Timeout | None):
-    """The current form's incidence: p_k F(t) before a time-out; its atom after."""
-    dist = fit.frozen
-    after = timeout.after if timeout else math.inf
-
-    def cif(cause: str, ages: np.ndarray) -> np.ndarray:
-        f = shares.get(cause, 0.0) * dist.cdf(np.minimum(ages, after))
-        if timeout is not None and cause == timeout.to:
-            f = f + np.where(ages >= after, dist.sf(after), 0.0)
-        return f
-
-    return cif
-
-
-def frozen_spec(spec: dict[str, Any]):
-    """A scenario distribution spec (days) as a frozen scipy distribution."""
-    kind = spec["dist"]
-    if kind == "exponential":
-        return stats.expon(scale=spec["mean"])
-    if kind == "weibull":
-        return stats.weibull_min(spec["shape"], scale=spec["scale"])
-    if kind == "lognormal":
-        s2 = math.log1p(spec["cv"] ** 2)
-        return stats.lognorm(math.sqrt(s2), scale=spec["mean"] * math.exp(-s2 / 2))
-    if kind == "gamma":
-        k = 1 / spec["cv"] ** 2
-        return stats.gamma(k, scale=spec["mean"] / k)
-    raise ValueError(f"no scipy form for {kind!r}")
-
-
-def _sf(spec: dict[str, Any], s: np.ndarray) -> np.ndarray:
-    if spec["dist"] == "empirical":
-        values = np.sort(np.asarray(spec["values"], float))
-        return 1 - np.searchsorted(values, s, side="right") / len(values)
-    return frozen_spec(spec).sf(s)
-
-
-def exits_cif(specs: dict[str, dict[str, Any]], timeout: Timeout | None):
-    """The exits form's incidence: integral of f_k times the other exits' survival, on a
-    fine grid (empirical latent times as their steps), plus the time-out's atom."""
-    after = timeout.after if timeout else math.inf
-
-    def cif(cause: str, ages: np.ndarray) -> np.ndarray:
-        top = float(min(np.max(ages), after))
-        grid = np.concatenate([[0.0], np.geomspace(1e-5, max(top, 1e-4), 4000)])
-        alive = np.prod([_sf(s, grid) for s in specs.values()], axis=0)
-        own = _sf(specs[cause], grid) if cause in specs else np.ones_like(grid)
-        others = np.prod([_sf(s, grid) for c, s in specs.items() if c != cause], axis=0) \
-            if len(specs) > 1 else np.ones_like(grid)
-        # dF_k = -dS_k x (others' survival), midpoint rule on the grid.
-        mid = (others[1:] + others[:-1]) / 2
-        curve = np.concatenate([[0.0], np.cumsum(-np.diff(own) * mid)])
-        f = np.interp(np.minimum(ages, top), grid, curve)
-        if timeout is not None and cause == timeout.to:
-            f = f + np.where(ages >= after, alive[-1], 0.0)
-        return f
-
-    return cif
-
-
-def _check(inc: Incidence, ages: np.ndarray, cif) -> float:
-    """Largest |model - Aalen-Johansen| / se over causes and ages."""
-    worst = 0.0
-    for cause in inc.causes:
-        f, se = inc.at(cause, ages)
-        model = cif(cause, ages)
-        z = np.abs(model - f) / np.where(se > 0, se, np.inf)
-        worst = max(worst, float(np.max(z)))
-    return worst
-
-
 def _odds(s: StageExits, t: np.ndarray, code: np.ndarray, forward: np.ndarray,
-          x: np.ndarray | None, visit_no: np.ndarray, reference: float) -> None:
-    """Value (and visit) factors of a stage that has forward and other exits."""
+          x: np.ndarray | None, visit_no: np.ndarray, reference: float,
+          interval: bool = True) -> None:
+    """Value (and visit) factors of a stage that has forward and other exits (a re-fit,
+    ``interval`` False, skips the exits form's profile interval)."""
     if forward.all() or not forward.any() or x is None:
         return
     s.reference = reference
@@ -389,4 +346,8 @@ def _odds(s: StageExits, t: np.ndarray, code: np.ndarray, forward: np.ndarray,
     if not fits:
         return
     hits = [((code == s.causes.index(c)) & ~stopped)[known] for c in fwd]
-    s.value = time_factor(fits, t[known], hits, x[known])
+    second = (visit_no >= 2)[known].astype(float)
+    covariates = {"per_doubling": x[known],
+                  **({"second_visit": second} if second.sum() >= 20 else {})}
+    factors = time_factors(fits, t[known], hits, covariates, interval)
+    s.value, s.visit = factors.get("per_doubling"), factors.get("second_visit")

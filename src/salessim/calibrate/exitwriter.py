@@ -60,7 +60,7 @@ def exit_keys(cal, sid: str, stage: dict[str, Any]) -> None:
         stage["timeout"] = {"after": f"{s.timeout.after:.4g} days", "to": s.timeout.to}
     if s.value_odds is not None:
         stage["value_odds"] = s.value_odds
-    if s.form == "next" and s.visit_odds is not None:
+    if s.visit_odds is not None:
         stage["visit_odds"] = s.visit_odds
 
 

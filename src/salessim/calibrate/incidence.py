@@ -114,3 +114,54 @@ def aalen_johansen(durations: np.ndarray, cause: np.ndarray, causes: list[str]) 
         var = f * f * a - 2 * f * b + cc + e - 2 * (f * g - h)
         se[j] = np.sqrt(np.clip(var, 0, None))
     return Incidence(list(causes), times, cif, se, n, surv)
+
+
+@dataclass
+class Shares:
+    """Where a stage's visits go, from the cumulative incidence at the longest follow-up.
+
+    Attributes:
+        shares: each cause's share, F_k(tau) / (1 - S(tau)), tau the last exit age.
+        se: its standard error, se(F_k(tau)) / (1 - S(tau)).
+        unresolved: S(tau), the chance of still being in the stage after the last exit
+            seen; it is shared out in the proportions of the exits up to tau (the data
+            show nothing of later exits).
+    """
+
+    shares: dict[str, float]
+    se: dict[str, float]
+    unresolved: float
+
+    def interval(self, cause: str, level: float = 0.95) -> tuple[float, float]:
+        """Wilson interval of a share at the effective sample size p (1 - p) / se^2 (the
+        number of uncensored visits that would give the same standard error; without
+        censoring it is the number of visits, and the interval the usual Wilson one)."""
+        p, se = self.shares[cause], self.se[cause]
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        if not se > 0:
+            return p, p
+        n = p * (1 - p) / se ** 2
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def incidence_shares(durations: np.ndarray, cause: np.ndarray, causes: list[str]) -> Shares:
+    """Each cause's share of a stage's visits with the open ones counted right.
+
+    The share of the closed visits is biased towards the fast causes whenever causes differ
+    in speed and some visits are still open: a visit open at age a is more likely to end by
+    a slow cause than the closed visits are. The Aalen-Johansen incidence at the last exit
+    age counts an open visit of age a in every risk set up to a, as it should; without
+    open visits it is the closed share exactly (and so is its standard error).
+    """
+    inc = aalen_johansen(durations, cause, causes)
+    if not len(inc.times):
+        return Shares({}, {}, 1.0)
+    done = 1.0 - float(inc.survival[-1])
+    if not done > 0:
+        return Shares({}, {}, 1.0)
+    shares = {c: float(inc.cif[k, -1]) / done for k, c in enumerate(causes)}
+    se = {c: float(inc.se[k, -1]) / done for k, c in enumerate(causes)}
+    keep = [c for c in causes if shares[c] > 0]
+    return Shares({c: shares[c] for c in keep}, {c: se[c] for c in keep}, 1.0 - done)

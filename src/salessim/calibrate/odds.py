@@ -10,8 +10,10 @@ fitted as what it means:
   moving on).
 - A stage with ``exits``: the forward exits' latent times are divided by r (accelerated
   time), so each forward exit's censored likelihood has T r ~ its fitted family:
-  log f(t r) + log r at its exits, log S(t r) at every other visit. Fitted jointly over
-  the forward exits (their families' parameters and log ``per_doubling``).
+  log f(t r) + log r at its exits, log S(t r) at every other visit, with log r =
+  b log2(value / reference) + c [visit >= 2]. Fitted jointly over the forward exits
+  (their families' parameters, log ``per_doubling`` and log of the second visit's
+  factor).
 
 Each term's likelihood-ratio statistic 2 (log L - log L without it) is chi-square on one
 degree of freedom; the factor's interval is exp(b +- 1.96 se) with se from the observed
@@ -104,60 +106,94 @@ def odds_factors(moved: np.ndarray, x: np.ndarray | None, second: np.ndarray | N
     return out
 
 
-def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.ndarray
-                ) -> Factor | None:
-    """The accelerated-time factor per doubling of value shared by the forward exits.
+def time_factor(fits: list, durations: np.ndarray, hit: list[np.ndarray], x: np.ndarray,
+                interval: bool = True) -> Factor | None:
+    """The accelerated-time factor per doubling of value alone (:func:`time_factors`)."""
+    return time_factors(fits, durations, hit, {"per_doubling": x}, interval).get(
+        "per_doubling")
+
+
+def time_factors(fits: list, durations: np.ndarray, hit: list[np.ndarray],
+                 covariates: dict[str, np.ndarray], interval: bool = True
+                 ) -> dict[str, Factor]:
+    """Accelerated-time factors shared by the forward exits: log r = sum_j b_j z_j, each
+    forward exit's latent time T with T r ~ its family.
 
     Args:
         fits: each forward exit's fitted family (:class:`salessim.calibrate.durations.
             FamilyFit`, loc 0), the start of the joint fit.
         durations: every visit's age at exit or at the export date (days).
         hit: per forward exit, which visits left by it (the others are censored for it).
-        x: log2(value / reference) of each visit.
+        covariates: per factor, its covariate per visit: ``per_doubling`` log2(value /
+            reference), ``second_visit`` 1 on a second or later visit, else 0.
+        interval: False skips the profile likelihood's curvature (three more fits per
+            factor): the factors and their tests only, intervals NaN (a bootstrap re-fit
+            needs no more).
+
+    Each factor's test drops its term alone (the others and the families re-fitted).
     """
     from salessim.calibrate.durations import FAMILIES
 
     if any(f.family not in FAMILIES or f.zeros for f in fits):
         return None  # Kaplan-Meier quantiles, or a hurdle: no family to accelerate
     t = np.maximum(np.asarray(durations, float), 1e-6)
+    names = list(covariates)
+    z = np.column_stack([np.asarray(covariates[k], float) for k in names])
+    m = len(names)
     sizes = [len(f.params) for f in fits]
     dists = [FAMILIES[f.family][0] for f in fits]
+    k_params = sum(sizes)
 
-    def nll(theta, with_b=True):
-        b = theta[-1] if with_b else 0.0
-        r = np.exp(b * x)
+    def nll(theta: np.ndarray, b: np.ndarray) -> float:
+        r = np.exp(z @ b)
+        tr = t * r
         total, at = 0.0, 0
         for dist, size, h in zip(dists, sizes, hit, strict=True):
             params = np.exp(theta[at:at + size])
             at += size
             shapes, scale = params[:-1], params[-1]
-            tr = t * r
             with np.errstate(all="ignore"):
                 total += np.sum(dist.logpdf(tr[h], *shapes, scale=scale) + np.log(r[h]))
                 total += np.sum(dist.logsf(tr[~h], *shapes, scale=scale))
         return -total if np.isfinite(total) else 1e300
 
+    def fit(free: list[int], start: np.ndarray, fixed: dict[int, float] | None = None):
+        """Minimise over the families' parameters and the coefficients ``free``; the others
+        fixed (at 0 unless given)."""
+        def f(v: np.ndarray) -> float:
+            b = np.zeros(m)
+            for j, value in (fixed or {}).items():
+                b[j] = value
+            b[free] = v[k_params:]
+            return nll(v[:k_params], b)
+
+        with np.errstate(all="ignore"):
+            return optimize.minimize(f, start, method="L-BFGS-B",
+                                     options={"ftol": 1e-13, "gtol": 1e-9})
+
     start = np.concatenate([np.log(f.params) for f in fits])
     with np.errstate(all="ignore"):
-        null = optimize.minimize(lambda th: nll(th, False), start, method="L-BFGS-B")
-        full = optimize.minimize(nll, np.append(null.x, 0.0), method="L-BFGS-B",
-                                options={"ftol": 1e-13, "gtol": 1e-9})
+        null = optimize.minimize(lambda th: nll(th, np.zeros(m)), start, method="L-BFGS-B")
+    full = fit(list(range(m)), np.concatenate([null.x, np.zeros(m)]))
     if not (np.isfinite(full.fun) and np.isfinite(null.fun)) or full.fun >= 1e299:
-        return None
-    b = float(full.x[-1])
-    # The profile likelihood's curvature in b (the families' parameters re-fitted at each
-    # point): a step large enough that the optimiser's tolerance does not swamp it.
-    step = 0.02
-
-    def profile(value: float) -> float:
-        res = optimize.minimize(lambda p: nll(np.append(p, value)), full.x[:-1],
-                                method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-9})
-        return float(min(res.fun, nll(np.append(full.x[:-1], value))))
-
-    with np.errstate(all="ignore"):
-        centre = profile(b)
-        curvature = (profile(b + step) - 2 * centre + profile(b - step)) / step ** 2
-    se = 1 / math.sqrt(curvature) if curvature > 0 else math.nan
-    lr = max(0.0, 2 * (null.fun - min(full.fun, centre)))
-    return Factor("per_doubling", len(t), math.exp(b), math.exp(b - Z95 * se),
-                  math.exp(b + Z95 * se), lr, float(stats.chi2.sf(lr, 1)))
+        return {}
+    beta = full.x[k_params:]
+    out = {}
+    for j, name in enumerate(names):
+        others = [i for i in range(m) if i != j]
+        reduced = null.fun if not others else fit(others, np.delete(full.x, k_params + j)).fun
+        b, se, best = float(beta[j]), math.nan, float(full.fun)
+        if interval:
+            # The profile likelihood's curvature in b_j (everything else re-fitted at each
+            # point): a step large enough that the optimiser's tolerance does not swamp it.
+            step = 0.02
+            rest = np.delete(full.x, k_params + j)
+            centre, up, down = (float(fit(others, rest, {j: value}).fun)
+                                for value in (b, b + step, b - step))
+            curvature = (up - 2 * centre + down) / step ** 2
+            se = 1 / math.sqrt(curvature) if curvature > 0 else math.nan
+            best = min(best, centre)
+        lr = float(max(0.0, 2 * (reduced - best)))
+        out[name] = Factor(name, len(t), math.exp(b), math.exp(b - Z95 * se),
+                           math.exp(b + Z95 * se), lr, float(stats.chi2.sf(lr, 1)))
+    return out

@@ -30,7 +30,7 @@ history (a few hundred deals) it is too narrow and covers fewer than 80% of the 
 more so the longer the horizon; with the true process the coverage is what a correct
 forecast gives (tests/test_forecast_backtest.py measures both). ``salessim forecast
 --backtest`` and :func:`salessim.api.backtest` therefore bootstrap by default
-(tests/test_forecast_coverage.py). Each forecast is also scored at the horizons of
+(tests/test_forecast_exits_coverage.py). Each forecast is also scored at the horizons of
 :mod:`salessim.forecast.horizons` that fit in its window, beside the naive run rate.
 """
 
