@@ -3,6 +3,8 @@ incremental and pulled forward (docs/hires.md)."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 
@@ -187,6 +189,12 @@ def test_compare_leads_with_the_split_and_its_table():
     assert float(change.iloc[0]) == pytest.approx(float(revenue))
     assert not salessim.compare(base, more, replications=2, hire_split=False).hires
     assert np.isfinite(table["ci_low"]).all()
+    # The HTML report's summary leads with the same line, before the redesigns' sentences.
+    page = report.html().html
+    summary = page.split('id="summary"', 1)[1]
+    first = report.hire_lines()[0].strip()
+    assert html.escape(first, quote=False) in summary
+    assert summary.index(html.escape(first, quote=False)) < summary.index("Each redesign against")
 
 
 def test_compare_refuses_a_follow_up_that_is_not_a_positive_duration(capsys):

@@ -249,7 +249,8 @@ class ComparisonReport:
                 else self.parameters.resamples.describe(self.comparison.level))
         return comparison_report(self.comparison, self.flows, self.warmup_estimate,
                                  self.headline(kpis), self.sets, self.notes, self.caveats(),
-                                 self.parameter_table(), note, workers=self.workers)
+                                 self.parameter_table(), note, workers=self.workers,
+                                 hires=self.hire_lines())
 
     def write(self, out: str | Path, kpis: Sequence[str] = ()) -> list[str]:
         """Write comparison.csv, ``<label>/summary.csv`` and ``replications.csv`` per

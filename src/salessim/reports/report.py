@@ -181,6 +181,7 @@ def comparison_report(
     parameters: pd.DataFrame | None = None,
     parameter_note: str = "",
     workers: int | None = 1,
+    hires: Sequence[str] = (),
 ) -> Report:
     """The report of a comparison.
 
@@ -198,6 +199,8 @@ def comparison_report(
             simulation's intervals; ``parameter_note`` says what the two intervals cover.
         workers: processes rendering the figures while the tables are written (1: here;
             None: one per core); the report does not depend on it.
+        hires: the value of each staffing redesign, incremental and pulled forward
+            (:meth:`salessim.api.ComparisonReport.hire_lines`), leading the summary.
     """
     runs = comparison.runs
     kpis = list(kpis) if kpis else headline_kpis(comparison)
@@ -210,6 +213,8 @@ def comparison_report(
                        f"{len(comparison.redesigns)} redesign(s)")
     pngs: dict[str, bytes] = {}
     doc.summary_start()
+    for line in hires:  # what one more person is worth leads, as on the terminal
+        doc.paragraph(line.strip(), css="redesign" if not line.startswith(" ") else "note")
     doc.paragraph(
         f"Each redesign against the baseline {comparison.baseline.label}, "
         f"{comparison.replications} replications each on common random numbers; changes are "
