@@ -17,8 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/salessim compare scenarios/b2b_baseline.yaml scenarios/redesigns/*.yaml --out out/demo
 
-# The suite runs on every core (pytest-xdist); tests that share a resource carry an
-# xdist_group mark and run on one worker (pyproject.toml: --dist loadgroup).
+# The suite runs on every core (pytest-xdist); each test module runs on one worker, so its
+# fixtures are built once (pyproject.toml: --dist loadscope).
 test: $(STAMP) browser bpmn
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n auto

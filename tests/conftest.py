@@ -104,26 +104,10 @@ def no_hang(seconds: float = 60):
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules with a test marked ``slow`` first, then the rest, each module whole and
     in its own order: with the work handed out so the cores finish together (longest
-    first), and a module's fixtures are built once per worker."""
+    first). The suite runs with ``--dist loadscope``: a module's tests go to one worker, so
+    its fixtures (often a calibration of seconds) are built once."""
     slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: getattr(item, "module", None) not in slow)
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """A module whose tests share a fixture of module scope runs on one worker, so that
-    fixture (often a calibration of seconds) is built once, not once on each worker."""
-    if item.get_closest_marker("xdist_group") is None and shares_module_fixture(item):
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
-def shares_module_fixture(item: pytest.Item) -> bool:
-    """Whether ``item`` uses a fixture of module scope defined in its own module."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    module = item.nodeid.split("::")[0]
-    return any(d.scope == "module" and d.baseid == module
-               for defs in info.name2fixturedefs.values() for d in defs)
 
 
 # --- a real browser -----------------------------------------------------------------------

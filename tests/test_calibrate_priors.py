@@ -6,7 +6,6 @@ reach negotiation and none has left it yet (truth: won 0.6, lost 0.3, back 0.1).
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from tests.forecast_histories import history, truth
 
@@ -19,6 +18,7 @@ from salessim.calibrate.writer import (
     scenario_data,
     scenario_yaml,
 )
+from salessim.forecast import parse_until
 from salessim.forecast.gap import PipelineGap
 
 
@@ -62,9 +62,10 @@ def _gap(**change) -> PipelineGap:
 
 
 def test_the_forecast_never_says_none_is_open_when_deals_are():
-    until = pd.Timestamp("2026-09-30")
+    until = parse_until("2026-09-30")  # the whole of 30 September
     assert "No deal is open" in _gap().sentence(until)
     text = _gap(open_deals=59, open_value=418860.0).sentence(until)
     assert "none is open" not in text and "No deal is open" not in text
-    assert text.startswith("The 59 open deals (418,860 of value) bring nothing by 2026-09-30")
+    assert text.startswith("The 59 open deals (418,860 of value) bring nothing by the end of "
+                           "2026-09-30")
     assert "none has an amount" in _gap(open_deals=3).sentence(until)

@@ -8,7 +8,7 @@ import html
 import numpy as np
 import pytest
 
-from conftest import refused, scenario_of
+from conftest import cpu_limit, refused, scenario_of
 from salessim import engine
 from salessim.api import evolve
 from salessim.forecast.hire import hire_value, staffing_change, waiting_losses
@@ -58,6 +58,15 @@ def test_a_hire_at_time_zero_is_one_more_head(tiny):
     hired = tiny(roles={"rep": {"headcount": 1, "cost_per_hour": 10, "hires": [{"from": 0}]}})
     a, b = engine.run_replication(more, 0).kpis, engine.run_replication(hired, 0).kpis
     assert a == pytest.approx(b, rel=1e-12, nan_ok=True)
+
+
+def test_a_huge_headcount_with_hires_costs_no_memory_per_member(tiny):
+    """The KPIs of a role of a billion (the largest headcount allowed) and a billion hires
+    are computed per group of members, not per member (once a list of a billion)."""
+    big = tiny(roles={"rep": {"headcount": 10**9, "cost_per_hour": 10,
+                              "hires": [{"from": 5, "count": 10**9}]}})
+    with cpu_limit(10):
+        assert "utilisation.rep" in engine.kpi_names(big)
 
 
 def test_a_hire_after_the_horizon_changes_nothing(tiny):

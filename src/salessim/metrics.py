@@ -86,14 +86,17 @@ def kpis(tally: Tally, scenario: Scenario, warm=None) -> dict[str, float]:
         for rid in scenario.roles
     }
     for rid, role in scenario.roles.items():
-        # Members hired during the run are there from their hire on (scenario/hires.py).
-        present = [role_working[rid]] * role.headcount + [
-            calendar_of(scenario.calendar_of(rid)).working_time(
-                max(at, scenario.warmup), max(at, scenario.horizon))
-            for at, hire in hire_times(role.hires, scenario.time_unit) for _ in range(hire.count)]
-        out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], sum(present))
+        # Members hired during the run are there from their hire on (scenario/hires.py):
+        # (working time, members) per group, never a list per member (headcounts may be
+        # huge).
+        groups = [(role_working[rid], role.headcount)] + [
+            (calendar_of(scenario.calendar_of(rid)).working_time(
+                max(at, scenario.warmup), max(at, scenario.horizon)), hire.count)
+            for at, hire in hire_times(role.hires, scenario.time_unit)]
+        out[f"utilisation.{rid}"] = _ratio(tally.busy[rid], sum(w * n for w, n in groups))
+        members = (w for w, n in groups for _ in range(n))  # only as far as tracked
         for m, busy in enumerate(tally.member_busy.get(rid, ()), start=1):
-            out[f"utilisation.{rid}.{m}"] = _ratio(busy, present[m - 1])
+            out[f"utilisation.{rid}.{m}"] = _ratio(busy, next(members))
 
     staff_cost = staff_cost_of(scenario, scenario.warmup, scenario.horizon)
     selling_cost = staff_cost + tally.lead_cost

@@ -103,14 +103,27 @@ def write_record(folder: str | Path, record: RunRecord, files: list[str] | None 
     return path
 
 
-@functools.lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
     """Where a result was computed: enough to rebuild the environment that made it.
 
     ``source`` is the git commit of salessim's own code and whether it had uncommitted
-    changes when it runs from a checkout (``null`` for an installed copy); ``packages`` is
-    every installed distribution's version. Read once per process.
+    changes when it runs from a checkout (``null`` for an installed copy), read afresh
+    each time (a long-lived process may outlive a commit); ``packages`` is every installed
+    distribution's version, read once per process.
     """
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": sys.version,
+        "implementation": platform.python_implementation(),
+        "source": source_checkout(Path(__file__).resolve().parent),
+        "packages": installed_packages(),
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def installed_packages() -> dict[str, str]:
+    """Every installed distribution's version, by lower-case name, sorted."""
     from importlib import metadata
 
     packages = {}
@@ -118,14 +131,7 @@ def environment() -> dict[str, Any]:
         name = dist.metadata["Name"]
         if name:
             packages[name.lower()] = dist.version
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": sys.version,
-        "implementation": platform.python_implementation(),
-        "source": source_checkout(Path(__file__).resolve().parent),
-        "packages": dict(sorted(packages.items())),
-    }
+    return dict(sorted(packages.items()))
 
 
 def source_checkout(folder: Path) -> dict[str, Any] | None:

@@ -135,7 +135,7 @@ def time_factors(fits: list, durations: np.ndarray, hit: list[np.ndarray],
     from salessim.calibrate.durations import FAMILIES
 
     if any(f.family not in FAMILIES or f.zeros for f in fits):
-        return None  # Kaplan-Meier quantiles, or a hurdle: no family to accelerate
+        return {}  # Kaplan-Meier quantiles, or a hurdle: no family to accelerate
     t = np.maximum(np.asarray(durations, float), 1e-6)
     names = list(covariates)
     z = np.column_stack([np.asarray(covariates[k], float) for k in names])

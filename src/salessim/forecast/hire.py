@@ -34,6 +34,7 @@ import numpy as np
 
 from salessim import engine, stats
 from salessim.clock import LOG_EPOCH
+from salessim.ends import WON
 from salessim.metrics import staff_cost_of
 from salessim.records import EventLog
 from salessim.scenario.schema import Scenario
@@ -42,7 +43,7 @@ from salessim.scenario.units import convert
 #: The parts of the change, in the order they are reported.
 PARTS = ("change", "incremental", "pulled_forward")
 #: Per part, what is summed: the deals won, or their value.
-MEASURES = ("won", "bookings")
+MEASURES = (WON.name, "bookings")
 
 Mapper = Callable[[Callable[..., Any], Iterable[Any]], Iterable[Any]]
 
@@ -53,7 +54,7 @@ def lead_outcomes(log: EventLog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     design on the same random numbers), value, creation time, won time (inf if never) and
     whether it is still open at the run's end."""
     created = log.lead_times("created")
-    won = log.lead_times("won")
+    won = log.lead_times(WON.name)
     won[np.isnan(won)] = np.inf
     key = (np.frombuffer(log.lead_source, dtype=np.int16).astype(np.int64) << 44) + \
         np.frombuffer(log.lead_number, dtype=np.int64)
@@ -100,7 +101,7 @@ def split_replication(base: EventLog, other: EventLog, window: Window) -> dict[s
         cols.append((v, w, e))
     (vb, wb, eb), (vr, wr, er) = cols
     out: dict[str, float] = {}
-    for measure, (xb, xr) in (("won", (np.ones_like(vb), np.ones_like(vr))),
+    for measure, (xb, xr) in ((WON.name, (np.ones_like(vb), np.ones_like(vr))),
                               ("bookings", (vb, vr))):
         change = float((xr * wr).sum() - (xb * wb).sum())
         incremental = float((xr * (wr & ~eb)).sum() - (xb * (wb & ~er)).sum())

@@ -14,15 +14,21 @@ from __future__ import annotations
 from xml.sax.saxutils import quoteattr
 
 from salessim.scenario.schema import Scenario
+from salessim.scenario.units import UNIT_HOURS
 
 NS = "http://www.bpsim.org/schemas/2.0"
-UNITS = {"minute": "min", "hour": "hour", "day": "day", "week": "day"}
-PER_UNIT = {"minute": 1.0, "hour": 1.0, "day": 1.0, "week": 7.0}  # BPSim has no week
+
+
+def bpsim_unit(unit: str) -> tuple[str, float]:
+    """BPSim's base time unit for a scenario's unit, and the factor to it (BPSim has no
+    week: weeks are written in days)."""
+    base = "day" if unit == "week" else unit
+    return ("min" if base == "minute" else base), UNIT_HOURS[unit] / UNIT_HOURS[base]
 
 
 def distribution(dist, unit: str) -> str:
     """One BPSim parameter element for a scenario distribution, in BPSim's time unit."""
-    k = PER_UNIT[unit]
+    k = bpsim_unit(unit)[1]
     name = getattr(dist, "dist", "constant")
     if name == "constant":
         return f'<bpsim:FloatingParameter value="{dist.value * k:g}"/>'
@@ -60,7 +66,7 @@ def bpsim(scenario: Scenario, times: dict[str, object], shares: dict[str, float]
         roles: BPMN resource id -> role id.
     """
     unit = scenario.time_unit
-    k = PER_UNIT[unit]
+    k = bpsim_unit(unit)[1]
     rate = sum(s.rate for s in scenario.sources.values())
     out = ['  <bpmn:relationship id="BPSim_1" type="BPSimData">',
            "    <bpmn:extensionElements>",
@@ -68,7 +74,7 @@ def bpsim(scenario: Scenario, times: dict[str, object], shares: dict[str, float]
            f"      <bpsim:Scenario id=\"default\" name={quoteattr(scenario.name)} "
            'author="salessim">',
            f'        <bpsim:ScenarioParameters replication="{scenario.replications}" '
-           f'baseTimeUnit="{UNITS[unit]}">'
+           f'baseTimeUnit="{bpsim_unit(unit)[0]}">'
            f'<bpsim:Duration><bpsim:FloatingParameter value="{scenario.horizon * k:g}"/>'
            f'</bpsim:Duration><bpsim:Warmup><bpsim:FloatingParameter '
            f'value="{scenario.warmup * k:g}"/></bpsim:Warmup></bpsim:ScenarioParameters>',
