@@ -4,6 +4,7 @@ incremental and pulled forward (docs/hires.md)."""
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import pytest
@@ -198,6 +199,10 @@ def test_compare_leads_with_the_split_and_its_table():
     assert float(change.iloc[0]) == pytest.approx(float(revenue))
     assert not salessim.compare(base, more, replications=2, hire_split=False).hires
     assert np.isfinite(table["ci_low"]).all()
+    # Money in whole units with separators (no "-917.2" beside "+51,658").
+    assert re.fullmatch(r"one more rep from 2026-01-05 \(more\): [-+][\d,]+ \[[-+][\d,]+, "
+                        r"[-+][\d,]+\] incremental .*", report.hire_lines()[0]), \
+        report.hire_lines()[0]
     # The HTML report's summary leads with the same line, before the redesigns' sentences.
     page = report.html().html
     summary = page.split('id="summary"', 1)[1]

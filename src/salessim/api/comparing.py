@@ -207,11 +207,11 @@ class ComparisonReport:
 
     def hire_lines(self) -> list[str]:
         """Each staffing redesign's change in revenue: incremental, pulled forward, cost."""
-        from salessim.console import format_number
+        def money(value: float) -> str:  # whole units, as the reports write money
+            return f"{value:,.0f}"
 
         return [line for value in self.hires
-                for line in value.headline("in the window (revenue of the cohort)",
-                                           format_number)]
+                for line in value.headline("in the window (revenue of the cohort)", money)]
 
     def hire_table(self) -> pd.DataFrame:
         """``hires.csv``: per staffing redesign, part (change, incremental, pulled_forward)
