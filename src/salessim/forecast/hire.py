@@ -306,5 +306,7 @@ def forecast_hire_lines(base: Any, others: Sequence[tuple[str, Any]], seed: int,
                            window=(0.0, float(base.scenario.horizon)), cohort=False,
                            mapper=mapper)
         value.change = staffing_change(base.scenario, other.scenario, base.snapshot.as_of.date())
-        lines += value.headline(f"to {base.until:%Y-%m-%d} ({n} replications)", money)
+        from salessim.forecast.deals import until_text  # the window's end as the report says it
+
+        lines += value.headline(f"to {until_text(base.until)} ({n} replications)", money)
     return lines
