@@ -332,7 +332,7 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
     from salessim.compare import ScenarioRun
     from salessim.compare import compare as compare_runs
     from salessim.experiments.executors import make_executor, ordered_map
-    from salessim.forecast.hire import changes_staff, hire_value
+    from salessim.forecast.hire import changes_staff, hire_values
 
     loaded = [r for r in redesigns if isinstance(r, ScenarioRun)]
     files = [r for r in redesigns if not isinstance(r, ScenarioRun)]
@@ -387,8 +387,8 @@ def compare(baseline: Scenario | str | Path | ScenarioRun,
                and changes_staff(comparison.baseline.scenario, r.scenario)]
     if staffed:
         with make_executor(workers) as executor:
-            hires = [hire_value(comparison.baseline.scenario, run.scenario, run.label, n, seed,
+            hires = hire_values(comparison.baseline.scenario,
+                                [(run.label, run.scenario) for run in staffed], n, seed,
                                 follow_up=follow_up, level=level, mapper=ordered_map(executor))
-                     for run in staffed]
     return ComparisonReport(comparison, estimate, notes, flows, time.perf_counter() - clock,
                             sets, found, hires, workers)

@@ -234,28 +234,34 @@ def extended(scenario: Scenario, follow_up: float) -> Scenario:
     return scenario.model_copy(update={"horizon": float(scenario.horizon) + follow_up})
 
 
-def _split_task(args: tuple[Scenario, Scenario, int, int, Window]) -> dict[str, float]:
-    """Both designs' runs of one replication with event logs, and their split (in the
-    worker: only the numbers travel back)."""
-    base, other, replication, seed, window = args
-    logs = [engine.run_replication(s, replication, seed, event_log=True).log
-            for s in (base, other)]
-    assert logs[0] is not None and logs[1] is not None, "asked for with event_log=True"
-    return split_replication(logs[0], logs[1], window)
+def _split_task(args: tuple[Scenario, tuple[Scenario, ...], int, int, Window]
+                ) -> list[dict[str, float]]:
+    """One replication of the baseline and of each redesign with event logs, and each
+    redesign's split against the baseline (in the worker: only the numbers travel back).
+    The baseline runs once however many redesigns it is split against."""
+    base, others, replication, seed, window = args
+    base_log = engine.run_replication(base, replication, seed, event_log=True).log
+    assert base_log is not None, "asked for with event_log=True"
+    splits = []
+    for other in others:
+        log = engine.run_replication(other, replication, seed, event_log=True).log
+        assert log is not None, "asked for with event_log=True"
+        splits.append(split_replication(base_log, log, window))
+    return splits
 
 
-def hire_value(base: Scenario, other: Scenario, label: str, replications: int, seed: int,
-               window: tuple[float, float] | None = None, follow_up: float | None = None,
-               cohort: bool = True, level: float = 0.95, mapper: Mapper = map
-               ) -> HireValue:
-    """Run both designs past the window on the same random numbers and split the change.
+def hire_values(base: Scenario, others: Sequence[tuple[str, Scenario]], replications: int,
+                seed: int, window: tuple[float, float] | None = None,
+                follow_up: float | None = None, cohort: bool = True, level: float = 0.95,
+                mapper: Mapper = map) -> list[HireValue]:
+    """Run the baseline and each redesign past the window on the same random numbers and
+    split each redesign's change (one baseline run per replication for all of them).
 
     Args:
         base: the baseline as run.
-        other: the redesign as run.
-        label: the redesign's name.
+        others: (label, redesign as run) of each staffing redesign.
         replications: paired replications.
-        seed: the root seed of both.
+        seed: the root seed of all.
         window: (start, end) of the window; default the scenario's (warm-up, horizon).
         follow_up: how long to run on; default the window's length.
         cohort: count the leads created in the window only (a run's cohort, as the
@@ -267,11 +273,22 @@ def hire_value(base: Scenario, other: Scenario, label: str, replications: int, s
     lo, hi = window if window is not None else (float(base.warmup), float(base.horizon))
     follow = hi - lo if follow_up is None else follow_up
     win = Window(lo if cohort else -np.inf, hi, lo, hi, hi + follow)
-    runs = (extended(base, hi + follow - float(base.horizon)),
-            extended(other, hi + follow - float(other.horizon)))
-    reps = list(mapper(_split_task, [(*runs, r, seed, win) for r in range(replications)]))
-    return HireValue(label, staffing_change(base, other), reps, hire_cost(base, other, lo, hi),
-                     waiting_losses(other), follow, base.time_unit, level)
+    runs = tuple(extended(s, hi + follow - float(s.horizon)) for _, s in others)
+    reps = list(mapper(_split_task, [(extended(base, hi + follow - float(base.horizon)), runs,
+                                      r, seed, win) for r in range(replications)]))
+    return [HireValue(label, staffing_change(base, other), [rep[k] for rep in reps],
+                      hire_cost(base, other, lo, hi), waiting_losses(other), follow,
+                      base.time_unit, level)
+            for k, (label, other) in enumerate(others)]
+
+
+def hire_value(base: Scenario, other: Scenario, label: str, replications: int, seed: int,
+               window: tuple[float, float] | None = None, follow_up: float | None = None,
+               cohort: bool = True, level: float = 0.95, mapper: Mapper = map
+               ) -> HireValue:
+    """One redesign's split (:func:`hire_values` with one redesign)."""
+    return hire_values(base, [(label, other)], replications, seed, window, follow_up,
+                       cohort, level, mapper)[0]
 
 
 def changes_staff(base: Scenario, other: Scenario) -> bool:
